@@ -1,0 +1,105 @@
+"""Worker processes: spawn with a system's own worker CLI, watch, and stop.
+
+Each worker runs in its own process group so that stopping it also stops whatever it forked
+(RQ's work horses, taskiq's and Dramatiq's child processes). Every group id is appended to a pid
+file that ``bench/run.py`` reads to kill leftovers if a client has to be killed on its deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class WorkerDied(RuntimeError):
+    """A worker process exited while the workload still needed it."""
+
+
+@dataclass
+class Worker:
+    """One spawned worker process (the leader of its own process group)."""
+
+    argv: list[str]
+    log_path: str
+    proc: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.perf_counter)
+
+    def check_alive(self) -> None:
+        """Raise ``WorkerDied`` (with the end of its log) if the worker has exited."""
+        code = self.proc.poll()
+        if code is not None:
+            raise WorkerDied(f"worker exited with code {code}: {log_tail(self.log_path)}")
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM the worker's group (a warm shutdown for every CLI), SIGKILL after ``grace``."""
+        if self.proc.poll() is None:
+            _signal_group(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        # Children (work horses, pool processes) may outlive a leader that exited.
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def spawn_worker(argv: list[str], env: dict[str, str], log_path: str, pid_file: str) -> Worker:
+    """Start one worker process in its own process group, output to ``log_path``."""
+    full_env = dict(os.environ)
+    full_env.update(env)
+    full_env["PYTHONPATH"] = BENCH_DIR + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.setdefault("PYTHONUNBUFFERED", "1")
+    with open(log_path, "ab") as log:
+        log.write(f"$ {' '.join(argv)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            argv,
+            cwd=BENCH_DIR,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+    with open(pid_file, "a") as fh:
+        fh.write(f"{proc.pid}\n")
+    return Worker(argv=argv, log_path=log_path, proc=proc)
+
+
+def kill_groups_from_file(pid_file: str) -> None:
+    """SIGKILL every process group listed in ``pid_file`` (each one a worker we spawned)."""
+    try:
+        with open(pid_file) as fh:
+            pids = [int(line) for line in fh if line.strip()]
+    except FileNotFoundError:
+        return
+    for pid in pids:
+        _signal_group(pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def log_tail(path: str, limit: int = 600) -> str:
+    """The last ``limit`` characters of a log file, on one line."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - limit))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip())[-limit:]

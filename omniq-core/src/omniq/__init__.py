@@ -1,0 +1,85 @@
+"""OmniQ: an async-first Python task queue with pluggable backends and workers.
+
+``AsyncOmniQ`` is the API; ``OmniQ`` its blocking twin (with ``*_async`` methods and ``async
+with`` support too). Backends and workers are plugins found by entry points.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._core import AsyncOmniQ
+from ._sync import make_sync
+from .backend import AsyncBackend
+from .exceptions import (
+    BackendError,
+    BackendUnavailableError,
+    ConfigError,
+    OmniQError,
+    PluginNotFoundError,
+    ScheduleNotFoundError,
+    SerializationError,
+    SignatureError,
+    TaskCancelledError,
+    TaskFailedError,
+    TaskNotFoundError,
+    TaskTimeoutError,
+)
+from .models import (
+    EventType,
+    Schedule,
+    ScheduleStatus,
+    Task,
+    TaskEvent,
+    TaskResult,
+    TaskStatus,
+)
+from .queue import AsyncTaskQueue
+from .storage import AsyncEventStorage, AsyncResultStorage
+from .workers import TaskCancelled, TaskContext, current_task
+
+try:
+    __version__ = version("omniq")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0+unknown"
+
+OmniQ = make_sync(AsyncOmniQ, "OmniQ")
+#: Generic sync component classes, for ``TaskQueue.from_backend(backend, queues=[...])``.
+TaskQueue = make_sync(AsyncTaskQueue, "TaskQueue")
+ResultStore = make_sync(AsyncResultStorage, "ResultStore")
+EventStore = make_sync(AsyncEventStorage, "EventStore")
+
+__all__ = [
+    "AsyncBackend",
+    "AsyncEventStorage",
+    "AsyncOmniQ",
+    "AsyncResultStorage",
+    "AsyncTaskQueue",
+    "BackendError",
+    "BackendUnavailableError",
+    "ConfigError",
+    "EventStore",
+    "EventType",
+    "OmniQ",
+    "OmniQError",
+    "PluginNotFoundError",
+    "ResultStore",
+    "Schedule",
+    "ScheduleNotFoundError",
+    "ScheduleStatus",
+    "SerializationError",
+    "SignatureError",
+    "Task",
+    "TaskCancelled",
+    "TaskCancelledError",
+    "TaskContext",
+    "TaskEvent",
+    "TaskFailedError",
+    "TaskNotFoundError",
+    "TaskQueue",
+    "TaskResult",
+    "TaskStatus",
+    "TaskTimeoutError",
+    "__version__",
+    "current_task",
+]

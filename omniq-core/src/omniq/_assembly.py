@@ -1,0 +1,95 @@
+"""Turning what a user wrote (an object, a type name, a URL, a dict, a config struct, a
+backend) into component objects, through the plugin registry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from . import plugins
+from ._sync import as_async
+from .exceptions import ConfigError
+
+
+def component(kind: str, spec: Any, *, project_name: str, secret_key: str | None = None,
+              **defaults: Any) -> Any:
+    """An async component of ``kind`` from ``spec``; None stays None.
+
+    ``spec`` may be a component (sync or async), a type name (``"redis"``), a URL
+    (``"redis://host/0"``, ``"sqlite:///tasks.db"``), a mapping or struct with ``type``,
+    ``url`` and ``config``. ``defaults`` (like ``queues``) apply unless the spec sets them.
+    """
+    if spec is None:
+        return None
+    if isinstance(spec, msgspec.Struct):
+        spec = {f: getattr(spec, f) for f in spec.__struct_fields__}
+    if isinstance(spec, str):
+        type_name, url = plugins.split_type(kind, spec)
+        spec = {"type": type_name, "url": url}
+    if isinstance(spec, Mapping):
+        return _from_mapping(kind, spec, project_name, secret_key, defaults)
+    obj = as_async(spec)
+    if getattr(obj, "kind", None) != kind:
+        raise ConfigError(f"not a {kind.replace('_', ' ')}", field=kind, value=spec,
+                          expected=f"a {kind.replace('_', ' ')} object, a type name or a URL")
+    return obj
+
+
+def _from_mapping(kind: str, spec: Mapping[str, Any], project_name: str,
+                  secret_key: str | None, defaults: dict[str, Any]) -> Any:
+    unknown = set(spec) - {"type", "url", "config"}
+    if unknown:
+        raise ConfigError(f"unknown key(s) in {kind} config: {sorted(unknown)}",
+                          field=kind, value=dict(spec), expected="type, url and config")
+    type_name, url = spec.get("type"), spec.get("url")
+    if type_name is None and url is None:
+        raise ConfigError(f"{kind} needs a type or a url", field=f"{kind}.type", value=None,
+                          expected="a type name such as 'sqlite', or a URL")
+    cls = plugins.resolve(kind, type_name) if type_name else plugins.resolve_url(kind, url)
+    options: dict[str, Any] = {**defaults, **dict(spec.get("config") or {})}
+    if url is not None:
+        options["url"] = url
+    options.setdefault("project_name", project_name)
+    if secret_key:
+        options.setdefault("secret_key", secret_key)
+    return _construct(cls, options, kind)
+
+
+def _construct(cls: type, options: dict[str, Any], kind: str) -> Any:
+    if hasattr(cls, "from_dict"):
+        return cls.from_dict(_accepted(cls, options))
+    return cls(**options)
+
+
+def _accepted(cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    """Drop defaults (not user options) that this class does not take, e.g. ``queues`` for a
+    result store; user options still reach ``from_dict``, which names any it rejects."""
+    import inspect
+
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return options
+    return {k: v for k, v in options.items()
+            if k in params or k not in ("queues", "secret_key")}
+
+
+def backend(spec: Any, *, project_name: str, secret_key: str | None = None,
+            **settings: Any) -> Any:
+    """A backend bundle from an object or a type name (None if the type has no bundle)."""
+    if spec is None:
+        return None
+    if not isinstance(spec, str):
+        return as_async(spec)
+    try:
+        cls = plugins.resolve("backend", spec)
+    except ConfigError:
+        raise
+    except LookupError:
+        plugins.lookup("task_queue", spec)  # raises the install hint if nothing provides it
+        return None
+    options = {"project_name": project_name, **settings}
+    if secret_key:
+        options["secret_key"] = secret_key
+    return cls(**options)

@@ -1,0 +1,139 @@
+"""Plumbing every component shares: project name, signing, lazy connect, context managers and
+the ``from_config`` / ``from_dict`` / ``from_config_file`` / ``from_backend`` constructors."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import anyio
+import msgspec
+
+from .config import get_setting, validate_name
+from .exceptions import ConfigError
+from .serialization import Keyring, Serializer
+
+
+class AsyncComponent:
+    """Base of task queues, result stores, event stores and backends.
+
+    Components connect lazily on first use, so ``queue.enqueue(...)`` works without a ``with``
+    block; ``async with`` (or ``with`` on the sync twin) closes what was opened.
+    """
+
+    #: Registry kind: "task_queue", "result_store", "event_store", "backend" or "worker".
+    kind: ClassVar[str] = ""
+    #: The msgspec Struct describing the constructor's parameters, if the class has one.
+    config_class: ClassVar[type[msgspec.Struct] | None] = None
+
+    def __init__(self, *, project_name: str | None = None, secret_key: str | None = None) -> None:
+        self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
+        self._secret_key = secret_key
+        self._serializer: Serializer | None = None
+        self._connected = False
+        self._connect_lock: anyio.Lock | None = None
+
+    # -- signing -------------------------------------------------------------------------------
+    @property
+    def serializer(self) -> Serializer:
+        """Signs and verifies payloads with the project's key (created on first use)."""
+        if self._serializer is None:
+            secret = self._secret_key or get_setting("SECRET_KEY")
+            self._serializer = Serializer(Keyring.for_project(self.project_name, secret))
+        return self._serializer
+
+    @serializer.setter
+    def serializer(self, value: Serializer) -> None:
+        self._serializer = value
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def _connect(self) -> None:
+        """Open connections, create schemas. Called once, on first use."""
+
+    async def _close(self) -> None:
+        """Close only what ``_connect`` opened."""
+
+    async def connect(self) -> None:
+        if self._connected:
+            return
+        if self._connect_lock is None:
+            self._connect_lock = anyio.Lock()
+        async with self._connect_lock:
+            if not self._connected:
+                await self._connect()
+                self._connected = True
+
+    async def close(self) -> None:
+        if self._connected:
+            self._connected = False
+            await self._close()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- alternative constructors --------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any], *, source: str | None = None) -> Self:
+        """Build from keyword arguments in a mapping; unknown keys are a ConfigError."""
+        if not isinstance(config, Mapping):
+            raise ConfigError(
+                f"{cls.__name__} config must be a mapping",
+                value=config,
+                expected="a mapping of constructor arguments",
+                source=source,
+            )
+        _check_parameters(cls, config, source)
+        return cls(**dict(config))
+
+    @classmethod
+    def from_config(cls, config: msgspec.Struct | Mapping[str, Any]) -> Self:
+        """Build from a config struct (``SQLiteTaskQueueConfig(...)``) or a mapping."""
+        if isinstance(config, msgspec.Struct):
+            data = {f: getattr(config, f) for f in config.__struct_fields__}
+            return cls.from_dict({k: v for k, v in data.items() if v is not None})
+        return cls.from_dict(config)
+
+    @classmethod
+    def from_config_file(cls, path: str | Path) -> Self:
+        """Build from a YAML file holding the constructor arguments (or ``{type, config}``)."""
+        from .config import read_yaml_mapping
+
+        data = read_yaml_mapping(path)
+        if "config" in data and set(data) <= {"type", "config", "url"}:
+            data = {**(data.get("config") or {}), **({"url": data["url"]} if "url" in data else {})}
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_backend(cls, backend: Any, **overrides: Any) -> Any:
+        """This kind of component, built by a backend bundle (``TaskQueue.from_backend(b)``)."""
+        from ._sync import as_async
+
+        bundle = as_async(backend)
+        build = {"task_queue": bundle.create_task_queue,
+                 "result_store": bundle.create_result_store,
+                 "event_store": bundle.create_event_store}.get(cls.kind)
+        if build is None:
+            raise ConfigError(f"{cls.__name__} cannot be built from a backend",
+                              value=backend, expected="a task queue, result or event store")
+        return build(**overrides)
+
+
+def _check_parameters(cls: type, config: Mapping[str, Any], source: str | None) -> None:
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(config) - set(params))
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) for {cls.__name__}: {', '.join(unknown)}",
+            field=unknown[0],
+            value=config[unknown[0]],
+            expected=f"one of {', '.join(sorted(p for p in params if p != 'self'))}",
+            source=source,
+        )

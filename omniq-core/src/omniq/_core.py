@@ -1,0 +1,365 @@
+"""``AsyncOmniQ``: the high-level API over a task queue, a result store, an event store and
+an optional in-process worker. ``OmniQ`` is its sync twin (built in ``omniq/__init__.py``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from . import _assembly, plugins
+from ._results import wait_for_value
+from ._sync import as_async
+from .config import (
+    config_from_env,
+    configure_logging,
+    get_setting,
+    load_config_file,
+    parse_config,
+    validate_name,
+)
+from .events import EventLogger
+from .exceptions import ConfigError
+from .models import EventType, OmniQConfig, Schedule, ScheduleStatus, Task, TaskEvent, TaskStatus
+
+logger = logging.getLogger("omniq")
+
+
+class AsyncOmniQ:
+    """Enqueue calls, run workers, read results and events.
+
+    Args:
+        project_name: Namespace for this project's tasks, results and keys.
+        backend_type: Type name of the engine for every component (``"memory"``,
+            ``"sqlite"``, ``"postgres"``, ``"redis"``, ...); defaults to ``TASK_QUEUE_TYPE``.
+        backend: A backend bundle object instead of a type name.
+        task_queue, result_store, event_store: Components, type names, URLs or
+            ``{type, url, config}`` mappings; each overrides what the backend would build.
+            Without an event store (and no ``EVENT_STORAGE_TYPE``), events are off.
+        queues: Queue names in priority order.
+        worker_type, worker_config: Defaults for :meth:`start_worker`.
+        secret_key: Signing key (default ``OMNIQ_SECRET_KEY`` or the project's own key).
+        **kwargs: Connection settings for the backend (``url=``, ``host=``, ``base_dir=`` ...).
+    """
+
+    def __init__(
+        self,
+        project_name: str | None = None,
+        backend_type: str | None = None,
+        backend: Any = None,
+        task_queue: Any = None,
+        result_store: Any = None,
+        event_store: Any = None,
+        queues: Sequence[str] | None = None,
+        worker_type: str | None = None,
+        worker_config: Mapping[str, Any] | None = None,
+        secret_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        configure_logging()
+        self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
+        self.worker_type = worker_type
+        self.worker_config = dict(worker_config or {})
+        ident = {"project_name": self.project_name, "secret_key": secret_key}
+        defaults: dict[str, Any] = {"queues": list(queues)} if queues else {}
+        if task_queue is None and backend is None and backend_type is None:
+            task_queue = get_setting("TASK_QUEUE_URL")
+            backend_type = None if task_queue else get_setting("TASK_QUEUE_TYPE")
+        self.backend = _assembly.backend(backend if backend is not None else backend_type,
+                                         **ident, **kwargs)
+        if task_queue is None and self.backend is None and backend_type is not None:
+            task_queue = {"type": backend_type, "config": kwargs}
+        elif kwargs and self.backend is None:
+            raise ConfigError(f"unexpected argument(s) {sorted(kwargs)}", field=next(iter(kwargs)),
+                              value=next(iter(kwargs.values())),
+                              expected="backend settings together with backend_type")
+        if task_queue is None:
+            self.task_queue = self.backend.create_task_queue(**defaults)
+        else:
+            self.task_queue = _assembly.component("task_queue", task_queue, **ident, **defaults)
+        self.result_store = self._result_store(result_store, ident)
+        if event_store is None and self.backend is None:
+            event_store = get_setting("EVENT_STORAGE_URL") or get_setting("EVENT_STORAGE_TYPE")
+        elif event_store is None:
+            kind = get_setting("EVENT_STORAGE_TYPE")
+            event_store = (self.backend.create_event_store() if kind == _type_of(self.backend)
+                           else get_setting("EVENT_STORAGE_URL") or kind)
+        self.event_store = _assembly.component("event_store", event_store, **ident)
+        self.events = EventLogger(self.event_store)
+        self.task_queue.event_logger = self.events
+        self._worker: Any = None
+
+    def _result_store(self, spec: Any, ident: dict[str, Any]) -> Any:
+        if spec is not None:
+            return _assembly.component("result_store", spec, **ident)
+        configured = get_setting("RESULT_STORAGE_URL") or get_setting("RESULT_STORAGE_TYPE")
+        if configured:
+            return _assembly.component("result_store", configured, **ident)
+        if self.backend is not None:
+            return self.backend.create_result_store()
+        default = getattr(self.task_queue, "default_result_store", None)
+        store = default() if default is not None else None
+        if store is None:
+            logger.info("no result store configured; results are kept in this process's memory")
+            store = _assembly.component("result_store", "memory", **ident)
+        return store
+
+    # -- alternative constructors --------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: OmniQConfig | Mapping[str, Any], **overrides: Any) -> Self:
+        """Build from an :class:`~omniq.models.OmniQConfig` (or its dict form)."""
+        if not isinstance(config, OmniQConfig):
+            config = parse_config(config)
+        worker = config.worker
+        options: dict[str, Any] = {
+            "project_name": config.project_name, "backend_type": config.backend_type,
+            "queues": config.queues, "secret_key": config.secret_key,
+            "worker_type": worker.type if worker else None,
+            "worker_config": dict(worker.config) if worker else None,
+        }
+        queue = config.task_queue
+        if queue is not None and queue.type and not queue.url and not config.backend_type \
+                and _has_backend(queue.type):
+            # `task_queue: {type: sqlite, config: {...}}` alone: the same engine for all three.
+            options["backend_type"] = queue.type
+            options.update(queue.config)
+        elif queue is not None:
+            options["task_queue"] = queue
+        for name in ("result_store", "event_store"):
+            spec = getattr(config, name)
+            if spec is not None and not spec.type and not spec.url:
+                spec = None if options.get("backend_type") is None else None
+            if spec is not None and spec.type and not spec.url and not spec.config \
+                    and spec.type == options.get("backend_type"):
+                options[name] = "__backend__"
+            elif spec is not None:
+                options[name] = spec
+        options.update(overrides)
+        built = cls(**{k: v for k, v in options.items() if v is not None and v != "__backend__"})
+        if options.get("event_store") == "__backend__" and built.backend is not None:
+            built.event_store = built.backend.create_event_store()
+            built.events = EventLogger(built.event_store)
+            built.task_queue.event_logger = built.events
+        return built
+
+    @classmethod
+    def from_config_dict(cls, config: Mapping[str, Any], **overrides: Any) -> Self:
+        return cls.from_config(parse_config(config), **overrides)
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any], **overrides: Any) -> Self:
+        return cls.from_config_dict(config, **overrides)
+
+    @classmethod
+    def from_config_file(cls, config_path: str | Path, env_vars: bool = False,
+                         **overrides: Any) -> Self:
+        """Build from a YAML file; ``env_vars=True`` substitutes ``${VAR}``; keyword
+        arguments override the file (``worker_type=``, ``worker_config=``, top-level keys)."""
+        return cls.from_config(load_config_file(config_path, env_vars=env_vars, **overrides))
+
+    @classmethod
+    def from_env(cls, prefix: str = "OMNIQ_") -> Self:
+        """Build from ``OMNIQ_*`` environment variables."""
+        return cls.from_config(config_from_env(prefix))
+
+    @classmethod
+    def from_backend(cls, backend: Any, result_store_backend: Any = None,
+                     event_store_backend: Any = None, worker_type: str | None = None,
+                     worker_config: Mapping[str, Any] | None = None,
+                     queues: Sequence[str] | None = None, **kwargs: Any) -> Self:
+        """Build from backend bundles: ``backend`` for tasks, optionally others for results
+        and events (events are off unless ``event_store_backend`` is given)."""
+        backend = as_async(backend)
+        result_store = as_async(result_store_backend).create_result_store() \
+            if result_store_backend is not None else None
+        event_store = as_async(event_store_backend).create_event_store() \
+            if event_store_backend is not None else None
+        return cls(project_name=kwargs.pop("project_name", backend.project_name),
+                   backend=backend, result_store=result_store, event_store=event_store,
+                   queues=queues, worker_type=worker_type, worker_config=worker_config, **kwargs)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def connect(self) -> None:
+        await self.task_queue.connect()
+        if self.result_store is not None:
+            await self.result_store.connect()
+        if self.event_store is not None:
+            await self.event_store.connect()
+        await self.events.start()
+
+    async def close(self) -> None:
+        """Stop the worker if one runs, flush events, close every component."""
+        if self._worker is not None:
+            await self.stop_worker()
+        await self.events.stop()
+        for part in (self.task_queue, self.result_store, self.event_store):
+            if part is not None:
+                await part.close()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- tasks ---------------------------------------------------------------------------------
+    async def enqueue(self, func: Callable[..., Any], *args: Any, **options: Any) -> str:
+        """Enqueue ``func(*args, **func_args, **func_kwargs)``; returns the task id.
+
+        Options: ``func_args`` / ``func_kwargs`` (keyword arguments), ``queue_name``,
+        ``priority``, ``run_at`` / ``run_in``, ``ttl``, ``result_ttl``, ``name``,
+        ``description``, ``tags``, ``depends_on``, ``callback`` / ``callback_args``,
+        ``max_retries``, ``retry_delay``, ``timeout``, ``store_result``, ``task_id``.
+        """
+        if self.events.enabled:
+            await self.events.start()
+        return await self.task_queue.enqueue(func, *args, **options)
+
+    async def enqueue_many(self, func: Callable[..., Any], items: Iterable[Any],
+                           **options: Any) -> list[str]:
+        """One task per item (a tuple of args, a dict of kwargs, or one argument)."""
+        return await self.task_queue.enqueue_many(func, items, **options)
+
+    async def get_task(self, task_id: str) -> Task | None:
+        await self.task_queue.connect()
+        return await self.task_queue.get_task(task_id)
+
+    async def list_tasks(self, queue_name: str | None = None, status: TaskStatus | str | None
+                         = None, limit: int = 100, offset: int = 0) -> list[Task]:
+        await self.task_queue.connect()
+        return await self.task_queue.list_tasks(
+            queue_name=queue_name, status=TaskStatus(status) if status else None, limit=limit,
+            offset=offset)
+
+    async def cancel(self, task_id: str) -> bool:
+        """Cancel a task (a running one is asked to stop); False if it already finished."""
+        await self.task_queue.connect()
+        return await self.task_queue.cancel(task_id)
+
+    async def dead_letters(self, queue_name: str | None = None, limit: int = 100) -> list[Task]:
+        await self.task_queue.connect()
+        return await self.task_queue.dead_letters(queue_name, limit)
+
+    async def requeue(self, task_id: str) -> bool:
+        await self.task_queue.connect()
+        return await self.task_queue.requeue(task_id)
+
+    async def get_result(
+        self,
+        task_id: str | None = None,
+        timeout: float | None = None,
+        poll_interval: float = 0.1,
+        *,
+        schedule_id: str | None = None,
+        kind: Literal["latest", "all"] = "latest",
+    ) -> Any:
+        """The value of a task, waiting up to ``timeout`` seconds (None: as long as it takes).
+
+        With ``schedule_id``, the values of that schedule's runs: ``kind="latest"`` (None if
+        none yet) or ``kind="all"`` (a list, oldest first).
+
+        Raises:
+            TaskFailedError: the task failed; carries the remote type, message, traceback.
+            TaskCancelledError: the task was cancelled or expired.
+            TaskNotFoundError: no such task.
+            TaskTimeoutError: (a ``TimeoutError``) no result within ``timeout``.
+        """
+        if schedule_id is not None:
+            await self.result_store.connect()
+            found = await self.result_store.get_schedule_results(schedule_id, kind)
+            if kind == "all":
+                return [r.result for r in found]
+            return None if found is None else found.result
+        if task_id is None:
+            raise ConfigError("get_result needs a task_id or a schedule_id", field="task_id",
+                              value=None)
+        await self.task_queue.connect()
+        if self.result_store is not None:
+            await self.result_store.connect()
+        return await wait_for_value(self.task_queue, self.result_store, task_id, timeout,
+                                    min(poll_interval, 0.05))
+
+    # -- schedules -----------------------------------------------------------------------------
+    async def schedule(self, func: Callable[..., Any], *args: Any, **options: Any) -> str:
+        """Create a cron, interval or run-at schedule (see ``AsyncTaskQueue.schedule``)."""
+        return await self.task_queue.schedule(func, *args, **options)
+
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        await self.task_queue.connect()
+        return await self.task_queue.get_schedule(schedule_id)
+
+    async def list_schedules(self, status: ScheduleStatus | str | None = None) -> list[Schedule]:
+        await self.task_queue.connect()
+        return await self.task_queue.list_schedules(
+            status=ScheduleStatus(status) if status else None)
+
+    async def pause_schedule(self, schedule_id: str) -> bool:
+        return await self.task_queue.pause_schedule(schedule_id)
+
+    async def resume_schedule(self, schedule_id: str) -> bool:
+        return await self.task_queue.resume_schedule(schedule_id)
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        return await self.task_queue.remove_schedule(schedule_id)
+
+    # -- events --------------------------------------------------------------------------------
+    async def get_events(self, task_id: str | None = None, *, schedule_id: str | None = None,
+                         type: EventType | str | None = None, since: Any = None,
+                         until: Any = None, limit: int = 1000) -> list[TaskEvent]:
+        """Recorded lifecycle events (empty when no event store is configured)."""
+        if self.event_store is None:
+            return []
+        await self.events.flush()
+        await self.event_store.connect()
+        return await self.event_store.query(task_id=task_id, schedule_id=schedule_id, type=type,
+                                            since=since, until=until, limit=limit)
+
+    # -- worker --------------------------------------------------------------------------------
+    async def start_worker(self, worker_type: str | None = None,
+                           worker_config: Mapping[str, Any] | None = None,
+                           **options: Any) -> Any:
+        """Start a worker in this process (background of the running loop); returns it.
+
+        ``worker_type``: ``"async"``, ``"thread_pool"``, ``"process_pool"``, ``"gevent"``...
+        Options (``max_workers``, ``queues``, ``lease`` ...) come from ``worker_config`` and
+        keyword arguments, over the defaults given to the constructor.
+        """
+        if self._worker is not None:
+            raise ConfigError("a worker is already running; stop_worker() first",
+                              field="worker_type", value=worker_type)
+        kind = worker_type or self.worker_type or get_setting("DEFAULT_WORKER")
+        cls = plugins.resolve("worker", kind)
+        config = {**self.worker_config, **(worker_config or {}), **options}
+        await self.connect()
+        worker = cls(self.task_queue, self.result_store, self.event_store, **config)
+        await worker.start()
+        self._worker = worker
+        return worker
+
+    async def stop_worker(self, timeout: float | None = None) -> None:
+        """Stop the worker gracefully (running tasks get ``timeout`` seconds to finish)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await worker.stop(timeout)
+            self.task_queue.event_logger = self.events
+
+    @property
+    def worker(self) -> Any:
+        return self._worker
+
+
+def _type_of(backend: Any) -> str | None:
+    for t in plugins.available():
+        if t.kind == "backend" and t.target.endswith(":" + type(backend).__name__):
+            return t.name
+    return None
+
+
+def _has_backend(type_name: str) -> bool:
+    try:
+        plugins.lookup("backend", type_name)
+    except LookupError:
+        return False
+    return True

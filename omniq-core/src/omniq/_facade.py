@@ -1,0 +1,64 @@
+"""Module ``__getattr__`` for the seed-compatible facade modules.
+
+``omniq.queue``, ``omniq.storage``, ``omniq.workers``, ``omniq.backend``, ``omniq.backends`` and
+``omniq.models`` keep the seeds' imports working (``from omniq.queue import SQLiteTaskQueue``)
+without the core importing any plugin: each ends with::
+
+    __getattr__ = facade_getattr(__name__, globals())
+
+and an unknown class name is looked up among the exports of the installed plugins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from omniq.exceptions import PluginNotFoundError
+
+# CamelCase with at least one lower-case letter: dunders, private names, module-style
+# lower-case names and CONSTANTS are never class exports, so they get a plain AttributeError
+# without loading the plugins (hasattr, copy, pickle, doctest and IDEs probe such names).
+_CLASS_NAME_RE = re.compile(r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\Z")
+
+
+def facade_getattr(module_name: str, namespace: dict[str, Any]) -> Callable[[str], object]:
+    """Build a PEP 562 module ``__getattr__`` that resolves class names through the plugins.
+
+    Args:
+        module_name: The facade module's ``__name__``, for error messages.
+        namespace: The facade module's ``globals()``; a resolved class is cached there, so the
+            registry is consulted once per name.
+
+    Returns:
+        The ``__getattr__`` function. For a plausible class name it returns the class exported
+        by an installed plugin. When none exports it and the name belongs to one of OmniQ's own
+        plugins (``SQLiteTaskQueue``), it raises
+        :class:`~omniq.exceptions.PluginNotFoundError` with the ``pip install`` line, so
+        ``from omniq.queue import SQLiteTaskQueue`` shows the hint rather than a bare "cannot
+        import name". Any other miss is an :class:`AttributeError`.
+    """
+
+    def __getattr__(name: str) -> object:
+        if not _CLASS_NAME_RE.match(name):
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        # Imported here: the facades are imported by the core itself, before the registry.
+        from omniq.plugins import find_export
+        from omniq.plugins._hints import export_hint
+
+        try:
+            value = find_export(name)
+        except PluginNotFoundError as exc:
+            if exc.__cause__ is not None or export_hint(name) is not None:
+                raise  # installed but broken, or one of ours that is not installed
+            raise AttributeError(
+                f"module {module_name!r} has no attribute {name!r} "
+                "(and no installed OmniQ plugin exports it)",
+                name=name,
+            ) from None
+        namespace[name] = value
+        return value
+
+    __getattr__.__qualname__ = f"{module_name}.__getattr__"
+    return __getattr__

@@ -1,0 +1,75 @@
+"""Waiting for a task's value: shared by ``OmniQ.get_result`` and ``worker.get_result``."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .exceptions import (
+    ConfigError,
+    TaskCancelledError,
+    TaskFailedError,
+    TaskNotFoundError,
+    TaskTimeoutError,
+)
+from .models import TaskResult, TaskStatus
+
+if TYPE_CHECKING:
+    from .queue import AsyncTaskQueue
+    from .storage import AsyncResultStorage
+
+#: How often a waiter re-reads the task itself, to notice cancellation or expiry.
+STATUS_CHECK = 1.0
+
+
+def unwrap(task_id: str, result: TaskResult) -> Any:
+    if result.status == TaskStatus.COMPLETED:
+        return result.result
+    error = result.error
+    if result.status == TaskStatus.FAILED:
+        raise TaskFailedError(task_id, error.type if error else "Error",
+                              error.message if error else "", error.traceback if error else None)
+    raise TaskCancelledError(task_id, result.status.value, error.message if error else None)
+
+
+async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStorage | None,
+                         task_id: str, timeout: float | None = None,
+                         poll_interval: float = 0.05) -> Any:
+    """The value of ``task_id``, waiting up to ``timeout`` seconds (None: no limit).
+
+    Raises ``TaskFailedError`` (with the remote type, message and traceback),
+    ``TaskCancelledError`` for a cancelled or expired task, ``TaskNotFoundError`` for an
+    unknown id and ``TaskTimeoutError`` (a ``TimeoutError``) when time runs out.
+    """
+    if results is None:
+        raise ConfigError("no result store configured", field="result_store", value=None,
+                          expected="a result store to read results from")
+    deadline = math.inf if timeout is None else anyio.current_time() + timeout
+    while True:
+        result = await results.get(task_id)
+        if result is not None:
+            return unwrap(task_id, result)
+        task = await queue.get_task(task_id)
+        if task is None:
+            raise TaskNotFoundError(f"no task with id {task_id!r}")
+        if task.status in (TaskStatus.CANCELLED, TaskStatus.EXPIRED):
+            raise TaskCancelledError(task_id, task.status.value,
+                                     task.error.message if task.error else None)
+        if task.status == TaskStatus.COMPLETED and not task.store_result:
+            return None
+        if task.status == TaskStatus.FAILED:
+            # A dead-lettered task whose result was not written (e.g. poison pill).
+            err = task.error
+            raise TaskFailedError(task_id, err.type if err else "Error", err.message if err else "",
+                                  err.traceback if err else None)
+        remaining = deadline - anyio.current_time()
+        if remaining <= 0:
+            raise TaskTimeoutError(f"task {task_id} has no result after {timeout} s "
+                                   f"(status {task.status.value})")
+        try:
+            result = await results.wait(task_id, min(remaining, STATUS_CHECK), poll_interval)
+        except TaskTimeoutError:
+            continue
+        return unwrap(task_id, result)

@@ -1,0 +1,44 @@
+"""Time helpers: every stored time is timezone-aware UTC; every duration is float seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from .exceptions import ConfigError
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime, field: str = "time") -> datetime:
+    """``moment`` in UTC. A naive datetime is refused: its meaning depends on the machine."""
+    if moment.tzinfo is None:
+        raise ConfigError(
+            "naive datetime given",
+            field=field,
+            value=moment,
+            expected="a timezone-aware datetime, e.g. datetime.now(UTC) or dt.replace(tzinfo=UTC)",
+        )
+    return moment.astimezone(UTC)
+
+
+def seconds(value: timedelta | float | int | None, field: str) -> float | None:
+    """A duration as float seconds; accepts timedelta or a number. Negative is an error."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        result = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        result = float(value)
+    else:
+        raise ConfigError(
+            "not a duration", field=field, value=value, expected="a timedelta or seconds"
+        )
+    if result < 0:
+        raise ConfigError("negative duration", field=field, value=value, expected=">= 0 seconds")
+    return result
+
+
+def after(moment: datetime, secs: float | None) -> datetime | None:
+    return None if secs is None else moment + timedelta(seconds=secs)

@@ -1,0 +1,341 @@
+"""Settings read through the environment: ``OMNIQ_<NAME>`` over ``settings.<NAME>``.
+
+Every setting has a spec: how to turn an environment string into the constant's type and
+what to say when that fails. Values are read at call time, never cached, so a test (or a
+process manager) that changes the environment is seen at once.
+
+Rules for environment values:
+
+* unset or empty: the constant in :mod:`omniq.config.settings` applies;
+* ``none`` or ``null`` (any case): ``None``, for settings that may be ``None``;
+* booleans: ``1/0``, ``true/false``, ``yes/no``, ``on/off`` (any case);
+* numbers: decimal, finite, within the setting's bounds;
+* ``COMPONENT_LOG_LEVELS``: a JSON object of logger name to level;
+* ``QUEUES``: comma-separated names.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ..exceptions import ConfigError
+from . import settings as _settings
+from ._validate import NAME_RULE, redact_value, validate_name, validate_type_name
+
+ENV_PREFIX = "OMNIQ_"
+#: Level names accepted by LOG_LEVEL and COMPONENT_LOG_LEVELS (DISABLED silences).
+LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "DISABLED")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_NULL = frozenset({"none", "null"})
+_INT_RE = re.compile(r"[+-]?\d+")
+_FLOAT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+class _Invalid(ValueError):
+    """A value that does not parse; the spec's ``expected`` says why."""
+
+
+@dataclass(frozen=True)
+class _Spec:
+    parse: Callable[[str], Any]
+    expected: str
+    nullable: bool = False
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _type_name(raw: str) -> str:
+    try:
+        return validate_type_name("type", raw)
+    except ConfigError as exc:
+        raise _Invalid() from exc
+
+
+def _project(raw: str) -> str:
+    try:
+        return validate_name("project", raw)
+    except ConfigError as exc:
+        raise _Invalid() from exc
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise _Invalid()
+
+
+def _int(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not _INT_RE.fullmatch(raw) or int(raw) < minimum:
+            raise _Invalid()
+        return int(raw)
+
+    return parse
+
+
+def _seconds(raw: str) -> float:
+    if not _FLOAT_RE.fullmatch(raw):
+        raise _Invalid()
+    value = float(raw)
+    if not math.isfinite(value) or value <= 0:
+        raise _Invalid()
+    return value
+
+
+def _seconds_or_zero(raw: str) -> float:
+    return 0.0 if _FLOAT_RE.fullmatch(raw) and float(raw) == 0 else _seconds(raw)
+
+
+def parse_level(raw: str | int) -> str | int:
+    """Return a level name from LEVEL_NAMES (upper case) or a non-negative int.
+
+    Raises:
+        ValueError: ``raw`` is neither.
+    """
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return raw
+    if isinstance(raw, str):
+        name = raw.strip().upper()
+        if name == "WARN":
+            return "WARNING"
+        if name in LEVEL_NAMES:
+            return name
+        if _INT_RE.fullmatch(name) and int(name) >= 0:
+            return int(name)
+    raise _Invalid()
+
+
+def _level(raw: str) -> str:
+    level = parse_level(raw)
+    return level if isinstance(level, str) else str(level)
+
+
+def _levels(raw: str) -> dict[str, str]:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise _Invalid() from exc
+    if not isinstance(data, dict):
+        raise _Invalid()
+    return {str(name): _level(str(level)) for name, level in data.items()}
+
+
+def _queues(raw: str) -> list[str]:
+    try:
+        return [validate_name("queue", part.strip()) for part in raw.split(",")]
+    except ConfigError as exc:
+        raise _Invalid() from exc
+
+
+_SECONDS = "a finite number of seconds > 0"
+_LEVELS = "one of " + ", ".join(LEVEL_NAMES)
+_TYPE = "a type name such as memory, sqlite, postgres, redis, nats or file"
+_URL = "a connection URL"
+
+SPECS: dict[str, _Spec] = {
+    "PROJECT_NAME": _Spec(_project, "a project name: " + NAME_RULE),
+    "BASE_DIR": _Spec(_text, "a directory path"),
+    "LOG_LEVEL": _Spec(_level, _LEVELS),
+    "DISABLE_LOGGING": _Spec(_bool, "a boolean: 1/0, true/false, yes/no or on/off"),
+    "COMPONENT_LOG_LEVELS": _Spec(
+        _levels, 'a JSON object of logger name to level, e.g. {"omniq.worker": "DEBUG"}'
+    ),
+    "TASK_QUEUE_TYPE": _Spec(_type_name, _TYPE),
+    "TASK_QUEUE_URL": _Spec(_text, _URL, nullable=True),
+    "RESULT_STORAGE_TYPE": _Spec(_type_name, _TYPE, nullable=True),
+    "RESULT_STORAGE_URL": _Spec(_text, _URL, nullable=True),
+    "EVENT_STORAGE_TYPE": _Spec(_type_name, _TYPE, nullable=True),
+    "EVENT_STORAGE_URL": _Spec(_text, _URL, nullable=True),
+    "FSSPEC_URI": _Spec(_text, "an fsspec URI such as file:///path or s3://bucket", nullable=True),
+    "QUEUES": _Spec(_queues, "comma-separated queue names, highest priority first"),
+    "DEFAULT_WORKER": _Spec(_type_name, "a worker type such as async, thread_pool, process_pool"),
+    "MAX_WORKERS": _Spec(_int(1), "an integer >= 1"),
+    "THREAD_WORKERS": _Spec(_int(1), "an integer >= 1"),
+    "PROCESS_WORKERS": _Spec(_int(1), "an integer >= 1"),
+    "GEVENT_WORKERS": _Spec(_int(1), "an integer >= 1"),
+    "TASK_TIMEOUT": _Spec(_seconds, _SECONDS, nullable=True),
+    "TASK_TTL": _Spec(_seconds, _SECONDS, nullable=True),
+    "RETRY_ATTEMPTS": _Spec(_int(0), "an integer >= 0"),
+    "RETRY_DELAY": _Spec(_seconds_or_zero, "a finite number of seconds >= 0"),
+    "RESULT_TTL": _Spec(_seconds, _SECONDS, nullable=True),
+    "LEASE_SECONDS": _Spec(_seconds, _SECONDS),
+    "POLL_INTERVAL": _Spec(_seconds, _SECONDS),
+    "MAX_DELIVERIES": _Spec(_int(1), "an integer >= 1"),
+    "EVENT_RETENTION": _Spec(_seconds, _SECONDS, nullable=True),
+    "SECRET_KEY": _Spec(_text, "a secret key", nullable=True),
+}
+
+
+def convert_setting(name: str, raw: str, *, var: str | None = None) -> Any:
+    """Convert one environment string to the type of setting ``name``.
+
+    Args:
+        name: The setting, without prefix (``"MAX_WORKERS"``).
+        raw: The environment string.
+        var: The variable's name for error messages; ``OMNIQ_<name>`` by default.
+
+    Raises:
+        ConfigError: ``raw`` is not a valid value; names the variable, the value, and what
+            was expected.
+    """
+    spec = _spec(name)
+    value = raw.strip()
+    if spec.nullable and value.lower() in _NULL:
+        return None
+    try:
+        return spec.parse(value)
+    except _Invalid:
+        var = var or ENV_PREFIX + name
+        raise ConfigError(
+            f"invalid value for environment variable {var}",
+            field=var,
+            value=redact_value(var, raw),
+            expected=f"{spec.expected}, or none" if spec.nullable else spec.expected,
+            source="environment",
+        ) from None
+
+
+def get_setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """Return a setting: ``OMNIQ_<NAME>`` from the environment when set, else the constant.
+
+    Args:
+        name: The setting's name without prefix, any case (``"max_workers"``).
+        environ: Where to read variables; ``os.environ`` (at call time) by default.
+
+    Returns:
+        The value, converted to the setting's type. Lists and dicts are fresh copies.
+
+    Raises:
+        ConfigError: ``name`` is not a setting, or the variable's value is invalid.
+    """
+    key = name.upper()
+    _spec(key)  # an unknown name is an error even when no variable is set
+    raw = (os.environ if environ is None else environ).get(ENV_PREFIX + key)
+    if raw is not None and raw.strip():
+        return convert_setting(key, raw)
+    value = getattr(_settings, key)
+    if isinstance(value, list | dict):
+        return value.copy()
+    return value
+
+
+def _spec(name: str) -> _Spec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise ConfigError(
+            "unknown setting",
+            field="name",
+            value=name,
+            expected="one of " + ", ".join(SPECS),
+        ) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every setting at one moment, environment applied (see :func:`get_settings`)."""
+
+    project_name: str
+    base_dir: str
+    log_level: str
+    disable_logging: bool
+    component_log_levels: dict[str, str]
+    task_queue_type: str
+    task_queue_url: str | None
+    result_storage_type: str | None
+    result_storage_url: str | None
+    event_storage_type: str | None
+    event_storage_url: str | None
+    fsspec_uri: str | None
+    queues: list[str]
+    default_worker: str
+    max_workers: int
+    thread_workers: int
+    process_workers: int
+    gevent_workers: int
+    task_timeout: float | None
+    task_ttl: float | None
+    retry_attempts: int
+    retry_delay: float
+    result_ttl: float | None
+    lease_seconds: float
+    poll_interval: float
+    max_deliveries: int
+    event_retention: float | None
+    secret_key: str | None
+
+    def __repr__(self) -> str:
+        # The secret key and URL passwords must never reach a log through a repr.
+        parts = (f"{f.name}={redact_value(f.name, getattr(self, f.name))!r}" for f in fields(self))
+        return f"Settings({', '.join(parts)})"
+
+
+def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Return a frozen snapshot of every setting, each read as :func:`get_setting` does.
+
+    Raises:
+        ConfigError: One of the ``OMNIQ_*`` variables is invalid.
+    """
+    return Settings(**{name.lower(): get_setting(name, environ) for name in SPECS})
+
+
+def parse_env_value(raw: str) -> Any:
+    """Turn a free-form environment string (a component option) into a Python value.
+
+    ``[...]`` and ``{...}`` are JSON; ``true``/``false`` are booleans; decimal numbers are
+    ``int`` or ``float``; a value with commas is a list of such scalars (``high,medium,low``);
+    anything else stays a string.
+
+    Raises:
+        ConfigError: The value starts like JSON but is not valid JSON.
+    """
+    value = raw.strip()
+    if value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"invalid JSON ({exc.msg} at column {exc.colno})",
+                value=raw,
+                expected="valid JSON, or a plain value",
+            ) from None
+    if "," in value:
+        return [_scalar(part.strip()) for part in value.split(",")]
+    return _scalar(value)
+
+
+def _scalar(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if _INT_RE.fullmatch(value):
+        return int(value)
+    if _FLOAT_RE.fullmatch(value):
+        return float(value)
+    return value
+
+
+__all__ = [
+    "ENV_PREFIX",
+    "LEVEL_NAMES",
+    "SPECS",
+    "Settings",
+    "convert_setting",
+    "get_setting",
+    "get_settings",
+    "parse_env_value",
+    "parse_level",
+]

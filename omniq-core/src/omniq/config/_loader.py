@@ -1,0 +1,428 @@
+"""Building an :class:`~omniq.models.OmniQConfig` from a dict, a YAML file or the environment.
+
+Every failure is a :class:`~omniq.exceptions.ConfigError` naming the field (``$.task_queue.type``
+style, as msgspec reports paths), the value, what was expected and, for a file, the file (and
+line and column when YAML itself is malformed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from ..exceptions import ConfigError
+from ..models._config import ComponentConfig, OmniQConfig, WorkerConfig
+from ._env import ENV_PREFIX, convert_setting, parse_env_value
+from ._validate import redact_value
+
+#: Seed spellings accepted in dicts and files, and the field each one means.
+ALIASES = {"result_storage": "result_store", "event_storage": "event_store"}
+_COMPONENTS = ("task_queue", "result_store", "event_store")
+_KNOWN = tuple(OmniQConfig.__struct_fields__)
+
+# ${VAR} or ${VAR:-default}; "$${" is a literal "${".
+_PLACEHOLDER_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ERROR_RE = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`(?: in `(?P<outer>[^`]*)`)?)?$")
+_PATH_TOKEN_RE = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+def parse_config(data: Mapping[str, Any], *, source: str | None = None) -> OmniQConfig:
+    """Validate a configuration mapping and return it as an :class:`OmniQConfig`.
+
+    Accepts the seeds' ``result_storage``/``event_storage`` for ``result_store``/``event_store``,
+    and a bare string for a component (``task_queue: sqlite`` or
+    ``task_queue: redis://localhost``), meaning its type or its URL.
+
+    Args:
+        data: The mapping, as ``yaml.safe_load`` or a caller builds it.
+        source: Where it came from (a file path), for error messages.
+
+    Raises:
+        ConfigError: An unknown key, a value of the wrong type, an invalid name.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            "configuration must be a mapping",
+            field="$",
+            value=type(data).__name__,
+            expected="a mapping of " + ", ".join(_KNOWN),
+            source=source,
+        )
+    normalized = _normalize(data, source)
+    try:
+        return msgspec.convert(normalized, OmniQConfig)
+    except msgspec.ValidationError as exc:
+        raise _translate(exc, normalized, source) from None
+
+
+def load_config_file(
+    path: str | os.PathLike[str], env_vars: bool = False, **overrides: Any
+) -> OmniQConfig:
+    """Read a YAML configuration file.
+
+    Args:
+        path: The file. An empty file is an empty configuration (every default).
+        env_vars: Replace ``${VAR}`` and ``${VAR:-default}`` in string values with environment
+            variables (``$${`` stays a literal ``${``). Substituted values stay strings; each
+            component converts its own options.
+        **overrides: Top-level keys that replace the file's (``project_name="x"``,
+            ``queues=[...]``, ``task_queue={...}``), plus ``worker_type`` (sets
+            ``worker.type``) and ``worker_config`` (merged into ``worker.config``).
+
+    Raises:
+        ConfigError: The file is missing or unreadable, is not valid YAML (the message gives
+            the line and column), is not a mapping, names an unset variable with no default,
+            or fails :func:`parse_config`.
+    """
+    source = os.fspath(path)
+    data = read_yaml_mapping(source)
+    if env_vars:
+        data = substitute_env(data, source=source)
+    return parse_config(apply_overrides(data, overrides, source=source), source=source)
+
+
+
+def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The mapping at the top of a YAML file (empty file: empty mapping).
+
+    Raises:
+        ConfigError: missing or unreadable file, malformed YAML (with line and column), or a
+            top level that is not a mapping; the message names the file.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("configuration file not found", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration file: {exc}", source=source) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, source) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "configuration file must hold a mapping at the top level",
+            field="$",
+            value=type(data).__name__,
+            expected="a mapping of " + ", ".join(_KNOWN),
+            source=source,
+        )
+    return data
+
+def apply_overrides(
+    data: Mapping[str, Any], overrides: Mapping[str, Any], *, source: str | None = None
+) -> dict[str, Any]:
+    """Return ``data`` with top-level keys replaced and ``worker_type``/``worker_config`` applied.
+
+    Values may be config structs (``task_queue=TaskQueueConfig(...)``) or plain builtins.
+    """
+    result = {ALIASES.get(key, key): value for key, value in data.items()}
+    for key, value in overrides.items():
+        if isinstance(value, msgspec.Struct):
+            value = msgspec.to_builtins(value)
+        if key in ("worker_type", "worker_config"):
+            worker = result.get("worker")
+            if isinstance(worker, WorkerConfig):
+                worker = worker.to_dict()
+            worker = dict(worker) if isinstance(worker, Mapping) else {}
+            if key == "worker_type":
+                worker["type"] = value
+            else:
+                if not isinstance(value, Mapping):
+                    raise ConfigError(
+                        "invalid override",
+                        field=key,
+                        value=value,
+                        expected="a mapping",
+                        source=source,
+                    )
+                worker["config"] = {**(worker.get("config") or {}), **value}
+            result["worker"] = worker
+        else:
+            result[ALIASES.get(key, key)] = value
+    return result
+
+
+def substitute_env(
+    data: Any, environ: Mapping[str, str] | None = None, *, source: str | None = None
+) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string value of ``data`` (recursively).
+
+    Keys are left alone. ``${VAR:-default}`` uses the default when VAR is unset or empty.
+
+    Raises:
+        ConfigError: A variable is unset and has no default.
+    """
+    env = os.environ if environ is None else environ
+
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            return _PLACEHOLDER_RE.sub(lambda m: replace(m, path), value)
+        if isinstance(value, dict):
+            return {k: walk(v, f"{path}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    def replace(match: re.Match[str], path: str) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        found = env.get(name)
+        if found:
+            return found
+        if default is not None:
+            return default
+        if found is not None:  # set but empty, no default: an empty string is what they set
+            return found
+        raise ConfigError(
+            f"environment variable {name} is not set and ${{{name}}} has no default "
+            f"(write ${{{name}:-default}} to give one)",
+            field=path,
+            value=match.group(0),
+            source=source,
+        )
+
+    return walk(data, "$")
+
+
+# Environment spellings of each component; the first is the seed's, the second matches YAML.
+_ENV_COMPONENTS = {
+    "task_queue": ("TASK_QUEUE",),
+    "result_store": ("RESULT_STORAGE", "RESULT_STORE"),
+    "event_store": ("EVENT_STORAGE", "EVENT_STORE"),
+}
+
+
+def config_from_env(
+    prefix: str = ENV_PREFIX, environ: Mapping[str, str] | None = None
+) -> OmniQConfig:
+    """Build an :class:`OmniQConfig` from ``OMNIQ_*`` environment variables.
+
+    Reads ``<prefix>PROJECT_NAME``; for each component ``TASK_QUEUE``, ``RESULT_STORAGE`` (or
+    ``RESULT_STORE``) and ``EVENT_STORAGE`` (or ``EVENT_STORE``): ``<prefix><C>_TYPE``,
+    ``<prefix><C>_URL`` and ``<prefix><C>_CONFIG_<KEY>`` (the option ``key``, lower case, its
+    value converted by :func:`~omniq.config.parse_env_value`: ``high,medium,low`` is a list,
+    ``10`` an int, ``true`` a bool, ``[...]``/``{...}`` JSON); ``WORKER_TYPE`` (or
+    ``DEFAULT_WORKER``), ``WORKER_CONFIG_<KEY>`` and ``MAX_WORKERS`` (the worker's
+    ``max_workers``); ``QUEUES``, ``BACKEND_TYPE`` and ``SECRET_KEY``. A type of ``none``
+    leaves that component unset. Variables not set leave the field unset, so the settings'
+    defaults apply later.
+
+    Raises:
+        ConfigError: A variable's value is invalid; the error names the variable.
+    """
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+
+    def get(name: str) -> str | None:
+        raw = env.get(prefix + name)
+        return raw.strip() if raw is not None and raw.strip() else None
+
+    if (raw := get("PROJECT_NAME")) is not None:
+        data["project_name"] = convert_setting("PROJECT_NAME", raw, var=prefix + "PROJECT_NAME")
+    for field, spellings in _ENV_COMPONENTS.items():
+        component: dict[str, Any] = {}
+        for spelling in spellings:
+            for key, value in _component_from_env(env, prefix, spelling).items():
+                if key in component and component[key] != value:
+                    raise ConfigError(
+                        f"{prefix}{spellings[0]}_* and {prefix}{spelling}_* disagree",
+                        field=f"{field}.{key}",
+                        value=redact_value(key, value),
+                        expected="one spelling, or the same value in both",
+                        source="environment",
+                    )
+                component[key] = value
+        if component:
+            data[field] = component
+    worker: dict[str, Any] = {}
+    worker_type = get("WORKER_TYPE") or get("DEFAULT_WORKER")
+    if worker_type is not None:
+        var = prefix + ("WORKER_TYPE" if get("WORKER_TYPE") else "DEFAULT_WORKER")
+        worker["type"] = convert_setting("DEFAULT_WORKER", worker_type, var=var)
+    worker_config = _options_from_env(env, f"{prefix}WORKER_CONFIG_")
+    if (raw := get("MAX_WORKERS")) is not None:
+        worker_config.setdefault(
+            "max_workers", convert_setting("MAX_WORKERS", raw, var=prefix + "MAX_WORKERS")
+        )
+    if worker_config:
+        worker["config"] = worker_config
+    if worker:
+        data["worker"] = worker
+    if (raw := get("QUEUES")) is not None:
+        data["queues"] = convert_setting("QUEUES", raw, var=prefix + "QUEUES")
+    if (raw := get("BACKEND_TYPE")) is not None:
+        data["backend_type"] = convert_setting("TASK_QUEUE_TYPE", raw, var=prefix + "BACKEND_TYPE")
+    if (raw := get("SECRET_KEY")) is not None:
+        data["secret_key"] = raw
+    return parse_config(data, source="environment")
+
+
+def _component_from_env(env: Mapping[str, str], prefix: str, name: str) -> dict[str, Any]:
+    component: dict[str, Any] = {}
+    raw_type = (env.get(f"{prefix}{name}_TYPE") or "").strip()
+    if raw_type and raw_type.lower() not in ("none", "null"):
+        component["type"] = convert_setting("TASK_QUEUE_TYPE", raw_type, var=f"{prefix}{name}_TYPE")
+    url = (env.get(f"{prefix}{name}_URL") or "").strip()
+    if url:
+        component["url"] = url
+    options = _options_from_env(env, f"{prefix}{name}_CONFIG_")
+    if options:
+        component["config"] = options
+    return component
+
+
+def _options_from_env(env: Mapping[str, str], start: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for var in sorted(env):
+        if not var.startswith(start):
+            continue
+        key = var[len(start) :].lower()
+        if not key:
+            raise ConfigError(
+                "option name missing",
+                field=var,
+                value=env[var],
+                expected=f"{start}<OPTION>=value",
+                source="environment",
+            )
+        try:
+            options[key] = parse_env_value(env[var])
+        except ConfigError as exc:
+            raise ConfigError(
+                f"invalid value for environment variable {var}",
+                field=var,
+                value=redact_value(key, env[var]),
+                expected=exc.expected,
+                source="environment",
+            ) from None
+    return options
+
+
+def _normalize(data: Mapping[str, Any], source: str | None) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        field = ALIASES.get(key, key) if isinstance(key, str) else key
+        if field not in _KNOWN:
+            raise ConfigError(
+                f"unknown configuration key {key!r}",
+                field=f"$.{key}",
+                value=redact_value(str(key), value),
+                expected="one of " + ", ".join(_KNOWN + tuple(ALIASES)),
+                source=source,
+            )
+        if field in result:
+            raise ConfigError(
+                f"{field!r} given twice (as {field!r} and as its alias)",
+                field=field,
+                value=key,
+                expected="one of the two spellings",
+                source=source,
+            )
+        if field in _COMPONENTS and isinstance(value, str):
+            # Shorthand: "task_queue: sqlite" names the type, "task_queue: redis://h" the URL.
+            value = {"url": value} if ":" in value or "/" in value else {"type": value}
+        if isinstance(value, msgspec.Struct):
+            value = msgspec.to_builtins(value)
+        result[field] = value
+    return result
+
+
+def _translate(
+    exc: msgspec.ValidationError, data: Mapping[str, Any], source: str | None
+) -> ConfigError:
+    """Turn msgspec's ``Expected `int`, got `str` - at `$.x` `` into a ConfigError."""
+    cause = exc.__cause__
+    match = _ERROR_RE.match(str(exc))
+    message = match["msg"] if match else str(exc)
+    path = (match["outer"] or match["path"]) if match else None
+    path = path or "$"
+    if isinstance(cause, ConfigError):
+        # Raised by a struct's __post_init__ (an invalid name): keep its field and wording.
+        field = f"{path}.{cause.field}" if cause.field else path
+        return ConfigError(
+            str(cause.args[0]).split(";")[0],
+            field=field,
+            value=cause.value,
+            expected=cause.expected,
+            source=source,
+        )
+    if match and match["outer"] and match["path"] == "key":
+        return ConfigError(
+            "invalid key in mapping",
+            field=path,
+            value=_lookup(data, path),
+            expected=_expected(message) + " keys",
+            source=source,
+        )
+    key = path.rsplit(".", 1)[-1]
+    value = redact_value(key, _lookup(data, path))
+    expected = None
+    if message.startswith("Expected `"):
+        expected, message = _expected(message), "invalid value"
+    unknown = re.match(r"Object contains unknown field `([^`]*)`", message)
+    if unknown:
+        name = unknown[1]
+        struct = _struct_at(path)
+        fields = ", ".join(struct.__struct_fields__) if struct else None
+        return ConfigError(
+            f"unknown configuration key {name!r}",
+            field=f"{path}.{name}",
+            value=redact_value(name, _lookup(data, f"{path}.{name}")),
+            expected=f"one of {fields}" if fields else None,
+            source=source,
+        )
+    return ConfigError(message, field=path, value=value, expected=expected, source=source)
+
+
+def _expected(message: str) -> str:
+    # "Expected `str | null`, got `int`" -> "str | null"
+    return message.partition("`")[2].partition("`")[0] or message
+
+
+def _lookup(data: Any, path: str) -> Any:
+    value = data
+    for name, index in _PATH_TOKEN_RE.findall(path):
+        try:
+            value = value[name] if name else value[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _struct_at(path: str) -> type[msgspec.Struct] | None:
+    parts = path.split(".")
+    if len(parts) == 1:
+        return OmniQConfig
+    if len(parts) == 2:
+        return WorkerConfig if parts[1] == "worker" else ComponentConfig
+    return None
+
+
+def _yaml_error(exc: yaml.YAMLError, source: str) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is not None:
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+        return ConfigError(f"malformed YAML at {where}: {problem}", source=source)
+    return ConfigError(f"malformed YAML: {problem}", source=source)
+
+
+__all__ = [
+    "ALIASES",
+    "apply_overrides",
+    "config_from_env",
+    "load_config_file",
+    "parse_config",
+    "substitute_env",
+]

@@ -1,0 +1,139 @@
+"""Keeping identifiers safe to use and secrets out of messages.
+
+Queue, project and schedule names end up in file paths, SQL identifiers and values, Redis keys
+and NATS subjects; one conservative character set keeps every backend safe without escaping
+rules of its own. Connection URLs and storage options are redacted wherever they are logged,
+printed or raised (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..exceptions import ConfigError
+
+#: What :func:`validate_name` accepts, in words (used in its error messages).
+NAME_RULE = "1 to 64 characters from A-Z a-z 0-9 '_' '.' '-', not starting with '.' or '-'"
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+#: What a component or worker type name may look like (registry keys such as ``thread_pool``).
+TYPE_RULE = "a type name: a letter, then up to 63 characters from A-Z a-z 0-9 '_' '.' '-'"
+_TYPE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+REDACTED = "***"
+# Over-matching costs nothing (a value hidden in a message); under-matching leaks a secret.
+_SENSITIVE_RE = re.compile(r"pass|pwd|secret|token|key|credential|auth|sig", re.IGNORECASE)
+# "password=..." pairs outside a URL: libpq DSNs, connection strings, storage options.
+_KV_SECRET_RE = re.compile(
+    r"(?P<key>[\w.-]*(?:pass|pwd|secret|token|key|credential|sig)[\w.-]*)"
+    r"(?P<sep>\s*[=:]\s*)(?P<val>'[^']*'|\"[^\"]*\"|[^\s;&,]+)",
+    re.IGNORECASE,
+)
+
+
+def validate_name(kind: str, value: str) -> str:
+    """Check a queue, project or schedule name and return it unchanged.
+
+    Args:
+        kind: What the name is for (``"queue"``, ``"project"``, ``"schedule"``); used in the
+            error message.
+        value: The name to check.
+
+    Returns:
+        ``value``, so the call can wrap an assignment.
+
+    Raises:
+        ConfigError: ``value`` is not a string of 1 to 64 characters from ``A-Z a-z 0-9 _ . -``
+            or starts with ``.`` or ``-``: path separators, spaces, quotes, colons, braces,
+            wildcards and control characters are all refused.
+    """
+    if not isinstance(value, str) or _NAME_RE.fullmatch(value) is None:
+        field = kind if kind.endswith("name") else f"{kind}_name"
+        raise ConfigError(f"invalid {kind} name", field=field, value=value, expected=NAME_RULE)
+    return value
+
+
+def validate_type_name(kind: str, value: str) -> str:
+    """Check a component or worker type name (``sqlite``, ``thread_pool``) and return it.
+
+    Raises:
+        ConfigError: ``value`` is empty or has characters a registry key cannot have.
+    """
+    if not isinstance(value, str) or _TYPE_RE.fullmatch(value) is None:
+        raise ConfigError(f"invalid {kind}", field=kind, value=value, expected=TYPE_RULE)
+    return value
+
+
+def is_sensitive(key: str) -> bool:
+    """Tell whether a setting or option name probably holds a secret (password, token, key)."""
+    return bool(_SENSITIVE_RE.search(key))
+
+
+def redact_value(key: str, value: Any) -> Any:
+    """Return ``value`` fit for a message: hidden when ``key`` names a secret, URLs redacted."""
+    if value is None:
+        return None
+    if is_sensitive(key):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_url(value)
+    return value
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with its password and secret-looking query parameters replaced by ``***``.
+
+    ``postgresql://app:s3cret@db:5432/x?sslpassword=p`` becomes
+    ``postgresql://app:***@db:5432/x?sslpassword=***``. Query parameters whose names contain
+    ``key``, ``secret``, ``pass``, ``token``, ``sig`` or ``credential`` are hidden too, and so
+    are ``password=...`` pairs of a DSN that is not a URL (``host=db password=s3cret``).
+    Strings without anything secret are returned unchanged.
+    """
+    if "://" not in url:
+        return _KV_SECRET_RE.sub(_hide_pair, url)
+    scheme, sep, rest = url.partition("://")
+    # The authority ends at the first '/', '?' or '#'; a password may hold '@', so the
+    # user-info ends at the *last* '@' of the authority.
+    end = min((i for i in (rest.find(c) for c in "/?#") if i != -1), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    userinfo, at, hostport = authority.rpartition("@")
+    if at and ":" in userinfo:
+        user = userinfo.split(":", 1)[0]
+        authority = f"{user}:{REDACTED}@{hostport}"
+    elif at and _is_token_userinfo(scheme, userinfo):
+        authority = f"{REDACTED}@{hostport}"
+    return f"{scheme}{sep}{authority}{_redact_query(tail)}"
+
+
+def _is_token_userinfo(scheme: str, userinfo: str) -> bool:
+    # "nats://token@host" carries a bare token, not a user name.
+    return bool(userinfo) and scheme.lower() in {"nats", "tls"}
+
+
+def _redact_query(tail: str) -> str:
+    path, qmark, rest = tail.partition("?")
+    if not qmark:
+        return tail
+    query, hash_, fragment = rest.partition("#")
+    params = []
+    for param in query.split("&"):
+        name, eq, _ = param.partition("=")
+        params.append(f"{name}={REDACTED}" if eq and is_sensitive(name) else param)
+    return f"{path}?{'&'.join(params)}{hash_}{fragment}"
+
+
+def _hide_pair(match: re.Match[str]) -> str:
+    return f"{match['key']}{match['sep']}{REDACTED}"
+
+
+__all__ = [
+    "NAME_RULE",
+    "REDACTED",
+    "TYPE_RULE",
+    "is_sensitive",
+    "redact_url",
+    "redact_value",
+    "validate_name",
+    "validate_type_name",
+]

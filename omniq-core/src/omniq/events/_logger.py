@@ -1,0 +1,116 @@
+"""A non-blocking, batched event logger.
+
+Recording an event appends to an in-memory buffer and returns; a background task writes
+batches to the event store. With no event store the logger drops events at once, so events
+cost nothing when they are off. A failing store never fails a task: the batch is logged and,
+past a bound, dropped (library logging says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from .._ids import new_id
+from .._time import utcnow
+from ..models import EventType, Task, TaskEvent
+
+if TYPE_CHECKING:
+    from ..storage import AsyncEventStorage
+
+logger = logging.getLogger("omniq.events")
+MAX_BUFFER = 100_000
+
+
+class EventLogger:
+    """Buffers :class:`TaskEvent` s and writes them to ``store`` in batches."""
+
+    def __init__(self, store: AsyncEventStorage | None, *, worker_id: str | None = None,
+                 batch_size: int = 500, flush_interval: float = 0.1) -> None:
+        self.store = store
+        self.worker_id = worker_id
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self._buffer: deque[TaskEvent] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.store is not None
+
+    def record(self, event: TaskEvent) -> None:
+        if self.store is None:
+            return
+        if len(self._buffer) >= MAX_BUFFER:
+            logger.warning("event buffer full (%d); dropping the oldest event", MAX_BUFFER)
+            self._buffer.popleft()
+        self._buffer.append(event)
+        if self._wake is not None and len(self._buffer) >= self.batch_size:
+            self._wake.set()
+
+    def task_event(self, type_: EventType, task: Task, *, message: str | None = None,
+                   **data: Any) -> None:
+        if self.store is None:
+            return
+        if message is None and task.error is not None and type_ in (
+                EventType.ERROR, EventType.RETRY, EventType.CANCELLED, EventType.DEAD_LETTER):
+            message = f"{task.error.type}: {task.error.message}"
+        self.record(TaskEvent(
+            id=new_id(), type=type_, timestamp=utcnow(), task_id=task.id,
+            schedule_id=task.schedule_id, queue_name=task.queue_name,
+            worker_id=self.worker_id or task.worker_id, attempt=task.attempts,
+            message=message, data=data,
+        ))
+
+    def schedule_event(self, type_: EventType, schedule_id: str, *, message: str | None = None,
+                       queue_name: str | None = None, task_id: str | None = None,
+                       **data: Any) -> None:
+        if self.store is None:
+            return
+        self.record(TaskEvent(id=new_id(), type=type_, timestamp=utcnow(), task_id=task_id,
+                              schedule_id=schedule_id, queue_name=queue_name,
+                              worker_id=self.worker_id, message=message, data=data))
+
+    async def start(self) -> None:
+        """Start the background writer in the running loop (idempotent)."""
+        if self.store is None or self._task is not None:
+            return
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="omniq-events")
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write everything buffered so far."""
+        while self._buffer and self.store is not None:
+            batch = [self._buffer.popleft() for _ in range(min(self.batch_size,
+                                                                len(self._buffer)))]
+            try:
+                await self.store.append(batch)
+            except Exception:  # events must never fail tasks
+                logger.warning("could not write %d events; will retry", len(batch),
+                               exc_info=True)
+                self._buffer.extendleft(reversed(batch))
+                return
+
+    async def stop(self) -> None:
+        """Flush what is left and stop the background writer."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self.flush()

@@ -1,0 +1,120 @@
+"""One error tree for OmniQ.
+
+Every error the public API raises derives from :class:`OmniQError`, and subclasses a built-in
+where one fits, so ``except LookupError`` or ``except TimeoutError`` keep working. Driver
+exceptions are translated at the backend boundary (``raise ... from``) and never leak.
+Only :class:`BackendUnavailableError` is transient: callers may retry it, nothing else.
+"""
+
+from __future__ import annotations
+
+
+class OmniQError(Exception):
+    """Base class of every OmniQ error."""
+
+
+class ConfigError(OmniQError, ValueError):
+    """A setting, argument or configuration file is invalid.
+
+    The message names the field, the value given and what was expected.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        value: object = None,
+        expected: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.field, self.value, self.expected, self.source = field, value, expected, source
+        parts = [message]
+        if field is not None:
+            parts.append(f"field {field!r} = {value!r}")
+        if expected is not None:
+            parts.append(f"expected {expected}")
+        if source is not None:
+            parts.append(f"in {source}")
+        super().__init__("; ".join(parts))
+
+
+class PluginNotFoundError(OmniQError, LookupError):
+    """No installed plugin provides the requested type name."""
+
+
+class SerializationError(OmniQError, TypeError):
+    """A value could not be serialized or deserialized."""
+
+
+class SignatureError(SerializationError):
+    """A payload's signature is missing, unknown or wrong: it is refused, never run."""
+
+
+class TaskNotFoundError(OmniQError, LookupError):
+    """No task (or result, or schedule) with that id exists."""
+
+
+class ScheduleNotFoundError(TaskNotFoundError):
+    """No schedule with that id exists."""
+
+
+class TaskFailedError(OmniQError):
+    """The task ran and failed for good.
+
+    Attributes carry the remote exception: its type name, message and formatted traceback.
+    No class is imported from the data; ``exc_type`` is only a name.
+    """
+
+    def __init__(
+        self, task_id: str, exc_type: str, message: str, traceback: str | None = None
+    ) -> None:
+        self.task_id, self.exc_type, self.message, self.remote_traceback = (
+            task_id,
+            exc_type,
+            message,
+            traceback,
+        )
+        super().__init__(f"task {task_id} failed: {exc_type}: {message}")
+
+
+class TaskCancelledError(OmniQError):
+    """The task was cancelled (or expired) before it produced a result."""
+
+    def __init__(self, task_id: str, status: str, reason: str | None = None) -> None:
+        self.task_id, self.status, self.reason = task_id, status, reason
+        suffix = f": {reason}" if reason else ""
+        super().__init__(f"task {task_id} is {status}{suffix}")
+
+
+class TaskTimeoutError(OmniQError, TimeoutError):
+    """Waiting for a result, or running a task, took longer than its timeout."""
+
+
+class BackendUnavailableError(OmniQError, ConnectionError):
+    """The store could not be reached. Transient: the same call may be retried safely."""
+
+
+class BackendError(OmniQError):
+    """The store answered, but not as expected (wrong schema, wrong key type, ...). Permanent."""
+
+
+class LeaseLostError(OmniQError):
+    """A worker acted on a task under an attempt that is no longer current (fencing)."""
+
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailableError",
+    "ConfigError",
+    "LeaseLostError",
+    "OmniQError",
+    "PluginNotFoundError",
+    "ScheduleNotFoundError",
+    "SerializationError",
+    "SignatureError",
+    "TaskCancelledError",
+    "TaskFailedError",
+    "TaskNotFoundError",
+    "TaskTimeoutError",
+]

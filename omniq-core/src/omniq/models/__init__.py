@@ -1,0 +1,40 @@
+"""Data models: tasks, schedules, results, events and configuration structs."""
+
+from __future__ import annotations
+
+from .._facade import facade_getattr
+from ._config import (
+    ComponentConfig,
+    EventStoreConfig,
+    OmniQConfig,
+    ResultStoreConfig,
+    TaskQueueConfig,
+    WorkerConfig,
+)
+from ._event import EventType, TaskEvent
+from ._result import TaskResult
+from ._schedule import Schedule, ScheduleStatus, ScheduleType
+from ._task import FINISHED, RUNNABLE, ErrorInfo, Task, TaskStatus
+
+__all__ = [
+    "ComponentConfig",
+    "EventStoreConfig",
+    "OmniQConfig",
+    "ResultStoreConfig",
+    "TaskQueueConfig",
+    "WorkerConfig",
+    "FINISHED",
+    "RUNNABLE",
+    "ErrorInfo",
+    "EventType",
+    "Schedule",
+    "ScheduleStatus",
+    "ScheduleType",
+    "Task",
+    "TaskEvent",
+    "TaskResult",
+    "TaskStatus",
+]
+
+# Plugin config structs by name: ``from omniq.models import SQLiteTaskQueueConfig``.
+__getattr__ = facade_getattr(__name__, globals())

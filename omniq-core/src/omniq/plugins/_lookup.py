@@ -1,0 +1,172 @@
+"""Looking types up: by name, by URL scheme, by exported class name.
+
+Lookups read the registry that :mod:`omniq.plugins._registry` builds on first use; a class is
+imported only when it is asked for, and cached. Every miss is a
+:class:`~omniq.exceptions.PluginNotFoundError` that says what is installed and, for one of
+OmniQ's own plugins, which ``pip install "omniq[...]"`` provides the missing name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+from omniq.exceptions import ConfigError, PluginNotFoundError
+from omniq.plugins._hints import OUR_DISTRIBUTIONS, export_hint, install_hint, scheme_of
+from omniq.plugins._hookspecs import KINDS
+from omniq.plugins._registry import PluginType, get_registry, kind_label, normalize_name
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ConfigError(
+            "unknown plugin kind", field="kind", value=kind, expected=f"one of {KINDS}"
+        )
+
+
+def _import_attr(t: PluginType, attr: str) -> Any:
+    """Import ``attr`` of ``t``'s module, turning a missing driver into an install hint."""
+    module_name = t.target.partition(":")[0]
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        hint = None
+        # Compared as PEP 503 names: some build backends write "omniq_sqlite".
+        if re.sub(r"[-_.]+", "-", t.distribution).lower() in OUR_DISTRIBUTIONS:
+            hint = install_hint(t.kind, t.name)
+        hint = hint or f"check that {t.distribution} and its dependencies are installed"
+        raise PluginNotFoundError(
+            f"{kind_label(t.kind)} type {t.name!r} from {t.distribution} {t.version} could not "
+            f"be imported ({module_name}:{attr}: {exc}); {hint}"
+        ) from exc
+    return obj
+
+
+def _load_class(t: PluginType) -> type:
+    registry = get_registry()
+    cls = registry.classes.get(t.target)
+    if cls is None:
+        cls = _import_attr(t, t.target.partition(":")[2])
+        if not isinstance(cls, type):
+            raise PluginNotFoundError(
+                f"{kind_label(t.kind)} type {t.name!r} from {t.distribution}: "
+                f"{t.target} is not a class"
+            )
+        registry.classes[t.target] = cls
+    return cls
+
+
+def available() -> list[PluginType]:
+    """Every installed type, sorted by kind then name.
+
+    Loads the plugins on first use but imports none of their classes.
+    """
+    return list(get_registry().types)
+
+
+def lookup(kind: str, name: str) -> PluginType:
+    """The registration of a type name or alias (case-insensitive), without importing it.
+
+    Raises:
+        PluginNotFoundError: No installed plugin registers ``name`` for ``kind``; the message
+            lists the installed names and, for one of OmniQ's own plugins, the install command.
+    """
+    _check_kind(kind)
+    registry = get_registry()
+    t = registry.by_name.get((kind, normalize_name(name)))
+    if t is None:
+        label = kind_label(kind)
+        hint = install_hint(kind, name) or f"no installed plugin provides a {label} named {name!r}"
+        installed = registry.names(kind)
+        raise PluginNotFoundError(
+            f"unknown {label} type {name!r}; installed {label} types: {installed}; {hint}"
+        )
+    return t
+
+
+def resolve(kind: str, name: str) -> type:
+    """The class registered for a type name or alias (case-insensitive), imported now.
+
+    Args:
+        kind: One of :data:`KINDS`.
+        name: A type name such as ``"redis"`` or an alias such as ``"postgresql"``.
+
+    Raises:
+        PluginNotFoundError: The name is unknown (see :func:`lookup`), or its class cannot be
+            imported (a missing driver), with the :class:`ImportError` chained.
+    """
+    return _load_class(lookup(kind, name))
+
+
+def _lookup_url(kind: str, url: str) -> PluginType:
+    _check_kind(kind)
+    registry = get_registry()
+    scheme = scheme_of(url)
+    # "postgresql+asyncpg" falls back to "postgresql".
+    for candidate in (scheme, scheme.partition("+")[0]):
+        t = registry.by_scheme.get((kind, candidate))
+        if t is not None:
+            return t
+    # Imported here: omniq.config is heavier than the registry and only needed for this message.
+    from omniq.config import redact_url
+
+    label = kind_label(kind)
+    schemes = sorted(s for (k, s) in registry.by_scheme if k == kind)
+    hint = install_hint(kind, scheme.partition("+")[0]) or (
+        f"no installed plugin provides a {label} for {scheme}:// URLs"
+    )
+    raise PluginNotFoundError(
+        f"no installed {label} type handles the URL {redact_url(url)!r}; "
+        f"schemes handled: {', '.join(schemes) or 'none'}; {hint}"
+    )
+
+
+def resolve_url(kind: str, url: str) -> type:
+    """The class whose registration claims the URL's scheme (a plain path is ``file``).
+
+    Passwords in the URL are redacted in every message.
+
+    Raises:
+        PluginNotFoundError: No installed type handles the scheme, or its class cannot be
+            imported.
+    """
+    return _load_class(_lookup_url(kind, url))
+
+
+def split_type(kind: str, value: str) -> tuple[str, str | None]:
+    """Tell a type name from a URL or path, as config values may hold either.
+
+    Returns:
+        ``(type_name, None)`` for a type name or alias, ``(type_name, value)`` for a URL or a
+        path, where ``type_name`` is the registered name of the type that handles it. Nothing is
+        imported.
+
+    Raises:
+        PluginNotFoundError: As :func:`lookup` or :func:`resolve_url`.
+    """
+    if ":" in value or "/" in value or "\\" in value:
+        return _lookup_url(kind, value).name, value
+    return lookup(kind, value).name, None
+
+
+def find_export(name: str) -> Any:
+    """A public class by its exported name, from whichever installed plugin exports it.
+
+    The names are each type's target class (``AsyncSQLiteTaskQueue``) and its ``exports``
+    (``SQLiteTaskQueue``, ``SQLiteTaskQueueConfig``). ``omniq.queue``, ``omniq.storage`` and
+    the other facade modules resolve unknown attributes through this.
+
+    Raises:
+        PluginNotFoundError: No installed plugin exports ``name`` (the message names the
+            plugin to install when the prefix is one of ours), or its module cannot be
+            imported.
+    """
+    hit = get_registry().exports.get(name)
+    if hit is None:
+        hint = export_hint(name) or "no installed OmniQ plugin exports it"
+        raise PluginNotFoundError(f"unknown OmniQ class {name!r}; {hint}")
+    t, attr = hit
+    return _import_attr(t, attr)

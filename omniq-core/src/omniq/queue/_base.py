@@ -1,0 +1,382 @@
+"""``AsyncTaskQueue``: the task queue API written once over the contract's primitives.
+
+Backends subclass this and implement :class:`TaskQueueContract`; they inherit enqueue (with
+signing, options, dependencies), cancellation, dead letters and every fenced lifecycle
+transition a worker makes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from .._component import AsyncComponent
+from .._ids import new_id
+from .._time import after, aware, seconds, utcnow
+from ..config import get_setting, validate_name
+from ..exceptions import ConfigError, TaskNotFoundError
+from ..models import FINISHED, RUNNABLE, ErrorInfo, EventType, Task, TaskStatus
+from ._contract import TaskQueueContract
+from ._scheduling import SchedulingMixin
+
+if TYPE_CHECKING:
+    from ..events import EventLogger
+
+logger = logging.getLogger("omniq.queue")
+replace = msgspec.structs.replace
+DEFAULT_QUEUE = "default"
+_DEAD = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.EXPIRED})
+
+
+class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
+    """Named queues of tasks, with priorities, etas, leases, dependencies and schedules.
+
+    Args:
+        project_name: Namespace of this project's tasks in the store.
+        queues: Queue names in priority order (first = served first). ``"default"`` is always
+            served too, last, so a task enqueued without a queue name is never stranded.
+        secret_key: Signing key; defaults to ``OMNIQ_SECRET_KEY`` or the project's own key.
+    """
+
+    kind = "task_queue"
+
+    def __init__(
+        self,
+        *,
+        project_name: str | None = None,
+        queues: Sequence[str] | None = None,
+        secret_key: str | None = None,
+    ) -> None:
+        super().__init__(project_name=project_name, secret_key=secret_key)
+        if isinstance(queues, str):
+            queues = [q.strip() for q in queues.split(",") if q.strip()]
+        names = [validate_name("queue", q) for q in (queues or [])]
+        if len(set(names)) != len(names):
+            raise ConfigError("duplicate queue names", field="queues", value=list(names))
+        self.declared_queues = names
+        self.queues = names + ([DEFAULT_QUEUE] if DEFAULT_QUEUE not in names else [])
+        #: Set by OmniQ or a worker; lifecycle transitions report events through it.
+        self.event_logger: EventLogger | None = None
+
+    # -- building tasks ------------------------------------------------------------------------
+    def build_task(
+        self,
+        func: Callable[..., Any],
+        *args: Any,
+        func_args: dict[str, Any] | None = None,
+        func_kwargs: dict[str, Any] | None = None,
+        queue_name: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Sequence[str] | None = None,
+        priority: int = 0,
+        run_at: datetime | None = None,
+        run_in: timedelta | float | None = None,
+        ttl: timedelta | float | None = None,
+        result_ttl: timedelta | float | None = None,
+        depends_on: Sequence[str] | None = None,
+        callback: Callable[..., Any] | None = None,
+        callback_args: dict[str, Any] | None = None,
+        max_retries: int | None = None,
+        retry_delay: timedelta | float | None = None,
+        store_result: bool = True,
+        timeout: timedelta | float | None = None,
+        task_id: str | None = None,
+        max_deliveries: int | None = None,
+        schedule_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Task:
+        """A signed :class:`Task` for ``func(*args, **func_args, **func_kwargs)``; not stored."""
+        if not callable(func):
+            raise ConfigError("func is not callable", field="func", value=func,
+                              expected="a function or other callable")
+        queue = self._queue_name(queue_name)
+        kwargs = {**(func_args or {}), **(func_kwargs or {})}
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise ConfigError("bad priority", field="priority", value=priority, expected="an int")
+        now = now or utcnow()
+        if run_at is not None and run_in is not None:
+            raise ConfigError("give run_at or run_in, not both", field="run_in", value=run_in)
+        eta = aware(run_at, "run_at") if run_at is not None else now
+        if run_in is not None:
+            eta = now + timedelta(seconds=seconds(run_in, "run_in") or 0.0)
+        ttl_s = seconds(ttl if ttl is not None else get_setting("TASK_TTL"), "ttl")
+        if max_retries is None:
+            max_retries = get_setting("RETRY_ATTEMPTS")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigError("bad max_retries", field="max_retries", value=max_retries,
+                              expected="an int >= 0")
+        func_name, payload = self.serializer.dump_call(
+            func, tuple(args), kwargs, callback=callback, callback_args=callback_args
+        )
+        return Task(
+            id=task_id or new_id(),
+            func_name=func_name,
+            payload=payload,
+            queue_name=queue,
+            name=name,
+            description=description,
+            tags=list(tags or ()),
+            priority=priority,
+            created_at=now,
+            run_at=eta,
+            expires_at=after(eta, ttl_s),
+            result_ttl=seconds(
+                result_ttl if result_ttl is not None else get_setting("RESULT_TTL"), "result_ttl"
+            ),
+            depends_on=list(dict.fromkeys(depends_on or ())),
+            max_retries=max_retries,
+            retry_delay=seconds(
+                retry_delay if retry_delay is not None else get_setting("RETRY_DELAY"),
+                "retry_delay",
+            ) or 0.0,
+            timeout=seconds(timeout if timeout is not None else get_setting("TASK_TIMEOUT"),
+                            "timeout"),
+            store_result=store_result,
+            schedule_id=schedule_id,
+            max_deliveries=max_deliveries or get_setting("MAX_DELIVERIES"),
+        )
+
+    def _queue_name(self, queue_name: str | None) -> str:
+        if queue_name is None:
+            return DEFAULT_QUEUE
+        validate_name("queue", queue_name)
+        if self.declared_queues and queue_name not in self.queues:
+            raise ConfigError(
+                f"queue {queue_name!r} is not one of this queue's declared queues",
+                field="queue_name",
+                value=queue_name,
+                expected=f"one of {self.queues}, or add it to queues=[...]",
+            )
+        return queue_name
+
+    # -- enqueue -------------------------------------------------------------------------------
+    async def enqueue(self, func: Callable[..., Any], *args: Any, **options: Any) -> str:
+        """Enqueue ``func(*args, **func_args, **func_kwargs)``; returns the task id.
+
+        Options are those of :meth:`build_task`. With ``task_id`` of an existing task nothing
+        is written and that id is returned. Raises ``BackendUnavailableError`` if the store
+        cannot be reached (the task is then not stored; retrying with the same id is safe).
+        """
+        return (await self.enqueue_tasks([self.build_task(func, *args, **options)]))[0]
+
+    async def enqueue_many(
+        self,
+        func: Callable[..., Any],
+        items: Iterable[tuple[Any, ...] | dict[str, Any] | Any],
+        **options: Any,
+    ) -> list[str]:
+        """Enqueue one task per item in one round trip where the engine allows it.
+
+        Each item is a tuple of positional arguments, a dict of keyword arguments, or a single
+        argument. ``options`` apply to every task.
+        """
+        now = utcnow()
+        tasks = []
+        for item in items:
+            if isinstance(item, tuple):
+                tasks.append(self.build_task(func, *item, now=now, **options))
+            elif isinstance(item, dict):
+                tasks.append(self.build_task(func, func_args=item, now=now, **options))
+            else:
+                tasks.append(self.build_task(func, item, now=now, **options))
+        return await self.enqueue_tasks(tasks)
+
+    async def enqueue_tasks(self, tasks: Sequence[Task]) -> list[str]:
+        """Store built tasks, resolving their dependencies first; returns their ids."""
+        await self.connect()
+        with_deps = [t for t in tasks if t.depends_on]
+        if with_deps:
+            tasks = [await self._gate_on_parents(t) if t.depends_on else t for t in tasks]
+        inserted = await self.add_tasks(tasks)
+        for task, new in zip(tasks, inserted, strict=True):
+            if new:
+                self._emit(EventType.ENQUEUED if task.status != TaskStatus.WAITING
+                           else EventType.WAITING, task)
+        for task, new in zip(tasks, inserted, strict=True):
+            # A parent may have finished between the check and the insert: look again.
+            if new and task.status == TaskStatus.WAITING:
+                await self._settle_waiting(task)
+        return [t.id for t in tasks]
+
+    async def _gate_on_parents(self, task: Task) -> Task:
+        parents = [await self.get_task(p) for p in task.depends_on]
+        missing = [p for p, t in zip(task.depends_on, parents, strict=True) if t is None]
+        if missing:
+            raise TaskNotFoundError(
+                f"depends_on names unknown task id(s) {missing}: enqueue the parents first"
+            )
+        if all(p.status == TaskStatus.COMPLETED for p in parents if p):
+            return task
+        return replace(task, status=TaskStatus.WAITING)
+
+    # -- reading -------------------------------------------------------------------------------
+    async def require_task(self, task_id: str) -> Task:
+        task = await self.get_task(task_id)
+        if task is None:
+            raise TaskNotFoundError(f"no task with id {task_id!r} in project {self.project_name!r}")
+        return task
+
+    async def dead_letters(self, queue_name: str | None = None, limit: int = 100) -> list[Task]:
+        """Tasks that failed for good (out of retries, poison pills, refused payloads)."""
+        return await self.list_tasks(queue_name=queue_name, status=TaskStatus.FAILED, limit=limit)
+
+    # -- changes from clients ------------------------------------------------------------------
+    async def cancel(self, task_id: str, reason: str = "cancelled by request") -> bool:
+        """Cancel a task. A queued or waiting task is cancelled at once, with its dependents;
+        a running one is asked to stop (its ``cancel_requested`` flag; the worker acts on it).
+        Returns False if the task had already finished."""
+        while True:
+            task = await self.require_task(task_id)
+            if task.status in FINISHED:
+                return False
+            if task.status == TaskStatus.RUNNING:
+                if await self.update_task(replace(task, cancel_requested=True),
+                                          expect_status={TaskStatus.RUNNING},
+                                          expect_attempts=task.attempts):
+                    return True
+                continue
+            done = replace(task, status=TaskStatus.CANCELLED, finished_at=utcnow(),
+                           error=ErrorInfo("Cancelled", reason))
+            if await self.update_task(done, expect_status={task.status}):
+                self._emit(EventType.CANCELLED, done, message=reason)
+                await self.cancel_dependents(task_id, f"parent {task_id} was cancelled")
+                return True
+
+    async def requeue(self, task_id: str, *, run_at: datetime | None = None) -> bool:
+        """Put a dead-lettered (failed, cancelled or expired) task back in its queue."""
+        task = await self.require_task(task_id)
+        if task.status not in _DEAD:
+            return False
+        now = utcnow()
+        eta = aware(run_at, "run_at") if run_at else now
+        ttl = (task.expires_at - task.run_at).total_seconds() if task.expires_at else None
+        fresh = replace(task, status=TaskStatus.PENDING, run_at=eta, expires_at=after(eta, ttl),
+                        retries=0, redeliveries=0, error=None, finished_at=None, worker_id=None,
+                        lease_expires_at=None, cancel_requested=False)
+        ok = await self.update_task(fresh, expect_status={task.status})
+        if ok:
+            self._emit(EventType.REQUEUED, fresh)
+        return ok
+
+    # -- fenced transitions made by workers ----------------------------------------------------
+    async def extend_lease(self, task: Task, lease: float) -> Task | None:
+        """Push the lease of a running task forward; None if the attempt is no longer current."""
+        now = utcnow()
+        renewed = replace(task, lease_expires_at=now + timedelta(seconds=lease))
+        stored = await self.get_task(task.id)
+        if stored is not None:
+            renewed = replace(renewed, cancel_requested=stored.cancel_requested,
+                              progress=stored.progress)
+        ok = await self.update_task(renewed, expect_status={TaskStatus.RUNNING},
+                                    expect_attempts=task.attempts)
+        return renewed if ok else None
+
+    async def set_progress(self, task: Task, progress: Any) -> bool:
+        """Record progress of a running task (shown by ``get_task``)."""
+        msgspec.msgpack.encode(progress)  # progress must be plain data
+        ok = await self.update_task(replace(task, progress=progress),
+                                    expect_status={TaskStatus.RUNNING},
+                                    expect_attempts=task.attempts)
+        if ok:
+            task.progress = progress
+        return ok
+
+    def completed(self, task: Task, now: datetime) -> Task:
+        return replace(task, status=TaskStatus.COMPLETED, finished_at=now, lease_expires_at=None,
+                       error=None)
+
+    def failed(self, task: Task, error: ErrorInfo, now: datetime,
+               retry_at: datetime | None = None) -> Task:
+        if retry_at is not None:
+            return replace(task, status=TaskStatus.RETRYING, run_at=retry_at, error=error,
+                           retries=task.retries + 1, lease_expires_at=None, worker_id=None)
+        return replace(task, status=TaskStatus.FAILED, finished_at=now, error=error,
+                       lease_expires_at=None)
+
+    async def finish(self, updates: Sequence[tuple[Task, int]]) -> list[bool]:
+        """Write finished attempts (each fenced by the attempt it ran under), in one batch, then
+        release or cancel their dependents."""
+        oks = await self.update_tasks([(t, {TaskStatus.RUNNING}, a) for t, a in updates])
+        for (task, _), ok in zip(updates, oks, strict=True):
+            if not ok:
+                logger.info("late result of task %s attempt %s dropped (fenced)", task.id,
+                            task.attempts)
+            elif task.status == TaskStatus.COMPLETED:
+                await self.release_dependents(task.id)
+            elif task.status in _DEAD:
+                await self.cancel_dependents(task.id, f"parent {task.id} {task.status.value}")
+        return oks
+
+    async def release(self, task: Task) -> bool:
+        """Give a claimed but unstarted task back at once (graceful stop)."""
+        back = replace(task, status=TaskStatus.PENDING, worker_id=None, lease_expires_at=None,
+                       started_at=None)
+        return await self.update_task(back, expect_status={TaskStatus.RUNNING},
+                                      expect_attempts=task.attempts)
+
+    async def expire(self, task: Task, now: datetime) -> bool:
+        """Mark a claimed task past its ttl as expired: it never runs."""
+        gone = replace(task, status=TaskStatus.EXPIRED, finished_at=now, lease_expires_at=None,
+                       error=ErrorInfo("Expired", f"ttl passed at {task.expires_at}"))
+        ok = (await self.finish([(gone, task.attempts)]))[0]
+        if ok:
+            self._emit(EventType.EXPIRED, gone)
+        return ok
+
+    async def recover_leases(self, now: datetime | None = None, limit: int = 100) -> list[Task]:
+        """Requeue running tasks whose worker died (lease expired); a task that has lost
+        ``max_deliveries`` workers is a poison pill and is dead-lettered instead."""
+        now = now or utcnow()
+        recovered = []
+        for task in await self.expired_leases(now, limit):
+            lost = task.redeliveries + 1
+            if task.max_deliveries and lost >= task.max_deliveries:
+                error = ErrorInfo("PoisonPill", f"worker lost {lost} times (max_deliveries)")
+                new = replace(self.failed(task, error, now), redeliveries=lost)
+            else:
+                new = replace(task, status=TaskStatus.PENDING, redeliveries=lost,
+                              worker_id=None, lease_expires_at=None)
+            if (await self.finish([(new, task.attempts)]))[0]:
+                self._emit(EventType.LEASE_EXPIRED, new, message=f"lease expired ({lost})")
+                if new.status == TaskStatus.FAILED:
+                    self._emit(EventType.DEAD_LETTER, new, message=new.error and new.error.message)
+                recovered.append(new)
+        return recovered
+
+    # -- dependencies --------------------------------------------------------------------------
+    async def release_dependents(self, parent_id: str) -> None:
+        for child in await self.dependents(parent_id):
+            if child.status == TaskStatus.WAITING:
+                await self._settle_waiting(child)
+
+    async def _settle_waiting(self, child: Task) -> None:
+        parents = [await self.get_task(p) for p in child.depends_on]
+        statuses = {p.status if p else TaskStatus.CANCELLED for p in parents}
+        if statuses & _DEAD:
+            await self._cancel_child(child, "a parent failed or was cancelled")
+        elif statuses == {TaskStatus.COMPLETED}:
+            ready = replace(child, status=TaskStatus.PENDING)
+            if await self.update_task(ready, expect_status={TaskStatus.WAITING}):
+                self._emit(EventType.ENQUEUED, ready, message="dependencies completed")
+
+    async def cancel_dependents(self, parent_id: str, reason: str) -> None:
+        for child in await self.dependents(parent_id):
+            if child.status in RUNNABLE or child.status == TaskStatus.WAITING:
+                await self._cancel_child(child, reason)
+
+    async def _cancel_child(self, child: Task, reason: str) -> None:
+        gone = replace(child, status=TaskStatus.CANCELLED, finished_at=utcnow(),
+                       error=ErrorInfo("DependencyFailed", reason))
+        if await self.update_task(gone, expect_status={child.status}):
+            self._emit(EventType.CANCELLED, gone, message=reason)
+            await self.cancel_dependents(child.id, f"parent {child.id} was cancelled")
+
+    # -- events --------------------------------------------------------------------------------
+    def _emit(self, type_: EventType, task: Task, **fields: Any) -> None:
+        if self.event_logger is not None:
+            self.event_logger.task_event(type_, task, **fields)

@@ -1,0 +1,194 @@
+"""The in-process ``memory`` task queue: complete against the contract, not a toy.
+
+Per queue, delayed tasks wait in a heap by eta and runnable ones in a heap by
+(-priority, eta, id); entries are checked against the live task when popped (lazy deletion),
+so updates never have to search a heap. One lock makes every primitive atomic across threads.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+
+import msgspec
+
+from .._sync import make_sync
+from .._waker import Waker
+from ..models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
+from ._base import AsyncTaskQueue
+
+replace = msgspec.structs.replace
+
+
+class MemoryTaskQueueConfig(msgspec.Struct, kw_only=True):
+    project_name: str | None = None
+    queues: list[str] | None = None
+
+
+class AsyncMemoryTaskQueue(AsyncTaskQueue):
+    """Tasks in this process's memory: for tests, notebooks and single-process apps."""
+
+    config_class = MemoryTaskQueueConfig
+
+    def __init__(self, *, project_name: str | None = None, queues: Sequence[str] | None = None,
+                 secret_key: str | None = None) -> None:
+        super().__init__(project_name=project_name, queues=queues, secret_key=secret_key)
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Task] = {}
+        self._delayed: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+        self._ready: dict[str, list[tuple[int, datetime, str]]] = defaultdict(list)
+        self._children: dict[str, list[str]] = defaultdict(list)
+        self._schedules: dict[str, Schedule] = {}
+        self._waker = Waker()
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def _index(self, task: Task) -> None:
+        if task.status in RUNNABLE:
+            heapq.heappush(self._delayed[task.queue_name], (task.run_at, task.id))
+            self._waker.notify(task.queue_name)
+
+    async def add_tasks(self, tasks: Sequence[Task]) -> list[bool]:
+        inserted = []
+        with self._lock:
+            for task in tasks:
+                if task.id in self._tasks:
+                    inserted.append(False)
+                    continue
+                self._tasks[task.id] = task
+                for parent in task.depends_on:
+                    self._children[parent].append(task.id)
+                self._index(task)
+                inserted.append(True)
+        return inserted
+
+    def _live(self, task_id: str, queue: str) -> Task | None:
+        task = self._tasks.get(task_id)
+        if task is None or task.queue_name != queue or task.status not in RUNNABLE:
+            return None
+        return task
+
+    async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float,
+                    now: datetime, limit: int = 1) -> list[Task]:
+        claimed: list[Task] = []
+        expires = now + timedelta(seconds=lease)
+        with self._lock:
+            for queue in queues:
+                delayed, ready = self._delayed[queue], self._ready[queue]
+                while delayed and delayed[0][0] <= now:
+                    eta, task_id = heapq.heappop(delayed)
+                    task = self._live(task_id, queue)
+                    if task is not None and task.run_at == eta:
+                        heapq.heappush(ready, (-task.priority, eta, task_id))
+                while ready and len(claimed) < limit:
+                    neg_priority, eta, task_id = heapq.heappop(ready)
+                    task = self._live(task_id, queue)
+                    if task is None or task.run_at != eta or -neg_priority != task.priority:
+                        continue
+                    task = replace(task, status=TaskStatus.RUNNING, attempts=task.attempts + 1,
+                                   worker_id=worker_id, started_at=now, lease_expires_at=expires)
+                    self._tasks[task_id] = task
+                    claimed.append(task)
+                if len(claimed) >= limit:
+                    break
+        return claimed
+
+    async def get_task(self, task_id: str) -> Task | None:
+        return self._tasks.get(task_id)
+
+    async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
+                          expect_attempts: int | None = None) -> bool:
+        with self._lock:
+            stored = self._tasks.get(task.id)
+            if stored is None or stored.status not in expect_status:
+                return False
+            if expect_attempts is not None and stored.attempts != expect_attempts:
+                return False
+            self._tasks[task.id] = task
+            if task.status in RUNNABLE and (stored.status not in RUNNABLE
+                                            or stored.run_at != task.run_at
+                                            or stored.priority != task.priority):
+                self._index(task)
+        return True
+
+    async def list_tasks(self, *, queue_name: str | None = None,
+                         status: TaskStatus | None = None, limit: int = 100,
+                         offset: int = 0) -> list[Task]:
+        with self._lock:
+            found = [t for t in self._tasks.values()
+                     if (queue_name is None or t.queue_name == queue_name)
+                     and (status is None or t.status == status)]
+        found.sort(key=lambda t: t.id)
+        return found[offset:offset + limit]
+
+    async def count_tasks(self, *, queue_name: str | None = None,
+                          status: TaskStatus | None = None) -> int:
+        with self._lock:
+            return sum(1 for t in self._tasks.values()
+                       if (queue_name is None or t.queue_name == queue_name)
+                       and (status is None or t.status == status))
+
+    async def expired_leases(self, now: datetime, limit: int = 100) -> list[Task]:
+        with self._lock:
+            found = [t for t in self._tasks.values() if t.status == TaskStatus.RUNNING
+                     and t.lease_expires_at is not None and t.lease_expires_at < now]
+        return found[:limit]
+
+    async def dependents(self, task_id: str) -> list[Task]:
+        with self._lock:
+            return [self._tasks[c] for c in self._children.get(task_id, ()) if c in self._tasks]
+
+    async def delete_tasks(self, task_ids: Sequence[str]) -> int:
+        removed = 0
+        with self._lock:
+            for task_id in task_ids:
+                task = self._tasks.pop(task_id, None)
+                if task is not None:
+                    removed += 1
+                    self._children.pop(task_id, None)
+        return removed
+
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        await self._waker.wait(list(queues), timeout)
+
+    # -- schedules -----------------------------------------------------------------------------
+    async def add_schedule(self, schedule: Schedule) -> bool:
+        with self._lock:
+            if schedule.id in self._schedules:
+                return False
+            self._schedules[schedule.id] = schedule
+            return True
+
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        return self._schedules.get(schedule_id)
+
+    async def list_schedules(self, *, status: ScheduleStatus | None = None) -> list[Schedule]:
+        with self._lock:
+            found = [s for s in self._schedules.values() if status is None or s.status == status]
+        return sorted(found, key=lambda s: s.id)
+
+    async def update_schedule(self, schedule: Schedule, *, expect_version: int) -> bool:
+        with self._lock:
+            stored = self._schedules.get(schedule.id)
+            if stored is None or stored.version != expect_version:
+                return False
+            self._schedules[schedule.id] = schedule
+            return True
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        with self._lock:
+            return self._schedules.pop(schedule_id, None) is not None
+
+    async def due_schedules(self, now: datetime, limit: int = 100) -> list[Schedule]:
+        with self._lock:
+            due = [s for s in self._schedules.values() if s.status == ScheduleStatus.ACTIVE
+                   and s.next_run_at is not None and s.next_run_at <= now]
+        return sorted(due, key=lambda s: (s.next_run_at, s.id))[:limit]
+
+
+MemoryTaskQueue = make_sync(AsyncMemoryTaskQueue, "MemoryTaskQueue")
+MemoryQueue = MemoryTaskQueue
+
+__all__ = ["AsyncMemoryTaskQueue", "MemoryQueue", "MemoryTaskQueue", "MemoryTaskQueueConfig"]

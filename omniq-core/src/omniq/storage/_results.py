@@ -1,0 +1,142 @@
+"""Result stores: the contract a backend implements, and the plumbing written once.
+
+A backend stores opaque signed blobs (the encoded :class:`~omniq.models.TaskResult`) keyed by
+task id, with the expiry and schedule id beside them for lookups; encoding, signing and
+verifying happen here, so no backend ever unpickles a byte it was not handed by us.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import anyio
+import msgspec
+
+from .._component import AsyncComponent
+from .._time import utcnow
+from ..exceptions import TaskNotFoundError
+from ..models import TaskResult
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(TaskResult)
+
+
+class ResultStoreContract(abc.ABC):
+    """Primitives of a result store."""
+
+    @abc.abstractmethod
+    async def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None,
+                       schedule_id: str | None, finished_at: datetime) -> None:
+        """Store (or overwrite) the result of ``task_id``; expire it at ``expires_at``
+        (engine-native expiry where there is one) and index it under ``schedule_id``."""
+
+    async def put_blobs(self, items: Sequence[tuple[str, bytes, datetime | None, str | None,
+                                                    datetime]]) -> None:
+        """Several :meth:`put_blob` calls; engines override to batch them."""
+        for task_id, blob, expires_at, schedule_id, finished_at in items:
+            await self.put_blob(task_id, blob, expires_at=expires_at, schedule_id=schedule_id,
+                                finished_at=finished_at)
+
+    @abc.abstractmethod
+    async def get_blob(self, task_id: str) -> bytes | None:
+        """The stored blob, or None if absent or expired."""
+
+    @abc.abstractmethod
+    async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
+        """Unexpired results of a schedule's tasks, oldest ``finished_at`` first (only the
+        newest when ``latest_only``)."""
+
+    @abc.abstractmethod
+    async def delete_blob(self, task_id: str) -> bool:
+        """Remove a result; True if it existed."""
+
+    @abc.abstractmethod
+    async def purge_expired(self, now: datetime) -> int:
+        """Remove results whose expiry has passed (engines with native expiry return 0)."""
+
+    async def wait_blob(self, task_id: str, timeout: float, poll_interval: float) -> bytes | None:
+        """Wait up to ``timeout`` for the result; engines that can push override this."""
+        with anyio.move_on_after(timeout):
+            while True:
+                blob = await self.get_blob(task_id)
+                if blob is not None:
+                    return blob
+                await anyio.sleep(poll_interval)
+        return None
+
+
+class AsyncResultStorage(AsyncComponent, ResultStoreContract):
+    """Stores task results; independent of the task queue (any engine may hold them)."""
+
+    kind = "result_store"
+
+    def encode(self, result: TaskResult) -> bytes:
+        """Sign the value (dill-able) and pack the rest as plain data."""
+        value = msgspec.structs.replace(result, result=self.serializer.dump_value(result.result))
+        return _encoder.encode(value)
+
+    def decode(self, blob: bytes) -> TaskResult:
+        stored = _decoder.decode(blob)
+        stored.result = self.serializer.load_value(stored.result)
+        return stored
+
+    async def set(self, result: TaskResult) -> None:
+        """Store a result (the worker calls this)."""
+        await self.connect()
+        await self.put_blob(result.task_id, self.encode(result), expires_at=result.expires_at,
+                            schedule_id=result.schedule_id, finished_at=result.finished_at)
+
+    async def set_many(self, results: Sequence[TaskResult]) -> None:
+        await self.connect()
+        await self.put_blobs([(r.task_id, self.encode(r), r.expires_at, r.schedule_id,
+                               r.finished_at) for r in results])
+
+    async def get(self, task_id: str) -> TaskResult | None:
+        """The result of ``task_id``, or None if it has none (yet, or any more)."""
+        await self.connect()
+        blob = await self.get_blob(task_id)
+        return None if blob is None else self.decode(blob)
+
+    async def wait(self, task_id: str, timeout: float | None = None,
+                   poll_interval: float = 0.05) -> TaskResult:
+        """Wait for the result of ``task_id``; raises ``TaskTimeoutError`` after ``timeout``."""
+        from ..exceptions import TaskTimeoutError
+
+        await self.connect()
+        blob = await self.wait_blob(task_id, float("inf") if timeout is None else timeout,
+                                    poll_interval)
+        if blob is None:
+            raise TaskTimeoutError(f"no result for task {task_id} within {timeout} s")
+        return self.decode(blob)
+
+    async def get_schedule_results(
+        self, schedule_id: str, kind: Literal["latest", "all"] = "latest"
+    ) -> TaskResult | list[TaskResult] | None:
+        await self.connect()
+        blobs = await self.schedule_blobs(schedule_id, latest_only=kind == "latest")
+        results = [self.decode(b) for b in blobs]
+        if kind == "latest":
+            return results[-1] if results else None
+        return results
+
+    async def delete(self, task_id: str) -> bool:
+        await self.connect()
+        return await self.delete_blob(task_id)
+
+    async def purge(self, now: datetime | None = None) -> int:
+        await self.connect()
+        return await self.purge_expired(now or utcnow())
+
+    async def require(self, task_id: str) -> TaskResult:
+        result = await self.get(task_id)
+        if result is None:
+            raise TaskNotFoundError(f"no result for task {task_id!r}")
+        return result
+
+    async def value(self, task_id: str) -> Any:
+        """Just the value of a finished task (None if it has no result yet)."""
+        result = await self.get(task_id)
+        return None if result is None else result.result

@@ -1,0 +1,45 @@
+"""The ``async`` worker: coroutines run on the event loop, sync functions in threads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .._sync import make_sync
+from ..models import Task
+from ..serialization import Call
+from ._base import AsyncWorkerBase
+from ._context import TaskContext
+
+
+class AsyncioWorker(AsyncWorkerBase):
+    """Runs ``max_workers`` tasks at once on the event loop.
+
+    Coroutine functions are awaited on the loop (a timeout or cancel cancels them); plain
+    functions run in a thread pool of the same size, so blocking code never stalls the loop.
+    """
+
+    worker_type = "async"
+
+    async def _open_executor(self) -> None:
+        self._threads = ThreadPoolExecutor(self.max_workers, thread_name_prefix="omniq-async")
+
+    async def _close_executor(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
+        if inspect.iscoroutinefunction(call.func):
+            return await call.func(*call.args, **call.kwargs)
+        context = contextvars.copy_context()
+        value = await asyncio.get_running_loop().run_in_executor(
+            self._threads, functools.partial(context.run, call.func, *call.args, **call.kwargs))
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+
+
+AsyncWorker = make_sync(AsyncioWorker, "AsyncWorker")

@@ -1,0 +1,446 @@
+"""The worker: one async core loop, with an execution strategy per worker type (DESIGN §4).
+
+The loop claims tasks for its free slots (several per round trip), runs each through the
+strategy, writes results and completions in batches, renews leases from the event loop (task
+code runs off-loop in thread and process workers, so it cannot starve them), fires due
+schedules, recovers expired leases, and backs off when the store fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import traceback
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import anyio
+
+from .._component import AsyncComponent
+from .._ids import new_id
+from .._sync import as_async
+from .._time import utcnow
+from ..config import get_setting
+from ..events import EventLogger
+from ..exceptions import ConfigError, SerializationError, TaskTimeoutError
+from ..models import ErrorInfo, EventType, Task, TaskResult, TaskStatus
+from ..serialization import Call
+from ._completions import Completer
+from ._context import TaskCancelled, TaskContext, _current
+
+logger = logging.getLogger("omniq.worker")
+RETRY_CAP = 3600.0  # seconds: the longest backoff between two attempts
+
+
+def retry_delay(task: Task) -> float:
+    """Exponential backoff with full jitter over the upper half, capped."""
+    if task.retry_delay <= 0:
+        return 0.0
+    delay = min(RETRY_CAP, task.retry_delay * 2 ** task.retries)
+    return delay * random.uniform(0.5, 1.0)
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    remote = getattr(exc, "info", None)
+    if isinstance(remote, ErrorInfo):  # raised in a child process; keep the remote error
+        return remote
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return ErrorInfo(type(exc).__qualname__, str(exc), tb)
+
+
+class AsyncWorkerBase(AsyncComponent):
+    """Runs tasks from a task queue.
+
+    Args:
+        queue: The task queue (``task_queue=`` is accepted too).
+        result_store: Where results go; None to not store results.
+        event_store: Where lifecycle events go; None turns events off.
+        queues: Queue names to serve, in priority order (default: the queue's own).
+        max_workers: How many tasks run at once.
+        lease: Seconds a claim lasts before another worker may take the task; renewed every
+            third of it while the task runs.
+        poll_interval: Longest idle wait before looking again (engines that push wake sooner).
+        grace_period: Seconds a graceful stop waits for running tasks.
+        scheduler: Whether this worker also fires due schedules.
+        maintenance_interval: Seconds between lease recovery and schedule checks.
+    """
+
+    kind = "worker"
+    worker_type = "base"
+
+    def __init__(
+        self,
+        queue: Any = None,
+        result_store: Any = None,
+        event_store: Any = None,
+        *,
+        task_queue: Any = None,
+        queues: Sequence[str] | None = None,
+        max_workers: int | None = None,
+        lease: float | None = None,
+        poll_interval: float | None = None,
+        grace_period: float = 30.0,
+        scheduler: bool = True,
+        maintenance_interval: float | None = None,
+        batch_size: int = 100,
+        worker_id: str | None = None,
+    ) -> None:
+        queue = as_async(queue if queue is not None else task_queue)
+        if queue is None:
+            raise ConfigError("a worker needs a task queue", field="queue", value=None,
+                              expected="a task queue, e.g. SQLiteTaskQueue(...)")
+        super().__init__(project_name=queue.project_name)
+        self.queue = queue
+        self.serializer = queue.serializer
+        self.result_store = as_async(result_store)
+        self.event_store = as_async(event_store)
+        self.queues = list(queues) if queues else list(queue.queues)
+        self.max_workers = int(max_workers or self._default_concurrency())
+        if self.max_workers < 1:
+            raise ConfigError("max_workers must be >= 1", field="max_workers", value=max_workers)
+        self.lease = float(lease or get_setting("LEASE_SECONDS"))
+        self.poll_interval = float(poll_interval or get_setting("POLL_INTERVAL"))
+        self.grace_period = grace_period
+        self.scheduler = scheduler
+        self.maintenance_interval = maintenance_interval or min(1.0, self.lease / 3)
+        self.batch_size = batch_size
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
+        self.events = EventLogger(self.event_store, worker_id=self.worker_id)
+        self._running: dict[str, tuple[Task, TaskContext, asyncio.Task[Any]]] = {}
+        self._stopping = False
+        self._main: asyncio.Task[None] | None = None
+        self._helpers: list[asyncio.Task[None]] = []
+        self._slot_freed: asyncio.Event | None = None
+        self._completer: Completer | None = None
+        self._store_down = False
+
+    def _default_concurrency(self) -> int:
+        return int(get_setting("MAX_WORKERS"))
+
+    # -- strategy ------------------------------------------------------------------------------
+    async def _execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
+        """Run the call and return its value; raise what it raised. Strategy per type."""
+        raise NotImplementedError
+
+    async def _open_executor(self) -> None:
+        """Create pools. Called at start."""
+
+    async def _close_executor(self) -> None:
+        """Tear pools down. Called at stop."""
+
+    async def _abandon(self, task_id: str) -> None:
+        """A task overran its timeout or was cancelled; stop it if the strategy can."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def _connect(self) -> None:
+        await self.queue.connect()
+        if self.result_store is not None:
+            await self.result_store.connect()
+        if self.event_store is not None:
+            await self.event_store.connect()
+        if self.queue.event_logger is None:
+            self.queue.event_logger = self.events
+        await self.events.start()
+        await self._open_executor()
+        self._stopping = False
+        self._slot_freed = asyncio.Event()
+        self._completer = Completer(self.queue, self.result_store)
+        await self._completer.start()
+        loop = asyncio.get_running_loop()
+        self._main = loop.create_task(self._claim_loop(), name=f"omniq-worker-{self.worker_id}")
+        self._helpers = [loop.create_task(self._heartbeat_loop(), name="omniq-heartbeat"),
+                         loop.create_task(self._maintenance_loop(), name="omniq-maintenance")]
+        logger.info("worker %s (%s, %d slots) serving %s", self.worker_id, self.worker_type,
+                    self.max_workers, self.queues)
+
+    async def start(self) -> None:
+        """Start working in the background of the running event loop."""
+        await self.connect()
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop gracefully: claim nothing more, let running tasks finish for ``timeout``
+        (default ``grace_period``) seconds, put back what did not finish, flush events."""
+        if timeout is not None:
+            self.grace_period = timeout
+        await self.close()
+
+    async def run(self) -> None:
+        """Start and work until cancelled (the CLI's foreground mode)."""
+        await self.start()
+        try:
+            assert self._main is not None
+            await asyncio.shield(self._main)
+        finally:
+            await self.stop()
+
+    @property
+    def is_running(self) -> bool:
+        return self._main is not None and not self._main.done()
+
+    async def _close(self) -> None:
+        self._stopping = True
+        if self._slot_freed is not None:
+            self._slot_freed.set()
+        if self._main is not None:
+            self._main.cancel()
+            await asyncio.gather(self._main, return_exceptions=True)
+        if self._running:
+            handlers = [entry[2] for entry in self._running.values()]
+            _, pending = await asyncio.wait(handlers, timeout=self.grace_period)
+            for task_id in list(self._running):
+                task, ctx, handler = self._running[task_id]
+                if handler in pending:
+                    ctx._cancelled.set()
+                    handler.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        for helper in self._helpers:
+            helper.cancel()
+        await asyncio.gather(*self._helpers, return_exceptions=True)
+        if self._completer is not None:
+            await self._completer.stop()
+        await self._close_executor()
+        await self.events.stop()
+        if self.queue.event_logger is self.events:
+            self.queue.event_logger = None
+        self._main = None
+        logger.info("worker %s stopped", self.worker_id)
+
+    # -- results for callers (seed: worker.get_result(task_id)) --------------------------------
+    async def get_result(self, task_id: str, timeout: float | None = None) -> Any:
+        """Wait for a task's result and return its value (raises ``TaskFailedError``)."""
+        from .._results import wait_for_value
+
+        return await wait_for_value(self.queue, self.result_store, task_id, timeout)
+
+    # -- the loops -----------------------------------------------------------------------------
+    async def _claim_loop(self) -> None:
+        assert self._slot_freed is not None
+        failures = 0
+        while not self._stopping:
+            free = self.max_workers - len(self._running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            try:
+                tasks = await self.queue.claim(self.queues, worker_id=self.worker_id,
+                                               lease=self.lease, now=utcnow(),
+                                               limit=min(free, self.batch_size))
+            except Exception as exc:
+                failures += 1
+                await self._store_failed(exc, failures)
+                continue
+            if failures:
+                failures = 0
+                self._store_recovered()
+            if not tasks:
+                await self.queue.wait_for_work(self.queues, self.poll_interval)
+                continue
+            loop = asyncio.get_running_loop()
+            for task in tasks:
+                ctx = TaskContext(task, self, loop)
+                handler = loop.create_task(self._handle(task, ctx))
+                self._running[task.id] = (task, ctx, handler)
+
+    async def _store_failed(self, exc: Exception, failures: int) -> None:
+        """Circuit breaker: back off exponentially, log once per state change."""
+        if not self._store_down:
+            self._store_down = True
+            logger.warning("worker %s: store unavailable (%s); backing off", self.worker_id,
+                           exc)
+        delay = min(30.0, 0.05 * 2 ** min(failures, 10)) * random.uniform(0.5, 1.0)
+        await anyio.sleep(delay)
+
+    def _store_recovered(self) -> None:
+        if self._store_down:
+            self._store_down = False
+            logger.warning("worker %s: store reachable again", self.worker_id)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.lease / 3)
+            for task_id, (task, ctx, handler) in list(self._running.items()):
+                try:
+                    renewed = await self.queue.extend_lease(ctx.task, self._lease_for(ctx.task))
+                except Exception as exc:
+                    logger.debug("heartbeat for %s failed: %s", task_id, exc)
+                    continue
+                if renewed is None:  # fenced: another attempt owns the task now
+                    logger.warning("lease of task %s lost; abandoning this attempt", task_id)
+                    ctx._cancelled.set()
+                    handler.cancel()
+                elif renewed.cancel_requested and not ctx.cancelled:
+                    ctx._cancelled.set()
+                    ctx.task = renewed
+                    await self._abandon(task_id)
+                    handler.cancel()
+                else:
+                    ctx.task = renewed
+
+    async def _maintenance_loop(self) -> None:
+        failures = 0
+        while True:
+            await anyio.sleep(self.maintenance_interval)
+            try:
+                await self.queue.recover_leases()
+                if self.scheduler:
+                    await self.queue.fire_due_schedules()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    logger.warning("maintenance failed: %s", exc)
+                await anyio.sleep(min(30.0, 0.1 * 2 ** min(failures, 8)))
+
+    def _lease_for(self, task: Task) -> float:
+        return max(self.lease, (task.timeout or 0) * 1.5 + 1)
+
+    # -- one task ------------------------------------------------------------------------------
+    async def _handle(self, task: Task, ctx: TaskContext) -> None:
+        try:
+            await self._process(task, ctx)
+        except Exception:
+            logger.exception("worker %s: unexpected error handling task %s", self.worker_id,
+                             task.id)
+        finally:
+            self._running.pop(task.id, None)
+            assert self._slot_freed is not None
+            self._slot_freed.set()
+
+    async def _process(self, task: Task, ctx: TaskContext) -> None:
+        now = utcnow()
+        if task.expires_at is not None and task.expires_at <= now:
+            await self.queue.expire(task, now)
+            return
+        if self._stopping:
+            await self.queue.release(task)
+            return
+        try:
+            call = self.serializer.load_call(task.payload)
+        except SerializationError as exc:
+            await self._refuse(task, exc)
+            return
+        if task.timeout and task.timeout * 1.5 + 1 > self.lease:
+            renewed = await self.queue.extend_lease(task, self._lease_for(task))
+            if renewed is None:
+                return
+            ctx.task = task = renewed
+        self.events.task_event(EventType.EXECUTING, task)
+        started = utcnow()
+        token = _current.set(ctx)
+        try:
+            if task.timeout:
+                value = await asyncio.wait_for(self._execute(call, task, ctx), task.timeout)
+            else:
+                value = await self._execute(call, task, ctx)
+        except asyncio.CancelledError:
+            if self._stopping and not ctx.cancelled:
+                raise
+            if ctx.cancelled and ctx.task.cancel_requested:
+                await self._finish_failed(ctx.task, ErrorInfo("Cancelled", "cancelled by request"),
+                                          started, status=TaskStatus.CANCELLED)
+            elif self._stopping:
+                await self.queue.release(task)
+            return
+        except TimeoutError:
+            await self._abandon(task.id)
+            exc = TaskTimeoutError(f"task {task.id} ran longer than its timeout "
+                                   f"of {task.timeout} s")
+            self.events.task_event(EventType.TIMEOUT, task, message=str(exc))
+            await self._failed(ctx.task, error_info(exc), started)
+            return
+        except TaskCancelled as exc:
+            await self._finish_failed(ctx.task, ErrorInfo("Cancelled", str(exc)), started,
+                                      status=TaskStatus.CANCELLED)
+            return
+        except Exception as exc:
+            await self._failed(ctx.task, error_info(exc), started)
+            return
+        finally:
+            _current.reset(token)
+        await self._succeeded(ctx.task, call, value, started)
+
+    async def _refuse(self, task: Task, exc: Exception) -> None:
+        """A payload that fails its signature (or cannot be decoded) is never run."""
+        logger.error("task %s refused: %s", task.id, exc)
+        error = ErrorInfo(type(exc).__qualname__, str(exc))
+        self.events.task_event(EventType.REJECTED, task, message=str(exc))
+        await self._finish_failed(task, error, utcnow())
+
+    async def _succeeded(self, task: Task, call: Call, value: Any, started: Any) -> None:
+        now = utcnow()
+        done = self.queue.completed(task, now)
+        result = self._result(done, started, now, value=value) if task.store_result else None
+        assert self._completer is not None
+        if await self._completer.submit(done, task.attempts, result):
+            self.events.task_event(EventType.COMPLETE, done,
+                                   duration=(now - started).total_seconds())
+            if call.callback is not None:
+                await self._callback(done, call, value)
+
+    async def _failed(self, task: Task, error: ErrorInfo, started: Any) -> None:
+        if task.retries < task.max_retries:
+            delay = retry_delay(task)
+            now = utcnow()
+            again = self.queue.failed(task, error, now, now + timedelta(seconds=delay))
+            assert self._completer is not None
+            if await self._completer.submit(again, task.attempts, None):
+                self.events.task_event(EventType.RETRY, again, delay=delay,
+                                       attempt_failed=task.attempts)
+            return
+        await self._finish_failed(task, error, started)
+
+    async def _finish_failed(self, task: Task, error: ErrorInfo, started: Any,
+                             status: TaskStatus = TaskStatus.FAILED) -> None:
+        now = utcnow()
+        gone = self.queue.failed(task, error, now)
+        if status != TaskStatus.FAILED:
+            gone.status = status
+        result = self._result(gone, started, now, error=error)
+        assert self._completer is not None
+        if await self._completer.submit(gone, task.attempts, result):
+            if status == TaskStatus.CANCELLED:
+                self.events.task_event(EventType.CANCELLED, gone)
+            else:
+                self.events.task_event(EventType.ERROR, gone)
+                self.events.task_event(EventType.DEAD_LETTER, gone)
+
+    def _result(self, task: Task, started: Any, now: Any, *, value: Any = None,
+                error: ErrorInfo | None = None) -> TaskResult | None:
+        if self.result_store is None:
+            return None
+        return TaskResult(
+            task_id=task.id, status=task.status, result=value, error=error,
+            attempts=task.attempts, started_at=started, finished_at=now,
+            expires_at=now + timedelta(seconds=task.result_ttl) if task.result_ttl else None,
+            schedule_id=task.schedule_id, worker_id=self.worker_id,
+        )
+
+    async def _callback(self, task: Task, call: Call, value: Any) -> None:
+        """Run the callback with the result; its failure never fails the task."""
+        assert call.callback is not None
+        try:
+            result = call.callback(value, **(call.callback_args or {}))
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception as exc:
+            logger.warning("callback of task %s failed: %s", task.id, exc)
+            self.events.task_event(EventType.CALLBACK_ERROR, task, message=repr(exc))
+
+    # -- from task code (TaskContext) ----------------------------------------------------------
+    async def _set_progress(self, ctx: TaskContext, progress: Any) -> bool:
+        ok = await self.queue.set_progress(ctx.task, progress)
+        if ok:
+            self.events.task_event(EventType.PROGRESS, ctx.task, progress=progress)
+        return ok
+
+    async def _extend(self, ctx: TaskContext, seconds: float) -> bool:
+        renewed = await self.queue.extend_lease(ctx.task, seconds)
+        if renewed is not None:
+            ctx.task = renewed
+        return renewed is not None

@@ -1,0 +1,56 @@
+"""The ``thread_pool`` worker: every task runs in a thread; coroutines get a loop there."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .._sync import make_sync
+from ..config import get_setting
+from ..models import Task
+from ..serialization import Call
+from ._base import AsyncWorkerBase
+from ._context import TaskContext
+
+
+def run_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Call ``func``; a coroutine (or awaitable result) runs to completion on a fresh loop."""
+    if inspect.iscoroutinefunction(func):
+        return asyncio.run(func(*args, **kwargs))
+    value = func(*args, **kwargs)
+    if inspect.iscoroutine(value):
+        return asyncio.run(value)
+    return value
+
+
+class AsyncThreadPoolWorker(AsyncWorkerBase):
+    """Runs ``max_workers`` tasks at once, each in a thread of a pool.
+
+    Leases are renewed from the event loop, which task code never occupies. A thread cannot
+    be killed: a task past its timeout is marked failed and its late result is dropped.
+    """
+
+    worker_type = "thread_pool"
+
+    def _default_concurrency(self) -> int:
+        return int(get_setting("THREAD_WORKERS"))
+
+    async def _open_executor(self) -> None:
+        self._threads = ThreadPoolExecutor(self.max_workers, thread_name_prefix="omniq-thread")
+
+    async def _close_executor(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads,
+            functools.partial(context.run, run_call, call.func, call.args, call.kwargs))
+
+
+ThreadPoolWorker = make_sync(AsyncThreadPoolWorker, "ThreadPoolWorker")
+ThreadWorker = ThreadPoolWorker
