@@ -1,0 +1,1 @@
+"""omniq-fsspec: not implemented yet; installing it registers no types."""

@@ -1,0 +1,1 @@
+"""omniq-gevent: not implemented yet; installing it registers no types."""

@@ -1,0 +1,1 @@
+"""omniq-nats: not implemented yet; installing it registers no types."""

@@ -1,0 +1,1 @@
+"""omniq-postgres (in progress)."""

@@ -1,0 +1,1 @@
+"""Entry point of omniq-postgres (registrations land with the backend)."""

@@ -1,0 +1,1 @@
+"""omniq-redis (in progress)."""

@@ -1,0 +1,1 @@
+"""Entry point of omniq-redis (registrations land with the backend)."""

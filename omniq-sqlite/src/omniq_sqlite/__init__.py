@@ -1,0 +1,1 @@
+"""omniq-sqlite (in progress)."""

@@ -1,0 +1,1 @@
+"""Entry point of omniq-sqlite (registrations land with the backend)."""
