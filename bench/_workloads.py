@@ -20,7 +20,8 @@ from typing import Any
 from _procs import Worker, spawn_worker
 from systems._base import System
 
-CHUNK = 500  # handles checked per done_flags call
+BATCH = 64  # handles checked per done_flags call
+MAX_BATCHES_PER_POLL = 50
 
 
 class BenchTimeout(RuntimeError):
@@ -70,7 +71,7 @@ class Workers:
             self.inproc = True
             return self
         argv = self.system.worker_argv(self.concurrency)
-        env = self.system.worker_env()
+        env = {"BENCH_CONCURRENCY": str(self.concurrency), **self.system.worker_env()}
         for i in range(self.count):
             log = f"{self.cfg.log_prefix}-w{i}.log"
             self.procs.append(spawn_worker(argv, env, log, self.cfg.pid_file))
@@ -108,10 +109,14 @@ class Progress:
             native = await self.system.done_count()
             assert native is not None
             return native - self.baseline
-        # Tasks finish roughly in enqueue order: confirm a prefix, and count the chunk past it.
-        while self.cursor < len(self.handles):
-            chunk = self.handles[self.cursor : self.cursor + CHUNK]
-            flags = await self.system.done_flags(chunk)
+        # Tasks finish roughly in enqueue order: confirm a prefix a small batch at a time, and
+        # count the finished ones in the first unconfirmed batch (cheap while the worker is
+        # behind, exact once everything is done).
+        for _ in range(MAX_BATCHES_PER_POLL):
+            if self.cursor >= len(self.handles):
+                break
+            batch = self.handles[self.cursor : self.cursor + BATCH]
+            flags = await self.system.done_flags(batch)
             lead = 0
             while lead < len(flags) and flags[lead]:
                 lead += 1

@@ -26,6 +26,10 @@ BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: interval (arq, taskiq, SAQ on Postgres, Huey on SQLite, procrastinate). One value for all.
 RESULT_POLL_S = 0.001
 
+#: Seconds between polls of the queue by an idle worker, for peers whose worker polls and lets
+#: the interval be set (arq's ``poll_delay``, Huey's consumer on SQLite). One value for all.
+WORKER_POLL_S = 0.001
+
 
 @dataclass(frozen=True)
 class BenchEnv:

@@ -1,0 +1,110 @@
+"""Bad input is answered clearly and loses nothing (issue 2)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from seed_tasks import add_numbers
+
+from omniq import (
+    AsyncOmniQ,
+    ConfigError,
+    OmniQ,
+    PluginNotFoundError,
+    SerializationError,
+    TaskNotFoundError,
+)
+
+
+def test_unknown_backend_type_lists_installed_types_and_install_hint() -> None:
+    with pytest.raises(PluginNotFoundError) as info:
+        OmniQ(project_name="p", backend_type="nats")
+    message = str(info.value)
+    assert "memory" in message and 'pip install "omniq[nats]"' in message
+    with pytest.raises(PluginNotFoundError, match="no installed plugin"):
+        OmniQ(project_name="p", backend_type="kafkaesque")
+
+
+def test_malformed_config_file_names_the_file_and_line(tmp_path) -> None:
+    path = tmp_path / "omniq.yaml"
+    path.write_text("project_name: p\ntask_queue:\n  type: [memory\n")
+    with pytest.raises(ConfigError) as info:
+        OmniQ.from_config_file(path)
+    assert str(path) in str(info.value) and "line" in str(info.value)
+
+
+def test_config_with_wrong_type_names_field_value_and_expectation() -> None:
+    with pytest.raises(ConfigError) as info:
+        OmniQ.from_config_dict({"project_name": "p", "worker": {"type": 3}})
+    assert "worker" in str(info.value) and "3" in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_unpicklable_argument_is_refused_and_nothing_is_enqueued() -> None:
+    async with AsyncOmniQ(project_name="p", backend_type="memory") as oq:
+        sock = socket.socket()
+        try:
+            with pytest.raises(SerializationError, match="socket"):
+                await oq.enqueue(add_numbers, sock, 1)
+        finally:
+            sock.close()
+        assert await oq.list_tasks() == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", ["../etc", "a/b", "a\\b", "has space", "", "x" * 200, "q*"])
+async def test_queue_name_with_path_separator_or_junk_is_refused(name: str) -> None:
+    async with AsyncOmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(ConfigError, match="queue"):
+            await oq.enqueue(add_numbers, 1, 2, queue_name=name)
+        assert await oq.list_tasks() == []
+    with pytest.raises(ConfigError):
+        AsyncOmniQ(project_name="p", backend_type="memory", queues=["ok", name])
+
+
+@pytest.mark.anyio
+async def test_enqueue_to_an_undeclared_queue_is_refused() -> None:
+    async with AsyncOmniQ(project_name="p", backend_type="memory", queues=["high"]) as oq:
+        with pytest.raises(ConfigError, match="declared"):
+            await oq.enqueue(add_numbers, 1, 2, queue_name="elsewhere")
+        # The default queue is always served, so no queue name is never stranded.
+        assert await oq.enqueue(add_numbers, 1, 2)
+
+
+@pytest.mark.anyio
+async def test_get_result_of_unknown_id_raises_task_not_found() -> None:
+    async with AsyncOmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(TaskNotFoundError):
+            await oq.get_result("no-such-task", timeout=1)
+        with pytest.raises(LookupError):  # the error tree subclasses built-ins
+            await oq.get_result("no-such-task")
+
+
+@pytest.mark.anyio
+async def test_get_result_times_out_with_timeout_error() -> None:
+    async with AsyncOmniQ(project_name="p", backend_type="memory") as oq:
+        task_id = await oq.enqueue(add_numbers, 1, 2)  # no worker runs it
+        with pytest.raises(TimeoutError):
+            await oq.get_result(task_id, timeout=0.2)
+        assert (await oq.get_task(task_id)).status == "pending"  # and it is not lost
+
+
+def test_bad_options_are_config_errors() -> None:
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(ConfigError, match="max_retries"):
+            oq.enqueue(add_numbers, 1, 2, max_retries=-1)
+        with pytest.raises(ConfigError, match="naive"):
+            import datetime as dt
+
+            oq.enqueue(add_numbers, 1, 2, run_at=dt.datetime(2030, 1, 1))
+        with pytest.raises(ConfigError, match="cron"):
+            oq.schedule(add_numbers, cron_expression="every tuesday")
+        with pytest.raises(ConfigError, match="interval"):
+            oq.schedule(add_numbers, interval=0)
+        with pytest.raises(ConfigError, match="not callable"):
+            oq.enqueue("add_numbers")
+        with pytest.raises(ConfigError, match="unknown option"):
+            from omniq.queue import MemoryTaskQueue
+
+            MemoryTaskQueue.from_dict({"queuez": ["a"]})
