@@ -61,6 +61,10 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         self.queues = names + ([DEFAULT_QUEUE] if DEFAULT_QUEUE not in names else [])
         #: Set by OmniQ or a worker; lifecycle transitions report events through it.
         self.event_logger: EventLogger | None = None
+        # Task defaults are read from settings once, when the queue is made, not per task.
+        self._defaults = {name: get_setting(name) for name in (
+            "TASK_TTL", "RESULT_TTL", "RETRY_ATTEMPTS", "RETRY_DELAY", "TASK_TIMEOUT",
+            "MAX_DELIVERIES")}
 
     # -- building tasks ------------------------------------------------------------------------
     def build_task(
@@ -104,9 +108,9 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         eta = aware(run_at, "run_at") if run_at is not None else now
         if run_in is not None:
             eta = now + timedelta(seconds=seconds(run_in, "run_in") or 0.0)
-        ttl_s = seconds(ttl if ttl is not None else get_setting("TASK_TTL"), "ttl")
+        ttl_s = seconds(ttl if ttl is not None else self._defaults["TASK_TTL"], "ttl")
         if max_retries is None:
-            max_retries = get_setting("RETRY_ATTEMPTS")
+            max_retries = self._defaults["RETRY_ATTEMPTS"]
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigError("bad max_retries", field="max_retries", value=max_retries,
                               expected="an int >= 0")
@@ -126,19 +130,19 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
             run_at=eta,
             expires_at=after(eta, ttl_s),
             result_ttl=seconds(
-                result_ttl if result_ttl is not None else get_setting("RESULT_TTL"), "result_ttl"
+                result_ttl if result_ttl is not None else self._defaults["RESULT_TTL"], "result_ttl"
             ),
             depends_on=list(dict.fromkeys(depends_on or ())),
             max_retries=max_retries,
             retry_delay=seconds(
-                retry_delay if retry_delay is not None else get_setting("RETRY_DELAY"),
+                retry_delay if retry_delay is not None else self._defaults["RETRY_DELAY"],
                 "retry_delay",
             ) or 0.0,
-            timeout=seconds(timeout if timeout is not None else get_setting("TASK_TIMEOUT"),
+            timeout=seconds(timeout if timeout is not None else self._defaults["TASK_TIMEOUT"],
                             "timeout"),
             store_result=store_result,
             schedule_id=schedule_id,
-            max_deliveries=max_deliveries or get_setting("MAX_DELIVERIES"),
+            max_deliveries=max_deliveries or self._defaults["MAX_DELIVERIES"],
         )
 
     def _queue_name(self, queue_name: str | None) -> str:
