@@ -45,7 +45,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "engine": system.engine,
         "versions": system.versions(),
         "settings": system.settings(cfg.concurrency),
+        "supports_bulk": system.supports_bulk,
+        "async_tasks": system.async_tasks,
     }
+    if system.supports_bulk:
+        out["settings"]["bulk"] = system.bulk_api  # type: ignore[index]
     if args.describe:
         return out
     await system.open()

@@ -268,7 +268,7 @@ async def depth(system: System, cfg: Config) -> dict[str, Any]:
     for label, size in (("small", cfg.depth_small), ("large", cfg.depth_large)):
         await system.reset()
         progress = await Progress.start(system)
-        handles = progress.handles = await fill(system, "noop", size, cfg)
+        progress.handles = await fill(system, "noop", size, cfg)
         window = min(cfg.depth_window, size)
         async with Workers(system, cfg, 1, cfg.concurrency) as ws:
             first_t, first_c, _ = await wait_count(progress, 1, ws, cfg, 0.005, "warming up")

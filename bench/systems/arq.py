@@ -4,8 +4,8 @@ The worker runs from a ``WorkerSettings`` class with ``max_jobs`` set to the ben
 and ``poll_delay`` lowered from its 0.5 s default to the bench's common worker poll interval
 (1 ms): arq's worker sleeps ``poll_delay`` between reads of its queue, so at the default it
 could not start more than ``queue_read_limit`` jobs per half second, nor pick up a task on an
-idle queue in less than 250 ms on average. arq has no bulk enqueue. Results are awaited with ``Job.result()``, which
-polls; its interval is the bench's common result poll interval.
+idle queue in less than 250 ms on average. arq has no bulk enqueue. Results are awaited with
+``Job.result()``, which polls; its interval is the bench's common result poll interval.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class ArqSystem(System):
         return await handle.result(timeout=timeout, poll_delay=RESULT_POLL_S)
 
     async def done_flags(self, handles: list[Any]) -> list[bool]:
-        # One MGET over the result keys (Job.result_info would be one round trip per job).
+        # One MGET over the result keys (Job.result_info costs a round trip per job).
         values = await self.pool.mget([result_key_prefix + h.job_id for h in handles])
         return [v is not None for v in values]
 

@@ -10,6 +10,7 @@ Huey has no bulk enqueue and no async tasks (the 10 ms task is ``time.sleep`` on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -53,7 +54,7 @@ _TASKS = {"noop": noop, "sleep": sleep10}
 class _Huey(System):
     def __init__(self, env: BenchEnv) -> None:
         super().__init__(env)
-        if ENGINE != self.engine:
+        if self.engine != ENGINE:
             raise RuntimeError(f"BENCH_HUEY_ENGINE={ENGINE!r} but this row is {self.engine}")
 
     def versions(self) -> dict[str, str]:
@@ -115,10 +116,8 @@ class HueySqliteSystem(_Huey):
 
     async def cleanup(self) -> None:
         for suffix in ("", "-wal", "-shm"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(SQLITE_PATH + suffix)
-            except FileNotFoundError:
-                pass
 
 
 ROWS = {"huey": HueyRedisSystem, "huey-sqlite": HueySqliteSystem}

@@ -88,7 +88,8 @@ def from_epoch(value: float | None) -> datetime | None:
 
 # -- schema and migrations ----------------------------------------------------------------------
 
-#: The version every component's schema is at in this release.
+#: The newest schema version of any component in this release (each component's own is
+#: :func:`schema_version`).
 SCHEMA_VERSION = 1
 
 VERSION_TABLE = """
@@ -101,7 +102,7 @@ SET_VERSION = """
 INSERT INTO omniq_schema_version (component, version) VALUES (?, ?)
 ON CONFLICT (component) DO UPDATE SET version = excluded.version"""
 
-_TASKS_V1 = [
+_TASK_TABLE_V1 = [
     """CREATE TABLE IF NOT EXISTS omniq_tasks (
         project TEXT NOT NULL,
         id TEXT NOT NULL,
@@ -126,6 +127,10 @@ _TASKS_V1 = [
         ON omniq_tasks (project, queue, status, id)""",
     """CREATE INDEX IF NOT EXISTS omniq_tasks_status
         ON omniq_tasks (project, status, id)""",
+]
+# Dependency edges and schedules: shared by both engines as they are (PostgreSQL lays out its
+# task tables its own way, so it uses this part of the tasks component without the above).
+DEPS_SCHEDULES_V1 = [
     """CREATE TABLE IF NOT EXISTS omniq_task_deps (
         project TEXT NOT NULL,
         parent_id TEXT NOT NULL,
@@ -144,6 +149,7 @@ _TASKS_V1 = [
     """CREATE INDEX IF NOT EXISTS omniq_schedules_due
         ON omniq_schedules (project, next_run_at) WHERE status = 'active'""",
 ]
+_TASKS_V1 = _TASK_TABLE_V1 + DEPS_SCHEDULES_V1
 _RESULTS_V1 = [
     """CREATE TABLE IF NOT EXISTS omniq_results (
         project TEXT NOT NULL,
@@ -179,7 +185,7 @@ _EVENTS_V1 = [
 ]
 
 #: component -> {version: statements that bring the schema from version-1 to version}.
-#: A new release appends a version here and bumps SCHEMA_VERSION; never edit a shipped step.
+#: A new release appends a version to the component it changes; never edit a shipped step.
 MIGRATIONS: dict[str, dict[int, list[str]]] = {
     "tasks": {1: _TASKS_V1},
     "results": {1: _RESULTS_V1},
@@ -187,14 +193,21 @@ MIGRATIONS: dict[str, dict[int, list[str]]] = {
 }
 
 
+def schema_version(component: str) -> int:
+    """The version of ``component``'s schema this release writes."""
+    return max(MIGRATIONS[component])
+
+
 def migration_steps(component: str, stored: int | None, where: str,
-                    target: int = SCHEMA_VERSION) -> list[tuple[int, list[str]]]:
-    """The steps that bring ``component`` from ``stored`` (None: no schema yet) to ``target``.
+                    target: int | None = None) -> list[tuple[int, list[str]]]:
+    """The steps that bring ``component`` from ``stored`` (None: no schema yet) to ``target``
+    (default: :func:`schema_version`).
 
     Raises :class:`BackendError` (before anything is written) when the database was made by a
     newer OmniQ: an older release cannot know what the newer schema means.
     """
     current = stored or 0
+    target = schema_version(component) if target is None else target
     if current > target:
         raise BackendError(
             f"the {component} schema in {where} is version {current}, newer than this OmniQ "
@@ -361,7 +374,8 @@ def select_events(project: str, *, task_id: str | None = None, schedule_id: str 
                   type: str | None = None, since: datetime | None = None,
                   until: datetime | None = None, limit: int = 1000) -> tuple[str, list[Any]]:
     """The event query for these filters, in time order (ties by id)."""
-    where, params = ["project = ?"], [project]
+    where: list[str] = ["project = ?"]
+    params: list[Any] = [project]
     for column, value in (("task_id", task_id), ("schedule_id", schedule_id), ("type", type)):
         if value is not None:
             where.append(f"{column} = ?")
@@ -386,4 +400,5 @@ __all__ = [
     "marks",
     "migration_steps",
     "render",
+    "schema_version",
 ]

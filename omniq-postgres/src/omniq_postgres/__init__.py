@@ -1,1 +1,54 @@
-"""omniq-postgres (in progress)."""
+"""omniq-postgres: OmniQ's task queue, result store and event store on PostgreSQL (asyncpg).
+
+Importing this package imports asyncpg; OmniQ itself finds these classes through the
+``postgres`` plugin (``OmniQ(backend_type="postgres")``, ``postgresql://`` URLs,
+``from omniq.queue import PostgresTaskQueue``) without importing it up front.
+"""
+
+from __future__ import annotations
+
+from ._config import (
+    PostgresBackendConfig,
+    PostgresConnectionConfig,
+    PostgresEventStorageConfig,
+    PostgresResultStorageConfig,
+    PostgresTaskQueueConfig,
+)
+from .backend import AsyncPostgresBackend, PostgreSQLBackend, PostgresBackend
+from .events import AsyncPostgresEventStorage, PostgreSQLEventStorage, PostgresEventStorage
+from .queue import (
+    AsyncPostgresQueue,
+    AsyncPostgresTaskQueue,
+    PostgreSQLTaskQueue,
+    PostgresQueue,
+    PostgresTaskQueue,
+)
+from .results import (
+    AsyncPostgresResultStorage,
+    PostgreSQLResultStorage,
+    PostgresResultStorage,
+    PostgresResultStore,
+)
+
+__all__ = [
+    "AsyncPostgresBackend",
+    "AsyncPostgresEventStorage",
+    "AsyncPostgresQueue",
+    "AsyncPostgresResultStorage",
+    "AsyncPostgresTaskQueue",
+    "PostgreSQLBackend",
+    "PostgreSQLEventStorage",
+    "PostgreSQLResultStorage",
+    "PostgreSQLTaskQueue",
+    "PostgresBackend",
+    "PostgresBackendConfig",
+    "PostgresConnectionConfig",
+    "PostgresEventStorage",
+    "PostgresEventStorageConfig",
+    "PostgresQueue",
+    "PostgresResultStorage",
+    "PostgresResultStorageConfig",
+    "PostgresResultStore",
+    "PostgresTaskQueue",
+    "PostgresTaskQueueConfig",
+]

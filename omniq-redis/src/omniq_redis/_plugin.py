@@ -1,1 +1,33 @@
-"""Entry point of omniq-redis (registrations land with the backend)."""
+"""Entry point of omniq-redis: registers the ``redis`` types (classes load on first use)."""
+
+from __future__ import annotations
+
+from omniq.plugins import Register, hookimpl
+
+_SCHEMES = ["redis", "rediss"]
+
+
+@hookimpl
+def omniq_register_task_queues(register: Register) -> None:
+    register("redis", "omniq_redis.queue:AsyncRedisTaskQueue", schemes=_SCHEMES,
+             exports=["RedisTaskQueue", "RedisQueue", "AsyncRedisQueue", "RedisTaskQueueConfig"])
+
+
+@hookimpl
+def omniq_register_result_stores(register: Register) -> None:
+    register("redis", "omniq_redis.results:AsyncRedisResultStorage", schemes=_SCHEMES,
+             exports=["RedisResultStorage", "RedisResultStore", "AsyncRedisResultStore",
+                      "RedisResultStorageConfig"])
+
+
+@hookimpl
+def omniq_register_event_stores(register: Register) -> None:
+    register("redis", "omniq_redis.events:AsyncRedisEventStorage", schemes=_SCHEMES,
+             exports=["RedisEventStorage", "RedisEventStore", "AsyncRedisEventStore",
+                      "RedisEventStorageConfig"])
+
+
+@hookimpl
+def omniq_register_backends(register: Register) -> None:
+    register("redis", "omniq_redis.backend:AsyncRedisBackend",
+             exports=["RedisBackend", "RedisBackendConfig"])

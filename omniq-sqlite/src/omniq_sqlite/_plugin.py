@@ -1,1 +1,36 @@
-"""Entry point of omniq-sqlite (registrations land with the backend)."""
+"""Entry point of omniq-sqlite: registers the ``sqlite`` types. Imports nothing but omniq."""
+
+from __future__ import annotations
+
+from omniq.plugins import Register, hookimpl
+
+_SCHEMES = ["sqlite"]
+
+
+@hookimpl
+def omniq_register_task_queues(register: Register) -> None:
+    register("sqlite", "omniq_sqlite.queue:AsyncSQLiteTaskQueue", aliases=["sqlite3"],
+             schemes=_SCHEMES,
+             exports=["SQLiteTaskQueue", "SQLiteQueue", "AsyncSQLiteQueue",
+                      "SQLiteTaskQueueConfig"])
+
+
+@hookimpl
+def omniq_register_result_stores(register: Register) -> None:
+    register("sqlite", "omniq_sqlite.results:AsyncSQLiteResultStorage", aliases=["sqlite3"],
+             schemes=_SCHEMES,
+             exports=["SQLiteResultStorage", "SQLiteResultStore", "AsyncSQLiteResultStore",
+                      "SQLiteResultStorageConfig"])
+
+
+@hookimpl
+def omniq_register_event_stores(register: Register) -> None:
+    register("sqlite", "omniq_sqlite.events:AsyncSQLiteEventStorage", aliases=["sqlite3"],
+             schemes=_SCHEMES,
+             exports=["SQLiteEventStorage", "SQLiteEventStore", "SQLiteEventStorageConfig"])
+
+
+@hookimpl
+def omniq_register_backends(register: Register) -> None:
+    register("sqlite", "omniq_sqlite.backend:AsyncSQLiteBackend", aliases=["sqlite3"],
+             schemes=_SCHEMES, exports=["SQLiteBackend", "SQLiteBackendConfig"])

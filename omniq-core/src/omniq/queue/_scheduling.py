@@ -62,12 +62,25 @@ def next_fire(schedule: Schedule, after_time: datetime) -> datetime | None:
             missed = (after_time - base).total_seconds() // schedule.interval
             nxt = base + timedelta(seconds=schedule.interval * (missed + 1))
     else:
-        local = after_time.astimezone(_zone(schedule.timezone))
-        nxt = croniter(schedule.cron_expression, local).get_next(datetime)
+        zone = _zone(schedule.timezone)
+        times = croniter(schedule.cron_expression, after_time.astimezone(zone))
+        nxt = times.get_next(datetime)
+        while _second_of_repeated(nxt, zone, after_time):  # a repeated hour fires once
+            nxt = times.get_next(datetime)
         nxt = nxt.astimezone(after_time.tzinfo)
     if schedule.end_at is not None and nxt > schedule.end_at:
         return None
     return nxt
+
+
+def _second_of_repeated(moment: datetime, zone: ZoneInfo, after_time: datetime) -> bool:
+    """Whether ``moment`` is the second occurrence of a wall-clock time that a daylight-saving
+    fall-back repeats, and its first occurrence is already past (so it fired, or was due)."""
+    wall = moment.astimezone(zone).replace(tzinfo=None)
+    first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset() or moment.utcoffset() != second.utcoffset():
+        return False
+    return first <= after_time
 
 
 class SchedulingMixin:

@@ -34,6 +34,7 @@ from ._context import TaskCancelled, TaskContext, _current
 
 logger = logging.getLogger("omniq.worker")
 RETRY_CAP = 3600.0  # seconds: the longest backoff between two attempts
+PURGE_INTERVAL = 60.0  # seconds between sweeps of expired results and old events
 
 
 def retry_delay(task: Task) -> float:
@@ -265,8 +266,11 @@ class AsyncWorkerBase(AsyncComponent):
         while True:
             await anyio.sleep(self.lease / 3)
             for task_id, (task, ctx, handler) in list(self._running.items()):
+                lease = self._lease_for(ctx.task)
+                if ctx.task.lease_expires_at is not None:  # never cut what the task extended
+                    lease = max(lease, (ctx.task.lease_expires_at - utcnow()).total_seconds())
                 try:
-                    renewed = await self.queue.extend_lease(ctx.task, self._lease_for(ctx.task))
+                    renewed = await self.queue.extend_lease(ctx.task, lease)
                 except Exception as exc:
                     logger.debug("heartbeat for %s failed: %s", task_id, exc)
                     continue
@@ -284,18 +288,31 @@ class AsyncWorkerBase(AsyncComponent):
 
     async def _maintenance_loop(self) -> None:
         failures = 0
+        last_purge = 0.0
         while True:
             await anyio.sleep(self.maintenance_interval)
             try:
                 await self.queue.recover_leases()
                 if self.scheduler:
                     await self.queue.fire_due_schedules()
+                if anyio.current_time() - last_purge > PURGE_INTERVAL:
+                    last_purge = anyio.current_time()
+                    await self._purge()
                 failures = 0
             except Exception as exc:
                 failures += 1
                 if failures == 1:
                     logger.warning("maintenance failed: %s", exc)
                 await anyio.sleep(min(30.0, 0.1 * 2 ** min(failures, 8)))
+
+    async def _purge(self) -> None:
+        """Drop expired results (engines without native expiry) and events past retention."""
+        now = utcnow()
+        if self.result_store is not None:
+            await self.result_store.purge(now)
+        retention = get_setting("EVENT_RETENTION")
+        if self.event_store is not None and retention:
+            await self.event_store.purge(now - timedelta(seconds=retention))
 
     def _lease_for(self, task: Task) -> float:
         return max(self.lease, (task.timeout or 0) * 1.5 + 1)

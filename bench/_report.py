@@ -1,0 +1,476 @@
+"""Aggregate raw runs (medians and spread) and write ``RESULTS.md`` and ``results/latest.json``.
+
+Spread is reported as the half-range over the median (``±x%``): with 3 runs, the largest
+distance of a run from the middle of the range, relative to the median. Raw values of every
+run are kept in the JSON.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+ENGINE_ORDER = ["memory", "redis", "postgres", "sqlite", "nats"]
+
+#: (workload, metric, label, higher_is_better, format)
+METRICS: list[tuple[str, str, str, bool, str]] = [
+    ("throughput", "enqueue_one_per_s", "enqueue one by one /s", True, "rate"),
+    ("throughput", "enqueue_bulk_per_s", "enqueue bulk /s", True, "rate"),
+    ("throughput", "processed_per_s", "processed /s (1 worker)", True, "rate"),
+    ("parallel", "processed_2w_per_s", "processed /s (2 workers)", True, "rate"),
+    ("latency", "p50_ms", "p50 ms", False, "ms"),
+    ("latency", "p99_ms", "p99 ms", False, "ms"),
+    ("concurrency", "wall_s", "wall s (ideal 0.1)", False, "s"),
+    ("depth", "ms_per_task_small", "ms/task, small backlog", False, "ms3"),
+    ("depth", "ms_per_task_large", "ms/task, large backlog", False, "ms3"),
+    ("depth", "large_over_small", "large / small", False, "x"),
+]
+
+
+@dataclass
+class Cell:
+    """The aggregate of one metric of one row over its runs."""
+
+    values: list[float]
+    runs: int  # runs attempted
+    errors: list[str]
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.values) if self.values else None
+
+    @property
+    def spread(self) -> float | None:
+        med = self.median
+        if not self.values or not med:
+            return None
+        return (max(self.values) - min(self.values)) / 2 / med
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "median": self.median,
+            "min": min(self.values) if self.values else None,
+            "max": max(self.values) if self.values else None,
+            "spread": self.spread,
+            "runs_ok": len(self.values),
+            "runs": self.runs,
+            "values": self.values,
+            "errors": self.errors,
+        }
+
+
+def aggregate(raw: list[dict[str, Any]]) -> dict[str, dict[str, Cell]]:
+    """raw run records -> {row: {metric: Cell}}; errors are attached to every metric of the
+    workload that failed."""
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for rec in raw:
+        runs.setdefault((rec["row"], rec["workload"]), []).append(rec)
+    out: dict[str, dict[str, Cell]] = {}
+    for (row, workload), recs in runs.items():
+        errors = [r["error"] for r in recs if not r.get("ok")]
+        metric_names = {m for r in recs if r.get("ok") for m in r["metrics"]}
+        metric_names |= {m for w, m, *_ in METRICS if w == workload}
+        for metric in metric_names:
+            values = [
+                float(r["metrics"][metric])
+                for r in recs
+                if r.get("ok") and r["metrics"].get(metric) is not None
+            ]
+            out.setdefault(row, {})[metric] = Cell(values, len(recs), errors)
+    return out
+
+
+def fmt(value: float | None, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind == "rate":
+        return f"{value:,.0f}"
+    if kind == "ms":
+        return f"{value:.2f}"
+    if kind == "ms3":
+        return f"{value:.3f}"
+    if kind == "s":
+        return f"{value:.3f}"
+    if kind == "x":
+        return f"{value:.2f}×"
+    return f"{value:.3g}"
+
+
+def cell_text(cell: Cell | None, kind: str) -> str:
+    if cell is None:
+        return "–"
+    if not cell.values:
+        if cell.errors:
+            return f"error: {short(cell.errors[0], 60)}"
+        return "n/a"
+    text = fmt(cell.median, kind)
+    if cell.spread is not None and len(cell.values) > 1:
+        text += f" ±{cell.spread * 100:.0f}%"
+    if len(cell.values) < cell.runs:
+        text += f" ({len(cell.values)}/{cell.runs} runs ok)"
+    return text
+
+
+def short(error: str, limit: int = 90) -> str:
+    error = error.replace("|", "/").replace("\n", " ")
+    return error if len(error) <= limit else error[: limit - 1] + "…"
+
+
+def best_peer(
+    agg: dict[str, dict[str, Cell]],
+    rows: list[dict[str, Any]],
+    engine: str,
+    metric: str,
+    higher: bool,
+) -> tuple[str, float] | None:
+    """The best peer median of ``metric`` on ``engine`` (name, value)."""
+    found = []
+    for row in rows:
+        if row["engine"] != engine or row["is_omniq"]:
+            continue
+        cell = agg.get(row["name"], {}).get(metric)
+        if cell is not None and cell.median is not None:
+            found.append((row["name"], cell.median))
+    if not found:
+        return None
+    return (max if higher else min)(found, key=lambda item: item[1])
+
+
+def bulk_or_one(agg: dict[str, dict[str, Cell]], name: str) -> float | None:
+    """A row's best enqueue figure: bulk where it has a bulk API, else one by one."""
+    cells = agg.get(name, {})
+    bulk = cells.get("enqueue_bulk_per_s")
+    if bulk is not None and bulk.median is not None:
+        return bulk.median
+    one = cells.get("enqueue_one_per_s")
+    return one.median if one is not None else None
+
+
+TARGETS_P50_MS = {"redis": 1.0, "sqlite": 1.0, "postgres": 3.0}
+
+
+def ratio_rows(agg: dict[str, dict[str, Cell]], rows: list[dict[str, Any]]) -> list[list[str]]:
+    """The "OmniQ over best peer" table, with the issue's targets and whether each is met."""
+    out: list[list[str]] = []
+
+    def add(
+        engine: str,
+        figure: str,
+        ours: float | None,
+        peer: tuple[str, float] | None,
+        kind: str,
+        higher: bool,
+        target: str,
+        met: bool | None,
+    ) -> None:
+        ratio = None
+        if ours is not None and peer is not None and peer[1]:
+            ratio = ours / peer[1]
+        out.append(
+            [
+                engine,
+                figure,
+                fmt(ours, kind),
+                f"{fmt(peer[1], kind)} ({peer[0]})" if peer else "–",
+                f"{ratio:.2f}×" if ratio is not None else "–",
+                target,
+                "–" if met is None else ("yes" if met else "**no**"),
+            ]
+        )
+
+    for row in rows:
+        if not row["is_omniq"]:
+            continue
+        name, engine = row["name"], row["engine"]
+        cells = agg.get(name, {})
+        has_peers = any(r["engine"] == engine and not r["is_omniq"] for r in rows)
+
+        def med(metric: str, cells: dict[str, Cell] = cells) -> float | None:
+            cell = cells.get(metric)
+            return cell.median if cell is not None else None
+
+        if has_peers:
+            peer = best_peer(agg, rows, engine, "processed_per_s", True)
+            ours = med("processed_per_s")
+            add(
+                engine,
+                "processed /s",
+                ours,
+                peer,
+                "rate",
+                True,
+                "≥ 3× best peer",
+                None if ours is None or peer is None else ours >= 3 * peer[1],
+            )
+            peer = best_peer(agg, rows, engine, "p50_ms", False)
+            ours = med("p50_ms")
+            limit = TARGETS_P50_MS.get(engine)
+            target = "≤ best peer" + (f", < {limit:g} ms" if limit else "")
+            met = None
+            if ours is not None and peer is not None:
+                met = ours <= peer[1] and (limit is None or ours < limit)
+            add(engine, "p50 latency ms", ours, peer, "ms", False, target, met)
+            peer = best_peer(agg, rows, engine, "enqueue_one_per_s", True)
+            ours = med("enqueue_one_per_s")
+            add(
+                engine,
+                "enqueue one by one /s",
+                ours,
+                peer,
+                "rate",
+                True,
+                "≥ 2× best peer",
+                None if ours is None or peer is None else ours >= 2 * peer[1],
+            )
+            peers = [
+                (r["name"], v)
+                for r in rows
+                if r["engine"] == engine
+                and not r["is_omniq"]
+                and (v := bulk_or_one(agg, r["name"])) is not None
+            ]
+            bpeer = max(peers, key=lambda p: p[1]) if peers else None
+            ours = med("enqueue_bulk_per_s")
+            add(
+                engine,
+                "enqueue bulk /s",
+                ours,
+                bpeer,
+                "rate",
+                True,
+                "≥ 10× best peer (its bulk, else one by one)",
+                None if ours is None or bpeer is None else ours >= 10 * bpeer[1],
+            )
+        ours = med("large_over_small")
+        add(
+            engine,
+            "claim cost large / small backlog",
+            ours,
+            None,
+            "x",
+            False,
+            "≤ 1.5×",
+            None if ours is None else ours <= 1.5,
+        )
+        ours = med("wall_s")
+        add(
+            engine,
+            "1,000 × 10 ms at concurrency 100, wall s",
+            ours,
+            None,
+            "s",
+            False,
+            "≤ 0.2 s (2× ideal)",
+            None if ours is None else ours <= 0.2,
+        )
+    return out
+
+
+def table(header: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def sorted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(
+        rows,
+        key=lambda r: (
+            ENGINE_ORDER.index(r["engine"]) if r["engine"] in ENGINE_ORDER else 99,
+            not r["is_omniq"],
+            r["name"],
+        ),
+    )
+
+
+def render_markdown(
+    meta: dict[str, Any], rows: list[dict[str, Any]], agg: dict[str, dict[str, Cell]]
+) -> str:
+    rows = sorted_rows(rows)
+    parts: list[str] = ["# OmniQ benchmark: results of the latest full run", ""]
+    parts.append(
+        "Written by `python bench/run.py` (see `bench/README.md` for what each workload does "
+        "and how it is timed). Medians over the runs shown; `±x%` is the half-range of the "
+        "runs over the median. A cell that says `error` is a failure of that row, with its "
+        "reason, never a number.\n"
+    )
+    parts.append("## Machine and run\n")
+    parts.append(table(["", ""], [[k, str(v)] for k, v in meta.items()]))
+    parts.append("")
+
+    def row_cells(metric: str, kind: str, row: dict[str, Any]) -> str:
+        return cell_text(agg.get(row["name"], {}).get(metric), kind)
+
+    def ratio_text(metric: str, higher: bool, row: dict[str, Any]) -> str:
+        if not row["is_omniq"]:
+            return ""
+        cell = agg.get(row["name"], {}).get(metric)
+        peer = best_peer(agg, rows, row["engine"], metric, higher)
+        if cell is None or cell.median is None or peer is None or not peer[1]:
+            return "–"
+        return f"{cell.median / peer[1]:.2f}× {peer[0]}"
+
+    parts.append("## OmniQ against the best peer on the same engine\n")
+    parts.append(
+        "Ratio = OmniQ's median over the best peer's median on the same engine (for "
+        "throughput higher is better, for latency lower is better). Targets are issue 7's.\n"
+    )
+    parts.append(
+        table(
+            ["engine", "figure", "OmniQ", "best peer", "ratio", "target", "met"],
+            ratio_rows(agg, rows),
+        )
+    )
+    parts.append("")
+
+    parts.append(f"## Throughput: {meta.get('tasks', '?')} no-op tasks, then one worker process\n")
+    body = []
+    for r in rows:
+        body.append(
+            [
+                r["engine"],
+                r["name"],
+                row_cells("enqueue_one_per_s", "rate", r),
+                row_cells("enqueue_bulk_per_s", "rate", r)
+                if r["supports_bulk"]
+                else "n/a (no bulk API)",
+                row_cells("processed_per_s", "rate", r),
+                ratio_text("processed_per_s", True, r),
+            ]
+        )
+    parts.append(
+        table(
+            [
+                "engine",
+                "system",
+                "enqueue one by one /s",
+                "enqueue bulk /s",
+                "processed /s",
+                "ratio (processed)",
+            ],
+            body,
+        )
+    )
+    parts.append("")
+
+    parts.append("## Parallel workers: the same drain with 2 worker processes\n")
+    body = []
+    for r in rows:
+        one = agg.get(r["name"], {}).get("processed_per_s")
+        two = agg.get(r["name"], {}).get("processed_2w_per_s")
+        speedup = "–"
+        if one and two and one.median and two.median:
+            speedup = f"{two.median / one.median:.2f}×"
+        body.append(
+            [
+                r["engine"],
+                r["name"],
+                row_cells("processed_per_s", "rate", r),
+                row_cells("processed_2w_per_s", "rate", r),
+                speedup,
+            ]
+        )
+    parts.append(table(["engine", "system", "1 worker /s", "2 workers /s", "2 ÷ 1"], body))
+    parts.append("")
+
+    parts.append("## Latency: idle worker, tasks one after another, enqueue to result\n")
+    body = [
+        [
+            r["engine"],
+            r["name"],
+            row_cells("p50_ms", "ms", r),
+            row_cells("p99_ms", "ms", r),
+            ratio_text("p50_ms", False, r),
+        ]
+        for r in rows
+    ]
+    parts.append(table(["engine", "system", "p50 ms", "p99 ms", "ratio (p50)"], body))
+    parts.append("")
+
+    parts.append("## Concurrency: 1,000 tasks sleeping 10 ms, one worker at concurrency 100\n")
+    body = []
+    for r in rows:
+        cells = agg.get(r["name"], {})
+        eff = cells.get("effective_concurrency")
+        body.append(
+            [
+                r["engine"],
+                r["name"],
+                row_cells("wall_s", "s", r),
+                row_cells("wall_over_ideal", "x", r),
+                fmt(eff.median, "rate") if eff and eff.median else "–",
+                "async" if r["async_tasks"] else "time.sleep on threads",
+            ]
+        )
+    parts.append(
+        table(["engine", "system", "wall s", "× ideal (0.1 s)", "runs at once", "task"], body)
+    )
+    parts.append("")
+
+    parts.append(
+        f"## Scale with depth: claim cost with {meta.get('depth small', '?')} vs "
+        f"{meta.get('depth large', '?')} tasks waiting\n"
+    )
+    body = [
+        [
+            r["engine"],
+            r["name"],
+            row_cells("ms_per_task_small", "ms3", r),
+            row_cells("ms_per_task_large", "ms3", r),
+            row_cells("large_over_small", "x", r),
+        ]
+        for r in rows
+        if "depth" in r["workloads"]
+    ]
+    parts.append(
+        table(["engine", "system", "ms/task, small", "ms/task, large", "large / small"], body)
+    )
+    parts.append("")
+
+    parts.append("## Versions and settings of each system\n")
+    body = []
+    for r in rows:
+        versions = ", ".join(f"{k} {v}" for k, v in r.get("versions", {}).items())
+        settings = "; ".join(f"{k}: {v}" for k, v in r.get("settings", {}).items())
+        if r.get("note"):
+            settings += f"; note: {r['note']}"
+        body.append([r["name"], versions or "–", settings.replace("|", "/") or "–"])
+    parts.append(table(["system", "versions", "settings"], body))
+    parts.append("")
+
+    errors = []
+    for r in rows:
+        seen = set()
+        for cell in agg.get(r["name"], {}).values():
+            for err in cell.errors:
+                if err not in seen:
+                    seen.add(err)
+                    errors.append(f"- **{r['name']}**: {short(err, 300)}")
+    if errors:
+        parts.append("## Errors\n")
+        parts.extend(errors)
+        parts.append("")
+    return "\n".join(parts) + "\n"
+
+
+def render_json(
+    meta: dict[str, Any], rows: list[dict[str, Any]], agg: dict[str, dict[str, Cell]]
+) -> dict[str, Any]:
+    return {
+        "meta": meta,
+        "rows": [
+            {**r, "metrics": {m: c.as_json() for m, c in agg.get(r["name"], {}).items()}}
+            for r in sorted_rows(rows)
+        ],
+        "omniq_vs_best_peer": [
+            dict(
+                zip(
+                    ["engine", "figure", "omniq", "best_peer", "ratio", "target", "met"],
+                    line,
+                    strict=True,
+                )
+            )
+            for line in ratio_rows(agg, rows)
+        ],
+    }

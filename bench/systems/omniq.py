@@ -1,0 +1,242 @@
+"""OmniQ, on each backend: memory, sqlite, redis, postgres, nats.
+
+Driven through the public API only: ``AsyncOmniQ(project_name=..., backend_type=..., ...)``,
+``enqueue``, ``enqueue_many``, ``get_result``, ``task_queue.count_tasks`` (the completion
+counter) and the ``omniq worker`` CLI (``--type async``). The memory backend lives in one
+process, so its worker runs inside the client (``start_worker``) and it has no two-process row.
+
+The project name is the run's namespace, so every key, table, stream or file the run creates is
+its own; ``reset`` closes the app, wipes the engine's state of this run, and opens a new app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any
+
+from omniq import AsyncOmniQ, TaskStatus
+
+from ._base import (
+    RESULT_POLL_S,
+    BenchEnv,
+    System,
+    dist_versions,
+    python_bin,
+    redis_flush_own_db,
+)
+
+_env = BenchEnv.from_environ()
+ENGINE = os.environ.get("BENCH_OMNIQ_ENGINE", "memory")
+SQLITE_PATH = os.path.join(_env.sqlite_dir, f"{_env.ns}-omniq.db")
+
+
+def _backend_kwargs(engine: str) -> dict[str, Any]:
+    """Connection settings per backend, as ``AsyncOmniQ(**kwargs)`` takes them."""
+    if engine == "redis":
+        return {"url": _env.redis_url}
+    if engine == "postgres":
+        return {"url": _env.pg_dsn}
+    if engine == "sqlite":
+        return {"database_path": SQLITE_PATH}
+    if engine == "nats":
+        return {"url": _env.nats_url}
+    return {}
+
+
+def make_app() -> AsyncOmniQ:
+    """The app the client and ``omniq worker --app systems.omniq:make_app`` both use."""
+    return AsyncOmniQ(
+        project_name=_env.ns,
+        backend_type=ENGINE,
+        queues=[_env.ns],
+        **_backend_kwargs(ENGINE),
+    )
+
+
+async def noop() -> int:
+    return 1
+
+
+async def sleep10() -> int:
+    await asyncio.sleep(0.01)
+    return 1
+
+
+_FUNCS = {"noop": noop, "sleep": sleep10}
+
+
+class _OmniQ(System):
+    is_omniq = True
+    supports_bulk = True
+    bulk_api = "AsyncOmniQ.enqueue_many(func, items)"
+    async_tasks = True
+
+    def __init__(self, env: BenchEnv) -> None:
+        super().__init__(env)
+        if self.engine != ENGINE:
+            raise RuntimeError(f"BENCH_OMNIQ_ENGINE={ENGINE!r} but this row is {self.engine}")
+        self.oq: AsyncOmniQ | None = None
+
+    def versions(self) -> dict[str, str]:
+        names = ["omniq"]
+        if self.engine != "memory":
+            names.append(f"omniq-{self.engine}")
+        drivers = {"redis": "redis", "postgres": "asyncpg", "nats": "nats-py"}
+        if self.engine in drivers:
+            names.append(drivers[self.engine])
+        out = dist_versions(*names)
+        if self.engine == "sqlite":
+            import sqlite3
+
+            out["sqlite"] = sqlite3.sqlite_version
+        return out
+
+    def settings(self, concurrency: int) -> dict[str, str]:
+        worker = (
+            f"in-process start_worker(worker_type='async', max_workers={concurrency})"
+            if self.inprocess_worker
+            else f"omniq worker --type async --concurrency {concurrency}"
+        )
+        return {
+            "worker": worker,
+            "result wait": f"AsyncOmniQ.get_result(poll_interval={RESULT_POLL_S})",
+            "completion signal": "task_queue.count_tasks(status=completed)",
+            "events": "off (no event store configured)",
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        self.oq = make_app()
+        await self.oq.connect()
+
+    async def close(self) -> None:
+        if self.oq is not None:
+            await self.oq.close()
+            self.oq = None
+
+    async def reset(self) -> None:
+        await self.close()
+        await self.wipe()
+        await self.open()
+
+    async def cleanup(self) -> None:
+        await self.wipe()
+
+    async def wipe(self) -> None:
+        """Remove this run's state from the engine (the app is closed)."""
+
+    # -- producing ---------------------------------------------------------------------------
+    @property
+    def app(self) -> AsyncOmniQ:
+        assert self.oq is not None, "open() first"
+        return self.oq
+
+    async def enqueue(self, kind: str) -> Any:
+        return await self.app.enqueue(_FUNCS[kind], queue_name=self.queue_name)
+
+    async def enqueue_bulk(self, kind: str, n: int) -> list[Any]:
+        return await self.app.enqueue_many(
+            _FUNCS[kind], [() for _ in range(n)], queue_name=self.queue_name
+        )
+
+    async def wait_result(self, handle: Any, timeout: float) -> Any:
+        return await self.app.get_result(handle, timeout=timeout, poll_interval=RESULT_POLL_S)
+
+    async def done_count(self) -> int | None:
+        return await self.app.task_queue.count_tasks(
+            queue_name=self.queue_name, status=TaskStatus.COMPLETED
+        )
+
+    # -- workers -----------------------------------------------------------------------------
+    def worker_argv(self, concurrency: int) -> list[str]:
+        return [
+            python_bin(), "-m", "omniq", "--log-level", "WARNING", "worker",
+            "--app", "systems.omniq:make_app", "--queues", self.queue_name,
+            "--type", "async", "--concurrency", str(concurrency),
+        ]  # fmt: skip
+
+    def worker_env(self) -> dict[str, str]:
+        return {"BENCH_OMNIQ_ENGINE": self.engine}
+
+    async def start_inprocess_worker(self, concurrency: int) -> None:
+        await self.app.start_worker(
+            worker_type="async", max_workers=concurrency, queues=[self.queue_name]
+        )
+
+    async def stop_inprocess_worker(self) -> None:
+        await self.app.stop_worker()
+
+
+class OmniQMemory(_OmniQ):
+    name = "omniq-memory"
+    engine = "memory"
+    inprocess_worker = True
+
+
+class OmniQSqlite(_OmniQ):
+    name = "omniq-sqlite"
+    engine = "sqlite"
+
+    async def wipe(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(SQLITE_PATH + suffix)
+
+
+class OmniQRedis(_OmniQ):
+    name = "omniq-redis"
+    engine = "redis"
+
+    async def wipe(self) -> None:
+        redis_flush_own_db(self.env.redis_url)
+
+
+class OmniQPostgres(_OmniQ):
+    name = "omniq-postgres"
+    engine = "postgres"
+
+    async def wipe(self) -> None:
+        import asyncpg
+
+        # omniq_bench is the bench's own database: drop every schema the run created.
+        conn = await asyncpg.connect(self.env.pg_dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                "AND nspname <> 'information_schema'"
+            )
+            for row in rows:
+                await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
+            await conn.execute("CREATE SCHEMA IF NOT EXISTS public")
+        finally:
+            await conn.close()
+
+
+class OmniQNats(_OmniQ):
+    name = "omniq-nats"
+    engine = "nats"
+
+    async def wipe(self) -> None:
+        import nats
+
+        # Streams (and the KV / object-store buckets, which are streams too) named after
+        # this run's namespace; other streams on the shared server are left alone.
+        nc = await nats.connect(self.env.nats_url)
+        try:
+            js = nc.jetstream()
+            for info in await js.streams_info():
+                if self.env.ns in info.config.name:
+                    await js.delete_stream(info.config.name)
+        finally:
+            await nc.close()
+
+
+ROWS = {
+    "omniq-memory": OmniQMemory,
+    "omniq-sqlite": OmniQSqlite,
+    "omniq-redis": OmniQRedis,
+    "omniq-postgres": OmniQPostgres,
+    "omniq-nats": OmniQNats,
+}

@@ -1,0 +1,303 @@
+"""``LifecycleTests``: what the core builds on the queue primitives (DESIGN §5) — lease expiry
+and recovery, poison pills, fencing, cancellation, retries, dead letters and dependencies —
+checked on a backend without a worker, with explicit times.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+import pytest
+
+from ..exceptions import TaskCancelledError, TaskNotFoundError, TaskTimeoutError
+from ..models import ErrorInfo, EventType, TaskStatus
+from . import _tasks
+from ._support import (
+    KitBase,
+    claim_ids,
+    eventually,
+    moment,
+    running_worker,
+    wait_for_event,
+)
+
+_replace = msgspec.structs.replace
+ERROR = ErrorInfo("ValueError", "boom", "Traceback ...")
+
+
+class LifecycleTests(KitBase):
+    """Task lifecycle over a backend's queue (fixture: ``omniq``, not started)."""
+
+    async def _claim(self, queue: Any, now: Any, lease: float = 10.0) -> Any:
+        [task] = await queue.claim(["default"], worker_id="kit", lease=lease, now=now)
+        return task
+
+    async def _status(self, queue: Any, task_id: str) -> TaskStatus:
+        task = await queue.get_task(task_id)
+        assert task is not None
+        return task.status
+
+    # -- leases and their expiry ---------------------------------------------------------------
+    @pytest.mark.anyio
+    async def test_recover_leases_requeues_tasks_of_dead_workers(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await q.enqueue(_tasks.noop)
+        now = moment()
+        await self._claim(q, now, lease=5)
+        assert await q.recover_leases(now + timedelta(seconds=4)) == []
+        recovered = await q.recover_leases(now + timedelta(seconds=6))
+        assert [t.id for t in recovered] == [task_id]
+        stored = await q.get_task(task_id)
+        assert stored.status == TaskStatus.PENDING
+        assert stored.redeliveries == 1 and stored.worker_id is None
+        again = await self._claim(q, now + timedelta(seconds=6))
+        assert again.id == task_id and again.attempts == 2
+        await wait_for_event(omniq, task_id, EventType.LEASE_EXPIRED)
+
+    @pytest.mark.anyio
+    async def test_poison_pill_is_dead_lettered_after_max_deliveries(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await q.enqueue(_tasks.noop, max_deliveries=2)
+        now = moment()
+        for round_ in range(2):
+            at = now + timedelta(seconds=20 * round_)
+            await self._claim(q, at, lease=5)
+            await q.recover_leases(at + timedelta(seconds=6))
+        stored = await q.get_task(task_id)
+        assert stored.status == TaskStatus.FAILED
+        assert stored.error is not None and stored.error.type == "PoisonPill"
+        assert [t.id for t in await q.dead_letters()] == [task_id]
+        assert await claim_ids(q, ["default"], now + timedelta(minutes=5)) == []
+        await wait_for_event(omniq, task_id, EventType.DEAD_LETTER)
+
+    @pytest.mark.anyio
+    async def test_extend_lease_keeps_a_task_from_recovery(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await q.enqueue(_tasks.noop)
+        now = moment()
+        task = await self._claim(q, now, lease=1)
+        renewed = await q.extend_lease(task, 60)
+        assert renewed is not None and renewed.lease_expires_at > now + timedelta(seconds=30)
+        stored = await q.get_task(task_id)
+        assert stored.lease_expires_at == renewed.lease_expires_at
+        assert await q.recover_leases(now + timedelta(seconds=5)) == []
+
+    # -- fencing -------------------------------------------------------------------------------
+    @pytest.mark.anyio
+    async def test_a_stale_attempt_is_fenced_off(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await q.enqueue(_tasks.noop)
+        now = moment()
+        old = await self._claim(q, now, lease=5)
+        later = now + timedelta(seconds=6)
+        await q.recover_leases(later)
+        current = await self._claim(q, later, lease=60)
+        assert (old.attempts, current.attempts) == (1, 2)
+        # Every write of the paused worker that wakes up late is refused.
+        assert await q.extend_lease(old, 60) is None
+        assert not await q.set_progress(old, 50)
+        assert not await q.update_task(_replace(old, progress=1),
+                                       expect_status={TaskStatus.RUNNING},
+                                       expect_attempts=old.attempts)
+        assert await q.finish([(q.completed(old, later), old.attempts)]) == [False]
+        stored = await q.get_task(task_id)
+        assert stored.status == TaskStatus.RUNNING and stored.attempts == 2
+        assert stored.progress is None
+        # The current attempt completes; a late failure of the old one cannot overwrite it.
+        assert await q.finish([(q.completed(current, later), current.attempts)]) == [True]
+        assert await q.finish([(q.failed(old, ERROR, later), old.attempts)]) == [False]
+        stored = await q.get_task(task_id)
+        assert stored.status == TaskStatus.COMPLETED and stored.attempts == 2
+
+    @pytest.mark.anyio
+    async def test_set_progress_of_the_current_attempt_is_stored(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await q.enqueue(_tasks.noop)
+        task = await self._claim(q, moment())
+        assert await q.set_progress(task, {"done": 3, "of": 10})
+        assert (await q.get_task(task_id)).progress == {"done": 3, "of": 10}
+
+    # -- retries, dead letters, requeue --------------------------------------------------------
+    @pytest.mark.anyio
+    async def test_retry_waits_for_its_eta(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await q.enqueue(_tasks.noop, max_retries=1)
+        now = moment()
+        task = await self._claim(q, now)
+        retry_at = now + timedelta(seconds=30)
+        assert await q.finish([(q.failed(task, ERROR, now, retry_at), task.attempts)]) == [True]
+        stored = await q.get_task(task_id)
+        assert stored.status == TaskStatus.RETRYING and stored.retries == 1
+        assert stored.error == ERROR
+        assert await claim_ids(q, ["default"], now + timedelta(seconds=29)) == []
+        again = await self._claim(q, now + timedelta(seconds=30))
+        assert again.id == task_id and again.attempts == 2
+
+    @pytest.mark.anyio
+    async def test_failed_task_is_a_dead_letter_and_can_be_requeued(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await q.enqueue(_tasks.noop, queue_name="dl")
+        other = await q.enqueue(_tasks.noop)
+        now = moment()
+        [task] = await q.claim(["dl"], worker_id="kit", lease=10, now=now)
+        await q.finish([(q.failed(task, ERROR, now), task.attempts)])
+        assert [t.id for t in await omniq.dead_letters()] == [task_id]
+        assert [t.id for t in await omniq.dead_letters("dl")] == [task_id]
+        assert await omniq.dead_letters("default") == []
+        assert not await omniq.requeue(other)  # only dead tasks can be requeued
+        assert await omniq.requeue(task_id)
+        stored = await q.get_task(task_id)
+        assert stored.status == TaskStatus.PENDING and stored.error is None
+        assert await omniq.dead_letters() == []
+        [again] = await q.claim(["dl"], worker_id="kit", lease=10, now=moment())
+        assert again.id == task_id
+        await wait_for_event(omniq, task_id, EventType.REQUEUED)
+
+    @pytest.mark.anyio
+    async def test_expire_marks_the_task_expired(self, omniq: Any) -> None:
+        q, now = omniq.task_queue, moment()
+        task_id = await q.enqueue(_tasks.noop, ttl=1, run_at=now - timedelta(seconds=5))
+        task = await self._claim(q, now)
+        assert await q.expire(task, now)
+        assert await self._status(q, task_id) == TaskStatus.EXPIRED
+        with pytest.raises(TaskCancelledError):
+            await omniq.get_result(task_id, timeout=1)
+        await wait_for_event(omniq, task_id, EventType.EXPIRED)
+
+    @pytest.mark.anyio
+    async def test_result_ttl_expires_the_result(self, omniq: Any) -> None:
+        async with running_worker(omniq, "async"):
+            task_id = await omniq.enqueue(_tasks.identity, "brief", result_ttl=1.0)
+            kept = await omniq.enqueue(_tasks.identity, "kept")
+            assert await omniq.get_result(task_id, timeout=15) == "brief"
+            assert await omniq.get_result(kept, timeout=15) == "kept"
+
+        async def gone() -> bool:
+            return await omniq.result_store.get(task_id) is None
+
+        await eventually(gone, interval=0.1, what="the result to expire")
+        assert (await omniq.get_task(task_id)).status == TaskStatus.COMPLETED
+        assert await omniq.get_result(kept, timeout=1) == "kept"
+
+    # -- cancel --------------------------------------------------------------------------------
+    @pytest.mark.anyio
+    async def test_cancel_of_a_pending_task(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await omniq.enqueue(_tasks.noop, run_in=60)
+        assert await omniq.cancel(task_id)
+        stored = await q.get_task(task_id)
+        assert stored.status == TaskStatus.CANCELLED and stored.finished_at is not None
+        assert await claim_ids(q, ["default"], moment() + timedelta(minutes=5)) == []
+        assert not await omniq.cancel(task_id)  # already finished
+        with pytest.raises(TaskCancelledError):
+            await omniq.get_result(task_id, timeout=1)
+        await wait_for_event(omniq, task_id, EventType.CANCELLED)
+
+    @pytest.mark.anyio
+    async def test_cancel_of_a_running_task_requests_it(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await omniq.enqueue(_tasks.noop)
+        task = await self._claim(q, moment())
+        assert await omniq.cancel(task_id)
+        stored = await q.get_task(task_id)
+        assert stored.status == TaskStatus.RUNNING and stored.cancel_requested
+        assert stored.attempts == task.attempts
+        renewed = await q.extend_lease(task, 30)  # how a worker's heartbeat learns of it
+        assert renewed is not None and renewed.cancel_requested
+
+    @pytest.mark.anyio
+    async def test_cancel_of_a_finished_or_unknown_task(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await omniq.enqueue(_tasks.noop)
+        now = moment()
+        task = await self._claim(q, now)
+        await q.finish([(q.completed(task, now), task.attempts)])
+        assert not await omniq.cancel(task_id)
+        assert await self._status(q, task_id) == TaskStatus.COMPLETED
+        with pytest.raises(TaskNotFoundError):
+            await omniq.cancel("no-such-task")
+
+    # -- results through the API ---------------------------------------------------------------
+    @pytest.mark.anyio
+    async def test_get_result_of_unknown_or_unfinished_task(self, omniq: Any) -> None:
+        with pytest.raises(TaskNotFoundError):
+            await omniq.get_result("no-such-task", timeout=1)
+        task_id = await omniq.enqueue(_tasks.noop, run_in=60)
+        with pytest.raises(TaskTimeoutError):
+            await omniq.get_result(task_id, timeout=0.3)
+        with pytest.raises(TimeoutError):  # TaskTimeoutError is a TimeoutError
+            await omniq.get_result(task_id, timeout=0.1)
+
+    # -- dependencies --------------------------------------------------------------------------
+    @pytest.mark.anyio
+    async def test_dependent_waits_until_every_parent_completed(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        p1 = await omniq.enqueue(_tasks.noop, queue_name="p")
+        p2 = await omniq.enqueue(_tasks.noop, queue_name="p")
+        child = await omniq.enqueue(_tasks.noop, depends_on=[p1, p2], queue_name="c")
+        assert await self._status(q, child) == TaskStatus.WAITING
+        now = moment()
+        assert await claim_ids(q, ["c"], now, limit=5) == []
+        [t1, t2] = await q.claim(["p"], worker_id="kit", lease=10, now=now, limit=2)
+        await q.finish([(q.completed(t1, now), t1.attempts)])
+        assert await self._status(q, child) == TaskStatus.WAITING
+        await q.finish([(q.completed(t2, now), t2.attempts)])
+        assert await self._status(q, child) == TaskStatus.PENDING
+        assert await claim_ids(q, ["c"], now) == [child]
+
+    @pytest.mark.anyio
+    async def test_dependent_of_a_completed_parent_is_pending_at_once(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        parent = await omniq.enqueue(_tasks.noop)
+        now = moment()
+        task = await self._claim(q, now)
+        await q.finish([(q.completed(task, now), task.attempts)])
+        child = await omniq.enqueue(_tasks.noop, depends_on=[parent])
+        assert await self._status(q, child) == TaskStatus.PENDING
+
+    @pytest.mark.anyio
+    async def test_failed_parent_cancels_dependents_transitively(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        parent = await omniq.enqueue(_tasks.noop, queue_name="p")
+        child = await omniq.enqueue(_tasks.noop, depends_on=[parent])
+        grandchild = await omniq.enqueue(_tasks.noop, depends_on=[child])
+        sibling = await omniq.enqueue(_tasks.noop)  # independent: untouched
+        now = moment()
+        [task] = await q.claim(["p"], worker_id="kit", lease=10, now=now)
+        await q.finish([(q.failed(task, ERROR, now), task.attempts)])
+        for task_id in (child, grandchild):
+            stored = await q.get_task(task_id)
+            assert stored.status == TaskStatus.CANCELLED
+            assert stored.error is not None and stored.error.type == "DependencyFailed"
+            with pytest.raises(TaskCancelledError):
+                await omniq.get_result(task_id, timeout=1)
+        assert await self._status(q, sibling) == TaskStatus.PENDING
+        [event] = await wait_for_event(omniq, grandchild, EventType.CANCELLED)
+        assert event.message and child in event.message
+
+    @pytest.mark.anyio
+    async def test_cancelled_parent_cancels_dependents(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        parent = await omniq.enqueue(_tasks.noop, run_in=60)
+        child = await omniq.enqueue(_tasks.noop, depends_on=[parent])
+        grandchild = await omniq.enqueue(_tasks.noop, depends_on=[child, parent])
+        assert await omniq.cancel(parent)
+        assert await self._status(q, child) == TaskStatus.CANCELLED
+        assert await self._status(q, grandchild) == TaskStatus.CANCELLED
+        await wait_for_event(omniq, child, EventType.CANCELLED)
+
+    @pytest.mark.anyio
+    async def test_dependent_of_a_dead_parent_is_cancelled_at_enqueue(self, omniq: Any) -> None:
+        parent = await omniq.enqueue(_tasks.noop, run_in=60)
+        await omniq.cancel(parent)
+        child = await omniq.enqueue(_tasks.noop, depends_on=[parent])
+        assert await self._status(omniq.task_queue, child) == TaskStatus.CANCELLED
+
+    @pytest.mark.anyio
+    async def test_unknown_parent_is_rejected_at_enqueue(self, omniq: Any) -> None:
+        parent = await omniq.enqueue(_tasks.noop)
+        with pytest.raises(TaskNotFoundError):
+            await omniq.enqueue(_tasks.noop, depends_on=[parent, "no-such-task"])
+        assert await omniq.task_queue.count_tasks() == 1

@@ -1,0 +1,71 @@
+"""Config structs of the PostgreSQL components (``PostgresTaskQueue.from_config(...)``).
+
+msgspec needs the field types at runtime, so this module does not use
+``from __future__ import annotations``.
+"""
+
+from typing import Any
+
+import msgspec
+
+from omniq.config import redact_value
+
+
+class PostgresConnectionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Where the PostgreSQL components connect, and how.
+
+    Attributes:
+        project_name: Namespace: the tables live in the schema ``omniq_<project_name>``.
+        url: ``postgresql://user:password@host:port/database`` (``dsn`` is the same thing).
+        host, port, username, password, database: Connection parameters; they override the
+            URL's parts. Unset ones fall back to libpq's ``PG*`` environment variables and
+            defaults (the database defaults to the user name).
+        schema: Schema holding this project's tables (default ``omniq_<project_name>``).
+        min_size, max_size: Size of the connection pool.
+        connect_timeout: Seconds to wait for a connection.
+        auto_migrate: Upgrade an older schema on first use (False: refuse with an error).
+        server_settings: Session settings (``{"application_name": "x"}``).
+    """
+
+    project_name: str | None = None
+    url: str | None = None
+    dsn: str | None = None
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password: str | None = None
+    database: str | None = None
+    schema: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    connect_timeout: float | None = None
+    auto_migrate: bool | None = None
+    server_settings: dict[str, str] | None = None
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={redact_value(name, getattr(self, name))!r}"
+                           for name in self.__struct_fields__
+                           if getattr(self, name) is not None)
+        return f"{type(self).__name__}({fields})"
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class PostgresTaskQueueConfig(PostgresConnectionConfig, kw_only=True):
+    """Config of :class:`PostgresTaskQueue`: the connection plus the queues it serves."""
+
+    queues: list[str] | None = None
+
+
+class PostgresResultStorageConfig(PostgresConnectionConfig, kw_only=True):
+    """Config of :class:`PostgresResultStorage`."""
+
+
+class PostgresEventStorageConfig(PostgresConnectionConfig, kw_only=True):
+    """Config of :class:`PostgresEventStorage`."""
+
+
+class PostgresBackendConfig(PostgresConnectionConfig, kw_only=True):
+    """Config of :class:`PostgresBackend`."""

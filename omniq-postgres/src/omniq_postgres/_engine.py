@@ -1,0 +1,363 @@
+"""Connections to PostgreSQL: settings, one shared pool per loop and server, error translation,
+SQL files and schema migrations.
+
+Components of one process that connect to the same server with the same settings (a
+backend's queue, result store and event store; several sync objects on the portal loop) share
+one :class:`Engine`: one asyncpg pool and one LISTEN connection, reference-counted and closed
+with the last component. A pool passed in by the user is used as it is and never closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import asyncpg
+
+from omniq import _sql as shared_sql
+from omniq._sql import POSTGRES, render
+from omniq.config import redact_url, validate_name
+from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError, OmniQError
+
+from ._listener import Listener
+
+logger = logging.getLogger("omniq.postgres")
+
+SCHEMES = ("postgres", "postgresql")
+_NAME_MAX = 63  # PostgreSQL truncates identifiers (and refuses channel names) beyond this
+_TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
+              asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
+              asyncpg.exceptions.CrashShutdownError, asyncpg.TooManyConnectionsError,
+              asyncpg.exceptions.TransactionRollbackError)
+
+
+# -- settings -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What :func:`asyncpg.create_pool` gets; ``key`` tells engines apart."""
+
+    dsn: str | None = None
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    database: str | None = None
+    min_size: int = 1
+    max_size: int = 10
+    connect_timeout: float = 10.0
+    server_settings: tuple[tuple[str, str], ...] = ()
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"timeout": self.connect_timeout,
+                                  # JIT compiles plans costlier than a threshold: it only adds
+                                  # latency to short OLTP statements like ours.
+                                  "server_settings": {"jit": "off", **dict(self.server_settings)}}
+        for name in ("dsn", "host", "port", "user", "password", "database"):
+            if getattr(self, name) is not None:
+                kwargs[name] = getattr(self, name)
+        return kwargs
+
+    @property
+    def display(self) -> str:
+        """The DSN for messages, without its password."""
+        parts = [f"{k}={getattr(self, k)}" for k in ("host", "port", "user", "database")
+                 if getattr(self, k) is not None]
+        if self.dsn is not None:
+            return redact_url(self.dsn) + (f" ({', '.join(parts)})" if parts else "")
+        auth = (self.user or "$PGUSER") + (":***" if self.password else "")
+        return (f"postgresql://{auth}@{self.host or '$PGHOST'}:{self.port or 5432}/"
+                f"{self.database or self.user or '$PGDATABASE'}")
+
+
+def settings_from(*, url: str | None, dsn: str | None, host: str | None, port: int | None,
+                  username: str | None, password: str | None, database: str | None,
+                  min_size: int, max_size: int, connect_timeout: float,
+                  server_settings: Mapping[str, str] | None) -> ConnectionSettings:
+    """Check the constructor's connection arguments and bundle them."""
+    if url is not None and dsn is not None and url != dsn:
+        raise ConfigError("give url or dsn, not both", field="dsn", value=redact_url(dsn))
+    dsn = url if url is not None else dsn
+    if dsn is not None:
+        scheme = dsn.partition("://")[0].lower()
+        if scheme not in SCHEMES:
+            raise ConfigError("not a PostgreSQL URL", field="url", value=redact_url(dsn),
+                              expected="postgresql://user:password@host:port/database")
+    if port is not None and (not isinstance(port, int) or isinstance(port, bool)
+                             or not 0 < port < 65536):
+        raise ConfigError("bad port", field="port", value=port, expected="an int in 1..65535")
+    if not (isinstance(min_size, int) and isinstance(max_size, int) and 0 <= min_size <= max_size
+            and max_size >= 1):
+        raise ConfigError("bad pool sizes", field="max_size", value=(min_size, max_size),
+                          expected="0 <= min_size <= max_size, max_size >= 1")
+    return ConnectionSettings(dsn, host, port, username, password, database, min_size, max_size,
+                              float(connect_timeout),
+                              tuple(sorted((server_settings or {}).items())))
+
+
+def schema_name(project: str, schema: str | None) -> str:
+    """The schema of a project: ``omniq_<project>``, shortened with a digest if too long."""
+    if schema is not None:
+        validate_name("schema", schema)
+        if len(schema) > _NAME_MAX:
+            raise ConfigError("schema name too long", field="schema", value=schema,
+                              expected=f"at most {_NAME_MAX} characters")
+        return schema
+    name = f"omniq_{project}"
+    if len(name) <= _NAME_MAX:
+        return name
+    return f"omniq_{project[:48]}_{hashlib.sha1(project.encode()).hexdigest()[:8]}"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def channel_name(schema: str, suffix: str) -> str:
+    """A NOTIFY channel of this schema (``t``: tasks, ``r``: results), within 63 bytes."""
+    base = schema if len(schema) + len(suffix) < _NAME_MAX else \
+        "omniq_" + hashlib.sha1(schema.encode()).hexdigest()[:20]
+    return f"{base}:{suffix}"
+
+
+# -- errors ---------------------------------------------------------------------------------------
+def translate(exc: BaseException, display: str) -> OmniQError | None:
+    """The OmniQ error for a driver error (None: not a driver error, let it through)."""
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+        return BackendError(f"PostgreSQL refused the login to {display}: {exc} "
+                            "(check username and password)")
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return BackendError(f"PostgreSQL at {display}: {exc} (create it, e.g. createdb, or "
+                            "pass database=...)")
+    if isinstance(exc, _TRANSIENT) or (
+            isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError)
+            and ("closed" in str(exc) or "in progress" in str(exc))):
+        return BackendUnavailableError(f"PostgreSQL at {display} is unavailable: "
+                                       f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError
+                  | asyncpg.exceptions.InternalClientError):
+        return BackendError(f"PostgreSQL at {display}: {type(exc).__name__}: {exc}")
+    return None
+
+
+@contextlib.contextmanager
+def translating(display: str) -> Iterator[None]:
+    """Raise driver errors as OmniQ errors (``raise ... from`` the original)."""
+    try:
+        yield
+    except OmniQError:
+        raise
+    except Exception as exc:
+        new = translate(exc, display)
+        if new is None:
+            raise
+        raise new from exc
+
+
+# -- SQL: files, shared statements, migrations ------------------------------------------------
+_NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+# Every table of a project; statements name them bare and get them qualified with its schema.
+_TABLES = re.compile(r"\b(omniq_(?:tasks_done|tasks|task_deps|schedules|results|events|"
+                     r"schema_version))\b")
+
+
+@functools.lru_cache(maxsize=1024)
+def qualify(sql: str, schema: str) -> str:
+    """``sql`` (shared ``?`` form or our own) for PostgreSQL, its tables in ``schema``."""
+    return _TABLES.sub(quote_ident(schema) + r".\1", render(sql, POSTGRES))
+
+
+def read_sql(filename: str) -> str:
+    return resources.files(__package__).joinpath("sql", filename).read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def statements(filename: str, schema: str) -> dict[str, str]:
+    """The named statements (``-- name: x`` blocks) of one of our files, for one schema."""
+    parts = _NAME_LINE.split(read_sql(filename))
+    return {name: qualify(body.strip(), schema)
+            for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+#: component -> {version: statements bringing it from version-1 to version}. Results and
+#: events are the shared steps as they are; the tasks component shares the dependency and
+#: schedule tables and lays out the task tables its own way (sql/tasks_v1.sql). A new shared
+#: version of "tasks" needs its PostgreSQL counterpart added here.
+MIGRATIONS: dict[str, dict[int, list[str]]] = {
+    "tasks": {1: [*shared_sql.DEPS_SCHEDULES_V1, read_sql("tasks_v1.sql")]},
+    "results": shared_sql.MIGRATIONS["results"],
+    "events": shared_sql.MIGRATIONS["events"],
+}
+
+
+async def _version(conn: Any, schema: str, component: str) -> int:
+    table = qualify("omniq_schema_version", schema)
+    if await conn.fetchval("SELECT to_regclass($1)", table) is None:
+        return 0
+    found = await conn.fetchval(qualify(shared_sql.GET_VERSION, schema), component)
+    return int(found or 0)
+
+
+async def migrate(conn: Any, schema: str, component: str, auto_migrate: bool,
+                  display: str) -> None:
+    """Bring ``component``'s tables in ``schema`` to the latest version in one transaction,
+    or refuse with a clear error having written nothing."""
+    steps = MIGRATIONS[component]
+    latest = max(steps)
+    where = f"schema {schema!r} at {display}"
+    version = await _version(conn, schema, component)
+    if version == latest:
+        return
+
+    def check(found: int) -> None:
+        if found > latest:
+            raise BackendError(f"the {component} tables of {where} are at version {found}, "
+                               f"newer than this omniq-postgres knows ({latest}): upgrade "
+                               "omniq-postgres to open them. Nothing was written.")
+        if found and not auto_migrate:
+            raise BackendError(f"the {component} tables of {where} are at version {found}, "
+                               f"older than {latest}, and auto_migrate is off: open them once "
+                               "with auto_migrate=True to upgrade. Nothing was written.")
+
+    check(version)
+    async with conn.transaction():
+        # One migrator per schema at a time; the others find the work done after the lock.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                           f"omniq-migrate:{schema}")
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+        await conn.execute(qualify(shared_sql.VERSION_TABLE, schema))
+        version = await _version(conn, schema, component)
+        check(version)
+        for number in range(version + 1, latest + 1):
+            try:
+                for sql in steps[number]:
+                    await conn.execute(qualify(sql, schema))
+            except asyncpg.PostgresError as exc:
+                raise BackendError(
+                    f"migrating the {component} tables of {where} to version {number} failed: "
+                    f"{type(exc).__name__}: {exc}. Rolled back: they are still at version "
+                    f"{version}.") from exc
+            await conn.execute(qualify(shared_sql.SET_VERSION, schema), component, number)
+        if version:
+            logger.info("%s tables of %s migrated from version %d to %d", component, where,
+                        version, latest)
+
+
+async def _keep_session(conn: Any) -> None:
+    """Release a pooled connection as it is. asyncpg's default sends a reset query (unlisten,
+    reset settings, unlock) on every release, a second round trip per statement; our pooled
+    connections never LISTEN (the listener has its own), hold session locks or change session
+    settings (only ``set_config(..., true)``, which ends with its transaction)."""
+
+
+# -- the shared engine ----------------------------------------------------------------------------
+class Engine:
+    """A pool, a LISTEN connection and the schemas known to be current, for one loop."""
+
+    def __init__(self, settings: ConnectionSettings, pool: Any, key: tuple[Any, ...]) -> None:
+        self.settings, self.pool, self.key = settings, pool, key
+        self.own_pool = pool is None
+        self.display = settings.display
+        self.refs = 0
+        self.listener = Listener(self)
+        self._ready: set[tuple[str, str]] = set()
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self.pool is None:
+                with translating(self.display):
+                    self.pool = await asyncpg.create_pool(
+                        min_size=self.settings.min_size, max_size=self.settings.max_size,
+                        reset=_keep_session, **self.settings.connect_kwargs())
+
+    async def new_connection(self) -> Any:
+        """A connection outside the pool (for LISTEN); from the user's pool if we have one."""
+        if not self.own_pool:
+            return await self.pool.acquire()
+        return await asyncpg.connect(**self.settings.connect_kwargs())
+
+    async def drop_connection(self, conn: Any) -> None:
+        if not self.own_pool:
+            await self.pool.release(conn)
+        else:
+            await conn.close(timeout=2)
+
+    async def ensure_schema(self, schema: str, component: str, auto_migrate: bool) -> None:
+        """Create or upgrade ``component``'s tables in ``schema`` (once per engine)."""
+        if (schema, component) in self._ready:
+            return
+        async with self._lock:
+            if (schema, component) in self._ready:
+                return
+            with translating(self.display):
+                async with self.pool.acquire() as conn:
+                    await migrate(conn, schema, component, auto_migrate, self.display)
+            self._ready.add((schema, component))
+
+    async def release(self) -> None:
+        self.refs -= 1
+        if self.refs > 0:
+            return
+        if _engines.get(self.key) is self:
+            del _engines[self.key]
+        await self.listener.close()
+        if self.own_pool and self.pool is not None:
+            pool, self.pool = self.pool, None
+            try:
+                await asyncio.wait_for(pool.close(), 5)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                pool.terminate()
+
+    # Queries, with driver errors translated at this boundary.
+    async def _run(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:
+        with translating(self.display):
+            async with self.pool.acquire() as conn:
+                try:
+                    return await getattr(conn, method)(sql, *args)
+                except (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError):
+                    # A connection left in a broken state (the server went away mid-way):
+                    # never hand it out again.
+                    conn.terminate()
+                    raise
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        return await self._run("fetch", sql, args)  # type: ignore[no-any-return]
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        return await self._run("fetchrow", sql, args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._run("fetchval", sql, args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        return await self._run("execute", sql, args)  # type: ignore[no-any-return]
+
+    async def executemany(self, sql: str, rows: list[Any]) -> None:
+        await self._run("executemany", sql, (rows,))
+
+
+_engines: dict[tuple[Any, ...], Engine] = {}
+
+
+async def open_engine(settings: ConnectionSettings, pool: Any = None) -> Engine:
+    """The engine for these settings (or this pool) on the running loop, started."""
+    loop = asyncio.get_running_loop()
+    key = (loop, "pool", id(pool)) if pool is not None else (loop, settings)
+    engine = _engines.get(key)
+    if engine is None:
+        engine = _engines[key] = Engine(settings, pool, key)
+    engine.refs += 1
+    try:
+        await engine.start()
+    except BaseException:
+        await engine.release()
+        raise
+    return engine

@@ -1,0 +1,131 @@
+"""What the components do with NOTIFY payloads: wake idle workers and result waiters.
+
+Task channel payloads are ``"<queue> <eta>"``: the earliest eta (epoch seconds) of the tasks
+that just became runnable in that queue. A due eta wakes the queue's waiters at once; a future
+one is remembered, so an idle worker wakes when it comes due instead of polling for it.
+Result channel payloads are comma-separated task ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+_MAX_ETAS = 64  # remembered future etas per queue; later ones are found by the periodic look
+
+
+class _Waiter:
+    """One ``wait`` call: woken for work, or to recompute its deadline (a new eta)."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.work = False
+
+
+class QueueWakeups:
+    def __init__(self) -> None:
+        self.generation: defaultdict[str, int] = defaultdict(int)
+        self._seen: dict[str, int] = {}
+        self._etas: dict[str, list[float]] = {}
+        self._waiters: dict[str, set[_Waiter]] = {}
+
+    def on_payload(self, payload: str) -> None:
+        queue, _, eta = payload.partition(" ")
+        when = float(eta) if eta else 0.0
+        if when <= time.time() + 0.001:
+            self._wake([queue])
+            return
+        etas = self._etas.setdefault(queue, [])
+        bisect.insort(etas, when)
+        del etas[_MAX_ETAS:]
+        for waiter in self._waiters.get(queue, ()):
+            waiter.event.set()  # recompute: the new eta may come before its deadline
+
+    def on_reset(self) -> None:
+        """Notifications may have been lost: wake everyone to look again."""
+        self._wake(list(set(self.generation) | set(self._waiters)))
+
+    def add_etas(self, etas: Iterable[tuple[str, float]]) -> None:
+        for queue, when in etas:
+            self.on_payload(f"{queue} {when!r}")
+
+    def _wake(self, queues: Iterable[str]) -> None:
+        for queue in queues:
+            self.generation[queue] += 1
+            for waiter in self._waiters.get(queue, ()):
+                waiter.work = True
+                waiter.event.set()
+
+    def snapshot(self, queues: Sequence[str]) -> None:
+        """Called as a claim starts: a wake-up after this moment must not be slept through."""
+        self._seen = {q: self.generation[q] for q in queues}
+
+    def _next_eta(self, queues: Sequence[str], now: float) -> float | None:
+        found = None
+        for queue in queues:
+            etas = self._etas.get(queue)
+            while etas and etas[0] <= now:
+                etas.pop(0)
+            if etas and (found is None or etas[0] < found):
+                found = etas[0]
+        return found
+
+    async def wait(self, queues: Sequence[str], timeout: float) -> None:
+        """Return on a wake-up of one of ``queues``, when a known eta comes due, or after
+        ``timeout`` seconds."""
+        if any(self.generation[q] != self._seen.get(q, self.generation[q]) for q in queues):
+            return  # woken since the last claim began: look again at once
+        deadline = time.monotonic() + timeout
+        waiter = _Waiter()
+        for queue in queues:
+            self._waiters.setdefault(queue, set()).add(waiter)
+        try:
+            while not waiter.work:
+                limit = deadline - time.monotonic()
+                eta = self._next_eta(queues, time.time())
+                if eta is not None:
+                    limit = min(limit, eta - time.time())
+                if limit <= 0:
+                    return
+                waiter.event.clear()
+                try:
+                    await asyncio.wait_for(waiter.event.wait(), limit)
+                except TimeoutError:
+                    return
+        finally:
+            for queue in queues:
+                waiting = self._waiters.get(queue)
+                if waiting is not None:
+                    waiting.discard(waiter)
+                    if not waiting:
+                        del self._waiters[queue]
+
+
+class ResultWaiters:
+    def __init__(self) -> None:
+        self._events: dict[str, set[asyncio.Event]] = {}
+
+    def on_payload(self, payload: str) -> None:
+        for task_id in payload.split(","):
+            for event in self._events.get(task_id, ()):
+                event.set()
+
+    def on_reset(self) -> None:
+        for events in list(self._events.values()):
+            for event in events:
+                event.set()
+
+    def add(self, task_id: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._events.setdefault(task_id, set()).add(event)
+        return event
+
+    def remove(self, task_id: str, event: asyncio.Event) -> None:
+        events = self._events.get(task_id)
+        if events is not None:
+            events.discard(event)
+            if not events:
+                del self._events[task_id]

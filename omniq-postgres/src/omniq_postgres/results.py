@@ -1,0 +1,148 @@
+"""``AsyncPostgresResultStorage``: task results in PostgreSQL.
+
+A batch of results is one upsert that also NOTIFYs the ids written, so ``wait`` (and so
+``get_result``) blocks on LISTEN instead of polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from omniq import _sql as shared
+from omniq._sql import epoch
+from omniq._sync import make_sync
+from omniq.storage import AsyncResultStorage
+
+from ._base import PostgresComponent
+from ._config import PostgresResultStorageConfig
+from ._wakeups import ResultWaiters
+
+_PAYLOAD_MAX = 7000  # bytes per NOTIFY payload (the server's limit is 8000)
+_RECHECK = 5.0  # seconds: a waiter also looks again this often, should a NOTIFY be missed
+
+
+def _payloads(task_ids: Sequence[str]) -> list[str]:
+    """Comma-joined ids in chunks under the NOTIFY size limit (odd ids are left to polling)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for task_id in task_ids:
+        if "," in task_id or len(task_id) > 200:
+            continue
+        if size + len(task_id) + 1 > _PAYLOAD_MAX:
+            chunks.append(",".join(current))
+            current, size = [], 0
+        current.append(task_id)
+        size += len(task_id) + 1
+    if current:
+        chunks.append(",".join(current))
+    return chunks
+
+
+class AsyncPostgresResultStorage(PostgresComponent, AsyncResultStorage):
+    """Results in PostgreSQL, in the schema ``omniq_<project_name>``.
+
+    Takes the connection arguments of :class:`~omniq_postgres.AsyncPostgresTaskQueue`
+    (``url``/``dsn``, ``host``, ``port``, ``username``, ``password``, ``database``, ``schema``,
+    ``pool``, ``min_size``, ``max_size``, ``connect_timeout``, ``auto_migrate``,
+    ``server_settings``). Expired results are hidden at once and deleted by ``purge``.
+    """
+
+    config_class = PostgresResultStorageConfig
+    statement_file = "results.sql"
+    component = "results"
+
+    def __init__(self, *, project_name: str | None = None, url: str | None = None,
+                 dsn: str | None = None, host: str | None = None, port: int | None = None,
+                 username: str | None = None, password: str | None = None,
+                 database: str | None = None, schema: str | None = None, pool: Any = None,
+                 min_size: int | None = None, max_size: int | None = None,
+                 connect_timeout: float | None = None, auto_migrate: bool = True,
+                 server_settings: Mapping[str, str] | None = None,
+                 secret_key: str | None = None) -> None:
+        super().__init__(project_name=project_name, secret_key=secret_key)
+        self._init_connection(url=url, dsn=dsn, host=host, port=port, username=username,
+                              password=password, database=database, schema=schema, pool=pool,
+                              min_size=min_size, max_size=max_size,
+                              connect_timeout=connect_timeout, auto_migrate=auto_migrate,
+                              server_settings=server_settings)
+        self._waiters = ResultWaiters()
+        self._listening = False
+
+    async def _close(self) -> None:
+        if self._listening and self._engine is not None:
+            self._engine.listener.unsubscribe(self._channel("r"), self._waiters.on_payload)
+        self._listening = False
+        await super()._close()
+
+    async def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None,
+                       schedule_id: str | None, finished_at: datetime) -> None:
+        await self.put_blobs([(task_id, blob, expires_at, schedule_id, finished_at)])
+
+    async def put_blobs(self, items: Sequence[tuple[str, bytes, datetime | None, str | None,
+                                                    datetime]]) -> None:
+        if not items:
+            return
+        latest = {item[0]: item for item in items}  # an upsert may touch a row only once
+        rows = list(latest.values())
+        await (await self._db()).fetchval(
+            self.sql["put_results"], self.project_name, [r[0] for r in rows], [r[1] for r in rows],
+            [epoch(r[2]) for r in rows], [r[3] for r in rows], [epoch(r[4]) for r in rows],
+            self._channel("r"), _payloads(list(latest)))
+
+    async def get_blob(self, task_id: str) -> bytes | None:
+        blob: bytes | None = await (await self._db()).fetchval(
+            self._shared(shared.GET_RESULT), self.project_name, task_id, time.time())
+        return blob
+
+    async def wait_blob(self, task_id: str, timeout: float, poll_interval: float) -> bytes | None:
+        """Wait on NOTIFY for the result (``poll_interval`` is not needed here)."""
+        db = await self._db()
+        if not self._listening:
+            await db.listener.subscribe(self._channel("r"), self._waiters.on_payload,
+                                        self._waiters.on_reset)
+            self._listening = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        event = self._waiters.add(task_id)
+        try:
+            while True:
+                event.clear()  # before looking: a NOTIFY from now on is not slept through
+                blob = await self.get_blob(task_id)
+                remaining = deadline - loop.time()
+                if blob is not None or remaining <= 0:
+                    return blob
+                try:
+                    await asyncio.wait_for(event.wait(), min(remaining, _RECHECK))
+                except TimeoutError:
+                    pass
+        finally:
+            self._waiters.remove(task_id, event)
+
+    async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
+        sql = shared.LATEST_SCHEDULE_RESULT if latest_only else shared.SCHEDULE_RESULTS
+        rows = await (await self._db()).fetch(self._shared(sql), self.project_name, schedule_id,
+                                              time.time())
+        return [r[0] for r in rows]
+
+    async def delete_blob(self, task_id: str) -> bool:
+        status = await (await self._db()).execute(self._shared(shared.DELETE_RESULT),
+                                                  self.project_name, task_id)
+        return status == "DELETE 1"
+
+    async def purge_expired(self, now: datetime) -> int:
+        status = await (await self._db()).execute(self._shared(shared.PURGE_RESULTS),
+                                                  self.project_name, now.timestamp())
+        return int(status.rsplit(" ", 1)[1])
+
+
+PostgresResultStorage = make_sync(AsyncPostgresResultStorage, "PostgresResultStorage")
+PostgreSQLResultStorage = PostgresResultStorage
+PostgresResultStore = PostgresResultStorage
+
+__all__ = ["AsyncPostgresResultStorage", "PostgreSQLResultStorage", "PostgresResultStorage",
+           "PostgresResultStorageConfig", "PostgresResultStore"]

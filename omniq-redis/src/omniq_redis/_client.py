@@ -1,0 +1,251 @@
+"""Connections, key names, Lua scripts and error translation shared by the Redis components.
+
+Every component takes the same connection keywords (``url=``, ``host=``/``port=``/``db=``/
+``username=``/``password=``/``ssl=``, Sentinel's ``sentinels=`` and ``sentinel_master=``, or
+an existing ``client=`` that stays the caller's to close) and keeps its keys under one prefix
+per project, ``omniq:{project}:``. The braces are a Redis Cluster hash tag: every key of a
+project hashes to one slot, so a script may touch any of them.
+
+Driver exceptions never leave a component: :class:`RedisErrors` turns them into OmniQ's
+(``BackendUnavailableError`` for what a retry may fix, ``BackendError`` otherwise), naming the
+server by its URL with the password hidden.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import redis.asyncio as aioredis
+from redis import exceptions as rex
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from omniq.config import redact_url
+from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError, OmniQError
+
+logger = logging.getLogger("omniq.redis")
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (Redis scores are doubles: exact below 2**53)."""
+    return (moment - EPOCH) // _US
+
+
+def from_us(value: int | bytes | str) -> datetime:
+    return EPOCH + timedelta(microseconds=int(value))
+
+
+# -- Lua -----------------------------------------------------------------------------------------
+_LUA = importlib.resources.files("omniq_redis") / "lua"
+
+
+def lua_source(name: str) -> str:
+    """A script from ``lua/``, with the shared helpers of ``lua/lib.lua`` in front of it."""
+    lib = (_LUA / "lib.lua").read_text(encoding="utf-8")
+    return lib + "\n" + (_LUA / f"{name}.lua").read_text(encoding="utf-8")
+
+
+class Scripts:
+    """The named scripts of one client, registered once (``SCRIPT LOAD`` on first call;
+    redis-py reloads them by itself after a server restart empties the script cache)."""
+
+    def __init__(self, client: Any, names: tuple[str, ...]) -> None:
+        for name in names:
+            setattr(self, name, client.register_script(lua_source(name)))
+
+
+# -- errors --------------------------------------------------------------------------------------
+def translate(exc: BaseException, where: str, prefix: str) -> Exception:
+    """The OmniQ error for a redis-py (or socket) exception."""
+    text = str(exc)
+    if isinstance(exc, rex.AuthenticationError | rex.NoPermissionError) or any(
+            word in text for word in ("WRONGPASS", "NOAUTH", "NOPERM", "invalid password")):
+        return BackendError(f"Redis at {where} refused the credentials: {text}")
+    if "WRONGTYPE" in text:
+        return BackendError(
+            f"a key under {prefix}* on Redis at {where} holds the wrong kind of value "
+            f"(something other than OmniQ wrote it; use another project name or delete it): "
+            f"{text}")
+    if isinstance(exc, rex.ConnectionError | rex.TimeoutError | rex.BusyLoadingError
+                  | OSError | TimeoutError) or text.startswith(("LOADING", "READONLY",
+                                                                "MASTERDOWN", "TRYAGAIN")):
+        return BackendUnavailableError(f"Redis at {where} is unavailable: {text}")
+    return BackendError(f"Redis at {where} failed: {text}")
+
+
+class RedisErrors:
+    """``with errors:`` around driver calls re-raises their exceptions as OmniQ's."""
+
+    __slots__ = ("prefix", "where")
+
+    def __init__(self, where: str, prefix: str) -> None:
+        self.where, self.prefix = where, prefix
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is not None and not isinstance(exc, OmniQError) \
+                and isinstance(exc, rex.RedisError | OSError | TimeoutError):
+            raise translate(exc, self.where, self.prefix) from exc
+
+
+# -- the connection mixin ------------------------------------------------------------------------
+class RedisConnection:
+    """Connection handling shared by the queue, result store and event store.
+
+    Args:
+        url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` for TLS, or
+            ``unix:///path/redis.sock?db=0``. Default ``redis://127.0.0.1:6379/0``.
+        host, port, db, username, password, ssl: The same, as separate keywords (they
+            override the URL's parts).
+        client: An existing ``redis.asyncio.Redis``; used as is and never closed here.
+        sentinels: ``[(host, port), ...]`` of Redis Sentinels; with ``sentinel_master``
+            the components follow the master that the Sentinels name.
+        sentinel_master: The Sentinel service name (e.g. ``"mymaster"``).
+        key_prefix: First part of every key (``omniq`` gives ``omniq:{project}:...``).
+        socket_connect_timeout: Seconds to wait for a connection (an unreachable host
+            fails after this long).
+        socket_timeout: Seconds to wait for a reply before the server counts as gone
+            (default 10; blocking waits stay below it).
+        max_connections: Size of the connection pool.
+        retries: Times a command is retried after a dropped connection (every OmniQ write
+            is idempotent or fenced, so a retry cannot apply one twice).
+    """
+
+    def _init_connection(
+        self,
+        *,
+        project_name: str,
+        url: str | None,
+        host: str | None,
+        port: int | None,
+        db: int | None,
+        username: str | None,
+        password: str | None,
+        ssl: bool | None,
+        client: Any,
+        sentinels: Any,
+        sentinel_master: str | None,
+        key_prefix: str,
+        socket_connect_timeout: float | None,
+        socket_timeout: float | None,
+        max_connections: int | None,
+        retries: int,
+    ) -> None:
+        if client is not None and not isinstance(client, aioredis.Redis):
+            raise ConfigError("client must be a redis.asyncio.Redis", field="client",
+                              value=type(client).__name__,
+                              expected="redis.asyncio.Redis(...) (not the blocking redis.Redis)")
+        if url is not None and not isinstance(url, str):
+            raise ConfigError("url must be a string", field="url", value=url,
+                              expected="redis://host:port/db")
+        if url is not None and url.split("://", 1)[0].lower() not in ("redis", "rediss", "unix"):
+            raise ConfigError("not a Redis URL", field="url", value=redact_url(url),
+                              expected="redis://, rediss:// or unix://")
+        if sentinels and not sentinel_master:
+            raise ConfigError("sentinels need sentinel_master", field="sentinel_master",
+                              value=None, expected="the Sentinel service name, e.g. 'mymaster'")
+        if not isinstance(key_prefix, str) or not key_prefix or any(c in key_prefix
+                                                                   for c in "{} \t\n"):
+            raise ConfigError("bad key_prefix", field="key_prefix", value=key_prefix,
+                              expected="a non-empty string without braces or spaces")
+        self._url = url
+        self._opts = {"host": host, "port": port, "db": db, "username": username,
+                      "password": password, "ssl": ssl}
+        self._given_client = client
+        self._sentinels = [tuple(s) for s in sentinels] if sentinels else None
+        self._sentinel_master = sentinel_master
+        self._timeouts = (socket_connect_timeout, socket_timeout)
+        self._max_connections = max_connections
+        self._retries = retries
+        #: Every key of this project starts with this (hash-tagged for Redis Cluster).
+        self.prefix = f"{key_prefix}:{{{project_name}}}:"
+        self.where = self._describe()
+        self.errors = RedisErrors(self.where, self.prefix)
+        self.client: Any = None
+        self._owns_client = False
+
+    def _describe(self) -> str:
+        if self._given_client is not None:
+            kw = self._given_client.connection_pool.connection_kwargs
+            return redact_url(f"redis://{kw.get('host', '?')}:{kw.get('port', '?')}/"
+                              f"{kw.get('db', 0)}")
+        if self._sentinels:
+            hosts = ",".join(f"{h}:{p}" for h, p in self._sentinels)
+            return f"redis-sentinel://{hosts}/{self._sentinel_master}"
+        base = self._url or DEFAULT_URL
+        o = self._opts
+        if any(o[k] is not None for k in ("host", "port", "username", "password", "ssl")) \
+                and self._url is None:
+            scheme = "rediss" if o["ssl"] else "redis"
+            auth = ""
+            if o["username"] or o["password"]:
+                auth = quote(o["username"] or "", safe="") + (
+                    ":" + quote(o["password"] or "", safe="") if o["password"] else "") + "@"
+            base = (f"{scheme}://{auth}{o['host'] or '127.0.0.1'}:{o['port'] or 6379}/"
+                    f"{o['db'] or 0}")
+        elif o["db"] is not None and self._url is not None:
+            base = f"{base} (db {o['db']})"
+        return redact_url(base)
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        connect_timeout, timeout = self._timeouts
+        kwargs: dict[str, Any] = {
+            "socket_connect_timeout": 5.0 if connect_timeout is None else connect_timeout,
+            "socket_timeout": 10.0 if timeout is None else timeout,
+            "socket_keepalive": True,
+            "health_check_interval": 30,
+            "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), self._retries),
+            "retry_on_error": [rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError],
+        }
+        if self._max_connections:
+            kwargs["max_connections"] = self._max_connections
+        return kwargs
+
+    def _new_client(self) -> Any:
+        kwargs = self._client_kwargs()
+        given = {k: v for k, v in self._opts.items() if v is not None}
+        if self._sentinels:
+            from redis.asyncio.sentinel import Sentinel
+
+            sentinel_kwargs = {k: v for k, v in given.items() if k in ("username", "password")}
+            sentinel = Sentinel(self._sentinels, sentinel_kwargs=sentinel_kwargs or None,
+                                **{k: v for k, v in given.items() if k != "host"
+                                   and k != "port"}, **kwargs)
+            return sentinel.master_for(self._sentinel_master)
+        if self._url is not None:
+            return aioredis.from_url(self._url, **given, **kwargs)
+        given.setdefault("host", "127.0.0.1")
+        return aioredis.Redis(**given, **kwargs)
+
+    async def _open(self) -> None:
+        """Create (or adopt) the client and check that the server answers."""
+        if self._given_client is not None:
+            self.client, self._owns_client = self._given_client, False
+        else:
+            self.client, self._owns_client = self._new_client(), True
+        try:
+            with self.errors:
+                await self.client.ping()
+        except BaseException:
+            await self._shut()
+            raise
+
+    async def _shut(self) -> None:
+        client, self.client = self.client, None
+        if client is not None and self._owns_client:
+            try:
+                await client.aclose()
+            except Exception as exc:  # closing a broken connection must not mask anything
+                logger.debug("closing Redis client: %s", exc)

@@ -1,0 +1,54 @@
+-- update.lua: compare-and-set a batch of tasks. Each task is replaced only if its stored
+-- status is one of the expected ones and (when given) its stored attempts equal the
+-- expected attempt: the fencing point that refuses a late worker's write. A write whose
+-- blob is already the stored one (a call retried after a lost reply) counts as done.
+--
+-- KEYS[1]  the project's anchor key (routing only; see lib.lua)
+-- ARGV[1]  key prefix
+-- ARGV[2]  now, microseconds since the epoch (decides ready versus delayed)
+-- ARGV[3]  number of tasks; then per task 10 values: id, expected statuses (comma
+--          separated), expected attempts ("" = any), status, attempts, queue, priority,
+--          order member, lease expiry in us ("" unless running), msgpack blob
+-- Touches  t:<id>, x:* indexes, ready:/delayed:/wake:<queue>, running; reads ch:<id>
+-- Returns  per task 0 = missing or condition failed (nothing written), 1 = written,
+--          2 = written and other tasks depend on it
+local now = tonumber(ARGV[2])
+local out = {}
+local i = 4
+for n = 1, tonumber(ARGV[3]) do
+  local id, es, ea, s, a, q, p, m, l, d = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+    ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+  i = i + 10
+  local key = P .. 't:' .. id
+  local cur = redis.call('HMGET', key, 's', 'a', 'q', 'm', 'd')
+  local ok = 0
+  if cur[1] then
+    if cur[5] == d then
+      ok = 1
+    elseif string.find(',' .. es .. ',', ',' .. cur[1] .. ',', 1, true)
+        and (ea == '' or ea == cur[2]) then
+      if cur[3] ~= q then
+        redis.call('ZREM', P .. 'x:' .. cur[3], id)
+        redis.call('ZADD', P .. 'x:' .. q, 0, id)
+      end
+      if cur[1] ~= s or cur[3] ~= q then
+        idx_del(cur[3], cur[1], id)
+        idx_add(q, s, id)
+      end
+      dequeue(cur[3], cur[4], id)
+      redis.call('HSET', key, 'd', d, 's', s, 'a', a, 'q', q, 'p', p, 'm', m,
+        'w', '', 't', '', 'l', '')
+      if runnable(s) then
+        enqueue(q, m, p, now)
+      elseif s == 'running' and l ~= '' then
+        redis.call('ZADD', P .. 'running', l, id)
+      end
+      ok = 1
+    end
+    if ok == 1 and redis.call('EXISTS', P .. 'ch:' .. id) == 1 then
+      ok = 2
+    end
+  end
+  out[n] = ok
+end
+return out

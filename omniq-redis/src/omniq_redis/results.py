@@ -1,0 +1,258 @@
+"""The ``redis`` result store: one string key per result with Redis's own expiry, a sorted
+set per schedule, and a pub/sub channel that wakes ``get_result`` the moment a result lands.
+
+Keys under ``omniq:{project}:``: ``r:<task id>`` (the signed, encoded result, ``PX`` = its
+ttl), ``rs:<schedule id>`` (task ids by finish time; entries whose result expired are dropped
+when read) and the channel ``done``, on which each batch of results is announced (with the
+blobs themselves when the batch is small, so a waiter needs no further round trip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import anyio
+import msgspec
+
+from omniq._sync import make_sync
+from omniq._time import utcnow
+from omniq.storage import AsyncResultStorage
+
+from ._client import RedisConnection, to_us
+from ._config import RedisResultStorageConfig
+
+logger = logging.getLogger("omniq.redis")
+
+#: Announce blobs with their ids when a batch's results add up to less than this many bytes.
+INLINE_BYTES = 16_384
+_pack = msgspec.msgpack.Encoder().encode
+_unpack = msgspec.msgpack.Decoder(list[tuple[str, bytes | None]]).decode
+
+
+class _Waiter:
+    __slots__ = ("blob", "event")
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.blob: bytes | None = None
+
+
+class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
+    """Task results in Redis, expired by Redis itself.
+
+    Args:
+        project_name: Namespace of this project's keys (``omniq:{project}:...``).
+        secret_key: Key that signs stored values.
+        url, host, port, db, username, password, ssl, client, sentinels, sentinel_master,
+        key_prefix, socket_connect_timeout, socket_timeout, max_connections, retries:
+            How to reach Redis; see :class:`omniq_redis._client.RedisConnection`.
+    """
+
+    config_class = RedisResultStorageConfig
+
+    def __init__(
+        self,
+        *,
+        project_name: str | None = None,
+        secret_key: str | None = None,
+        url: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        db: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        ssl: bool | None = None,
+        client: Any = None,
+        sentinels: Sequence[tuple[str, int]] | None = None,
+        sentinel_master: str | None = None,
+        key_prefix: str = "omniq",
+        socket_connect_timeout: float | None = None,
+        socket_timeout: float | None = None,
+        max_connections: int | None = None,
+        retries: int = 3,
+    ) -> None:
+        AsyncResultStorage.__init__(self, project_name=project_name, secret_key=secret_key)
+        self._init_connection(
+            project_name=self.project_name, url=url, host=host, port=port, db=db,
+            username=username, password=password, ssl=ssl, client=client, sentinels=sentinels,
+            sentinel_master=sentinel_master, key_prefix=key_prefix,
+            socket_connect_timeout=socket_connect_timeout, socket_timeout=socket_timeout,
+            max_connections=max_connections, retries=retries)
+        self._channel = self.prefix + "done"
+        self._waiters: dict[str, set[_Waiter]] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
+
+    async def _connect(self) -> None:
+        await self._open()
+
+    async def _close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+        await self._shut()
+
+    # -- writing -------------------------------------------------------------------------------
+    async def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None,
+                       schedule_id: str | None, finished_at: datetime) -> None:
+        await self.put_blobs([(task_id, blob, expires_at, schedule_id, finished_at)])
+
+    async def put_blobs(self, items: Sequence[tuple[str, bytes, datetime | None, str | None,
+                                                    datetime]]) -> None:
+        """Every result of the batch, and its announcement, in one pipeline."""
+        if not items:
+            return
+        await self.connect()
+        now = utcnow()
+        r, rs = self.prefix + "r:", self.prefix + "rs:"
+        size = sum(len(item[1]) for item in items)
+        announce = []
+        with self.errors:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for task_id, blob, expires_at, schedule_id, finished_at in items:
+                    if expires_at is None:
+                        pipe.set(r + task_id, blob)
+                    else:
+                        ms = int((expires_at - now).total_seconds() * 1000)
+                        if ms <= 0:  # already past its ttl: nothing to keep
+                            pipe.delete(r + task_id)
+                            continue
+                        pipe.set(r + task_id, blob, px=ms)
+                    if schedule_id is not None:
+                        pipe.zadd(rs + schedule_id, {task_id: to_us(finished_at)})
+                    announce.append((task_id, blob if size <= INLINE_BYTES else None))
+                if announce:
+                    pipe.publish(self._channel, _pack(announce))
+                await pipe.execute()
+
+    # -- reading -------------------------------------------------------------------------------
+    async def get_blob(self, task_id: str) -> bytes | None:
+        await self.connect()
+        with self.errors:
+            return await self.client.get(self.prefix + "r:" + task_id)  # type: ignore[no-any-return]
+
+    async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
+        await self.connect()
+        key = self.prefix + "rs:" + schedule_id
+        r = self.prefix + "r:"
+        found: list[bytes] = []
+        with self.errors:
+            ids = await self.client.zrange(key, 0, -1)
+            if latest_only:
+                ids = ids[::-1]
+            gone = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                blobs = await self.client.mget([r + i.decode() for i in chunk])
+                for task_id, blob in zip(chunk, blobs, strict=True):
+                    if blob is None:
+                        gone.append(task_id)
+                    else:
+                        found.append(blob)
+                if latest_only and found:
+                    break
+            if gone:  # their results expired: drop them from the index too
+                await self.client.zrem(key, *gone)
+        return found[:1] if latest_only else found
+
+    async def delete_blob(self, task_id: str) -> bool:
+        await self.connect()
+        with self.errors:
+            return bool(await self.client.delete(self.prefix + "r:" + task_id))
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Redis expires results by itself (``PX``); nothing to do."""
+        return 0
+
+    # -- waiting -------------------------------------------------------------------------------
+    async def wait_blob(self, task_id: str, timeout: float, poll_interval: float) -> bytes | None:
+        """Wait for the result, woken by the ``done`` channel (no polling while it works)."""
+        await self.connect()
+        waiter = _Waiter()
+        self._waiters.setdefault(task_id, set()).add(waiter)
+        try:
+            if not await self._ensure_listener():
+                return await super().wait_blob(task_id, timeout, poll_interval)
+            # Subscribed before this read: a result stored after it is announced to us.
+            blob = await self.get_blob(task_id)
+            if blob is not None:
+                return blob
+            with anyio.move_on_after(timeout):
+                await waiter.event.wait()
+            if waiter.blob is not None:
+                return waiter.blob
+            return await self.get_blob(task_id)
+        finally:
+            waiters = self._waiters.get(task_id)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._waiters[task_id]
+
+    async def _ensure_listener(self) -> bool:
+        """Start the subscriber if needed; True once it is subscribed."""
+        if self._listener is None or self._listener.done():
+            self._subscribed = asyncio.Event()
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(), name=f"omniq-redis-results-{self.project_name}")
+        assert self._subscribed is not None
+        with anyio.move_on_after(2.0):
+            await self._subscribed.wait()
+        return self._subscribed.is_set()
+
+    async def _listen(self) -> None:
+        delay = 0.05
+        while True:
+            pubsub = self.client.pubsub()
+            try:
+                await pubsub.subscribe(self._channel)
+                while True:
+                    msg = await pubsub.get_message(timeout=5.0)
+                    if msg is None:
+                        continue
+                    if msg["type"] == "subscribe":
+                        assert self._subscribed is not None
+                        self._subscribed.set()
+                        delay = 0.05
+                    elif msg["type"] == "message":
+                        self._dispatch(msg["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # reconnect; waiters re-read on their own timeouts
+                assert self._subscribed is not None
+                self._subscribed.clear()
+                logger.debug("result subscription on %s failed: %s", self.where, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except Exception:  # a broken connection is being dropped anyway
+                    pass
+
+    def _dispatch(self, data: bytes) -> None:
+        try:
+            announced = _unpack(data)
+        except msgspec.DecodeError:
+            logger.warning("ignoring a malformed message on %s", self._channel)
+            return
+        for task_id, blob in announced:
+            for waiter in self._waiters.get(task_id, ()):
+                waiter.blob = blob
+                waiter.event.set()
+
+
+AsyncRedisResultStore = AsyncRedisResultStorage
+RedisResultStorage = make_sync(AsyncRedisResultStorage, "RedisResultStorage")
+RedisResultStore = RedisResultStorage
+
+__all__ = ["AsyncRedisResultStorage", "AsyncRedisResultStore", "RedisResultStorage",
+           "RedisResultStorageConfig", "RedisResultStore"]

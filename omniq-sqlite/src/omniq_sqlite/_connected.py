@@ -1,0 +1,137 @@
+"""Where a component's database is, and the one connection per file a process shares.
+
+:func:`resolve_path` turns the constructor forms of the seeds (``database_path=``,
+``base_dir=``, ``url="sqlite:///..."``, nothing at all) into one absolute path or
+``":memory:"``; :func:`acquire` hands every component of this process that names the same
+file the same open :class:`~._db.Database`, and the last :func:`release` closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+from typing import ClassVar
+
+from omniq.config import get_setting
+from omniq.exceptions import ConfigError
+
+from ._db import DEFAULT_BUSY_TIMEOUT, MEMORY, Database
+
+
+def resolve_path(project: str, *, url: str | None, database_path: str | os.PathLike[str] | None,
+                 base_dir: str | os.PathLike[str] | None) -> str:
+    """The database an ``sqlite`` component uses: an absolute path or ``":memory:"``.
+
+    ``url`` (``sqlite:///relative.db``, ``sqlite:////abs.db``, ``sqlite:///:memory:``) or
+    ``database_path`` name the file (relative to ``base_dir`` when given); otherwise it is
+    ``<base_dir>/<project>.db`` with ``base_dir`` defaulting to the ``BASE_DIR`` setting, so
+    the queue, results and events of a project share one file beside the project.
+    """
+    if url is not None and database_path is not None:
+        raise ConfigError("give url or database_path, not both", field="url", value=url)
+    if url is not None:
+        if not url.startswith("sqlite://"):
+            raise ConfigError("not an sqlite URL", field="url", value=url,
+                              expected="sqlite:///path.db, sqlite:////abs/path.db or "
+                                       "sqlite:///:memory:")
+        rest = url[len("sqlite://"):].split("?", 1)[0]
+        if rest in ("", "/"):
+            return MEMORY
+        if not rest.startswith("/"):
+            raise ConfigError("sqlite URL has a host part", field="url", value=url,
+                              expected="three slashes: sqlite:///path.db")
+        database_path = rest[1:]
+    if database_path is not None:
+        text = os.fspath(database_path)
+        if text in (MEMORY, ""):
+            return MEMORY
+        path = Path(text).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir).expanduser() / path
+        return str(path.absolute())
+    base = Path(base_dir if base_dir is not None else get_setting("BASE_DIR")).expanduser()
+    return str((base / f"{project}.db").absolute())
+
+
+_registry: dict[tuple[int, str], Database] = {}
+_registry_lock = threading.Lock()
+
+
+async def acquire(path: str, busy_timeout: float) -> Database:
+    """The open database at ``path``, opening it if this process has not yet."""
+    key = (os.getpid(), path)  # a forked child must not reuse its parent's connection
+    with _registry_lock:
+        db = _registry.get(key)
+        opener = db is None
+        if db is None:
+            db = _registry[key] = Database(path, busy_timeout)
+        db.users += 1
+    if opener:
+        try:
+            await db.open()
+        except BaseException as exc:
+            with _registry_lock:
+                if _registry.get(key) is db:
+                    del _registry[key]
+            db.ready.set_exception(exc)
+            raise
+        db.ready.set_result(None)
+    else:
+        try:
+            await asyncio.wrap_future(db.ready)
+        except BaseException:
+            with _registry_lock:
+                db.users -= 1
+            raise
+    return db
+
+
+async def release(db: Database) -> None:
+    """Give back a database from :func:`acquire`; the last user closes it."""
+    with _registry_lock:
+        db.users -= 1
+        last = db.users <= 0
+        if last:
+            key = (os.getpid(), db.path)
+            if _registry.get(key) is db:
+                del _registry[key]
+    if last:
+        await db.close()
+
+
+class SQLiteConnected:
+    """Mixin of the three components: where their database is, and connecting to it."""
+
+    #: The schema component this class owns: "tasks", "results" or "events".
+    schema: ClassVar[str] = ""
+    project_name: str
+
+    def _locate(self, url: str | None, database_path: str | os.PathLike[str] | None,
+                base_dir: str | os.PathLike[str] | None, busy_timeout: float | None) -> None:
+        self.database_path = resolve_path(self.project_name, url=url,
+                                          database_path=database_path, base_dir=base_dir)
+        self.busy_timeout = DEFAULT_BUSY_TIMEOUT if busy_timeout is None else float(busy_timeout)
+        self._db: Database | None = None
+
+    async def _connect(self) -> None:
+        db = await acquire(self.database_path, self.busy_timeout)
+        try:
+            await db.ensure_schema(self.schema)
+        except BaseException:
+            await release(db)
+            raise
+        self._db = db
+
+    async def _close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            await release(db)
+
+    async def _database(self) -> Database:
+        """The open database, connecting on first use."""
+        if self._db is None:
+            await self.connect()  # type: ignore[attr-defined]
+        assert self._db is not None
+        return self._db

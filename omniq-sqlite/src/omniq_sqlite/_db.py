@@ -1,0 +1,341 @@
+"""An open SQLite database: one connection per file per process, and how work runs on it.
+
+Why one connection: the queue, result store and event store of a project usually live in one
+file, and several ``OmniQ`` objects of one process may open it too. Sharing one connection
+means in-process writers take turns instead of spinning on the file lock, and ``:memory:``
+works at all (each connection would see its own empty database). Other processes use their
+own connections; WAL mode, short ``BEGIN IMMEDIATE`` transactions and a busy timeout make
+that safe.
+
+Each operation is one function of the raw connection (a whole transaction). It runs inline on
+the caller's event loop when it cannot block, else in the thread aiosqlite runs the
+connection in (see :class:`Database`). That uses aiosqlite's ``Connection._execute``, its
+primitive for running a call in its thread, pinned by the ``aiosqlite<0.23`` range of this
+distribution.
+
+Opening reads before it writes: a file that is not SQLite (or is corrupt) fails the first
+read, and a schema newer than this release is refused, both before anything is written.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+from omniq import _sql
+from omniq.exceptions import BackendError, BackendUnavailableError
+
+from ._signal import Listener, Signal
+from ._wakeups import WakeChannel, kind_of
+
+T = TypeVar("T")
+logger = logging.getLogger("omniq.sqlite")
+MEMORY = ":memory:"
+#: First interval of the data_version fallback poll of a waiter (seconds).
+FALLBACK_POLL = 0.002
+#: Commits between two background WAL checkpoints (a large batch counts as this many).
+CHECKPOINT_EVERY = 100
+DEFAULT_BUSY_TIMEOUT = 30.0
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_INVALID = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
+
+
+# -- the shared connection ----------------------------------------------------------------------
+
+def translate(exc: BaseException, where: str) -> Exception:
+    """A driver error as an OmniQ error naming the database."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _INVALID:
+        return BackendError(f"{where} is not a valid SQLite database, or it is corrupted "
+                            f"({exc}); the file was left as it was")
+    if code is not None and code & 0xFF in _BUSY:
+        return BackendUnavailableError(f"SQLite database {where} stayed locked past the busy "
+                                       f"timeout ({exc})")
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+        return BackendUnavailableError(f"cannot open SQLite database {where} ({exc})")
+    if isinstance(exc, ValueError):  # aiosqlite: the connection was closed under us
+        return BackendUnavailableError(f"SQLite database {where} is closed ({exc})")
+    return BackendError(f"SQLite error on {where}: {exc}")
+
+
+def transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+    # IMMEDIATE takes the write lock now (waiting up to busy_timeout), so a transaction that
+    # read first can never fail later on a snapshot another process made stale.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn, *args)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+class Database:
+    """One open SQLite database, shared by the components of this process that use it.
+
+    Every operation is one function of the raw connection (a whole transaction). It runs
+    inline on the caller's event loop when the connection is free and the file is not locked
+    by another process: an indexed statement takes microseconds, a hop to another thread and
+    back ~100 us, which would dominate enqueue-to-result latency. Anything that may have to
+    wait (another process holds the write lock) or is large (``heavy``) runs in aiosqlite's
+    thread instead, where waiting blocks no event loop. One lock keeps the connection used by
+    one thread at a time.
+    """
+
+    def __init__(self, path: str, busy_timeout: float) -> None:
+        self.path = path
+        self.where = "an in-memory database" if path == MEMORY else path
+        self.busy_timeout = busy_timeout
+        self.signal = Signal()
+        self.wake = None if path == MEMORY else WakeChannel(path, self.signal.notify)
+        self.users = 0
+        self.ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._conn: aiosqlite.Connection | None = None
+        self._raw: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._schemas: set[str] = set()
+        self._commits = 0
+        self._checkpointing = False
+        self._checkpointer: sqlite3.Connection | None = None
+
+    @property
+    def is_memory(self) -> bool:
+        return self.path == MEMORY
+
+    # -- wake-ups ------------------------------------------------------------------------------
+    def listen(self, keys: Iterable[tuple[str, ...]]) -> Listener:
+        """Register a waiter for ``keys`` (before checking the database)."""
+        keys = list(keys)
+        if self.wake is not None and keys:
+            self.wake.listen(kind_of(keys[0]))
+        return self.signal.listen(keys)
+
+    def notify(self, keys: Iterable[tuple[str, ...]]) -> None:
+        """Wake waiters of ``keys`` here and in the other processes using this file."""
+        keys = list(keys)
+        if keys:
+            self.signal.notify(keys)
+            if self.wake is not None:
+                self.wake.publish(keys)
+
+    async def wait(self, keys: Iterable[tuple[str, ...]], timeout: float,
+                   check: Callable[[], Awaitable[T | None]], max_poll: float = 0.1) -> T | None:
+        """``check()``'s first truthy value, or None after ``timeout`` seconds.
+
+        It checks at once, whenever ``keys`` are notified (by this process or, through the
+        wake channel, another), and whenever another connection has committed: that fallback
+        polls ``PRAGMA data_version`` (microseconds) every 2 ms, backing off to ``max_poll``.
+        """
+        deadline = time.monotonic() + timeout
+        listener = self.listen(keys)
+        try:
+            version = None if self.is_memory else await self.data_version()
+            found = await check()
+            step = FALLBACK_POLL
+            while not found and (remaining := deadline - time.monotonic()) > 0:
+                if version is None:
+                    await listener.wait(remaining)
+                elif not await listener.wait(min(remaining, step)):
+                    seen = await self.data_version()
+                    if seen == version:
+                        step = min(step * 2, max(max_poll, FALLBACK_POLL))
+                        continue
+                    version = seen
+                listener.event.clear()
+                found = await check()
+            return found or None
+        finally:
+            self.signal.forget(listener)
+
+    async def open(self) -> None:
+        if not self.is_memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # timeout=0: SQLite's own busy handler would sleep while holding the connection
+            # (and, inline, the event loop); _in_thread waits instead, with the lock released.
+            conn = aiosqlite.connect(self.path, isolation_level=None, cached_statements=256,
+                                     timeout=0, check_same_thread=False)
+            # aiosqlite's thread is not a daemon: an unclosed sync object would hang exit.
+            conn._thread.daemon = True
+            self._conn = await conn
+            self._raw = self._conn._conn
+            await self._call(self._check_and_configure, heavy=True)
+        except BaseException as exc:
+            await self.close()
+            if isinstance(exc, sqlite3.Error | ValueError):
+                raise translate(exc, self.where) from exc
+            raise
+
+    def _check_and_configure(self, conn: sqlite3.Connection) -> None:
+        # Reads first: a non-SQLite or corrupt file fails here, before anything is written.
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "omniq_schema_version" in tables:
+            for component, version in conn.execute(
+                    "SELECT component, version FROM omniq_schema_version"):
+                if component in _sql.MIGRATIONS:  # tables of components we don't know: not ours
+                    _sql.migration_steps(component, version, self.where)  # raises if newer
+        if not self.is_memory:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: a crashed process loses nothing; a power cut may lose the last
+        # commits but never corrupts the file. FULL (fsync per commit) is ~10x slower.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        if not self.is_memory:
+            # Checkpoints run on their own connection in the background (see _wrote): copying
+            # the WAL into the file (and its fsync) then never stalls a commit or the loop.
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            conn.execute("PRAGMA journal_size_limit = 67108864")
+
+    async def close(self) -> None:
+        if self.wake is not None:
+            self.wake.close()
+        conn = self._conn
+        if conn is None:
+            return
+
+        def detach(_raw: object = None) -> None:
+            with self._lock:  # never close under an inline user
+                self._raw = None
+
+        try:
+            if self._raw is not None:
+                await conn._execute(detach)
+            await conn.close()
+        except Exception:  # already broken; nothing more to release
+            pass
+        finally:
+            self._conn, self._raw = None, None
+            checkpointer, self._checkpointer = self._checkpointer, None
+            if checkpointer is not None and not self._checkpointing:
+                checkpointer.close()
+
+    # -- running work ----------------------------------------------------------------------
+    async def _call(self, fn: Callable[..., T], *args: Any, heavy: bool = False) -> T:
+        raw, conn = self._raw, self._conn
+        if raw is None or conn is None:
+            raise BackendUnavailableError(f"SQLite database {self.where} is closed")
+        if not heavy and self._lock.acquire(blocking=False):
+            try:
+                if self._raw is not None:
+                    return fn(raw, *args)
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _BUSY:
+                    raise translate(exc, self.where) from exc
+                # Locked by another process: wait for it in the thread, not on the loop.
+            except (sqlite3.Error, ValueError) as exc:
+                raise translate(exc, self.where) from exc
+            finally:
+                self._lock.release()
+        try:
+            return await conn._execute(self._in_thread, fn, args)
+        except (sqlite3.Error, ValueError) as exc:
+            raise translate(exc, self.where) from exc
+
+    def _in_thread(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.0005
+        while True:
+            with self._lock:
+                raw = self._raw
+                if raw is None:
+                    raise BackendUnavailableError(f"SQLite database {self.where} is closed")
+                try:
+                    return fn(raw, *args)
+                except sqlite3.OperationalError as exc:
+                    busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY
+                    if not busy or time.monotonic() >= deadline:
+                        raise
+            time.sleep(delay)  # the lock is released: inline users go on meanwhile
+            delay = min(delay * 2, 0.02)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` (autocommit reads)."""
+        return await self._call(fn, *args)
+
+    async def write(self, fn: Callable[..., T], *args: Any, heavy: bool = False) -> T:
+        """Run ``fn(conn, *args)`` in one ``BEGIN IMMEDIATE`` transaction; ``heavy`` work
+        (large batches) goes to the connection's thread so the event loop stays free."""
+        result = await self._call(transaction, fn, *args, heavy=heavy)
+        if not self.is_memory:
+            self._wrote(heavy)
+        return result
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def _wrote(self, heavy: bool) -> None:
+        self._commits += CHECKPOINT_EVERY if heavy else 1
+        if self._commits >= CHECKPOINT_EVERY and not self._checkpointing:
+            self._commits, self._checkpointing = 0, True
+            threading.Thread(target=self._checkpoint, name="omniq-sqlite-checkpoint",
+                             daemon=True).start()
+
+    def _checkpoint(self) -> None:
+        """A PASSIVE checkpoint from a second connection: readers and writers go on meanwhile."""
+        try:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(self.path, isolation_level=None,
+                                                     check_same_thread=False, timeout=0)
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # busy or closing: the next round will do it
+            logger.debug("checkpoint of %s skipped: %s", self.where, exc)
+        finally:
+            if self._conn is None and self._checkpointer is not None:  # closed meanwhile
+                self._checkpointer.close()
+                self._checkpointer = None
+            self._checkpointing = False
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        return await self._call(_fetchall, sql, tuple(params))
+
+    async def data_version(self) -> int:
+        """Changes whenever another connection (another process) commits to the file."""
+        return await self._call(_data_version)
+
+    async def ensure_schema(self, component: str) -> None:
+        """Create or upgrade ``component``'s tables (all steps in one transaction)."""
+        if component not in self._schemas:
+            await self._call(_migrate, component, self.where, heavy=True)
+            self._schemas.add(component)
+
+
+def _fetchall(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _stored_version(conn: sqlite3.Connection, component: str) -> int | None:
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
+                          "AND name='omniq_schema_version'").fetchone()
+    if not exists:
+        return None
+    row = conn.execute(_sql.GET_VERSION, (component,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _migrate(conn: sqlite3.Connection, component: str, where: str) -> None:
+    if not _sql.migration_steps(component, _stored_version(conn, component), where):
+        return  # up to date: nothing written
+
+    def upgrade(conn: sqlite3.Connection) -> None:
+        # Again under the write lock: another process may have upgraded it meanwhile.
+        steps = _sql.migration_steps(component, _stored_version(conn, component), where)
+        conn.execute(_sql.VERSION_TABLE)
+        for version, statements in steps:
+            for statement in statements:
+                conn.execute(_sql.render(statement, _sql.SQLITE))
+            conn.execute(_sql.SET_VERSION, (component, version))
+
+    transaction(conn, upgrade)

@@ -1,0 +1,209 @@
+"""Cross-process wake-ups for one SQLite file: datagrams over Unix sockets.
+
+SQLite cannot notify another process of a commit, so waiters would have to poll. Instead, a
+process that waits on a database binds a Unix datagram socket in a private directory named
+after the database (``<tmp>/omniq-<uid>/<hash of the path>/``), one per kind of wait: ``w``
+for idle workers (keys ``(project, queue)``), ``r`` for result waiters (keys
+``(project, "result", task_id)``). A process that commits something worth waking for sends the
+keys to every socket of that kind. The receiver's thread hands them to the in-process
+:class:`~._db.Signal`, and the waiter re-checks the database, so a lost or spurious datagram
+costs nothing but a check. Polling ``PRAGMA data_version`` stays as the fallback for writers
+that don't publish (another container with its own ``/tmp``, other tools).
+
+Sending happens on a thread of its own, which merges whatever accumulated while it was busy
+into one datagram per peer: committing never waits on a socket, and a burst of commits costs
+the peers one wake-up, not one each.
+
+This works between processes of one machine, which is all SQLite supports anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import queue
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Hashable, Iterable
+
+logger = logging.getLogger("omniq.sqlite")
+_KEY_SEP, _PART_SEP = "\x1e", "\x1f"
+_MAX_DATAGRAM = 32_000
+Key = tuple[str, ...]
+
+
+def _directory(database_path: str) -> str:
+    digest = hashlib.sha1(os.path.realpath(database_path).encode()).hexdigest()[:16]
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return os.path.join(tempfile.gettempdir(), f"omniq-{uid}", digest)
+
+
+def kind_of(key: Key) -> str:
+    return "r" if len(key) == 3 and key[1] == "result" else "w"
+
+
+def encode(keys: Iterable[Key]) -> list[bytes]:
+    """Keys as datagrams of at most ~32 kB each."""
+    out: list[bytes] = []
+    chunk: list[str] = []
+    size = 0
+    for key in keys:
+        text = _PART_SEP.join(key)
+        if chunk and size + len(text) > _MAX_DATAGRAM:
+            out.append(_KEY_SEP.join(chunk).encode())
+            chunk, size = [], 0
+        chunk.append(text)
+        size += len(text) + 1
+    if chunk:
+        out.append(_KEY_SEP.join(chunk).encode())
+    return out
+
+
+def decode(datagram: bytes) -> list[Key]:
+    return [tuple(k.split(_PART_SEP)) for k in datagram.decode(errors="replace").split(_KEY_SEP)]
+
+
+class WakeChannel:
+    """Publishes keys to the other processes waiting on one database; receives theirs."""
+
+    def __init__(self, database_path: str, deliver: Callable[[list[Hashable]], None]) -> None:
+        self.directory = _directory(database_path)
+        self._deliver = deliver
+        self._lock = threading.Lock()
+        self._receivers: dict[str, socket.socket] = {}
+        self._own: set[str] = set()
+        self._peers: dict[str, list[str]] = {"w": [], "r": []}
+        self._peers_mtime = -1
+        self._outbox: queue.SimpleQueue[list[Key] | None] = queue.SimpleQueue()
+        self._sender: threading.Thread | None = None
+        self._closed = False
+        self._broken = not hasattr(socket, "AF_UNIX")
+
+    # -- receiving ---------------------------------------------------------------------------
+    def listen(self, kind: str) -> None:
+        """Bind this process's socket of ``kind`` (once) and deliver what arrives on it."""
+        if kind in self._receivers or self._broken or self._closed:
+            return
+        with self._lock:
+            if kind in self._receivers or self._broken or self._closed:
+                return
+            try:
+                os.makedirs(self.directory, mode=0o700, exist_ok=True)
+                if os.stat(self.directory).st_uid != os.getuid():
+                    raise PermissionError(f"{self.directory} belongs to another user")
+                path = os.path.join(self.directory, f"{os.getpid()}-{id(self):x}-{kind}")
+                receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                receiver.bind(path)
+            except OSError as exc:
+                logger.info("no cross-process wake-ups for this database (%s); polling", exc)
+                self._broken = True
+                return
+            self._receivers[kind] = receiver
+            self._own.add(path)
+        threading.Thread(target=self._receive, args=(receiver,), daemon=True,
+                         name="omniq-sqlite-wakeups").start()
+
+    def _receive(self, receiver: socket.socket) -> None:
+        while True:
+            try:
+                datagram = receiver.recv(65536)
+            except OSError:  # closed
+                return
+            if not datagram:  # shut down
+                return
+            try:
+                self._deliver(decode(datagram))  # type: ignore[arg-type]
+            except Exception:  # a bad datagram must not stop the thread
+                logger.debug("bad wake-up datagram ignored", exc_info=True)
+
+    # -- sending -----------------------------------------------------------------------------
+    def publish(self, keys: list[Key]) -> None:
+        """Queue ``keys`` for the other waiting processes; never blocks, never raises."""
+        if self._broken or self._closed:
+            return
+        if self._sender is None:
+            with self._lock:
+                if self._sender is None:
+                    self._sender = threading.Thread(target=self._send_loop, daemon=True,
+                                                    name="omniq-sqlite-publisher")
+                    self._sender.start()
+        self._outbox.put(keys)
+
+    def _send_loop(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        try:
+            while True:
+                batch = self._outbox.get()
+                keys: dict[Key, None] = {}
+                while batch is not None:
+                    keys.update(dict.fromkeys(batch))
+                    try:
+                        batch = self._outbox.get_nowait()
+                    except queue.Empty:
+                        break
+                if keys:
+                    self._send(sock, keys)
+                if batch is None:  # closed
+                    return
+        finally:
+            sock.close()
+
+    def _send(self, sock: socket.socket, keys: dict[Key, None]) -> None:
+        peers = self._current_peers()
+        for kind in ("w", "r"):
+            targets = peers[kind]
+            if not targets:
+                continue
+            for datagram in encode(k for k in keys if kind_of(k) == kind):
+                for peer in targets:
+                    try:
+                        sock.sendto(datagram, peer)
+                    except (ConnectionRefusedError, FileNotFoundError):
+                        self._forget(peer)  # its process is gone
+                    except OSError as exc:
+                        # A full buffer means the peer has plenty of wake-ups queued already.
+                        if exc.errno not in (errno.EAGAIN, errno.ENOBUFS):
+                            logger.debug("wake-up to %s failed: %s", peer, exc)
+
+    def _current_peers(self) -> dict[str, list[str]]:
+        try:
+            mtime = os.stat(self.directory).st_mtime_ns
+        except OSError:
+            return {"w": [], "r": []}
+        if mtime != self._peers_mtime:
+            try:
+                names = os.listdir(self.directory)
+            except OSError:
+                return {"w": [], "r": []}
+            self._peers_mtime = mtime
+            paths = [os.path.join(self.directory, n) for n in names]
+            self._peers = {kind: [p for p in paths if p.endswith(f"-{kind}")
+                                  and p not in self._own] for kind in ("w", "r")}
+        return self._peers
+
+    def _forget(self, peer: str) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(peer)
+        self._peers_mtime = -1
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            receivers, self._receivers = list(self._receivers.values()), {}
+            own, self._own = self._own, set()
+        if self._sender is not None:
+            self._outbox.put(None)
+        for sock in receivers:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for path in own:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        with contextlib.suppress(OSError):  # the last one out removes the directory
+            os.rmdir(self.directory)

@@ -1,0 +1,59 @@
+"""``AsyncSQLiteBackend``: the queue, result store and event store of one SQLite database."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import msgspec
+from omniq._sync import make_sync
+from omniq.backend import AsyncBackend
+
+from .events import AsyncSQLiteEventStorage
+from .queue import AsyncSQLiteTaskQueue
+from .results import AsyncSQLiteResultStorage
+
+
+class SQLiteBackendConfig(msgspec.Struct, kw_only=True):
+    """Settings of :class:`SQLiteBackend`."""
+
+    project_name: str | None = None
+    url: str | None = None
+    database_path: str | None = None
+    base_dir: str | None = None
+    busy_timeout: float | None = None
+
+
+class AsyncSQLiteBackend(AsyncBackend):
+    """Tasks, results and events of a project in one SQLite file (separate tables).
+
+    ``SQLiteBackend(project_name="p", base_dir="data")`` keeps them in ``data/p.db``; with no
+    location at all, in ``<BASE_DIR>/p.db`` (``.omniq/p.db`` in the current directory).
+
+    Args:
+        project_name: Namespace of this project's rows, and the default file name.
+        url: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``sqlite:///:memory:``.
+        database_path: Path of the database file, or ``":memory:"``.
+        base_dir: Directory of ``<project_name>.db`` when no path is given.
+        busy_timeout: Seconds to wait for another process's write lock.
+        secret_key: Signing key.
+    """
+
+    config_class = SQLiteBackendConfig
+    task_queue_class = AsyncSQLiteTaskQueue
+    result_store_class = AsyncSQLiteResultStorage
+    event_store_class = AsyncSQLiteEventStorage
+
+    def __init__(self, *, project_name: str | None = None, secret_key: str | None = None,
+                 url: str | None = None, database_path: str | os.PathLike[str] | None = None,
+                 base_dir: str | os.PathLike[str] | None = None,
+                 busy_timeout: float | None = None) -> None:
+        given: dict[str, Any] = {"url": url, "database_path": database_path,
+                                 "base_dir": base_dir, "busy_timeout": busy_timeout}
+        super().__init__(project_name=project_name, secret_key=secret_key,
+                         **{k: v for k, v in given.items() if v is not None})
+
+
+SQLiteBackend = make_sync(AsyncSQLiteBackend, "SQLiteBackend")
+
+__all__ = ["AsyncSQLiteBackend", "SQLiteBackend", "SQLiteBackendConfig"]

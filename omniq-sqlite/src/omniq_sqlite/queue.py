@@ -1,0 +1,306 @@
+"""``AsyncSQLiteTaskQueue``: tasks and schedules in an SQLite file (or ``:memory:``).
+
+Tasks are stored whole (msgpack) beside the columns the queries need; the tables, indexes and
+statements are the ones shared with PostgreSQL in :mod:`omniq._sql`. The claim is one
+``BEGIN IMMEDIATE`` transaction per batch: ``UPDATE ... RETURNING`` over the partial index of
+runnable tasks, so claiming costs the same with a thousand or a million tasks waiting.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from omniq import _sql
+from omniq._sql import render
+from omniq._sync import make_sync
+from omniq.models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
+from omniq.queue import AsyncTaskQueue
+
+from ._connected import SQLiteConnected
+from ._db import transaction
+
+replace = msgspec.structs.replace
+_task = msgspec.msgpack.Decoder(Task)
+_schedule = msgspec.msgpack.Decoder(Schedule)
+_encode = msgspec.msgpack.encode
+_S = _sql.SQLITE
+#: Batches larger than this are written from the connection's thread, not the event loop.
+HEAVY = 200
+
+
+class SQLiteTaskQueueConfig(msgspec.Struct, kw_only=True):
+    """Settings of :class:`SQLiteTaskQueue` (``SQLiteTaskQueue.from_config(...)``)."""
+
+    project_name: str | None = None
+    url: str | None = None
+    database_path: str | None = None
+    base_dir: str | None = None
+    queues: list[str] | None = None
+    busy_timeout: float | None = None
+
+
+class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
+    """Task queue in an SQLite database, shared safely by the worker processes of one machine.
+
+    Args:
+        project_name: Namespace of this project's rows.
+        url: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``sqlite:///:memory:``.
+        database_path: Path of the database file, or ``":memory:"``.
+        base_dir: Directory of ``<project_name>.db`` when no path is given (default: the
+            ``BASE_DIR`` setting, ``.omniq`` in the current directory); also the base of a
+            relative ``database_path``.
+        queues: Queue names in priority order.
+        busy_timeout: Seconds to wait for another process's write lock before giving up.
+        secret_key: Signing key.
+    """
+
+    config_class = SQLiteTaskQueueConfig
+    schema = "tasks"
+
+    def __init__(self, *, project_name: str | None = None, secret_key: str | None = None,
+                 url: str | None = None, database_path: str | os.PathLike[str] | None = None,
+                 base_dir: str | os.PathLike[str] | None = None,
+                 queues: Sequence[str] | None = None, busy_timeout: float | None = None) -> None:
+        super().__init__(project_name=project_name, queues=queues, secret_key=secret_key)
+        self._locate(url, database_path, base_dir, busy_timeout)
+        # Finished tasks known (in the transaction that finished them) to have no dependents:
+        # their `dependents` lookup needs no query. A child enqueued later sees the parent
+        # finished by itself, so the answer cannot go stale.
+        self._childless: set[str] = set()
+
+    def default_result_store(self) -> Any:
+        """A result store in the same database (used when none is configured)."""
+        from .results import AsyncSQLiteResultStorage
+
+        return AsyncSQLiteResultStorage(project_name=self.project_name,
+                                        secret_key=self._secret_key,
+                                        database_path=self.database_path)
+
+    def _wake(self, tasks: Sequence[Task]) -> None:
+        queues = {t.queue_name for t in tasks if t.status in RUNNABLE}
+        if queues and self._db is not None:
+            self._db.notify((self.project_name, q) for q in queues)
+
+    # -- tasks ---------------------------------------------------------------------------------
+    async def add_tasks(self, tasks: Sequence[Task]) -> list[bool]:
+        db = await self._database()
+        project = self.project_name
+        rows = [_sql.task_row(project, t) for t in tasks]
+        deps = [[(project, p, t.id) for p in t.depends_on] for t in tasks]
+        inserted = await db.write(_insert_tasks, rows, deps, heavy=len(rows) > HEAVY)
+        self._wake([t for t, new in zip(tasks, inserted, strict=True) if new])
+        return inserted
+
+    async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float,
+                    now: datetime, limit: int = 1) -> list[Task]:
+        if limit <= 0 or not queues:
+            return []
+        db = await self._database()
+        expires = now + timedelta(seconds=lease)
+        return await db.read(_claim, self.project_name, list(queues), worker_id, now, expires,
+                             limit)
+
+    async def get_task(self, task_id: str) -> Task | None:
+        db = await self._database()
+        rows = await db.fetchall(_sql.GET_TASK, (self.project_name, task_id))
+        return _task.decode(rows[0][0]) if rows else None
+
+    async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
+                          expect_attempts: int | None = None) -> bool:
+        return (await self.update_tasks([(task, expect_status, expect_attempts)]))[0]
+
+    async def update_tasks(self, updates: Sequence[tuple[Task, Collection[TaskStatus],
+                                                         int | None]]) -> list[bool]:
+        if not updates:
+            return []
+        db = await self._database()
+        statements: list[tuple[str, tuple[Any, ...]] | None] = []
+        for task, statuses, attempts in updates:
+            ordered = sorted(str(s) for s in statuses)
+            if not ordered:
+                statements.append(None)
+                continue
+            statements.append((_sql.update_task_sql(len(ordered), attempts is not None),
+                               _sql.update_task_params(self.project_name, task,
+                                                       [TaskStatus(s) for s in ordered],
+                                                       attempts)))
+        finished = [t.id for t, _, _ in updates if t.is_finished]
+        oks, parents = await db.write(_update_tasks, statements, self.project_name, finished,
+                                      heavy=len(statements) > HEAVY)
+        if len(self._childless) > 10_000:  # entries nobody asked about; never needed
+            self._childless.clear()
+        for (task, _, _), ok in zip(updates, oks, strict=True):
+            if ok and task.is_finished:
+                if task.id in parents:
+                    self._childless.discard(task.id)
+                else:
+                    self._childless.add(task.id)
+        self._wake([t for (t, _, _), ok in zip(updates, oks, strict=True) if ok])
+        return oks
+
+    async def list_tasks(self, *, queue_name: str | None = None,
+                         status: TaskStatus | None = None, limit: int = 100,
+                         offset: int = 0) -> list[Task]:
+        db = await self._database()
+        sql, params = _sql.select_tasks(self.project_name, queue_name=queue_name, status=status,
+                                        limit=limit, offset=offset)
+        return [_task.decode(r[0]) for r in await db.fetchall(sql, params)]
+
+    async def count_tasks(self, *, queue_name: str | None = None,
+                          status: TaskStatus | None = None) -> int:
+        db = await self._database()
+        sql, params = _sql.select_tasks(self.project_name, queue_name=queue_name, status=status,
+                                        count=True)
+        return int((await db.fetchall(sql, params))[0][0])
+
+    async def expired_leases(self, now: datetime, limit: int = 100) -> list[Task]:
+        db = await self._database()
+        rows = await db.fetchall(_sql.EXPIRED_LEASES, (self.project_name, now.timestamp(), limit))
+        return [_task.decode(r[0]) for r in rows]
+
+    async def dependents(self, task_id: str) -> list[Task]:
+        if task_id in self._childless:
+            self._childless.discard(task_id)
+            return []
+        db = await self._database()
+        rows = await db.fetchall(_sql.DEPENDENTS, (self.project_name, task_id))
+        return [_task.decode(r[0]) for r in rows]
+
+    async def delete_tasks(self, task_ids: Sequence[str]) -> int:
+        if not task_ids:
+            return 0
+        db = await self._database()
+        return await db.write(_delete_tasks, self.project_name, list(task_ids))
+
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        """Return when work may be runnable in ``queues``: at once when a process using this
+        file enqueues (in-process signal, or a datagram from another process), within a few
+        ms when any other writer commits (``PRAGMA data_version``), else after ``timeout``."""
+        db = await self._database()
+        names = list(queues)
+
+        async def runnable() -> bool:
+            return await db.read(_has_work, self.project_name, names, time.time())
+
+        await db.wait([(self.project_name, q) for q in names], timeout, runnable)
+
+    # -- schedules -----------------------------------------------------------------------------
+    async def add_schedule(self, schedule: Schedule) -> bool:
+        db = await self._database()
+        return await db.write(_changed, _sql.INSERT_SCHEDULE,
+                              _sql.schedule_row(self.project_name, schedule)) == 1
+
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        db = await self._database()
+        rows = await db.fetchall(_sql.GET_SCHEDULE, (self.project_name, schedule_id))
+        return _schedule.decode(rows[0][0]) if rows else None
+
+    async def list_schedules(self, *, status: ScheduleStatus | None = None) -> list[Schedule]:
+        db = await self._database()
+        if status is None:
+            rows = await db.fetchall(_sql.LIST_SCHEDULES, (self.project_name,))
+        else:
+            rows = await db.fetchall(_sql.LIST_SCHEDULES_BY_STATUS,
+                                     (self.project_name, ScheduleStatus(status).value))
+        return [_schedule.decode(r[0]) for r in rows]
+
+    async def update_schedule(self, schedule: Schedule, *, expect_version: int) -> bool:
+        db = await self._database()
+        params = _sql.update_schedule_params(self.project_name, schedule, expect_version)
+        return await db.write(_changed, _sql.UPDATE_SCHEDULE, params) == 1
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        db = await self._database()
+        return await db.write(_changed, _sql.DELETE_SCHEDULE,
+                              (self.project_name, schedule_id)) == 1
+
+    async def due_schedules(self, now: datetime, limit: int = 100) -> list[Schedule]:
+        db = await self._database()
+        rows = await db.fetchall(_sql.DUE_SCHEDULES, (self.project_name, now.timestamp(), limit))
+        return [_schedule.decode(r[0]) for r in rows]
+
+
+# -- what runs in the connection's thread ----------------------------------------------------------
+
+def _changed(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+    return conn.execute(sql, params).rowcount
+
+
+def _insert_tasks(conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
+                  deps: list[list[tuple[str, str, str]]]) -> list[bool]:
+    inserted = []
+    for row, edges in zip(rows, deps, strict=True):
+        new = conn.execute(_sql.INSERT_TASK, row).rowcount == 1
+        if new and edges:
+            conn.executemany(_sql.INSERT_DEP, edges)
+        inserted.append(new)
+    return inserted
+
+
+def _has_work(conn: sqlite3.Connection, project: str, queues: list[str], now: float) -> bool:
+    return any(conn.execute(_sql.HAS_WORK, (project, q, now)).fetchone() for q in queues)
+
+
+def _claim(conn: sqlite3.Connection, project: str, queues: list[str], worker_id: str,
+           now: datetime, expires: datetime, limit: int) -> list[Task]:
+    now_ts = now.timestamp()
+    # A read first: idle workers polling an empty queue never take the write lock.
+    if not _has_work(conn, project, queues, now_ts):
+        return []
+    return transaction(conn, _claim_locked, project, queues, worker_id, now, expires, limit)
+
+
+def _claim_locked(conn: sqlite3.Connection, project: str, queues: list[str], worker_id: str,
+                  now: datetime, expires: datetime, limit: int) -> list[Task]:
+    claimed: list[Task] = []
+    sql, expires_ts, now_ts = render(_sql.CLAIM, _S), expires.timestamp(), now.timestamp()
+    for queue in queues:
+        rows = conn.execute(sql, (expires_ts, project, project, queue, now_ts,
+                                  limit - len(claimed))).fetchall()
+        found = sorted((_task.decode(r[0]) for r in rows),
+                       key=lambda t: (-t.priority, t.run_at, t.id))
+        claimed.extend(replace(t, status=TaskStatus.RUNNING, attempts=t.attempts + 1,
+                               worker_id=worker_id, started_at=now, lease_expires_at=expires)
+                       for t in found)
+        if len(claimed) >= limit:
+            break
+    conn.executemany(_sql.SET_TASK_DATA, [(_encode(t), project, t.id) for t in claimed])
+    return claimed
+
+
+def _update_tasks(conn: sqlite3.Connection, statements: list[tuple[str, tuple[Any, ...]] | None],
+                  project: str, finished: list[str]) -> tuple[list[bool], set[str]]:
+    """Fenced updates; also which finished tasks have dependents (read in the same
+    transaction, so the answer holds: a child enqueued later sees its parent finished)."""
+    oks = [stmt is not None and conn.execute(*stmt).rowcount == 1 for stmt in statements]
+    parents: set[str] = set()
+    for start in range(0, len(finished), 500):
+        chunk = finished[start:start + 500]
+        parents.update(r[0] for r in conn.execute(
+            "SELECT DISTINCT parent_id FROM omniq_task_deps WHERE project = ? "
+            f"AND parent_id IN ({_sql.marks(len(chunk))})", (project, *chunk)))
+    return oks, parents
+
+
+def _delete_tasks(conn: sqlite3.Connection, project: str, ids: list[str]) -> int:
+    removed = 0
+    for start in range(0, len(ids), 300):  # stay under SQLite's host-parameter limit
+        chunk = ids[start:start + 300]
+        tasks_sql, deps_sql = _sql.delete_tasks_sql(len(chunk))
+        removed += conn.execute(tasks_sql, (project, *chunk)).rowcount
+        conn.execute(deps_sql, (project, *chunk, *chunk))
+    return removed
+
+
+AsyncSQLiteQueue = AsyncSQLiteTaskQueue
+SQLiteTaskQueue = make_sync(AsyncSQLiteTaskQueue, "SQLiteTaskQueue")
+SQLiteQueue = SQLiteTaskQueue
+
+__all__ = ["AsyncSQLiteQueue", "AsyncSQLiteTaskQueue", "SQLiteQueue", "SQLiteTaskQueue",
+           "SQLiteTaskQueueConfig"]
