@@ -35,6 +35,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         tasks=args.tasks,
         concurrency=args.concurrency,
         depth_large=args.depth_large,
+        depth_samples=args.depth_samples,
+        drain_cap_s=args.drain_cap or None,
         deadline=time.monotonic() + args.time_limit,
         log_prefix=args.log_prefix,
         pid_file=args.pid_file,
@@ -73,6 +75,8 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--depth-large", type=int, default=100_000)
+    parser.add_argument("--depth-samples", type=int, default=3)
+    parser.add_argument("--drain-cap", type=float, default=20.0)
     parser.add_argument("--time-limit", type=float, default=180.0)
     parser.add_argument("--log-prefix", default="/tmp/omniq-bench-worker")
     parser.add_argument("--pid-file", default="/tmp/omniq-bench-pids")

@@ -36,11 +36,11 @@ class Worker:
         if code is not None:
             raise WorkerDied(f"worker exited with code {code}: {log_tail(self.log_path)}")
 
-    def stop(self, grace: float = 3.0) -> None:
+    def stop(self, grace: float = 0.5) -> None:
         """SIGTERM the worker's group, SIGKILL after ``grace`` seconds.
 
-        Called once the measurement is over, so a slow warm shutdown (some CLIs wait seconds
-        for their idle polls or pools) only costs wall time; every run resets the store after.
+        Called once the measurement is over, so a warm shutdown buys nothing (some CLIs take
+        seconds, waiting out their idle polls or pools); every run resets the store after.
         """
         if self.proc.poll() is None:
             _signal_group(self.proc.pid, signal.SIGTERM)

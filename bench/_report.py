@@ -302,6 +302,15 @@ def render_markdown(
     def row_cells(metric: str, kind: str, row: dict[str, Any]) -> str:
         return cell_text(agg.get(row["name"], {}).get(metric), kind)
 
+    def drained_cells(metric: str, drained: str, row: dict[str, Any]) -> str:
+        """A drain rate, marked when the drain was stopped by the cap before the end."""
+        cells = agg.get(row["name"], {})
+        text = cell_text(cells.get(metric), "rate")
+        done, total = cells.get(drained), cells.get("tasks")
+        if done and total and done.values and total.median and done.median < total.median:
+            text += f" (capped: {done.median:,.0f}/{total.median:,.0f} done)"
+        return text
+
     def ratio_text(metric: str, higher: bool, row: dict[str, Any]) -> str:
         if not row["is_omniq"]:
             return ""
@@ -335,7 +344,7 @@ def render_markdown(
                 row_cells("enqueue_bulk_per_s", "rate", r)
                 if r["supports_bulk"]
                 else "n/a (no bulk API)",
-                row_cells("processed_per_s", "rate", r),
+                drained_cells("processed_per_s", "drained", r),
                 ratio_text("processed_per_s", True, r),
             ]
         )
@@ -366,8 +375,8 @@ def render_markdown(
             [
                 r["engine"],
                 r["name"],
-                row_cells("processed_per_s", "rate", r),
-                row_cells("processed_2w_per_s", "rate", r),
+                drained_cells("processed_per_s", "drained", r),
+                drained_cells("processed_2w_per_s", "drained_2w", r),
                 speedup,
             ]
         )
@@ -393,12 +402,18 @@ def render_markdown(
     for r in rows:
         cells = agg.get(r["name"], {})
         eff = cells.get("effective_concurrency")
+        wall = row_cells("wall_s", "s", r)
+        more, done = cells.get("wall_more_than_s"), cells.get("done")
+        over = row_cells("wall_over_ideal", "x", r)
+        if more and more.values and not cells["wall_s"].values:
+            wall = f"> {min(more.values):.1f} (capped: {done.median:,.0f}/1,000 done)"
+            over = f"> {min(more.values) / 0.1:.0f}×"
         body.append(
             [
                 r["engine"],
                 r["name"],
-                row_cells("wall_s", "s", r),
-                row_cells("wall_over_ideal", "x", r),
+                wall,
+                over,
                 fmt(eff.median, "rate") if eff and eff.median else "–",
                 "async" if r["async_tasks"] else "time.sleep on threads",
             ]

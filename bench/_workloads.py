@@ -40,6 +40,10 @@ class Config:
     depth_small: int = 1_000
     depth_large: int = 100_000
     depth_window: int = 1_000
+    depth_samples: int = 3
+    depth_cap_s: float = 5.0
+    drain_cap_s: float | None = 20.0
+    conc_cap_s: float = 10.0
     deadline: float = 0.0  # time.monotonic() value
     log_prefix: str = "/tmp/omniq-bench-worker"
     pid_file: str = "/tmp/omniq-bench-pids"
@@ -91,24 +95,36 @@ class Workers:
 class Progress:
     """Counts completed tasks, from the system's counter or by checking results in order.
 
-    Create it (``await Progress.start(system)``) before any of the tasks it will count can
-    complete: a system's counter is read then as the baseline. Set ``handles`` after the fill.
+    ``await Progress.start(system, handles)`` takes a baseline: what is already done then is
+    not counted. Start it before the worker that will be measured starts; ``handles`` may be
+    set later (before any of them can complete).
     """
 
-    def __init__(self, system: System, baseline: int | None) -> None:
-        self.system, self.baseline = system, baseline
+    def __init__(self, system: System) -> None:
+        self.system = system
         self.handles: list[Any] = []
         self.cursor = 0  # handles[:cursor] are known to be done
+        self.native = False
+        self.base = 0
 
     @classmethod
-    async def start(cls, system: System) -> Progress:
-        return cls(system, await system.done_count())
+    async def start(cls, system: System, handles: list[Any] | None = None) -> Progress:
+        progress = cls(system)
+        native = await system.done_count()
+        progress.native = native is not None
+        if handles is not None:
+            progress.handles = handles
+        progress.base = native if native is not None else await progress._window()
+        return progress
 
     async def count(self) -> int:
-        if self.baseline is not None:
+        if self.native:
             native = await self.system.done_count()
             assert native is not None
-            return native - self.baseline
+            return native - self.base
+        return await self._window() - self.base
+
+    async def _window(self) -> int:
         # Tasks finish roughly in enqueue order: confirm a prefix a small batch at a time, and
         # count the finished ones in the first unconfirmed batch (cheap while the worker is
         # behind, exact once everything is done).
@@ -126,10 +142,33 @@ class Progress:
         return self.cursor
 
 
+@dataclass
+class Waited:
+    """What ``wait_count`` saw: the first poll with completions, and the last poll."""
+
+    first_t: float
+    first_c: int
+    end_t: float
+    end_c: int
+    capped: bool  # stopped by ``cap_s`` before the target
+
+    def rate(self) -> float | None:
+        """Tasks per second between the first poll that saw completions and the last."""
+        if self.end_t <= self.first_t or self.end_c <= self.first_c:
+            return None
+        return (self.end_c - self.first_c) / (self.end_t - self.first_t)
+
+
 async def wait_count(
-    progress: Progress, target: int, workers: Workers, cfg: Config, poll: float, what: str
-) -> tuple[float, int, float]:
-    """Poll until ``target`` tasks are done; return (first-seen time, count then, end time)."""
+    progress: Progress,
+    target: int,
+    workers: Workers,
+    cfg: Config,
+    poll: float,
+    what: str,
+    cap_s: float | None = None,
+) -> Waited:
+    """Poll until ``target`` tasks are done, or ``cap_s`` seconds after the first completion."""
     first_t, first_c = 0.0, 0
     while True:
         c = await progress.count()
@@ -137,7 +176,9 @@ async def wait_count(
         if first_c == 0 and c > 0:
             first_t, first_c = t, c
         if c >= target:
-            return first_t, first_c, t
+            return Waited(first_t, first_c, t, c, capped=False)
+        if cap_s is not None and first_c and t - first_t >= cap_s:
+            return Waited(first_t, first_c, t, c, capped=True)
         workers.check_alive()
         if time.monotonic() > cfg.deadline:
             raise BenchTimeout(f"time limit reached while {what}: {c}/{target} done")
@@ -162,20 +203,24 @@ def rate(count: int, seconds: float) -> float | None:
 
 
 async def drain(system: System, handles: list[Any], cfg: Config, workers: int) -> dict[str, Any]:
-    """Start ``workers`` worker processes on a full queue and time until every task is done."""
+    """Start ``workers`` worker processes on a full queue and time until every task is done.
+
+    A drain still running ``cfg.drain_cap_s`` seconds after its first completion is stopped
+    there, and its rate is over the tasks done by then (``drained`` says how many).
+    """
     n = len(handles)
     progress = await Progress.start(system)
     progress.handles = handles
     async with Workers(system, cfg, workers, cfg.concurrency) as ws:
-        first_t, first_c, end_t = await wait_count(progress, n, ws, cfg, 0.01, "draining")
-    if end_t > first_t and first_c < n:
-        processed = rate(n - first_c, end_t - first_t)
-    else:  # everything finished before the first poll saw anything
-        processed = rate(n, end_t - ws.started)
+        seen = await wait_count(progress, n, ws, cfg, 0.01, "draining", cfg.drain_cap_s)
+    processed = seen.rate()
+    if processed is None:  # everything finished before the first poll saw anything
+        processed = rate(seen.end_c, seen.end_t - ws.started)
     return {
         "processed_per_s": processed,
-        "startup_s": first_t - ws.started if first_c else None,
-        "end_to_end_per_s": rate(n, end_t - ws.started),
+        "startup_s": seen.first_t - ws.started if seen.first_c else None,
+        "drained": seen.end_c,
+        "tasks": n,
     }
 
 
@@ -205,7 +250,12 @@ async def parallel(system: System, cfg: Config) -> dict[str, Any]:
     """The throughput drain with two worker processes instead of one."""
     handles = await fill(system, "noop", cfg.tasks, cfg)
     result = await drain(system, handles, cfg, workers=2)
-    return {"processed_2w_per_s": result["processed_per_s"], "startup_s": result["startup_s"]}
+    return {
+        "processed_2w_per_s": result["processed_per_s"],
+        "startup_s": result["startup_s"],
+        "drained_2w": result["drained"],
+        "tasks": result["tasks"],
+    }
 
 
 async def latency(system: System, cfg: Config) -> dict[str, Any]:
@@ -243,43 +293,74 @@ async def concurrency(system: System, cfg: Config) -> dict[str, Any]:
     The tasks wait in the queue before the worker starts, so enqueue speed is not part of the
     figure. Wall time runs from the first completion seen to the last, plus the 10 ms the first
     tasks spent sleeping before anything could complete (the ideal is 0.1 s: ten rounds of 100).
+    A system still busy ``cfg.conc_cap_s`` seconds after its first completion is stopped there:
+    its wall time is only known to exceed that (``wall_s`` is None, ``done`` says how far).
     """
     level = system.fixed_concurrency or cfg.conc_level
     progress = await Progress.start(system)
     progress.handles = await fill(system, "sleep", cfg.conc_tasks, cfg)
     n = len(progress.handles)
     async with Workers(system, cfg, 1, cfg.conc_level) as ws:
-        first_t, first_c, end_t = await wait_count(progress, n, ws, cfg, 0.001, "sleeping")
-    wall = end_t - first_t + 0.01
+        seen = await wait_count(progress, n, ws, cfg, 0.001, "sleeping", cfg.conc_cap_s)
+    wall = None if seen.capped else seen.end_t - seen.first_t + 0.01
     # The ideal is the same for every row, also for a system that cannot run 100 at once:
     # that limit is part of what the row shows.
     ideal = cfg.conc_tasks * 0.01 / cfg.conc_level
     return {
         "wall_s": wall,
-        "wall_over_ideal": wall / ideal,
-        "startup_s": first_t - ws.started,
+        "wall_over_ideal": None if wall is None else wall / ideal,
+        "wall_more_than_s": seen.end_t - seen.first_t + 0.01 if seen.capped else None,
+        "done": seen.end_c,
+        "startup_s": seen.first_t - ws.started,
         "effective_concurrency": level,
     }
 
 
 async def depth(system: System, cfg: Config) -> dict[str, Any]:
-    """Claim cost (ms per task for one worker) with a small and a large backlog waiting."""
-    out: dict[str, Any] = {}
-    for label, size in (("small", cfg.depth_small), ("large", cfg.depth_large)):
+    """Claim cost (ms per task for one worker) with a small and a large backlog waiting.
+
+    Returns ``samples``: ``cfg.depth_samples`` measurements, each with a fresh worker. The small
+    backlog is filled anew for each sample; the large one is filled once (filling it is most of
+    the cost) and each sample takes up to ``depth_window`` tasks off its head, so its depth
+    stays within a few thousand of the size asked for. A sample stops after
+    ``cfg.depth_cap_s`` seconds if the window is not done by then (slow claims at depth).
+    """
+    small: list[float] = []
+    large: list[float] = []
+    for _ in range(cfg.depth_samples):
         await system.reset()
-        progress = await Progress.start(system)
-        progress.handles = await fill(system, "noop", size, cfg)
-        window = min(cfg.depth_window, size)
-        async with Workers(system, cfg, 1, cfg.concurrency) as ws:
-            first_t, first_c, _ = await wait_count(progress, 1, ws, cfg, 0.005, "warming up")
-            target = min(size, first_c + window)
-            if target <= first_c:
-                raise RuntimeError("backlog drained before it could be measured")
-            _, _, end_t = await wait_count(progress, target, ws, cfg, 0.005, f"depth {size}")
-        out[f"ms_per_task_{label}"] = (end_t - first_t) * 1000 / (target - first_c)
-        out[f"depth_{label}"] = size
-    out["large_over_small"] = out["ms_per_task_large"] / out["ms_per_task_small"]
-    return out
+        small.append(await _claim_ms(system, cfg, await fill(system, "noop", cfg.depth_small, cfg)))
+    await system.reset()
+    handles = await fill(system, "noop", cfg.depth_large, cfg)
+    for _ in range(cfg.depth_samples):
+        large.append(await _claim_ms(system, cfg, handles))
+    return {
+        "samples": [
+            {
+                "ms_per_task_small": s,
+                "ms_per_task_large": lg,
+                "large_over_small": lg / s,
+                "depth_small": cfg.depth_small,
+                "depth_large": cfg.depth_large,
+            }
+            for s, lg in zip(small, large, strict=True)
+        ]
+    }
+
+
+async def _claim_ms(system: System, cfg: Config, handles: list[Any]) -> float:
+    """One worker on the backlog: ms per task over up to ``depth_window`` tasks after warm-up."""
+    progress = await Progress.start(system, handles)
+    # Everything done since the reset is one of ``handles`` (the reset came before the fill).
+    remaining = len(handles) - progress.base
+    async with Workers(system, cfg, 1, cfg.concurrency) as ws:
+        first = await wait_count(progress, 1, ws, cfg, 0.005, "warming up")
+        target = min(remaining, first.first_c + cfg.depth_window)
+        seen = await wait_count(progress, target, ws, cfg, 0.005, "at depth", cfg.depth_cap_s)
+    done = seen.end_c - first.first_c
+    if done <= 0:
+        raise RuntimeError("no task completed after the first one; cannot time claims")
+    return (seen.end_t - first.first_t) * 1000 / done
 
 
 WORKLOADS = {

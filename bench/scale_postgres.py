@@ -8,8 +8,9 @@ Standalone (not part of the test suite)::
 For each depth it fills a fresh project (its own schema, dropped at the end) with that many
 pending tasks, then times ``claim`` (the worker's call: one statement) for ``--claims`` rounds
 of ``limit=1`` and of ``limit=10``; between claims (untimed) the claimed tasks are completed as
-a worker completes them and as many new ones are enqueued, so the depth stays put. The worker serves two queues, ``high`` (empty) and ``default`` (the backlog), so
-each claim also probes a queue with nothing in it.
+a worker completes them and as many new ones are enqueued, so the depth stays put. The worker
+serves two queues, ``high`` (empty) and ``default`` (the backlog), so each claim also probes a
+queue with nothing in it.
 
 It also times, at each depth, the three ways of claiming across an ordered list of queues
 that the design considered, by their server-side execution time (EXPLAIN ANALYZE):
@@ -32,7 +33,6 @@ import time
 from datetime import UTC, datetime
 
 import msgspec
-
 from omniq._ids import new_id
 from omniq_postgres import AsyncPostgresTaskQueue
 
@@ -49,8 +49,10 @@ async def fill(queue: AsyncPostgresTaskQueue, depth: int) -> float:
     template = queue.build_task(noop)
     started = time.perf_counter()
     for start in range(0, depth, FILL_CHUNK):
-        batch = [msgspec.structs.replace(template, id=new_id())
-                 for _ in range(min(FILL_CHUNK, depth - start))]
+        batch = [
+            msgspec.structs.replace(template, id=new_id())
+            for _ in range(min(FILL_CHUNK, depth - start))
+        ]
         await queue.add_tasks(batch)
     return time.perf_counter() - started
 
@@ -63,14 +65,16 @@ async def claim_rounds(queue: AsyncPostgresTaskQueue, rounds: int, limit: int) -
     for _ in range(rounds):
         now = datetime.now(UTC)
         started = time.perf_counter()
-        tasks = await queue.claim(["high", "default"], worker_id="bench", lease=30, now=now,
-                                  limit=limit)
+        tasks = await queue.claim(
+            ["high", "default"], worker_id="bench", lease=30, now=now, limit=limit
+        )
         times.append(time.perf_counter() - started)
         assert len(tasks) == limit, "backlog ran out"
         done = datetime.now(UTC)
         await queue.finish([(queue.completed(t, done), t.attempts) for t in tasks])
-        await queue.add_tasks([msgspec.structs.replace(template, id=new_id())
-                               for _ in range(limit)])
+        await queue.add_tasks(
+            [msgspec.structs.replace(template, id=new_id()) for _ in range(limit)]
+        )
     return times
 
 
@@ -109,8 +113,7 @@ async def alternatives(queue: AsyncPostgresTaskQueue) -> dict[str, float]:
             for _ in range(5):
                 tx = conn.transaction()
                 await tx.start()
-                plan = await conn.fetchval(sql.format(t=table), ["high", "default"],
-                                           time.time())
+                plan = await conn.fetchval(sql.format(t=table), ["high", "default"], time.time())
                 await tx.rollback()
                 runs.append(msgspec.json.decode(plan)[0]["Execution Time"])
             out[name] = statistics.median(runs)
@@ -134,8 +137,11 @@ async def run(dsn: str, depths: list[int], claims: int) -> int:
                 seconds = await fill(queue, depth)
                 db = await queue._db()
                 await db.execute(f'VACUUM ANALYZE "{queue.schema}".omniq_tasks')
-                print(f"depth {depth:>9,}: filled in {seconds:5.1f} s "
-                      f"({depth / seconds:,.0f} tasks/s bulk)", flush=True)
+                print(
+                    f"depth {depth:>9,}: filled in {seconds:5.1f} s "
+                    f"({depth / seconds:,.0f} tasks/s bulk)",
+                    flush=True,
+                )
                 await claim_rounds(queue, 50, 1)  # warm the plan cache and the pool
                 one = await claim_rounds(queue, claims, 1)
                 ten = await claim_rounds(queue, max(claims // 10, 10), 10)
@@ -143,8 +149,11 @@ async def run(dsn: str, depths: list[int], claims: int) -> int:
                 results[depth] = (one, ten, alt)
                 print(f"  claim limit=1 : {_us(one)}")
                 print(f"  claim limit=10: {_us(ten)}")
-                print("  server time of claim formulations (10 rows, 2 queues): "
-                      + ", ".join(f"{k} {v:.3f} ms" for k, v in alt.items()), flush=True)
+                print(
+                    "  server time of claim formulations (10 rows, 2 queues): "
+                    + ", ".join(f"{k} {v:.3f} ms" for k, v in alt.items()),
+                    flush=True,
+                )
         finally:
             async with AsyncPostgresTaskQueue(project_name=project, url=dsn) as q:
                 await (await q._db()).execute(f'DROP SCHEMA IF EXISTS "{q.schema}" CASCADE')
@@ -152,8 +161,10 @@ async def run(dsn: str, depths: list[int], claims: int) -> int:
         small, large = depths[0], depths[-1]
         ratio1 = statistics.median(results[large][0]) / statistics.median(results[small][0])
         ratio10 = statistics.median(results[large][1]) / statistics.median(results[small][1])
-        print(f"\nclaim cost at {large:,} / at {small:,} waiting (median): "
-              f"limit=1 {ratio1:.2f}x, limit=10 {ratio10:.2f}x (target <= 1.5x)")
+        print(
+            f"\nclaim cost at {large:,} / at {small:,} waiting (median): "
+            f"limit=1 {ratio1:.2f}x, limit=10 {ratio10:.2f}x (target <= 1.5x)"
+        )
     return 0
 
 

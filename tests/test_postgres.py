@@ -13,9 +13,9 @@ from typing import Any
 
 import anyio
 import asyncpg
-import pytest
-
+import msgspec
 import omniq_postgres._engine as engine_module
+import pytest
 from omniq import AsyncOmniQ, OmniQ
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError
 from omniq.models import TaskStatus
@@ -372,6 +372,29 @@ async def test_finished_tasks_move_out_of_the_hot_table_and_back_on_requeue(
     assert await queue.get_task(ids[0]) is None
 
 
+async def test_a_write_whose_commit_was_not_acknowledged_succeeds_when_retried(
+        queue: AsyncPostgresTaskQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    task_id = await queue.enqueue(_tasks.noop)
+    [claimed] = await queue.claim(["default"], worker_id="w", lease=30,
+                                  now=datetime.now(UTC) + timedelta(seconds=1))
+    done = queue.completed(claimed, datetime.now(UTC))
+    engine = await queue._db()
+    real = engine.fetchrow
+
+    async def commit_then_lose_the_connection(sql: str, *args: Any) -> Any:
+        await real(sql, *args)
+        raise BackendUnavailableError("connection lost after the commit")
+
+    monkeypatch.setattr(engine, "fetchrow", commit_then_lose_the_connection)
+    with pytest.raises(BackendUnavailableError):
+        await queue.finish([(done, 1)])
+    monkeypatch.undo()
+    assert (await queue.get_task(task_id)).status == TaskStatus.COMPLETED
+    assert await queue.finish([(done, 1)]) == [True]  # the worker's retry: so its result is kept
+    other = msgspec.structs.replace(done, progress="late")  # a different write stays fenced
+    assert await queue.update_tasks([(other, {TaskStatus.RUNNING}, 1)]) == [False]
+
+
 async def test_claim_reads_the_runnable_index_in_order(queue: AsyncPostgresTaskQueue) -> None:
     await queue.enqueue_many(_tasks.identity, range(2000), queue_name="b")
     db = await queue._db()
@@ -388,16 +411,15 @@ async def test_wait_for_work_wakes_on_an_enqueue_from_another_connection(
     await queue.wait_for_work(["w"], 0.01)  # starts listening
     other = AsyncPostgresTaskQueue(project_name=queue.project_name, url=postgres_dsn,
                                    server_settings={"application_name": "producer"})
-    async with other:
-        async with anyio.create_task_group() as tg:
-            async def produce() -> None:
-                await anyio.sleep(0.1)
-                await other.enqueue(_tasks.noop, queue_name="w")
+    async with other, anyio.create_task_group() as tg:
+        async def produce() -> None:
+            await anyio.sleep(0.1)
+            await other.enqueue(_tasks.noop, queue_name="w")
 
-            tg.start_soon(produce)
-            started = time.monotonic()
-            await queue.wait_for_work(["w"], 10)
-            assert time.monotonic() - started < 2
+        tg.start_soon(produce)
+        started = time.monotonic()
+        await queue.wait_for_work(["w"], 10)
+        assert time.monotonic() - started < 2
 
 
 async def test_an_idle_worker_wakes_when_a_delayed_task_comes_due(

@@ -16,13 +16,12 @@ import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
-import asyncpg
 import pytest
-
 import tasks_postgres
 from omniq import AsyncOmniQ
 from omniq.exceptions import BackendError, BackendUnavailableError
@@ -158,7 +157,7 @@ async def test_server_restarted_mid_run_loses_nothing_committed(
                 tasks = [queue.build_task(tasks_postgres.record, n)
                          for n in range(start, start + chunk)]
                 # A failed enqueue is retried with the same ids: never stored twice.
-                acknowledged.extend(await _retrying(lambda: queue.enqueue_tasks(tasks)))
+                acknowledged.extend(await _retrying(partial(queue.enqueue_tasks, tasks)))
                 await anyio.sleep(0.02)
 
         async def restart() -> None:

@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-
 from omniq import AsyncOmniQ
 from omniq.testing import ConformanceTests
 from omniq_postgres import (

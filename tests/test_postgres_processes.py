@@ -19,7 +19,6 @@ from pathlib import Path
 import anyio
 import asyncpg
 import pytest
-
 import tasks_postgres
 from omniq import AsyncOmniQ
 from omniq.models import TaskStatus

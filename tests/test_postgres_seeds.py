@@ -18,7 +18,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
 from omniq.exceptions import PluginNotFoundError
 
 pytestmark = pytest.mark.postgres

@@ -14,8 +14,8 @@ from ._config import (
     PostgresResultStorageConfig,
     PostgresTaskQueueConfig,
 )
-from .backend import AsyncPostgresBackend, PostgreSQLBackend, PostgresBackend
-from .events import AsyncPostgresEventStorage, PostgreSQLEventStorage, PostgresEventStorage
+from .backend import AsyncPostgresBackend, PostgresBackend, PostgreSQLBackend
+from .events import AsyncPostgresEventStorage, PostgresEventStorage, PostgreSQLEventStorage
 from .queue import (
     AsyncPostgresQueue,
     AsyncPostgresTaskQueue,

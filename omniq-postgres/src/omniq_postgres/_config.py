@@ -7,7 +7,6 @@ msgspec needs the field types at runtime, so this module does not use
 from typing import Any
 
 import msgspec
-
 from omniq.config import redact_value
 
 

@@ -21,7 +21,6 @@ from importlib import resources
 from typing import Any
 
 import asyncpg
-
 from omniq import _sql as shared_sql
 from omniq._sql import POSTGRES, render
 from omniq.config import redact_url, validate_name

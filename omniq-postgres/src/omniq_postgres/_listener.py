@@ -10,6 +10,7 @@ background with backoff, then every subscriber is told again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -54,11 +55,16 @@ class Listener:
 
     async def _open(self) -> None:
         conn = await self._engine.new_connection()
+        try:
+            for channel, subs in self._subs.items():
+                if subs:
+                    await conn.add_listener(channel, self._dispatch)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._engine.drop_connection(conn)
+            raise
         conn.add_termination_listener(self._lost)
         self._conn = conn
-        for channel, subs in self._subs.items():
-            if subs:
-                await conn.add_listener(channel, self._dispatch)
 
     def _dispatch(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         for on_payload, _ in list(self._subs.get(channel, ())):
@@ -92,8 +98,6 @@ class Listener:
                     await self._open()
                 except Exception as exc:
                     logger.debug("LISTEN reconnect failed: %s", exc)
-                    if self._conn is not None:
-                        await self._drop()
                     delay = min(delay * 2, 2.0)
                     continue
             logger.warning("LISTEN connection to %s restored", self._engine.display)

@@ -3,12 +3,14 @@
 Task channel payloads are ``"<queue> <eta>"``: the earliest eta (epoch seconds) of the tasks
 that just became runnable in that queue. A due eta wakes the queue's waiters at once; a future
 one is remembered, so an idle worker wakes when it comes due instead of polling for it.
-Result channel payloads are comma-separated task ids.
+Result channel payloads are comma-separated task ids, each followed (after a space) by the
+base64 of its result when the result is small: a waiter then has it without another query.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import bisect
 import time
 from collections import defaultdict
@@ -104,28 +106,41 @@ class QueueWakeups:
                         del self._waiters[queue]
 
 
+class ResultWaiter:
+    """One ``wait_blob`` call: its wake-up, and the result if the NOTIFY carried it."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.blob: bytes | None = None
+
+
 class ResultWaiters:
     def __init__(self) -> None:
-        self._events: dict[str, set[asyncio.Event]] = {}
+        self._waiters: dict[str, set[ResultWaiter]] = {}
 
     def on_payload(self, payload: str) -> None:
-        for task_id in payload.split(","):
-            for event in self._events.get(task_id, ()):
-                event.set()
+        for entry in payload.split(","):
+            task_id, _, inline = entry.partition(" ")
+            waiters = self._waiters.get(task_id)
+            if waiters:
+                blob = base64.b64decode(inline) if inline else None
+                for waiter in waiters:
+                    waiter.blob = blob if blob is not None else waiter.blob
+                    waiter.event.set()
 
     def on_reset(self) -> None:
-        for events in list(self._events.values()):
-            for event in events:
-                event.set()
+        for waiters in list(self._waiters.values()):
+            for waiter in waiters:
+                waiter.event.set()
 
-    def add(self, task_id: str) -> asyncio.Event:
-        event = asyncio.Event()
-        self._events.setdefault(task_id, set()).add(event)
-        return event
+    def add(self, task_id: str) -> ResultWaiter:
+        waiter = ResultWaiter()
+        self._waiters.setdefault(task_id, set()).add(waiter)
+        return waiter
 
-    def remove(self, task_id: str, event: asyncio.Event) -> None:
-        events = self._events.get(task_id)
-        if events is not None:
-            events.discard(event)
-            if not events:
-                del self._events[task_id]
+    def remove(self, task_id: str, waiter: ResultWaiter) -> None:
+        waiters = self._waiters.get(task_id)
+        if waiters is not None:
+            waiters.discard(waiter)
+            if not waiters:
+                del self._waiters[task_id]

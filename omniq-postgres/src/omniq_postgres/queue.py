@@ -32,6 +32,7 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode_task = msgspec.msgpack.Decoder(Task).decode
 _decode_schedule = msgspec.msgpack.Decoder(Schedule).decode
 _STATUS = {s.value: s for s in TaskStatus}
+_Update = tuple[Task, Collection[TaskStatus], int | None]
 _ROW = "data, status, attempts, worker_id, started_at, lease_expires_at"
 _MAX_UNCERTAIN = 10_000
 #: Inside ``finish``: ids just finished that had no dependents when written (saves a query).
@@ -161,9 +162,7 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
                           expect_attempts: int | None = None) -> bool:
         return (await self.update_tasks([(task, expect_status, expect_attempts)]))[0]
 
-    async def update_tasks(
-        self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]]
-    ) -> list[bool]:
+    async def update_tasks(self, updates: Sequence[_Update]) -> list[bool]:
         """Fenced writes, in one statement per source table (usually just one)."""
         if len({u[0].id for u in updates}) < len(updates):  # same task twice: in order
             return [(await self.update_tasks([u]))[0] for u in updates]
@@ -190,10 +189,10 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
             self._uncertain.pop(task.id, None)
         return ok
 
-    async def _write(self, name: str,
-                     updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]]) -> set[str]:
+    async def _write(self, name: str, updates: Sequence[_Update]) -> set[str]:
         db = await self._db()
-        rows, wake = [], {}
+        rows: list[tuple[Any, ...]] = []
+        wake: dict[str, float] = {}
         for task, expect, attempts in updates:
             final = task.status in FINISHED
             rows.append((task.id, task.status.value, ",".join(TaskStatus(s).value for s in expect),

@@ -1,12 +1,15 @@
 """``AsyncPostgresResultStorage``: task results in PostgreSQL.
 
-A batch of results is one upsert that also NOTIFYs the ids written, so ``wait`` (and so
-``get_result``) blocks on LISTEN instead of polling.
+A batch of results is one upsert that also NOTIFYs the ids written (small results ride along),
+so ``wait`` (and so ``get_result``) blocks on LISTEN instead of polling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -22,22 +25,29 @@ from ._config import PostgresResultStorageConfig
 from ._wakeups import ResultWaiters
 
 _PAYLOAD_MAX = 7000  # bytes per NOTIFY payload (the server's limit is 8000)
+_INLINE_MAX, _INLINE_BATCH = 2048, 16  # results sent along with their NOTIFY: small ones, few
 _RECHECK = 5.0  # seconds: a waiter also looks again this often, should a NOTIFY be missed
+_SAFE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}\Z")  # no separator of the payload format
 
 
-def _payloads(task_ids: Sequence[str]) -> list[str]:
-    """Comma-joined ids in chunks under the NOTIFY size limit (odd ids are left to polling)."""
+def _payloads(rows: Sequence[tuple[str, bytes, Any, Any, Any]]) -> list[str]:
+    """NOTIFY payloads for these results: ``id[ base64]`` entries joined by commas, in chunks
+    under the size limit. Ids that could not be parsed back are left to the waiters' recheck."""
+    inline = len(rows) <= _INLINE_BATCH
     chunks: list[str] = []
     current: list[str] = []
     size = 0
-    for task_id in task_ids:
-        if "," in task_id or len(task_id) > 200:
+    for task_id, blob, *_ in rows:
+        if not _SAFE_ID.match(task_id):
             continue
-        if size + len(task_id) + 1 > _PAYLOAD_MAX:
+        entry = task_id
+        if inline and len(blob) <= _INLINE_MAX:
+            entry += " " + base64.b64encode(blob).decode()
+        if size + len(entry) + 1 > _PAYLOAD_MAX:
             chunks.append(",".join(current))
             current, size = [], 0
-        current.append(task_id)
-        size += len(task_id) + 1
+        current.append(entry)
+        size += len(entry) + 1
     if current:
         chunks.append(",".join(current))
     return chunks
@@ -92,7 +102,7 @@ class AsyncPostgresResultStorage(PostgresComponent, AsyncResultStorage):
         await (await self._db()).fetchval(
             self.sql["put_results"], self.project_name, [r[0] for r in rows], [r[1] for r in rows],
             [epoch(r[2]) for r in rows], [r[3] for r in rows], [epoch(r[4]) for r in rows],
-            self._channel("r"), _payloads(list(latest)))
+            self._channel("r"), _payloads(rows))
 
     async def get_blob(self, task_id: str) -> bytes | None:
         blob: bytes | None = await (await self._db()).fetchval(
@@ -108,20 +118,18 @@ class AsyncPostgresResultStorage(PostgresComponent, AsyncResultStorage):
             self._listening = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        event = self._waiters.add(task_id)
+        waiter = self._waiters.add(task_id)
         try:
             while True:
-                event.clear()  # before looking: a NOTIFY from now on is not slept through
-                blob = await self.get_blob(task_id)
+                waiter.event.clear()  # before looking: a NOTIFY from now on is not missed
+                blob = waiter.blob or await self.get_blob(task_id)
                 remaining = deadline - loop.time()
                 if blob is not None or remaining <= 0:
                     return blob
-                try:
-                    await asyncio.wait_for(event.wait(), min(remaining, _RECHECK))
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter.event.wait(), min(remaining, _RECHECK))
         finally:
-            self._waiters.remove(task_id, event)
+            self._waiters.remove(task_id, waiter)
 
     async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
         sql = shared.LATEST_SCHEDULE_RESULT if latest_only else shared.SCHEDULE_RESULTS

@@ -28,11 +28,14 @@ import queue
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterable
 
 logger = logging.getLogger("omniq.sqlite")
 _KEY_SEP, _PART_SEP = "\x1e", "\x1f"
 _MAX_DATAGRAM = 32_000
+#: Seconds since the last send after which a commit is published at once, not via the thread.
+SPARSE = 0.002
 Key = tuple[str, ...]
 
 
@@ -80,6 +83,8 @@ class WakeChannel:
         self._peers_mtime = -1
         self._outbox: queue.SimpleQueue[list[Key] | None] = queue.SimpleQueue()
         self._sender: threading.Thread | None = None
+        self._inline: socket.socket | None = None
+        self._last_send = 0.0
         self._closed = False
         self._broken = not hasattr(socket, "AF_UNIX")
 
@@ -122,8 +127,20 @@ class WakeChannel:
 
     # -- sending -----------------------------------------------------------------------------
     def publish(self, keys: list[Key]) -> None:
-        """Queue ``keys`` for the other waiting processes; never blocks, never raises."""
+        """Send ``keys`` to the other waiting processes; never blocks, never raises.
+
+        A lone commit is sent at once, from the caller (one non-blocking ``sendto`` per peer);
+        during a burst, keys go to the sender thread, which merges them.
+        """
         if self._broken or self._closed:
+            return
+        now = time.monotonic()
+        if now - self._last_send > SPARSE and self._outbox.empty():
+            self._last_send = now
+            if self._inline is None:
+                self._inline = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._inline.setblocking(False)
+            self._send(self._inline, dict.fromkeys(keys))
             return
         if self._sender is None:
             with self._lock:
@@ -147,6 +164,7 @@ class WakeChannel:
                     except queue.Empty:
                         break
                 if keys:
+                    self._last_send = time.monotonic()
                     self._send(sock, keys)
                 if batch is None:  # closed
                     return
@@ -196,6 +214,9 @@ class WakeChannel:
             self._closed = True
             receivers, self._receivers = list(self._receivers.values()), {}
             own, self._own = self._own, set()
+            inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.close()
         if self._sender is not None:
             self._outbox.put(None)
         for sock in receivers:

@@ -74,7 +74,7 @@ class AsyncSQLiteEventStorage(SQLiteConnected, AsyncEventStorage):
     async def purge(self, before: datetime) -> int:
         db = await self._database()
         return await db.write(_changed, _sql.PURGE_EVENTS,
-                              (self.project_name, before.timestamp()))
+                              (self.project_name, before.timestamp()), heavy=True)
 
 
 def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:

@@ -176,7 +176,8 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
         if not task_ids:
             return 0
         db = await self._database()
-        return await db.write(_delete_tasks, self.project_name, list(task_ids))
+        return await db.write(_delete_tasks, self.project_name, list(task_ids),
+                              heavy=len(task_ids) > HEAVY)
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         """Return when work may be runnable in ``queues``: at once when a process using this

@@ -92,7 +92,9 @@ class AsyncSQLiteResultStorage(SQLiteConnected, AsyncResultStorage):
 
     async def purge_expired(self, now: datetime) -> int:
         db = await self._database()
-        return await db.write(_changed, _sql.PURGE_RESULTS, (self.project_name, now.timestamp()))
+        # Possibly many rows: from the connection's thread, so the loop is not held up.
+        return await db.write(_changed, _sql.PURGE_RESULTS, (self.project_name, now.timestamp()),
+                              heavy=True)
 
 
 def _put(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:

@@ -1,5 +1,5 @@
 -- sched_update.lua: compare-and-set a schedule on its version (two schedulers cannot both
--- advance it; a pause is never lost). A blob already stored (a retried call) counts as done.
+-- advance it; a pause is never lost).
 --
 -- KEYS[1]  the project's anchor key (routing only; see lib.lua)
 -- ARGV[1]  key prefix
@@ -16,9 +16,6 @@ if not v then
   return 0
 end
 if v ~= ARGV[3] then
-  if redis.call('HGET', P .. 'sc', ARGV[2]) == ARGV[7] then
-    return 1
-  end
   return 0
 end
 redis.call('HSET', P .. 'sc', ARGV[2], ARGV[7])

@@ -1,7 +1,7 @@
 -- update.lua: compare-and-set a batch of tasks. Each task is replaced only if its stored
 -- status is one of the expected ones and (when given) its stored attempts equal the
--- expected attempt: the fencing point that refuses a late worker's write. A write whose
--- blob is already the stored one (a call retried after a lost reply) counts as done.
+-- expected attempt: the fencing point that refuses a late worker's write. A fenced write
+-- whose blob is already the stored one (a call retried after a lost reply) counts as done.
 --
 -- KEYS[1]  the project's anchor key (routing only; see lib.lua)
 -- ARGV[1]  key prefix
@@ -23,7 +23,10 @@ for n = 1, tonumber(ARGV[3]) do
   local cur = redis.call('HMGET', key, 's', 'a', 'q', 'm', 'd')
   local ok = 0
   if cur[1] then
-    if cur[5] == d then
+    if ea ~= '' and cur[5] == d then
+      -- The holder of this attempt wrote exactly this before: a call retried after its
+      -- reply was lost. (Unfenced writes get no such pass: two clients may compute the
+      -- same blob, and only one of them may win.)
       ok = 1
     elseif string.find(',' .. es .. ',', ',' .. cur[1] .. ',', 1, true)
         and (ea == '' or ea == cur[2]) then
