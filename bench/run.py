@@ -199,6 +199,8 @@ def run_client(
     env = {**os.environ, **base_env, **row.env, "BENCH_NS": ns}
     if row.interp == "omniq":
         env.setdefault("OMNIQ_SECRET_KEY", "omniq-bench-" + "0" * 32)
+        if args.profile:
+            env["BENCH_PROFILE_DIR"] = run_dir
     label = f"{row.name}-{workload or 'describe'}-{repeat}"
     pid_file = os.path.join(run_dir, f"{label}.pids")
     tasks = row.tasks or args.tasks
@@ -257,6 +259,14 @@ def run_client(
     return result
 
 
+def _load_summary(raw: list[dict]) -> str:
+    """Other work on the machine shows here (the bench alone keeps it near 1-2 on 2 cores)."""
+    loads = sorted(r["load_before"] for r in raw if "load_before" in r)
+    if not loads:
+        return "–"
+    return f"{loads[0]:.2f} / {loads[len(loads) // 2]:.2f} / {loads[-1]:.2f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -282,9 +292,14 @@ def main() -> int:
     parser.add_argument(
         "--drain-cap",
         type=float,
-        default=20.0,
+        default=15.0,
         help="stop a drain this many seconds after its first completion and take the rate "
-        "over the tasks done by then (default 20; 0 = always drain everything)",
+        "over the tasks done by then (default 15; 0 = always drain everything)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run OmniQ's worker processes under cProfile; .prof files go to the raw run dir",
     )
     parser.add_argument(
         "--omniq-python",
@@ -422,6 +437,7 @@ def main() -> int:
         "depth large": f"{args.depth_large:,}",
         "wall time of the run": f"{(time.monotonic() - t_start) / 60:.1f} min",
         "load average at end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "1-min load before each run (min / median / max)": _load_summary(raw),
     }
     agg = _report.aggregate(raw)
     os.makedirs(os.path.join(args.output, "results"), exist_ok=True)

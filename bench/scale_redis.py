@@ -112,8 +112,9 @@ async def wait_done(queue: AsyncRedisTaskQueue, n: int) -> tuple[float, float]:
 
 async def e2e(url: str, n: int, concurrency: int) -> None:
     project = f"bench{uuid.uuid4().hex[:10]}"
-    oq = AsyncOmniQ(project_name=project, task_queue=AsyncRedisTaskQueue(url=url),
-                    result_store=AsyncRedisResultStorage(url=url))
+    oq = AsyncOmniQ(project_name=project,
+                    task_queue=AsyncRedisTaskQueue(project_name=project, url=url),
+                    result_store=AsyncRedisResultStorage(project_name=project, url=url))
     worker = None
     try:
         async with oq:

@@ -25,9 +25,9 @@ async def main() -> None:
     args = parser.parse_args()
     queues = args.queues.split(",")
     oq = AsyncOmniQ(project_name=args.project,
-                    task_queue=AsyncRedisTaskQueue(url=args.url, queues=queues,
-                                                   socket_connect_timeout=1.0),
-                    result_store=AsyncRedisResultStorage(url=args.url,
+                    task_queue=AsyncRedisTaskQueue(url=args.url, project_name=args.project,
+                                                   queues=queues, socket_connect_timeout=1.0),
+                    result_store=AsyncRedisResultStorage(url=args.url, project_name=args.project,
                                                          socket_connect_timeout=1.0))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

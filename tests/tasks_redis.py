@@ -28,6 +28,15 @@ def record(n: int, out_dir: str) -> int:
     return n
 
 
+async def record_after(n: int, out_dir: str, seconds: float) -> int:
+    """Like :func:`record`, after ``seconds`` of (async) work."""
+    import asyncio
+
+    await asyncio.sleep(seconds)
+    _log(out_dir, f"run {n}")
+    return n
+
+
 def stall_once(out_dir: str, seconds: float) -> str:
     """Note the start; the first time (no ``stalled`` marker yet) stall for ``seconds``,
     so a test can kill the process mid-task; afterwards return at once."""

@@ -400,14 +400,16 @@ def test_plugin_registration() -> None:
         assert plugins.resolve_url(kind, "sqlite:///x.db") is plugins.resolve(kind, "sqlite")
 
 
-def test_wake_channel_carries_keys_between_channels_of_one_file(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_wake_channel_carries_keys_between_channels_of_one_file(tmp_path: Path) -> None:
     from omniq_sqlite._wakeups import WakeChannel
 
     path = str(tmp_path / "wake.db")
     got: list[list[object]] = []
-    arrived = threading.Event()
+    arrived = anyio.Event()
 
     def deliver(keys: list[object]) -> None:
+        nonlocal arrived
         got.append(keys)
         arrived.set()
 
@@ -415,12 +417,14 @@ def test_wake_channel_carries_keys_between_channels_of_one_file(tmp_path: Path) 
     try:
         waiter.listen("w")
         other.publish([("proj", "default"), ("proj", "result", "abc")])
-        assert arrived.wait(5)
+        with anyio.fail_after(5):
+            await arrived.wait()
         assert got == [[("proj", "default")]]  # a worker's socket gets no result keys
-        arrived.clear()
+        arrived = anyio.Event()
         waiter.listen("r")
         other.publish([("proj", "result", "abc")])
-        assert arrived.wait(5)
+        with anyio.fail_after(5):
+            await arrived.wait()
         assert got[-1] == [("proj", "result", "abc")]
     finally:
         waiter.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import uuid
 from typing import Any
 
 from omniq import AsyncOmniQ, TaskStatus
@@ -151,8 +152,13 @@ class _OmniQ(System):
 
     # -- workers -----------------------------------------------------------------------------
     def worker_argv(self, concurrency: int) -> list[str]:
+        # ``run.py --profile``: each worker writes a cProfile file (``python -m pstats FILE``).
+        profile: list[str] = []
+        if os.environ.get("BENCH_PROFILE_DIR"):
+            name = f"{self.name}-{uuid.uuid4().hex[:8]}.prof"
+            profile = ["-m", "cProfile", "-o", os.path.join(os.environ["BENCH_PROFILE_DIR"], name)]
         return [
-            python_bin(), "-m", "omniq", "--log-level", "WARNING", "worker",
+            python_bin(), *profile, "-m", "omniq", "--log-level", "WARNING", "worker",
             "--app", "systems.omniq:make_app", "--queues", self.queue_name,
             "--type", "async", "--concurrency", str(concurrency),
         ]  # fmt: skip

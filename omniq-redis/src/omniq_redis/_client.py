@@ -13,8 +13,10 @@ server by its URL with the password hidden.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import logging
+import socket
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -33,6 +35,12 @@ logger = logging.getLogger("omniq.redis")
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+
+
+# Probe an idle connection after 5 s, every 2 s, give up after 3 misses (Linux names).
+_KEEPALIVE = {getattr(socket, name): value for name, value in
+              (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3))
+              if hasattr(socket, name)}
 
 
 def to_us(moment: datetime) -> int:
@@ -61,6 +69,71 @@ class Scripts:
     def __init__(self, client: Any, names: tuple[str, ...]) -> None:
         for name in names:
             setattr(self, name, client.register_script(lua_source(name)))
+
+
+class Lane:
+    """One connection of the client's pool, kept for a component's hot path (claims,
+    completions, results, enqueues) and used directly: a call costs a third of what a
+    pooled call does, which is most of a worker's own time per task.
+
+    Calls take turns (a lock; each is one short round trip). A call that fails half way
+    (dropped connection, cancellation) marks the connection dirty: the next call starts on a
+    fresh one, so no reply can ever be read by the wrong caller. Connection errors are
+    retried ``retries`` times, like the pool's; every script is safe to run again.
+    """
+
+    def __init__(self, client: Any, retries: int) -> None:
+        self._client, self._retries = client, retries
+        self._conn: Any = None
+        self._dirty = False
+        self._lock: asyncio.Lock | None = None
+
+    async def execute(self, *args: Any) -> Any:
+        """Run one command and return its raw reply (error replies are raised)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            failures = 0
+            while True:
+                try:
+                    return await self._once(args)
+                except (rex.ConnectionError, rex.TimeoutError, OSError):
+                    failures += 1
+                    if failures > self._retries:
+                        raise
+                    await asyncio.sleep(min(1.0, 0.05 * 2 ** (failures - 1)))
+
+    async def script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """EVALSHA ``script`` (a redis-py Script), loading it first if the server lacks it."""
+        try:
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except rex.NoScriptError:  # a restarted server has an empty script cache
+            await self.execute("SCRIPT", "LOAD", script.script)
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+
+    async def _once(self, args: tuple[Any, ...]) -> Any:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = await self._client.connection_pool.get_connection()
+        if self._dirty:
+            await conn.disconnect()
+            self._dirty = False
+        try:
+            await conn.send_command(*args)
+            return await conn.read_response()
+        except rex.ResponseError:
+            raise  # a whole error reply was read: the connection is in step
+        except BaseException:
+            self._dirty = True
+            raise
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await self._client.connection_pool.release(conn)
+            except Exception as exc:  # the pool may be closing too
+                logger.debug("releasing a Redis connection: %s", exc)
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -116,8 +189,9 @@ class RedisConnection:
         key_prefix: First part of every key (``omniq`` gives ``omniq:{project}:...``).
         socket_connect_timeout: Seconds to wait for a connection (an unreachable host
             fails after this long).
-        socket_timeout: Seconds to wait for a reply before the server counts as gone
-            (default 10; blocking waits stay below it).
+        socket_timeout: Seconds to wait for a reply before the server counts as gone.
+            Default None: TCP keepalive (probes after 5 s idle) finds a dead server; set
+            it only on Python 3.12+ (see ``_client_kwargs``).
         max_connections: Size of the connection pool.
         retries: Times a command is retried after a dropped connection (every OmniQ write
             is idempotent or fenced, so a retry cannot apply one twice).
@@ -174,6 +248,7 @@ class RedisConnection:
         self.where = self._describe()
         self.errors = RedisErrors(self.where, self.prefix)
         self.client: Any = None
+        self.lane: Any = None
         self._owns_client = False
 
     def _describe(self) -> str:
@@ -203,8 +278,12 @@ class RedisConnection:
         connect_timeout, timeout = self._timeouts
         kwargs: dict[str, Any] = {
             "socket_connect_timeout": 5.0 if connect_timeout is None else connect_timeout,
-            "socket_timeout": 10.0 if timeout is None else timeout,
+            # No socket timeout by default: on Python 3.11, redis-py bounds each send with
+            # asyncio.wait_for, which can swallow a task's cancellation (a worker then never
+            # stops). A dead server is found by TCP keepalive instead, tuned to seconds.
+            "socket_timeout": timeout,
             "socket_keepalive": True,
+            "socket_keepalive_options": _KEEPALIVE,
             "health_check_interval": 30,
             "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), self._retries),
             "retry_on_error": [rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError],
@@ -235,14 +314,18 @@ class RedisConnection:
             self.client, self._owns_client = self._given_client, False
         else:
             self.client, self._owns_client = self._new_client(), True
+        self.lane = Lane(self.client, self._retries)
         try:
             with self.errors:
-                await self.client.ping()
+                await self.lane.execute("PING")
         except BaseException:
             await self._shut()
             raise
 
     async def _shut(self) -> None:
+        lane, self.lane = self.lane, None
+        if lane is not None:
+            await lane.close()
         client, self.client = self.client, None
         if client is not None and self._owns_client:
             try:

@@ -149,8 +149,9 @@ class AsyncRedisEventStorage(RedisConnection, AsyncEventStorage):
         removed = 0
         while True:
             with self.errors:
-                n = int(await self._scripts.events_purge(
-                    [self.prefix + "anchor"], [self.prefix, to_us(before), PURGE_BATCH]))
+                n = int(await self.lane.script(self._scripts.events_purge,
+                                               [self.prefix + "anchor"],
+                                               [self.prefix, to_us(before), PURGE_BATCH]))
             removed += n
             if n < PURGE_BATCH:
                 return removed

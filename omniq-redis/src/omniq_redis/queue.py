@@ -37,6 +37,7 @@ _RUNNING = TaskStatus.RUNNING
 _DEAD = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.EXPIRED})
 _SCRIPTS = ("add", "claim", "update", "renew", "delete", "sched_add", "sched_update",
             "sched_delete")
+_ZERO, _ONE = ord("0"), ord("1")
 #: Tasks per script call when enqueueing in bulk (bounds how long one call holds the server).
 ADD_CHUNK = 1000
 
@@ -45,14 +46,21 @@ def _member(task: Task) -> str:
     return f"{max(to_us(task.run_at), 0):017d}|{task.id}"
 
 
-def _lease_us(task: Task) -> int | str:
+def _lease_us(task: Task) -> str:
     if task.status == _RUNNING and task.lease_expires_at is not None:
-        return to_us(task.lease_expires_at)
+        return str(to_us(task.lease_expires_at))
     return ""
 
 
+_EXPECTED: dict[frozenset[TaskStatus], str] = {}
+
+
 def _expected(statuses: Collection[TaskStatus]) -> str:
-    return ",".join(sorted(s.value for s in statuses))
+    key = frozenset(statuses)
+    text = _EXPECTED.get(key)
+    if text is None:
+        text = _EXPECTED[key] = ",".join(sorted(TaskStatus(s).value for s in key))
+    return text
 
 
 class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
@@ -122,7 +130,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
 
     async def _run(self, script: str, args: list[Any]) -> Any:
         with self.errors:
-            return await getattr(self._scripts, script)(self._keys, args)
+            return await self.lane.script(getattr(self._scripts, script), self._keys, args)
 
     # -- decoding ------------------------------------------------------------------------------
     @staticmethod
@@ -159,26 +167,32 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         now = to_us(utcnow())
         for start in range(0, len(tasks), ADD_CHUNK):
             chunk = tasks[start:start + ADD_CHUNK]
-            args: list[Any] = [self.prefix, now, len(chunk)]
-            for task in chunk:
-                args += (task.id, task.status.value, task.attempts, task.queue_name,
-                         task.priority, _member(task), _lease_us(task), _encode(task),
-                         len(task.depends_on), *task.depends_on)
-            inserted += [bool(x) for x in await self._run("add", args)]
+            blobs = [_encode(t) for t in chunk]
+            meta = [(t.id, t.status.value, t.attempts, t.queue_name, t.priority, _member(t),
+                     _lease_us(t), t.depends_on, len(b)) for t, b in zip(chunk, blobs)]
+            reply = await self._run("add", [self.prefix, now, _encode(meta), b"".join(blobs)])
+            inserted += [c == _ONE for c in reply]
         return inserted
 
     async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float,
                     now: datetime, limit: int = 1) -> list[Task]:
         await self.connect()
         expires = now + timedelta(seconds=lease)
-        out = await self._run("claim", [self.prefix, to_us(now), to_us(expires), worker_id,
-                                        limit, *queues])
-        self._next_eta[tuple(queues)] = int(out[0]) if out[0] else None
+        reply = await self._run("claim", [self.prefix, to_us(now), to_us(expires), worker_id,
+                                          limit, *queues])
+        # "<next eta>\n" then per task "<attempt> <length>\n<blob>" (see claim.lua)
+        at = reply.index(b"\n")
+        self._next_eta[tuple(queues)] = int(reply[:at]) if at else None
         claimed = []
-        for i in range(1, len(out), 2):
-            task = _decode_task(out[i])
+        end = len(reply)
+        at += 1
+        while at < end:
+            eol = reply.index(b"\n", at)
+            attempt, size = reply[at:eol].split(b" ")
+            at = eol + 1 + int(size)
+            task = _decode_task(reply[eol + 1:at])
             task.status = _RUNNING
-            task.attempts = out[i + 1]
+            task.attempts = int(attempt)
             task.worker_id = worker_id
             task.started_at = now
             task.lease_expires_at = expires
@@ -188,8 +202,8 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
     async def get_task(self, task_id: str) -> Task | None:
         await self.connect()
         with self.errors:
-            row = await self.client.hmget(self.prefix + "t:" + task_id, "d", "s", "a", "w", "t",
-                                          "l")
+            row = await self.lane.execute("HMGET", self.prefix + "t:" + task_id, "d", "s", "a",
+                                          "w", "t", "l")
         return None if row[0] is None else self._task(*row)
 
     async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
@@ -209,12 +223,13 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         if not updates:
             return []
         await self.connect()
-        args: list[Any] = [self.prefix, to_us(utcnow()), len(updates)]
-        for task, expect, attempts in updates:
-            args += (task.id, _expected(expect), "" if attempts is None else attempts,
-                     task.status.value, task.attempts, task.queue_name, task.priority,
-                     _member(task), _lease_us(task), _encode(task))
-        return list(await self._run("update", args))
+        blobs = [_encode(u[0]) for u in updates]
+        meta = [(t.id, _expected(expect), "" if attempts is None else str(attempts),
+                 t.status.value, t.attempts, t.queue_name, t.priority, _member(t), _lease_us(t),
+                 len(blob)) for (t, expect, attempts), blob in zip(updates, blobs)]
+        reply = await self._run("update", [self.prefix, to_us(utcnow()), _encode(meta),
+                                           b"".join(blobs)])
+        return [c - _ZERO for c in reply]
 
     async def finish(self, updates: Sequence[tuple[Task, int]]) -> list[bool]:
         """As the base class, but only tasks the script reports as having dependents cost a
@@ -288,8 +303,10 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         next_eta = self._next_eta.get(tuple(queues))
         if next_eta is not None:
             timeout = min(timeout, (next_eta - to_us(utcnow())) / 1e6 + 0.001)
-        # Stay under the socket timeout, and above Redis's resolution (0 means forever).
-        timeout = min(timeout, max(0.05, (self._timeouts[1] or 10.0) - 1.0))
+        # Stay under a socket timeout if one is set, and above Redis's resolution (0 would
+        # mean forever).
+        if self._timeouts[1]:
+            timeout = min(timeout, max(0.05, self._timeouts[1] - 1.0))
         if timeout < 0.002:
             return
         keys = [f"{self.prefix}wake:{q}" for q in queues]

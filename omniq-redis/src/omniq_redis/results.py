@@ -22,7 +22,7 @@ from omniq._sync import make_sync
 from omniq._time import utcnow
 from omniq.storage import AsyncResultStorage
 
-from ._client import RedisConnection, to_us
+from ._client import RedisConnection, Scripts, to_us
 from ._config import RedisResultStorageConfig
 
 logger = logging.getLogger("omniq.redis")
@@ -83,6 +83,8 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
             socket_connect_timeout=socket_connect_timeout, socket_timeout=socket_timeout,
             max_connections=max_connections, retries=retries)
         self._channel = self.prefix + "done"
+        self._keys = [self.prefix + "anchor"]
+        self._scripts: Any = None
         self._waiters: dict[str, set[_Waiter]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed: asyncio.Event | None = None
@@ -92,6 +94,7 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
 
     async def _connect(self) -> None:
         await self._open()
+        self._scripts = Scripts(self.client, ("put",))
 
     async def _close(self) -> None:
         listener, self._listener = self._listener, None
@@ -107,37 +110,32 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
 
     async def put_blobs(self, items: Sequence[tuple[str, bytes, datetime | None, str | None,
                                                     datetime]]) -> None:
-        """Every result of the batch, and its announcement, in one pipeline."""
+        """Every result of the batch, and its announcement, in one script call."""
         if not items:
             return
         await self.connect()
         now = utcnow()
-        r, rs = self.prefix + "r:", self.prefix + "rs:"
-        size = sum(len(item[1]) for item in items)
+        meta = []
         announce = []
+        inline = sum(len(item[1]) for item in items) <= INLINE_BYTES
+        for task_id, blob, expires_at, schedule_id, finished_at in items:
+            ttl = 0  # keep
+            if expires_at is not None:  # a relative PX: the server's clock may differ
+                ms = int((expires_at - now).total_seconds() * 1000)
+                ttl = ms if ms > 0 else -1  # -1: already past its ttl, nothing to keep
+            meta.append((task_id, ttl, schedule_id or "", str(to_us(finished_at)), len(blob)))
+            if ttl >= 0:
+                announce.append((task_id, blob if inline else None))
         with self.errors:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for task_id, blob, expires_at, schedule_id, finished_at in items:
-                    if expires_at is None:
-                        pipe.set(r + task_id, blob)
-                    else:
-                        ms = int((expires_at - now).total_seconds() * 1000)
-                        if ms <= 0:  # already past its ttl: nothing to keep
-                            pipe.delete(r + task_id)
-                            continue
-                        pipe.set(r + task_id, blob, px=ms)
-                    if schedule_id is not None:
-                        pipe.zadd(rs + schedule_id, {task_id: to_us(finished_at)})
-                    announce.append((task_id, blob if size <= INLINE_BYTES else None))
-                if announce:
-                    pipe.publish(self._channel, _pack(announce))
-                await pipe.execute()
+            await self.lane.script(self._scripts.put, self._keys, [
+                self.prefix, _pack(announce) if announce else "", _pack(meta),
+                b"".join(item[1] for item in items)])
 
     # -- reading -------------------------------------------------------------------------------
     async def get_blob(self, task_id: str) -> bytes | None:
         await self.connect()
         with self.errors:
-            return await self.client.get(self.prefix + "r:" + task_id)  # type: ignore[no-any-return]
+            return await self.lane.execute("GET", self.prefix + "r:" + task_id)  # type: ignore[no-any-return]
 
     async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
         await self.connect()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import random
 import sqlite3
 import threading
 import time
@@ -49,13 +50,22 @@ _INVALID = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
 
 # -- the shared connection ----------------------------------------------------------------------
 
+def _code(exc: BaseException) -> int:
+    """The primary SQLite result code of a driver error (0 if it has none)."""
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return _code(exc) in _BUSY
+
+
 def translate(exc: BaseException, where: str) -> Exception:
     """A driver error as an OmniQ error naming the database."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None and code & 0xFF in _INVALID:
+    code = _code(exc)
+    if code in _INVALID:
         return BackendError(f"{where} is not a valid SQLite database, or it is corrupted "
                             f"({exc}); the file was left as it was")
-    if code is not None and code & 0xFF in _BUSY:
+    if code in _BUSY:
         return BackendUnavailableError(f"SQLite database {where} stayed locked past the busy "
                                        f"timeout ({exc})")
     if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
@@ -66,8 +76,9 @@ def translate(exc: BaseException, where: str) -> Exception:
 
 
 def transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
-    # IMMEDIATE takes the write lock now (waiting up to busy_timeout), so a transaction that
-    # read first can never fail later on a snapshot another process made stale.
+    # IMMEDIATE takes the write lock now or fails at once with SQLITE_BUSY (Database waits and
+    # retries), so a transaction that read first can never fail later on a snapshot another
+    # process made stale.
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn, *args)
@@ -150,7 +161,7 @@ class Database:
                         step = min(step * 2, max(max_poll, FALLBACK_POLL))
                         continue
                     version = seen
-                listener.event.clear()
+                listener.clear()
                 found = await check()
             return found or None
         finally:
@@ -230,7 +241,7 @@ class Database:
                 if self._raw is not None:
                     return fn(raw, *args)
             except sqlite3.OperationalError as exc:
-                if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _BUSY:
+                if not _is_busy(exc):
                     raise translate(exc, self.where) from exc
                 # Locked by another process: wait for it in the thread, not on the loop.
             except (sqlite3.Error, ValueError) as exc:
@@ -244,7 +255,7 @@ class Database:
 
     def _in_thread(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         deadline = time.monotonic() + self.busy_timeout
-        delay = 0.0005
+        delay = 0.0001
         while True:
             with self._lock:
                 raw = self._raw
@@ -253,11 +264,13 @@ class Database:
                 try:
                     return fn(raw, *args)
                 except sqlite3.OperationalError as exc:
-                    busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY
-                    if not busy or time.monotonic() >= deadline:
+                    if not _is_busy(exc) or time.monotonic() >= deadline:
                         raise
-            time.sleep(delay)  # the lock is released: inline users go on meanwhile
-            delay = min(delay * 2, 0.02)
+            # Other processes hold the lock for ~0.1 ms per transaction: look again soon, with
+            # jitter so two waiters do not retry in step. The connection lock is released
+            # meanwhile, so this process's inline users go on.
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 1.5, 0.005)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` (autocommit reads)."""

@@ -9,20 +9,44 @@ from collections.abc import Hashable, Iterable
 
 
 class Listener:
-    """A registration made *before* checking the database, so no notify falls in between."""
+    """A registration made *before* checking the database, so no notify falls in between.
+
+    A flag and one future instead of ``asyncio.wait_for(event.wait())``, which costs a task
+    per wait: this sits on the enqueue-to-result path of every task.
+    """
 
     def __init__(self, keys: list[Hashable]) -> None:
         self.keys = keys
         self.loop = asyncio.get_running_loop()
-        self.event = asyncio.Event()
+        self.notified = False
+        self._waiter: asyncio.Future[bool] | None = None
+
+    def set(self) -> None:
+        """Mark notified and wake the waiter (call on the listener's loop)."""
+        self.notified = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
 
     async def wait(self, timeout: float) -> bool:
-        """True if notified, False on timeout."""
+        """True if notified (since the last :meth:`clear`), False on timeout."""
+        if self.notified:
+            return True
+        waiter = self._waiter = self.loop.create_future()
+        timer = self.loop.call_later(timeout, _expire, waiter)
         try:
-            await asyncio.wait_for(self.event.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def clear(self) -> None:
+        self.notified = False
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 class Signal:
@@ -57,7 +81,7 @@ class Signal:
             here = None
         for listener in found:
             if listener.loop is here:
-                listener.event.set()  # same loop: no need to go through its self-pipe
+                listener.set()  # same loop: no need to go through its self-pipe
             elif not listener.loop.is_closed():
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    listener.loop.call_soon_threadsafe(listener.event.set)
+                    listener.loop.call_soon_threadsafe(listener.set)

@@ -5,20 +5,22 @@ process that waits on a database binds a Unix datagram socket in a private direc
 after the database (``<tmp>/omniq-<uid>/<hash of the path>/``), one per kind of wait: ``w``
 for idle workers (keys ``(project, queue)``), ``r`` for result waiters (keys
 ``(project, "result", task_id)``). A process that commits something worth waking for sends the
-keys to every socket of that kind. The receiver's thread hands them to the in-process
-:class:`~._db.Signal`, and the waiter re-checks the database, so a lost or spurious datagram
-costs nothing but a check. Polling ``PRAGMA data_version`` stays as the fallback for writers
-that don't publish (another container with its own ``/tmp``, other tools).
+keys to every socket of that kind. The waiter's event loop reads the socket (no thread in
+between) and hands the keys to the in-process :class:`~._signal.Signal`; the waiter re-checks
+the database, so a lost or spurious datagram costs nothing but a check. Polling
+``PRAGMA data_version`` stays as the fallback for writers that don't publish (another
+container with its own ``/tmp``, other tools).
 
-Sending happens on a thread of its own, which merges whatever accumulated while it was busy
-into one datagram per peer: committing never waits on a socket, and a burst of commits costs
-the peers one wake-up, not one each.
+A lone commit is sent at once by the committer (a non-blocking ``sendto``); during a burst, a
+sender thread merges whatever accumulated while it was busy into one datagram per peer, so a
+burst of commits costs the peers one wake-up, not one each.
 
 This works between processes of one machine, which is all SQLite supports anyway.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import hashlib
@@ -43,6 +45,19 @@ def _directory(database_path: str) -> str:
     digest = hashlib.sha1(os.path.realpath(database_path).encode()).hexdigest()[:16]
     uid = os.getuid() if hasattr(os, "getuid") else 0
     return os.path.join(tempfile.gettempdir(), f"omniq-{uid}", digest)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _drop(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    with contextlib.suppress(Exception):  # a closed loop has forgotten it already
+        loop.remove_reader(sock.fileno())
+    sock.close()
 
 
 def kind_of(key: Key) -> str:
@@ -77,7 +92,7 @@ class WakeChannel:
         self.directory = _directory(database_path)
         self._deliver = deliver
         self._lock = threading.Lock()
-        self._receivers: dict[str, socket.socket] = {}
+        self._receivers: dict[str, tuple[socket.socket, asyncio.AbstractEventLoop]] = {}
         self._own: set[str] = set()
         self._peers: dict[str, list[str]] = {"w": [], "r": []}
         self._peers_mtime = -1
@@ -90,39 +105,70 @@ class WakeChannel:
 
     # -- receiving ---------------------------------------------------------------------------
     def listen(self, kind: str) -> None:
-        """Bind this process's socket of ``kind`` (once) and deliver what arrives on it."""
-        if kind in self._receivers or self._broken or self._closed:
-            return
-        with self._lock:
-            if kind in self._receivers or self._broken or self._closed:
-                return
-            try:
-                os.makedirs(self.directory, mode=0o700, exist_ok=True)
-                if os.stat(self.directory).st_uid != os.getuid():
-                    raise PermissionError(f"{self.directory} belongs to another user")
-                path = os.path.join(self.directory, f"{os.getpid()}-{id(self):x}-{kind}")
-                receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                receiver.bind(path)
-            except OSError as exc:
-                logger.info("no cross-process wake-ups for this database (%s); polling", exc)
-                self._broken = True
-                return
-            self._receivers[kind] = receiver
-            self._own.add(path)
-        threading.Thread(target=self._receive, args=(receiver,), daemon=True,
-                         name="omniq-sqlite-wakeups").start()
+        """Make sure this process's socket of ``kind`` is bound and read by a running loop.
 
-    def _receive(self, receiver: socket.socket) -> None:
+        The socket is read by the event loop of the waiter (``add_reader``): a datagram wakes
+        that loop directly, with no thread in between. If that loop has since stopped, the
+        next waiter's loop takes over.
+        """
+        if self._broken or self._closed:
+            return
+        entry = self._receivers.get(kind)
+        if entry is not None and entry[1].is_running():
+            return
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._broken or self._closed:
+                return
+            entry = self._receivers.get(kind)
+            if entry is None:
+                receiver = self._bind(kind)
+                if receiver is None:
+                    return
+            else:
+                receiver, old = entry
+                with contextlib.suppress(Exception):  # a closed loop forgot it already
+                    old.remove_reader(receiver.fileno())
+            try:
+                loop.add_reader(receiver.fileno(), self._readable, receiver)
+            except (NotImplementedError, OSError) as exc:  # e.g. Windows' proactor loop
+                logger.info("no cross-process wake-ups on this event loop (%s); polling", exc)
+                self._broken = True
+                receiver.close()
+                return
+            self._receivers[kind] = (receiver, loop)
+
+    def _bind(self, kind: str) -> socket.socket | None:
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            if hasattr(os, "getuid") and os.stat(self.directory).st_uid != os.getuid():
+                raise PermissionError(f"{self.directory} belongs to another user")
+            path = os.path.join(self.directory, f"{os.getpid()}-{id(self):x}-{kind}")
+            receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            receiver.setblocking(False)
+            receiver.bind(path)
+        except OSError as exc:
+            logger.info("no cross-process wake-ups for this database (%s); polling", exc)
+            self._broken = True
+            return None
+        self._own.add(path)
+        return receiver
+
+    def _readable(self, receiver: socket.socket) -> None:
+        keys: list[Hashable] = []
         while True:
             try:
                 datagram = receiver.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                break
             except OSError:  # closed
-                return
-            if not datagram:  # shut down
-                return
+                break
+            if datagram:
+                keys.extend(decode(datagram))
+        if keys:
             try:
-                self._deliver(decode(datagram))  # type: ignore[arg-type]
-            except Exception:  # a bad datagram must not stop the thread
+                self._deliver(keys)
+            except Exception:  # a bad datagram must not break the loop's reader
                 logger.debug("bad wake-up datagram ignored", exc_info=True)
 
     # -- sending -----------------------------------------------------------------------------
@@ -137,10 +183,13 @@ class WakeChannel:
         now = time.monotonic()
         if now - self._last_send > SPARSE and self._outbox.empty():
             self._last_send = now
-            if self._inline is None:
-                self._inline = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                self._inline.setblocking(False)
-            self._send(self._inline, dict.fromkeys(keys))
+            try:
+                if self._inline is None:
+                    self._inline = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                    self._inline.setblocking(False)
+                self._send(self._inline, dict.fromkeys(keys))
+            except OSError as exc:  # out of descriptors, say: waiters fall back to polling
+                logger.debug("wake-up not sent: %s", exc)
             return
         if self._sender is None:
             with self._lock:
@@ -151,8 +200,13 @@ class WakeChannel:
         self._outbox.put(keys)
 
     def _send_loop(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.setblocking(False)
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+        except OSError as exc:
+            logger.info("no cross-process wake-ups (%s); polling", exc)
+            self._broken = True  # nothing is queued for this thread any more
+            return
         try:
             while True:
                 batch = self._outbox.get()
@@ -219,10 +273,14 @@ class WakeChannel:
             inline.close()
         if self._sender is not None:
             self._outbox.put(None)
-        for sock in receivers:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+        for sock, loop in receivers:
+            if loop.is_running() and _running_loop() is not loop:
+                try:  # that loop's thread unregisters the socket, then closes it
+                    loop.call_soon_threadsafe(_drop, loop, sock)
+                    continue
+                except RuntimeError:  # closed meanwhile
+                    pass
+            _drop(loop, sock)
         for path in own:
             with contextlib.suppress(OSError):
                 os.unlink(path)

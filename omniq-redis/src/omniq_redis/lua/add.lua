@@ -4,18 +4,19 @@
 -- KEYS[1]  the project's anchor key (routing only; see lib.lua)
 -- ARGV[1]  key prefix
 -- ARGV[2]  now, microseconds since the epoch (decides ready versus delayed)
--- ARGV[3]  number of tasks; then per task: id, status, attempts, queue, priority,
---          order member, lease expiry in us ("" unless running), msgpack blob,
---          number of parents n, and the n parent ids
+-- ARGV[3]  msgpack array with one entry per task: {id, status, attempts, queue, priority,
+--          order member, lease expiry in us as a string ("" unless running),
+--          {parent ids}, length of its blob}
+-- ARGV[4]  the tasks' msgpack blobs, concatenated in the same order
 -- Touches  t:<id>, x:* indexes, ready:/delayed:/wake:<queue>, running, ch:<parent>
--- Returns  per task 1 if inserted, 0 if the id already existed
+-- Returns  a string with one digit per task: 1 if inserted, 0 if the id already existed
 local now = tonumber(ARGV[2])
 local out = {}
-local i = 4
-for n = 1, tonumber(ARGV[3]) do
-  local id, s, a, q, p, m, l, d = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-    ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-  local np = tonumber(ARGV[i + 8])
+local at = 1
+for n, t in ipairs(cmsgpack.unpack(ARGV[3])) do
+  local id, s, a, q, p, m, l, parents = t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]
+  local d = string.sub(ARGV[4], at, at + t[9] - 1)
+  at = at + t[9]
   local key = P .. 't:' .. id
   if redis.call('EXISTS', key) == 1 then
     out[n] = 0
@@ -30,11 +31,10 @@ for n = 1, tonumber(ARGV[3]) do
     elseif s == 'running' and l ~= '' then
       redis.call('ZADD', P .. 'running', l, id)
     end
-    for j = 1, np do
-      redis.call('SADD', P .. 'ch:' .. ARGV[i + 8 + j], id)
+    for _, parent in ipairs(parents) do
+      redis.call('SADD', P .. 'ch:' .. parent, id)
     end
     out[n] = 1
   end
-  i = i + 9 + np
 end
-return out
+return table.concat(out)

@@ -11,9 +11,10 @@
 -- ARGV[5]  limit
 -- ARGV[6..] queue names, highest priority first
 -- Touches  ready:/delayed:/wake:<queue>, t:<id>, running, x:* indexes
--- Returns  { next eta: the earliest delayed eta in us, or "" (only when fewer than
---          `limit` were found, for the worker's wait), then per claimed task its blob
---          and its new attempt number }
+-- Returns  one string (cheap to read back, however many tasks): the earliest delayed
+--          eta in us or "" (given only when fewer than `limit` were found, for the
+--          worker's wait), a newline, then per claimed task "<attempt> <blob length>\n"
+--          followed by the blob
 local nows, lease, worker = ARGV[2], ARGV[3], ARGV[4]
 local now, limit = tonumber(nows), tonumber(ARGV[5])
 local out = {''}
@@ -55,8 +56,7 @@ for qi = 6, #ARGV do
           redis.call('ZADD', P .. 'running', lease, id)
           idx_del(q, cur[1], id)
           idx_add(q, 'running', id)
-          out[#out + 1] = cur[3]
-          out[#out + 1] = a
+          out[#out + 1] = a .. ' ' .. #cur[3] .. '\n' .. cur[3]
           n = n + 1
         end
       end
@@ -72,7 +72,9 @@ if n < limit then
     end
   end
   if best then
-    out[1] = best
+    out[1] = best .. '\n'
+  else
+    out[1] = '\n'
   end
 else
   -- This worker is full and work is left: pass the wake-up on to another idle worker.
@@ -82,5 +84,6 @@ else
       break
     end
   end
+  out[1] = '\n'
 end
-return out
+return table.concat(out)

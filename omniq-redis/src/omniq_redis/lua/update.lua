@@ -6,19 +6,21 @@
 -- KEYS[1]  the project's anchor key (routing only; see lib.lua)
 -- ARGV[1]  key prefix
 -- ARGV[2]  now, microseconds since the epoch (decides ready versus delayed)
--- ARGV[3]  number of tasks; then per task 10 values: id, expected statuses (comma
+-- ARGV[3]  msgpack array with one entry per task: {id, expected statuses (comma
 --          separated), expected attempts ("" = any), status, attempts, queue, priority,
---          order member, lease expiry in us ("" unless running), msgpack blob
+--          order member, lease expiry in us as a string ("" unless running), length of
+--          its blob}
+-- ARGV[4]  the tasks' new msgpack blobs, concatenated in the same order
 -- Touches  t:<id>, x:* indexes, ready:/delayed:/wake:<queue>, running; reads ch:<id>
--- Returns  per task 0 = missing or condition failed (nothing written), 1 = written,
---          2 = written and other tasks depend on it
+-- Returns  a string with one digit per task: 0 = missing or condition failed (nothing
+--          written), 1 = written, 2 = written and other tasks depend on it
 local now = tonumber(ARGV[2])
 local out = {}
-local i = 4
-for n = 1, tonumber(ARGV[3]) do
-  local id, es, ea, s, a, q, p, m, l, d = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-    ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
-  i = i + 10
+local at = 1
+for n, u in ipairs(cmsgpack.unpack(ARGV[3])) do
+  local id, es, ea, s, a, q, p, m, l = u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9]
+  local d = string.sub(ARGV[4], at, at + u[10] - 1)
+  at = at + u[10]
   local key = P .. 't:' .. id
   local cur = redis.call('HMGET', key, 's', 'a', 'q', 'm', 'd')
   local ok = 0
@@ -54,4 +56,4 @@ for n = 1, tonumber(ARGV[3]) do
   end
   out[n] = ok
 end
-return out
+return table.concat(out)
