@@ -355,3 +355,48 @@ async def test_claim_takes_a_batch_in_one_call_and_respects_order(redis_url: str
         assert queue._next_eta[("high", "low")] is not None
         assert [t.id for t in await queue.claim(["high"], worker_id="w", lease=5,
                                                 now=now + timedelta(seconds=31))] == [later.id]
+
+
+@pytest.mark.anyio
+async def test_sentinel_names_the_master(tmp_path: Path) -> None:
+    import shutil
+    import socket
+    import subprocess
+
+    master = RedisServer(tmp_path)
+    master.start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+                    f"sentinel monitor omniqmaster 127.0.0.1 {master.port} 1\n")
+    sentinel = subprocess.Popen([shutil.which("redis-server") or "redis-server", str(conf),
+                                 "--sentinel"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    try:
+        with anyio.fail_after(10):
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    await anyio.sleep(0.02)
+        options = {"sentinels": [("127.0.0.1", port)], "sentinel_master": "omniqmaster",
+                   "project_name": "sentinel"}
+        async with AsyncOmniQ(project_name="sentinel",
+                              task_queue=AsyncRedisTaskQueue(**options),
+                              result_store=AsyncRedisResultStorage(**options)) as oq:
+            assert oq.task_queue.where == f"redis-sentinel://127.0.0.1:{port}/omniqmaster"
+            await oq.start_worker(max_workers=2)
+            try:
+                assert await oq.get_result(await oq.enqueue(_tasks.add, 4, 5), timeout=10) == 9
+            finally:
+                await oq.stop_worker()
+        direct = aioredis.Redis(port=master.port)
+        assert await direct.exists("omniq:{sentinel}:x:*") == 1  # the data is on the master
+        await direct.aclose()
+    finally:
+        sentinel.kill()
+        sentinel.wait(5)
+        master.stop()

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from .queue import AsyncTaskQueue
     from .storage import AsyncResultStorage
 
-#: How often a waiter re-reads the task itself, to notice cancellation or expiry.
+#: A waiter re-reads the task itself, to notice cancellation or expiry, first after
+#: ``FIRST_STATUS_CHECK`` seconds and then ever less often, up to ``STATUS_CHECK``.
+FIRST_STATUS_CHECK = 0.05
 STATUS_CHECK = 1.0
 
 
@@ -47,6 +49,7 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStorage | No
         raise ConfigError("no result store configured", field="result_store", value=None,
                           expected="a result store to read results from")
     deadline = math.inf if timeout is None else anyio.current_time() + timeout
+    check = FIRST_STATUS_CHECK
     while True:
         result = await results.get(task_id)
         if result is not None:
@@ -69,7 +72,8 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStorage | No
             raise TaskTimeoutError(f"task {task_id} has no result after {timeout} s "
                                    f"(status {task.status.value})")
         try:
-            result = await results.wait(task_id, min(remaining, STATUS_CHECK), poll_interval)
+            result = await results.wait(task_id, min(remaining, check), poll_interval)
         except TaskTimeoutError:
+            check = min(check * 2, STATUS_CHECK)
             continue
         return unwrap(task_id, result)

@@ -71,8 +71,12 @@ class Scripts:
             setattr(self, name, client.register_script(lua_source(name)))
 
 
+class _ConnectFailed(Exception):
+    """Connecting failed after redis-py's own retries: not worth retrying again."""
+
+
 class Lane:
-    """One connection of the client's pool, kept for a component's hot path (claims,
+    """One connection made by the client's pool, kept for a component's hot path (claims,
     completions, results, enqueues) and used directly: a call costs a third of what a
     pooled call does, which is most of a worker's own time per task.
 
@@ -97,6 +101,9 @@ class Lane:
             while True:
                 try:
                     return await self._once(args)
+                except _ConnectFailed as exc:  # redis-py retried the connect already
+                    assert exc.__cause__ is not None
+                    raise exc.__cause__ from None
                 except (rex.ConnectionError, rex.TimeoutError, OSError):
                     failures += 1
                     if failures > self._retries:
@@ -113,11 +120,16 @@ class Lane:
 
     async def _once(self, args: tuple[Any, ...]) -> Any:
         conn = self._conn
-        if conn is None:
-            conn = self._conn = await self._client.connection_pool.get_connection()
+        if conn is None:  # made by the pool (so Sentinel finds the master), kept out of it
+            conn = self._conn = self._client.connection_pool.make_connection()
         if self._dirty:
             await conn.disconnect()
             self._dirty = False
+        if not conn.is_connected:
+            try:
+                await conn.connect()
+            except (rex.ConnectionError, rex.TimeoutError, OSError) as exc:
+                raise _ConnectFailed from exc
         try:
             await conn.send_command(*args)
             return await conn.read_response()
@@ -131,9 +143,9 @@ class Lane:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                await self._client.connection_pool.release(conn)
-            except Exception as exc:  # the pool may be closing too
-                logger.debug("releasing a Redis connection: %s", exc)
+                await conn.disconnect()
+            except Exception as exc:  # a broken connection is being dropped anyway
+                logger.debug("closing a Redis connection: %s", exc)
 
 
 # -- errors --------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +31,9 @@ logger = logging.getLogger("omniq.redis")
 
 #: Announce blobs with their ids when a batch's results add up to less than this many bytes.
 INLINE_BYTES = 16_384
+#: Announcements (and unanswered reads) remembered per store, and for how long.
+RECENT = 4096
+RECENT_SECONDS = 5.0
 _pack = msgspec.msgpack.Encoder().encode
 _unpack = msgspec.msgpack.Decoder(list[tuple[str, bytes | None]]).decode
 
@@ -88,6 +93,12 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
         self._waiters: dict[str, set[_Waiter]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed: asyncio.Event | None = None
+        # Subscriptions so far: a read made under the current one needs no repeating.
+        self._epoch = 0
+        # Task ids read (and found missing) while subscribed, with the subscription then.
+        self._checked: OrderedDict[str, int] = OrderedDict()
+        # What the channel announced lately: task id -> (when, blob or None if not inline).
+        self._recent: OrderedDict[str, tuple[float, bytes | None]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
@@ -134,8 +145,13 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
     # -- reading -------------------------------------------------------------------------------
     async def get_blob(self, task_id: str) -> bytes | None:
         await self.connect()
+        epoch = self._epoch if self._subscribed is not None and self._subscribed.is_set() \
+            else None
         with self.errors:
-            return await self.lane.execute("GET", self.prefix + "r:" + task_id)  # type: ignore[no-any-return]
+            blob = await self.lane.execute("GET", self.prefix + "r:" + task_id)
+        if blob is None and epoch is not None:
+            _remember(self._checked, task_id, epoch)
+        return blob  # type: ignore[no-any-return]
 
     async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
         await self.connect()
@@ -163,6 +179,7 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
 
     async def delete_blob(self, task_id: str) -> bool:
         await self.connect()
+        self._recent.pop(task_id, None)
         with self.errors:
             return bool(await self.client.delete(self.prefix + "r:" + task_id))
 
@@ -177,12 +194,19 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
         waiter = _Waiter()
         self._waiters.setdefault(task_id, set()).add(waiter)
         try:
+            checked = self._checked.pop(task_id, None)
+            seen = self._recent.get(task_id)
+            if seen is not None and time.monotonic() - seen[0] < RECENT_SECONDS:
+                return seen[1] if seen[1] is not None else await self.get_blob(task_id)
             if not await self._ensure_listener():
                 return await super().wait_blob(task_id, timeout, poll_interval)
-            # Subscribed before this read: a result stored after it is announced to us.
-            blob = await self.get_blob(task_id)
-            if blob is not None:
-                return blob
+            if checked != self._epoch:
+                # Read once we are subscribed: a result stored after this read is announced
+                # to us. (A read already made under this same subscription, as get_result
+                # does first, needs no repeating: what landed since is in _recent.)
+                blob = await self.get_blob(task_id)
+                if blob is not None:
+                    return blob
             with anyio.move_on_after(timeout):
                 await waiter.event.wait()
             if waiter.blob is not None:
@@ -218,6 +242,7 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
                         continue
                     if msg["type"] == "subscribe":
                         assert self._subscribed is not None
+                        self._epoch += 1
                         self._subscribed.set()
                         delay = 0.05
                     elif msg["type"] == "message":
@@ -242,10 +267,18 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
         except msgspec.DecodeError:
             logger.warning("ignoring a malformed message on %s", self._channel)
             return
+        now = time.monotonic()
         for task_id, blob in announced:
+            _remember(self._recent, task_id, (now, blob))
             for waiter in self._waiters.get(task_id, ()):
                 waiter.blob = blob
                 waiter.event.set()
+
+
+def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
+    cache[key] = value
+    if len(cache) > RECENT:
+        cache.popitem(last=False)
 
 
 AsyncRedisResultStore = AsyncRedisResultStorage

@@ -265,7 +265,7 @@ class AsyncWorkerBase(AsyncComponent):
     async def _heartbeat_loop(self) -> None:
         while True:
             await anyio.sleep(self.lease / 3)
-            for task_id, (task, ctx, handler) in list(self._running.items()):
+            for task_id, (_, ctx, handler) in list(self._running.items()):
                 lease = self._lease_for(ctx.task)
                 if ctx.task.lease_expires_at is not None:  # never cut what the task extended
                     lease = max(lease, (ctx.task.lease_expires_at - utcnow()).total_seconds())
