@@ -26,7 +26,6 @@ os.environ.setdefault("OMNIQ_SECRET_KEY", "bench-secret")
 
 import msgspec  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
-
 from omniq import AsyncOmniQ  # noqa: E402
 from omniq._ids import new_id  # noqa: E402
 from omniq._time import utcnow  # noqa: E402
@@ -59,34 +58,34 @@ async def fill(queue: AsyncRedisTaskQueue, n: int) -> None:
         done += chunk
 
 
-async def claim_cost(url: str, depth: int, claims: int, limit: int) -> float:
-    """Median seconds of one claim of ``limit`` tasks from a queue ``depth`` deep."""
-    project = f"bench{uuid.uuid4().hex[:10]}"
-    queue = AsyncRedisTaskQueue(project_name=project, url=url)
-    try:
-        async with queue:
-            await fill(queue, depth + claims * limit)
-            samples = []
-            for _ in range(claims):
-                start = time.perf_counter()
-                got = await queue.claim(["default"], worker_id="bench", lease=60,
-                                        now=utcnow(), limit=limit)
-                samples.append(time.perf_counter() - start)
-                assert len(got) == limit
-            return statistics.median(samples)
-    finally:
-        await drop(url, project)
-
-
-async def scale(url: str) -> None:
-    print("claim cost with depth (median of 500 claims, after warm-up):")
-    rows = []
+async def scale(url: str, claims: int = 1000) -> None:
+    """Claims alternate between a queue 1,000 deep and one 1,000,000 deep (so drift in the
+    machine's load hits both alike); medians of the client-side time per claim call."""
+    print(f"claim cost with depth (median of {claims} claims each, alternating):")
     for limit in (1, 10):
-        small = await claim_cost(url, 1_000, 500, limit)
-        large = await claim_cost(url, 1_000_000, 500, limit)
-        rows.append((limit, small, large))
-        print(f"  limit {limit:>2}: 1,000 waiting {small * 1e6:7.0f} us   "
-              f"1,000,000 waiting {large * 1e6:7.0f} us   ratio {large / small:.2f}")
+        queues = {}
+        try:
+            for depth in (1_000, 1_000_000):
+                project = f"bench{uuid.uuid4().hex[:10]}"
+                queue = AsyncRedisTaskQueue(project_name=project, url=url)
+                await queue.connect()
+                await fill(queue, depth + claims * limit)
+                queues[depth] = queue
+            samples: dict[int, list[float]] = {depth: [] for depth in queues}
+            for _ in range(claims):
+                for depth, queue in queues.items():
+                    start = time.perf_counter()
+                    got = await queue.claim(["default"], worker_id="bench", lease=60,
+                                            now=utcnow(), limit=limit)
+                    samples[depth].append(time.perf_counter() - start)
+                    assert len(got) == limit
+            small, large = (statistics.median(samples[d]) for d in (1_000, 1_000_000))
+            print(f"  limit {limit:>2}: 1,000 waiting {small * 1e6:5.0f} us   "
+                  f"1,000,000 waiting {large * 1e6:5.0f} us   ratio {large / small:.2f}")
+        finally:
+            for queue in queues.values():
+                await queue.close()
+                await drop(url, queue.project_name)
 
 
 # -- end to end ----------------------------------------------------------------------------------
@@ -119,7 +118,7 @@ async def e2e(url: str, n: int, concurrency: int) -> None:
     try:
         async with oq:
             start = time.perf_counter()
-            for i in range(n):
+            for _ in range(n):
                 await oq.enqueue(_tasks.noop)
             one_by_one = n / (time.perf_counter() - start)
             start = time.perf_counter()

@@ -14,8 +14,6 @@ import anyio
 import msgspec
 import pytest
 import redis.asyncio as aioredis
-from tasks_redis import RedisServer
-
 from omniq import AsyncOmniQ, OmniQ
 from omniq._time import utcnow
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError
@@ -30,6 +28,7 @@ from omniq_redis import (
     AsyncRedisTaskQueue,
     RedisBackend,
 )
+from tasks_redis import RedisServer
 
 pytestmark = pytest.mark.redis
 

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-
 from omniq import AsyncOmniQ
 from omniq.testing import ConformanceTests
 from omniq_redis import AsyncRedisEventStorage, AsyncRedisResultStorage, AsyncRedisTaskQueue

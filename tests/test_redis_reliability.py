@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 import tasks_redis
-from tasks_redis import RedisServer
-
 from omniq.exceptions import BackendUnavailableError
 from omniq.models import TaskStatus
 from omniq.testing import eventually
 from omniq_redis import AsyncRedisTaskQueue
+from tasks_redis import RedisServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 TESTS = Path(__file__).parent

@@ -14,6 +14,11 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+from omniq import AsyncOmniQ, OmniQ
+from omniq.backend import RedisBackend
+from omniq.queue import RedisTaskQueue
+from omniq.storage import RedisEventStorage, RedisResultStorage
+from omniq.workers import ThreadPoolWorker
 from seed_tasks import (
     add_numbers,
     async_add_numbers,
@@ -22,12 +27,6 @@ from seed_tasks import (
     process_task,
     simple_task,
 )
-
-from omniq import AsyncOmniQ, OmniQ
-from omniq.backend import RedisBackend
-from omniq.queue import RedisTaskQueue
-from omniq.storage import RedisEventStorage, RedisResultStorage
-from omniq.workers import ThreadPoolWorker
 
 pytestmark = pytest.mark.redis
 

@@ -61,7 +61,7 @@ class AsyncOmniQ:
         self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
         self.worker_type = worker_type
         self.worker_config = dict(worker_config or {})
-        ident = {"project_name": self.project_name, "secret_key": secret_key}
+        ident: dict[str, Any] = {"project_name": self.project_name, "secret_key": secret_key}
         defaults: dict[str, Any] = {"queues": list(queues)} if queues else {}
         if task_queue is None and backend is None and backend_type is None:
             task_queue = get_setting("TASK_QUEUE_URL")
@@ -129,7 +129,7 @@ class AsyncOmniQ:
         for name in ("result_store", "event_store"):
             spec = getattr(config, name)
             if spec is not None and not spec.type and not spec.url:
-                spec = None if options.get("backend_type") is None else None
+                spec = None
             if spec is not None and spec.type and not spec.url and not spec.config \
                     and spec.type == options.get("backend_type"):
                 options[name] = "__backend__"

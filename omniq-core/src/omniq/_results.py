@@ -14,7 +14,7 @@ from .exceptions import (
     TaskNotFoundError,
     TaskTimeoutError,
 )
-from .models import TaskResult, TaskStatus
+from .models import ErrorInfo, TaskResult, TaskStatus
 
 if TYPE_CHECKING:
     from .queue import AsyncTaskQueue
@@ -29,11 +29,16 @@ STATUS_CHECK = 1.0
 def unwrap(task_id: str, result: TaskResult) -> Any:
     if result.status == TaskStatus.COMPLETED:
         return result.result
-    error = result.error
     if result.status == TaskStatus.FAILED:
-        raise TaskFailedError(task_id, error.type if error else "Error",
-                              error.message if error else "", error.traceback if error else None)
-    raise TaskCancelledError(task_id, result.status.value, error.message if error else None)
+        raise _failed(task_id, result.error)
+    raise TaskCancelledError(task_id, result.status.value,
+                             result.error.message if result.error else None)
+
+
+def _failed(task_id: str, error: ErrorInfo | None) -> TaskFailedError:
+    if error is None:
+        return TaskFailedError(task_id, "Error", "")
+    return TaskFailedError(task_id, error.type, error.message, error.traceback)
 
 
 async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStorage | None,
@@ -64,9 +69,7 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStorage | No
             return None
         if task.status == TaskStatus.FAILED:
             # A dead-lettered task whose result was not written (e.g. poison pill).
-            err = task.error
-            raise TaskFailedError(task_id, err.type if err else "Error", err.message if err else "",
-                                  err.traceback if err else None)
+            raise _failed(task_id, task.error)
         remaining = deadline - anyio.current_time()
         if remaining <= 0:
             raise TaskTimeoutError(f"task {task_id} has no result after {timeout} s "

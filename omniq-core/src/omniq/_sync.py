@@ -120,7 +120,6 @@ def _sync_method(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     def method(self: SyncWrapper, *args: Any, **kwargs: Any) -> Any:
         return _rewrap(run_sync(getattr(self._async, name), *args, **kwargs))
 
-    method.__doc__ = fn.__doc__
     return method
 
 

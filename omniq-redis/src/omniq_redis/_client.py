@@ -23,12 +23,11 @@ from typing import Any
 from urllib.parse import quote
 
 import redis.asyncio as aioredis
+from omniq.config import redact_url
+from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError, OmniQError
 from redis import exceptions as rex
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-
-from omniq.config import redact_url
-from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError, OmniQError
 
 logger = logging.getLogger("omniq.redis")
 
@@ -50,6 +49,11 @@ def to_us(moment: datetime) -> int:
 
 def from_us(value: int | bytes | str) -> datetime:
     return EPOCH + timedelta(microseconds=int(value))
+
+
+#: Refused credentials: redis-py raises them as ConnectionErrors; no retry can fix them.
+_REFUSED = (rex.AuthenticationError, rex.NoPermissionError,
+            rex.AuthenticationWrongNumberOfArgsError)
 
 
 # -- Lua -----------------------------------------------------------------------------------------
@@ -104,6 +108,8 @@ class Lane:
                 except _ConnectFailed as exc:  # redis-py retried the connect already
                     assert exc.__cause__ is not None
                     raise exc.__cause__ from None
+                except _REFUSED:
+                    raise
                 except (rex.ConnectionError, rex.TimeoutError, OSError):
                     failures += 1
                     if failures > self._retries:
@@ -152,7 +158,7 @@ class Lane:
 def translate(exc: BaseException, where: str, prefix: str) -> Exception:
     """The OmniQ error for a redis-py (or socket) exception."""
     text = str(exc)
-    if isinstance(exc, rex.AuthenticationError | rex.NoPermissionError) or any(
+    if isinstance(exc, _REFUSED) or any(
             word in text for word in ("WRONGPASS", "NOAUTH", "NOPERM", "invalid password")):
         return BackendError(f"Redis at {where} refused the credentials: {text}")
     if "WRONGTYPE" in text:
@@ -165,6 +171,17 @@ def translate(exc: BaseException, where: str, prefix: str) -> Exception:
                                                                 "MASTERDOWN", "TRYAGAIN")):
         return BackendUnavailableError(f"Redis at {where} is unavailable: {text}")
     return BackendError(f"Redis at {where} failed: {text}")
+
+
+class _Retry(Retry):
+    """redis-py's retry, except for refused credentials (a ConnectionError to redis-py):
+    asking again with the same password cannot help, and only makes the error slow."""
+
+    async def call_with_retry(self, do: Any, fail: Any, is_retryable: Any = None,
+                              with_failure_count: bool = False) -> Any:
+        return await super().call_with_retry(
+            do, fail, lambda exc: not isinstance(exc, _REFUSED)
+            and (is_retryable is None or is_retryable(exc)), with_failure_count)
 
 
 class RedisErrors:
@@ -247,8 +264,8 @@ class RedisConnection:
             raise ConfigError("bad key_prefix", field="key_prefix", value=key_prefix,
                               expected="a non-empty string without braces or spaces")
         self._url = url
-        self._opts = {"host": host, "port": port, "db": db, "username": username,
-                      "password": password, "ssl": ssl}
+        self._opts: dict[str, Any] = {"host": host, "port": port, "db": db,
+                                      "username": username, "password": password, "ssl": ssl}
         self._given_client = client
         self._sentinels = [tuple(s) for s in sentinels] if sentinels else None
         self._sentinel_master = sentinel_master
@@ -297,7 +314,7 @@ class RedisConnection:
             "socket_keepalive": True,
             "socket_keepalive_options": _KEEPALIVE,
             "health_check_interval": 30,
-            "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), self._retries),
+            "retry": _Retry(ExponentialBackoff(cap=1.0, base=0.05), self._retries),
             "retry_on_error": [rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError],
         }
         if self._max_connections:
@@ -314,7 +331,7 @@ class RedisConnection:
             sentinel = Sentinel(self._sentinels, sentinel_kwargs=sentinel_kwargs or None,
                                 **{k: v for k, v in given.items() if k != "host"
                                    and k != "port"}, **kwargs)
-            return sentinel.master_for(self._sentinel_master)
+            return sentinel.master_for(str(self._sentinel_master))
         if self._url is not None:
             return aioredis.from_url(self._url, **given, **kwargs)
         given.setdefault("host", "127.0.0.1")

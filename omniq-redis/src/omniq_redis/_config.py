@@ -1,4 +1,5 @@
-"""Config structs of the Redis components (``RedisTaskQueue.from_config(RedisTaskQueueConfig(...))``).
+"""Config structs of the Redis components
+(``RedisTaskQueue.from_config(RedisTaskQueueConfig(...))``).
 
 msgspec needs the field types at runtime, so no ``from __future__ import annotations``.
 """

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-
 from omniq._sync import make_sync
 from omniq.models import EventType, TaskEvent
 from omniq.storage import AsyncEventStorage

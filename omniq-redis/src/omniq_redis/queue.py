@@ -18,7 +18,6 @@ from typing import Any
 
 import anyio
 import msgspec
-
 from omniq._sync import make_sync
 from omniq._time import utcnow
 from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus
@@ -169,7 +168,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
             chunk = tasks[start:start + ADD_CHUNK]
             blobs = [_encode(t) for t in chunk]
             meta = [(t.id, t.status.value, t.attempts, t.queue_name, t.priority, _member(t),
-                     _lease_us(t), t.depends_on, len(b)) for t, b in zip(chunk, blobs)]
+                     _lease_us(t), t.depends_on, len(b)) for t, b in zip(chunk, blobs, strict=True)]
             reply = await self._run("add", [self.prefix, now, _encode(meta), b"".join(blobs)])
             inserted += [c == _ONE for c in reply]
         return inserted
@@ -226,7 +225,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         blobs = [_encode(u[0]) for u in updates]
         meta = [(t.id, _expected(expect), "" if attempts is None else str(attempts),
                  t.status.value, t.attempts, t.queue_name, t.priority, _member(t), _lease_us(t),
-                 len(blob)) for (t, expect, attempts), blob in zip(updates, blobs)]
+                 len(blob)) for (t, expect, attempts), blob in zip(updates, blobs, strict=True)]
         reply = await self._run("update", [self.prefix, to_us(utcnow()), _encode(meta),
                                            b"".join(blobs)])
         return [c - _ZERO for c in reply]

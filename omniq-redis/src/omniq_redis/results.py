@@ -10,6 +10,7 @@ blobs themselves when the batch is small, so a waiter needs no further round tri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -19,7 +20,6 @@ from typing import Any
 
 import anyio
 import msgspec
-
 from omniq._sync import make_sync
 from omniq._time import utcnow
 from omniq.storage import AsyncResultStorage
@@ -256,10 +256,8 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
             finally:
-                try:
+                with contextlib.suppress(Exception):  # a broken connection goes anyway
                     await pubsub.aclose()
-                except Exception:  # a broken connection is being dropped anyway
-                    pass
 
     def _dispatch(self, data: bytes) -> None:
         try:

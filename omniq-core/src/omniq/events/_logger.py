@@ -9,6 +9,7 @@ past a bound, dropped (library logging says so).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ class EventLogger:
         self._buffer: deque[TaskEvent] = deque()
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self._closing = False
 
     @property
     def enabled(self) -> bool:
@@ -79,15 +81,14 @@ class EventLogger:
         if self.store is None or self._task is not None:
             return
         self._wake = asyncio.Event()
+        self._closing = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="omniq-events")
 
     async def _run(self) -> None:
         assert self._wake is not None
-        while True:
-            try:
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
             await self.flush()
 
@@ -107,10 +108,11 @@ class EventLogger:
     async def stop(self) -> None:
         """Flush what is left and stop the background writer."""
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            # Ask the writer to finish rather than cancel it: a cancel landing inside
+            # ``store.append`` would lose the batch it had taken off the buffer.
+            self._closing = True
+            assert self._wake is not None
+            self._wake.set()
+            await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.flush()

@@ -240,7 +240,11 @@ class AsyncWorkerBase(AsyncComponent):
                 failures = 0
                 self._store_recovered()
             if not tasks:
-                await self.queue.wait_for_work(self.queues, self.poll_interval)
+                try:
+                    await self.queue.wait_for_work(self.queues, self.poll_interval)
+                except Exception as exc:  # a dead wake-up channel must not end the claim loop
+                    logger.debug("worker %s: wait_for_work failed: %s", self.worker_id, exc)
+                    await anyio.sleep(self.poll_interval)
                 continue
             loop = asyncio.get_running_loop()
             for task in tasks:
@@ -350,10 +354,9 @@ class AsyncWorkerBase(AsyncComponent):
         self.events.task_event(EventType.EXECUTING, task)
         started = utcnow()
         token = _current.set(ctx)
+        deadline = asyncio.timeout(task.timeout or None)
         try:
-            if task.timeout:
-                value = await asyncio.wait_for(self._execute(call, task, ctx), task.timeout)
-            else:
+            async with deadline:
                 value = await self._execute(call, task, ctx)
         except asyncio.CancelledError:
             if self._stopping and not ctx.cancelled:
@@ -362,14 +365,18 @@ class AsyncWorkerBase(AsyncComponent):
                 await self._finish_failed(ctx.task, ErrorInfo("Cancelled", "cancelled by request"),
                                           started, status=TaskStatus.CANCELLED)
             elif self._stopping:
-                await self.queue.release(task)
+                # ctx.task, not task: it carries the renewed lease and progress written since.
+                await self.queue.release(ctx.task)
             return
-        except TimeoutError:
+        except TimeoutError as exc:
+            if not deadline.expired():  # the task's own TimeoutError: an ordinary failure
+                await self._failed(ctx.task, error_info(exc), started)
+                return
             await self._abandon(task.id)
-            exc = TaskTimeoutError(f"task {task.id} ran longer than its timeout "
-                                   f"of {task.timeout} s")
-            self.events.task_event(EventType.TIMEOUT, task, message=str(exc))
-            await self._failed(ctx.task, error_info(exc), started)
+            overran = TaskTimeoutError(f"task {task.id} ran longer than its timeout "
+                                       f"of {task.timeout} s")
+            self.events.task_event(EventType.TIMEOUT, task, message=str(overran))
+            await self._failed(ctx.task, error_info(overran), started)
             return
         except TaskCancelled as exc:
             await self._finish_failed(ctx.task, ErrorInfo("Cancelled", str(exc)), started,

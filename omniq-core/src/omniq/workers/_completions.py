@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from ..models import Task, TaskResult
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("omniq.worker")
 MAX_BATCH = 500
+_T = TypeVar("_T")
 
 _Item = tuple[Task, int, TaskResult | None, asyncio.Future[bool]]
 
@@ -46,22 +48,30 @@ class Completer:
             await self._write(batch)
 
     async def _write(self, batch: list[_Item]) -> None:
-        delay = 0.05
-        while True:
-            try:
-                oks = await self.queue.finish([(task, attempt) for task, attempt, _, _ in batch])
-                results = [r for (_, _, r, _), ok in zip(batch, oks, strict=True)
-                           if ok and r is not None]
-                if results and self.results is not None:
-                    await self.results.set_many(results)
-                break
-            except Exception as exc:  # store down: keep the batch and retry, never drop it
-                logger.warning("could not write %d completions (%s); retrying", len(batch), exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        oks = await self._retrying(
+            lambda: self.queue.finish([(task, attempt) for task, attempt, _, _ in batch]),
+            "completions", len(batch))
+        results = [r for (_, _, r, _), ok in zip(batch, oks, strict=True) if ok and r is not None]
+        store = self.results
+        if results and store is not None:
+            # Retried on its own: retrying ``finish`` after it succeeded would be fenced off
+            # (the tasks are no longer RUNNING) and the results would be dropped.
+            await self._retrying(lambda: store.set_many(results), "results", len(results))
         for (_, _, _, future), ok in zip(batch, oks, strict=True):
             if not future.done():
                 future.set_result(ok)
+
+    @staticmethod
+    async def _retrying(write: Callable[[], Awaitable[_T]], what: str, count: int) -> _T:
+        """Store down: keep the batch and retry, never drop it."""
+        delay = 0.05
+        while True:
+            try:
+                return await write()
+            except Exception as exc:
+                logger.warning("could not write %d %s (%s); retrying", count, what, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def stop(self) -> None:
         """Write what is queued, then stop."""

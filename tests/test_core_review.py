@@ -1,0 +1,103 @@
+"""Regression tests for bugs found in the core review (worker, completer, event logger)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import anyio
+import pytest
+from omniq.events import EventLogger
+from omniq.exceptions import TaskFailedError
+from omniq.models import EventType, TaskEvent
+from omniq.queue.memory import AsyncMemoryTaskQueue
+from omniq.storage.memory import AsyncMemoryEventStorage, AsyncMemoryResultStorage
+from omniq.workers._asyncio import AsyncioWorker
+
+pytestmark = pytest.mark.anyio
+
+
+async def raises_own_timeout() -> None:
+    raise TimeoutError("the remote service timed out")
+
+
+async def double(x: int) -> int:
+    return 2 * x
+
+
+class FlakyResults(AsyncMemoryResultStorage):
+    """Fails the first batched write, as a store that drops a connection would."""
+
+    failures = 1
+
+    async def put_blobs(self, items: Sequence[tuple]) -> None:  # type: ignore[override]
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("result store went away")
+        await super().put_blobs(items)
+
+
+class DeafQueue(AsyncMemoryTaskQueue):
+    """A queue whose wake-up channel is broken (it must fall back to polling)."""
+
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        raise ConnectionError("listen channel closed")
+
+
+class SlowEvents(AsyncMemoryEventStorage):
+    """Appends slowly, so a stop can arrive while a batch is being written."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.entered = asyncio.Event()
+
+    async def append(self, events: Sequence[TaskEvent]) -> None:
+        self.entered.set()
+        await asyncio.sleep(0.2)
+        await super().append(events)
+
+
+async def test_task_raising_timeout_error_is_an_ordinary_failure(project_name: str) -> None:
+    queue = AsyncMemoryTaskQueue(project_name=project_name)
+    results = AsyncMemoryResultStorage(project_name=project_name)
+    events = AsyncMemoryEventStorage(project_name=project_name)
+    async with AsyncioWorker(queue, results, events, poll_interval=0.05) as worker:
+        task_id = await queue.enqueue(raises_own_timeout, max_retries=0, timeout=30)
+        with anyio.fail_after(5), pytest.raises(TaskFailedError) as info:
+            await worker.get_result(task_id)
+    assert info.value.exc_type == "TimeoutError"
+    assert not [e for e in await events.get_events(task_id=task_id)
+                if e.type == EventType.TIMEOUT]
+
+
+async def test_result_survives_a_failed_result_write(project_name: str) -> None:
+    queue = AsyncMemoryTaskQueue(project_name=project_name)
+    results = FlakyResults(project_name=project_name)
+    async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
+        task_id = await queue.enqueue(double, 21)
+        with anyio.fail_after(5):
+            assert await worker.get_result(task_id) == 42
+    assert results.failures == 0
+
+
+async def test_broken_wait_for_work_does_not_stop_claiming(project_name: str) -> None:
+    queue = DeafQueue(project_name=project_name)
+    results = AsyncMemoryResultStorage(project_name=project_name)
+    async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
+        await anyio.sleep(0.1)  # the idle worker has hit the broken channel by now
+        task_id = await queue.enqueue(double, 4)
+        with anyio.fail_after(5):
+            assert await worker.get_result(task_id) == 8
+        assert worker.is_running
+
+
+async def test_event_logger_stop_keeps_the_batch_being_written(project_name: str) -> None:
+    store = SlowEvents(project_name=project_name)
+    async with store:
+        events = EventLogger(store, flush_interval=0.01)
+        await events.start()
+        events.schedule_event(EventType.SCHEDULE_CREATED, "s1")
+        with anyio.fail_after(5):
+            await store.entered.wait()
+            await events.stop()
+        assert [e.schedule_id for e in await store.get_events()] == ["s1"]
