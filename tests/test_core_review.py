@@ -9,7 +9,7 @@ import anyio
 import pytest
 from omniq.events import EventLogger
 from omniq.exceptions import TaskFailedError
-from omniq.models import EventType, TaskEvent
+from omniq.models import EventType, TaskEvent, TaskStatus
 from omniq.queue.memory import AsyncMemoryTaskQueue
 from omniq.storage.memory import AsyncMemoryEventStorage, AsyncMemoryResultStorage
 from omniq.workers._asyncio import AsyncioWorker
@@ -101,3 +101,25 @@ async def test_event_logger_stop_keeps_the_batch_being_written(project_name: str
             await store.entered.wait()
             await events.stop()
         assert [e.schedule_id for e in await store.get_events()] == ["s1"]
+
+
+class SlowResults(AsyncMemoryResultStorage):
+    """Writes results slowly, so a worker stop arrives while a batch is being written."""
+
+    async def put_blobs(self, items: Sequence[tuple]) -> None:  # type: ignore[override]
+        await asyncio.sleep(0.5)
+        await super().put_blobs(items)
+
+
+async def test_stop_finishes_the_completion_batch_being_written(project_name: str) -> None:
+    queue = AsyncMemoryTaskQueue(project_name=project_name)
+    results = SlowResults(project_name=project_name)
+    worker = AsyncioWorker(queue, results, poll_interval=0.05, grace_period=0.05)
+    await worker.start()
+    task_id = await queue.enqueue(double, 5)
+    with anyio.fail_after(5):
+        while (await queue.require_task(task_id)).status != TaskStatus.COMPLETED:
+            await anyio.sleep(0.01)
+        await worker.stop()  # the result write is still in flight: stop must wait for it
+    stored = await results.get(task_id)
+    assert stored is not None and stored.result == 10

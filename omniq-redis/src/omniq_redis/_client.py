@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
+import inspect
 import logging
 import socket
 from datetime import UTC, datetime, timedelta
@@ -184,6 +185,11 @@ class _Retry(Retry):
             and (is_retryable is None or is_retryable(exc)), with_failure_count)
 
 
+# An older redis-py without ``is_retryable`` retries refused credentials too (slower).
+_RETRY_CLASS = _Retry if "is_retryable" in inspect.signature(Retry.call_with_retry).parameters \
+    else Retry
+
+
 class RedisErrors:
     """``with errors:`` around driver calls re-raises their exceptions as OmniQ's."""
 
@@ -314,7 +320,7 @@ class RedisConnection:
             "socket_keepalive": True,
             "socket_keepalive_options": _KEEPALIVE,
             "health_check_interval": 30,
-            "retry": _Retry(ExponentialBackoff(cap=1.0, base=0.05), self._retries),
+            "retry": _RETRY_CLASS(ExponentialBackoff(cap=1.0, base=0.05), self._retries),
             "retry_on_error": [rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError],
         }
         if self._max_connections:

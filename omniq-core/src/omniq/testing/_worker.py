@@ -263,8 +263,6 @@ class WorkerTests(KitBase):
     @pytest.mark.parametrize("coroutine", [False, True], ids=["sync", "async"])
     async def test_progress_is_visible_in_get_task(self, omniq: Any, worker_type: str,
                                                    tmp_path: Path, coroutine: bool) -> None:
-        if worker_type == "process_pool":
-            pytest.skip("process_pool children have no task context (current_task() is None)")
         release = tmp_path / "release"
         func = _tasks.async_report_progress if coroutine else _tasks.report_progress
         async with running_worker(omniq, worker_type):
@@ -282,8 +280,6 @@ class WorkerTests(KitBase):
     @pytest.mark.anyio
     async def test_task_can_extend_its_own_lease(self, omniq: Any, worker_type: str,
                                                  tmp_path: Path) -> None:
-        if worker_type == "process_pool":
-            pytest.skip("process_pool children have no task context (current_task() is None)")
         release = tmp_path / "release"
         async with running_worker(omniq, worker_type, lease=0.3):
             task_id = await omniq.enqueue(_tasks.extend_own_lease, str(release), 60)

@@ -28,7 +28,7 @@ _Item = tuple[Task, int, TaskResult | None, asyncio.Future[bool]]
 class Completer:
     def __init__(self, queue: AsyncTaskQueue, results: AsyncResultStorage | None) -> None:
         self.queue, self.results = queue, results
-        self._pending: asyncio.Queue[_Item] = asyncio.Queue()
+        self._pending: asyncio.Queue[_Item | None] = asyncio.Queue()  # None: stop
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -42,10 +42,17 @@ class Completer:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._pending.get()]
-            while not self._pending.empty() and len(batch) < MAX_BATCH:
-                batch.append(self._pending.get_nowait())
-            await self._write(batch)
+            item = await self._pending.get()
+            batch: list[_Item] = []
+            while item is not None:
+                batch.append(item)
+                if self._pending.empty() or len(batch) >= MAX_BATCH:
+                    break
+                item = self._pending.get_nowait()
+            if batch:
+                await self._write(batch)
+            if item is None:  # stop(): everything submitted before it is written
+                return
 
     async def _write(self, batch: list[_Item]) -> None:
         oks = await self._retrying(
@@ -74,12 +81,13 @@ class Completer:
                 delay = min(delay * 2, 5.0)
 
     async def stop(self) -> None:
-        """Write what is queued, then stop."""
-        while not self._pending.empty():
-            batch = [self._pending.get_nowait() for _ in range(
-                min(MAX_BATCH, self._pending.qsize()))]
-            await self._write(batch)
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-            self._writer = None
+        """Write what is queued, then stop.
+
+        The writer is told to finish, not cancelled: a cancel landing inside a write would
+        leave finished tasks RUNNING (run again after their lease) and drop their results.
+        """
+        if self._writer is None:
+            return
+        self._pending.put_nowait(None)
+        await asyncio.wait({self._writer})  # unlike gather, a cancelled stop() leaves it be
+        self._writer = None

@@ -4,12 +4,17 @@ A child receives the signed payload, checks it with the project's keyring, runs 
 (coroutines on their own loop) and sends back the signed value or the error as data. A task
 past its timeout, or cancelled, is killed: the pool is torn down and rebuilt, and the other
 tasks it was running are resubmitted transparently.
+
+Task code in a child still has ``current_task()``: progress and lease extensions travel back to
+the parent over a queue, and the parent's loop applies them. (Cancellation kills the child, so
+its ``cancelled`` flag never turns true.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import threading
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,25 +26,51 @@ from ..exceptions import OmniQError
 from ..models import ErrorInfo, Task
 from ..serialization import Call, Keyring, Serializer
 from ._base import AsyncWorkerBase
-from ._context import TaskContext
+from ._context import TaskContext, _current
 from ._threads import run_call
 
 _child_serializer: Serializer | None = None
+_child_channel: Any = None
 
 
-def _init_child(keyring: Keyring) -> None:
-    global _child_serializer
+def _init_child(keyring: Keyring, channel: Any) -> None:
+    global _child_serializer, _child_channel
     _child_serializer = Serializer(keyring)
+    _child_channel = channel
 
 
-def _run_in_child(payload: bytes) -> tuple[bool, Any]:
+class ChildTaskContext:
+    """``current_task()`` inside a process-pool child: forwards to the parent's worker."""
+
+    def __init__(self, task_id: str, attempt: int) -> None:
+        self.task_id, self.attempt = task_id, attempt
+        self.cancelled = False
+
+    def raise_if_cancelled(self) -> None:
+        """Cancelling a process-pool task kills its process; nothing to check here."""
+
+    # Both return once the request is on its way to the parent, which applies it (fenced, as
+    # from any other worker type); a child cannot wait on the parent's loop.
+    def set_progress(self, progress: Any) -> bool:
+        _child_channel.put(("progress", self.task_id, progress))
+        return True
+
+    def extend_lease(self, seconds: float) -> bool:
+        _child_channel.put(("extend", self.task_id, seconds))
+        return True
+
+
+def _run_in_child(payload: bytes, task_id: str, attempt: int) -> tuple[bool, Any]:
     assert _child_serializer is not None
     call = _child_serializer.load_call(payload)
+    token = _current.set(ChildTaskContext(task_id, attempt))  # type: ignore[arg-type]
     try:
         value = run_call(call.func, call.args, call.kwargs)
     except Exception as exc:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return False, (type(exc).__qualname__, str(exc), tb)
+    finally:
+        _current.reset(token)
     return True, _child_serializer.dump_value(value)
 
 
@@ -60,15 +91,41 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         return int(get_setting("PROCESS_WORKERS") or 1)
 
     async def _open_executor(self) -> None:
+        # spawn: forking a process that runs an event loop and threads is not safe.
+        context = multiprocessing.get_context("spawn")
+        self._channel = context.SimpleQueue()
         self._pool = self._new_pool()
+        self._reader = threading.Thread(target=self._read_channel,
+                                        args=(asyncio.get_running_loop(),),
+                                        name="omniq-process-channel", daemon=True)
+        self._reader.start()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn: forking a process that runs an event loop and threads is not safe.
-        return ProcessPoolExecutor(self.max_workers, mp_context=multiprocessing.get_context(
-            "spawn"), initializer=_init_child, initargs=(self.serializer.keyring,))
+        return ProcessPoolExecutor(
+            self.max_workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_child, initargs=(self.serializer.keyring, self._channel))
+
+    def _read_channel(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Relay progress and lease extensions from children to the worker's loop."""
+        while True:
+            message = self._channel.get()
+            if message is None:
+                return
+            asyncio.run_coroutine_threadsafe(self._apply(*message), loop)
+
+    async def _apply(self, kind: str, task_id: str, value: Any) -> None:
+        entry = self._running.get(task_id)
+        if entry is None:
+            return
+        ctx = entry[1]
+        if kind == "progress":
+            await self._set_progress(ctx, value)
+        else:
+            await self._extend(ctx, value)
 
     async def _close_executor(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._channel.put(None)
 
     async def _abandon(self, task_id: str) -> None:
         pool, self._pool = self._pool, self._new_pool()
@@ -81,7 +138,8 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         for _ in range(3):
             pool = self._pool
             try:
-                ok, value = await loop.run_in_executor(pool, _run_in_child, task.payload)
+                ok, value = await loop.run_in_executor(pool, _run_in_child, task.payload,
+                                                       task.id, task.attempts)
                 break
             except BrokenProcessPool:
                 if pool is self._pool:  # not replaced by _abandon: rebuild it ourselves
