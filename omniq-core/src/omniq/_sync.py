@@ -92,7 +92,8 @@ class SyncWrapper:
         return wrapper
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(object.__getattribute__(self, "_async"), name)
+        # Components reached through a sync object are sync too: ``oq.task_queue.count_tasks()``.
+        return _rewrap(getattr(object.__getattribute__(self, "_async"), name))
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._async, name, value)

@@ -245,15 +245,14 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         return [code > 0 for code in codes]
 
     async def extend_lease(self, task: Task, lease: float) -> Task | None:
-        """Renew the lease in one fenced script call; None if the attempt is not current."""
+        """Renew the lease in one fenced script call; None if the attempt is not current.
+        A lease only moves forward (a later expiry already held is kept)."""
         await self.connect()
         expires = utcnow() + timedelta(seconds=lease)
         row = await self._run("renew", [self.prefix, task.id, task.attempts, to_us(expires)])
         if row is None:
             return None
-        renewed = self._task(row[0], b"running", task.attempts, row[1], row[2])
-        renewed.lease_expires_at = expires
-        return renewed
+        return self._task(row[0], b"running", task.attempts, row[1], row[2], row[3])
 
     async def list_tasks(self, *, queue_name: str | None = None,
                          status: TaskStatus | None = None, limit: int = 100,

@@ -107,7 +107,7 @@ async def async_sleep_then_touch(path: str, seconds: float, value: Any = "slept"
 def wait_for_cancel(path: str) -> str:
     """Run until the worker says this task was cancelled (cooperative cancellation).
 
-    Marks ``path + ".started"`` first. Where there is no task context (a process-pool child),
+    Marks ``path + ".started"`` first. In a process-pool child, whose cancellation is a kill,
     it just runs until killed or until :data:`MAX_RUN` passes.
     """
     Path(path + ".pid").write_text(str(os.getpid()))
