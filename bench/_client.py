@@ -76,7 +76,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--depth-large", type=int, default=100_000)
     parser.add_argument("--depth-samples", type=int, default=3)
-    parser.add_argument("--drain-cap", type=float, default=15.0)
+    parser.add_argument("--drain-cap", type=float, default=10.0)
     parser.add_argument("--time-limit", type=float, default=180.0)
     parser.add_argument("--log-prefix", default="/tmp/omniq-bench-worker")
     parser.add_argument("--pid-file", default="/tmp/omniq-bench-pids")

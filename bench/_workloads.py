@@ -42,8 +42,8 @@ class Config:
     depth_window: int = 1_000
     depth_samples: int = 3
     depth_cap_s: float = 5.0
-    drain_cap_s: float | None = 15.0
-    conc_cap_s: float = 10.0
+    drain_cap_s: float | None = 10.0
+    conc_cap_s: float = 5.0
     deadline: float = 0.0  # time.monotonic() value
     log_prefix: str = "/tmp/omniq-bench-worker"
     pid_file: str = "/tmp/omniq-bench-pids"
@@ -102,7 +102,7 @@ class Progress:
 
     ``await Progress.start(system, handles)`` takes a baseline: what is already done then is
     not counted. Start it before the worker that will be measured starts; ``handles`` may be
-    set later (before any of them can complete).
+    set later instead (before any of them can complete).
     """
 
     def __init__(self, system: System) -> None:
@@ -117,9 +117,17 @@ class Progress:
         progress = cls(system)
         native = await system.done_count()
         progress.native = native is not None
-        if handles is not None:
+        if native is not None:
+            progress.base = native
+        elif handles is not None:
             progress.handles = handles
-        progress.base = native if native is not None else await progress._window()
+            # Start past the head earlier workers worked on: the first batch with nothing done.
+            # (A stopped worker may leave a hole there for good, e.g. a message it had already
+            # acked; counting from a strict prefix would then never move again.)
+            pos = 0
+            while pos < len(handles) and any(await system.done_flags(handles[pos : pos + BATCH])):
+                pos += BATCH
+            progress.cursor = progress.base = min(pos, len(handles))
         return progress
 
     async def count(self) -> int:

@@ -15,11 +15,11 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 from omniq import AsyncOmniQ, OmniQ
+from omniq._sync import as_async
 from omniq._time import utcnow
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError
 from omniq.models import RedisTaskQueueConfig, TaskStatus
 from omniq.queue import RedisTaskQueue
-from omniq.storage import RedisResultStorage
 from omniq.testing import _tasks
 from omniq_redis import (
     AsyncRedisBackend,
@@ -150,8 +150,8 @@ def test_sync_backend_bundle_builds_all_three(redis_url: str, project_name: str)
             assert oq.get_result(task_id, timeout=10) == 42
         finally:
             oq.stop_worker()
-        assert isinstance(oq.event_store, AsyncRedisEventStorage)
-        assert RedisResultStorage.__name__ == "RedisResultStorage"
+        assert isinstance(as_async(oq.event_store), AsyncRedisEventStorage)
+        assert isinstance(as_async(oq.result_store), AsyncRedisResultStorage)
 
 
 # -- keys ----------------------------------------------------------------------------------------

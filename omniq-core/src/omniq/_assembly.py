@@ -3,6 +3,7 @@ backend) into component objects, through the plugin registry."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,10 +55,10 @@ def _from_mapping(kind: str, spec: Mapping[str, Any], project_name: str,
     options.setdefault("project_name", project_name)
     if secret_key:
         options.setdefault("secret_key", secret_key)
-    return _construct(cls, options, kind)
+    return _construct(cls, options)
 
 
-def _construct(cls: type, options: dict[str, Any], kind: str) -> Any:
+def _construct(cls: type, options: dict[str, Any]) -> Any:
     if hasattr(cls, "from_dict"):
         return cls.from_dict(_accepted(cls, options))
     return cls(**options)
@@ -66,8 +67,6 @@ def _construct(cls: type, options: dict[str, Any], kind: str) -> Any:
 def _accepted(cls: type, options: dict[str, Any]) -> dict[str, Any]:
     """Drop defaults (not user options) that this class does not take, e.g. ``queues`` for a
     result store; user options still reach ``from_dict``, which names any it rejects."""
-    import inspect
-
     params = inspect.signature(cls).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return options

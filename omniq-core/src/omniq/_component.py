@@ -62,7 +62,11 @@ class AsyncComponent:
             self._connect_lock = anyio.Lock()
         async with self._connect_lock:
             if not self._connected:
-                await self._connect()
+                try:
+                    await self._connect()
+                except BaseException:
+                    await self._close()  # release whatever was opened before the failure
+                    raise
                 self._connected = True
 
     async def close(self) -> None:

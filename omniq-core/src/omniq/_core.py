@@ -213,13 +213,13 @@ class AsyncOmniQ:
         ``description``, ``tags``, ``depends_on``, ``callback`` / ``callback_args``,
         ``max_retries``, ``retry_delay``, ``timeout``, ``store_result``, ``task_id``.
         """
-        if self.events.enabled:
-            await self.events.start()
+        await self.connect()
         return await self.task_queue.enqueue(func, *args, **options)
 
     async def enqueue_many(self, func: Callable[..., Any], items: Iterable[Any],
                            **options: Any) -> list[str]:
         """One task per item (a tuple of args, a dict of kwargs, or one argument)."""
+        await self.connect()
         return await self.task_queue.enqueue_many(func, items, **options)
 
     async def get_task(self, task_id: str) -> Task | None:
@@ -235,7 +235,7 @@ class AsyncOmniQ:
 
     async def cancel(self, task_id: str) -> bool:
         """Cancel a task (a running one is asked to stop); False if it already finished."""
-        await self.task_queue.connect()
+        await self.connect()
         return await self.task_queue.cancel(task_id)
 
     async def dead_letters(self, queue_name: str | None = None, limit: int = 100) -> list[Task]:
@@ -284,6 +284,7 @@ class AsyncOmniQ:
     # -- schedules -----------------------------------------------------------------------------
     async def schedule(self, func: Callable[..., Any], *args: Any, **options: Any) -> str:
         """Create a cron, interval or run-at schedule (see ``AsyncTaskQueue.schedule``)."""
+        await self.connect()
         return await self.task_queue.schedule(func, *args, **options)
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:

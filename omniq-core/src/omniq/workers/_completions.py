@@ -35,7 +35,15 @@ class Completer:
         self._writer = asyncio.get_running_loop().create_task(self._run(), name="omniq-completer")
 
     async def submit(self, task: Task, attempt: int, result: TaskResult | None) -> bool:
-        """Write ``task`` (fenced by ``attempt``) and then ``result``; True if it was current."""
+        """Write ``task`` (fenced by ``attempt``) and then ``result``; True if it was current.
+
+        After :meth:`stop` nothing is written (False): a task that outran the grace period is
+        left leased, and runs again when its lease expires.
+        """
+        if self._writer is None:
+            logger.warning("task %s finished after its worker stopped; it will run again "
+                           "when its lease expires", task.id)
+            return False
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.put_nowait((task, attempt, result, future))
         return await asyncio.shield(future)
