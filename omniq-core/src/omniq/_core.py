@@ -86,6 +86,13 @@ class AsyncOmniQ:
             event_store = (self.backend.create_event_store() if kind == _type_of(self.backend)
                            else get_setting("EVENT_STORAGE_URL") or kind)
         self.event_store = _assembly.component("event_store", event_store, **ident)
+        for part in (self.task_queue, self.result_store, self.event_store):
+            if part is not None and part.project_name != self.project_name:
+                logger.warning(
+                    "%s uses project %r, not this OmniQ's %r: its tasks, results or events "
+                    "live under %r; pass project_name= to the component to match",
+                    type(part).__name__, part.project_name, self.project_name,
+                    part.project_name)
         self.events = EventLogger(self.event_store)
         self.task_queue.event_logger = self.events
         self._worker: Any = None

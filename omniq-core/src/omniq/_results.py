@@ -56,9 +56,14 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStorage | No
     deadline = math.inf if timeout is None else anyio.current_time() + timeout
     check = FIRST_STATUS_CHECK
     while True:
-        result = await results.get(task_id)
-        if result is not None:
-            return unwrap(task_id, result)
+        # Wait for the result first: for a task that finishes quickly this is the only
+        # round trip. Between waits, read the task to notice what never writes a result.
+        remaining = max(0.0, deadline - anyio.current_time())
+        try:
+            return unwrap(task_id, await results.wait(task_id, min(remaining, check),
+                                                      poll_interval))
+        except TaskTimeoutError:
+            check = min(check * 2, STATUS_CHECK)
         task = await queue.get_task(task_id)
         if task is None:
             raise TaskNotFoundError(f"no task with id {task_id!r}")
@@ -68,15 +73,10 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStorage | No
         if task.status == TaskStatus.COMPLETED and not task.store_result:
             return None
         if task.status == TaskStatus.FAILED:
-            # A dead-lettered task whose result was not written (e.g. poison pill).
-            raise _failed(task_id, task.error)
-        remaining = deadline - anyio.current_time()
-        if remaining <= 0:
+            result = await results.get(task_id)  # written just after the task, normally
+            if result is not None:
+                return unwrap(task_id, result)
+            raise _failed(task_id, task.error)  # e.g. a poison pill: no result was written
+        if deadline - anyio.current_time() <= 0:
             raise TaskTimeoutError(f"task {task_id} has no result after {timeout} s "
                                    f"(status {task.status.value})")
-        try:
-            result = await results.wait(task_id, min(remaining, check), poll_interval)
-        except TaskTimeoutError:
-            check = min(check * 2, STATUS_CHECK)
-            continue
-        return unwrap(task_id, result)

@@ -201,7 +201,11 @@ class AsyncWorkerBase(AsyncComponent):
                 await asyncio.wait(pending, timeout=5)
         for helper in self._helpers:
             helper.cancel()
-        await asyncio.gather(*self._helpers, return_exceptions=True)
+        # Bounded: a driver that swallows a cancellation must not hang the stop.
+        _, stuck = await asyncio.wait(self._helpers, timeout=5) if self._helpers else ((), ())
+        if stuck:
+            logger.warning("worker %s: %d background task(s) ignored cancellation",
+                           self.worker_id, len(stuck))
         if self._completer is not None:
             await self._completer.stop()
         await self._close_executor()
