@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 from omniq import AsyncOmniQ, OmniQ, _sql
+from omniq._sync import as_async
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError
 from omniq.models import SQLiteResultStorageConfig, SQLiteTaskQueueConfig, TaskStatus
 from omniq_sqlite import (
@@ -84,7 +85,7 @@ def test_backend_type_without_a_path_uses_base_dir_setting(in_tmp: Path) -> None
 
 def test_omniq_with_nothing_configured_stays_in_memory(in_tmp: Path) -> None:
     with OmniQ() as oq:
-        assert type(oq.task_queue).__name__ == "AsyncMemoryTaskQueue"
+        assert type(as_async(oq.task_queue)).__name__ == "AsyncMemoryTaskQueue"
     assert not (in_tmp / ".omniq").exists()
 
 
@@ -125,8 +126,8 @@ def test_absolute_url_and_bad_urls(tmp_path: Path) -> None:
 
 def test_url_selects_sqlite_and_results_follow_the_queue(in_tmp: Path) -> None:
     with OmniQ(project_name="urls", task_queue="sqlite:///by_url.db") as oq:
-        assert isinstance(oq.task_queue, AsyncSQLiteTaskQueue)
-        assert isinstance(oq.result_store, AsyncSQLiteResultStorage)
+        assert isinstance(as_async(oq.task_queue), AsyncSQLiteTaskQueue)
+        assert isinstance(as_async(oq.result_store), AsyncSQLiteResultStorage)
         assert oq.result_store.database_path == str(in_tmp / "by_url.db")
         oq.start_worker(worker_type="async", max_workers=2)
         try:
