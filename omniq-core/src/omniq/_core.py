@@ -74,18 +74,15 @@ class AsyncOmniQ:
             raise ConfigError(f"unexpected argument(s) {sorted(kwargs)}", field=next(iter(kwargs)),
                               value=next(iter(kwargs.values())),
                               expected="backend settings together with backend_type")
+        self._ident = ident
         if task_queue is None:
             self.task_queue = self.backend.create_task_queue(**defaults)
         else:
             self.task_queue = _assembly.component("task_queue", task_queue, **ident, **defaults)
-        self.result_store = self._result_store(result_store, ident)
-        if event_store is None and self.backend is None:
+        self.result_store = self._result_store(result_store)
+        if event_store is None:
             event_store = get_setting("EVENT_STORAGE_URL") or get_setting("EVENT_STORAGE_TYPE")
-        elif event_store is None:
-            kind = get_setting("EVENT_STORAGE_TYPE")
-            event_store = (self.backend.create_event_store() if kind == _type_of(self.backend)
-                           else get_setting("EVENT_STORAGE_URL") or kind)
-        self.event_store = _assembly.component("event_store", event_store, **ident)
+        self.event_store = self._component("event_store", event_store)
         for part in (self.task_queue, self.result_store, self.event_store):
             if part is not None and part.project_name != self.project_name:
                 logger.warning(
@@ -97,19 +94,25 @@ class AsyncOmniQ:
         self.task_queue.event_logger = self.events
         self._worker: Any = None
 
-    def _result_store(self, spec: Any, ident: dict[str, Any]) -> Any:
-        if spec is not None:
-            return _assembly.component("result_store", spec, **ident)
-        configured = get_setting("RESULT_STORAGE_URL") or get_setting("RESULT_STORAGE_TYPE")
-        if configured:
-            return _assembly.component("result_store", configured, **ident)
+    def _component(self, kind: str, spec: Any) -> Any:
+        """A store from ``spec``; the bare type name of our backend means "the backend's own",
+        so it shares the backend's connection settings."""
+        if self.backend is not None and isinstance(spec, str) and _has_backend(spec) \
+                and plugins.resolve("backend", spec) is type(self.backend):
+            return getattr(self.backend, f"create_{kind}")()
+        return _assembly.component(kind, spec, **self._ident)
+
+    def _result_store(self, spec: Any) -> Any:
+        spec = spec or get_setting("RESULT_STORAGE_URL") or get_setting("RESULT_STORAGE_TYPE")
+        if spec:
+            return self._component("result_store", spec)
         if self.backend is not None:
             return self.backend.create_result_store()
         default = getattr(self.task_queue, "default_result_store", None)
         store = default() if default is not None else None
         if store is None:
             logger.info("no result store configured; results are kept in this process's memory")
-            store = _assembly.component("result_store", "memory", **ident)
+            store = _assembly.component("result_store", "memory", **self._ident)
         return store
 
     # -- alternative constructors --------------------------------------------------------------
@@ -135,20 +138,11 @@ class AsyncOmniQ:
             options["task_queue"] = queue
         for name in ("result_store", "event_store"):
             spec = getattr(config, name)
-            if spec is not None and not spec.type and not spec.url:
-                spec = None
-            if spec is not None and spec.type and not spec.url and not spec.config \
-                    and spec.type == options.get("backend_type"):
-                options[name] = "__backend__"
-            elif spec is not None:
-                options[name] = spec
+            if spec is not None and (spec.type or spec.url):
+                # A bare type is a name (the backend's own store when it names the backend).
+                options[name] = spec.type if not (spec.url or spec.config) else spec
         options.update(overrides)
-        built = cls(**{k: v for k, v in options.items() if v is not None and v != "__backend__"})
-        if options.get("event_store") == "__backend__" and built.backend is not None:
-            built.event_store = built.backend.create_event_store()
-            built.events = EventLogger(built.event_store)
-            built.task_queue.event_logger = built.events
-        return built
+        return cls(**{k: v for k, v in options.items() if v is not None})
 
     @classmethod
     def from_config_dict(cls, config: Mapping[str, Any], **overrides: Any) -> Self:
@@ -356,13 +350,6 @@ class AsyncOmniQ:
     @property
     def worker(self) -> Any:
         return self._worker
-
-
-def _type_of(backend: Any) -> str | None:
-    for t in plugins.available():
-        if t.kind == "backend" and t.target.endswith(":" + type(backend).__name__):
-            return t.name
-    return None
 
 
 def _has_backend(type_name: str) -> bool:
