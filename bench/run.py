@@ -185,6 +185,12 @@ def machine_info() -> dict[str, str]:
 
 
 # -- running ---------------------------------------------------------------------------------
+def python_version(python: str) -> str:
+    """What ``python --version`` would say, e.g. ``3.11.7``."""
+    return subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
+                          capture_output=True, text=True).stdout.strip()
+
+
 def run_client(
     row: Row,
     python: str,
@@ -363,7 +369,7 @@ def main() -> int:
                 "name": row.name,
                 "engine": row.engine,
                 "is_omniq": row.interp == "omniq",
-                "interpreter": pythons[row.interp],
+                "interpreter": row.interp,  # which venv: "omniq" or "peers"
                 "workloads": row.workloads,
                 "tasks": row.tasks or args.tasks,
                 "note": row.note,
@@ -430,10 +436,8 @@ def main() -> int:
     meta = {
         "date (UTC)": stamp,
         **machine,
-        "python (peers)": subprocess.run(
-            [peers_python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True
-        ).stdout.strip(),
-        "python (omniq)": args.omniq_python,
+        # Versions, not paths: the table is committed, and paths are this machine's own.
+        **{f"python ({name})": python_version(python) for name, python in pythons.items()},
         **{f"{k} server": v.get("version", v.get("error")) for k, v in servers.items()},
         "command": "python bench/run.py " + " ".join(sys.argv[1:]),
         "runs per cell": args.repeats,

@@ -5,6 +5,7 @@ the conformance kit (test_postgres_conformance.py)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -403,6 +404,32 @@ async def test_claim_reads_the_runnable_index_in_order(queue: AsyncPostgresTaskQ
                              ["a", "b"], time.time() + 1, 5, "w", time.time() + 30)
     assert "omniq_tasks_runnable" in plan
     assert "Seq Scan" not in plan and '"Actual Rows": 5' in plan
+
+
+async def test_hot_statements_planned_on_empty_tables_stay_index_probes(
+        queue: AsyncPostgresTaskQueue, postgres_dsn: str) -> None:
+    """Plans are made once per connection, maybe while the tables are empty; they must not
+    turn into scans of the whole backlog once it grows."""
+    import omniq_postgres
+
+    results = AsyncPostgresResultStorage(project_name=queue.project_name, url=postgres_dsn)
+    async with results:
+        statements = {**{k: queue.sql[k] for k in ("add_tasks", "claim", "update_active",
+                                                   "update_done", "get_task", "extend_lease",
+                                                   "dependents")},
+                      "put_results": results.sql["put_results"]}
+    conn = await asyncpg.connect(postgres_dsn, server_settings=omniq_postgres.SERVER_SETTINGS)
+    try:
+        for name, sql in statements.items():
+            types = ", ".join(p.name[1:] + "[]" if p.name.startswith("_") else p.name
+                              for p in (await conn.prepare(sql)).get_parameters())
+            await conn.execute(f"PREPARE {name} ({types}) AS {sql}")
+            nulls = ", ".join("NULL" for _ in types.split(", "))
+            plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN EXECUTE {name}({nulls})"))
+            assert "Seq Scan on omniq" not in plan, (name, plan)
+            assert not re.search(r"(Hash|Merge)( \w+)? Join", plan), (name, plan)
+    finally:
+        await conn.close()
 
 
 # -- LISTEN / NOTIFY ------------------------------------------------------------------------------

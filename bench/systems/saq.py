@@ -83,7 +83,14 @@ class _SAQ(System):
             await self.queue.listen([handle.key], done, timeout, poll_interval=RESULT_POLL_S)
             await handle.refresh()
         else:
-            await handle.refresh(until_complete=timeout)
+            try:
+                await handle.refresh(until_complete=timeout)
+            except TimeoutError:
+                await handle.refresh()
+                raise TimeoutError(
+                    f"Job.refresh(until_complete={timeout}) timed out; the job is now "
+                    f"{handle.status.value} (if complete, its pub/sub notice was missed)"
+                ) from None
         if handle.status != Status.COMPLETE:
             raise RuntimeError(f"job {handle.key} ended {handle.status}: {handle.error}")
         return handle.result

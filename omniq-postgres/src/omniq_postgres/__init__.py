@@ -14,6 +14,7 @@ from ._config import (
     PostgresResultStorageConfig,
     PostgresTaskQueueConfig,
 )
+from ._engine import SESSION as SERVER_SETTINGS
 from .backend import AsyncPostgresBackend, PostgresBackend, PostgreSQLBackend
 from .events import AsyncPostgresEventStorage, PostgresEventStorage, PostgreSQLEventStorage
 from .queue import (
@@ -51,4 +52,5 @@ __all__ = [
     "PostgresResultStore",
     "PostgresTaskQueue",
     "PostgresTaskQueueConfig",
+    "SERVER_SETTINGS",
 ]

@@ -19,6 +19,7 @@ import msgspec
 from omniq import _sql as shared
 from omniq._sql import epoch, from_epoch
 from omniq._sync import make_sync
+from omniq._time import utcnow
 from omniq.exceptions import BackendUnavailableError
 from omniq.models import FINISHED, RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
@@ -153,6 +154,20 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         position = {q: i for i, q in enumerate(queues)}
         tasks.sort(key=lambda t: (position[t.queue_name], -t.priority, t.run_at, t.id))
         return tasks
+
+    async def extend_lease(self, task: Task, lease: float) -> Task | None:
+        """Push the lease of a running task forward (one fenced statement); None if the
+        attempt is no longer current. Returns the stored task with its new lease: unlike a
+        read followed by a write, this cannot drop progress or a cancel request written in
+        between."""
+        expires = utcnow() + timedelta(seconds=lease)
+        row = await (await self._db()).fetchrow(self.sql["extend_lease"], task.id,
+                                                task.attempts, expires.timestamp())
+        if row is None:
+            return None
+        renewed = _task(row)
+        renewed.lease_expires_at = expires
+        return renewed
 
     async def get_task(self, task_id: str) -> Task | None:
         row = await (await self._db()).fetchrow(self.sql["get_task"], task_id)

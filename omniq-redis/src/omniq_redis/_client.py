@@ -18,6 +18,7 @@ import importlib.resources
 import inspect
 import logging
 import socket
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -232,6 +233,44 @@ class RedisConnection:
             is idempotent or fenced, so a retry cannot apply one twice).
     """
 
+    #: The Lua scripts (``lua/<name>.lua``) this component registers when it connects.
+    script_names: tuple[str, ...] = ()
+    #: Set by the component base class (``AsyncTaskQueue`` and the rest) before
+    #: ``_init_connection`` runs.
+    project_name: str
+
+    def __init__(
+        self,
+        *,
+        project_name: str | None = None,
+        secret_key: str | None = None,
+        url: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        db: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        ssl: bool | None = None,
+        client: Any = None,
+        sentinels: Sequence[tuple[str, int]] | None = None,
+        sentinel_master: str | None = None,
+        key_prefix: str = "omniq",
+        socket_connect_timeout: float | None = None,
+        socket_timeout: float | None = None,
+        max_connections: int | None = None,
+        retries: int = 3,
+    ) -> None:
+        # The constructor of the result and event stores (the queue, which also takes
+        # `queues`, has its own): the component base that follows in the MRO
+        # (AsyncResultStorage, AsyncEventStorage) takes the project and key.
+        super().__init__(project_name=project_name, secret_key=secret_key)  # type: ignore[call-arg]
+        self._init_connection(
+            project_name=self.project_name, url=url, host=host, port=port, db=db,
+            username=username, password=password, ssl=ssl, client=client, sentinels=sentinels,
+            sentinel_master=sentinel_master, key_prefix=key_prefix,
+            socket_connect_timeout=socket_connect_timeout, socket_timeout=socket_timeout,
+            max_connections=max_connections, retries=retries)
+
     def _init_connection(
         self,
         *,
@@ -285,6 +324,17 @@ class RedisConnection:
         self.client: Any = None
         self.lane: Any = None
         self._owns_client = False
+        self._scripts: Any = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
+
+    async def _connect(self) -> None:
+        await self._open()
+        self._scripts = Scripts(self.client, self.script_names)
+
+    async def _close(self) -> None:
+        await self._shut()
 
     def _describe(self) -> str:
         if self._given_client is not None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import msgspec
 from omniq._sync import make_sync
 from omniq.models import EventType, TaskEvent
 from omniq.storage import AsyncEventStorage
 
-from ._client import RedisConnection, Scripts, to_us
+from ._client import RedisConnection, to_us
 from ._config import RedisEventStorageConfig
 
 _encode = msgspec.json.Encoder().encode
@@ -40,46 +39,7 @@ class AsyncRedisEventStorage(RedisConnection, AsyncEventStorage):
     """
 
     config_class = RedisEventStorageConfig
-
-    def __init__(
-        self,
-        *,
-        project_name: str | None = None,
-        secret_key: str | None = None,
-        url: str | None = None,
-        host: str | None = None,
-        port: int | None = None,
-        db: int | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        ssl: bool | None = None,
-        client: Any = None,
-        sentinels: Sequence[tuple[str, int]] | None = None,
-        sentinel_master: str | None = None,
-        key_prefix: str = "omniq",
-        socket_connect_timeout: float | None = None,
-        socket_timeout: float | None = None,
-        max_connections: int | None = None,
-        retries: int = 3,
-    ) -> None:
-        AsyncEventStorage.__init__(self, project_name=project_name, secret_key=secret_key)
-        self._init_connection(
-            project_name=self.project_name, url=url, host=host, port=port, db=db,
-            username=username, password=password, ssl=ssl, client=client, sentinels=sentinels,
-            sentinel_master=sentinel_master, key_prefix=key_prefix,
-            socket_connect_timeout=socket_connect_timeout, socket_timeout=socket_timeout,
-            max_connections=max_connections, retries=retries)
-        self._scripts: Any = None
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
-
-    async def _connect(self) -> None:
-        await self._open()
-        self._scripts = Scripts(self.client, ("events_purge",))
-
-    async def _close(self) -> None:
-        await self._shut()
+    script_names = ("events_purge",)
 
     async def append(self, events: Sequence[TaskEvent]) -> None:
         """The batch in one pipeline; writing an event id twice stores it once."""

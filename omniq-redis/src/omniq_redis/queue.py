@@ -23,7 +23,7 @@ from omniq._time import utcnow
 from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
 
-from ._client import RedisConnection, Scripts, from_us, to_us
+from ._client import RedisConnection, from_us, to_us
 from ._config import RedisTaskQueueConfig
 
 logger = logging.getLogger("omniq.redis")
@@ -80,6 +80,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
     """
 
     config_class = RedisTaskQueueConfig
+    script_names = _SCRIPTS
 
     def __init__(
         self,
@@ -112,20 +113,9 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
             socket_connect_timeout=socket_connect_timeout, socket_timeout=socket_timeout,
             max_connections=max_connections, retries=retries)
         self._keys = [self.prefix + "anchor"]
-        self._scripts: Any = None
         # Earliest delayed eta (us) seen by the last claim on a list of queues: an idle
         # worker wakes up for it without being told.
         self._next_eta: dict[tuple[str, ...], int | None] = {}
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
-
-    async def _connect(self) -> None:
-        await self._open()
-        self._scripts = Scripts(self.client, _SCRIPTS)
-
-    async def _close(self) -> None:
-        await self._shut()
 
     async def _run(self, script: str, args: list[Any]) -> Any:
         with self.errors:

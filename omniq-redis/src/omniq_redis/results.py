@@ -24,7 +24,7 @@ from omniq._sync import make_sync
 from omniq._time import utcnow
 from omniq.storage import AsyncResultStorage
 
-from ._client import RedisConnection, Scripts, to_us
+from ._client import RedisConnection, to_us
 from ._config import RedisResultStorageConfig
 
 logger = logging.getLogger("omniq.redis")
@@ -58,38 +58,13 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
     """
 
     config_class = RedisResultStorageConfig
+    script_names = ("put",)
 
-    def __init__(
-        self,
-        *,
-        project_name: str | None = None,
-        secret_key: str | None = None,
-        url: str | None = None,
-        host: str | None = None,
-        port: int | None = None,
-        db: int | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        ssl: bool | None = None,
-        client: Any = None,
-        sentinels: Sequence[tuple[str, int]] | None = None,
-        sentinel_master: str | None = None,
-        key_prefix: str = "omniq",
-        socket_connect_timeout: float | None = None,
-        socket_timeout: float | None = None,
-        max_connections: int | None = None,
-        retries: int = 3,
-    ) -> None:
-        AsyncResultStorage.__init__(self, project_name=project_name, secret_key=secret_key)
-        self._init_connection(
-            project_name=self.project_name, url=url, host=host, port=port, db=db,
-            username=username, password=password, ssl=ssl, client=client, sentinels=sentinels,
-            sentinel_master=sentinel_master, key_prefix=key_prefix,
-            socket_connect_timeout=socket_connect_timeout, socket_timeout=socket_timeout,
-            max_connections=max_connections, retries=retries)
+    def _init_connection(self, **settings: Any) -> None:
+        # Called by RedisConnection.__init__; the store's own state follows the settings.
+        super()._init_connection(**settings)
         self._channel = self.prefix + "done"
         self._keys = [self.prefix + "anchor"]
-        self._scripts: Any = None
         self._waiters: dict[str, set[_Waiter]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed: asyncio.Event | None = None
@@ -99,13 +74,6 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
         self._checked: OrderedDict[str, int] = OrderedDict()
         # What the channel announced lately: task id -> (when, blob or None if not inline).
         self._recent: OrderedDict[str, tuple[float, bytes | None]] = OrderedDict()
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
-
-    async def _connect(self) -> None:
-        await self._open()
-        self._scripts = Scripts(self.client, ("put",))
 
     async def _close(self) -> None:
         listener, self._listener = self._listener, None

@@ -108,6 +108,16 @@ class SQLiteConnected:
     schema: ClassVar[str] = ""
     project_name: str
 
+    def __init__(self, *, project_name: str | None = None, secret_key: str | None = None,
+                 url: str | None = None, database_path: str | os.PathLike[str] | None = None,
+                 base_dir: str | os.PathLike[str] | None = None,
+                 busy_timeout: float | None = None) -> None:
+        # The constructor of the result and event stores (the queue, which also takes
+        # `queues`, has its own): the component base that follows in the MRO
+        # (AsyncResultStorage, AsyncEventStorage) takes the project and key.
+        super().__init__(project_name=project_name, secret_key=secret_key)  # type: ignore[call-arg]
+        self._locate(url, database_path, base_dir, busy_timeout)
+
     def _locate(self, url: str | None, database_path: str | os.PathLike[str] | None,
                 base_dir: str | os.PathLike[str] | None, busy_timeout: float | None) -> None:
         self.database_path = resolve_path(self.project_name, url=url,

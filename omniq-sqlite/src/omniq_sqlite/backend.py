@@ -5,23 +5,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import msgspec
 from omniq._sync import make_sync
 from omniq.backend import AsyncBackend
 
+from ._config import _SQLiteConnectionConfig
 from .events import AsyncSQLiteEventStorage
 from .queue import AsyncSQLiteTaskQueue
 from .results import AsyncSQLiteResultStorage
 
 
-class SQLiteBackendConfig(msgspec.Struct, kw_only=True):
+class SQLiteBackendConfig(_SQLiteConnectionConfig, kw_only=True):
     """Settings of :class:`SQLiteBackend`."""
-
-    project_name: str | None = None
-    url: str | None = None
-    database_path: str | None = None
-    base_dir: str | None = None
-    busy_timeout: float | None = None
 
 
 class AsyncSQLiteBackend(AsyncBackend):

@@ -7,29 +7,22 @@ other tool can read them.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from omniq import _sql
 from omniq._sync import make_sync
 from omniq.models import EventType, TaskEvent
 from omniq.storage import AsyncEventStorage
 
+from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
 
 
-class SQLiteEventStorageConfig(msgspec.Struct, kw_only=True):
+class SQLiteEventStorageConfig(_SQLiteConnectionConfig, kw_only=True):
     """Settings of :class:`SQLiteEventStorage`."""
-
-    project_name: str | None = None
-    url: str | None = None
-    database_path: str | None = None
-    base_dir: str | None = None
-    busy_timeout: float | None = None
 
 
 class AsyncSQLiteEventStorage(SQLiteConnected, AsyncEventStorage):
@@ -46,13 +39,6 @@ class AsyncSQLiteEventStorage(SQLiteConnected, AsyncEventStorage):
 
     config_class = SQLiteEventStorageConfig
     schema = "events"
-
-    def __init__(self, *, project_name: str | None = None, secret_key: str | None = None,
-                 url: str | None = None, database_path: str | os.PathLike[str] | None = None,
-                 base_dir: str | os.PathLike[str] | None = None,
-                 busy_timeout: float | None = None) -> None:
-        super().__init__(project_name=project_name, secret_key=secret_key)
-        self._locate(url, database_path, base_dir, busy_timeout)
 
     async def append(self, events: Sequence[TaskEvent]) -> None:
         if not events:

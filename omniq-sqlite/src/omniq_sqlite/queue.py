@@ -22,6 +22,7 @@ from omniq._sync import make_sync
 from omniq.models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
 
+from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
 from ._db import transaction
 
@@ -34,15 +35,10 @@ _S = _sql.SQLITE
 HEAVY = 200
 
 
-class SQLiteTaskQueueConfig(msgspec.Struct, kw_only=True):
+class SQLiteTaskQueueConfig(_SQLiteConnectionConfig, kw_only=True):
     """Settings of :class:`SQLiteTaskQueue` (``SQLiteTaskQueue.from_config(...)``)."""
 
-    project_name: str | None = None
-    url: str | None = None
-    database_path: str | None = None
-    base_dir: str | None = None
     queues: list[str] | None = None
-    busy_timeout: float | None = None
 
 
 class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
@@ -67,7 +63,8 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                  url: str | None = None, database_path: str | os.PathLike[str] | None = None,
                  base_dir: str | os.PathLike[str] | None = None,
                  queues: Sequence[str] | None = None, busy_timeout: float | None = None) -> None:
-        super().__init__(project_name=project_name, queues=queues, secret_key=secret_key)
+        AsyncTaskQueue.__init__(self, project_name=project_name, queues=queues,
+                                secret_key=secret_key)
         self._locate(url, database_path, base_dir, busy_timeout)
         # Finished tasks known (in the transaction that finished them) to have no dependents:
         # their `dependents` lookup needs no query. A child enqueued later sees the parent

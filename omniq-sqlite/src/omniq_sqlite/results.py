@@ -7,29 +7,22 @@ whenever another process has committed to the file.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from omniq import _sql
 from omniq._sync import make_sync
 from omniq.storage import AsyncResultStorage
 
+from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
 
 
-class SQLiteResultStorageConfig(msgspec.Struct, kw_only=True):
+class SQLiteResultStorageConfig(_SQLiteConnectionConfig, kw_only=True):
     """Settings of :class:`SQLiteResultStorage`."""
-
-    project_name: str | None = None
-    url: str | None = None
-    database_path: str | None = None
-    base_dir: str | None = None
-    busy_timeout: float | None = None
 
 
 class AsyncSQLiteResultStorage(SQLiteConnected, AsyncResultStorage):
@@ -47,13 +40,6 @@ class AsyncSQLiteResultStorage(SQLiteConnected, AsyncResultStorage):
 
     config_class = SQLiteResultStorageConfig
     schema = "results"
-
-    def __init__(self, *, project_name: str | None = None, secret_key: str | None = None,
-                 url: str | None = None, database_path: str | os.PathLike[str] | None = None,
-                 base_dir: str | os.PathLike[str] | None = None,
-                 busy_timeout: float | None = None) -> None:
-        super().__init__(project_name=project_name, secret_key=secret_key)
-        self._locate(url, database_path, base_dir, busy_timeout)
 
     async def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None,
                        schedule_id: str | None, finished_at: datetime) -> None:

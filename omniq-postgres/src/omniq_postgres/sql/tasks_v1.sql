@@ -44,8 +44,7 @@ CREATE TABLE omniq_tasks_done (
     finished_at      float8,
     data             bytea   NOT NULL
 );
--- Dead letters and other unsuccessful ends by status; completed tasks stay out of it.
-CREATE INDEX omniq_tasks_done_unsuccessful ON omniq_tasks_done (status, id)
-    WHERE status <> 'completed';
+-- Listing and counting finished tasks by status and queue (dead letters are status 'failed').
+CREATE INDEX omniq_tasks_done_status ON omniq_tasks_done (status, queue, id);
 CREATE INDEX omniq_tasks_done_finished ON omniq_tasks_done USING brin (finished_at);
 CREATE INDEX omniq_task_deps_child ON omniq_task_deps (project, child_id);

@@ -1,0 +1,20 @@
+"""The settings every SQLite component shares, as one base for their config structs.
+
+msgspec needs the field types at runtime, so no ``from __future__ import annotations``.
+"""
+
+import msgspec
+
+
+class _SQLiteConnectionConfig(msgspec.Struct, kw_only=True):
+    """Where the database is and how long to wait for its write lock.
+
+    Each component's config (``SQLiteTaskQueueConfig``, ``SQLiteResultStorageConfig``,
+    ``SQLiteEventStorageConfig``, ``SQLiteBackendConfig``) subclasses this and adds its own.
+    """
+
+    project_name: str | None = None
+    url: str | None = None
+    database_path: str | None = None
+    base_dir: str | None = None
+    busy_timeout: float | None = None
