@@ -281,9 +281,16 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         return renewed if ok else None
 
     async def set_progress(self, task: Task, progress: Any) -> bool:
-        """Record progress of a running task (shown by ``get_task``)."""
+        """Record progress of a running task (shown by ``get_task``).
+
+        Written over the stored task, not over ``task``: the worker's copy predates any cancel
+        request made since its last heartbeat, and writing it back would erase the request.
+        """
         msgspec.msgpack.encode(progress)  # progress must be plain data
-        ok = await self.update_task(replace(task, progress=progress),
+        stored = await self.get_task(task.id)
+        if stored is None:
+            return False
+        ok = await self.update_task(replace(stored, progress=progress),
                                     expect_status={TaskStatus.RUNNING},
                                     expect_attempts=task.attempts)
         if ok:

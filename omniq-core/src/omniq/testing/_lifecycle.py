@@ -208,6 +208,19 @@ class LifecycleTests(KitBase):
         assert renewed is not None and renewed.cancel_requested
 
     @pytest.mark.anyio
+    async def test_progress_written_after_a_cancel_request_keeps_it(self, omniq: Any) -> None:
+        """The worker's copy of the task predates the request; its progress write must not
+        erase the request before the next heartbeat reads it."""
+        q = omniq.task_queue
+        task_id = await omniq.enqueue(_tasks.noop)
+        task = await self._claim(q, moment())
+        assert await omniq.cancel(task_id)
+        assert not task.cancel_requested  # the worker has not looked yet
+        assert await q.set_progress(task, 40)
+        stored = await q.get_task(task_id)
+        assert stored.progress == 40 and stored.cancel_requested
+
+    @pytest.mark.anyio
     async def test_cancel_of_a_finished_or_unknown_task(self, omniq: Any) -> None:
         q = omniq.task_queue
         task_id = await omniq.enqueue(_tasks.noop)
