@@ -2,14 +2,17 @@
 
 Per queue, delayed tasks wait in a heap by eta and runnable ones in a heap by
 (-priority, eta, id); entries are checked against the live task when popped (lazy deletion),
-so updates never have to search a heap. One lock makes every primitive atomic across threads.
+so updates never have to search a heap. Counts by (queue, status) and the set of running tasks
+are kept as tasks change, so a dashboard's ``count_tasks`` and the maintenance loop's lease
+check cost nothing like a scan of every task. One lock makes every primitive atomic across
+threads.
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
@@ -38,6 +41,8 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
         super().__init__(project_name=project_name, queues=queues, secret_key=secret_key)
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
+        self._counts: Counter[tuple[str, TaskStatus]] = Counter()
+        self._running: set[str] = set()
         self._delayed: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
         self._ready: dict[str, list[tuple[int, datetime, str]]] = defaultdict(list)
         self._children: dict[str, list[str]] = defaultdict(list)
@@ -45,6 +50,17 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
         self._waker = Waker()
 
     # -- tasks ---------------------------------------------------------------------------------
+    def _store(self, task: Task, old: Task | None) -> None:
+        """Put ``task`` in place of ``old`` (None if new); the lock is held."""
+        if old is not None:
+            self._counts[old.queue_name, old.status] -= 1
+        self._counts[task.queue_name, task.status] += 1
+        if task.status == TaskStatus.RUNNING:
+            self._running.add(task.id)
+        else:
+            self._running.discard(task.id)
+        self._tasks[task.id] = task
+
     def _index(self, task: Task) -> None:
         if task.status in RUNNABLE:
             heapq.heappush(self._delayed[task.queue_name], (task.run_at, task.id))
@@ -57,7 +73,7 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
                 if task.id in self._tasks:
                     inserted.append(False)
                     continue
-                self._tasks[task.id] = task
+                self._store(task, None)
                 for parent in task.depends_on:
                     self._children[parent].append(task.id)
                 self._index(task)
@@ -87,10 +103,11 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
                     task = self._live(task_id, queue)
                     if task is None or task.run_at != eta or -neg_priority != task.priority:
                         continue
-                    task = replace(task, status=TaskStatus.RUNNING, attempts=task.attempts + 1,
-                                   worker_id=worker_id, started_at=now, lease_expires_at=expires)
-                    self._tasks[task_id] = task
-                    claimed.append(task)
+                    running = replace(task, status=TaskStatus.RUNNING,
+                                      attempts=task.attempts + 1, worker_id=worker_id,
+                                      started_at=now, lease_expires_at=expires)
+                    self._store(running, task)
+                    claimed.append(running)
                 if len(claimed) >= limit:
                     break
         return claimed
@@ -106,7 +123,7 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
                 return False
             if expect_attempts is not None and stored.attempts != expect_attempts:
                 return False
-            self._tasks[task.id] = task
+            self._store(task, stored)
             if task.status in RUNNABLE and (stored.status not in RUNNABLE
                                             or stored.run_at != task.run_at
                                             or stored.priority != task.priority):
@@ -126,14 +143,15 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
         with self._lock:
-            return sum(1 for t in self._tasks.values()
-                       if (queue_name is None or t.queue_name == queue_name)
-                       and (status is None or t.status == status))
+            return sum(n for (queue, stored), n in self._counts.items()
+                       if (queue_name is None or queue == queue_name)
+                       and (status is None or stored == status))
 
     async def expired_leases(self, now: datetime, limit: int = 100) -> list[Task]:
         with self._lock:
-            found = [t for t in self._tasks.values() if t.status == TaskStatus.RUNNING
-                     and t.lease_expires_at is not None and t.lease_expires_at < now]
+            running = (self._tasks[task_id] for task_id in self._running)
+            found = [t for t in running
+                     if t.lease_expires_at is not None and t.lease_expires_at < now]
         return found[:limit]
 
     async def dependents(self, task_id: str) -> list[Task]:
@@ -147,6 +165,8 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
                 task = self._tasks.pop(task_id, None)
                 if task is not None:
                     removed += 1
+                    self._counts[task.queue_name, task.status] -= 1
+                    self._running.discard(task_id)
                     self._children.pop(task_id, None)
         return removed
 
