@@ -75,6 +75,7 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
     """
 
     config_class = PostgresTaskQueueConfig
+    pushes_work = True
     statement_file = "tasks.sql"
     component = "tasks"
 

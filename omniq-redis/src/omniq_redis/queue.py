@@ -80,6 +80,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
     """
 
     config_class = RedisTaskQueueConfig
+    pushes_work = True
     script_names = _SCRIPTS
 
     def __init__(
@@ -289,17 +290,24 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         pushes a token), or until the earliest delayed task is due, or ``timeout``."""
         await self.connect()
         next_eta = self._next_eta.get(tuple(queues))
-        if next_eta is not None:
-            timeout = min(timeout, (next_eta - to_us(utcnow())) / 1e6 + 0.001)
+        due_in = None if next_eta is None else (next_eta - to_us(utcnow())) / 1e6 + 0.001
         # Stay under a socket timeout if one is set, and above Redis's resolution (0 would
         # mean forever).
         if self._timeouts[1]:
             timeout = min(timeout, max(0.05, self._timeouts[1] - 1.0))
-        if timeout < 0.002:
-            return
+        if due_in is not None and due_in < timeout:
+            # Redis times a blocked pop out on its own clock tick (100 ms at the default
+            # hz 10): for an eta, our own timer ends the wait on time instead. Cancelling
+            # the pop costs that connection a reconnect, once per eta at most.
+            if due_in < 0.002:
+                return
+            timeout, deadline = due_in + 1.0, due_in
+        else:
+            deadline = None
         keys = [f"{self.prefix}wake:{q}" for q in queues]
         try:
-            await self.client.blpop(keys, timeout=round(timeout, 3))
+            with anyio.move_on_after(deadline):
+                await self.client.blpop(keys, timeout=round(timeout, 3))
         except Exception as exc:  # the claim that follows reports the store's state
             logger.debug("wait for work on %s failed: %s", self.where, exc)
             await anyio.sleep(min(timeout, 0.5))

@@ -80,9 +80,17 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                                         database_path=self.database_path)
 
     def _wake(self, tasks: Sequence[Task]) -> None:
+        """Wake idle workers of the queues that got runnable tasks, and tell this process's
+        waiters when delayed ones come due (other processes find those by polling)."""
         queues = {t.queue_name for t in tasks if t.status in RUNNABLE}
-        if queues and self._db is not None:
-            self._db.notify((self.project_name, q) for q in queues)
+        if not queues or self._db is None:
+            return
+        now = time.time()
+        for task in tasks:
+            eta = task.run_at.timestamp()
+            if task.status in RUNNABLE and eta > now:
+                self._db.expect((self.project_name, task.queue_name), eta)
+        self._db.notify((self.project_name, q) for q in queues)
 
     # -- tasks ---------------------------------------------------------------------------------
     async def add_tasks(self, tasks: Sequence[Task]) -> list[bool]:
@@ -179,14 +187,28 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         """Return when work may be runnable in ``queues``: at once when a process using this
         file enqueues (in-process signal, or a datagram from another process), within a few
-        ms when any other writer commits (``PRAGMA data_version``), else after ``timeout``."""
+        ms when any other writer commits (``PRAGMA data_version``), when a task this process
+        delayed comes due, else after ``timeout``."""
         db = await self._database()
         names = list(queues)
+        keys = [(self.project_name, q) for q in names]
+        end = time.time() + timeout
+        while True:
+            eta = db.next_eta(keys)
+            until = end if eta is None else min(end, eta)
+            if until <= time.time():
+                return
 
-        async def runnable() -> bool:
-            return await db.read(_has_work, self.project_name, names, time.time())
+            async def check(until: float = until) -> str | None:
+                sooner = db.next_eta(keys)
+                if sooner is not None and sooner < until:
+                    return "sooner"  # a task delayed meanwhile comes due first: re-plan
+                if await db.read(_has_work, self.project_name, names, time.time()):
+                    return "work"
+                return None
 
-        await db.wait([(self.project_name, q) for q in names], timeout, runnable)
+            if await db.wait(keys, until - time.time(), check) != "sooner":
+                return  # work, a known eta has come, or the time is up
 
     # -- schedules -----------------------------------------------------------------------------
     async def add_schedule(self, schedule: Schedule) -> bool:

@@ -19,12 +19,19 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import ClassVar
 
 from ..models import Schedule, ScheduleStatus, Task, TaskStatus
 
 
 class TaskQueueContract(abc.ABC):
     """Abstract storage primitives of a task queue."""
+
+    #: True when :meth:`wait_for_work` wakes for every task made runnable in its queues by any
+    #: process (enqueues, retries, released dependents, recovered leases) and when their etas
+    #: come due. Idle workers then look again only every maintenance interval, instead of
+    #: polling every ``POLL_INTERVAL``.
+    pushes_work: ClassVar[bool] = False
 
     # -- tasks ---------------------------------------------------------------------------------
     @abc.abstractmethod

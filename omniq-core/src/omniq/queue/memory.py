@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from .._sync import make_sync
+from .._time import utcnow
 from .._waker import Waker
 from ..models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
 from ._base import AsyncTaskQueue
@@ -35,6 +36,7 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
     """Tasks in this process's memory: for tests, notebooks and single-process apps."""
 
     config_class = MemoryTaskQueueConfig
+    pushes_work = True
 
     def __init__(self, *, project_name: str | None = None, queues: Sequence[str] | None = None,
                  secret_key: str | None = None) -> None:
@@ -171,6 +173,12 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
         return removed
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        """Return at an enqueue into ``queues``, when their earliest delayed task is due, or
+        after ``timeout``."""
+        with self._lock:
+            etas = [self._delayed[q][0][0] for q in queues if self._delayed.get(q)]
+        if etas:
+            timeout = min(timeout, max(0.0, (min(etas) - utcnow()).total_seconds()))
         await self._waker.wait(list(queues), timeout)
 
     # -- schedules -----------------------------------------------------------------------------

@@ -202,3 +202,74 @@ class StoredTaskTests(KitBase):
         # An engine that overrides wait_for_work says it can wake an idle worker: it must.
         assert elapsed < 2.5, f"wait_for_work slept {elapsed:.2f} s although work arrived"
         assert await task_queue.count_tasks(queue_name="wake") == 1
+
+    @staticmethod
+    async def _claim_like_a_worker(task_queue: Any, queue: str, timeout: float) -> list[str]:
+        """Claim, and wait_for_work between empty claims (with a long idle timeout, so a
+        wake-up missed would show), as an idle worker does; returns what the claim got."""
+        with anyio.fail_after(timeout):
+            while not (found := await claim_ids(task_queue, [queue], moment())):
+                await task_queue.wait_for_work([queue], 10)
+        return found
+
+    @pytest.mark.anyio
+    async def test_wait_for_work_wakes_when_a_delayed_task_comes_due(
+            self, task_queue: Any) -> None:
+        from ..queue._contract import TaskQueueContract
+
+        if type(task_queue).wait_for_work is TaskQueueContract.wait_for_work:
+            pytest.skip("this queue polls (it keeps the contract's default wait_for_work)")
+        task = make_task(task_queue, delay=0.3, queue_name="soon")
+        await add(task_queue, task)
+        started = anyio.current_time()
+        assert await self._claim_like_a_worker(task_queue, "soon", 3) == [task.id]
+        elapsed = anyio.current_time() - started
+        assert 0.25 <= elapsed < 1.3, f"claimed {elapsed:.2f} s after enqueue, eta was 0.3 s"
+
+    @pytest.mark.anyio
+    async def test_wait_for_work_wakes_when_a_retry_comes_due(self, task_queue: Any) -> None:
+        """A retry is written while the worker already waits: it must still wake for it."""
+        from ..queue._contract import TaskQueueContract
+
+        if type(task_queue).wait_for_work is TaskQueueContract.wait_for_work:
+            pytest.skip("this queue polls (it keeps the contract's default wait_for_work)")
+        await add(task_queue, make_task(task_queue, queue_name="again"))
+        [running] = await task_queue.claim(["again"], worker_id="kit-worker", lease=30,
+                                           now=moment())
+        retry_at = moment() + timedelta(seconds=0.3)
+
+        async def retry_soon() -> None:
+            await anyio.sleep(0.1)
+            retried = _replace(running, status=TaskStatus.RETRYING, run_at=retry_at,
+                               worker_id=None, lease_expires_at=None)
+            assert await task_queue.update_task(retried, expect_status={TaskStatus.RUNNING},
+                                                expect_attempts=running.attempts)
+
+        started = anyio.current_time()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(retry_soon)
+            assert await self._claim_like_a_worker(task_queue, "again", 3) == [running.id]
+        elapsed = anyio.current_time() - started
+        assert 0.25 <= elapsed < 1.3, (f"claimed {elapsed:.2f} s after the wait began, "
+                                       "retry due at 0.3 s")
+
+    @pytest.mark.anyio
+    async def test_a_queue_that_pushes_work_wakes_for_a_recovered_lease(
+            self, task_queue: Any) -> None:
+        """Idle workers of a ``pushes_work`` queue do not poll: whatever makes a task runnable
+        again must wake them, lease recovery included."""
+        if not task_queue.pushes_work:
+            pytest.skip("this queue does not claim to push every wake-up (pushes_work)")
+        await add(task_queue, make_task(task_queue, queue_name="lost"))
+        [lost] = await task_queue.claim(["lost"], worker_id="gone", lease=0.2, now=moment())
+
+        async def recover_later() -> None:
+            await anyio.sleep(0.4)
+            assert [t.id for t in await task_queue.recover_leases()] == [lost.id]
+
+        started = anyio.current_time()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(recover_later)
+            assert await self._claim_like_a_worker(task_queue, "lost", 3) == [lost.id]
+        elapsed = anyio.current_time() - started
+        assert elapsed < 1.3, f"claimed {elapsed:.2f} s after the wait began, recovered at 0.4 s"

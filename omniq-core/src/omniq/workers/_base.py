@@ -64,7 +64,8 @@ class AsyncWorkerBase(AsyncComponent):
         max_workers: How many tasks run at once.
         lease: Seconds a claim lasts before another worker may take the task; renewed every
             third of it while the task runs.
-        poll_interval: Longest idle wait before looking again (engines that push wake sooner).
+        poll_interval: Longest idle wait before looking again (default: ``POLL_INTERVAL``, or
+            the maintenance interval on engines that push every wake-up).
         grace_period: Seconds a graceful stop waits for running tasks.
         scheduler: Whether this worker also fires due schedules.
         maintenance_interval: Seconds between lease recovery and schedule checks.
@@ -104,10 +105,11 @@ class AsyncWorkerBase(AsyncComponent):
         if self.max_workers < 1:
             raise ConfigError("max_workers must be >= 1", field="max_workers", value=max_workers)
         self.lease = float(lease or get_setting("LEASE_SECONDS"))
-        self.poll_interval = float(poll_interval or get_setting("POLL_INTERVAL"))
         self.grace_period = grace_period
         self.scheduler = scheduler
         self.maintenance_interval = maintenance_interval or min(1.0, self.lease / 3)
+        self.poll_interval = float(poll_interval or (
+            self.maintenance_interval if queue.pushes_work else get_setting("POLL_INTERVAL")))
         self.batch_size = batch_size
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
         self.events = EventLogger(self.event_store, worker_id=self.worker_id)
