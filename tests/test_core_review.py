@@ -44,6 +44,32 @@ class DeafQueue(AsyncMemoryTaskQueue):
         raise ConnectionError("listen channel closed")
 
 
+class LostAnswerQueue(AsyncMemoryTaskQueue):
+    """Commits the first batch of finished tasks, then loses the answer (a connection that
+    drops after COMMIT was sent): the caller cannot tell it landed."""
+
+    lost = 1
+
+    async def update_tasks(self, updates):  # type: ignore[no-untyped-def,override]
+        oks = await super().update_tasks(updates)
+        if self.lost and any(t.is_finished for t, _, _ in updates):
+            self.lost -= 1
+            raise ConnectionError("connection lost after commit")
+        return oks
+
+
+class StuckDependentsQueue(AsyncMemoryTaskQueue):
+    """Cannot release dependents once (the store failed right after the parent's write)."""
+
+    failures = 1
+
+    async def release_dependents(self, parent_id: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("store went away")
+        await super().release_dependents(parent_id)
+
+
 class SlowEvents(AsyncMemoryEventStorage):
     """Appends slowly, so a stop can arrive while a batch is being written."""
 
@@ -78,6 +104,33 @@ async def test_result_survives_a_failed_result_write(project_name: str) -> None:
         with anyio.fail_after(5):
             assert await worker.get_result(task_id) == 42
     assert results.failures == 0
+
+
+async def test_result_kept_when_the_answer_to_a_committed_completion_is_lost(
+        project_name: str) -> None:
+    queue = LostAnswerQueue(project_name=project_name)
+    results = AsyncMemoryResultStorage(project_name=project_name)
+    async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
+        task_id = await queue.enqueue(double, 5)
+        with anyio.fail_after(5):
+            assert await worker.get_result(task_id) == 10
+    assert queue.lost == 0
+
+
+async def test_dependents_left_waiting_by_a_failure_are_settled_by_the_sweep(
+        project_name: str) -> None:
+    queue = StuckDependentsQueue(project_name=project_name)
+    results = AsyncMemoryResultStorage(project_name=project_name)
+    async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
+        parent = await queue.enqueue(double, 1)
+        child = await queue.enqueue(double, 2, depends_on=[parent])
+        with anyio.fail_after(5):
+            assert await worker.get_result(parent) == 2  # the parent's result is not lost
+        assert queue.failures == 0
+        assert (await queue.get_task(child)).status == TaskStatus.WAITING
+        assert await queue.settle_waiting() == 1  # what a worker's maintenance runs
+        with anyio.fail_after(5):
+            assert await worker.get_result(child) == 4
 
 
 async def test_broken_wait_for_work_does_not_stop_claiming(project_name: str) -> None:

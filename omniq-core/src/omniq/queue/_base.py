@@ -311,16 +311,27 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
 
     async def finish(self, updates: Sequence[tuple[Task, int]]) -> list[bool]:
         """Write finished attempts (each fenced by the attempt it ran under), in one batch, then
-        release or cancel their dependents."""
+        release or cancel their dependents.
+
+        Once the batch is written this does not raise: a failure to settle the dependents
+        is logged and left to :meth:`settle_waiting` (a caller retrying the whole call would
+        be fenced off, and take its own write for someone else's).
+        """
         oks = await self.update_tasks([(t, {TaskStatus.RUNNING}, a) for t, a in updates])
         for (task, _), ok in zip(updates, oks, strict=True):
             if not ok:
                 logger.info("late result of task %s attempt %s dropped (fenced)", task.id,
                             task.attempts)
-            elif task.status == TaskStatus.COMPLETED:
-                await self.release_dependents(task.id)
-            elif task.status in _DEAD:
-                await self.cancel_dependents(task.id, f"parent {task.id} {task.status.value}")
+                continue
+            try:
+                if task.status == TaskStatus.COMPLETED:
+                    await self.release_dependents(task.id)
+                elif task.status in _DEAD:
+                    await self.cancel_dependents(task.id,
+                                                 f"parent {task.id} {task.status.value}")
+            except Exception as exc:
+                logger.warning("dependents of task %s not settled yet (%s); a worker's "
+                               "maintenance will", task.id, exc)
         return oks
 
     async def release(self, task: Task) -> bool:
@@ -364,6 +375,15 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         for child in await self.dependents(parent_id):
             if child.status == TaskStatus.WAITING:
                 await self._settle_waiting(child)
+
+    async def settle_waiting(self, offset: int = 0, limit: int = 100) -> int:
+        """Release or cancel waiting tasks whose parents have all finished (the ones a
+        failure right after their last parent finished left waiting). Looks at ``limit``
+        waiting tasks from ``offset`` in id order; returns how many it looked at."""
+        waiting = await self.list_tasks(status=TaskStatus.WAITING, limit=limit, offset=offset)
+        for child in waiting:
+            await self._settle_waiting(child)
+        return len(waiting)
 
     async def _settle_waiting(self, child: Task) -> None:
         parents = [await self.get_task(p) for p in child.depends_on]

@@ -34,7 +34,8 @@ from ._context import TaskCancelled, TaskContext, _current
 
 logger = logging.getLogger("omniq.worker")
 RETRY_CAP = 3600.0  # seconds: the longest backoff between two attempts
-PURGE_INTERVAL = 60.0  # seconds between sweeps of expired results and old events
+PURGE_INTERVAL = 60.0  # seconds between sweeps of expired results, old events and waiting tasks
+SWEEP_PAGE = 100  # waiting tasks looked at per sweep
 
 
 def retry_delay(task: Task) -> float:
@@ -299,6 +300,7 @@ class AsyncWorkerBase(AsyncComponent):
     async def _maintenance_loop(self) -> None:
         failures = 0
         last_purge = 0.0
+        waiting_cursor = 0  # the sweep of waiting tasks goes through them a page a time
         while True:
             await anyio.sleep(self.maintenance_interval)
             try:
@@ -308,6 +310,8 @@ class AsyncWorkerBase(AsyncComponent):
                 if anyio.current_time() - last_purge > PURGE_INTERVAL:
                     last_purge = anyio.current_time()
                     await self._purge()
+                    seen = await self.queue.settle_waiting(waiting_cursor, SWEEP_PAGE)
+                    waiting_cursor = waiting_cursor + seen if seen == SWEEP_PAGE else 0
                 failures = 0
             except Exception as exc:
                 failures += 1

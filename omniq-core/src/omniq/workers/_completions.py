@@ -63,9 +63,19 @@ class Completer:
                 return
 
     async def _write(self, batch: list[_Item]) -> None:
-        oks = await self._retrying(
-            lambda: self.queue.finish([(task, attempt) for task, attempt, _, _ in batch]),
-            "completions", len(batch))
+        updates = [(task, attempt) for task, attempt, _, _ in batch]
+        tries = 0
+
+        async def finish() -> list[bool]:
+            nonlocal tries
+            tries += 1
+            oks = await self.queue.finish(updates)
+            if tries > 1:  # the failed try may have committed some before its answer was lost
+                oks = [ok or await self._landed(task, attempt) for (task, attempt), ok in
+                       zip(updates, oks, strict=True)]
+            return oks
+
+        oks = await self._retrying(finish, "completions", len(batch))
         results = [r for (_, _, r, _), ok in zip(batch, oks, strict=True) if ok and r is not None]
         store = self.results
         if results and store is not None:
@@ -75,6 +85,11 @@ class Completer:
         for (_, _, _, future), ok in zip(batch, oks, strict=True):
             if not future.done():
                 future.set_result(ok)
+
+    async def _landed(self, task: Task, attempt: int) -> bool:
+        """Whether the store holds this attempt's own finish of ``task``."""
+        stored = await self.queue.get_task(task.id)
+        return stored is not None and stored.status == task.status and stored.attempts == attempt
 
     @staticmethod
     async def _retrying(write: Callable[[], Awaitable[_T]], what: str, count: int) -> _T:
