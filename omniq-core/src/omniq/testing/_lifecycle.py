@@ -271,6 +271,29 @@ class LifecycleTests(KitBase):
         assert await self._status(q, child) == TaskStatus.PENDING
 
     @pytest.mark.anyio
+    async def test_sweep_settles_dependents_a_failure_left_waiting(self, omniq: Any) -> None:
+        """The parents' ends were written but their dependents never settled (the process
+        died in between): ``settle_waiting``, run by workers' maintenance, settles them."""
+        q = omniq.task_queue
+        ok_parent = await omniq.enqueue(_tasks.noop, queue_name="p")
+        bad_parent = await omniq.enqueue(_tasks.noop, queue_name="p")
+        released = await omniq.enqueue(_tasks.noop, queue_name="c", depends_on=[ok_parent])
+        cancelled = await omniq.enqueue(_tasks.noop, queue_name="c", depends_on=[bad_parent])
+        still = await omniq.enqueue(_tasks.noop, queue_name="c",
+                                    depends_on=[ok_parent, await omniq.enqueue(_tasks.noop)])
+        now = moment()
+        [t1, t2] = await q.claim(["p"], worker_id="kit", lease=10, now=now, limit=2)
+        ends = {ok_parent: q.completed, bad_parent: lambda t, n: q.failed(t, ERROR, n)}
+        assert await q.update_tasks([(ends[t.id](t, now), {TaskStatus.RUNNING}, t.attempts)
+                                     for t in (t1, t2)]) == [True, True]
+        assert await self._status(q, released) == TaskStatus.WAITING  # left behind
+        assert await q.settle_waiting() == 3
+        assert await self._status(q, released) == TaskStatus.PENDING
+        assert await self._status(q, cancelled) == TaskStatus.CANCELLED
+        assert await self._status(q, still) == TaskStatus.WAITING  # a parent is still pending
+        assert await q.settle_waiting(offset=1) == 0  # one left waiting, paged past
+
+    @pytest.mark.anyio
     async def test_failed_parent_cancels_dependents_transitively(self, omniq: Any) -> None:
         q = omniq.task_queue
         parent = await omniq.enqueue(_tasks.noop, queue_name="p")
