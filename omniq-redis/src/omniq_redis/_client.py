@@ -259,11 +259,12 @@ class RedisConnection:
         socket_timeout: float | None = None,
         max_connections: int | None = None,
         retries: int = 3,
+        **component: Any,
     ) -> None:
-        # The constructor of the result and event stores (the queue, which also takes
-        # `queues`, has its own): the component base that follows in the MRO
-        # (AsyncResultStorage, AsyncEventStorage) takes the project and key.
-        super().__init__(project_name=project_name, secret_key=secret_key)  # type: ignore[call-arg]
+        # The component base that follows in the MRO (AsyncTaskQueue, AsyncResultStorage,
+        # AsyncEventStorage) takes the project, the key and its own settings (`queues`).
+        super().__init__(project_name=project_name, secret_key=secret_key,  # type: ignore[call-arg]
+                         **component)
         self._init_connection(
             project_name=self.project_name, url=url, host=host, port=port, db=db,
             username=username, password=password, ssl=ssl, client=client, sentinels=sentinels,

@@ -83,36 +83,9 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
     pushes_work = True
     script_names = _SCRIPTS
 
-    def __init__(
-        self,
-        *,
-        project_name: str | None = None,
-        queues: Sequence[str] | None = None,
-        secret_key: str | None = None,
-        url: str | None = None,
-        host: str | None = None,
-        port: int | None = None,
-        db: int | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        ssl: bool | None = None,
-        client: Any = None,
-        sentinels: Sequence[tuple[str, int]] | None = None,
-        sentinel_master: str | None = None,
-        key_prefix: str = "omniq",
-        socket_connect_timeout: float | None = None,
-        socket_timeout: float | None = None,
-        max_connections: int | None = None,
-        retries: int = 3,
-    ) -> None:
-        AsyncTaskQueue.__init__(self, project_name=project_name, queues=queues,
-                                secret_key=secret_key)
-        self._init_connection(
-            project_name=self.project_name, url=url, host=host, port=port, db=db,
-            username=username, password=password, ssl=ssl, client=client, sentinels=sentinels,
-            sentinel_master=sentinel_master, key_prefix=key_prefix,
-            socket_connect_timeout=socket_connect_timeout, socket_timeout=socket_timeout,
-            max_connections=max_connections, retries=retries)
+    def _init_connection(self, **settings: Any) -> None:
+        # Called by RedisConnection.__init__; the queue's own state follows the settings.
+        super()._init_connection(**settings)
         self._keys = [self.prefix + "anchor"]
         # Earliest delayed eta (us) seen by the last claim on a list of queues: an idle
         # worker wakes up for it without being told.
