@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import bisect
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-_MAX_ETAS = 64  # remembered future etas per queue; later ones are found by the periodic look
+from omniq._etas import Etas
 
 
 class _Waiter:
@@ -31,7 +30,7 @@ class QueueWakeups:
     def __init__(self) -> None:
         self.generation: defaultdict[str, int] = defaultdict(int)
         self._seen: dict[str, int] = {}
-        self._etas: dict[str, list[float]] = {}
+        self._etas = Etas()
         self._waiters: dict[str, set[_Waiter]] = {}
 
     def on_payload(self, payload: str) -> None:
@@ -40,9 +39,7 @@ class QueueWakeups:
         if when <= time.time() + 0.001:
             self._wake([queue])
             return
-        etas = self._etas.setdefault(queue, [])
-        bisect.insort(etas, when)
-        del etas[_MAX_ETAS:]
+        self._etas.add(queue, when)
         for waiter in self._waiters.get(queue, ()):
             waiter.event.set()  # recompute: the new eta may come before its deadline
 
@@ -65,16 +62,6 @@ class QueueWakeups:
         """Called as a claim starts: a wake-up after this moment must not be slept through."""
         self._seen = {q: self.generation[q] for q in queues}
 
-    def _next_eta(self, queues: Sequence[str], now: float) -> float | None:
-        found = None
-        for queue in queues:
-            etas = self._etas.get(queue)
-            while etas and etas[0] <= now:
-                etas.pop(0)
-            if etas and (found is None or etas[0] < found):
-                found = etas[0]
-        return found
-
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
         """Return on a wake-up of one of ``queues``, when a known eta comes due, or after
         ``timeout`` seconds."""
@@ -87,7 +74,7 @@ class QueueWakeups:
         try:
             while not waiter.work:
                 limit = deadline - time.monotonic()
-                eta = self._next_eta(queues, time.time())
+                eta = self._etas.next(queues)
                 if eta is not None:
                     limit = min(limit, eta - time.time())
                 if limit <= 0:

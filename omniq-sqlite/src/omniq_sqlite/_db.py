@@ -19,7 +19,6 @@ read, and a schema newer than this release is refused, both before anything is w
 
 from __future__ import annotations
 
-import bisect
 import concurrent.futures
 import logging
 import random
@@ -32,6 +31,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 from omniq import _sql
+from omniq._etas import Etas
 from omniq.exceptions import BackendError, BackendUnavailableError
 
 from ._signal import Listener, Signal
@@ -45,8 +45,6 @@ FALLBACK_POLL = 0.002
 #: Commits between two background WAL checkpoints (a large batch counts as this many).
 CHECKPOINT_EVERY = 100
 DEFAULT_BUSY_TIMEOUT = 30.0
-#: Future etas remembered per key (earliest first); later ones are found by the worker's poll.
-MAX_ETAS = 64
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _INVALID = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
 
@@ -110,7 +108,8 @@ class Database:
         self.where = "an in-memory database" if path == MEMORY else path
         self.busy_timeout = busy_timeout
         self.signal = Signal()
-        self._etas: dict[tuple[str, ...], list[float]] = {}
+        #: Etas of delayed tasks this process wrote, by (project, queue).
+        self.etas = Etas()
         self.wake = None if path == MEMORY else WakeChannel(path, self.signal.notify)
         self.users = 0
         self.ready: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -141,23 +140,6 @@ class Database:
             self.signal.notify(keys)
             if self.wake is not None:
                 self.wake.publish(keys)
-
-    def expect(self, key: tuple[str, ...], eta: float) -> None:
-        """Remember that something under ``key`` comes due at ``eta`` (epoch seconds)."""
-        etas = self._etas.setdefault(key, [])
-        bisect.insort(etas, eta)
-        del etas[MAX_ETAS:]
-
-    def next_eta(self, keys: Iterable[tuple[str, ...]]) -> float | None:
-        """The earliest remembered eta still ahead under ``keys``, forgetting passed ones."""
-        now, found = time.time(), None
-        for key in keys:
-            etas = self._etas.get(key)
-            while etas and etas[0] <= now:
-                etas.pop(0)
-            if etas and (found is None or etas[0] < found):
-                found = etas[0]
-        return found
 
     async def wait(self, keys: Iterable[tuple[str, ...]], timeout: float,
                    check: Callable[[], Awaitable[T | None]], max_poll: float = 0.1) -> T | None:

@@ -89,7 +89,7 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
         for task in tasks:
             eta = task.run_at.timestamp()
             if task.status in RUNNABLE and eta > now:
-                self._db.expect((self.project_name, task.queue_name), eta)
+                self._db.etas.add((self.project_name, task.queue_name), eta)
         self._db.notify((self.project_name, q) for q in queues)
 
     # -- tasks ---------------------------------------------------------------------------------
@@ -194,13 +194,13 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
         keys = [(self.project_name, q) for q in names]
         end = time.time() + timeout
         while True:
-            eta = db.next_eta(keys)
+            eta = db.etas.next(keys)
             until = end if eta is None else min(end, eta)
             if until <= time.time():
                 return
 
             async def check(until: float = until) -> str | None:
-                sooner = db.next_eta(keys)
+                sooner = db.etas.next(keys)
                 if sooner is not None and sooner < until:
                     return "sooner"  # a task delayed meanwhile comes due first: re-plan
                 if await db.read(_has_work, self.project_name, names, time.time()):
