@@ -230,6 +230,8 @@ GET_TASK = "SELECT data FROM omniq_tasks WHERE project = ? AND id = ?"
 _UPDATE_TASK = ("UPDATE omniq_tasks SET queue = ?, status = ?, priority = ?, run_at = ?, "
                 "lease_expires_at = ?, attempts = ?, data = ? "
                 "WHERE project = ? AND id = ? AND status IN ({statuses})")
+GET_RUNNING = ("SELECT data FROM omniq_tasks WHERE project = ? AND id = ? "
+               "AND status = 'running' AND attempts = ?")
 EXPIRED_LEASES = ("SELECT data FROM omniq_tasks WHERE project = ? AND status = 'running' "
                   "AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?")
 DEPENDENTS = ("SELECT t.data FROM omniq_task_deps d JOIN omniq_tasks t "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -169,6 +169,19 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         renewed = _task(row)
         renewed.lease_expires_at = expires
         return renewed
+
+    async def modify_running(self, task_id: str, attempts: int,
+                             change: Callable[[Task], Task]) -> Task | None:
+        """A compare-and-set on the stored blob, tried again while other writes land."""
+        db = await self._db()
+        while True:
+            row = await db.fetchrow(self.sql["get_running"], task_id, attempts)
+            if row is None:
+                return None
+            new = change(_task(row))
+            if await db.fetchval(self.sql["replace_running"], task_id, attempts, row[0],
+                                 _encode(new), epoch(new.lease_expires_at)) is not None:
+                return new
 
     async def get_task(self, task_id: str) -> Task | None:
         row = await (await self._db()).fetchrow(self.sql["get_task"], task_id)

@@ -12,7 +12,7 @@ a ``due`` set by next fire time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ _decode_schedule = msgspec.msgpack.Decoder(Schedule).decode
 _STATUS = {s.value.encode(): s for s in TaskStatus}
 _RUNNING = TaskStatus.RUNNING
 _DEAD = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.EXPIRED})
-_SCRIPTS = ("add", "claim", "update", "renew", "delete", "sched_add", "sched_update",
+_SCRIPTS = ("add", "claim", "update", "renew", "swap", "delete", "sched_add", "sched_update",
             "sched_delete")
 _ZERO, _ONE = ord("0"), ord("1")
 #: Tasks per script call when enqueueing in bulk (bounds how long one call holds the server).
@@ -217,6 +217,22 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         if row is None:
             return None
         return self._task(row[0], b"running", task.attempts, row[1], row[2], row[3])
+
+    async def modify_running(self, task_id: str, attempts: int,
+                             change: Callable[[Task], Task]) -> Task | None:
+        """A compare-and-set on the stored blob (``swap`` script), tried again while other
+        writes land."""
+        await self.connect()
+        while True:
+            with self.errors:
+                row = await self.lane.execute("HMGET", self.prefix + "t:" + task_id, "d", "s",
+                                              "a", "w", "t", "l")
+            if row[0] is None or row[1] != b"running" or int(row[2]) != attempts:
+                return None
+            new = change(self._task(*row))
+            code = await self._run("swap", [self.prefix, task_id, attempts, row[0], _encode(new)])
+            if code != 0:
+                return new if code == 1 else None
 
     async def list_tasks(self, *, queue_name: str | None = None,
                          status: TaskStatus | None = None, limit: int = 100,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -148,6 +148,11 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                     self._childless.add(task.id)
         self._wake([t for (t, _, _), ok in zip(updates, oks, strict=True) if ok])
         return oks
+
+    async def modify_running(self, task_id: str, attempts: int,
+                             change: Callable[[Task], Task]) -> Task | None:
+        db = await self._database()  # one write transaction: nothing lands in between
+        return await db.write(_modify_running, self.project_name, task_id, attempts, change)
 
     async def list_tasks(self, *, queue_name: str | None = None,
                          status: TaskStatus | None = None, limit: int = 100,
@@ -292,6 +297,17 @@ def _claim_locked(conn: sqlite3.Connection, project: str, queues: list[str], wor
             break
     conn.executemany(_sql.SET_TASK_DATA, [(_encode(t), project, t.id) for t in claimed])
     return claimed
+
+
+def _modify_running(conn: sqlite3.Connection, project: str, task_id: str, attempts: int,
+                    change: Callable[[Task], Task]) -> Task | None:
+    row = conn.execute(_sql.GET_RUNNING, (project, task_id, attempts)).fetchone()
+    if row is None:
+        return None
+    new = change(_task.decode(row[0]))
+    conn.execute(_sql.update_task_sql(1, True),
+                 _sql.update_task_params(project, new, [TaskStatus.RUNNING], attempts))
+    return new
 
 
 def _update_tasks(conn: sqlite3.Connection, statements: list[tuple[str, tuple[Any, ...]] | None],

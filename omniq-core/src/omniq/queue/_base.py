@@ -268,34 +268,37 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         return ok
 
     # -- fenced transitions made by workers ----------------------------------------------------
+    async def modify_running(self, task_id: str, attempts: int,
+                             change: Callable[[Task], Task]) -> Task | None:
+        """Store ``change(stored)`` in place of the stored task if it is still running
+        attempt ``attempts``; returns what was stored, or None.
+
+        The change applies to the stored task, not to a worker's copy, which predates any
+        cancel request or progress written since. Engines override this to make it atomic;
+        this default reads, then writes fenced, so a write landing in between is lost.
+        """
+        stored = await self.get_task(task_id)
+        if stored is None or stored.status != TaskStatus.RUNNING or stored.attempts != attempts:
+            return None
+        new = change(stored)
+        ok = await self.update_task(new, expect_status={TaskStatus.RUNNING},
+                                    expect_attempts=attempts)
+        return new if ok else None
+
     async def extend_lease(self, task: Task, lease: float) -> Task | None:
         """Push the lease of a running task forward; None if the attempt is no longer current."""
-        now = utcnow()
-        renewed = replace(task, lease_expires_at=now + timedelta(seconds=lease))
-        stored = await self.get_task(task.id)
-        if stored is not None:
-            renewed = replace(renewed, cancel_requested=stored.cancel_requested,
-                              progress=stored.progress)
-        ok = await self.update_task(renewed, expect_status={TaskStatus.RUNNING},
-                                    expect_attempts=task.attempts)
-        return renewed if ok else None
+        expires = utcnow() + timedelta(seconds=lease)
+        return await self.modify_running(task.id, task.attempts,
+                                         lambda t: replace(t, lease_expires_at=expires))
 
     async def set_progress(self, task: Task, progress: Any) -> bool:
-        """Record progress of a running task (shown by ``get_task``).
-
-        Written over the stored task, not over ``task``: the worker's copy predates any cancel
-        request made since its last heartbeat, and writing it back would erase the request.
-        """
+        """Record progress of a running task (shown by ``get_task``)."""
         msgspec.msgpack.encode(progress)  # progress must be plain data
-        stored = await self.get_task(task.id)
-        if stored is None:
-            return False
-        ok = await self.update_task(replace(stored, progress=progress),
-                                    expect_status={TaskStatus.RUNNING},
-                                    expect_attempts=task.attempts)
-        if ok:
+        stored = await self.modify_running(task.id, task.attempts,
+                                           lambda t: replace(t, progress=progress))
+        if stored is not None:
             task.progress = progress
-        return ok
+        return stored is not None
 
     def completed(self, task: Task, now: datetime) -> Task:
         return replace(task, status=TaskStatus.COMPLETED, finished_at=now, lease_expires_at=None,

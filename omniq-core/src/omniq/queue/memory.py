@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
@@ -131,6 +131,16 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
                                             or stored.priority != task.priority):
                 self._index(task)
         return True
+
+    async def modify_running(self, task_id: str, attempts: int,
+                             change: Callable[[Task], Task]) -> Task | None:
+        with self._lock:  # atomic: no other write can land between the read and the write
+            stored = self._tasks.get(task_id)
+            if stored is None or stored.status != TaskStatus.RUNNING or stored.attempts != attempts:
+                return None
+            new = change(stored)
+            self._store(new, stored)
+            return new
 
     async def list_tasks(self, *, queue_name: str | None = None,
                          status: TaskStatus | None = None, limit: int = 100,

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+import anyio
 import pytest
 
 from ..exceptions import TaskCancelledError, TaskNotFoundError, TaskTimeoutError
@@ -219,6 +220,21 @@ class LifecycleTests(KitBase):
         assert await q.set_progress(task, 40)
         stored = await q.get_task(task_id)
         assert stored.progress == 40 and stored.cancel_requested
+
+    @pytest.mark.anyio
+    async def test_cancel_request_survives_progress_written_at_the_same_time(
+            self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id = await omniq.enqueue(_tasks.noop)
+        task = await self._claim(q, moment())
+        async with anyio.create_task_group() as tg:
+            for step in range(30):
+                tg.start_soon(q.set_progress, task, step)
+                if step == 10:
+                    tg.start_soon(omniq.cancel, task_id)
+        stored = await q.get_task(task_id)
+        assert stored.status == TaskStatus.RUNNING and stored.cancel_requested
+        assert isinstance(stored.progress, int)
 
     @pytest.mark.anyio
     async def test_cancel_of_a_finished_or_unknown_task(self, omniq: Any) -> None:

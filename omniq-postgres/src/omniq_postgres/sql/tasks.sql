@@ -62,6 +62,18 @@ FROM (SELECT set_config('synchronous_commit', 'off', true)) AS lazy(commit)
 WHERE t.id = $1 AND t.status = 'running' AND t.attempts = $2
 RETURNING t.data, t.status, t.attempts, t.worker_id, t.started_at, t.lease_expires_at
 
+-- name: get_running
+-- Running attempt $2 of task $1, with its blob exactly as stored (for replace_running).
+SELECT data, status, attempts, worker_id, started_at, lease_expires_at
+FROM omniq_tasks WHERE id = $1 AND status = 'running' AND attempts = $2
+
+-- name: replace_running
+-- Compare-and-set of a running attempt: the blob becomes $4 (and the lease $5) only if it
+-- is still $3, the one the caller read and changed, so no write landing between is lost.
+UPDATE omniq_tasks SET data = $4, lease_expires_at = $5
+WHERE id = $1 AND status = 'running' AND attempts = $2 AND data = $3
+RETURNING id
+
 -- name: update_active
 -- Fenced writes ($1..$14, one array per column) of tasks in omniq_tasks: a row is written
 -- only if its status is one of "expect" (comma-separated) and, when expect_attempts is given,
