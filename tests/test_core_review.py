@@ -156,6 +156,20 @@ async def test_event_logger_stop_keeps_the_batch_being_written(project_name: str
         assert [e.schedule_id for e in await store.get_events()] == ["s1"]
 
 
+async def test_flush_waits_for_the_batch_the_background_writer_is_writing(
+        project_name: str) -> None:
+    store = SlowEvents(project_name=project_name)
+    async with store:
+        events = EventLogger(store, flush_interval=0.01)
+        await events.start()
+        events.schedule_event(EventType.SCHEDULE_CREATED, "s1")
+        with anyio.fail_after(5):
+            await store.entered.wait()  # the writer holds the only event, mid-write
+            await events.flush()  # what get_events runs before reading
+        assert [e.schedule_id for e in await store.get_events()] == ["s1"]
+        await events.stop()
+
+
 class SlowResults(AsyncMemoryResultStorage):
     """Writes results slowly, so a worker stop arrives while a batch is being written."""
 

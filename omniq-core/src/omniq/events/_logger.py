@@ -38,6 +38,9 @@ class EventLogger:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._closing = False
+        # One flush at a time: a caller flushing to read its own events must wait for the
+        # batch the background writer has already taken off the buffer.
+        self._flushing = asyncio.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -93,17 +96,18 @@ class EventLogger:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write everything buffered so far."""
-        while self._buffer and self.store is not None:
-            batch = [self._buffer.popleft() for _ in range(min(self.batch_size,
-                                                                len(self._buffer)))]
-            try:
-                await self.store.append(batch)
-            except Exception:  # events must never fail tasks
-                logger.warning("could not write %d events; will retry", len(batch),
-                               exc_info=True)
-                self._buffer.extendleft(reversed(batch))
-                return
+        """Write everything buffered so far, including a batch another flush is writing."""
+        async with self._flushing:
+            while self._buffer and self.store is not None:
+                batch = [self._buffer.popleft() for _ in range(min(self.batch_size,
+                                                                    len(self._buffer)))]
+                try:
+                    await self.store.append(batch)
+                except Exception:  # events must never fail tasks
+                    logger.warning("could not write %d events; will retry", len(batch),
+                                   exc_info=True)
+                    self._buffer.extendleft(reversed(batch))
+                    return
 
     async def stop(self) -> None:
         """Flush what is left and stop the background writer."""
