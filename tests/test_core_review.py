@@ -190,3 +190,59 @@ async def test_stop_finishes_the_completion_batch_being_written(project_name: st
         await worker.stop()  # the result write is still in flight: stop must wait for it
     stored = await results.get(task_id)
     assert stored is not None and stored.result == 10
+
+
+class SlowFinishQueue(AsyncMemoryTaskQueue):
+    """Takes a while to write each batch of finished tasks, as a remote store does."""
+
+    delay = 0.2
+
+    async def finish(self, updates):  # type: ignore[no-untyped-def,override]
+        await asyncio.sleep(self.delay)
+        return await super().finish(updates)
+
+
+async def mark_start(tag: str) -> str:
+    STARTS[tag] = anyio.current_time()
+    return tag
+
+
+STARTS: dict[str, float] = {}
+
+
+async def test_the_next_task_starts_while_the_last_completion_is_being_written(
+        project_name: str) -> None:
+    queue = SlowFinishQueue(project_name=project_name)
+    results = AsyncMemoryResultStorage(project_name=project_name)
+    async with AsyncioWorker(queue, results, max_workers=1, poll_interval=0.05) as worker:
+        first = await queue.enqueue(mark_start, "first")
+        second = await queue.enqueue(mark_start, "second")
+        with anyio.fail_after(5):
+            assert await worker.get_result(second) == "second"
+            assert await worker.get_result(first) == "first"
+    # One slot: the second task took it as soon as the first returned, not after the write.
+    assert STARTS["second"] - STARTS["first"] < queue.delay / 2
+
+
+async def test_slow_completion_writes_hold_back_claims_without_stalling(
+        project_name: str) -> None:
+    queue = SlowFinishQueue(project_name=project_name)
+    queue.delay = 0.05
+    results = AsyncMemoryResultStorage(project_name=project_name)
+    async with AsyncioWorker(queue, results, max_workers=2, poll_interval=0.05) as worker:
+        peak = 0
+
+        async def watch() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, len(worker._running))
+                await anyio.sleep(0.001)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            ids = await queue.enqueue_many(double, list(range(20)))
+            with anyio.fail_after(10):
+                assert [await worker.get_result(i) for i in ids] == [2 * i for i in range(20)]
+            tg.cancel_scope.cancel()
+    # the slots' tasks, and at most one more round whose completions are being written
+    assert 2 < peak <= 2 * worker.max_workers

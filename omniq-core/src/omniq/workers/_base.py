@@ -115,6 +115,10 @@ class AsyncWorkerBase(AsyncComponent):
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
         self.events = EventLogger(self.event_store, worker_id=self.worker_id)
         self._running: dict[str, tuple[Task, TaskContext, asyncio.Task[Any]]] = {}
+        # The ids of claimed tasks still executing. A task leaves it when its outcome is handed
+        # to the completer, so the next claim overlaps the completion write instead of
+        # following it; it stays in ``_running`` (leased, heartbeated) until that write lands.
+        self._executing: set[str] = set()
         self._stopping = False
         self._main: asyncio.Task[None] | None = None
         self._helpers: list[asyncio.Task[None]] = []
@@ -230,7 +234,9 @@ class AsyncWorkerBase(AsyncComponent):
         assert self._slot_freed is not None
         failures = 0
         while not self._stopping:
-            free = self.max_workers - len(self._running)
+            # Completions in flight are bounded too: at most one more round of slots.
+            free = min(self.max_workers - len(self._executing),
+                       2 * self.max_workers - len(self._running))
             if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
@@ -258,6 +264,7 @@ class AsyncWorkerBase(AsyncComponent):
                 ctx = TaskContext(task, self, loop)
                 handler = loop.create_task(self._handle(task, ctx))
                 self._running[task.id] = (task, ctx, handler)
+                self._executing.add(task.id)
 
     async def _store_failed(self, exc: Exception, failures: int) -> None:
         """Circuit breaker: back off exponentially, log once per state change."""
@@ -340,8 +347,18 @@ class AsyncWorkerBase(AsyncComponent):
                              task.id)
         finally:
             self._running.pop(task.id, None)
-            assert self._slot_freed is not None
-            self._slot_freed.set()
+            self._free_slot(task.id)
+
+    def _free_slot(self, task_id: str) -> None:
+        self._executing.discard(task_id)
+        assert self._slot_freed is not None
+        self._slot_freed.set()
+
+    async def _complete(self, task: Task, attempt: int, result: TaskResult | None) -> bool:
+        """Hand a finished attempt to the completer, freeing its slot; True if it landed."""
+        self._free_slot(task.id)
+        assert self._completer is not None
+        return await self._completer.submit(task, attempt, result)
 
     async def _process(self, task: Task, ctx: TaskContext) -> None:
         now = utcnow()
@@ -410,8 +427,7 @@ class AsyncWorkerBase(AsyncComponent):
         now = utcnow()
         done = self.queue.completed(task, now)
         result = self._result(done, started, now, value=value) if task.store_result else None
-        assert self._completer is not None
-        if await self._completer.submit(done, task.attempts, result):
+        if await self._complete(done, task.attempts, result):
             self.events.task_event(EventType.COMPLETE, done,
                                    duration=(now - started).total_seconds())
             if call.callback is not None:
@@ -422,8 +438,7 @@ class AsyncWorkerBase(AsyncComponent):
             delay = retry_delay(task)
             now = utcnow()
             again = self.queue.failed(task, error, now, now + timedelta(seconds=delay))
-            assert self._completer is not None
-            if await self._completer.submit(again, task.attempts, None):
+            if await self._complete(again, task.attempts, None):
                 self.events.task_event(EventType.RETRY, again, delay=delay,
                                        attempt_failed=task.attempts)
             return
@@ -436,8 +451,7 @@ class AsyncWorkerBase(AsyncComponent):
         if status != TaskStatus.FAILED:
             gone.status = status
         result = self._result(gone, started, now, error=error)
-        assert self._completer is not None
-        if await self._completer.submit(gone, task.attempts, result):
+        if await self._complete(gone, task.attempts, result):
             if status == TaskStatus.CANCELLED:
                 self.events.task_event(EventType.CANCELLED, gone)
             else:
