@@ -100,13 +100,19 @@ class Lane:
 
     async def execute(self, *args: Any) -> Any:
         """Run one command and return its raw reply (error replies are raised)."""
+        return (await self.pipeline(args))[0]
+
+    async def pipeline(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Send several commands at once and return their replies: the server runs each as
+        soon as the one before it is done, without waiting for us (the first error reply is
+        raised once every reply is read)."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             failures = 0
             while True:
                 try:
-                    return await self._once(args)
+                    return await self._once(commands)
                 except _ConnectFailed as exc:  # redis-py retried the connect already
                     assert exc.__cause__ is not None
                     raise exc.__cause__ from None
@@ -126,7 +132,7 @@ class Lane:
             await self.execute("SCRIPT", "LOAD", script.script)
             return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
-    async def _once(self, args: tuple[Any, ...]) -> Any:
+    async def _once(self, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
         conn = self._conn
         if conn is None:  # made by the pool (so Sentinel finds the master), kept out of it
             conn = self._conn = self._client.connection_pool.make_connection()
@@ -139,13 +145,20 @@ class Lane:
             except (rex.ConnectionError, rex.TimeoutError, OSError) as exc:
                 raise _ConnectFailed from exc
         try:
-            await conn.send_command(*args)
-            return await conn.read_response()
-        except rex.ResponseError:
-            raise  # a whole error reply was read: the connection is in step
+            await conn.send_packed_command(conn.pack_commands(commands))
+            replies, error = [], None
+            for _ in commands:
+                try:
+                    replies.append(await conn.read_response())
+                except rex.ResponseError as exc:  # a whole error reply was read: in step
+                    replies.append(exc)
+                    error = error or exc
         except BaseException:
             self._dirty = True
             raise
+        if error is not None:
+            raise error
+        return replies
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -18,12 +18,13 @@ from typing import Any
 
 import anyio
 import msgspec
+from redis.exceptions import NoScriptError
 from omniq._sync import make_sync
 from omniq._time import utcnow
 from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
 
-from ._client import RedisConnection, from_us, to_us
+from ._client import Lane, RedisConnection, from_us, to_us
 from ._config import RedisTaskQueueConfig
 
 logger = logging.getLogger("omniq.redis")
@@ -90,6 +91,13 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         # Earliest delayed eta (us) seen by the last claim on a list of queues: an idle
         # worker wakes up for it without being told.
         self._next_eta: dict[tuple[str, ...], int | None] = {}
+        self._waiter: Lane | None = None  # the connection idle claims block on
+
+    async def _shut(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            await waiter.close()
+        await super()._shut()
 
     async def _run(self, script: str, args: list[Any]) -> Any:
         with self.errors:
@@ -140,12 +148,46 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
     async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float,
                     now: datetime, limit: int = 1) -> list[Task]:
         await self.connect()
-        expires = now + timedelta(seconds=lease)
-        reply = await self._run("claim", [self.prefix, to_us(now), to_us(expires), worker_id,
-                                          limit, *queues])
-        # "<next eta>\n" then per task "<attempt> <length>\n<blob>" (see claim.lua)
+        lease_us = round(lease * 1e6)
+        reply = await self._run("claim", [self.prefix, to_us(now), to_us(now) + lease_us,
+                                          worker_id, limit, *queues])
+        return self._claimed(reply, queues, worker_id, lease_us)
+
+    async def claim_when_ready(self, queues: Sequence[str], *, worker_id: str, lease: float,
+                               limit: int, timeout: float) -> list[Task]:
+        """The blocking pop and the claim sent together, on a connection of their own: the
+        claim runs on the server the moment the pop returns (one round trip fewer between an
+        enqueue and its start), under the server's clock since it runs later than sent."""
+        await self.connect()
+        wait = self._blocking_wait(queues, timeout)
+        if wait is None or wait[1] is not None:  # due now, or our own timer ends the wait
+            return await super().claim_when_ready(queues, worker_id=worker_id, lease=lease,
+                                                  limit=limit, timeout=timeout)
+        if self._waiter is None:
+            # Its own connection: a stop cancels the wait by dropping it, and the server then
+            # drops the claim queued behind the pop (were the pop served in that instant, the
+            # claimed tasks come back when their lease expires, as a crashed worker's do).
+            self._waiter = Lane(self.client, self._retries)
+        script = self._scripts.claim
+        claim = ("EVALSHA", script.sha, 1, *self._keys, self.prefix, "", round(lease * 1e6),
+                 worker_id, limit, *queues)
+        with self.errors:
+            try:
+                _, reply = await self._waiter.pipeline(
+                    ("BLPOP", *self._wake_keys(queues), round(wait[0], 3)), claim)
+            except NoScriptError:  # a restarted server's empty script cache: the plain way
+                return await self.claim(queues, worker_id=worker_id, lease=lease,
+                                        now=utcnow(), limit=limit)
+        return self._claimed(reply, queues, worker_id, round(lease * 1e6))
+
+    def _claimed(self, reply: bytes, queues: Sequence[str], worker_id: str,
+                 lease_us: int) -> list[Task]:
+        """Decode claim.lua's reply: "<next eta> <now>\\n", then per task
+        "<attempt> <length>\\n<blob>"."""
         at = reply.index(b"\n")
-        self._next_eta[tuple(queues)] = int(reply[:at]) if at else None
+        eta, now_us = reply[:at].split(b" ")
+        self._next_eta[tuple(queues)] = int(eta) if eta else None
+        now, expires = from_us(now_us), from_us(int(now_us) + lease_us)
         claimed = []
         end = len(reply)
         at += 1
@@ -278,6 +320,24 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         """Block on the queues' wake-up lists (an enqueue or a claim that left work behind
         pushes a token), or until the earliest delayed task is due, or ``timeout``."""
         await self.connect()
+        wait = self._blocking_wait(queues, timeout)
+        if wait is None:
+            return
+        timeout, deadline = wait
+        try:
+            with anyio.move_on_after(deadline):
+                await self.client.blpop(self._wake_keys(queues), timeout=round(timeout, 3))
+        except Exception as exc:  # the claim that follows reports the store's state
+            logger.debug("wait for work on %s failed: %s", self.where, exc)
+            await anyio.sleep(min(timeout, 0.5))
+
+    def _wake_keys(self, queues: Sequence[str]) -> list[str]:
+        return [f"{self.prefix}wake:{q}" for q in queues]
+
+    def _blocking_wait(self, queues: Sequence[str],
+                       timeout: float) -> tuple[float, float | None] | None:
+        """How long to block on the wake-up lists, and when our own timer must end the wait
+        (an eta due before ``timeout``; else None); None when a delayed task is due now."""
         next_eta = self._next_eta.get(tuple(queues))
         due_in = None if next_eta is None else (next_eta - to_us(utcnow())) / 1e6 + 0.001
         # Stay under a socket timeout if one is set, and above Redis's resolution (0 would
@@ -289,17 +349,9 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
             # hz 10): for an eta, our own timer ends the wait on time instead. Cancelling
             # the pop costs that connection a reconnect, once per eta at most.
             if due_in < 0.002:
-                return
-            timeout, deadline = due_in + 1.0, due_in
-        else:
-            deadline = None
-        keys = [f"{self.prefix}wake:{q}" for q in queues]
-        try:
-            with anyio.move_on_after(deadline):
-                await self.client.blpop(keys, timeout=round(timeout, 3))
-        except Exception as exc:  # the claim that follows reports the store's state
-            logger.debug("wait for work on %s failed: %s", self.where, exc)
-            await anyio.sleep(min(timeout, 0.5))
+                return None
+            return due_in + 1.0, due_in
+        return timeout, None
 
     # -- schedules -----------------------------------------------------------------------------
     @staticmethod

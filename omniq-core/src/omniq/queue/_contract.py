@@ -123,6 +123,29 @@ class TaskQueueContract(abc.ABC):
 
         await anyio.sleep(timeout)
 
+    async def claim_when_ready(
+        self, queues: Sequence[str], *, worker_id: str, lease: float, limit: int, timeout: float
+    ) -> list[Task]:
+        """Wait as :meth:`wait_for_work` does, then :meth:`claim` as of the time it woke.
+
+        What an idle worker calls. Engines that can send the claim with the wait, so it runs
+        the moment the wake-up does, override it to save the round trip between the two. A
+        failing wake-up channel does not fail the claim: it waits out ``timeout`` instead.
+        """
+        import logging
+
+        import anyio
+
+        from .._time import utcnow
+
+        try:
+            await self.wait_for_work(queues, timeout)
+        except Exception as exc:  # a dead wake-up channel must not stop the worker claiming
+            logging.getLogger("omniq.worker").debug("wait_for_work failed: %s", exc)
+            await anyio.sleep(timeout)
+        return await self.claim(queues, worker_id=worker_id, lease=lease, now=utcnow(),
+                                limit=limit)
+
     # -- schedules -----------------------------------------------------------------------------
     @abc.abstractmethod
     async def add_schedule(self, schedule: Schedule) -> bool:

@@ -273,3 +273,69 @@ class StoredTaskTests(KitBase):
             assert await self._claim_like_a_worker(task_queue, "lost", 3) == [lost.id]
         elapsed = anyio.current_time() - started
         assert elapsed < 1.3, f"claimed {elapsed:.2f} s after the wait began, recovered at 0.4 s"
+
+    # -- the idle worker's claim ---------------------------------------------------------------
+    @staticmethod
+    def _wait_bound(task_queue: Any) -> float:
+        """How long a wait may take: a pushing engine wakes at once, a polling one at timeout."""
+        from ..queue._contract import TaskQueueContract
+
+        polls = type(task_queue).wait_for_work is TaskQueueContract.wait_for_work
+        return 1.0 if polls else 5.0
+
+    @pytest.mark.anyio
+    async def test_claim_when_ready_claims_what_arrives_during_the_wait(
+            self, task_queue: Any) -> None:
+        from .._time import utcnow
+        from . import _tasks
+
+        timeout = self._wait_bound(task_queue)
+        called = utcnow()
+        with anyio.fail_after(timeout + 5):
+            async with anyio.create_task_group() as tg:
+                async def enqueue_soon() -> None:
+                    await anyio.sleep(0.3)
+                    await task_queue.enqueue(_tasks.noop, queue_name="ready")
+
+                tg.start_soon(enqueue_soon)
+                claimed: list[Any] = []
+                while not claimed:  # a wait may end early (work *may* have arrived)
+                    claimed = await task_queue.claim_when_ready(
+                        ["ready"], worker_id="kit-worker", lease=30, limit=5, timeout=timeout)
+        assert len(claimed) == 1
+        [task] = claimed
+        assert (task.status, task.worker_id, task.attempts) == (TaskStatus.RUNNING,
+                                                                 "kit-worker", 1)
+        # Leased as of the moment it woke, not the moment the wait began.
+        assert task.started_at is not None and task.lease_expires_at is not None
+        assert task.started_at - called >= timedelta(seconds=0.25)
+        assert abs(task.lease_expires_at - task.started_at - timedelta(seconds=30)) < \
+            timedelta(milliseconds=2)
+        stored = await task_queue.get_task(task.id)
+        assert stored.status == TaskStatus.RUNNING and stored.attempts == 1
+        assert abs(stored.lease_expires_at - task.lease_expires_at) < timedelta(milliseconds=2)
+
+    @pytest.mark.anyio
+    async def test_claim_when_ready_takes_no_more_than_its_limit(self, task_queue: Any) -> None:
+        earlier = moment() - timedelta(seconds=1)  # runnable whatever clock the claim reads
+        ids = await add(task_queue, *(make_task(task_queue, now=earlier, queue_name="few")
+                                      for _ in range(3)))
+        with anyio.fail_after(self._wait_bound(task_queue) + 5):
+            claimed = await task_queue.claim_when_ready(
+                ["few"], worker_id="kit-worker", lease=30, limit=2,
+                timeout=self._wait_bound(task_queue))
+        assert [t.id for t in claimed] == ids[:2]
+        assert await claim_ids(task_queue, ["few"], moment(), limit=5) == ids[2:]
+
+    @pytest.mark.anyio
+    async def test_claim_when_ready_with_nothing_waits_and_comes_back_empty(
+            self, task_queue: Any) -> None:
+        calls = 0
+        started = anyio.current_time()
+        with anyio.fail_after(5):
+            while anyio.current_time() - started < 0.9:
+                assert await task_queue.claim_when_ready(
+                    ["nothing"], worker_id="kit-worker", lease=30, limit=5, timeout=0.3) == []
+                calls += 1
+        # It waits out its timeout (an early return now and then is allowed), never spins.
+        assert calls <= 5, f"{calls} calls in 0.9 s with a 0.3 s timeout"

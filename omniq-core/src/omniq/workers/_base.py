@@ -233,6 +233,7 @@ class AsyncWorkerBase(AsyncComponent):
     async def _claim_loop(self) -> None:
         assert self._slot_freed is not None
         failures = 0
+        drained = False
         while not self._stopping:
             # Completions in flight are bounded too: at most one more round of slots.
             free = min(self.max_workers - len(self._executing),
@@ -241,10 +242,15 @@ class AsyncWorkerBase(AsyncComponent):
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
+            limit = min(free, self.batch_size)
             try:
-                tasks = await self.queue.claim(self.queues, worker_id=self.worker_id,
-                                               lease=self.lease, now=utcnow(),
-                                               limit=min(free, self.batch_size))
+                if drained:  # the queues had no more ready: wait for a wake-up, then claim
+                    tasks = await self.queue.claim_when_ready(
+                        self.queues, worker_id=self.worker_id, lease=self.lease, limit=limit,
+                        timeout=self.poll_interval)
+                else:
+                    tasks = await self.queue.claim(self.queues, worker_id=self.worker_id,
+                                                   lease=self.lease, now=utcnow(), limit=limit)
             except Exception as exc:
                 failures += 1
                 await self._store_failed(exc, failures)
@@ -252,19 +258,15 @@ class AsyncWorkerBase(AsyncComponent):
             if failures:
                 failures = 0
                 self._store_recovered()
-            if not tasks:
-                try:
-                    await self.queue.wait_for_work(self.queues, self.poll_interval)
-                except Exception as exc:  # a dead wake-up channel must not end the claim loop
-                    logger.debug("worker %s: wait_for_work failed: %s", self.worker_id, exc)
-                    await anyio.sleep(self.poll_interval)
-                continue
             loop = asyncio.get_running_loop()
             for task in tasks:
                 ctx = TaskContext(task, self, loop)
                 handler = loop.create_task(self._handle(task, ctx))
                 self._running[task.id] = (task, ctx, handler)
                 self._executing.add(task.id)
+            # Fewer than asked: wait before the next claim rather than ask again at once (an
+            # empty claim would also hold the connection the completions use).
+            drained = len(tasks) < limit
 
     async def _store_failed(self, exc: Exception, failures: int) -> None:
         """Circuit breaker: back off exponentially, log once per state change."""

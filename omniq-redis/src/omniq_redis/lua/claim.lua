@@ -5,17 +5,24 @@
 --
 -- KEYS[1]  the project's anchor key (routing only; see lib.lua)
 -- ARGV[1]  key prefix
--- ARGV[2]  now, microseconds since the epoch
--- ARGV[3]  lease expiry, microseconds since the epoch
+-- ARGV[2]  now, microseconds since the epoch, or "" for the server's clock (a claim sent
+--          behind a blocking wait runs later than it was sent)
+-- ARGV[3]  lease expiry, microseconds since the epoch; with the server's clock, the lease
+--          length in microseconds
 -- ARGV[4]  worker id
 -- ARGV[5]  limit
 -- ARGV[6..] queue names, highest priority first
 -- Touches  ready:/delayed:/wake:<queue>, t:<id>, running, x:* indexes
 -- Returns  one string (cheap to read back, however many tasks): the earliest delayed
 --          eta in us or "" (given only when fewer than `limit` were found, for the
---          worker's wait), a newline, then per claimed task "<attempt> <blob length>\n"
---          followed by the blob
+--          worker's wait), a space, the now used, a newline, then per claimed task
+--          "<attempt> <blob length>\n" followed by the blob
 local nows, lease, worker = ARGV[2], ARGV[3], ARGV[4]
+if nows == '' then
+  local t = redis.call('TIME')
+  nows = t[1] .. string.format('%06d', tonumber(t[2]))
+  lease = string.format('%.0f', tonumber(nows) + tonumber(lease))
+end
 local now, limit = tonumber(nows), tonumber(ARGV[5])
 local out = {''}
 local n = 0
@@ -71,11 +78,7 @@ if n < limit then
       best = first[2]
     end
   end
-  if best then
-    out[1] = best .. '\n'
-  else
-    out[1] = '\n'
-  end
+  out[1] = (best or '') .. ' ' .. nows .. '\n'
 else
   -- This worker is full and work is left: pass the wake-up on to another idle worker.
   for qi = 6, #ARGV do
@@ -84,6 +87,6 @@ else
       break
     end
   end
-  out[1] = '\n'
+  out[1] = ' ' .. nows .. '\n'
 end
 return table.concat(out)
