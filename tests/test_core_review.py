@@ -246,3 +246,31 @@ async def test_slow_completion_writes_hold_back_claims_without_stalling(
             tg.cancel_scope.cancel()
     # the slots' tasks, and at most one more round whose completions are being written
     assert 2 < peak <= 2 * worker.max_workers
+
+
+class TogetherThenLostQueue(AsyncMemoryTaskQueue):
+    """Finishes and writes results in one call, as Redis does, but the first call loses its
+    answer after the finish landed and before the results were written."""
+
+    lost = 1
+
+    async def finish_with_results(self, updates, results, store):  # type: ignore[no-untyped-def,override]
+        oks = await self.finish(updates)
+        if self.lost:
+            self.lost -= 1
+            raise ConnectionError("connection lost after the finish")
+        await store.set_many([r for r, ok in zip(results, oks, strict=True)
+                              if ok and r is not None])
+        return oks
+
+
+async def test_a_lost_answer_to_finish_with_results_still_stores_the_result(
+        project_name: str) -> None:
+    queue = TogetherThenLostQueue(project_name=project_name)
+    results = AsyncMemoryResultStorage(project_name=project_name)
+    async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
+        task_id = await queue.enqueue(double, 21)
+        with anyio.fail_after(5):
+            assert await worker.get_result(task_id) == 42
+    assert queue.lost == 0
+    assert (await queue.get_task(task_id)).status == TaskStatus.COMPLETED

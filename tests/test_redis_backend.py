@@ -399,3 +399,55 @@ async def test_sentinel_names_the_master(tmp_path: Path) -> None:
         sentinel.kill()
         sentinel.wait(5)
         master.stop()
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("clean")
+async def test_completion_and_result_go_together_and_a_stale_attempt_writes_neither(
+        redis_url: str, project_name: str) -> None:
+    from omniq.models import TaskResult
+
+    async with AsyncRedisTaskQueue(project_name=project_name, url=redis_url) as queue, \
+            AsyncRedisResultStorage(project_name=project_name, url=redis_url) as store:
+        task_id = await queue.enqueue(_tasks.add, 2, 3)
+        [first] = await queue.claim(["default"], worker_id="w1", lease=0.05, now=utcnow())
+        await anyio.sleep(0.1)
+        assert [t.id for t in await queue.recover_leases()] == [task_id]
+        [second] = await queue.claim(["default"], worker_id="w2", lease=30, now=utcnow())
+        assert (first.attempts, second.attempts) == (1, 2)
+
+        def outcome(task: object, value: int) -> tuple[object, TaskResult]:
+            done = queue.completed(task, utcnow())  # type: ignore[arg-type]
+            return done, TaskResult(task_id=task_id, status=TaskStatus.COMPLETED,
+                                    result=value, attempts=done.attempts,
+                                    finished_at=utcnow())
+
+        heard: list[bytes | None] = []
+
+        async def listen() -> None:
+            heard.append(await store.wait_blob(task_id, 5.0, 10.0))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listen)
+            assert await store._ensure_listener()
+            # The first worker comes back late: fenced off, and its result is not written.
+            stale, stale_result = outcome(first, -1)
+            assert await queue.finish_with_results([(stale, 1)], [stale_result], store) \
+                == [False]
+            assert await store.get(task_id) is None
+            await anyio.sleep(0.05)
+            assert heard == []  # nothing announced for the refused attempt
+            done, result = outcome(second, 5)
+            assert await queue.finish_with_results([(done, 2)], [result], store) == [True]
+        assert (await queue.get_task(task_id)).status == TaskStatus.COMPLETED
+        assert (await store.get(task_id)).result == 5
+        assert heard and store.decode(heard[0]).result == 5
+
+
+@pytest.mark.anyio
+async def test_a_result_store_elsewhere_is_written_after_the_completion(
+        redis_url: str, project_name: str) -> None:
+    async with AsyncRedisTaskQueue(project_name=project_name, url=redis_url) as queue, \
+            AsyncRedisResultStorage(project_name=project_name + "-other",
+                                    url=redis_url) as other:
+        assert await queue.finish_with_results([], [], other) is None

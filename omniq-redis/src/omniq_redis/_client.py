@@ -126,11 +126,18 @@ class Lane:
 
     async def script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA ``script`` (a redis-py Script), loading it first if the server lacks it."""
+        return (await self.scripts(keys, (script, args)))[0]
+
+    async def scripts(self, keys: list[str], *calls: tuple[Any, list[Any]]) -> list[Any]:
+        """Several scripts, pipelined (one round trip), with the same ``keys``; all are run
+        again if the server lacked one (every script of ours is safe to run again)."""
+        commands = [("EVALSHA", script.sha, len(keys), *keys, *args) for script, args in calls]
         try:
-            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+            return await self.pipeline(*commands)
         except rex.NoScriptError:  # a restarted server has an empty script cache
-            await self.execute("SCRIPT", "LOAD", script.script)
-            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+            for script, _ in calls:
+                await self.execute("SCRIPT", "LOAD", script.script)
+            return await self.pipeline(*commands)
 
     async def _once(self, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
         conn = self._conn

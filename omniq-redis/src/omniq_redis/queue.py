@@ -21,11 +21,12 @@ import msgspec
 from redis.exceptions import NoScriptError
 from omniq._sync import make_sync
 from omniq._time import utcnow
-from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus
+from omniq.models import Schedule, ScheduleStatus, Task, TaskResult, TaskStatus
 from omniq.queue import AsyncTaskQueue
 
 from ._client import Lane, RedisConnection, from_us, to_us
 from ._config import RedisTaskQueueConfig
+from .results import AsyncRedisResultStorage
 
 logger = logging.getLogger("omniq.redis")
 
@@ -34,12 +35,23 @@ _decode_task = msgspec.msgpack.Decoder(Task).decode
 _decode_schedule = msgspec.msgpack.Decoder(Schedule).decode
 _STATUS = {s.value.encode(): s for s in TaskStatus}
 _RUNNING = TaskStatus.RUNNING
-_DEAD = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.EXPIRED})
 _SCRIPTS = ("add", "claim", "update", "renew", "swap", "delete", "sched_add", "sched_update",
             "sched_delete")
 _ZERO, _ONE = ord("0"), ord("1")
 #: Tasks per script call when enqueueing in bulk (bounds how long one call holds the server).
 ADD_CHUNK = 1000
+
+
+def _finishing(updates: Sequence[tuple[Task, int]]
+               ) -> list[tuple[Task, Collection[TaskStatus], int | None]]:
+    """Finished attempts as the fenced updates that write them (each over its own run)."""
+    return [(task, (_RUNNING,), attempt) for task, attempt in updates]
+
+
+def _codes(reply: bytes) -> list[int]:
+    """update.lua's reply: one digit per task (0 refused, 1 written, 2 written and it has
+    dependents)."""
+    return [c - _ZERO for c in reply]
 
 
 def _member(task: Task) -> str:
@@ -228,27 +240,53 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         if not updates:
             return []
         await self.connect()
+        return _codes(await self._run("update", self._update_args(updates)))
+
+    def _update_args(self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]]
+                     ) -> list[Any]:
         blobs = [_encode(u[0]) for u in updates]
         meta = [(t.id, _expected(expect), "" if attempts is None else str(attempts),
                  t.status.value, t.attempts, t.queue_name, t.priority, _member(t), _lease_us(t),
                  len(blob)) for (t, expect, attempts), blob in zip(updates, blobs, strict=True)]
-        reply = await self._run("update", [self.prefix, to_us(utcnow()), _encode(meta),
-                                           b"".join(blobs)])
-        return [c - _ZERO for c in reply]
+        return [self.prefix, to_us(utcnow()), _encode(meta), b"".join(blobs)]
 
     async def finish(self, updates: Sequence[tuple[Task, int]]) -> list[bool]:
         """As the base class, but only tasks the script reports as having dependents cost a
         look at them: the common case is one round trip for the whole batch."""
-        codes = await self._update([(t, (_RUNNING,), a) for t, a in updates])
+        return await self._settled(updates, await self._update(_finishing(updates)))
+
+    async def _settled(self, updates: Sequence[tuple[Task, int]], codes: list[int]
+                       ) -> list[bool]:
         for (task, _), code in zip(updates, codes, strict=True):
             if not code:
-                logger.info("late result of task %s attempt %s dropped (fenced)", task.id,
-                            task.attempts)
-            elif code == 2 and task.status == TaskStatus.COMPLETED:
-                await self.release_dependents(task.id)
-            elif code == 2 and task.status in _DEAD:
-                await self.cancel_dependents(task.id, f"parent {task.id} {task.status.value}")
+                self._fenced(task)
+            elif code == 2:
+                await self._settle_dependents_of(task)
         return [code > 0 for code in codes]
+
+    async def finish_with_results(self, updates: Sequence[tuple[Task, int]],
+                                  results: Sequence[TaskResult | None],
+                                  store: Any) -> list[bool] | None:
+        """The finish script and the result store's put script in one pipeline, when the
+        store uses this server and prefix; each result is written only if its task's finish
+        landed (put.lua checks the stored status and attempt)."""
+        if not (isinstance(store, AsyncRedisResultStorage) and store.prefix == self.prefix
+                and store.where == self.where):
+            return None
+        await self.connect()
+        await store.connect()
+        items, landed_as = [], []
+        for (task, attempt), result in zip(updates, results, strict=True):
+            if result is not None:
+                items.append((result.task_id, store.encode(result), result.expires_at,
+                              result.schedule_id, result.finished_at))
+                landed_as.append((task.status.value, attempt))
+        calls = [(self._scripts.update, self._update_args(_finishing(updates)))]
+        if items:
+            calls.append((store._scripts.put, store.put_args(items, landed_as)))
+        with self.errors:
+            replies = await self.lane.scripts(self._keys, *calls)
+        return await self._settled(updates, _codes(replies[0]))
 
     async def extend_lease(self, task: Task, lease: float) -> Task | None:
         """Renew the lease in one fenced script call; None if the attempt is not current.

@@ -35,7 +35,6 @@ INLINE_BYTES = 16_384
 RECENT = 4096
 RECENT_SECONDS = 5.0
 _pack = msgspec.msgpack.Encoder().encode
-_unpack = msgspec.msgpack.Decoder(list[tuple[str, bytes | None]]).decode
 
 
 class _Waiter:
@@ -93,22 +92,27 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
         if not items:
             return
         await self.connect()
+        with self.errors:
+            await self.lane.script(self._scripts.put, self._keys, self.put_args(items))
+
+    def put_args(self, items: Sequence[tuple[str, bytes, datetime | None, str | None,
+                                             datetime]],
+                 landed_as: Sequence[tuple[str, int]] | None = None) -> list[Any]:
+        """The arguments of put.lua for ``items``; with ``landed_as`` (status and attempt per
+        item) each is written only if its task's finish landed (see put.lua)."""
         now = utcnow()
-        meta = []
-        announce = []
-        inline = sum(len(item[1]) for item in items) <= INLINE_BYTES
-        for task_id, blob, expires_at, schedule_id, finished_at in items:
+        meta: list[tuple[Any, ...]] = []
+        for n, (task_id, blob, expires_at, schedule_id, finished_at) in enumerate(items):
             ttl = 0  # keep
             if expires_at is not None:  # a relative PX: the server's clock may differ
                 ms = int((expires_at - now).total_seconds() * 1000)
                 ttl = ms if ms > 0 else -1  # -1: already past its ttl, nothing to keep
-            meta.append((task_id, ttl, schedule_id or "", str(to_us(finished_at)), len(blob)))
-            if ttl >= 0:
-                announce.append((task_id, blob if inline else None))
-        with self.errors:
-            await self.lane.script(self._scripts.put, self._keys, [
-                self.prefix, _pack(announce) if announce else "", _pack(meta),
-                b"".join(item[1] for item in items)])
+            entry = (task_id, ttl, schedule_id or "", str(to_us(finished_at)), len(blob))
+            meta.append(entry if landed_as is None else (*entry, landed_as[n][0],
+                                                         str(landed_as[n][1])))
+        inline = sum(len(item[1]) for item in items) <= INLINE_BYTES
+        return [self.prefix, "blobs" if inline else "ids", _pack(meta),
+                b"".join(item[1] for item in items)]
 
     # -- reading -------------------------------------------------------------------------------
     async def get_blob(self, task_id: str) -> bytes | None:
@@ -229,8 +233,8 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
 
     def _dispatch(self, data: bytes) -> None:
         try:
-            announced = _unpack(data)
-        except msgspec.DecodeError:
+            announced = _announced(data)
+        except ValueError:
             logger.warning("ignoring a malformed message on %s", self._channel)
             return
         now = time.monotonic()
@@ -239,6 +243,23 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
             for waiter in self._waiters.get(task_id, ()):
                 waiter.blob = blob
                 waiter.event.set()
+
+
+def _announced(data: bytes) -> list[tuple[str, bytes | None]]:
+    """Decode put.lua's announcement: per result "<task id> <blob length or ->\\n<blob>"."""
+    out: list[tuple[str, bytes | None]] = []
+    at, end = 0, len(data)
+    while at < end:
+        eol = data.index(b"\n", at)
+        task_id, size = data[at:eol].split(b" ")
+        at = eol + 1
+        blob = None
+        if size != b"-":
+            blob, at = data[at:at + int(size)], at + int(size)
+            if len(blob) != int(size):
+                raise ValueError("announcement cut short")
+        out.append((task_id.decode(), blob))
+    return out
 
 
 def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:

@@ -322,20 +322,28 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         """
         oks = await self.update_tasks([(t, {TaskStatus.RUNNING}, a) for t, a in updates])
         for (task, _), ok in zip(updates, oks, strict=True):
-            if not ok:
-                logger.info("late result of task %s attempt %s dropped (fenced)", task.id,
-                            task.attempts)
-                continue
-            try:
-                if task.status == TaskStatus.COMPLETED:
-                    await self.release_dependents(task.id)
-                elif task.status in _DEAD:
-                    await self.cancel_dependents(task.id,
-                                                 f"parent {task.id} {task.status.value}")
-            except Exception as exc:
-                logger.warning("dependents of task %s not settled yet (%s); a worker's "
-                               "maintenance will", task.id, exc)
+            if ok:
+                await self._settle_dependents_of(task)
+            else:
+                self._fenced(task)
         return oks
+
+    @staticmethod
+    def _fenced(task: Task) -> None:
+        logger.info("late result of task %s attempt %s dropped (fenced)", task.id,
+                    task.attempts)
+
+    async def _settle_dependents_of(self, task: Task) -> None:
+        """Release or cancel the dependents of a task just finished; never raises (what is
+        left is settled by a worker's maintenance, :meth:`settle_waiting`)."""
+        try:
+            if task.status == TaskStatus.COMPLETED:
+                await self.release_dependents(task.id)
+            elif task.status in _DEAD:
+                await self.cancel_dependents(task.id, f"parent {task.id} {task.status.value}")
+        except Exception as exc:
+            logger.warning("dependents of task %s not settled yet (%s); a worker's "
+                           "maintenance will", task.id, exc)
 
     async def release(self, task: Task) -> bool:
         """Give a claimed but unstarted task back at once (graceful stop)."""

@@ -19,9 +19,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from ..models import Schedule, ScheduleStatus, Task, TaskStatus
+from ..models import Schedule, ScheduleStatus, Task, TaskResult, TaskStatus
+
+if TYPE_CHECKING:
+    from ..storage import AsyncResultStorage
 
 
 class TaskQueueContract(abc.ABC):
@@ -122,6 +125,18 @@ class TaskQueueContract(abc.ABC):
         import anyio
 
         await anyio.sleep(timeout)
+
+    async def finish_with_results(
+        self, updates: Sequence[tuple[Task, int]], results: Sequence[TaskResult | None],
+        store: AsyncResultStorage,
+    ) -> list[bool] | None:
+        """:meth:`~omniq.queue.AsyncTaskQueue.finish` the attempts and write, in the same round
+        trip, the result of each whose finish landed (``results[i]`` belongs to
+        ``updates[i]``; None: no result). For engines whose result ``store`` shares their
+        server. Returns None, writing nothing, when it cannot: the worker then finishes and
+        writes the results one after the other.
+        """
+        return None
 
     async def claim_when_ready(
         self, queues: Sequence[str], *, worker_id: str, lease: float, limit: int, timeout: float

@@ -65,6 +65,17 @@ class Completer:
     async def _write(self, batch: list[_Item]) -> None:
         updates = [(task, attempt) for task, attempt, _, _ in batch]
         tries = 0
+        if self.results is not None and any(r is not None for _, _, r, _ in batch):
+            try:
+                oks = await self.queue.finish_with_results(
+                    updates, [r for _, _, r, _ in batch], self.results)
+            except Exception as exc:
+                # Part may have landed: the way below looks at what did (as a retry).
+                logger.warning("could not write %d completions (%s); retrying", len(batch), exc)
+                oks, tries = None, 1
+            if oks is not None:
+                self._resolve(batch, oks)
+                return
 
         async def finish() -> list[bool]:
             nonlocal tries
@@ -82,6 +93,10 @@ class Completer:
             # Retried on its own: retrying ``finish`` after it succeeded would be fenced off
             # (the tasks are no longer RUNNING) and the results would be dropped.
             await self._retrying(lambda: store.set_many(results), "results", len(results))
+        self._resolve(batch, oks)
+
+    @staticmethod
+    def _resolve(batch: list[_Item], oks: list[bool]) -> None:
         for (_, _, _, future), ok in zip(batch, oks, strict=True):
             if not future.done():
                 future.set_result(ok)
