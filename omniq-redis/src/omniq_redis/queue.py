@@ -42,12 +42,6 @@ _ZERO, _ONE = ord("0"), ord("1")
 ADD_CHUNK = 1000
 
 
-def _finishing(updates: Sequence[tuple[Task, int]]
-               ) -> list[tuple[Task, Collection[TaskStatus], int | None]]:
-    """Finished attempts as the fenced updates that write them (each over its own run)."""
-    return [(task, (_RUNNING,), attempt) for task, attempt in updates]
-
-
 def _codes(reply: bytes) -> list[int]:
     """update.lua's reply: one digit per task (0 refused, 1 written, 2 written and it has
     dependents)."""
@@ -253,7 +247,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
     async def finish(self, updates: Sequence[tuple[Task, int]]) -> list[bool]:
         """As the base class, but only tasks the script reports as having dependents cost a
         look at them: the common case is one round trip for the whole batch."""
-        return await self._settled(updates, await self._update(_finishing(updates)))
+        return await self._settled(updates, await self._update(self._finishing(updates)))
 
     async def _settled(self, updates: Sequence[tuple[Task, int]], codes: list[int]
                        ) -> list[bool]:
@@ -281,7 +275,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
                 items.append((result.task_id, store.encode(result), result.expires_at,
                               result.schedule_id, result.finished_at))
                 landed_as.append((task.status.value, attempt))
-        calls = [(self._scripts.update, self._update_args(_finishing(updates)))]
+        calls = [(self._scripts.update, self._update_args(self._finishing(updates)))]
         if items:
             calls.append((store._scripts.put, store.put_args(items, landed_as)))
         with self.errors:

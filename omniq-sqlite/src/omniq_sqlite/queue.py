@@ -19,7 +19,7 @@ import msgspec
 from omniq import _sql
 from omniq._sql import render
 from omniq._sync import make_sync
-from omniq.models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
+from omniq.models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskResult, TaskStatus
 from omniq.queue import AsyncTaskQueue
 
 from ._config import _SQLiteConnectionConfig
@@ -125,6 +125,38 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
         if not updates:
             return []
         db = await self._database()
+        oks, parents = await db.write(_update_tasks, *self._update_args(updates),
+                                      heavy=len(updates) > HEAVY)
+        self._updated(updates, oks, parents)
+        return oks
+
+    async def finish_with_results(self, updates: Sequence[tuple[Task, int]],
+                                  results: Sequence[TaskResult | None],
+                                  store: Any) -> list[bool] | None:
+        """A batch's completions and the results of those that landed in one write
+        transaction, when ``store`` uses this queue's database (as the bundle's does)."""
+        from .results import AsyncSQLiteResultStorage
+
+        if not isinstance(store, AsyncSQLiteResultStorage):
+            return None
+        db = await self._database()
+        if await store._database() is not db:
+            return None
+        rows = [None if r is None else _sql.result_row(
+            store.project_name, r.task_id, store.encode(r), r.expires_at, r.schedule_id,
+            r.finished_at) for r in results]
+        finishing = self._finishing(updates)
+        oks, parents = await db.write(_update_tasks, *self._update_args(finishing), rows,
+                                      heavy=len(updates) > HEAVY)
+        self._updated(finishing, oks, parents)
+        db.notify((store.project_name, "result", r.task_id)
+                  for r, ok in zip(results, oks, strict=True) if ok and r is not None)
+        await self._after_finish(updates, oks)
+        return oks
+
+    def _update_args(self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]]
+                     ) -> tuple[list[tuple[str, tuple[Any, ...]] | None], str, list[str]]:
+        """The fenced statements of ``updates``, the project, the finished tasks' ids."""
         statements: list[tuple[str, tuple[Any, ...]] | None] = []
         for task, statuses, attempts in updates:
             ordered = sorted(str(s) for s in statuses)
@@ -135,9 +167,11 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                                _sql.update_task_params(self.project_name, task,
                                                        [TaskStatus(s) for s in ordered],
                                                        attempts)))
-        finished = [t.id for t, _, _ in updates if t.is_finished]
-        oks, parents = await db.write(_update_tasks, statements, self.project_name, finished,
-                                      heavy=len(statements) > HEAVY)
+        return statements, self.project_name, [t.id for t, _, _ in updates if t.is_finished]
+
+    def _updated(self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]],
+                 oks: list[bool], parents: set[str]) -> None:
+        """Remember which finished tasks have no dependents; wake workers for runnable ones."""
         if len(self._childless) > 10_000:  # entries nobody asked about; never needed
             self._childless.clear()
         for (task, _, _), ok in zip(updates, oks, strict=True):
@@ -147,7 +181,6 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                 else:
                     self._childless.add(task.id)
         self._wake([t for (t, _, _), ok in zip(updates, oks, strict=True) if ok])
-        return oks
 
     async def modify_running(self, task_id: str, attempts: int,
                              change: Callable[[Task], Task]) -> Task | None:
@@ -311,10 +344,16 @@ def _modify_running(conn: sqlite3.Connection, project: str, task_id: str, attemp
 
 
 def _update_tasks(conn: sqlite3.Connection, statements: list[tuple[str, tuple[Any, ...]] | None],
-                  project: str, finished: list[str]) -> tuple[list[bool], set[str]]:
-    """Fenced updates; also which finished tasks have dependents (read in the same
-    transaction, so the answer holds: a child enqueued later sees its parent finished)."""
+                  project: str, finished: list[str],
+                  results: list[tuple[Any, ...] | None] | None = None
+                  ) -> tuple[list[bool], set[str]]:
+    """Fenced updates, and the result rows (one per update, or None) of those that were
+    written; also which finished tasks have dependents (read in the same transaction, so the
+    answer holds: a child enqueued later sees its parent finished)."""
     oks = [stmt is not None and conn.execute(*stmt).rowcount == 1 for stmt in statements]
+    if results:
+        conn.executemany(_sql.PUT_RESULT, [row for row, ok in zip(results, oks, strict=True)
+                                           if ok and row is not None])
     parents: set[str] = set()
     for start in range(0, len(finished), 500):
         chunk = finished[start:start + 500]

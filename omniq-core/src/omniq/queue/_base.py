@@ -8,7 +8,7 @@ transition a worker makes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -320,13 +320,23 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         is logged and left to :meth:`settle_waiting` (a caller retrying the whole call would
         be fenced off, and take its own write for someone else's).
         """
-        oks = await self.update_tasks([(t, {TaskStatus.RUNNING}, a) for t, a in updates])
+        oks = await self.update_tasks(self._finishing(updates))
+        await self._after_finish(updates, oks)
+        return oks
+
+    async def _after_finish(self, updates: Sequence[tuple[Task, int]], oks: list[bool]) -> None:
+        """Settle the dependents of the finishes that landed; log those fenced off."""
         for (task, _), ok in zip(updates, oks, strict=True):
             if ok:
                 await self._settle_dependents_of(task)
             else:
                 self._fenced(task)
-        return oks
+
+    @staticmethod
+    def _finishing(updates: Sequence[tuple[Task, int]]
+                   ) -> list[tuple[Task, Collection[TaskStatus], int | None]]:
+        """Finished attempts as the fenced updates that write them (each over its own run)."""
+        return [(task, (TaskStatus.RUNNING,), attempt) for task, attempt in updates]
 
     @staticmethod
     def _fenced(task: Task) -> None:

@@ -120,6 +120,35 @@ class LifecycleTests(KitBase):
         assert await q.set_progress(task, {"done": 3, "of": 10})
         assert (await q.get_task(task_id)).progress == {"done": 3, "of": 10}
 
+    @pytest.mark.anyio
+    async def test_finish_with_results_writes_the_results_of_what_landed_only(
+            self, omniq: Any) -> None:
+        from ..models import TaskResult
+
+        q, store = omniq.task_queue, omniq.result_store
+        task_id = await q.enqueue(_tasks.noop)
+        now = moment()
+        old = await self._claim(q, now, lease=5)
+        later = now + timedelta(seconds=6)
+        await q.recover_leases(later)
+        current = await self._claim(q, later, lease=60)
+
+        def outcome(task: Any, value: int) -> tuple[Any, TaskResult]:
+            done = q.completed(task, later)
+            return done, TaskResult(task_id=task_id, status=TaskStatus.COMPLETED, result=value,
+                                    attempts=task.attempts, finished_at=later)
+
+        stale, stale_result = outcome(old, -1)
+        oks = await q.finish_with_results([(stale, old.attempts)], [stale_result], store)
+        if oks is None:
+            pytest.skip("this queue has the worker write results after completions")
+        assert oks == [False]
+        assert await store.get(task_id) is None  # the fenced-off attempt wrote nothing
+        done, result = outcome(current, 5)
+        assert await q.finish_with_results([(done, current.attempts)], [result], store) == [True]
+        assert (await q.get_task(task_id)).status == TaskStatus.COMPLETED
+        assert (await store.get(task_id)).result == 5
+
     # -- retries, dead letters, requeue --------------------------------------------------------
     @pytest.mark.anyio
     async def test_retry_waits_for_its_eta(self, omniq: Any) -> None:
