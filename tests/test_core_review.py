@@ -96,24 +96,26 @@ async def test_task_raising_timeout_error_is_an_ordinary_failure(project_name: s
                 if e.type == EventType.TIMEOUT]
 
 
-async def test_result_survives_a_failed_result_write(project_name: str) -> None:
-    queue = AsyncMemoryTaskQueue(project_name=project_name)
-    results = FlakyResults(project_name=project_name)
+async def doubled_by_a_worker(queue: AsyncMemoryTaskQueue,
+                              results: AsyncMemoryResultStorage, x: int) -> str:
+    """Run ``double(x)`` through an async worker; asserts its result reached the caller."""
     async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
-        task_id = await queue.enqueue(double, 21)
+        task_id = await queue.enqueue(double, x)
         with anyio.fail_after(5):
-            assert await worker.get_result(task_id) == 42
+            assert await worker.get_result(task_id) == 2 * x
+    return task_id
+
+
+async def test_result_survives_a_failed_result_write(project_name: str) -> None:
+    results = FlakyResults(project_name=project_name)
+    await doubled_by_a_worker(AsyncMemoryTaskQueue(project_name=project_name), results, 21)
     assert results.failures == 0
 
 
 async def test_result_kept_when_the_answer_to_a_committed_completion_is_lost(
         project_name: str) -> None:
     queue = LostAnswerQueue(project_name=project_name)
-    results = AsyncMemoryResultStorage(project_name=project_name)
-    async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
-        task_id = await queue.enqueue(double, 5)
-        with anyio.fail_after(5):
-            assert await worker.get_result(task_id) == 10
+    await doubled_by_a_worker(queue, AsyncMemoryResultStorage(project_name=project_name), 5)
     assert queue.lost == 0
 
 
@@ -144,20 +146,9 @@ async def test_broken_wait_for_work_does_not_stop_claiming(project_name: str) ->
         assert worker.is_running
 
 
-async def test_event_logger_stop_keeps_the_batch_being_written(project_name: str) -> None:
-    store = SlowEvents(project_name=project_name)
-    async with store:
-        events = EventLogger(store, flush_interval=0.01)
-        await events.start()
-        events.schedule_event(EventType.SCHEDULE_CREATED, "s1")
-        with anyio.fail_after(5):
-            await store.entered.wait()
-            await events.stop()
-        assert [e.schedule_id for e in await store.get_events()] == ["s1"]
-
-
-async def test_flush_waits_for_the_batch_the_background_writer_is_writing(
-        project_name: str) -> None:
+@pytest.mark.parametrize("call", ["stop", "flush"])  # flush: what get_events runs first
+async def test_event_logger_stop_and_flush_wait_for_the_batch_being_written(
+        project_name: str, call: str) -> None:
     store = SlowEvents(project_name=project_name)
     async with store:
         events = EventLogger(store, flush_interval=0.01)
@@ -165,7 +156,7 @@ async def test_flush_waits_for_the_batch_the_background_writer_is_writing(
         events.schedule_event(EventType.SCHEDULE_CREATED, "s1")
         with anyio.fail_after(5):
             await store.entered.wait()  # the writer holds the only event, mid-write
-            await events.flush()  # what get_events runs before reading
+            await getattr(events, call)()
         assert [e.schedule_id for e in await store.get_events()] == ["s1"]
         await events.stop()
 
@@ -267,10 +258,7 @@ class TogetherThenLostQueue(AsyncMemoryTaskQueue):
 async def test_a_lost_answer_to_finish_with_results_still_stores_the_result(
         project_name: str) -> None:
     queue = TogetherThenLostQueue(project_name=project_name)
-    results = AsyncMemoryResultStorage(project_name=project_name)
-    async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
-        task_id = await queue.enqueue(double, 21)
-        with anyio.fail_after(5):
-            assert await worker.get_result(task_id) == 42
+    task_id = await doubled_by_a_worker(
+        queue, AsyncMemoryResultStorage(project_name=project_name), 21)
     assert queue.lost == 0
     assert (await queue.get_task(task_id)).status == TaskStatus.COMPLETED

@@ -86,9 +86,9 @@ class LifecycleTests(KitBase):
         assert await q.recover_leases(now + timedelta(seconds=5)) == []
 
     # -- fencing -------------------------------------------------------------------------------
-    @pytest.mark.anyio
-    async def test_a_stale_attempt_is_fenced_off(self, omniq: Any) -> None:
-        q = omniq.task_queue
+    async def _two_attempts(self, q: Any) -> tuple[str, Any, Any, Any]:
+        """A task whose first attempt lost its lease and was claimed again: its id, the old
+        attempt, the current one, and a time after the old lease expired."""
         task_id = await q.enqueue(_tasks.noop)
         now = moment()
         old = await self._claim(q, now, lease=5)
@@ -96,6 +96,12 @@ class LifecycleTests(KitBase):
         await q.recover_leases(later)
         current = await self._claim(q, later, lease=60)
         assert (old.attempts, current.attempts) == (1, 2)
+        return task_id, old, current, later
+
+    @pytest.mark.anyio
+    async def test_a_stale_attempt_is_fenced_off(self, omniq: Any) -> None:
+        q = omniq.task_queue
+        task_id, old, current, later = await self._two_attempts(q)
         # Every write of the paused worker that wakes up late is refused.
         assert await q.extend_lease(old, 60) is None
         assert not await q.set_progress(old, 50)
@@ -126,12 +132,7 @@ class LifecycleTests(KitBase):
         from ..models import TaskResult
 
         q, store = omniq.task_queue, omniq.result_store
-        task_id = await q.enqueue(_tasks.noop)
-        now = moment()
-        old = await self._claim(q, now, lease=5)
-        later = now + timedelta(seconds=6)
-        await q.recover_leases(later)
-        current = await self._claim(q, later, lease=60)
+        task_id, old, current, later = await self._two_attempts(q)
 
         def outcome(task: Any, value: int) -> tuple[Any, TaskResult]:
             done = q.completed(task, later)
