@@ -18,11 +18,11 @@ from typing import Any
 
 import anyio
 import msgspec
-from redis.exceptions import NoScriptError
 from omniq._sync import make_sync
 from omniq._time import utcnow
 from omniq.models import Schedule, ScheduleStatus, Task, TaskResult, TaskStatus
 from omniq.queue import AsyncTaskQueue
+from redis.exceptions import NoScriptError
 
 from ._client import Lane, RedisConnection, from_us, to_us
 from ._config import RedisTaskQueueConfig
