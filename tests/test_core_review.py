@@ -262,3 +262,22 @@ async def test_a_lost_answer_to_finish_with_results_still_stores_the_result(
         queue, AsyncMemoryResultStorage(project_name=project_name), 21)
     assert queue.lost == 0
     assert (await queue.get_task(task_id)).status == TaskStatus.COMPLETED
+
+
+async def test_a_heartbeat_during_the_completion_write_does_not_cancel_its_task(
+        project_name: str) -> None:
+    """The finish has landed (the task is no longer running) and the result is still being
+    written when a heartbeat comes: that is not a lost lease, and the task's own COMPLETE
+    event and callback must still follow."""
+    queue = AsyncMemoryTaskQueue(project_name=project_name)
+    results = SlowResults(project_name=project_name)  # 0.5 s per result write
+    events = AsyncMemoryEventStorage(project_name=project_name)
+    async with events, AsyncioWorker(queue, results, event_store=events, lease=0.3,
+                                     poll_interval=0.05) as worker:
+        task_id = await queue.enqueue(double, 4)
+        with anyio.fail_after(5):
+            assert await worker.get_result(task_id) == 8
+            await anyio.sleep(0.2)
+            await worker.events.flush()
+        types = [e.type for e in await events.get_events(task_id=task_id)]
+    assert EventType.COMPLETE in types

@@ -21,7 +21,16 @@ from .config import (
 )
 from .events import EventLogger
 from .exceptions import ConfigError
-from .models import EventType, OmniQConfig, Schedule, ScheduleStatus, Task, TaskEvent, TaskStatus
+from .models import (
+    DEAD,
+    EventType,
+    OmniQConfig,
+    Schedule,
+    ScheduleStatus,
+    Task,
+    TaskEvent,
+    TaskStatus,
+)
 
 logger = logging.getLogger("omniq")
 
@@ -244,7 +253,14 @@ class AsyncOmniQ:
         return await self.task_queue.dead_letters(queue_name, limit)
 
     async def requeue(self, task_id: str) -> bool:
+        """Put a dead-lettered task back in its queue; its old outcome stops being its result."""
         await self.task_queue.connect()
+        task = await self.task_queue.require_task(task_id)
+        if task.status in DEAD and self.result_store is not None:
+            # Dropped before the requeue, not after: the new run may finish first, and its
+            # result must not be the one deleted.
+            await self.result_store.connect()
+            await self.result_store.delete(task_id)
         return await self.task_queue.requeue(task_id)
 
     async def get_result(

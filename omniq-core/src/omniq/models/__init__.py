@@ -14,7 +14,7 @@ from ._config import (
 from ._event import EventType, TaskEvent
 from ._result import TaskResult
 from ._schedule import Schedule, ScheduleStatus, ScheduleType
-from ._task import FINISHED, RUNNABLE, ErrorInfo, Task, TaskStatus
+from ._task import DEAD, FINISHED, RUNNABLE, ErrorInfo, Task, TaskStatus
 
 __all__ = [
     "ComponentConfig",
@@ -23,6 +23,7 @@ __all__ = [
     "ResultStoreConfig",
     "TaskQueueConfig",
     "WorkerConfig",
+    "DEAD",
     "FINISHED",
     "RUNNABLE",
     "ErrorInfo",

@@ -33,6 +33,8 @@ RUNNABLE = frozenset({TaskStatus.PENDING, TaskStatus.RETRYING})
 FINISHED = frozenset(
     {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.EXPIRED}
 )
+#: Finished without completing: the dead letters, which can be requeued.
+DEAD = FINISHED - {TaskStatus.COMPLETED}
 
 
 class ErrorInfo(msgspec.Struct, frozen=True):

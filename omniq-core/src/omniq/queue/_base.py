@@ -19,7 +19,7 @@ from .._ids import new_id
 from .._time import after, aware, seconds, utcnow
 from ..config import get_setting, validate_name
 from ..exceptions import ConfigError, TaskNotFoundError
-from ..models import FINISHED, RUNNABLE, ErrorInfo, EventType, Task, TaskStatus
+from ..models import DEAD, FINISHED, RUNNABLE, ErrorInfo, EventType, Task, TaskStatus
 from ._contract import TaskQueueContract
 from ._scheduling import SchedulingMixin
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("omniq.queue")
 replace = msgspec.structs.replace
 DEFAULT_QUEUE = "default"
-_DEAD = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.EXPIRED})
 
 
 class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
@@ -254,7 +253,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
     async def requeue(self, task_id: str, *, run_at: datetime | None = None) -> bool:
         """Put a dead-lettered (failed, cancelled or expired) task back in its queue."""
         task = await self.require_task(task_id)
-        if task.status not in _DEAD:
+        if task.status not in DEAD:
             return False
         now = utcnow()
         eta = aware(run_at, "run_at") if run_at else now
@@ -349,7 +348,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         try:
             if task.status == TaskStatus.COMPLETED:
                 await self.release_dependents(task.id)
-            elif task.status in _DEAD:
+            elif task.status in DEAD:
                 await self.cancel_dependents(task.id, f"parent {task.id} {task.status.value}")
         except Exception as exc:
             logger.warning("dependents of task %s not settled yet (%s); a worker's "
@@ -409,7 +408,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
     async def _settle_waiting(self, child: Task) -> None:
         parents = [await self.get_task(p) for p in child.depends_on]
         statuses = {p.status if p else TaskStatus.CANCELLED for p in parents}
-        if statuses & _DEAD:
+        if statuses & DEAD:
             await self._cancel_child(child, "a parent failed or was cancelled")
         elif statuses == {TaskStatus.COMPLETED}:
             ready = replace(child, status=TaskStatus.PENDING)

@@ -12,7 +12,12 @@ import msgspec
 import anyio
 import pytest
 
-from ..exceptions import TaskCancelledError, TaskNotFoundError, TaskTimeoutError
+from ..exceptions import (
+    TaskCancelledError,
+    TaskFailedError,
+    TaskNotFoundError,
+    TaskTimeoutError,
+)
 from ..models import ErrorInfo, EventType, TaskStatus
 from . import _tasks
 from ._support import (
@@ -185,6 +190,26 @@ class LifecycleTests(KitBase):
         [again] = await q.claim(["dl"], worker_id="kit", lease=10, now=moment())
         assert again.id == task_id
         await wait_for_event(omniq, task_id, EventType.REQUEUED)
+
+    @pytest.mark.anyio
+    async def test_a_requeued_task_no_longer_answers_with_its_old_failure(
+            self, omniq: Any) -> None:
+        from ..models import TaskResult
+
+        q = omniq.task_queue
+        task_id = await q.enqueue(_tasks.noop)
+        task, now = await self._claim(q, moment()), moment()
+        gone = q.failed(task, ERROR, now)
+        assert await q.finish([(gone, task.attempts)]) == [True]
+        await omniq.result_store.set(TaskResult(task_id=task_id, status=TaskStatus.FAILED,
+                                                error=ERROR, attempts=task.attempts,
+                                                finished_at=now))
+        with pytest.raises(TaskFailedError):
+            await omniq.get_result(task_id, timeout=1)
+        assert await omniq.requeue(task_id)
+        # Its next run's outcome is its result now: until then there is none.
+        with pytest.raises(TaskTimeoutError):
+            await omniq.get_result(task_id, timeout=0.3)
 
     @pytest.mark.anyio
     async def test_expire_marks_the_task_expired(self, omniq: Any) -> None:

@@ -294,6 +294,10 @@ class AsyncWorkerBase(AsyncComponent):
                 except Exception as exc:
                     logger.debug("heartbeat for %s failed: %s", task_id, exc)
                     continue
+                if task_id not in self._executing:
+                    # Its outcome is with the completer: a refusal means the finish has
+                    # landed (or will be fenced off there), and a cancel request came too late.
+                    continue
                 if renewed is None:  # fenced: another attempt owns the task now
                     logger.warning("lease of task %s lost; abandoning this attempt", task_id)
                     ctx._cancelled.set()
