@@ -56,9 +56,8 @@ async def claim_once(queue: AsyncSQLiteTaskQueue, limit: int) -> float:
     claimed = await queue.claim(["default"], worker_id="bench", lease=30.0, now=now, limit=limit)
     elapsed = time.perf_counter() - t0
     assert len(claimed) == limit
-    await queue.update_tasks([(replace(t, status=TaskStatus.PENDING, worker_id=None,
-                                       lease_expires_at=None, started_at=None),
-                               {TaskStatus.RUNNING}, t.attempts) for t in claimed])
+    for t in claimed:
+        await queue.release(t)
     return elapsed
 
 

@@ -50,12 +50,12 @@ class LostAnswerQueue(AsyncMemoryTaskQueue):
 
     lost = 1
 
-    async def update_tasks(self, updates):  # type: ignore[no-untyped-def,override]
-        oks = await super().update_tasks(updates)
-        if self.lost and any(t.is_finished for t, _, _ in updates):
+    async def finish_tasks(self, updates, results=None):  # type: ignore[no-untyped-def]
+        done = await super().finish_tasks(updates, results)
+        if self.lost and any(t.is_finished for t, _ in updates):
             self.lost -= 1
             raise ConnectionError("connection lost after commit")
-        return oks
+        return done
 
 
 class StuckDependentsQueue(AsyncMemoryTaskQueue):
@@ -63,11 +63,11 @@ class StuckDependentsQueue(AsyncMemoryTaskQueue):
 
     failures = 1
 
-    async def release_dependents(self, parent_id: str) -> None:
+    async def dependents(self, task_id: str):  # type: ignore[no-untyped-def]
         if self.failures:
             self.failures -= 1
             raise ConnectionError("store went away")
-        await super().release_dependents(parent_id)
+        return await super().dependents(task_id)
 
 
 class SlowEvents(AsyncMemoryEventStorage):
@@ -188,9 +188,9 @@ class SlowFinishQueue(AsyncMemoryTaskQueue):
 
     delay = 0.2
 
-    async def finish(self, updates):  # type: ignore[no-untyped-def,override]
+    async def finish_tasks(self, updates, results=None):  # type: ignore[no-untyped-def]
         await asyncio.sleep(self.delay)
-        return await super().finish(updates)
+        return await super().finish_tasks(updates, results)
 
 
 async def mark_start(tag: str) -> str:
@@ -244,15 +244,21 @@ class TogetherThenLostQueue(AsyncMemoryTaskQueue):
     answer after the finish landed and before the results were written."""
 
     lost = 1
+    store = None
 
-    async def finish_with_results(self, updates, results, store):  # type: ignore[no-untyped-def,override]
-        oks = await self.finish(updates)
+    def writes_results_for(self, store):  # type: ignore[no-untyped-def]
+        self.store = store
+        return True
+
+    async def finish_tasks(self, updates, results=None):  # type: ignore[no-untyped-def]
+        done = await super().finish_tasks(updates)
         if self.lost:
             self.lost -= 1
             raise ConnectionError("connection lost after the finish")
-        await store.set_many([r for r, ok in zip(results, oks, strict=True)
-                              if ok and r is not None])
-        return oks
+        if results:
+            await self.store.put_blobs([r for r, ok in zip(results, done, strict=True)
+                                        if ok and r is not None])
+        return done
 
 
 async def test_a_lost_answer_to_finish_with_results_still_stores_the_result(

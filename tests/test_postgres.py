@@ -393,7 +393,8 @@ async def test_a_write_whose_commit_was_not_acknowledged_succeeds_when_retried(
     assert (await queue.get_task(task_id)).status == TaskStatus.COMPLETED
     assert await queue.finish([(done, 1)]) == [True]  # the worker's retry: so its result is kept
     other = msgspec.structs.replace(done, progress="late")  # a different write stays fenced
-    assert await queue.update_tasks([(other, {TaskStatus.RUNNING}, 1)]) == [False]
+    assert await queue.update_task(other, expect_status={TaskStatus.RUNNING},
+                                   expect_attempts=1) is False
 
 
 async def test_claim_reads_the_runnable_index_in_order(queue: AsyncPostgresTaskQueue) -> None:

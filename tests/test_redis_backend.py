@@ -432,13 +432,13 @@ async def test_completion_and_result_go_together_and_a_stale_attempt_writes_neit
             assert await store._ensure_listener()
             # The first worker comes back late: fenced off, and its result is not written.
             stale, stale_result = outcome(first, -1)
-            assert await queue.finish_with_results([(stale, 1)], [stale_result], store) \
-                == [False]
+            assert queue.writes_results_for(store)
+            assert await queue.finish([(stale, 1)], [store.record(stale_result)]) == [False]
             assert await store.get(task_id) is None
             await anyio.sleep(0.05)
             assert heard == []  # nothing announced for the refused attempt
             done, result = outcome(second, 5)
-            assert await queue.finish_with_results([(done, 2)], [result], store) == [True]
+            assert await queue.finish([(done, 2)], [store.record(result)]) == [True]
         assert (await queue.get_task(task_id)).status == TaskStatus.COMPLETED
         assert (await store.get(task_id)).result == 5
         assert heard and store.decode(heard[0]).result == 5
@@ -450,4 +450,4 @@ async def test_a_result_store_elsewhere_is_written_after_the_completion(
     async with AsyncRedisTaskQueue(project_name=project_name, url=redis_url) as queue, \
             AsyncRedisResultStorage(project_name=project_name + "-other",
                                     url=redis_url) as other:
-        assert await queue.finish_with_results([], [], other) is None
+        assert not queue.writes_results_for(other)

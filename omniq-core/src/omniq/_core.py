@@ -117,8 +117,7 @@ class AsyncOmniQ:
             return self._component("result_store", spec)
         if self.backend is not None:
             return self.backend.create_result_store()
-        default = getattr(self.task_queue, "default_result_store", None)
-        store = default() if default is not None else None
+        store = self.task_queue.default_result_store()
         if store is None:
             logger.info("no result store configured; results are kept in this process's memory")
             store = _assembly.component("result_store", "memory", **self._ident)

@@ -19,7 +19,7 @@ import msgspec
 from omniq import _sql as shared
 from omniq._sql import epoch, from_epoch
 from omniq._sync import make_sync
-from omniq._time import utcnow
+from omniq.contract import Finished, ResultRecord
 from omniq.exceptions import BackendUnavailableError
 from omniq.models import FINISHED, RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
@@ -36,10 +36,10 @@ _STATUS = {s.value: s for s in TaskStatus}
 _Update = tuple[Task, Collection[TaskStatus], int | None]
 _ROW = "data, status, attempts, worker_id, started_at, lease_expires_at"
 _MAX_UNCERTAIN = 10_000
-#: Inside ``finish``: ids just finished that had no dependents when written (saves a query).
+#: Inside ``finish_tasks``: ids just finished that had no dependents when written.
 _childless: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
     "omniq_postgres_childless", default=None)
-#: Inside ``finish``: commit without waiting for the WAL flush (see ``finish``).
+#: Inside ``finish_tasks``: commit without waiting for the WAL flush (see there).
 _lazy: contextvars.ContextVar[bool] = contextvars.ContextVar("omniq_postgres_lazy",
                                                                default=False)
 
@@ -156,18 +156,17 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         tasks.sort(key=lambda t: (position[t.queue_name], -t.priority, t.run_at, t.id))
         return tasks
 
-    async def extend_lease(self, task: Task, lease: float) -> Task | None:
-        """Push the lease of a running task forward (one fenced statement); None if the
-        attempt is no longer current. Returns the stored task with its new lease: unlike a
-        read followed by a write, this cannot drop progress or a cancel request written in
+    async def renew_lease(self, task_id: str, attempts: int,
+                          expires_at: datetime) -> Task | None:
+        """One fenced statement, returning the stored task with its new lease: unlike a read
+        followed by a write, this cannot drop progress or a cancel request written in
         between."""
-        expires = utcnow() + timedelta(seconds=lease)
-        row = await (await self._db()).fetchrow(self.sql["extend_lease"], task.id,
-                                                task.attempts, expires.timestamp())
+        row = await (await self._db()).fetchrow(self.sql["extend_lease"], task_id, attempts,
+                                                expires_at.timestamp())
         if row is None:
             return None
         renewed = _task(row)
-        renewed.lease_expires_at = expires
+        renewed.lease_expires_at = expires_at
         return renewed
 
     async def modify_running(self, task_id: str, attempts: int,
@@ -189,12 +188,12 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
 
     async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
                           expect_attempts: int | None = None) -> bool:
-        return (await self.update_tasks([(task, expect_status, expect_attempts)]))[0]
+        return (await self._update_many([(task, expect_status, expect_attempts)]))[0]
 
-    async def update_tasks(self, updates: Sequence[_Update]) -> list[bool]:
+    async def _update_many(self, updates: Sequence[_Update]) -> list[bool]:
         """Fenced writes, in one statement per source table (usually just one)."""
         if len({u[0].id for u in updates}) < len(updates):  # same task twice: in order
-            return [(await self.update_tasks([u]))[0] for u in updates]
+            return [(await self._update_many([u]))[0] for u in updates]
         ok = [False] * len(updates)
         expects = [{TaskStatus(s) for s in u[1]} for u in updates]
         for name, wanted in (("update_active", False), ("update_done", True)):
@@ -252,8 +251,10 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
                              if r[13] and r[0] in written and r[0] not in has_children)
         return written
 
-    async def finish(self, updates: Sequence[tuple[Task, int]]) -> list[bool]:
-        """Write finished attempts (see ``AsyncTaskQueue.finish``), committing lazily.
+    async def finish_tasks(self, updates: Sequence[tuple[Task, int]],
+                           results: Sequence[ResultRecord | None] | None = None
+                           ) -> list[Finished]:
+        """Write finished attempts in one statement, committing lazily.
 
         The worker's writes of attempts do not wait for the WAL flush: after a server *crash*
         (not a restart) the last few hundred milliseconds of them may be forgotten, and those
@@ -264,10 +265,15 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         """
         lazy, childless = _lazy.set(True), _childless.set(set())
         try:
-            return await super().finish(updates)
+            oks = await self._update_many(
+                [(task, (TaskStatus.RUNNING,), attempt) for task, attempt in updates])
+            alone = _childless.get() or set()
         finally:
             _childless.reset(childless)
             _lazy.reset(lazy)
+        return [Finished.FENCED if not ok else Finished.WRITTEN if task.id in alone
+                else Finished.WRITTEN_WITH_DEPENDENTS
+                for (task, _), ok in zip(updates, oks, strict=True)]
 
     def _select(self, what: str, queue_name: str | None, status: TaskStatus | str | None,
                 args: list[Any]) -> str:
@@ -305,9 +311,6 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         return [_task(r) for r in rows]
 
     async def dependents(self, task_id: str) -> list[Task]:
-        childless = _childless.get()
-        if childless is not None and task_id in childless:
-            return []
         rows = await (await self._db()).fetch(self.sql["dependents"], task_id,
                                               self.project_name)
         return [_task(r) for r in rows]

@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import anyio
 import msgspec
 from omniq._sync import make_sync
 from omniq._time import utcnow
-from omniq.models import Schedule, ScheduleStatus, Task, TaskResult, TaskStatus
+from omniq.contract import Finished, ResultRecord
+from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
 from redis.exceptions import NoScriptError
 
 from ._client import Lane, RedisConnection, from_us, to_us
 from ._config import RedisTaskQueueConfig
-from .results import AsyncRedisResultStorage
+from .results import AsyncRedisResultStorage, put_args
 
 logger = logging.getLogger("omniq.redis")
 
@@ -36,7 +37,7 @@ _decode_schedule = msgspec.msgpack.Decoder(Schedule).decode
 _STATUS = {s.value.encode(): s for s in TaskStatus}
 _RUNNING = TaskStatus.RUNNING
 _SCRIPTS = ("add", "claim", "update", "renew", "swap", "delete", "sched_add", "sched_update",
-            "sched_delete")
+            "sched_delete", "put")
 _ZERO, _ONE = ord("0"), ord("1")
 #: Tasks per script call when enqueueing in bulk (bounds how long one call holds the server).
 ADD_CHUNK = 1000
@@ -221,12 +222,6 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
                           expect_attempts: int | None = None) -> bool:
         return (await self._update([(task, expect_status, expect_attempts)]))[0] > 0
 
-    async def update_tasks(
-        self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]]
-    ) -> list[bool]:
-        """Every compare-and-set of the batch in one script call (one round trip)."""
-        return [code > 0 for code in await self._update(updates)]
-
     async def _update(
         self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]]
     ) -> list[int]:
@@ -244,53 +239,39 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
                  len(blob)) for (t, expect, attempts), blob in zip(updates, blobs, strict=True)]
         return [self.prefix, to_us(utcnow()), _encode(meta), b"".join(blobs)]
 
-    async def finish(self, updates: Sequence[tuple[Task, int]]) -> list[bool]:
-        """As the base class, but only tasks the script reports as having dependents cost a
-        look at them: the common case is one round trip for the whole batch."""
-        return await self._settled(updates, await self._update(self._finishing(updates)))
-
-    async def _settled(self, updates: Sequence[tuple[Task, int]], codes: list[int]
-                       ) -> list[bool]:
-        for (task, _), code in zip(updates, codes, strict=True):
-            if not code:
-                self._fenced(task)
-            elif code == 2:
-                await self._settle_dependents_of(task)
-        return [code > 0 for code in codes]
-
-    async def finish_with_results(self, updates: Sequence[tuple[Task, int]],
-                                  results: Sequence[TaskResult | None],
-                                  store: Any) -> list[bool] | None:
-        """The finish script and the result store's put script in one pipeline, when the
-        store uses this server and prefix; each result is written only if its task's finish
-        landed (put.lua checks the stored status and attempt)."""
-        if not (isinstance(store, AsyncRedisResultStorage) and store.prefix == self.prefix
-                and store.where == self.where):
-            return None
+    async def finish_tasks(self, updates: Sequence[tuple[Task, int]],
+                           results: Sequence[ResultRecord | None] | None = None
+                           ) -> list[Finished]:
+        """The batch in one script call; with ``results``, put.lua follows it in the same
+        pipeline and writes each result only if its task's finish landed (it checks the stored
+        status and attempt)."""
+        if not updates:
+            return []
         await self.connect()
-        await store.connect()
-        items, landed_as = [], []
-        for (task, attempt), result in zip(updates, results, strict=True):
-            if result is not None:
-                items.append((result.task_id, store.encode(result), result.expires_at,
-                              result.schedule_id, result.finished_at))
-                landed_as.append((task.status.value, attempt))
-        calls = [(self._scripts.update, self._update_args(self._finishing(updates)))]
+        calls = [(self._scripts.update, self._update_args(
+            [(task, (_RUNNING,), attempt) for task, attempt in updates]))]
+        items = [(r, (task.status.value, attempt))
+                 for (task, attempt), r in zip(updates, results or (), strict=False) if r]
         if items:
-            calls.append((store._scripts.put, store.put_args(items, landed_as)))
+            calls.append((self._scripts.put, put_args(self.prefix, [r for r, _ in items],
+                                                      [landed for _, landed in items])))
         with self.errors:
             replies = await self.lane.scripts(self._keys, *calls)
-        return await self._settled(updates, _codes(replies[0]))
+        return [Finished(code) for code in _codes(replies[0])]
 
-    async def extend_lease(self, task: Task, lease: float) -> Task | None:
-        """Renew the lease in one fenced script call; None if the attempt is not current.
-        A lease only moves forward (a later expiry already held is kept)."""
+    def writes_results_for(self, store: Any) -> bool:
+        """Yes for a Redis result store of this project on this server."""
+        return (isinstance(store, AsyncRedisResultStorage) and store.prefix == self.prefix
+                and store.where == self.where)
+
+    async def renew_lease(self, task_id: str, attempts: int,
+                          expires_at: datetime) -> Task | None:
+        """One fenced script call; a lease only moves forward (a later expiry is kept)."""
         await self.connect()
-        expires = utcnow() + timedelta(seconds=lease)
-        row = await self._run("renew", [self.prefix, task.id, task.attempts, to_us(expires)])
+        row = await self._run("renew", [self.prefix, task_id, attempts, to_us(expires_at)])
         if row is None:
             return None
-        return self._task(row[0], b"running", task.attempts, row[1], row[2], row[3])
+        return self._task(row[0], b"running", attempts, row[1], row[2], row[3])
 
     async def modify_running(self, task_id: str, attempts: int,
                              change: Callable[[Task], Task]) -> Task | None:
@@ -430,10 +411,8 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         due = [_decode_schedule(b) for b in blobs if b is not None]
         return [s for s in due if s.status == ScheduleStatus.ACTIVE]
 
-    def default_result_store(self) -> Any:
+    def default_result_store(self) -> AsyncRedisResultStorage:
         """A Redis result store on the same server, for ``OmniQ(task_queue=...)`` alone."""
-        from .results import AsyncRedisResultStorage
-
         return AsyncRedisResultStorage(project_name=self.project_name,
                                        secret_key=self._secret_key, **self._settings())
 

@@ -93,26 +93,7 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
             return
         await self.connect()
         with self.errors:
-            await self.lane.script(self._scripts.put, self._keys, self.put_args(items))
-
-    def put_args(self, items: Sequence[tuple[str, bytes, datetime | None, str | None,
-                                             datetime]],
-                 landed_as: Sequence[tuple[str, int]] | None = None) -> list[Any]:
-        """The arguments of put.lua for ``items``; with ``landed_as`` (status and attempt per
-        item) each is written only if its task's finish landed (see put.lua)."""
-        now = utcnow()
-        meta: list[tuple[Any, ...]] = []
-        for n, (task_id, blob, expires_at, schedule_id, finished_at) in enumerate(items):
-            ttl = 0  # keep
-            if expires_at is not None:  # a relative PX: the server's clock may differ
-                ms = int((expires_at - now).total_seconds() * 1000)
-                ttl = ms if ms > 0 else -1  # -1: already past its ttl, nothing to keep
-            entry = (task_id, ttl, schedule_id or "", str(to_us(finished_at)), len(blob))
-            meta.append(entry if landed_as is None else (*entry, landed_as[n][0],
-                                                         str(landed_as[n][1])))
-        inline = sum(len(item[1]) for item in items) <= INLINE_BYTES
-        return [self.prefix, "blobs" if inline else "ids", _pack(meta),
-                b"".join(item[1] for item in items)]
+            await self.lane.script(self._scripts.put, self._keys, put_args(self.prefix, items))
 
     # -- reading -------------------------------------------------------------------------------
     async def get_blob(self, task_id: str) -> bytes | None:
@@ -274,3 +255,23 @@ RedisResultStore = RedisResultStorage
 
 __all__ = ["AsyncRedisResultStorage", "AsyncRedisResultStore", "RedisResultStorage",
            "RedisResultStorageConfig", "RedisResultStore"]
+
+
+def put_args(prefix: str, items: Sequence[tuple[str, bytes, datetime | None, str | None,
+                                                datetime]],
+             landed_as: Sequence[tuple[str, int]] | None = None) -> list[Any]:
+    """The arguments of put.lua for ``items`` under key ``prefix``; with ``landed_as`` (status
+    and attempt per item) each is written only if its task's finish landed (see put.lua)."""
+    now = utcnow()
+    meta: list[tuple[Any, ...]] = []
+    for n, (task_id, blob, expires_at, schedule_id, finished_at) in enumerate(items):
+        ttl = 0  # keep
+        if expires_at is not None:  # a relative PX: the server's clock may differ
+            ms = int((expires_at - now).total_seconds() * 1000)
+            ttl = ms if ms > 0 else -1  # -1: already past its ttl, nothing to keep
+        entry = (task_id, ttl, schedule_id or "", str(to_us(finished_at)), len(blob))
+        meta.append(entry if landed_as is None else (*entry, landed_as[n][0],
+                                                     str(landed_as[n][1])))
+    inline = sum(len(item[1]) for item in items) <= INLINE_BYTES
+    return [prefix, "blobs" if inline else "ids", _pack(meta),
+            b"".join(item[1] for item in items)]

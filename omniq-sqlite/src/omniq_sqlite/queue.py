@@ -19,12 +19,14 @@ import msgspec
 from omniq import _sql
 from omniq._sql import render
 from omniq._sync import make_sync
-from omniq.models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskResult, TaskStatus
+from omniq.contract import Finished, ResultRecord
+from omniq.models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
 
 from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
 from ._db import transaction
+from .results import AsyncSQLiteResultStorage
 
 replace = msgspec.structs.replace
 _task = msgspec.msgpack.Decoder(Task)
@@ -66,15 +68,9 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
         AsyncTaskQueue.__init__(self, project_name=project_name, queues=queues,
                                 secret_key=secret_key)
         self._locate(url, database_path, base_dir, busy_timeout)
-        # Finished tasks known (in the transaction that finished them) to have no dependents:
-        # their `dependents` lookup needs no query. A child enqueued later sees the parent
-        # finished by itself, so the answer cannot go stale.
-        self._childless: set[str] = set()
 
-    def default_result_store(self) -> Any:
+    def default_result_store(self) -> AsyncSQLiteResultStorage:
         """A result store in the same database (used when none is configured)."""
-        from .results import AsyncSQLiteResultStorage
-
         return AsyncSQLiteResultStorage(project_name=self.project_name,
                                         secret_key=self._secret_key,
                                         database_path=self.database_path)
@@ -118,41 +114,41 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
 
     async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
                           expect_attempts: int | None = None) -> bool:
-        return (await self.update_tasks([(task, expect_status, expect_attempts)]))[0]
+        return (await self._write_updates([(task, expect_status, expect_attempts)]))[0][0]
 
-    async def update_tasks(self, updates: Sequence[tuple[Task, Collection[TaskStatus],
-                                                         int | None]]) -> list[bool]:
+    async def _write_updates(self, updates: Sequence[tuple[Task, Collection[TaskStatus],
+                                                           int | None]],
+                             results: Sequence[ResultRecord | None] | None = None
+                             ) -> tuple[list[bool], set[str]]:
+        """Fenced writes and the results of those that landed, in one write transaction; also
+        which finished tasks have dependents (read in that transaction)."""
         if not updates:
-            return []
+            return [], set()
         db = await self._database()
-        oks, parents = await db.write(_update_tasks, *self._update_args(updates),
+        rows = None if not results else [
+            None if r is None else _sql.result_row(self.project_name, *r) for r in results]
+        oks, parents = await db.write(_update_tasks, *self._update_args(updates), rows,
                                       heavy=len(updates) > HEAVY)
-        self._updated(updates, oks, parents)
-        return oks
+        self._wake([t for (t, _, _), ok in zip(updates, oks, strict=True) if ok])
+        if results:
+            db.notify((self.project_name, "result", r.task_id)
+                      for r, ok in zip(results, oks, strict=True) if ok and r is not None)
+        return oks, parents
 
-    async def finish_with_results(self, updates: Sequence[tuple[Task, int]],
-                                  results: Sequence[TaskResult | None],
-                                  store: Any) -> list[bool] | None:
-        """A batch's completions and the results of those that landed in one write
-        transaction, when ``store`` uses this queue's database (as the bundle's does)."""
-        from .results import AsyncSQLiteResultStorage
+    async def finish_tasks(self, updates: Sequence[tuple[Task, int]],
+                           results: Sequence[ResultRecord | None] | None = None
+                           ) -> list[Finished]:
+        oks, parents = await self._write_updates(
+            [(task, (TaskStatus.RUNNING,), attempt) for task, attempt in updates], results)
+        return [Finished.FENCED if not ok else Finished.WRITTEN_WITH_DEPENDENTS
+                if task.id in parents else Finished.WRITTEN
+                for (task, _), ok in zip(updates, oks, strict=True)]
 
-        if not isinstance(store, AsyncSQLiteResultStorage):
-            return None
-        db = await self._database()
-        if await store._database() is not db:
-            return None
-        rows = [None if r is None else _sql.result_row(
-            store.project_name, r.task_id, store.encode(r), r.expires_at, r.schedule_id,
-            r.finished_at) for r in results]
-        finishing = self._finishing(updates)
-        oks, parents = await db.write(_update_tasks, *self._update_args(finishing), rows,
-                                      heavy=len(updates) > HEAVY)
-        self._updated(finishing, oks, parents)
-        db.notify((store.project_name, "result", r.task_id)
-                  for r, ok in zip(results, oks, strict=True) if ok and r is not None)
-        await self._after_finish(updates, oks)
-        return oks
+    def writes_results_for(self, store: Any) -> bool:
+        """Yes for an SQLite result store of this project in this queue's database."""
+        return (isinstance(store, AsyncSQLiteResultStorage)
+                and store.project_name == self.project_name
+                and store.database_path == self.database_path)
 
     def _update_args(self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]]
                      ) -> tuple[list[tuple[str, tuple[Any, ...]] | None], str, list[str]]:
@@ -168,19 +164,6 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                                                        [TaskStatus(s) for s in ordered],
                                                        attempts)))
         return statements, self.project_name, [t.id for t, _, _ in updates if t.is_finished]
-
-    def _updated(self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]],
-                 oks: list[bool], parents: set[str]) -> None:
-        """Remember which finished tasks have no dependents; wake workers for runnable ones."""
-        if len(self._childless) > 10_000:  # entries nobody asked about; never needed
-            self._childless.clear()
-        for (task, _, _), ok in zip(updates, oks, strict=True):
-            if ok and task.is_finished:
-                if task.id in parents:
-                    self._childless.discard(task.id)
-                else:
-                    self._childless.add(task.id)
-        self._wake([t for (t, _, _), ok in zip(updates, oks, strict=True) if ok])
 
     async def modify_running(self, task_id: str, attempts: int,
                              change: Callable[[Task], Task]) -> Task | None:
@@ -208,9 +191,6 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
         return [_task.decode(r[0]) for r in rows]
 
     async def dependents(self, task_id: str) -> list[Task]:
-        if task_id in self._childless:
-            self._childless.discard(task_id)
-            return []
         db = await self._database()
         rows = await db.fetchall(_sql.DEPENDENTS, (self.project_name, task_id))
         return [_task.decode(r[0]) for r in rows]

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from .._facade import facade_getattr
 from ._base import DEFAULT_QUEUE, AsyncTaskQueue
-from ._contract import TaskQueueContract
 from ._scheduling import next_fire
 
-__all__ = ["DEFAULT_QUEUE", "AsyncTaskQueue", "TaskQueueContract", "next_fire"]
+__all__ = ["DEFAULT_QUEUE", "AsyncTaskQueue", "next_fire"]
 
 __getattr__ = facade_getattr(__name__, globals())

@@ -1,14 +1,14 @@
-"""``AsyncTaskQueue``: the task queue API written once over the contract's primitives.
+"""``AsyncTaskQueue``: the task queue API and lifecycle, written once over the storage interface.
 
-Backends subclass this and implement :class:`TaskQueueContract`; they inherit enqueue (with
-signing, options, dependencies), cancellation, dead letters and every fenced lifecycle
-transition a worker makes.
+Backends subclass this and implement :class:`omniq.contract.TaskStore`; they inherit enqueue
+(with signing, options, dependencies), cancellation, dead letters and every fenced lifecycle
+transition a worker makes, and may not override any of it (see ``__init_subclass__``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +18,9 @@ from .._component import AsyncComponent
 from .._ids import new_id
 from .._time import after, aware, seconds, utcnow
 from ..config import get_setting, validate_name
+from ..contract import Finished, ResultRecord, TaskStore
 from ..exceptions import ConfigError, TaskNotFoundError
 from ..models import DEAD, FINISHED, RUNNABLE, ErrorInfo, EventType, Task, TaskStatus
-from ._contract import TaskQueueContract
 from ._scheduling import SchedulingMixin
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ replace = msgspec.structs.replace
 DEFAULT_QUEUE = "default"
 
 
-class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
+class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskStore):
     """Named queues of tasks, with priorities, etas, leases, dependencies and schedules.
 
     Args:
@@ -42,6 +42,17 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
     """
 
     kind = "task_queue"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse a subclass that overrides the lifecycle: a backend implements the storage
+        interface (:class:`omniq.contract.TaskStore`) and nothing above it."""
+        super().__init_subclass__(**kwargs)
+        overridden = sorted(_LIFECYCLE.intersection(vars(cls)))
+        if overridden:
+            raise TypeError(
+                f"{cls.__qualname__} overrides {', '.join(overridden)} of AsyncTaskQueue: a "
+                "backend implements only the storage interface (omniq.contract.TaskStore); "
+                "the lifecycle is the core's (see docs/architecture.md)")
 
     def __init__(
         self,
@@ -267,28 +278,10 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         return ok
 
     # -- fenced transitions made by workers ----------------------------------------------------
-    async def modify_running(self, task_id: str, attempts: int,
-                             change: Callable[[Task], Task]) -> Task | None:
-        """Store ``change(stored)`` in place of the stored task if it is still running
-        attempt ``attempts``; returns what was stored, or None.
-
-        The change applies to the stored task, not to a worker's copy, which predates any
-        cancel request or progress written since. Engines override this to make it atomic;
-        this default reads, then writes fenced, so a write landing in between is lost.
-        """
-        stored = await self.get_task(task_id)
-        if stored is None or stored.status != TaskStatus.RUNNING or stored.attempts != attempts:
-            return None
-        new = change(stored)
-        ok = await self.update_task(new, expect_status={TaskStatus.RUNNING},
-                                    expect_attempts=attempts)
-        return new if ok else None
-
     async def extend_lease(self, task: Task, lease: float) -> Task | None:
         """Push the lease of a running task forward; None if the attempt is no longer current."""
-        expires = utcnow() + timedelta(seconds=lease)
-        return await self.modify_running(task.id, task.attempts,
-                                         lambda t: replace(t, lease_expires_at=expires))
+        return await self.renew_lease(task.id, task.attempts,
+                                      utcnow() + timedelta(seconds=lease))
 
     async def set_progress(self, task: Task, progress: Any) -> bool:
         """Record progress of a running task (shown by ``get_task``)."""
@@ -311,36 +304,25 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         return replace(task, status=TaskStatus.FAILED, finished_at=now, error=error,
                        lease_expires_at=None)
 
-    async def finish(self, updates: Sequence[tuple[Task, int]]) -> list[bool]:
-        """Write finished attempts (each fenced by the attempt it ran under), in one batch, then
-        release or cancel their dependents.
+    async def finish(self, updates: Sequence[tuple[Task, int]],
+                     results: Sequence[ResultRecord | None] | None = None) -> list[bool]:
+        """Write finished attempts (each fenced by the attempt it ran under) in one batch, with
+        their results when :meth:`writes_results_for` the result store; then release or cancel
+        the dependents of those that landed. Returns, per update, whether it landed.
 
         Once the batch is written this does not raise: a failure to settle the dependents
         is logged and left to :meth:`settle_waiting` (a caller retrying the whole call would
         be fenced off, and take its own write for someone else's).
         """
-        oks = await self.update_tasks(self._finishing(updates))
-        await self._after_finish(updates, oks)
-        return oks
-
-    async def _after_finish(self, updates: Sequence[tuple[Task, int]], oks: list[bool]) -> None:
-        """Settle the dependents of the finishes that landed; log those fenced off."""
-        for (task, _), ok in zip(updates, oks, strict=True):
-            if ok:
+        done = await self.finish_tasks(updates, results) if results else \
+            await self.finish_tasks(updates)
+        for (task, _), outcome in zip(updates, done, strict=True):
+            if outcome == Finished.WRITTEN_WITH_DEPENDENTS:
                 await self._settle_dependents_of(task)
-            else:
-                self._fenced(task)
-
-    @staticmethod
-    def _finishing(updates: Sequence[tuple[Task, int]]
-                   ) -> list[tuple[Task, Collection[TaskStatus], int | None]]:
-        """Finished attempts as the fenced updates that write them (each over its own run)."""
-        return [(task, (TaskStatus.RUNNING,), attempt) for task, attempt in updates]
-
-    @staticmethod
-    def _fenced(task: Task) -> None:
-        logger.info("late result of task %s attempt %s dropped (fenced)", task.id,
-                    task.attempts)
+            elif outcome == Finished.FENCED:
+                logger.info("late result of task %s attempt %s dropped (fenced)", task.id,
+                            task.attempts)
+        return [outcome != Finished.FENCED for outcome in done]
 
     async def _settle_dependents_of(self, task: Task) -> None:
         """Release or cancel the dependents of a task just finished; never raises (what is
@@ -431,3 +413,11 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
     def _emit(self, type_: EventType, task: Task, **fields: Any) -> None:
         if self.event_logger is not None:
             self.event_logger.task_event(type_, task, **fields)
+
+
+# What a backend may not override: everything AsyncTaskQueue and its scheduling add on top of
+# the storage interface and the component plumbing.
+_LIFECYCLE = frozenset(
+    name for klass in (AsyncTaskQueue, SchedulingMixin) for name in vars(klass)
+    if not name.startswith("__") and not hasattr(TaskStore, name)
+    and not hasattr(AsyncComponent, name)) - {"kind"}

@@ -15,6 +15,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -23,6 +24,9 @@ from .._time import utcnow
 from .._waker import Waker
 from ..models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
 from ._base import AsyncTaskQueue
+
+if TYPE_CHECKING:
+    from ..storage import AsyncResultStore
 
 replace = msgspec.structs.replace
 
@@ -113,6 +117,13 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
                 if len(claimed) >= limit:
                     break
         return claimed
+
+    def default_result_store(self) -> AsyncResultStore:
+        """A memory result store: results stay in this process, as the tasks do."""
+        from ..storage.memory import AsyncMemoryResultStorage
+
+        return AsyncMemoryResultStorage(project_name=self.project_name,
+                                        secret_key=self._secret_key)
 
     async def get_task(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)

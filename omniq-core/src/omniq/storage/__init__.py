@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 from .._facade import facade_getattr
-from ._events import AsyncEventStorage, EventStoreContract
-from ._results import AsyncResultStorage, ResultStoreContract
+from ._events import AsyncEventStorage, AsyncEventStore
+from ._results import AsyncResultStorage, AsyncResultStore
 
-__all__ = ["AsyncEventStorage", "AsyncResultStorage", "EventStoreContract",
-           "ResultStoreContract"]
+__all__ = ["AsyncEventStorage", "AsyncEventStore", "AsyncResultStorage", "AsyncResultStore"]
 
 __getattr__ = facade_getattr(__name__, globals())

@@ -1,4 +1,4 @@
-"""Result stores: the contract a backend implements, and the plumbing written once.
+"""Result stores: the plumbing written once over :class:`omniq.contract.ResultStore`.
 
 A backend stores opaque signed blobs (the encoded :class:`~omniq.models.TaskResult`) keyed by
 task id, with the expiry and schedule id beside them for lookups; encoding, signing and
@@ -7,16 +7,15 @@ verifying happen here, so no backend ever unpickles a byte it was not handed by 
 
 from __future__ import annotations
 
-import abc
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-import anyio
 import msgspec
 
 from .._component import AsyncComponent
 from .._time import utcnow
+from ..contract import ResultRecord, ResultStore
 from ..exceptions import TaskNotFoundError
 from ..models import TaskResult
 
@@ -24,51 +23,7 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(TaskResult)
 
 
-class ResultStoreContract(abc.ABC):
-    """Primitives of a result store."""
-
-    @abc.abstractmethod
-    async def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None,
-                       schedule_id: str | None, finished_at: datetime) -> None:
-        """Store (or overwrite) the result of ``task_id``; expire it at ``expires_at``
-        (engine-native expiry where there is one) and index it under ``schedule_id``."""
-
-    async def put_blobs(self, items: Sequence[tuple[str, bytes, datetime | None, str | None,
-                                                    datetime]]) -> None:
-        """Several :meth:`put_blob` calls; engines override to batch them."""
-        for task_id, blob, expires_at, schedule_id, finished_at in items:
-            await self.put_blob(task_id, blob, expires_at=expires_at, schedule_id=schedule_id,
-                                finished_at=finished_at)
-
-    @abc.abstractmethod
-    async def get_blob(self, task_id: str) -> bytes | None:
-        """The stored blob, or None if absent or expired."""
-
-    @abc.abstractmethod
-    async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
-        """Unexpired results of a schedule's tasks, oldest ``finished_at`` first (only the
-        newest when ``latest_only``)."""
-
-    @abc.abstractmethod
-    async def delete_blob(self, task_id: str) -> bool:
-        """Remove a result; True if it existed."""
-
-    @abc.abstractmethod
-    async def purge_expired(self, now: datetime) -> int:
-        """Remove results whose expiry has passed (engines with native expiry return 0)."""
-
-    async def wait_blob(self, task_id: str, timeout: float, poll_interval: float) -> bytes | None:
-        """Wait up to ``timeout`` for the result; engines that can push override this."""
-        with anyio.move_on_after(timeout):
-            while True:
-                blob = await self.get_blob(task_id)
-                if blob is not None:
-                    return blob
-                await anyio.sleep(poll_interval)
-        return None
-
-
-class AsyncResultStorage(AsyncComponent, ResultStoreContract):
+class AsyncResultStore(AsyncComponent, ResultStore):
     """Stores task results; independent of the task queue (any engine may hold them)."""
 
     kind = "result_store"
@@ -77,6 +32,11 @@ class AsyncResultStorage(AsyncComponent, ResultStoreContract):
         """Sign the value (dill-able) and pack the rest as plain data."""
         value = msgspec.structs.replace(result, result=self.serializer.dump_value(result.result))
         return _encoder.encode(value)
+
+    def record(self, result: TaskResult) -> ResultRecord:
+        """``result`` as this store keeps it (signed and encoded), for any engine to write."""
+        return ResultRecord(result.task_id, self.encode(result), result.expires_at,
+                            result.schedule_id, result.finished_at)
 
     def decode(self, blob: bytes) -> TaskResult:
         stored = _decoder.decode(blob)
@@ -91,8 +51,7 @@ class AsyncResultStorage(AsyncComponent, ResultStoreContract):
 
     async def set_many(self, results: Sequence[TaskResult]) -> None:
         await self.connect()
-        await self.put_blobs([(r.task_id, self.encode(r), r.expires_at, r.schedule_id,
-                               r.finished_at) for r in results])
+        await self.put_blobs([self.record(r) for r in results])
 
     async def get(self, task_id: str) -> TaskResult | None:
         """The result of ``task_id``, or None if it has none (yet, or any more)."""
@@ -140,3 +99,6 @@ class AsyncResultStorage(AsyncComponent, ResultStoreContract):
         """Just the value of a finished task (None if it has no result yet)."""
         result = await self.get(task_id)
         return None if result is None else result.result
+
+
+AsyncResultStorage = AsyncResultStore

@@ -1,4 +1,4 @@
-"""``TaskQueueTests``: the task-queue primitives of ``omniq/queue/_contract.py``, rule by rule.
+"""``TaskQueueTests``: the task-queue primitives of ``omniq/contract.py``, rule by rule.
 
 Each test names the rule it checks. Times are passed explicitly (``claim(now=...)``), so eta
 and lease rules are checked without waiting for the clock.

@@ -47,18 +47,42 @@ class StoredTaskTests(KitBase):
         assert await task_queue.get_task(ghost.id) is None
 
     @pytest.mark.anyio
-    async def test_update_tasks_applies_each_condition(self, task_queue: Any) -> None:
+    async def test_finish_tasks_fences_each_task_by_its_attempt(self, task_queue: Any) -> None:
+        from ..contract import Finished
+
         a, b, c = (make_task(task_queue) for _ in range(3))
         await add(task_queue, a, b, c)
+        a, b, c = sorted(await task_queue.claim(["default"], worker_id="kit", lease=30,
+                                                now=moment(), limit=3), key=lambda t: t.id)
         done = TaskStatus.COMPLETED
-        oks = await task_queue.update_tasks([
-            (_replace(a, status=done), {TaskStatus.PENDING}, None),
-            (_replace(b, status=done), {TaskStatus.RUNNING}, None),
-            (_replace(c, status=done), {TaskStatus.PENDING}, 0),
+        outcomes = await task_queue.finish_tasks([
+            (_replace(a, status=done), a.attempts),
+            (_replace(b, status=done), b.attempts + 1),  # not the attempt it runs under
+            (_replace(c, status=done), c.attempts),
         ])
-        assert oks == [True, False, True]
+        assert [bool(o) for o in outcomes] == [True, False, True]
+        assert outcomes[1] == Finished.FENCED
         statuses = [(await task_queue.get_task(t.id)).status for t in (a, b, c)]
-        assert statuses == [done, TaskStatus.PENDING, done]
+        assert statuses == [done, TaskStatus.RUNNING, done]
+
+    @pytest.mark.anyio
+    async def test_finish_tasks_never_hides_a_dependent(self, task_queue: Any) -> None:
+        """WRITTEN (no dependents) would leave a waiting child stranded: only a task nobody
+        depends on may be reported so."""
+        from ..contract import Finished
+
+        parent, lone = make_task(task_queue), make_task(task_queue)
+        child = _replace(make_task(task_queue), depends_on=[parent.id],
+                         status=TaskStatus.WAITING)
+        await add(task_queue, parent, lone, child)
+        claimed = await task_queue.claim(["default"], worker_id="kit", lease=30, now=moment(),
+                                         limit=2)
+        assert {t.id for t in claimed} == {parent.id, lone.id}
+        outcomes = await task_queue.finish_tasks(
+            [(_replace(t, status=TaskStatus.COMPLETED), t.attempts) for t in claimed])
+        by_id = dict(zip([t.id for t in claimed], outcomes, strict=True))
+        assert by_id[parent.id] == Finished.WRITTEN_WITH_DEPENDENTS
+        assert by_id[lone.id] in (Finished.WRITTEN, Finished.WRITTEN_WITH_DEPENDENTS)
 
     @pytest.mark.anyio
     async def test_update_task_reindexes_run_at_and_priority(self, task_queue: Any) -> None:
@@ -184,10 +208,10 @@ class StoredTaskTests(KitBase):
 
     @pytest.mark.anyio
     async def test_wait_for_work_wakes_when_work_arrives(self, task_queue: Any) -> None:
-        from ..queue._contract import TaskQueueContract
+        from ..contract import TaskStore
         from . import _tasks
 
-        if type(task_queue).wait_for_work is TaskQueueContract.wait_for_work:
+        if type(task_queue).wait_for_work is TaskStore.wait_for_work:
             pytest.skip("this queue polls (it keeps the contract's default wait_for_work)")
         started = anyio.current_time()
         with anyio.fail_after(20):
@@ -215,9 +239,9 @@ class StoredTaskTests(KitBase):
     @pytest.mark.anyio
     async def test_wait_for_work_wakes_when_a_delayed_task_comes_due(
             self, task_queue: Any) -> None:
-        from ..queue._contract import TaskQueueContract
+        from ..contract import TaskStore
 
-        if type(task_queue).wait_for_work is TaskQueueContract.wait_for_work:
+        if type(task_queue).wait_for_work is TaskStore.wait_for_work:
             pytest.skip("this queue polls (it keeps the contract's default wait_for_work)")
         task = make_task(task_queue, delay=0.3, queue_name="soon")
         await add(task_queue, task)
@@ -229,9 +253,9 @@ class StoredTaskTests(KitBase):
     @pytest.mark.anyio
     async def test_wait_for_work_wakes_when_a_retry_comes_due(self, task_queue: Any) -> None:
         """A retry is written while the worker already waits: it must still wake for it."""
-        from ..queue._contract import TaskQueueContract
+        from ..contract import TaskStore
 
-        if type(task_queue).wait_for_work is TaskQueueContract.wait_for_work:
+        if type(task_queue).wait_for_work is TaskStore.wait_for_work:
             pytest.skip("this queue polls (it keeps the contract's default wait_for_work)")
         await add(task_queue, make_task(task_queue, queue_name="again"))
         [running] = await task_queue.claim(["again"], worker_id="kit-worker", lease=30,
@@ -278,9 +302,9 @@ class StoredTaskTests(KitBase):
     @staticmethod
     def _wait_bound(task_queue: Any) -> float:
         """How long a wait may take: a pushing engine wakes at once, a polling one at timeout."""
-        from ..queue._contract import TaskQueueContract
+        from ..contract import TaskStore
 
-        polls = type(task_queue).wait_for_work is TaskQueueContract.wait_for_work
+        polls = type(task_queue).wait_for_work is TaskStore.wait_for_work
         return 1.0 if polls else 5.0
 
     @pytest.mark.anyio

@@ -16,7 +16,7 @@ from ..models import Task, TaskResult
 
 if TYPE_CHECKING:
     from ..queue import AsyncTaskQueue
-    from ..storage import AsyncResultStorage
+    from ..storage import AsyncResultStore
 
 logger = logging.getLogger("omniq.worker")
 MAX_BATCH = 500
@@ -26,7 +26,7 @@ _Item = tuple[Task, int, TaskResult | None, asyncio.Future[bool]]
 
 
 class Completer:
-    def __init__(self, queue: AsyncTaskQueue, results: AsyncResultStorage | None) -> None:
+    def __init__(self, queue: AsyncTaskQueue, results: AsyncResultStore | None) -> None:
         self.queue, self.results = queue, results
         self._pending: asyncio.Queue[_Item | None] = asyncio.Queue()  # None: stop
         self._writer: asyncio.Task[None] | None = None
@@ -65,17 +65,17 @@ class Completer:
     async def _write(self, batch: list[_Item]) -> None:
         updates = [(task, attempt) for task, attempt, _, _ in batch]
         tries = 0
-        if self.results is not None and any(r is not None for _, _, r, _ in batch):
+        store = self.results
+        if store is not None and self.queue.writes_results_for(store) \
+                and any(r is not None for _, _, r, _ in batch):
+            records = [None if r is None else store.record(r) for _, _, r, _ in batch]
             try:
-                oks = await self.queue.finish_with_results(
-                    updates, [r for _, _, r, _ in batch], self.results)
+                self._resolve(batch, await self.queue.finish(updates, records))
+                return
             except Exception as exc:
                 # Part may have landed: the way below looks at what did (as a retry).
                 logger.warning("could not write %d completions (%s); retrying", len(batch), exc)
-                oks, tries = None, 1
-            if oks is not None:
-                self._resolve(batch, oks)
-                return
+                tries = 1
 
         async def finish() -> list[bool]:
             nonlocal tries
@@ -88,7 +88,6 @@ class Completer:
 
         oks = await self._retrying(finish, "completions", len(batch))
         results = [r for (_, _, r, _), ok in zip(batch, oks, strict=True) if ok and r is not None]
-        store = self.results
         if results and store is not None:
             # Retried on its own: retrying ``finish`` after it succeeded would be fenced off
             # (the tasks are no longer RUNNING) and the results would be dropped.
