@@ -10,7 +10,7 @@ from pathlib import Path
 import omniq
 import pytest
 from omniq.queue.memory import AsyncMemoryTaskQueue
-from omniq.sync import TaskQueue
+from omniq.sync import TaskQueue, as_async, run_sync
 from omniq.sync._generate import TARGET, render
 
 SNIPPET = """\
@@ -81,3 +81,12 @@ def test_components_handed_out_by_a_sync_object_are_sync_twins() -> None:
         assert isinstance(oq.result_store, omniq.ResultStore)
         task_id = oq.task_queue.enqueue(textwrap.dedent, "x")
         assert oq.task_queue.get_task(task_id) is not None
+
+
+class _TypedQueueWithExtra(TaskQueue, twin_of=_AsyncQueueWithExtra):
+    def vacuum(self, *, keep: int = 3) -> int:
+        return run_sync(as_async(self).vacuum, keep=keep)
+
+
+def test_a_plugin_writes_a_typed_forwarder_with_the_public_helpers() -> None:
+    assert _TypedQueueWithExtra(project_name="p").vacuum(keep=4) == 4

@@ -150,6 +150,8 @@ def _add_missing_forwarders(sync_cls: type, async_cls: type) -> None:
         if name.startswith("_") or isinstance(raw, classmethod | staticmethod) \
                 or not inspect.iscoroutinefunction(raw):
             continue
+        if name in vars(sync_cls):
+            continue  # written by the plugin itself
         twin = getattr(sync_cls, name, None)
         if twin is None or _parameters(twin) != _parameters(raw):
             setattr(sync_cls, name, _sync_method(name, raw))

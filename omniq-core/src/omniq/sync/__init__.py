@@ -14,6 +14,10 @@ class with ``twin_of=``::
         \"\"\"Blocking twin of :class:`AsyncAcmeTaskQueue`.\"\"\"
 
 Components handed out by a sync object are sync too (``oq.task_queue`` is a ``TaskQueue``).
+``as_async(obj)`` is the async object behind a sync one; ``run_sync(fn, *args, **kwargs)`` runs
+a coroutine function on the shared loop and waits for it (for a plugin's own typed forwarder).
+The forwarders are generated: ``python -m omniq.sync._generate`` after changing a public method
+of ``AsyncOmniQ`` or of an async component base.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import AsyncOmniQ
-from .._sync import SyncWrapper, as_async
+from .._sync import SyncWrapper, as_async, run_sync
 from ..backend import AsyncBackend
 from ..events import EventLogger
 from ..queue import AsyncTaskQueue
@@ -102,4 +106,5 @@ __all__ = [
     "TaskQueue",
     "Worker",
     "as_async",
+    "run_sync",
 ]
