@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 class OmniQMethods(SyncWrapper):
     """Blocking forwarders of :class:`AsyncOmniQ`."""
 
+    def __init__(self, project_name: str | None = None, backend_type: str | None = None, backend: Any = None, task_queue: Any = None, result_store: Any = None, event_store: Any = None, queues: Sequence[str] | None = None, worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None, secret_key: str | None = None, **kwargs: Any) -> None:
+        object.__setattr__(self, '_async', self._async_class(project_name, backend_type, backend, task_queue, result_store, event_store, queues, worker_type, worker_config, secret_key, **kwargs))
+
     def cancel(self, task_id: str) -> bool:
         return rewrap(run_sync(self._async.cancel, task_id))
 

@@ -31,6 +31,9 @@ SOURCES = (
 #: Class methods that build an instance: the sync form returns the sync twin.
 CONSTRUCTORS = ("from_config", "from_dict", "from_config_dict", "from_config_file", "from_env",
                 "from_backend", "from_url")
+#: Classes whose constructor the sync twin copies. A component base cannot: its plugins'
+#: subclasses take other parameters.
+TYPED_CONSTRUCTORS = ("AsyncOmniQ",)
 TARGET = Path(__file__).with_name("_forwarders.py")
 
 _HEADER = '''\
@@ -192,6 +195,11 @@ def _members(async_cls: type, mixin: str, imports: _Imports) -> list[str]:
             out.append(f"    def {name}({params}){returns}:\n"
                        f"        return self._async.{name}({args})\n")
     doc = f'    """Blocking forwarders of :class:`{async_cls.__name__}`."""\n'
+    if async_cls.__name__ in TYPED_CONSTRUCTORS:
+        params, args, _ = _signature(async_cls.__init__, async_cls.__name__, imports,
+                                     first="self")
+        out.insert(0, f"    def __init__({params}) -> None:\n"
+                      f"        object.__setattr__(self, '_async', self._async_class({args}))\n")
     return [f"class {mixin}(SyncWrapper):\n{doc}", *out]
 
 
