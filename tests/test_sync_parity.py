@@ -1,4 +1,4 @@
-"""Every async public method has a sync twin with the same parameters (STYLE.md §3)."""
+"""Every async public method has a sync twin with the same parameters."""
 
 from __future__ import annotations
 
