@@ -9,7 +9,6 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from ._core import AsyncOmniQ
-from ._sync import make_sync
 from .backend import AsyncBackend
 from .exceptions import (
     BackendError,
@@ -36,6 +35,7 @@ from .models import (
 )
 from .queue import AsyncTaskQueue
 from .storage import AsyncEventStorage, AsyncResultStorage
+from .sync import EventStore, OmniQ, ResultStore, TaskQueue
 from .workers import TaskCancelled, TaskContext, current_task
 
 try:
@@ -43,11 +43,6 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
-OmniQ = make_sync(AsyncOmniQ, "OmniQ")
-#: Generic sync component classes, for ``TaskQueue.from_backend(backend, queues=[...])``.
-TaskQueue = make_sync(AsyncTaskQueue, "TaskQueue")
-ResultStore = make_sync(AsyncResultStorage, "ResultStore")
-EventStore = make_sync(AsyncEventStorage, "EventStore")
 
 __all__ = [
     "AsyncBackend",

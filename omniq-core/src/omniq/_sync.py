@@ -1,4 +1,4 @@
-"""Sync lives at the edges: one mechanism builds every sync class from its async class.
+"""Sync lives at the edges: the machinery under every sync class (see ``omniq.sync``).
 
 Every sync object runs its coroutines on one event loop thread per process, started on first
 use through an anyio blocking portal (``anyio.from_thread.run`` alone only works from threads
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import functools
 import inspect
 import threading
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -29,9 +30,6 @@ _PORTAL_THREAD = "omniq-sync"
 _portal_lock = threading.Lock()
 _portal: BlockingPortal | None = None
 _portal_cm: AbstractContextManager[BlockingPortal] | None = None
-#: Class methods that build an instance: their sync version wraps the result.
-CONSTRUCTORS = ("from_config", "from_dict", "from_config_dict", "from_config_file", "from_env",
-                "from_backend", "from_url")
 
 
 def portal() -> BlockingPortal:
@@ -50,19 +48,18 @@ def _stop_portal() -> None:
     global _portal, _portal_cm
     with _portal_lock:
         if _portal_cm is not None:
-            try:
+            # The interpreter is exiting; never mask the real exit.
+            with contextlib.suppress(Exception):
                 _portal_cm.__exit__(None, None, None)
-            except Exception:  # interpreter is exiting; never mask the real exit
-                pass
         _portal, _portal_cm = None, None
 
 
-def run_sync(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
+def run_sync(fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any, **kwargs: Any) -> T:
     """Run ``fn(*args, **kwargs)`` on the portal loop and wait for it."""
     return portal().call(functools.partial(fn, *args, **kwargs))
 
 
-async def run_on_portal(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any,
+async def run_on_portal(fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any,
                         **kwargs: Any) -> T:
     """Await ``fn`` on the portal loop from any other loop without blocking it."""
     p = portal()
@@ -78,9 +75,23 @@ def as_async(obj: Any) -> Any:
 
 
 class SyncWrapper:
-    """Base of generated sync classes; holds the async object in ``_async``."""
+    """Base of every sync class; holds the async object in ``_async``.
+
+    A subclass names the async class it wraps with ``twin_of=``; its methods are the forwarders
+    written by ``python -m omniq.sync._generate`` (inherited from the base of its kind), plus a
+    forwarder made here for each public coroutine those do not cover (a plugin's own methods).
+    """
 
     _async_class: type = object
+    _async: Any
+
+    def __init_subclass__(cls, *, twin_of: type | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if twin_of is None:
+            return
+        cls._async_class = twin_of
+        _add_missing_forwarders(cls, twin_of)
+        _registry[twin_of] = cls
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         object.__setattr__(self, "_async", self._async_class(*args, **kwargs))
@@ -91,21 +102,35 @@ class SyncWrapper:
         object.__setattr__(wrapper, "_async", async_obj)
         return wrapper
 
-    def __getattr__(self, name: str) -> Any:
-        # Components reached through a sync object are sync too: ``oq.task_queue.count_tasks()``.
-        return _rewrap(getattr(object.__getattribute__(self, "_async"), name))
+    @classmethod
+    def _construct(cls, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Sync form of the class method ``name``: builds the async object, returns its twin."""
+        factory = getattr(cls._async_class, name)
+        args = tuple(as_async(a) for a in args)
+        kwargs = {k: as_async(v) for k, v in kwargs.items()}
+        result = factory(*args, **kwargs)
+        if inspect.isawaitable(result):
+            result = run_sync(lambda: result)
+        wrapper = _registry.get(type(result))
+        return wrapper._wrap(result) if wrapper is not None else cls._wrap(result)
+
+    if not TYPE_CHECKING:  # hidden from type checkers, so a misspelled name is an error
+        def __getattr__(self, name: str) -> Any:
+            # Attributes of the async object; components reached through a sync object are
+            # sync too: ``oq.task_queue.count_tasks()``.
+            return rewrap(getattr(object.__getattribute__(self, "_async"), name))
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._async, name, value)
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         run_sync(self._async.connect)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         run_sync(self._async.__aexit__, *exc_info)
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> Self:
         await run_on_portal(self._async.connect)
         return self
 
@@ -116,10 +141,33 @@ class SyncWrapper:
         return f"<{type(self).__name__} wrapping {self._async!r}>"
 
 
+def _add_missing_forwarders(sync_cls: type, async_cls: type) -> None:
+    """Forwarders for the public coroutines of ``async_cls`` that ``sync_cls`` lacks or whose
+    parameters differ from the inherited forwarder's (they work, but type checkers see only
+    the generated ones; a plugin writes its own to type them)."""
+    for name in dir(async_cls):
+        raw = inspect.getattr_static(async_cls, name)
+        if name.startswith("_") or isinstance(raw, classmethod | staticmethod) \
+                or not inspect.iscoroutinefunction(raw):
+            continue
+        if name in vars(sync_cls):
+            continue  # written by the plugin itself
+        twin = getattr(sync_cls, name, None)
+        if twin is None or _parameters(twin) != _parameters(raw):
+            setattr(sync_cls, name, _sync_method(name, raw))
+            if not name.endswith("_async") and not hasattr(async_cls, f"{name}_async"):
+                setattr(sync_cls, f"{name}_async", _async_twin(name, raw))
+
+
+def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    """Parameters after ``self`` (a mixin may annotate ``self``; callers never pass it)."""
+    return list(inspect.signature(fn).parameters.values())[1:]
+
+
 def _sync_method(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def method(self: SyncWrapper, *args: Any, **kwargs: Any) -> Any:
-        return _rewrap(run_sync(getattr(self._async, name), *args, **kwargs))
+        return rewrap(run_sync(getattr(self._async, name), *args, **kwargs))
 
     return method
 
@@ -127,60 +175,19 @@ def _sync_method(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 def _async_twin(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def method(self: SyncWrapper, *args: Any, **kwargs: Any) -> Any:
-        return _rewrap(await run_on_portal(getattr(self._async, name), *args, **kwargs))
+        return rewrap(await run_on_portal(getattr(self._async, name), *args, **kwargs))
 
     method.__name__ = method.__qualname__ = f"{name}_async"
     return method
 
 
-def _constructor(name: str) -> classmethod:  # type: ignore[type-arg]
-    def build(cls: type[SyncWrapper], *args: Any, **kwargs: Any) -> Any:
-        factory = getattr(cls._async_class, name)
-        args = tuple(as_async(a) for a in args)
-        kwargs = {k: as_async(v) for k, v in kwargs.items()}
-        result = factory(*args, **kwargs)
-        if inspect.isawaitable(result):
-            result = run_sync(lambda: result)
-        wrapper = _registry.get(type(result))
-        return wrapper._wrap(result) if wrapper is not None else cls._wrap(result)
-
-    build.__name__ = name
-    build.__doc__ = f"Sync form of ``{name}``: builds the async object, returns its twin."
-    return classmethod(build)
-
-
 _registry: dict[type, type[SyncWrapper]] = {}
 
 
-def _rewrap(value: Any) -> Any:
+def rewrap(value: Any) -> Any:
+    """``value``, or its sync twin when it is an async object that has one."""
     wrapper = _registry.get(type(value))
     return wrapper._wrap(value) if wrapper is not None else value
-
-
-def make_sync(async_cls: type, name: str, *, doc: str | None = None) -> type[Any]:
-    """Build the sync twin of ``async_cls``: every public coroutine method becomes a blocking
-    method of the same name and signature, with a ``<name>_async`` twin."""
-    namespace: dict[str, Any] = {
-        "_async_class": async_cls,
-        "__doc__": doc or f"Blocking twin of :class:`{async_cls.__name__}`.\n\n"
-        + (async_cls.__doc__ or ""),
-        "__module__": async_cls.__module__,
-    }
-    for attr in dir(async_cls):
-        if attr.startswith("_"):
-            continue
-        raw = inspect.getattr_static(async_cls, attr)
-        if attr in CONSTRUCTORS and isinstance(raw, classmethod | staticmethod):
-            namespace[attr] = _constructor(attr)
-            continue
-        fn = getattr(async_cls, attr)
-        if inspect.iscoroutinefunction(fn) and not isinstance(raw, classmethod | staticmethod):
-            namespace[attr] = _sync_method(attr, fn)
-            if not attr.endswith("_async"):
-                namespace.setdefault(f"{attr}_async", _async_twin(attr, fn))
-    cls = type(name, (SyncWrapper,), namespace)
-    _registry[async_cls] = cls
-    return cls
 
 
 def sync_class_of(async_cls: type) -> type[SyncWrapper] | None:

@@ -318,7 +318,7 @@ class EventStore(abc.ABC):
         *,
         task_id: str | None = None,
         schedule_id: str | None = None,
-        type: _EventType | str | None = None,
+        type: EventType | str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 1000,

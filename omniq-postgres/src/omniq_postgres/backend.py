@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from omniq._sync import make_sync
 from omniq.backend import AsyncBackend
+from omniq.sync import Backend
 
 from ._config import PostgresBackendConfig
 from .events import AsyncPostgresEventStorage
@@ -48,7 +48,10 @@ class AsyncPostgresBackend(AsyncBackend):
         AsyncPostgresTaskQueue(project_name=self.project_name, **self.settings)
 
 
-PostgresBackend = make_sync(AsyncPostgresBackend, "PostgresBackend")
+class PostgresBackend(Backend, twin_of=AsyncPostgresBackend):
+    """Blocking twin of :class:`AsyncPostgresBackend`."""
+
+
 PostgreSQLBackend = PostgresBackend
 
 __all__ = ["AsyncPostgresBackend", "PostgreSQLBackend", "PostgresBackend",

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from omniq import _sql as shared
-from omniq._sync import make_sync
 from omniq.models import EventType, TaskEvent
 from omniq.storage import AsyncEventStorage
+from omniq.sync import EventStore
 
 from ._base import PostgresComponent
 from ._config import PostgresEventStorageConfig
@@ -67,7 +67,10 @@ class AsyncPostgresEventStorage(PostgresComponent, AsyncEventStorage):
         return int(status.rsplit(" ", 1)[1])
 
 
-PostgresEventStorage = make_sync(AsyncPostgresEventStorage, "PostgresEventStorage")
+class PostgresEventStorage(EventStore, twin_of=AsyncPostgresEventStorage):
+    """Blocking twin of :class:`AsyncPostgresEventStorage`."""
+
+
 PostgreSQLEventStorage = PostgresEventStorage
 
 __all__ = ["AsyncPostgresEventStorage", "PostgreSQLEventStorage", "PostgresEventStorage",

@@ -18,11 +18,11 @@ from typing import Any
 import msgspec
 from omniq import _sql as shared
 from omniq._sql import epoch, from_epoch
-from omniq._sync import make_sync
 from omniq.contract import Finished, ResultRecord
 from omniq.exceptions import BackendUnavailableError
 from omniq.models import FINISHED, RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
+from omniq.sync import TaskQueue
 
 from ._base import PostgresComponent
 from ._config import PostgresTaskQueueConfig
@@ -384,7 +384,10 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         return [_decode_schedule(r[0]) for r in rows]
 
 
-PostgresTaskQueue = make_sync(AsyncPostgresTaskQueue, "PostgresTaskQueue")
+class PostgresTaskQueue(TaskQueue, twin_of=AsyncPostgresTaskQueue):
+    """Blocking twin of :class:`AsyncPostgresTaskQueue`."""
+
+
 PostgreSQLTaskQueue = PostgresTaskQueue
 PostgresQueue = PostgresTaskQueue
 AsyncPostgresQueue = AsyncPostgresTaskQueue

@@ -17,8 +17,8 @@ from typing import Any
 
 from omniq import _sql as shared
 from omniq._sql import epoch
-from omniq._sync import make_sync
 from omniq.storage import AsyncResultStorage
+from omniq.sync import ResultStore
 
 from ._base import PostgresComponent
 from ._config import PostgresResultStorageConfig
@@ -148,7 +148,10 @@ class AsyncPostgresResultStorage(PostgresComponent, AsyncResultStorage):
         return int(status.rsplit(" ", 1)[1])
 
 
-PostgresResultStorage = make_sync(AsyncPostgresResultStorage, "PostgresResultStorage")
+class PostgresResultStorage(ResultStore, twin_of=AsyncPostgresResultStorage):
+    """Blocking twin of :class:`AsyncPostgresResultStorage`."""
+
+
 PostgreSQLResultStorage = PostgresResultStorage
 PostgresResultStore = PostgresResultStorage
 

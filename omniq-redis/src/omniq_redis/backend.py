@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from omniq._sync import make_sync
 from omniq.backend import AsyncBackend
+from omniq.sync import Backend
 
 from ._config import RedisBackendConfig
 from .events import AsyncRedisEventStorage
@@ -23,6 +23,8 @@ class AsyncRedisBackend(AsyncBackend):
     event_store_class = AsyncRedisEventStorage
 
 
-RedisBackend = make_sync(AsyncRedisBackend, "RedisBackend")
+class RedisBackend(Backend, twin_of=AsyncRedisBackend):
+    """Blocking twin of :class:`AsyncRedisBackend`."""
+
 
 __all__ = ["AsyncRedisBackend", "RedisBackend", "RedisBackendConfig"]

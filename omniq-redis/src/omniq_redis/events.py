@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
-from omniq._sync import make_sync
 from omniq.models import EventType, TaskEvent
 from omniq.storage import AsyncEventStorage
+from omniq.sync import EventStore
 
 from ._client import RedisConnection, to_us
 from ._config import RedisEventStorageConfig
@@ -117,7 +117,12 @@ class AsyncRedisEventStorage(RedisConnection, AsyncEventStorage):
 
 
 AsyncRedisEventStore = AsyncRedisEventStorage
-RedisEventStorage = make_sync(AsyncRedisEventStorage, "RedisEventStorage")
+
+
+class RedisEventStorage(EventStore, twin_of=AsyncRedisEventStorage):
+    """Blocking twin of :class:`AsyncRedisEventStorage`."""
+
+
 RedisEventStore = RedisEventStorage
 
 __all__ = ["AsyncRedisEventStorage", "AsyncRedisEventStore", "RedisEventStorage",

@@ -18,11 +18,11 @@ from typing import Any
 
 import anyio
 import msgspec
-from omniq._sync import make_sync
 from omniq._time import utcnow
 from omniq.contract import Finished, ResultRecord
 from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
+from omniq.sync import TaskQueue
 from redis.exceptions import NoScriptError
 
 from ._client import Lane, RedisConnection, from_us, to_us
@@ -428,7 +428,12 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
 
 
 AsyncRedisQueue = AsyncRedisTaskQueue
-RedisTaskQueue = make_sync(AsyncRedisTaskQueue, "RedisTaskQueue")
+
+
+class RedisTaskQueue(TaskQueue, twin_of=AsyncRedisTaskQueue):
+    """Blocking twin of :class:`AsyncRedisTaskQueue`."""
+
+
 RedisQueue = RedisTaskQueue
 
 __all__ = ["AsyncRedisQueue", "AsyncRedisTaskQueue", "RedisQueue", "RedisTaskQueue",

@@ -20,9 +20,9 @@ from typing import Any
 
 import anyio
 import msgspec
-from omniq._sync import make_sync
 from omniq._time import utcnow
 from omniq.storage import AsyncResultStorage
+from omniq.sync import ResultStore
 
 from ._client import RedisConnection, to_us
 from ._config import RedisResultStorageConfig
@@ -250,7 +250,12 @@ def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
 
 
 AsyncRedisResultStore = AsyncRedisResultStorage
-RedisResultStorage = make_sync(AsyncRedisResultStorage, "RedisResultStorage")
+
+
+class RedisResultStorage(ResultStore, twin_of=AsyncRedisResultStorage):
+    """Blocking twin of :class:`AsyncRedisResultStorage`."""
+
+
 RedisResultStore = RedisResultStorage
 
 __all__ = ["AsyncRedisResultStorage", "AsyncRedisResultStore", "RedisResultStorage",

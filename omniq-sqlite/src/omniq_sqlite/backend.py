@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from omniq._sync import make_sync
 from omniq.backend import AsyncBackend
+from omniq.sync import Backend
 
 from ._config import _SQLiteConnectionConfig
 from .events import AsyncSQLiteEventStorage
@@ -48,6 +48,8 @@ class AsyncSQLiteBackend(AsyncBackend):
                          **{k: v for k, v in given.items() if v is not None})
 
 
-SQLiteBackend = make_sync(AsyncSQLiteBackend, "SQLiteBackend")
+class SQLiteBackend(Backend, twin_of=AsyncSQLiteBackend):
+    """Blocking twin of :class:`AsyncSQLiteBackend`."""
+
 
 __all__ = ["AsyncSQLiteBackend", "SQLiteBackend", "SQLiteBackendConfig"]

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from omniq import _sql
-from omniq._sync import make_sync
 from omniq.models import EventType, TaskEvent
 from omniq.storage import AsyncEventStorage
+from omniq.sync import EventStore
 
 from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
@@ -71,7 +71,10 @@ def _changed(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
     return conn.execute(sql, params).rowcount
 
 
-SQLiteEventStorage = make_sync(AsyncSQLiteEventStorage, "SQLiteEventStorage")
+class SQLiteEventStorage(EventStore, twin_of=AsyncSQLiteEventStorage):
+    """Blocking twin of :class:`AsyncSQLiteEventStorage`."""
+
+
 SQLiteEventStore = SQLiteEventStorage
 
 __all__ = ["AsyncSQLiteEventStorage", "SQLiteEventStorage", "SQLiteEventStorageConfig",

@@ -18,10 +18,10 @@ from typing import Any
 import msgspec
 from omniq import _sql
 from omniq._sql import render
-from omniq._sync import make_sync
 from omniq.contract import Finished, ResultRecord
 from omniq.models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
+from omniq.sync import TaskQueue
 
 from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
@@ -354,7 +354,12 @@ def _delete_tasks(conn: sqlite3.Connection, project: str, ids: list[str]) -> int
 
 
 AsyncSQLiteQueue = AsyncSQLiteTaskQueue
-SQLiteTaskQueue = make_sync(AsyncSQLiteTaskQueue, "SQLiteTaskQueue")
+
+
+class SQLiteTaskQueue(TaskQueue, twin_of=AsyncSQLiteTaskQueue):
+    """Blocking twin of :class:`AsyncSQLiteTaskQueue`."""
+
+
 SQLiteQueue = SQLiteTaskQueue
 
 __all__ = ["AsyncSQLiteQueue", "AsyncSQLiteTaskQueue", "SQLiteQueue", "SQLiteTaskQueue",

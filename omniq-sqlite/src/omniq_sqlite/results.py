@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from omniq import _sql
-from omniq._sync import make_sync
 from omniq.storage import AsyncResultStorage
+from omniq.sync import ResultStore
 
 from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
@@ -92,7 +92,12 @@ def _changed(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
 
 
 AsyncSQLiteResultStore = AsyncSQLiteResultStorage
-SQLiteResultStorage = make_sync(AsyncSQLiteResultStorage, "SQLiteResultStorage")
+
+
+class SQLiteResultStorage(ResultStore, twin_of=AsyncSQLiteResultStorage):
+    """Blocking twin of :class:`AsyncSQLiteResultStorage`."""
+
+
 SQLiteResultStore = SQLiteResultStorage
 
 __all__ = ["AsyncSQLiteResultStorage", "AsyncSQLiteResultStore", "SQLiteResultStorage",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .._sync import make_sync
 from ..queue.memory import AsyncMemoryTaskQueue
 from ..storage.memory import AsyncMemoryEventStorage, AsyncMemoryResultStorage
+from ..sync import Backend
 from ._base import AsyncBackend
 
 
@@ -16,6 +16,8 @@ class AsyncMemoryBackend(AsyncBackend):
     event_store_class = AsyncMemoryEventStorage
 
 
-MemoryBackend = make_sync(AsyncMemoryBackend, "MemoryBackend")
+class MemoryBackend(Backend, twin_of=AsyncMemoryBackend):
+    """Blocking twin of :class:`AsyncMemoryBackend`."""
+
 
 __all__ = ["AsyncMemoryBackend", "MemoryBackend"]

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from .._sync import make_sync
 from .._time import utcnow
 from .._waker import Waker
 from ..models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
+from ..sync import TaskQueue
 from ._base import AsyncTaskQueue
 
 if TYPE_CHECKING:
@@ -237,7 +237,10 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
         return sorted(due, key=lambda s: (s.next_run_at, s.id))[:limit]
 
 
-MemoryTaskQueue = make_sync(AsyncMemoryTaskQueue, "MemoryTaskQueue")
+class MemoryTaskQueue(TaskQueue, twin_of=AsyncMemoryTaskQueue):
+    """Blocking twin of :class:`AsyncMemoryTaskQueue`."""
+
+
 MemoryQueue = MemoryTaskQueue
 
 __all__ = ["AsyncMemoryTaskQueue", "MemoryQueue", "MemoryTaskQueue", "MemoryTaskQueueConfig"]

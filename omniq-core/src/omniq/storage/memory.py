@@ -8,10 +8,10 @@ from datetime import datetime
 
 import msgspec
 
-from .._sync import make_sync
 from .._time import utcnow
 from .._waker import Waker
 from ..models import EventType, TaskEvent
+from ..sync import EventStore, ResultStore
 from ._events import AsyncEventStorage
 from ._results import AsyncResultStorage
 
@@ -116,9 +116,16 @@ class AsyncMemoryEventStorage(AsyncEventStorage):
         return removed
 
 
-MemoryResultStorage = make_sync(AsyncMemoryResultStorage, "MemoryResultStorage")
+class MemoryResultStorage(ResultStore, twin_of=AsyncMemoryResultStorage):
+    """Blocking twin of :class:`AsyncMemoryResultStorage`."""
+
+
 MemoryResultStore = MemoryResultStorage
-MemoryEventStorage = make_sync(AsyncMemoryEventStorage, "MemoryEventStorage")
+
+
+class MemoryEventStorage(EventStore, twin_of=AsyncMemoryEventStorage):
+    """Blocking twin of :class:`AsyncMemoryEventStorage`."""
+
 
 __all__ = [
     "AsyncMemoryEventStorage",

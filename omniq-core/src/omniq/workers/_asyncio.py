@@ -9,9 +9,9 @@ import inspect
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .._sync import make_sync
 from ..models import Task
 from ..serialization import Call
+from ..sync import Worker
 from ._base import AsyncWorkerBase
 from ._context import TaskContext
 
@@ -42,4 +42,7 @@ class AsyncioWorker(AsyncWorkerBase):
         return value
 
 
-AsyncWorker = make_sync(AsyncioWorker, "AsyncWorker")
+class AsyncWorker(Worker, twin_of=AsyncioWorker):
+    """Blocking twin of :class:`AsyncioWorker`."""
+
+

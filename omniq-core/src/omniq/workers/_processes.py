@@ -20,11 +20,11 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from .._sync import make_sync
 from ..config import get_setting
 from ..exceptions import OmniQError
 from ..models import ErrorInfo, Task
 from ..serialization import Call, Keyring, Serializer
+from ..sync import Worker
 from ._base import AsyncWorkerBase
 from ._context import TaskContext, _current
 from ._threads import run_call
@@ -151,5 +151,8 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         return self.serializer.load_value(value)
 
 
-ProcessPoolWorker = make_sync(AsyncProcessPoolWorker, "ProcessPoolWorker")
+class ProcessPoolWorker(Worker, twin_of=AsyncProcessPoolWorker):
+    """Blocking twin of :class:`AsyncProcessPoolWorker`."""
+
+
 ProcessWorker = ProcessPoolWorker

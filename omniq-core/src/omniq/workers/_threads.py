@@ -9,10 +9,10 @@ import inspect
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .._sync import make_sync
 from ..config import get_setting
 from ..models import Task
 from ..serialization import Call
+from ..sync import Worker
 from ._base import AsyncWorkerBase
 from ._context import TaskContext
 
@@ -52,5 +52,8 @@ class AsyncThreadPoolWorker(AsyncWorkerBase):
             functools.partial(context.run, run_call, call.func, call.args, call.kwargs))
 
 
-ThreadPoolWorker = make_sync(AsyncThreadPoolWorker, "ThreadPoolWorker")
+class ThreadPoolWorker(Worker, twin_of=AsyncThreadPoolWorker):
+    """Blocking twin of :class:`AsyncThreadPoolWorker`."""
+
+
 ThreadWorker = ThreadPoolWorker
