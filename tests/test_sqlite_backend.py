@@ -11,7 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from omniq import AsyncOmniQ, OmniQ, _sql
+from omniq import AsyncOmniQ, OmniQ
 from omniq._sync import as_async
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError
 from omniq.models import SQLiteResultStorageConfig, SQLiteTaskQueueConfig, TaskStatus
@@ -22,6 +22,8 @@ from omniq_sqlite import (
     SQLiteBackend,
     SQLiteResultStorage,
     SQLiteTaskQueue,
+    _schema,
+    _sql,
 )
 from omniq_sqlite._connected import resolve_path
 from tasks_sqlite import noop
@@ -184,7 +186,7 @@ async def test_file_is_in_wal_mode_and_claim_uses_the_runnable_index(tmp_path: P
         await queue.enqueue(noop)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        plan = conn.execute("EXPLAIN QUERY PLAN " + _sql.render(_sql.CLAIM, _sql.SQLITE),
+        plan = conn.execute("EXPLAIN QUERY PLAN " + _sql.CLAIM,
                             (1.0, "p", "p", "q", 1.0, 10)).fetchall()
     details = " | ".join(row[3] for row in plan)
     assert "USING INDEX omniq_tasks_runnable" in details
@@ -293,7 +295,7 @@ async def test_older_database_is_upgraded_in_one_transaction(
     async with AsyncSQLiteTaskQueue(database_path=path) as queue:
         task_id = await queue.enqueue(noop)
     step = ["CREATE TABLE omniq_v2_probe (x INTEGER)", "INSERT INTO omniq_v2_probe VALUES (2)"]
-    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], 2: step})
+    monkeypatch.setitem(_schema.MIGRATIONS, "tasks", {**_schema.MIGRATIONS["tasks"], 2: step})
     async with AsyncSQLiteTaskQueue(database_path=path) as queue:
         assert (await queue.get_task(task_id)) is not None  # the data came along
     assert versions(path)["tasks"] == 2
@@ -308,7 +310,7 @@ async def test_failed_upgrade_leaves_the_old_schema(tmp_path: Path,
     async with AsyncSQLiteTaskQueue(database_path=path):
         pass
     step = ["CREATE TABLE omniq_v2_probe (x INTEGER)", "THIS IS NOT SQL"]
-    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], 2: step})
+    monkeypatch.setitem(_schema.MIGRATIONS, "tasks", {**_schema.MIGRATIONS["tasks"], 2: step})
     with pytest.raises(BackendError):
         async with AsyncSQLiteTaskQueue(database_path=path):
             pass
