@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import msgspec
 from omniq._sync import make_sync
-from omniq._time import utcnow
+from omniq.clock import utcnow
 from omniq.models import Schedule, ScheduleStatus, Task, TaskResult, TaskStatus
 from omniq.queue import AsyncTaskQueue
 from redis.exceptions import NoScriptError

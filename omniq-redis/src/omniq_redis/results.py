@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import msgspec
 from omniq._sync import make_sync
-from omniq._time import utcnow
+from omniq.clock import utcnow
 from omniq.storage import AsyncResultStorage
 
 from ._client import RedisConnection, to_us
