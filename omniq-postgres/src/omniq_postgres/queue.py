@@ -5,6 +5,10 @@ Every primitive is one statement (one round trip, one commit): a claim takes a b
 written, fenced, by one ``UPDATE``/``DELETE ... INSERT`` over ``unnest`` arrays that also moves
 finished tasks out of the hot table; enqueue is one multi-row insert that NOTIFYs idle workers,
 who wait on LISTEN rather than poll.
+
+Columns ``status``, ``attempts``, ``worker_id``, ``started_at`` and ``lease_expires_at`` are
+authoritative (a claim and a lease extension change only them); every read goes through
+:func:`_task`, which lays them over the decoded blob.
 """
 
 from __future__ import annotations
