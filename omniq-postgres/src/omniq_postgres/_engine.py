@@ -201,11 +201,13 @@ def statements(filename: str, schema: str) -> dict[str, str]:
 def _steps(component: str) -> dict[int, list[str]]:
     """``sql/<component>_v1.sql``, ``_v2``, ...: each file one step, run as one script."""
     steps: dict[int, list[str]] = {}
+    version = 1
     while True:
         try:
-            steps[len(steps) + 1] = [read_sql(f"{component}_v{len(steps) + 1}.sql")]
+            steps[version] = [read_sql(f"{component}_v{version}.sql")]
         except FileNotFoundError:
             return steps
+        version += 1
 
 
 #: component -> {version: statements bringing it from version-1 to version}. A component is at
