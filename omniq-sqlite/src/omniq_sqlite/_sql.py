@@ -39,7 +39,8 @@ def statements(filename: str) -> dict[str, str]:
 def script(filename: str) -> list[str]:
     """The statements of a file of ``;``-terminated statements (a migration step), one by one:
     ``executescript`` would commit the transaction the step must run in."""
-    found, current = [], ""
+    found: list[str] = []
+    current = ""
     for line in read_sql(filename).splitlines(keepends=True):
         current += line
         if sqlite3.complete_statement(current):
