@@ -257,6 +257,91 @@ async def _versions(dsn: str, schema: str) -> dict[str, int]:
     return {r[0]: r[1] for r in rows}
 
 
+#: The tables and indexes of version 1 of every component, as the release before the SQL
+#: moved into this plugin created them: a schema recorded as version 1 holds exactly these.
+SCHEMA_V1 = [
+    "omniq_events(project text not null, id text not null, type text not null, ts double "
+        "precision not null, task_id text, schedule_id text, body text not null)",
+    "omniq_results(project text not null, task_id text not null, schedule_id text, "
+        "finished_at double precision not null, expires_at double precision, data bytea not "
+        "null)",
+    "omniq_schedules(project text not null, id text not null, status text not null, "
+        "next_run_at double precision, version integer not null, data bytea not null)",
+    "omniq_schema_version(component text not null, version integer not null)",
+    "omniq_task_deps(project text not null, parent_id text not null, child_id text not "
+        "null)",
+    "omniq_tasks(id text not null, queue text not null, status text not null, priority "
+        "integer not null, run_at double precision not null, attempts integer not null, "
+        "worker_id text, started_at double precision, lease_expires_at double precision, data "
+        "bytea not null) "
+        "fillfactor=90,autovacuum_vacuum_scale_factor=0.01,autovacuum_vacuum_threshold=1000,autovacuum_analyze_scale_factor=0.02,autovacuum_vacuum_cost_delay=0",
+    "omniq_tasks_done(id text not null, queue text not null, status text not null, priority "
+        "integer not null, run_at double precision not null, attempts integer not null, "
+        "worker_id text, started_at double precision, lease_expires_at double precision, "
+        "finished_at double precision, data bytea not null)",
+    "CREATE UNIQUE INDEX omniq_events_pkey ON omniq_events USING btree (project, id)",
+    "CREATE INDEX omniq_events_schedule ON omniq_events USING btree (project, schedule_id, "
+        "ts) WHERE (schedule_id IS NOT NULL)",
+    "CREATE INDEX omniq_events_task ON omniq_events USING btree (project, task_id, ts) "
+        "WHERE (task_id IS NOT NULL)",
+    "CREATE INDEX omniq_events_ts ON omniq_events USING btree (project, ts, id)",
+    "CREATE INDEX omniq_events_type ON omniq_events USING btree (project, type, ts)",
+    "CREATE INDEX omniq_results_expiry ON omniq_results USING btree (project, expires_at) "
+        "WHERE (expires_at IS NOT NULL)",
+    "CREATE UNIQUE INDEX omniq_results_pkey ON omniq_results USING btree (project, task_id)",
+    "CREATE INDEX omniq_results_schedule ON omniq_results USING btree (project, "
+        "schedule_id, finished_at) WHERE (schedule_id IS NOT NULL)",
+    "CREATE INDEX omniq_schedules_due ON omniq_schedules USING btree (project, next_run_at) "
+        "WHERE (status = 'active'::text)",
+    "CREATE UNIQUE INDEX omniq_schedules_pkey ON omniq_schedules USING btree (project, id)",
+    "CREATE UNIQUE INDEX omniq_schema_version_pkey ON omniq_schema_version USING btree "
+        "(component)",
+    "CREATE INDEX omniq_task_deps_child ON omniq_task_deps USING btree (project, child_id)",
+    "CREATE UNIQUE INDEX omniq_task_deps_pkey ON omniq_task_deps USING btree (project, "
+        "parent_id, child_id)",
+    "CREATE INDEX omniq_tasks_done_finished ON omniq_tasks_done USING brin (finished_at)",
+    "CREATE UNIQUE INDEX omniq_tasks_done_pkey ON omniq_tasks_done USING btree (id)",
+    "CREATE INDEX omniq_tasks_done_status ON omniq_tasks_done USING btree (status, queue, "
+        "id)",
+    "CREATE INDEX omniq_tasks_leases ON omniq_tasks USING btree (lease_expires_at) WHERE "
+        "(status = 'running'::text)",
+    "CREATE UNIQUE INDEX omniq_tasks_pkey ON omniq_tasks USING btree (id)",
+    "CREATE INDEX omniq_tasks_runnable ON omniq_tasks USING btree (queue, priority DESC, "
+        "run_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'retrying'::text]))",
+]
+
+
+async def _schema_of(dsn: str, schema: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        tables = await conn.fetch(
+            "SELECT c.relname || '(' || string_agg(a.attname || ' ' "
+            "|| format_type(a.atttypid, a.atttypmod) "
+            "|| CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, ', ' ORDER BY a.attnum) "
+            "|| ')' || coalesce(' ' || array_to_string(c.reloptions, ','), '') "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "WHERE n.nspname = $1 AND c.relkind = 'r' GROUP BY c.relname, c.reloptions "
+            "ORDER BY c.relname", schema)
+        indexes = await conn.fetch("SELECT replace(indexdef, $2, '') FROM pg_indexes "
+                                   "WHERE schemaname = $1 ORDER BY indexname",
+                                   schema, f"{schema}.")
+    finally:
+        await conn.close()
+    return [r[0] for r in [*tables, *indexes]]
+
+
+async def test_version_1_is_the_schema_shipped_before(
+        postgres_dsn: str, project_name: str, cleanup: Callable[[str], str]) -> None:
+    schema = f"omniq_{cleanup(project_name)}"
+    for component in (AsyncPostgresTaskQueue, AsyncPostgresResultStorage,
+                      AsyncPostgresEventStorage):
+        async with component(project_name=project_name, url=postgres_dsn):
+            pass
+    assert await _versions(postgres_dsn, schema) == {"tasks": 1, "results": 1, "events": 1}
+    assert await _schema_of(postgres_dsn, schema) == SCHEMA_V1
+
+
 async def test_an_older_schema_is_upgraded_in_one_transaction(
         monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, project_name: str,
         cleanup: Callable[[str], str]) -> None:

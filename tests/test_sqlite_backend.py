@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
-from omniq import AsyncOmniQ, OmniQ, _sql
+from omniq import AsyncOmniQ, OmniQ
 from omniq._sync import as_async
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError
 from omniq.models import SQLiteResultStorageConfig, SQLiteTaskQueueConfig, TaskStatus
@@ -22,6 +23,8 @@ from omniq_sqlite import (
     SQLiteBackend,
     SQLiteResultStorage,
     SQLiteTaskQueue,
+    _schema,
+    _sql,
 )
 from omniq_sqlite._connected import resolve_path
 from tasks_sqlite import noop
@@ -184,7 +187,7 @@ async def test_file_is_in_wal_mode_and_claim_uses_the_runnable_index(tmp_path: P
         await queue.enqueue(noop)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        plan = conn.execute("EXPLAIN QUERY PLAN " + _sql.render(_sql.CLAIM, _sql.SQLITE),
+        plan = conn.execute("EXPLAIN QUERY PLAN " + _sql.CLAIM,
                             (1.0, "p", "p", "q", 1.0, 10)).fetchall()
     details = " | ".join(row[3] for row in plan)
     assert "USING INDEX omniq_tasks_runnable" in details
@@ -286,6 +289,85 @@ async def test_new_database_records_each_component_version(tmp_path: Path) -> No
     assert versions(tmp_path / "v.db") == {"tasks": 1, "results": 1, "events": 1}
 
 
+#: What the release before the SQL moved into this plugin wrote, as SQLite recorded it: every
+#: version-1 database in the field looks like this.
+SCHEMA_V1 = [
+    "CREATE TABLE omniq_schema_version ( component TEXT PRIMARY KEY, version INTEGER NOT NULL )",
+    "CREATE TABLE omniq_tasks ( project TEXT NOT NULL, id TEXT NOT NULL, queue TEXT NOT NULL, "
+    "status TEXT NOT NULL, priority INTEGER NOT NULL, run_at REAL NOT NULL, lease_expires_at "
+    "REAL, attempts INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (project, id) )",
+    "CREATE INDEX omniq_tasks_runnable ON omniq_tasks (project, queue, priority DESC, run_at, "
+    "id) WHERE status IN ('pending', 'retrying')",
+    "CREATE INDEX omniq_tasks_leases ON omniq_tasks (project, lease_expires_at) "
+    "WHERE status = 'running'",
+    "CREATE INDEX omniq_tasks_queue_status ON omniq_tasks (project, queue, status, id)",
+    "CREATE INDEX omniq_tasks_status ON omniq_tasks (project, status, id)",
+    "CREATE TABLE omniq_task_deps ( project TEXT NOT NULL, parent_id TEXT NOT NULL, child_id "
+    "TEXT NOT NULL, PRIMARY KEY (project, parent_id, child_id) )",
+    "CREATE TABLE omniq_schedules ( project TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT "
+    "NULL, next_run_at REAL, version INTEGER NOT NULL, data BLOB NOT NULL, "
+    "PRIMARY KEY (project, id) )",
+    "CREATE INDEX omniq_schedules_due ON omniq_schedules (project, next_run_at) "
+    "WHERE status = 'active'",
+    "CREATE TABLE omniq_results ( project TEXT NOT NULL, task_id TEXT NOT NULL, schedule_id "
+    "TEXT, finished_at REAL NOT NULL, expires_at REAL, data BLOB NOT NULL, "
+    "PRIMARY KEY (project, task_id) )",
+    "CREATE INDEX omniq_results_schedule ON omniq_results (project, schedule_id, finished_at) "
+    "WHERE schedule_id IS NOT NULL",
+    "CREATE INDEX omniq_results_expiry ON omniq_results (project, expires_at) "
+    "WHERE expires_at IS NOT NULL",
+    "CREATE TABLE omniq_events ( project TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, "
+    "ts REAL NOT NULL, task_id TEXT, schedule_id TEXT, body TEXT NOT NULL, "
+    "PRIMARY KEY (project, id) )",
+    "CREATE INDEX omniq_events_ts ON omniq_events (project, ts, id)",
+    "CREATE INDEX omniq_events_task ON omniq_events (project, task_id, ts) "
+    "WHERE task_id IS NOT NULL",
+    "CREATE INDEX omniq_events_schedule ON omniq_events (project, schedule_id, ts) "
+    "WHERE schedule_id IS NOT NULL",
+    "CREATE INDEX omniq_events_type ON omniq_events (project, type, ts)",
+]
+
+
+def schema_of(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+        return [" ".join(r[0].split()) for r in rows]
+
+
+@pytest.mark.anyio
+async def test_version_1_is_the_schema_shipped_before(tmp_path: Path) -> None:
+    # A shipped step is never edited: a database recorded as version 1 holds exactly this.
+    backend = AsyncSQLiteBackend(database_path=tmp_path / "v1.db")
+    async with backend.create_task_queue(), backend.create_result_store(), \
+            backend.create_event_store():
+        pass
+    assert schema_of(tmp_path / "v1.db") == SCHEMA_V1
+
+
+@pytest.mark.anyio
+async def test_a_version_1_database_of_the_previous_release_opens_and_runs(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    async with AsyncSQLiteTaskQueue(database_path=":memory:") as scratch:
+        task = scratch.build_task(noop)
+    with sqlite3.connect(path) as conn:
+        for statement in SCHEMA_V1:
+            conn.execute(statement)
+        conn.executemany("INSERT INTO omniq_schema_version VALUES (?, 1)",
+                         [("tasks",), ("results",), ("events",)])
+        conn.execute("INSERT INTO omniq_tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (scratch.project_name, task.id, task.queue_name, "pending", task.priority,
+                      task.run_at.timestamp(), None, 0, msgspec.msgpack.encode(task)))
+    backend = AsyncSQLiteBackend(database_path=path, project_name=scratch.project_name)
+    async with backend.create_task_queue() as queue, backend.create_result_store(), \
+            backend.create_event_store():
+        claimed = await queue.claim(["default"], worker_id="w", lease=30,
+                                    now=datetime.now(UTC), limit=5)
+        assert [t.id for t in claimed] == [task.id]
+    assert versions(path) == {"tasks": 1, "results": 1, "events": 1}
+    assert schema_of(path) == SCHEMA_V1  # nothing rewritten
+
+
 @pytest.mark.anyio
 async def test_older_database_is_upgraded_in_one_transaction(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -293,7 +375,7 @@ async def test_older_database_is_upgraded_in_one_transaction(
     async with AsyncSQLiteTaskQueue(database_path=path) as queue:
         task_id = await queue.enqueue(noop)
     step = ["CREATE TABLE omniq_v2_probe (x INTEGER)", "INSERT INTO omniq_v2_probe VALUES (2)"]
-    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], 2: step})
+    monkeypatch.setitem(_schema.MIGRATIONS, "tasks", {**_schema.MIGRATIONS["tasks"], 2: step})
     async with AsyncSQLiteTaskQueue(database_path=path) as queue:
         assert (await queue.get_task(task_id)) is not None  # the data came along
     assert versions(path)["tasks"] == 2
@@ -308,7 +390,7 @@ async def test_failed_upgrade_leaves_the_old_schema(tmp_path: Path,
     async with AsyncSQLiteTaskQueue(database_path=path):
         pass
     step = ["CREATE TABLE omniq_v2_probe (x INTEGER)", "THIS IS NOT SQL"]
-    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], 2: step})
+    monkeypatch.setitem(_schema.MIGRATIONS, "tasks", {**_schema.MIGRATIONS["tasks"], 2: step})
     with pytest.raises(BackendError):
         async with AsyncSQLiteTaskQueue(database_path=path):
             pass

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from .clock import utcnow as utcnow  # public in omniq.clock; imported from here by the core
 from .exceptions import ConfigError
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def aware(moment: datetime, field: str = "time") -> datetime:

@@ -37,8 +37,7 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 import anyio
 import msgspec
 
-from .models import EventType as _EventType
-from .models import Schedule, ScheduleStatus, Task, TaskEvent, TaskStatus
+from .models import EventType, Schedule, ScheduleStatus, Task, TaskEvent, TaskStatus
 
 if TYPE_CHECKING:
     from .storage import AsyncResultStore

@@ -10,7 +10,6 @@ from ._engine import (
     Engine,
     channel_name,
     open_engine,
-    qualify,
     schema_name,
     settings_from,
     statements,
@@ -23,8 +22,8 @@ DEFAULT_MIN_SIZE, DEFAULT_MAX_SIZE, DEFAULT_CONNECT_TIMEOUT = 1, 10, 10.0
 class PostgresComponent:
     """Mixin of the PostgreSQL components (used after ``AsyncComponent.__init__`` ran)."""
 
-    #: The ``sql/*.sql`` file holding this component's own statements.
-    statement_file: ClassVar[str] = ""
+    #: The ``sql/*.sql`` files holding this component's statements (``self.sql[name]``).
+    statement_files: ClassVar[tuple[str, ...]] = ()
     #: Its tables' name in the schema version table: "tasks", "results" or "events".
     component: ClassVar[str] = ""
     project_name: str
@@ -65,7 +64,8 @@ class PostgresComponent:
         self._auto_migrate = auto_migrate
         #: The PostgreSQL schema holding this project's tables.
         self.schema = schema_name(self.project_name, schema)
-        self.sql = statements(self.statement_file, self.schema) if self.statement_file else {}
+        self.sql = {name: sql for file in self.statement_files
+                    for name, sql in statements(file, self.schema).items()}
         self._engine: Engine | None = None
 
     @property
@@ -75,10 +75,6 @@ class PostgresComponent:
 
     def _channel(self, suffix: str) -> str:
         return channel_name(self.schema, suffix)
-
-    def _shared(self, sql: str) -> str:
-        """A statement of :mod:`omniq._sql`, for PostgreSQL and this schema."""
-        return qualify(sql, self.schema)
 
     async def _connect(self) -> None:
         engine = await open_engine(self._settings, self._pool)

@@ -21,8 +21,6 @@ from importlib import resources
 from typing import Any
 
 import asyncpg
-from omniq import _sql as shared_sql
-from omniq._sql import POSTGRES, render
 from omniq.config import redact_url, validate_name
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError, OmniQError
 
@@ -175,7 +173,7 @@ def translating(display: str) -> Iterator[None]:
         raise new from exc
 
 
-# -- SQL: files, shared statements, migrations ------------------------------------------------
+# -- SQL: files and migrations ---------------------------------------------------------------------
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 # Every table of a project; statements name them bare and get them qualified with its schema.
 _TABLES = re.compile(r"\b(omniq_(?:tasks_done|tasks|task_deps|schedules|results|events|"
@@ -184,8 +182,8 @@ _TABLES = re.compile(r"\b(omniq_(?:tasks_done|tasks|task_deps|schedules|results|
 
 @functools.lru_cache(maxsize=1024)
 def qualify(sql: str, schema: str) -> str:
-    """``sql`` (shared ``?`` form or our own) for PostgreSQL, its tables in ``schema``."""
-    return _TABLES.sub(quote_ident(schema) + r".\1", render(sql, POSTGRES))
+    """``sql`` with its tables in ``schema``."""
+    return _TABLES.sub(quote_ident(schema) + r".\1", sql)
 
 
 def read_sql(filename: str) -> str:
@@ -200,22 +198,30 @@ def statements(filename: str, schema: str) -> dict[str, str]:
             for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-#: component -> {version: statements bringing it from version-1 to version}. Results and
-#: events are the shared steps as they are; the tasks component shares the dependency and
-#: schedule tables and lays out the task tables its own way (sql/tasks_v1.sql). A new shared
-#: version of "tasks" needs its PostgreSQL counterpart added here.
+def _steps(component: str) -> dict[int, list[str]]:
+    """``sql/<component>_v1.sql``, ``_v2``, ...: each file one step, run as one script."""
+    steps: dict[int, list[str]] = {}
+    version = 1
+    while True:
+        try:
+            steps[version] = [read_sql(f"{component}_v{version}.sql")]
+        except FileNotFoundError:
+            return steps
+        version += 1
+
+
+#: component -> {version: statements bringing it from version-1 to version}. A component is at
+#: the version of its newest file; a new release adds a file and never edits a shipped one.
 MIGRATIONS: dict[str, dict[int, list[str]]] = {
-    "tasks": {1: [*shared_sql.DEPS_SCHEDULES_V1, read_sql("tasks_v1.sql")]},
-    "results": shared_sql.MIGRATIONS["results"],
-    "events": shared_sql.MIGRATIONS["events"],
-}
+    component: _steps(component) for component in ("tasks", "results", "events")}
+_VERSION = "schema_version.sql"
 
 
 async def _version(conn: Any, schema: str, component: str) -> int:
     table = qualify("omniq_schema_version", schema)
     if await conn.fetchval("SELECT to_regclass($1)", table) is None:
         return 0
-    found = await conn.fetchval(qualify(shared_sql.GET_VERSION, schema), component)
+    found = await conn.fetchval(statements(_VERSION, schema)["get_version"], component)
     return int(found or 0)
 
 
@@ -246,7 +252,7 @@ async def migrate(conn: Any, schema: str, component: str, auto_migrate: bool,
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                            f"omniq-migrate:{schema}")
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-        await conn.execute(qualify(shared_sql.VERSION_TABLE, schema))
+        await conn.execute(statements(_VERSION, schema)["create_table"])
         version = await _version(conn, schema, component)
         check(version)
         for number in range(version + 1, latest + 1):
@@ -258,7 +264,7 @@ async def migrate(conn: Any, schema: str, component: str, auto_migrate: bool,
                     f"migrating the {component} tables of {where} to version {number} failed: "
                     f"{type(exc).__name__}: {exc}. Rolled back: they are still at version "
                     f"{version}.") from exc
-            await conn.execute(qualify(shared_sql.SET_VERSION, schema), component, number)
+            await conn.execute(statements(_VERSION, schema)["set_version"], component, number)
         if version:
             logger.info("%s tables of %s migrated from version %d to %d", component, where,
                         version, latest)

@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from omniq._etas import Etas
+from omniq.etas import Etas
 
 
 class _Waiter:

@@ -1,6 +1,5 @@
 """``AsyncPostgresEventStorage``: task lifecycle events in PostgreSQL, stored as JSON (never
-pickled) in the table and with the statements both engines share (:mod:`omniq._sql`), so any
-SQL client can query them."""
+pickled) beside indexed columns (``sql/events.sql``), so any SQL client can query them."""
 
 from __future__ import annotations
 
@@ -8,13 +7,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from omniq import _sql as shared
+import msgspec
 from omniq.models import EventType, TaskEvent
 from omniq.storage import AsyncEventStorage
 from omniq.sync import EventStore
 
 from ._base import PostgresComponent
 from ._config import PostgresEventStorageConfig
+
+_json = msgspec.json.Encoder()
+_decode = msgspec.json.Decoder(TaskEvent).decode
 
 
 class AsyncPostgresEventStorage(PostgresComponent, AsyncEventStorage):
@@ -28,6 +30,7 @@ class AsyncPostgresEventStorage(PostgresComponent, AsyncEventStorage):
 
     config_class = PostgresEventStorageConfig
     component = "events"
+    statement_files = ("events.sql",)
 
     def __init__(self, *, project_name: str | None = None, url: str | None = None,
                  dsn: str | None = None, host: str | None = None, port: int | None = None,
@@ -47,22 +50,29 @@ class AsyncPostgresEventStorage(PostgresComponent, AsyncEventStorage):
     async def append(self, events: Sequence[TaskEvent]) -> None:
         if not events:
             return
-        rows = [shared.event_row(self.project_name, e) for e in events]
+        rows = [(self.project_name, e.id, str(e.type), e.timestamp.timestamp(), e.task_id,
+                 e.schedule_id, _json.encode(e).decode()) for e in events]
         # executemany: one round trip, one transaction.
-        await (await self._db()).executemany(self._shared(shared.INSERT_EVENT), rows)
+        await (await self._db()).executemany(self.sql["insert_event"], rows)
 
     async def query(self, *, task_id: str | None = None, schedule_id: str | None = None,
                     type: EventType | str | None = None, since: datetime | None = None,
                     until: datetime | None = None, limit: int = 1000) -> list[TaskEvent]:
-        sql, params = shared.select_events(
-            self.project_name, task_id=task_id, schedule_id=schedule_id,
-            type=None if type is None else EventType(type).value, since=since, until=until,
-            limit=limit)
-        rows = await (await self._db()).fetch(self._shared(sql), *params)
-        return [shared.decode_event(r[0]) for r in rows]
+        where, params = ["project = $1"], [self.project_name]
+        for condition, value in (("task_id =", task_id), ("schedule_id =", schedule_id),
+                                 ("type =", None if type is None else EventType(type).value),
+                                 ("ts >=", None if since is None else since.timestamp()),
+                                 ("ts <=", None if until is None else until.timestamp())):
+            if value is not None:
+                params.append(value)
+                where.append(f"{condition} ${len(params)}")
+        sql = (self.sql["select_events"].replace("{where}", " AND ".join(where))
+               .replace("{limit}", f"${len(params) + 1}"))
+        rows = await (await self._db()).fetch(sql, *params, limit)
+        return [_decode(r[0]) for r in rows]
 
     async def purge(self, before: datetime) -> int:
-        status = await (await self._db()).execute(self._shared(shared.PURGE_EVENTS),
+        status = await (await self._db()).execute(self.sql["purge_events"],
                                                   self.project_name, before.timestamp())
         return int(status.rsplit(" ", 1)[1])
 

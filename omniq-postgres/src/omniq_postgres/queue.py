@@ -5,6 +5,10 @@ Every primitive is one statement (one round trip, one commit): a claim takes a b
 written, fenced, by one ``UPDATE``/``DELETE ... INSERT`` over ``unnest`` arrays that also moves
 finished tasks out of the hot table; enqueue is one multi-row insert that NOTIFYs idle workers,
 who wait on LISTEN rather than poll.
+
+Columns ``status``, ``attempts``, ``worker_id``, ``started_at`` and ``lease_expires_at`` are
+authoritative (a claim and a lease extension change only them); every read goes through
+:func:`_task`, which lays them over the decoded blob.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from omniq import _sql as shared
-from omniq._sql import epoch, from_epoch
+from omniq.clock import from_epoch
+from omniq.clock import to_epoch as epoch
 from omniq.contract import Finished, ResultRecord
 from omniq.exceptions import BackendUnavailableError
 from omniq.models import FINISHED, RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
@@ -76,7 +80,7 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
 
     config_class = PostgresTaskQueueConfig
     pushes_work = True
-    statement_file = "tasks.sql"
+    statement_files = ("tasks.sql", "schedules.sql")
     component = "tasks"
 
     def __init__(self, *, project_name: str | None = None, queues: Sequence[str] | None = None,
@@ -346,40 +350,40 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
             return
         await self._wakeups.wait(queues, timeout)
 
-    # -- schedules: the statements both engines share -----------------------------------------
+    # -- schedules ------------------------------------------------------------------------------
     async def add_schedule(self, schedule: Schedule) -> bool:
         status = await (await self._db()).execute(
-            self._shared(shared.INSERT_SCHEDULE), *shared.schedule_row(self.project_name,
-                                                                        schedule))
+            self.sql["insert_schedule"], self.project_name, schedule.id, schedule.status.value,
+            epoch(schedule.next_run_at), schedule.version, _encode(schedule))
         return status.endswith(" 1")
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
-        data = await (await self._db()).fetchval(self._shared(shared.GET_SCHEDULE),
+        data = await (await self._db()).fetchval(self.sql["get_schedule"],
                                                  self.project_name, schedule_id)
         return None if data is None else _decode_schedule(data)
 
     async def list_schedules(self, *, status: ScheduleStatus | None = None) -> list[Schedule]:
         db = await self._db()
         if status is None:
-            rows = await db.fetch(self._shared(shared.LIST_SCHEDULES), self.project_name)
+            rows = await db.fetch(self.sql["list_schedules"], self.project_name)
         else:
-            rows = await db.fetch(self._shared(shared.LIST_SCHEDULES_BY_STATUS),
+            rows = await db.fetch(self.sql["list_schedules_by_status"],
                                   self.project_name, ScheduleStatus(status).value)
         return [_decode_schedule(r[0]) for r in rows]
 
     async def update_schedule(self, schedule: Schedule, *, expect_version: int) -> bool:
         status = await (await self._db()).execute(
-            self._shared(shared.UPDATE_SCHEDULE),
-            *shared.update_schedule_params(self.project_name, schedule, expect_version))
+            self.sql["update_schedule"], schedule.status.value, epoch(schedule.next_run_at),
+            schedule.version, _encode(schedule), self.project_name, schedule.id, expect_version)
         return status == "UPDATE 1"
 
     async def delete_schedule(self, schedule_id: str) -> bool:
-        status = await (await self._db()).execute(self._shared(shared.DELETE_SCHEDULE),
+        status = await (await self._db()).execute(self.sql["delete_schedule"],
                                                   self.project_name, schedule_id)
         return status == "DELETE 1"
 
     async def due_schedules(self, now: datetime, limit: int = 100) -> list[Schedule]:
-        rows = await (await self._db()).fetch(self._shared(shared.DUE_SCHEDULES),
+        rows = await (await self._db()).fetch(self.sql["due_schedules"],
                                               self.project_name, now.timestamp(), limit)
         return [_decode_schedule(r[0]) for r in rows]
 

@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from omniq import _sql as shared
-from omniq._sql import epoch
+from omniq.clock import to_epoch as epoch
 from omniq.storage import AsyncResultStorage
 from omniq.sync import ResultStore
 
@@ -63,7 +62,7 @@ class AsyncPostgresResultStorage(PostgresComponent, AsyncResultStorage):
     """
 
     config_class = PostgresResultStorageConfig
-    statement_file = "results.sql"
+    statement_files = ("results.sql",)
     component = "results"
 
     def __init__(self, *, project_name: str | None = None, url: str | None = None,
@@ -106,7 +105,7 @@ class AsyncPostgresResultStorage(PostgresComponent, AsyncResultStorage):
 
     async def get_blob(self, task_id: str) -> bytes | None:
         blob: bytes | None = await (await self._db()).fetchval(
-            self._shared(shared.GET_RESULT), self.project_name, task_id, time.time())
+            self.sql["get_result"], self.project_name, task_id, time.time())
         return blob
 
     async def wait_blob(self, task_id: str, timeout: float, poll_interval: float) -> bytes | None:
@@ -132,18 +131,18 @@ class AsyncPostgresResultStorage(PostgresComponent, AsyncResultStorage):
             self._waiters.remove(task_id, waiter)
 
     async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
-        sql = shared.LATEST_SCHEDULE_RESULT if latest_only else shared.SCHEDULE_RESULTS
-        rows = await (await self._db()).fetch(self._shared(sql), self.project_name, schedule_id,
+        sql = self.sql["latest_schedule_result" if latest_only else "schedule_results"]
+        rows = await (await self._db()).fetch(sql, self.project_name, schedule_id,
                                               time.time())
         return [r[0] for r in rows]
 
     async def delete_blob(self, task_id: str) -> bool:
-        status = await (await self._db()).execute(self._shared(shared.DELETE_RESULT),
+        status = await (await self._db()).execute(self.sql["delete_result"],
                                                   self.project_name, task_id)
         return status == "DELETE 1"
 
     async def purge_expired(self, now: datetime) -> int:
-        status = await (await self._db()).execute(self._shared(shared.PURGE_RESULTS),
+        status = await (await self._db()).execute(self.sql["purge_results"],
                                                   self.project_name, now.timestamp())
         return int(status.rsplit(" ", 1)[1])
 

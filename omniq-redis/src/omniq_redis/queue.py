@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 import msgspec
-from omniq._time import utcnow
+from omniq.clock import utcnow
 from omniq.contract import Finished, ResultRecord
 from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue

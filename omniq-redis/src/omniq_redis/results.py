@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio
 import msgspec
-from omniq._time import utcnow
+from omniq.clock import utcnow
 from omniq.storage import AsyncResultStorage
 from omniq.sync import ResultStore
 

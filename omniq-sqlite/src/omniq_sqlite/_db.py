@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from omniq import _sql
-from omniq._etas import Etas
+from omniq.etas import Etas
 from omniq.exceptions import BackendError, BackendUnavailableError
 
+from . import _schema
 from ._signal import Listener, Signal
 from ._wakeups import WakeChannel, kind_of
 
@@ -193,10 +193,9 @@ class Database:
         # Reads first: a non-SQLite or corrupt file fails here, before anything is written.
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "omniq_schema_version" in tables:
-            for component, version in conn.execute(
-                    "SELECT component, version FROM omniq_schema_version"):
-                if component in _sql.MIGRATIONS:  # tables of components we don't know: not ours
-                    _sql.migration_steps(component, version, self.where)  # raises if newer
+            for component, version in conn.execute(_schema.ALL_VERSIONS):
+                if component in _schema.MIGRATIONS:  # tables of components we don't know
+                    _schema.migration_steps(component, version, self.where)  # raises if newer
         if not self.is_memory:
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -337,21 +336,21 @@ def _stored_version(conn: sqlite3.Connection, component: str) -> int | None:
                           "AND name='omniq_schema_version'").fetchone()
     if not exists:
         return None
-    row = conn.execute(_sql.GET_VERSION, (component,)).fetchone()
+    row = conn.execute(_schema.GET_VERSION, (component,)).fetchone()
     return None if row is None else int(row[0])
 
 
 def _migrate(conn: sqlite3.Connection, component: str, where: str) -> None:
-    if not _sql.migration_steps(component, _stored_version(conn, component), where):
+    if not _schema.migration_steps(component, _stored_version(conn, component), where):
         return  # up to date: nothing written
 
     def upgrade(conn: sqlite3.Connection) -> None:
         # Again under the write lock: another process may have upgraded it meanwhile.
-        steps = _sql.migration_steps(component, _stored_version(conn, component), where)
-        conn.execute(_sql.VERSION_TABLE)
+        steps = _schema.migration_steps(component, _stored_version(conn, component), where)
+        conn.execute(_schema.VERSION_TABLE)
         for version, statements in steps:
             for statement in statements:
-                conn.execute(_sql.render(statement, _sql.SQLITE))
-            conn.execute(_sql.SET_VERSION, (component, version))
+                conn.execute(statement)
+            conn.execute(_schema.SET_VERSION, (component, version))
 
     transaction(conn, upgrade)

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from omniq import _sql
 from omniq.models import EventType, TaskEvent
 from omniq.storage import AsyncEventStorage
 from omniq.sync import EventStore
 
+from . import _sql
 from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
 

@@ -1,9 +1,15 @@
 """``AsyncSQLiteTaskQueue``: tasks and schedules in an SQLite file (or ``:memory:``).
 
-Tasks are stored whole (msgpack) beside the columns the queries need; the tables, indexes and
-statements are the ones shared with PostgreSQL in :mod:`omniq._sql`. The claim is one
-``BEGIN IMMEDIATE`` transaction per batch: ``UPDATE ... RETURNING`` over the partial index of
-runnable tasks, so claiming costs the same with a thousand or a million tasks waiting.
+Tasks are stored whole (msgpack, in ``data``) beside the columns the queries need; tables,
+indexes and statements are this plugin's own (``sql/*.sql``, loaded by :mod:`._sql`). The
+claim is one ``BEGIN IMMEDIATE`` transaction per batch: ``UPDATE ... RETURNING`` over the
+partial index of runnable tasks, so claiming costs the same with a thousand or a million tasks
+waiting.
+
+The encoded blob is authoritative: every read decodes ``data`` and nothing else, and every
+write sets ``data`` and the columns copied from it (queue, status, priority, run_at,
+lease_expires_at, attempts) in one transaction. A claim's ``UPDATE`` changes the columns, then
+rewrites ``data`` of the rows it took before it commits, so the two never disagree.
 """
 
 from __future__ import annotations
@@ -16,13 +22,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from omniq import _sql
-from omniq._sql import render
 from omniq.contract import Finished, ResultRecord
 from omniq.models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
 from omniq.sync import TaskQueue
 
+from . import _sql
 from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
 from ._db import transaction
@@ -32,7 +37,6 @@ replace = msgspec.structs.replace
 _task = msgspec.msgpack.Decoder(Task)
 _schedule = msgspec.msgpack.Decoder(Schedule)
 _encode = msgspec.msgpack.encode
-_S = _sql.SQLITE
 #: Batches larger than this are written from the connection's thread, not the event loop.
 HEAVY = 200
 
@@ -297,7 +301,7 @@ def _claim(conn: sqlite3.Connection, project: str, queues: list[str], worker_id:
 def _claim_locked(conn: sqlite3.Connection, project: str, queues: list[str], worker_id: str,
                   now: datetime, expires: datetime, limit: int) -> list[Task]:
     claimed: list[Task] = []
-    sql, expires_ts, now_ts = render(_sql.CLAIM, _S), expires.timestamp(), now.timestamp()
+    sql, expires_ts, now_ts = _sql.CLAIM, expires.timestamp(), now.timestamp()
     for queue in queues:
         rows = conn.execute(sql, (expires_ts, project, project, queue, now_ts,
                                   limit - len(claimed))).fetchall()
@@ -337,9 +341,8 @@ def _update_tasks(conn: sqlite3.Connection, statements: list[tuple[str, tuple[An
     parents: set[str] = set()
     for start in range(0, len(finished), 500):
         chunk = finished[start:start + 500]
-        parents.update(r[0] for r in conn.execute(
-            "SELECT DISTINCT parent_id FROM omniq_task_deps WHERE project = ? "
-            f"AND parent_id IN ({_sql.marks(len(chunk))})", (project, *chunk)))
+        parents.update(r[0] for r in conn.execute(_sql.parents_among_sql(len(chunk)),
+                                                  (project, *chunk)))
     return oks, parents
 
 

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from omniq import _sql
 from omniq.storage import AsyncResultStorage
 from omniq.sync import ResultStore
 
+from . import _sql
 from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
 

@@ -1,6 +1,6 @@
--- The result store's own statement (omniq_postgres.results); reads, deletes and purges use the
--- statements both engines share (omniq._sql). Touches omniq_results, qualified with the
--- project's schema when loaded.
+-- The result store's statements (omniq_postgres.results), one per "-- name:" block. They
+-- touch omniq_results only, qualified with the project's schema when loaded. An expired row
+-- stays until purged but no read returns it.
 
 -- name: put_results
 -- Upsert a batch of results in project $1 ($2 task ids, $3 data, $4 expires_at,
@@ -14,3 +14,25 @@ WITH up AS (
         schedule_id = excluded.schedule_id, finished_at = excluded.finished_at
 )
 SELECT count(*) FROM (SELECT pg_notify($7, p) FROM unnest($8::text[]) AS p) n
+
+-- name: get_result
+-- The result of task $2 (project $1), unless expired at $3.
+SELECT data FROM omniq_results WHERE project = $1 AND task_id = $2
+    AND (expires_at IS NULL OR expires_at > $3)
+
+-- name: schedule_results
+-- The results of schedule $2 (project $1) not expired at $3, oldest first.
+SELECT data FROM omniq_results WHERE project = $1 AND schedule_id = $2
+    AND (expires_at IS NULL OR expires_at > $3) ORDER BY finished_at, task_id
+
+-- name: latest_schedule_result
+SELECT data FROM omniq_results WHERE project = $1 AND schedule_id = $2
+    AND (expires_at IS NULL OR expires_at > $3)
+ORDER BY finished_at DESC, task_id DESC LIMIT 1
+
+-- name: delete_result
+DELETE FROM omniq_results WHERE project = $1 AND task_id = $2
+
+-- name: purge_results
+-- Results of project $1 expired at $2.
+DELETE FROM omniq_results WHERE project = $1 AND expires_at IS NOT NULL AND expires_at <= $2

@@ -1,9 +1,9 @@
--- The task queue's own statements (omniq_postgres.queue), one per "-- name:" block; schedules
--- use the statements both engines share (omniq._sql). They touch omniq_tasks (unfinished
--- tasks), omniq_tasks_done (finished ones) and omniq_task_deps, qualified with the project's
--- schema when loaded. Times are float8 epoch seconds. Task rows are read as (data, status,
--- attempts, worker_id, started_at, lease_expires_at): those columns win over the msgpack Task
--- in data, because a claim changes only them.
+-- The task queue's statements (omniq_postgres.queue), one per "-- name:" block; schedules
+-- have theirs in schedules.sql. They touch omniq_tasks (unfinished tasks), omniq_tasks_done
+-- (finished ones) and omniq_task_deps, qualified with the project's schema when loaded. Times
+-- are float8 epoch seconds. Task rows are read as (data, status, attempts, worker_id,
+-- started_at, lease_expires_at): those columns win over the msgpack Task in data, because a
+-- claim and a lease extension change only them.
 
 -- name: add_tasks
 -- Insert the tasks whose id is new in both tables ($1..$6), index their dependencies ($7

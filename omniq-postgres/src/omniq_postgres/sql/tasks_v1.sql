@@ -1,14 +1,38 @@
--- Version 1 of the PostgreSQL task tables: omniq_tasks (the hot table of unfinished tasks) and
--- omniq_tasks_done (finished ones). Run by the migration of the "tasks" component, inside its
--- transaction, after the schema exists; omniq_task_deps and omniq_schedules come from the DDL
--- both engines share (omniq._sql). Table names are qualified with the project's schema when
--- loaded, and the schema is the namespace, so these tables need no project column.
+-- Version 1 of the "tasks" component: creates omniq_task_deps (parent -> child edges),
+-- omniq_schedules, omniq_tasks (the hot table of unfinished tasks) and omniq_tasks_done
+-- (finished ones), with their indexes. Run by the migration of the "tasks" component
+-- (omniq_postgres._engine) in one transaction with its version row, after the schema exists.
+-- Table names are qualified with the project's schema when loaded, and the schema is the
+-- namespace, so the task tables need no project column (the others keep a constant one). A
+-- shipped version is never edited: a change is a new tasks_v2.sql.
 --
--- They differ from SQLite's omniq_tasks on purpose: a claim here is a single UPDATE that sets
--- status, attempts, worker_id, started_at and lease_expires_at as columns (which win over the
--- msgpack Task in data when read), so it needs no second write; and a task that finishes
--- moves to omniq_tasks_done in the statement that finishes it, so the hot table (and its
--- vacuum) stays as small as the backlog.
+-- A claim here is a single UPDATE that sets status, attempts, worker_id, started_at and
+-- lease_expires_at as columns, so it needs no second write: those five columns are the truth
+-- and win over the copies in the msgpack Task in data when read; data is the truth for every
+-- other field, and queue, priority, run_at and finished_at are copies written with it. A task
+-- that finishes moves to omniq_tasks_done in the statement that finishes it, so the hot table
+-- (and its vacuum) stays as small as the backlog.
+
+CREATE TABLE IF NOT EXISTS omniq_task_deps (
+    project TEXT NOT NULL,
+    parent_id TEXT NOT NULL,
+    child_id TEXT NOT NULL,
+    PRIMARY KEY (project, parent_id, child_id)
+);
+
+-- The msgpack Schedule in data is the truth; status and next_run_at are copies for the
+-- due-schedules query, version the compare-and-set counter.
+CREATE TABLE IF NOT EXISTS omniq_schedules (
+    project TEXT NOT NULL,
+    id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    next_run_at DOUBLE PRECISION,
+    version INTEGER NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (project, id)
+);
+CREATE INDEX IF NOT EXISTS omniq_schedules_due
+    ON omniq_schedules (project, next_run_at) WHERE status = 'active';
 
 CREATE TABLE omniq_tasks (
     id               text    PRIMARY KEY,

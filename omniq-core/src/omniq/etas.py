@@ -1,7 +1,14 @@
 """Future etas remembered per key: what an idle worker wakes up for without polling.
 
-Engines that learn of delayed tasks as they are written (a NOTIFY payload, this process's own
-writes) keep them here; ``wait_for_work`` ends its wait at the earliest one still ahead.
+Public API for backend plugins. Engines that learn of delayed tasks as they are written (a
+NOTIFY payload, this process's own writes) keep them here; ``wait_for_work`` ends its wait at
+the earliest one still ahead::
+
+    from omniq.etas import Etas
+
+    etas = Etas()
+    etas.add(("my_project", "default"), task.run_at.timestamp())
+    etas.next([("my_project", "default")])   # earliest eta still ahead, or None
 """
 
 from __future__ import annotations
@@ -9,6 +16,8 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Hashable, Iterable
+
+__all__ = ["Etas"]
 
 
 class Etas:

@@ -1,0 +1,20 @@
+-- Version 1 of the "results" component: creates omniq_results (signed result blobs in data,
+-- with finish time, expiry and schedule id for the queries; project is constant within the
+-- schema) and its indexes. Run by the migration of the "results" component
+-- (omniq_postgres._engine) in one transaction with its version row; table names are qualified
+-- with the project's schema when loaded. A shipped version is never edited: a change is a new
+-- results_v2.sql.
+
+CREATE TABLE IF NOT EXISTS omniq_results (
+    project TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    schedule_id TEXT,
+    finished_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (project, task_id)
+);
+CREATE INDEX IF NOT EXISTS omniq_results_schedule
+    ON omniq_results (project, schedule_id, finished_at) WHERE schedule_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS omniq_results_expiry
+    ON omniq_results (project, expires_at) WHERE expires_at IS NOT NULL;
