@@ -171,7 +171,7 @@ def test_unknown_name_of_ours_lists_installed_and_gives_pip_hint() -> None:
         plugins.resolve("task_queue", "redis")
     message = str(caught.value)
     assert "installed task queue types: memory" in message
-    assert 'pip install "omniq[redis]"' in message
+    assert 'pip install omniq-redis' in message
     assert isinstance(caught.value, LookupError)
 
     with pytest.raises(PluginNotFoundError, match=r"omniq\[gevent\]"):
@@ -217,7 +217,7 @@ def test_missing_driver_is_plugin_not_found_with_import_error_chained(
         plugins.resolve("result_store", "redis")
     assert isinstance(caught.value.__cause__, ImportError)
     assert "omniq_no_such_driver_xyz" in str(caught.value)
-    assert 'pip install "omniq[redis]"' in str(caught.value)
+    assert 'pip install omniq-redis' in str(caught.value)
 
 
 def test_missing_class_of_third_party_names_its_distribution(make_dist: MakeDist) -> None:
@@ -253,7 +253,7 @@ def test_unknown_scheme_redacts_the_password_and_hints() -> None:
     message = str(caught.value)
     assert "hunter2" not in message
     assert "redis://app:***@db.internal:6379/0" in message
-    assert 'pip install "omniq[redis]"' in message
+    assert 'pip install omniq-redis' in message
 
     # A plain path is a `file` URL; s3:// needs the cloud extra.
     with pytest.raises(PluginNotFoundError, match=r"omniq\[file\]"):

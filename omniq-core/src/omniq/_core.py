@@ -12,10 +12,12 @@ from . import _assembly, plugins
 from ._results import wait_for_value
 from ._sync import as_async
 from .config import (
+    check_options,
     config_from_env,
     configure_logging,
     get_setting,
     load_config_file,
+    locate_error,
     parse_config,
     validate_name,
 )
@@ -141,6 +143,9 @@ class AsyncOmniQ:
         if queue is not None and queue.type and not queue.url and not config.backend_type \
                 and _has_backend(queue.type):
             # `task_queue: {type: sqlite, config: {...}}` alone: the same engine for all three.
+            check_options(plugins.resolve("backend", queue.type), queue.config,
+                          what=f"the {queue.type} backend", field_prefix="task_queue.config.",
+                          ignore=("project_name", "secret_key"))
             options["backend_type"] = queue.type
             options.update(queue.config)
         elif queue is not None:
@@ -162,11 +167,17 @@ class AsyncOmniQ:
         return cls.from_config_dict(config, **overrides)
 
     @classmethod
-    def from_config_file(cls, config_path: str | Path, env_vars: bool = False,
+    def from_config_file(cls, config_path: str | Path, env_vars: bool = True,
                          **overrides: Any) -> Self:
-        """Build from a YAML file; ``env_vars=True`` substitutes ``${VAR}``; keyword
-        arguments override the file (``worker_type=``, ``worker_config=``, top-level keys)."""
-        return cls.from_config(load_config_file(config_path, env_vars=env_vars, **overrides))
+        """Build from a YAML file; ``${VAR}`` and ``${VAR:-default}`` are replaced by
+        environment variables (``env_vars=False`` leaves them); keyword arguments override the
+        file (``worker_type=``, ``worker_config=``, top-level keys). An error names the file
+        and the line of the key at fault."""
+        config = load_config_file(config_path, env_vars=env_vars, **overrides)
+        try:
+            return cls.from_config(config)
+        except ConfigError as exc:
+            raise locate_error(exc, config_path) from None
 
     @classmethod
     def from_env(cls, prefix: str = "OMNIQ_") -> Self:

@@ -38,7 +38,7 @@ def _build_app(args: argparse.Namespace) -> Any:
     if args.app:
         return _load_app(args.app)
     if args.config:
-        return AsyncOmniQ.from_config_file(args.config, env_vars=True)
+        return AsyncOmniQ.from_config_file(args.config)
     options: dict[str, Any] = {}
     if args.project:
         options["project_name"] = args.project

@@ -1,8 +1,10 @@
 """Install hints and URL handling for plugin error messages.
 
 A type name or class name that belongs to one of OmniQ's own plugin distributions is answered
-with the ``pip install "omniq[extra]"`` that provides it; anything else gets a plain "no installed
-plugin provides it".
+with what installs that plugin: its own distribution (``pip install omniq-redis``, or from a
+checkout of the repository ``pip install -e ./omniq-redis``). Never ``omniq[extra]``: on the
+public index the name ``omniq`` belongs to an unrelated project. Anything else gets a plain "no
+installed plugin provides it".
 """
 
 from __future__ import annotations
@@ -62,9 +64,7 @@ def install_hint(kind: str, name: str) -> str | None:
     extra = _OUR_NAMES.get(name.strip().lower())
     if extra is None or kind not in _EXTRA_KINDS.get(extra, _STORE_KINDS):
         return None
-    return (
-        f'it is provided by the {_EXTRA_DISTRIBUTION[extra]} plugin: pip install "omniq[{extra}]"'
-    )
+    return distribution_hint(_EXTRA_DISTRIBUTION[extra])
 
 
 def export_hint(name: str) -> str | None:
@@ -72,11 +72,16 @@ def export_hint(name: str) -> str | None:
     base = name.removeprefix("Async")
     for prefix, extra in _EXPORT_PREFIXES:
         if base.startswith(prefix):
-            return (
-                f"it is provided by the {_EXTRA_DISTRIBUTION[extra]} plugin: "
-                f'pip install "omniq[{extra}]"'
-            )
+            return distribution_hint(_EXTRA_DISTRIBUTION[extra])
     return None
+
+
+def distribution_hint(distribution: str) -> str:
+    """How to install one of our plugin distributions, from the index or from a checkout."""
+    return (
+        f"it is provided by the {distribution} plugin: pip install {distribution} "
+        f"(from a checkout of the OmniQ repository: pip install -e ./{distribution})"
+    )
 
 
 def scheme_of(url: str) -> str:
