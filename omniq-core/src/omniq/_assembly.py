@@ -106,3 +106,14 @@ def backend(spec: Any, *, project_name: str, secret_key: str | None = None,
     if secret_key:
         options["secret_key"] = secret_key
     return cls(**options)
+
+
+def queue_result_store(queue: Any) -> Any:
+    """The result store kept in ``queue``'s own engine, or None when it has none.
+
+    A worker or client given a queue and no result store keeps results there, so
+    ``AsyncWorker(queue=q).get_result(task_id)`` works on every backend.
+    """
+    # Looked up softly: a third-party queue written before the contract declared it works too.
+    default = getattr(queue, "default_result_store", None)
+    return default() if default is not None else None

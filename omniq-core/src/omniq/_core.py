@@ -14,11 +14,11 @@ from ._sync import as_async
 from .config import (
     check_options,
     config_from_env,
-    configure_logging,
     get_setting,
     load_config_file,
     locate_error,
     parse_config,
+    redact_url,
     validate_name,
 )
 from .events import EventLogger
@@ -68,19 +68,27 @@ class AsyncOmniQ:
         secret_key: str | None = None,
         **kwargs: Any,
     ) -> None:
-        configure_logging()
+        # Logging is the application's (or the CLI's) to configure, never the library's.
         self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
         self.worker_type = worker_type
         self.worker_config = dict(worker_config or {})
+        _check_worker_options(worker_type, self.worker_config, "worker.config.")
         ident: dict[str, Any] = {"project_name": self.project_name, "secret_key": secret_key}
         defaults: dict[str, Any] = {"queues": list(queues)} if queues else {}
         if task_queue is None and backend is None and backend_type is None:
             task_queue = get_setting("TASK_QUEUE_URL")
             backend_type = None if task_queue else get_setting("TASK_QUEUE_TYPE")
+            logger.info("no backend given: using %s (from OMNIQ_TASK_QUEUE_URL / "
+                        "OMNIQ_TASK_QUEUE_TYPE, or the default); pass backend_type= or "
+                        "task_queue= to choose one", redact_url(task_queue) if task_queue
+                        else f"the {backend_type!r} backend")
         self.backend = _assembly.backend(backend if backend is not None else backend_type,
                                          **ident, **kwargs)
         if task_queue is None and self.backend is None and backend_type is not None:
             task_queue = {"type": backend_type, "config": kwargs}
+            # No bundle class: backend_type still means every component of that type.
+            if result_store is None and _has_type("result_store", backend_type):
+                result_store = {"type": backend_type, "config": kwargs}
         elif kwargs and self.backend is None:
             raise ConfigError(f"unexpected argument(s) {sorted(kwargs)}", field=next(iter(kwargs)),
                               value=next(iter(kwargs.values())),
@@ -119,8 +127,7 @@ class AsyncOmniQ:
             return self._component("result_store", spec)
         if self.backend is not None:
             return self.backend.create_result_store()
-        default = getattr(self.task_queue, "default_result_store", None)
-        store = default() if default is not None else None
+        store = _assembly.queue_result_store(self.task_queue)
         if store is None:
             logger.info("no result store configured; results are kept in this process's memory")
             store = _assembly.component("result_store", "memory", **self._ident)
@@ -361,6 +368,7 @@ class AsyncOmniQ:
         kind = worker_type or self.worker_type or get_setting("DEFAULT_WORKER")
         cls = plugins.resolve("worker", kind)
         config = {**self.worker_config, **(worker_config or {}), **options}
+        check_options(cls, config, what=f"the {kind} worker", ignore=_WORKER_ARGS)
         await self.connect()
         worker = cls(self.task_queue, self.result_store, self.event_store, **config)
         await worker.start()
@@ -380,8 +388,29 @@ class AsyncOmniQ:
 
 
 def _has_backend(type_name: str) -> bool:
+    return _has_type("backend", type_name)
+
+
+def _has_type(kind: str, type_name: str) -> bool:
     try:
-        plugins.lookup("backend", type_name)
+        plugins.lookup(kind, type_name)
     except LookupError:
         return False
     return True
+
+
+# What start_worker passes itself: never a user's worker option.
+_WORKER_ARGS = ("queue", "result_store", "event_store", "task_queue")
+
+
+def _check_worker_options(worker_type: str | None, config: Mapping[str, Any],
+                          field_prefix: str) -> None:
+    """Refuse a misspelled or ill-typed worker option when the client is built, not when a
+    worker starts (an unknown worker type is left for start_worker to report)."""
+    kind = worker_type or get_setting("DEFAULT_WORKER")
+    try:
+        cls = plugins.resolve("worker", kind)
+    except LookupError:
+        return
+    check_options(cls, config, what=f"the {kind} worker", field_prefix=field_prefix,
+                  ignore=_WORKER_ARGS)
