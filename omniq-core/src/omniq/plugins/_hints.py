@@ -2,8 +2,8 @@
 
 A type name or class name that belongs to one of OmniQ's own plugin distributions is answered
 with what installs that plugin: its own distribution (``pip install omniq-redis``, or from a
-checkout of the repository ``pip install -e ./omniq-redis``). Never ``omniq[extra]``: on the
-public index the name ``omniq`` belongs to an unrelated project. Anything else gets a plain "no
+checkout of the repository ``pip install -e ./omniq-redis``), never an extra of ``omniq``: on
+the public index that name belongs to an unrelated project. Anything else gets a plain "no
 installed plugin provides it".
 """
 
