@@ -44,6 +44,8 @@ _EXTRA_DISTRIBUTION: dict[str, str] = {
     "cloud": "omniq-fsspec",
     "gevent": "omniq-gevent",
 }
+# Extras of our distribution that bring a scheme's driver (s3fs for s3://, ...).
+_DRIVER_EXTRAS: dict[str, str] = {"cloud": "s3,gcs,azure"}
 OUR_DISTRIBUTIONS = frozenset(_EXTRA_DISTRIBUTION.values())
 
 # Class-name prefixes of our plugins' exports (after an optional "Async"), longest first.
@@ -64,7 +66,7 @@ def install_hint(kind: str, name: str) -> str | None:
     extra = _OUR_NAMES.get(name.strip().lower())
     if extra is None or kind not in _EXTRA_KINDS.get(extra, _STORE_KINDS):
         return None
-    return distribution_hint(_EXTRA_DISTRIBUTION[extra])
+    return distribution_hint(_EXTRA_DISTRIBUTION[extra], _DRIVER_EXTRAS.get(extra))
 
 
 def export_hint(name: str) -> str | None:
@@ -72,12 +74,17 @@ def export_hint(name: str) -> str | None:
     base = name.removeprefix("Async")
     for prefix, extra in _EXPORT_PREFIXES:
         if base.startswith(prefix):
-            return distribution_hint(_EXTRA_DISTRIBUTION[extra])
+            return distribution_hint(_EXTRA_DISTRIBUTION[extra], _DRIVER_EXTRAS.get(extra))
     return None
 
 
-def distribution_hint(distribution: str) -> str:
+def distribution_hint(distribution: str, extras: str | None = None) -> str:
     """How to install one of our plugin distributions, from the index or from a checkout."""
+    if extras:
+        return (
+            f'it is provided by the {distribution} plugin: pip install "{distribution}[{extras}]" '
+            f'(from a checkout of the OmniQ repository: pip install -e "./{distribution}[{extras}]")'
+        )
     return (
         f"it is provided by the {distribution} plugin: pip install {distribution} "
         f"(from a checkout of the OmniQ repository: pip install -e ./{distribution})"
