@@ -17,9 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from seed_tasks import add_numbers, sync_task
-
 from omniq import AsyncOmniQ, ConfigError, OmniQ, PluginNotFoundError, plugins
+from seed_tasks import add_numbers, sync_task
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).parent
@@ -192,9 +191,9 @@ def test_unknown_or_ill_typed_worker_option_in_yaml(tmp_path: Path) -> None:
 
 
 def test_unknown_worker_option_to_start_worker() -> None:
-    with OmniQ(project_name="p", backend_type="memory") as oq:
-        with pytest.raises(ConfigError, match=r"did you mean 'max_workers'\?"):
-            oq.start_worker(max_worker=2)
+    with OmniQ(project_name="p", backend_type="memory") as oq, \
+            pytest.raises(ConfigError, match=r"did you mean 'max_workers'\?"):
+        oq.start_worker(max_worker=2)
 
 
 def test_misspelled_or_malformed_enqueue_options() -> None:
@@ -251,10 +250,10 @@ def test_postgres_url_on_a_port_that_is_not_postgres_says_so(silent_port: int) -
     from omniq import BackendUnavailableError
 
     url = f"postgresql://postgres@127.0.0.1:{silent_port}/test"
-    with pytest.raises(BackendUnavailableError) as info:
-        with OmniQ(project_name="p", task_queue={"url": url, "config": {"connect_timeout": 1}}) \
-                as oq:
-            oq.enqueue(add_numbers, 1, 2)
+    queue = {"url": url, "config": {"connect_timeout": 1}}
+    with pytest.raises(BackendUnavailableError) as info, \
+            OmniQ(project_name="p", task_queue=queue) as oq:
+        oq.enqueue(add_numbers, 1, 2)
     message = str(info.value)
     assert f"127.0.0.1:{silent_port}" in message and "1 s" in message
     assert "no PostgreSQL server answered" in message

@@ -71,8 +71,8 @@ def load_config_file(
         path: The file. An empty file is an empty configuration (every default).
         env_vars: Replace ``${VAR}`` and ``${VAR:-default}`` in string values with environment
             variables (``$${`` stays a literal ``${``); on by default, the one rule for
-            ``OmniQ.from_config_file`` and ``omniq worker --config`` alike. Substituted values stay strings; each
-            component converts its own options.
+            ``OmniQ.from_config_file`` and ``omniq worker --config`` alike. Substituted values
+            stay strings; each component converts its own options.
         **overrides: Top-level keys that replace the file's (``project_name="x"``,
             ``queues=[...]``, ``task_queue={...}``), plus ``worker_type`` (sets
             ``worker.type``) and ``worker_config`` (merged into ``worker.config``).

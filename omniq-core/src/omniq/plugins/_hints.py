@@ -81,9 +81,10 @@ def export_hint(name: str) -> str | None:
 def distribution_hint(distribution: str, extras: str | None = None) -> str:
     """How to install one of our plugin distributions, from the index or from a checkout."""
     if extras:
+        spec = f"{distribution}[{extras}]"
         return (
-            f'it is provided by the {distribution} plugin: pip install "{distribution}[{extras}]" '
-            f'(from a checkout of the OmniQ repository: pip install -e "./{distribution}[{extras}]")'
+            f'it is provided by the {distribution} plugin: pip install "{spec}" '
+            f'(from a checkout of the OmniQ repository: pip install -e "./{spec}")'
         )
     return (
         f"it is provided by the {distribution} plugin: pip install {distribution} "
