@@ -152,7 +152,7 @@ class AsyncOmniQ:
             # `task_queue: {type: sqlite, config: {...}}` alone: the same engine for all three.
             check_options(plugins.resolve("backend", queue.type), queue.config,
                           what=f"the {queue.type} backend", field_prefix="task_queue.config.",
-                          ignore=("project_name", "secret_key"))
+                          ignore=("project_name", "secret_key"), also=("queues",))
             options["backend_type"] = queue.type
             options.update(queue.config)
         elif queue is not None:

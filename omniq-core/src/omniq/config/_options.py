@@ -44,7 +44,7 @@ def unknown_option(what: str, name: str, value: Any, choices: Iterable[str], *,
 
 def check_options(target: Callable[..., Any], options: Mapping[str, Any], *, what: str,
                   field_prefix: str = "", ignore: Iterable[str] = (),
-                  source: str | None = None) -> None:
+                  also: Iterable[str] = (), source: str | None = None) -> None:
     """Raise a ConfigError for an option ``target`` does not take or a value of the wrong kind.
 
     Args:
@@ -54,15 +54,19 @@ def check_options(target: Callable[..., Any], options: Mapping[str, Any], *, wha
         field_prefix: Prepended to an option's name to name the field
             (``"task_queue.config."``).
         ignore: Parameters that are not the user's to give (``project_name`` ...).
+        also: Further names the caller takes itself (not checked against ``target``).
         source: Where the options came from, for the message.
     """
     params = _parameters(target)
     if params is None:
         return
-    accepted = {name for name in params if name not in set(ignore)}
+    also = set(also)
+    accepted = {name for name in params if name not in set(ignore)} | also
     hints = _hints(target)
     for name, value in options.items():
         field = f"{field_prefix}{name}"
+        if name in also:
+            continue
         if name not in params:
             raise unknown_option(what, name, value, accepted, field=field, source=source)
         expected = _mismatch(hints.get(name), value)
