@@ -218,6 +218,8 @@ def test_schedule_with_both_interval_and_cron_is_refused() -> None:
     with OmniQ(project_name="p", backend_type="memory") as oq:
         with pytest.raises(ConfigError, match="both cron_expression and interval"):
             oq.schedule(add_numbers, interval=60, cron_expression="0 9 * * *")
+        with pytest.raises(ConfigError, match=r"did you mean 'interval'\?"):
+            oq.schedule(add_numbers, intervall=60)
         assert oq.list_schedules() == []
 
 

@@ -319,6 +319,7 @@ class AsyncOmniQ:
     # -- schedules -----------------------------------------------------------------------------
     async def schedule(self, func: Callable[..., Any], *args: Any, **options: Any) -> str:
         """Create a cron, interval or run-at schedule (see ``AsyncTaskQueue.schedule``)."""
+        check_options(self.task_queue.schedule, options, what="schedule", ignore=("func",))
         await self.connect()
         return await self.task_queue.schedule(func, *args, **options)
 
