@@ -21,7 +21,9 @@ def test_unknown_backend_type_lists_installed_types_and_install_hint() -> None:
     with pytest.raises(PluginNotFoundError) as info:
         OmniQ(project_name="p", backend_type="nats")
     message = str(info.value)
-    assert "memory" in message and 'pip install "omniq[nats]"' in message
+    assert "memory" in message and 'pip install omniq-nats' in message
+    assert "pip install -e ./omniq-nats" in message
+    assert "omniq[" not in message  # an extra of the unrelated project on the public index
     with pytest.raises(PluginNotFoundError, match="no installed plugin"):
         OmniQ(project_name="p", backend_type="kafkaesque")
 

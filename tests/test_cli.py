@@ -33,7 +33,7 @@ def test_demo_runs_and_prints_results(tmp_path) -> None:
 def test_worker_stops_gracefully_on_sigterm(tmp_path) -> None:
     app = tmp_path / "cli_app.py"
     app.write_text("from omniq import OmniQ\noq = OmniQ(project_name='cli', "
-                   "backend_type='memory', queues=['high', 'low'])\n")
+                   "backend_type='sqlite', base_dir='.', queues=['high', 'low'])\n")
     proc = subprocess.Popen(
         [sys.executable, "-m", "omniq", "worker", "--app", "cli_app:oq", "--queues", "high,low",
          "--type", "thread_pool", "--concurrency", "3"],

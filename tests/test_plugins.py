@@ -171,12 +171,12 @@ def test_unknown_name_of_ours_lists_installed_and_gives_pip_hint() -> None:
         plugins.resolve("task_queue", "redis")
     message = str(caught.value)
     assert "installed task queue types: memory" in message
-    assert 'pip install "omniq[redis]"' in message
+    assert 'pip install omniq-redis' in message
     assert isinstance(caught.value, LookupError)
 
-    with pytest.raises(PluginNotFoundError, match=r"omniq\[gevent\]"):
+    with pytest.raises(PluginNotFoundError, match=r"pip install omniq-gevent"):
         plugins.resolve("worker", "gevent")
-    with pytest.raises(PluginNotFoundError, match=r"omniq\[postgres\]"):
+    with pytest.raises(PluginNotFoundError, match=r"pip install omniq-postgres"):
         plugins.resolve("event_store", "PostgreSQL")
 
 
@@ -217,7 +217,7 @@ def test_missing_driver_is_plugin_not_found_with_import_error_chained(
         plugins.resolve("result_store", "redis")
     assert isinstance(caught.value.__cause__, ImportError)
     assert "omniq_no_such_driver_xyz" in str(caught.value)
-    assert 'pip install "omniq[redis]"' in str(caught.value)
+    assert 'pip install omniq-redis' in str(caught.value)
 
 
 def test_missing_class_of_third_party_names_its_distribution(make_dist: MakeDist) -> None:
@@ -253,12 +253,12 @@ def test_unknown_scheme_redacts_the_password_and_hints() -> None:
     message = str(caught.value)
     assert "hunter2" not in message
     assert "redis://app:***@db.internal:6379/0" in message
-    assert 'pip install "omniq[redis]"' in message
+    assert 'pip install omniq-redis' in message
 
     # A plain path is a `file` URL; s3:// needs the cloud extra.
-    with pytest.raises(PluginNotFoundError, match=r"omniq\[file\]"):
+    with pytest.raises(PluginNotFoundError, match=r"pip install omniq-fsspec"):
         plugins.split_type("result_store", "/var/lib/omniq")
-    with pytest.raises(PluginNotFoundError, match=r"omniq\[cloud\]"):
+    with pytest.raises(PluginNotFoundError, match=r'pip install "omniq-fsspec\[s3,gcs,azure\]"'):
         plugins.resolve_url("event_store", "s3://bucket/prefix")
 
 
@@ -274,19 +274,20 @@ def test_find_export_by_target_or_export_name(make_dist: MakeDist) -> None:
 
 @pytest.mark.usefixtures("without_our_plugins")
 @pytest.mark.parametrize(
-    ("name", "extra"),
+    ("name", "distribution"),
     [
-        ("SQLiteTaskQueue", "sqlite"),
-        ("PostgreSQLTaskQueue", "postgres"),
-        ("PostgresEventStorage", "postgres"),
-        ("AsyncRedisQueue", "redis"),
-        ("NATSTaskQueue", "nats"),
-        ("FileTaskQueueConfig", "file"),
-        ("GeventWorker", "gevent"),
+        ("SQLiteTaskQueue", "omniq-sqlite"),
+        ("PostgreSQLTaskQueue", "omniq-postgres"),
+        ("PostgresEventStorage", "omniq-postgres"),
+        ("AsyncRedisQueue", "omniq-redis"),
+        ("NATSTaskQueue", "omniq-nats"),
+        ("FileTaskQueueConfig", "omniq-fsspec"),
+        ("GeventWorker", "omniq-gevent"),
     ],
 )
-def test_find_export_hint_from_name_prefix(name: str, extra: str) -> None:
-    with pytest.raises(PluginNotFoundError, match=rf'pip install "omniq\[{extra}\]"'):
+def test_find_export_hint_from_name_prefix(name: str, distribution: str) -> None:
+    with pytest.raises(PluginNotFoundError, match=rf"pip install {distribution} .*"
+                       rf"pip install -e \./{distribution}\)"):
         plugins.find_export(name)
 
 
@@ -313,7 +314,7 @@ def test_facade_resolves_and_caches_exports(make_dist: MakeDist, facade: types.M
 
 @pytest.mark.usefixtures("without_our_plugins")
 def test_facade_import_of_missing_plugin_class_shows_the_hint(facade: types.ModuleType) -> None:
-    with pytest.raises(PluginNotFoundError, match=r'pip install "omniq\[sqlite\]"'):
+    with pytest.raises(PluginNotFoundError, match=r"pip install omniq-sqlite"):
         from omniq_test_facade import SQLiteTaskQueue  # type: ignore[import-not-found] # noqa: F401
 
 

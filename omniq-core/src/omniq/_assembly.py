@@ -11,6 +11,7 @@ import msgspec
 
 from . import plugins
 from ._sync import as_async
+from .config import check_options
 from .exceptions import ConfigError
 
 
@@ -55,13 +56,20 @@ def _from_mapping(kind: str, spec: Mapping[str, Any], project_name: str,
     options.setdefault("project_name", project_name)
     if secret_key:
         options.setdefault("secret_key", secret_key)
-    return _construct(cls, options)
+    return _construct(cls, options, what=f"the {type_name or 'URL'} {kind.replace('_', ' ')}",
+                      field_prefix=f"{kind}.config.")
 
 
-def _construct(cls: type, options: dict[str, Any]) -> Any:
+def _construct(cls: type, options: dict[str, Any], *, what: str, field_prefix: str) -> Any:
+    options = _accepted(cls, options)
+    check_options(cls, options, what=what, field_prefix=field_prefix, ignore=_NOT_OPTIONS)
     if hasattr(cls, "from_dict"):
-        return cls.from_dict(_accepted(cls, options))
+        return cls.from_dict(options)
     return cls(**options)
+
+
+# Parameters the assembly fills in itself, so never offered as "did you mean" to a user.
+_NOT_OPTIONS = ("project_name", "secret_key")
 
 
 def _accepted(cls: type, options: dict[str, Any]) -> dict[str, Any]:
@@ -75,8 +83,12 @@ def _accepted(cls: type, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def backend(spec: Any, *, project_name: str, secret_key: str | None = None,
-            **settings: Any) -> Any:
-    """A backend bundle from an object or a type name (None if the type has no bundle)."""
+            field_prefix: str = "", **settings: Any) -> Any:
+    """A backend bundle from an object or a type name (None if the type has no bundle).
+
+    ``field_prefix`` names where ``settings`` came from in error messages
+    (``"task_queue.config."`` when they were a config file's component options).
+    """
     if spec is None:
         return None
     if not isinstance(spec, str):
@@ -88,6 +100,8 @@ def backend(spec: Any, *, project_name: str, secret_key: str | None = None,
     except LookupError:
         plugins.lookup("task_queue", spec)  # raises the install hint if nothing provides it
         return None
+    check_options(cls, settings, what=f"the {spec} backend", ignore=_NOT_OPTIONS,
+                  field_prefix=field_prefix)
     options = {"project_name": project_name, **settings}
     if secret_key:
         options["secret_key"] = secret_key

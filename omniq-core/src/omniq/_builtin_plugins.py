@@ -25,7 +25,7 @@ def omniq_register_result_stores(register: Register) -> None:
     register(
         "memory",
         "omniq.storage.memory:AsyncMemoryResultStorage",
-        exports=["MemoryResultStorage", "MemoryResultStore"],
+        exports=["MemoryResultStorage", "MemoryResultStore", "MemoryResultStorageConfig"],
     )
 
 
@@ -34,13 +34,14 @@ def omniq_register_event_stores(register: Register) -> None:
     register(
         "memory",
         "omniq.storage.memory:AsyncMemoryEventStorage",
-        exports=["MemoryEventStorage"],
+        exports=["MemoryEventStorage", "MemoryEventStorageConfig"],
     )
 
 
 @hookimpl
 def omniq_register_backends(register: Register) -> None:
-    register("memory", "omniq.backend.memory:AsyncMemoryBackend", exports=["MemoryBackend"])
+    register("memory", "omniq.backend.memory:AsyncMemoryBackend",
+             exports=["MemoryBackend", "MemoryBackendConfig"])
 
 
 @hookimpl

@@ -12,11 +12,13 @@ from . import _assembly, plugins
 from ._results import wait_for_value
 from ._sync import as_async
 from .config import (
+    check_options,
     config_from_env,
-    configure_logging,
     get_setting,
     load_config_file,
+    locate_error,
     parse_config,
+    redact_url,
     validate_name,
 )
 from .events import EventLogger
@@ -66,19 +68,27 @@ class AsyncOmniQ:
         secret_key: str | None = None,
         **kwargs: Any,
     ) -> None:
-        configure_logging()
+        # Logging is the application's (or the CLI's) to configure, never the library's.
         self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
         self.worker_type = worker_type
         self.worker_config = dict(worker_config or {})
+        _check_worker_options(worker_type, self.worker_config, "worker.config.")
         ident: dict[str, Any] = {"project_name": self.project_name, "secret_key": secret_key}
         defaults: dict[str, Any] = {"queues": list(queues)} if queues else {}
         if task_queue is None and backend is None and backend_type is None:
             task_queue = get_setting("TASK_QUEUE_URL")
             backend_type = None if task_queue else get_setting("TASK_QUEUE_TYPE")
+            logger.info("no backend given: using %s (from OMNIQ_TASK_QUEUE_URL / "
+                        "OMNIQ_TASK_QUEUE_TYPE, or the default); pass backend_type= or "
+                        "task_queue= to choose one", redact_url(task_queue) if task_queue
+                        else f"the {backend_type!r} backend")
         self.backend = _assembly.backend(backend if backend is not None else backend_type,
                                          **ident, **kwargs)
         if task_queue is None and self.backend is None and backend_type is not None:
             task_queue = {"type": backend_type, "config": kwargs}
+            # No bundle class: backend_type still means every component of that type.
+            if result_store is None and _has_type("result_store", backend_type):
+                result_store = {"type": backend_type, "config": kwargs}
         elif kwargs and self.backend is None:
             raise ConfigError(f"unexpected argument(s) {sorted(kwargs)}", field=next(iter(kwargs)),
                               value=next(iter(kwargs.values())),
@@ -140,6 +150,9 @@ class AsyncOmniQ:
         if queue is not None and queue.type and not queue.url and not config.backend_type \
                 and _has_backend(queue.type):
             # `task_queue: {type: sqlite, config: {...}}` alone: the same engine for all three.
+            check_options(plugins.resolve("backend", queue.type), queue.config,
+                          what=f"the {queue.type} backend", field_prefix="task_queue.config.",
+                          ignore=("project_name", "secret_key"), also=("queues",))
             options["backend_type"] = queue.type
             options.update(queue.config)
         elif queue is not None:
@@ -161,11 +174,17 @@ class AsyncOmniQ:
         return cls.from_config_dict(config, **overrides)
 
     @classmethod
-    def from_config_file(cls, config_path: str | Path, env_vars: bool = False,
+    def from_config_file(cls, config_path: str | Path, env_vars: bool = True,
                          **overrides: Any) -> Self:
-        """Build from a YAML file; ``env_vars=True`` substitutes ``${VAR}``; keyword
-        arguments override the file (``worker_type=``, ``worker_config=``, top-level keys)."""
-        return cls.from_config(load_config_file(config_path, env_vars=env_vars, **overrides))
+        """Build from a YAML file; ``${VAR}`` and ``${VAR:-default}`` are replaced by
+        environment variables (``env_vars=False`` leaves them); keyword arguments override the
+        file (``worker_type=``, ``worker_config=``, top-level keys). An error names the file
+        and the line of the key at fault."""
+        config = load_config_file(config_path, env_vars=env_vars, **overrides)
+        try:
+            return cls.from_config(config)
+        except ConfigError as exc:
+            raise locate_error(exc, config_path) from None
 
     @classmethod
     def from_env(cls, prefix: str = "OMNIQ_") -> Self:
@@ -300,6 +319,7 @@ class AsyncOmniQ:
     # -- schedules -----------------------------------------------------------------------------
     async def schedule(self, func: Callable[..., Any], *args: Any, **options: Any) -> str:
         """Create a cron, interval or run-at schedule (see ``AsyncTaskQueue.schedule``)."""
+        check_options(self.task_queue.schedule, options, what="schedule", ignore=("func",))
         await self.connect()
         return await self.task_queue.schedule(func, *args, **options)
 
@@ -349,6 +369,7 @@ class AsyncOmniQ:
         kind = worker_type or self.worker_type or get_setting("DEFAULT_WORKER")
         cls = plugins.resolve("worker", kind)
         config = {**self.worker_config, **(worker_config or {}), **options}
+        check_options(cls, config, what=f"the {kind} worker", ignore=_WORKER_ARGS)
         await self.connect()
         worker = cls(self.task_queue, self.result_store, self.event_store, **config)
         await worker.start()
@@ -368,8 +389,29 @@ class AsyncOmniQ:
 
 
 def _has_backend(type_name: str) -> bool:
+    return _has_type("backend", type_name)
+
+
+def _has_type(kind: str, type_name: str) -> bool:
     try:
-        plugins.lookup("backend", type_name)
+        plugins.lookup(kind, type_name)
     except LookupError:
         return False
     return True
+
+
+# What start_worker passes itself: never a user's worker option.
+_WORKER_ARGS = ("queue", "result_store", "event_store", "task_queue")
+
+
+def _check_worker_options(worker_type: str | None, config: Mapping[str, Any],
+                          field_prefix: str) -> None:
+    """Refuse a misspelled or ill-typed worker option when the client is built, not when a
+    worker starts (an unknown worker type is left for start_worker to report)."""
+    kind = worker_type or get_setting("DEFAULT_WORKER")
+    try:
+        cls = plugins.resolve("worker", kind)
+    except LookupError:
+        return
+    check_options(cls, config, what=f"the {kind} worker", field_prefix=field_prefix,
+                  ignore=_WORKER_ARGS)

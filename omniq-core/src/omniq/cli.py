@@ -13,7 +13,7 @@ from typing import Any
 
 from . import __version__, plugins
 from ._sync import as_async
-from .config import configure_logging
+from .config import configure_logging, did_you_mean
 from .exceptions import ConfigError, OmniQError
 
 logger = logging.getLogger("omniq.cli")
@@ -26,7 +26,21 @@ def _load_app(spec: str) -> Any:
         raise ConfigError("bad --app", field="--app", value=spec,
                           expected="module:attribute, e.g. myapp.tasks:oq")
     sys.path.insert(0, os.getcwd())
-    obj: Any = getattr(importlib.import_module(module_name), attr)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module_name.startswith(exc.name):
+            raise  # the app module exists but imports something missing: its own traceback
+        raise ConfigError(f"cannot import module {exc.name!r} for --app", field="--app",
+                          value=spec, expected="module:attribute importable from the current "
+                          f"directory ({os.getcwd()}) or sys.path, e.g. myapp.tasks:oq") from None
+    try:
+        obj: Any = getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}", field="--app",
+                          value=spec, expected="module:attribute naming an OmniQ object",
+                          hint=did_you_mean(attr, [n for n in dir(module) if not n.startswith("_")])
+                          or None) from None
     if callable(obj) and not hasattr(obj, "enqueue"):
         obj = obj()
     return as_async(obj)
@@ -38,7 +52,7 @@ def _build_app(args: argparse.Namespace) -> Any:
     if args.app:
         return _load_app(args.app)
     if args.config:
-        return AsyncOmniQ.from_config_file(args.config, env_vars=True)
+        return AsyncOmniQ.from_config_file(args.config)
     options: dict[str, Any] = {}
     if args.project:
         options["project_name"] = args.project
@@ -47,18 +61,39 @@ def _build_app(args: argparse.Namespace) -> Any:
     elif args.backend:
         options["backend_type"] = args.backend
     if args.queues:
-        options["queues"] = args.queues
+        options["queues"] = _served(args.queues)
     if not options.get("task_queue") and not options.get("backend_type"):
         return AsyncOmniQ.from_env() if any(k.startswith("OMNIQ_") for k in os.environ) \
             else AsyncOmniQ(**options)
     return AsyncOmniQ(**options)
 
 
+def _served(queues: list[str]) -> list[str]:
+    """The queues a CLI worker serves: those listed, then ``default`` unless listed, so a task
+    enqueued without a queue_name is never stranded (docs/concepts.md)."""
+    return queues if "default" in queues else [*queues, "default"]
+
+
+def _refuse_memory(app: Any) -> None:
+    """A worker process on the in-process memory queue can never see a client's tasks."""
+    from .queue.memory import AsyncMemoryTaskQueue
+
+    if isinstance(app.task_queue, AsyncMemoryTaskQueue):
+        raise ConfigError(
+            "a worker process cannot serve the in-process 'memory' backend: no other process "
+            "sees its tasks",
+            field="backend", value="memory",
+            expected="a shared backend, chosen with --url (e.g. sqlite:///tasks.db or "
+                     "redis://127.0.0.1:6379/0), --backend, --config FILE, --app MODULE:ATTR, "
+                     "or OMNIQ_TASK_QUEUE_TYPE / OMNIQ_TASK_QUEUE_URL in the environment")
+
+
 async def _run_worker(args: argparse.Namespace) -> None:
     app = _build_app(args)
+    _refuse_memory(app)
     options: dict[str, Any] = {}
     if args.queues:
-        options["queues"] = args.queues
+        options["queues"] = _served(args.queues)
     if args.concurrency:
         options["max_workers"] = args.concurrency
     if args.lease:
@@ -94,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--url", help="task queue URL, e.g. redis://127.0.0.1:6379/0")
     worker.add_argument("--project", help="project name")
     worker.add_argument("--queues", type=_queues,
-                        help="queues to serve, highest priority first: high,medium,low")
+                        help="queues to serve, highest priority first: high,medium,low "
+                             "('default' is served last unless listed)")
     worker.add_argument("--type", default=None,
                         help="worker type: async, thread_pool, process_pool, ...")
     worker.add_argument("--concurrency", type=int, help="tasks run at once (max_workers)")

@@ -27,7 +27,9 @@ class ConfigError(OmniQError, ValueError):
         value: object = None,
         expected: str | None = None,
         source: str | None = None,
+        hint: str | None = None,
     ) -> None:
+        self.message, self.hint = message, hint
         self.field, self.value, self.expected, self.source = field, value, expected, source
         parts = [message]
         if field is not None:
@@ -36,6 +38,8 @@ class ConfigError(OmniQError, ValueError):
             parts.append(f"expected {expected}")
         if source is not None:
             parts.append(f"in {source}")
+        if hint:
+            parts.append(hint)
         super().__init__("; ".join(parts))
 
 

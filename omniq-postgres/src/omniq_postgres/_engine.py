@@ -140,8 +140,19 @@ def channel_name(schema: str, suffix: str) -> str:
 
 
 # -- errors ---------------------------------------------------------------------------------------
-def translate(exc: BaseException, display: str) -> OmniQError | None:
-    """The OmniQ error for a driver error (None: not a driver error, let it through)."""
+def translate(exc: BaseException, display: str,
+              timeout: float | None = None) -> OmniQError | None:
+    """The OmniQ error for a driver error (None: not a driver error, let it through).
+
+    ``timeout``: the connect timeout, when ``exc`` comes from opening connections.
+    """
+    if isinstance(exc, TimeoutError) and timeout is not None:
+        # asyncpg says nothing but "TimeoutError": say what it means.
+        return BackendUnavailableError(
+            f"PostgreSQL at {display} is unavailable: no PostgreSQL server answered within the "
+            f"connect timeout of {timeout:g} s; the port may belong to another program, or "
+            "the server is unreachable or overloaded (check host and port, or raise "
+            "connect_timeout=)")
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
         return BackendError(f"PostgreSQL refused the login to {display}: {exc} "
                             "(check username and password)")
@@ -160,14 +171,15 @@ def translate(exc: BaseException, display: str) -> OmniQError | None:
 
 
 @contextlib.contextmanager
-def translating(display: str) -> Iterator[None]:
-    """Raise driver errors as OmniQ errors (``raise ... from`` the original)."""
+def translating(display: str, timeout: float | None = None) -> Iterator[None]:
+    """Raise driver errors as OmniQ errors (``raise ... from`` the original); ``timeout``: the
+    connect timeout, when connections are being opened."""
     try:
         yield
     except OmniQError:
         raise
     except Exception as exc:
-        new = translate(exc, display)
+        new = translate(exc, display, timeout)
         if new is None:
             raise
         raise new from exc
@@ -293,7 +305,7 @@ class Engine:
     async def start(self) -> None:
         async with self._lock:
             if self.pool is None:
-                with translating(self.display):
+                with translating(self.display, self.settings.connect_timeout):
                     self.pool = await asyncpg.create_pool(
                         min_size=self.settings.min_size, max_size=self.settings.max_size,
                         reset=_keep_session, **self.settings.connect_kwargs())

@@ -27,11 +27,13 @@ from ._loader import (
     apply_overrides,
     config_from_env,
     load_config_file,
+    locate_error,
     parse_config,
     read_yaml_mapping,
     substitute_env,
 )
 from ._logging import configure_logging
+from ._options import check_options, did_you_mean
 from ._validate import (
     NAME_RULE,
     is_sensitive,
@@ -48,13 +50,16 @@ __all__ = [
     "NAME_RULE",
     "Settings",
     "apply_overrides",
+    "check_options",
     "config_from_env",
     "configure_logging",
     "convert_setting",
+    "did_you_mean",
     "get_setting",
     "get_settings",
     "is_sensitive",
     "load_config_file",
+    "locate_error",
     "parse_config",
     "read_yaml_mapping",
     "parse_env_value",

@@ -19,6 +19,7 @@ import yaml
 from ..exceptions import ConfigError
 from ..models._config import ComponentConfig, OmniQConfig, WorkerConfig
 from ._env import ENV_PREFIX, convert_setting, parse_env_value
+from ._options import did_you_mean
 from ._validate import redact_value
 
 #: Seed spellings accepted in dicts and files, and the field each one means.
@@ -62,15 +63,16 @@ def parse_config(data: Mapping[str, Any], *, source: str | None = None) -> OmniQ
 
 
 def load_config_file(
-    path: str | os.PathLike[str], env_vars: bool = False, **overrides: Any
+    path: str | os.PathLike[str], env_vars: bool = True, **overrides: Any
 ) -> OmniQConfig:
     """Read a YAML configuration file.
 
     Args:
         path: The file. An empty file is an empty configuration (every default).
         env_vars: Replace ``${VAR}`` and ``${VAR:-default}`` in string values with environment
-            variables (``$${`` stays a literal ``${``). Substituted values stay strings; each
-            component converts its own options.
+            variables (``$${`` stays a literal ``${``); on by default, the one rule for
+            ``OmniQ.from_config_file`` and ``omniq worker --config`` alike. Substituted values
+            stay strings; each component converts its own options.
         **overrides: Top-level keys that replace the file's (``project_name="x"``,
             ``queues=[...]``, ``task_queue={...}``), plus ``worker_type`` (sets
             ``worker.type``) and ``worker_config`` (merged into ``worker.config``).
@@ -84,7 +86,47 @@ def load_config_file(
     data = read_yaml_mapping(source)
     if env_vars:
         data = substitute_env(data, source=source)
-    return parse_config(apply_overrides(data, overrides, source=source), source=source)
+    try:
+        return parse_config(apply_overrides(data, overrides, source=source), source=source)
+    except ConfigError as exc:
+        raise locate_error(exc, source) from None
+
+
+def locate_error(exc: ConfigError, path: str | os.PathLike[str]) -> ConfigError:
+    """``exc`` with the file and the line of its field (``task_queue.config.max_retires``)
+    as its source, when the field is a key of that YAML file."""
+    source = os.fspath(path)
+    field = (exc.field or "").removeprefix("$").removeprefix(".")
+    try:
+        line = _key_lines(Path(source).read_text(encoding="utf-8")).get(field)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        line = None
+    if line is None and exc.source is not None:
+        return exc
+    where = f"{source}, line {line}" if line is not None else source
+    return ConfigError(exc.message, field=exc.field, value=exc.value, expected=exc.expected,
+                       source=where, hint=exc.hint)
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """The 1-based line of every mapping key, by dotted path (seed aliases as their field)."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, prefix: str) -> None:
+        if not isinstance(node, yaml.MappingNode):
+            return
+        for key, value in node.value:
+            name = str(key.value)
+            if not prefix:
+                name = ALIASES.get(name, name)
+            path = f"{prefix}{name}"
+            lines[path] = key.start_mark.line + 1
+            walk(value, path + ".")
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, "")
+    return lines
 
 
 
@@ -320,6 +362,7 @@ def _normalize(data: Mapping[str, Any], source: str | None) -> dict[str, Any]:
                 value=redact_value(str(key), value),
                 expected="one of " + ", ".join(_KNOWN + tuple(ALIASES)),
                 source=source,
+                hint=did_you_mean(str(key), _KNOWN + tuple(ALIASES)) or None,
             )
         if field in result:
             raise ConfigError(
@@ -381,6 +424,7 @@ def _translate(
             value=redact_value(name, _lookup(data, f"{path}.{name}")),
             expected=f"one of {fields}" if fields else None,
             source=source,
+            hint=did_you_mean(name, struct.__struct_fields__) if struct else None,
         )
     return ConfigError(message, field=path, value=value, expected=expected, source=source)
 
@@ -423,6 +467,7 @@ __all__ = [
     "apply_overrides",
     "config_from_env",
     "load_config_file",
+    "locate_error",
     "parse_config",
     "substitute_env",
 ]

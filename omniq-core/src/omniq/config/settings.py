@@ -22,7 +22,8 @@ PROJECT_NAME: str = "default"
 BASE_DIR: str = ".omniq"
 
 # -- library logging (task events are a separate thing) --------------------------------------
-#: Level of the ``omniq`` loggers: DEBUG, INFO, WARNING, ERROR, CRITICAL or DISABLED.
+#: Level of the ``omniq`` loggers: DEBUG, INFO, WARNING, ERROR, CRITICAL or DISABLED. Applied
+#: by the ``omniq`` command and ``configure_logging()``; the library alone never sets levels.
 LOG_LEVEL: str = "WARNING"
 #: True silences every ``omniq`` logger, whatever the levels say.
 DISABLE_LOGGING: bool = False

@@ -1,8 +1,10 @@
 """Install hints and URL handling for plugin error messages.
 
 A type name or class name that belongs to one of OmniQ's own plugin distributions is answered
-with the ``pip install "omniq[extra]"`` that provides it; anything else gets a plain "no installed
-plugin provides it".
+with what installs that plugin: its own distribution (``pip install omniq-redis``, or from a
+checkout of the repository ``pip install -e ./omniq-redis``), never an extra of ``omniq``: on
+the public index that name belongs to an unrelated project. Anything else gets a plain "no
+installed plugin provides it".
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ _EXTRA_DISTRIBUTION: dict[str, str] = {
     "cloud": "omniq-fsspec",
     "gevent": "omniq-gevent",
 }
+# Extras of our distribution that bring a scheme's driver (s3fs for s3://, ...).
+_DRIVER_EXTRAS: dict[str, str] = {"cloud": "s3,gcs,azure"}
 OUR_DISTRIBUTIONS = frozenset(_EXTRA_DISTRIBUTION.values())
 
 # Class-name prefixes of our plugins' exports (after an optional "Async"), longest first.
@@ -62,9 +66,7 @@ def install_hint(kind: str, name: str) -> str | None:
     extra = _OUR_NAMES.get(name.strip().lower())
     if extra is None or kind not in _EXTRA_KINDS.get(extra, _STORE_KINDS):
         return None
-    return (
-        f'it is provided by the {_EXTRA_DISTRIBUTION[extra]} plugin: pip install "omniq[{extra}]"'
-    )
+    return distribution_hint(_EXTRA_DISTRIBUTION[extra], _DRIVER_EXTRAS.get(extra))
 
 
 def export_hint(name: str) -> str | None:
@@ -72,11 +74,22 @@ def export_hint(name: str) -> str | None:
     base = name.removeprefix("Async")
     for prefix, extra in _EXPORT_PREFIXES:
         if base.startswith(prefix):
-            return (
-                f"it is provided by the {_EXTRA_DISTRIBUTION[extra]} plugin: "
-                f'pip install "omniq[{extra}]"'
-            )
+            return distribution_hint(_EXTRA_DISTRIBUTION[extra], _DRIVER_EXTRAS.get(extra))
     return None
+
+
+def distribution_hint(distribution: str, extras: str | None = None) -> str:
+    """How to install one of our plugin distributions, from the index or from a checkout."""
+    if extras:
+        spec = f"{distribution}[{extras}]"
+        return (
+            f'it is provided by the {distribution} plugin: pip install "{spec}" '
+            f'(from a checkout of the OmniQ repository: pip install -e "./{spec}")'
+        )
+    return (
+        f"it is provided by the {distribution} plugin: pip install {distribution} "
+        f"(from a checkout of the OmniQ repository: pip install -e ./{distribution})"
+    )
 
 
 def scheme_of(url: str) -> str:

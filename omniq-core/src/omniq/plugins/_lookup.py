@@ -3,11 +3,12 @@
 Lookups read the registry that :mod:`omniq.plugins._registry` builds on first use; a class is
 imported only when it is asked for, and cached. Every miss is a
 :class:`~omniq.exceptions.PluginNotFoundError` that says what is installed and, for one of
-OmniQ's own plugins, which ``pip install "omniq[...]"`` provides the missing name.
+OmniQ's own plugins, which distribution (``pip install omniq-redis``) provides the missing name.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import re
 from typing import Any
@@ -81,10 +82,18 @@ def lookup(kind: str, name: str) -> PluginType:
         label = kind_label(kind)
         hint = install_hint(kind, name) or f"no installed plugin provides a {label} named {name!r}"
         installed = registry.names(kind)
+        close = _closest(name, [n for (k, n) in registry.by_name if k == kind])
+        guess = f"did you mean {close!r}? " if close and not install_hint(kind, name) else ""
         raise PluginNotFoundError(
-            f"unknown {label} type {name!r}; installed {label} types: {installed}; {hint}"
+            f"unknown {label} type {name!r}; {guess}installed {label} types: {installed}; {hint}"
         )
     return t
+
+
+def _closest(name: str, names: list[str]) -> str | None:
+    """The installed name a misspelling most likely meant (``reddis`` -> ``redis``)."""
+    found = difflib.get_close_matches(normalize_name(name), names, n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def resolve(kind: str, name: str) -> type:

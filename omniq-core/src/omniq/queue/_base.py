@@ -21,6 +21,7 @@ from ..config import get_setting, validate_name
 from ..contract import Finished, ResultRecord, TaskStore
 from ..exceptions import ConfigError, TaskNotFoundError
 from ..models import DEAD, FINISHED, RUNNABLE, ErrorInfo, EventType, Task, TaskStatus
+from ._options import check_task_options
 from ._scheduling import SchedulingMixin
 
 if TYPE_CHECKING:
@@ -176,6 +177,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskStore):
         is written and that id is returned. Raises ``BackendUnavailableError`` if the store
         cannot be reached (the task is then not stored; retrying with the same id is safe).
         """
+        check_task_options(self.build_task, options)
         return (await self.enqueue_tasks([self.build_task(func, *args, **options)]))[0]
 
     async def enqueue_many(
@@ -189,6 +191,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskStore):
         Each item is a tuple of positional arguments, a dict of keyword arguments, or a single
         argument. ``options`` apply to every task.
         """
+        check_task_options(self.build_task, options)
         now = utcnow()
         tasks = []
         for item in items:

@@ -275,6 +275,13 @@ def _schedule_kind(schedule_type: str | None, cron_expression: str | None,
             and run_at is None:
         raise ConfigError("schedule needs cron_expression, interval or run_at",
                           field="schedule_type", value=schedule_type)
+    given = {name: value for name, value in (("cron_expression", cron_expression),
+             ("interval", interval), ("run_at", run_at)) if value is not None}
+    if len(given) > 1:
+        # Refused rather than one silently winning over the other.
+        raise ConfigError(f"schedule got both {' and '.join(given)}", field=next(iter(given)),
+                          value=given, expected="exactly one of cron_expression, interval or "
+                          "run_at (one schedule each if you want both)")
     if cron_expression is not None:
         return ScheduleType.CRON
     if interval is not None:

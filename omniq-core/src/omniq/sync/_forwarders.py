@@ -86,7 +86,7 @@ class OmniQMethods(SyncWrapper):
         return cls._construct('from_config_dict', config, **overrides)
 
     @classmethod
-    def from_config_file(cls, config_path: str | Path, env_vars: bool = False, **overrides: Any) -> Self:
+    def from_config_file(cls, config_path: str | Path, env_vars: bool = True, **overrides: Any) -> Self:
         return cls._construct('from_config_file', config_path, env_vars, **overrides)
 
     @classmethod

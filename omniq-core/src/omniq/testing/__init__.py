@@ -56,7 +56,7 @@ Example (``tests/test_conformance_mybackend.py``)::
 
 Or pick contracts one by one (``class TestMyQueue(TaskQueueTests): pass``): a result-store-only
 plugin subclasses just :class:`ResultStoreTests`. The kit needs ``pytest``, ``anyio``'s pytest
-plugin and ``hypothesis`` (the ``omniq[testing]`` extra).
+plugin and ``hypothesis`` (the ``testing`` extra of this distribution).
 """
 
 from __future__ import annotations

@@ -59,7 +59,8 @@ class AsyncWorkerBase(AsyncComponent):
 
     Args:
         queue: The task queue (``task_queue=`` is accepted too).
-        result_store: Where results go; None to not store results.
+        result_store: Where results go; None: the queue's own engine's result store (its
+            ``default_result_store()``), or no results if it has none.
         event_store: Where lifecycle events go; None turns events off.
         queues: Queue names to serve, in priority order (default: the queue's own).
         max_workers: How many tasks run at once.
@@ -99,7 +100,8 @@ class AsyncWorkerBase(AsyncComponent):
         super().__init__(project_name=queue.project_name)
         self.queue = queue
         self.serializer = queue.serializer
-        self.result_store = as_async(result_store)
+        self.result_store = as_async(result_store) if result_store is not None \
+            else queue.default_result_store()
         self.event_store = as_async(event_store)
         self.queues = list(queues) if queues else list(queue.queues)
         self.max_workers = int(max_workers or self._default_concurrency())

@@ -1,0 +1,347 @@
+"""What a new user meets first: the seeds' imports and defaults work, and wrong input gets an
+error that names the field, where it came from, what was expected and the closest valid name."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from omniq import AsyncOmniQ, ConfigError, OmniQ, PluginNotFoundError, plugins
+from seed_tasks import add_numbers, sync_task
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIQ_")}
+    return {**env, "PYTHONPATH": str(TESTS), "OMNIQ_SECRET_KEY": "omniq-test-secret", **extra}
+
+
+# -- seeds' forms and defaults ---------------------------------------------------------------------
+def test_worker_given_only_a_queue_keeps_results_in_the_queues_engine(tmp_path: Path) -> None:
+    # Seed 001 "Handling Both Sync and Async Tasks", on SQLite.
+    from omniq.queue import SQLiteTaskQueue
+    from omniq.workers import AsyncWorker
+
+    queue = SQLiteTaskQueue(project_name="my_project", base_dir=str(tmp_path))
+    worker = AsyncWorker(queue=queue, max_workers=10)
+    worker.start()
+    try:
+        task_id = queue.enqueue(sync_task, func_args=dict(x=5, y=10))
+        assert worker.get_result(task_id, timeout=20) == 50
+    finally:
+        worker.stop()
+        queue.close()
+
+
+def test_client_given_only_a_queue_keeps_results_in_the_queues_engine(tmp_path: Path) -> None:
+    from omniq.queue import SQLiteTaskQueue
+
+    queue = SQLiteTaskQueue(project_name="p", base_dir=str(tmp_path))
+    with OmniQ(project_name="p", task_queue=queue) as oq:
+        assert "SQLite" in type(oq.result_store).__name__
+
+
+def test_backends_has_a_submodule_per_installed_type() -> None:
+    # Seed 004: from omniq.backends.sqlite import SQLiteBackend
+    from omniq.backends.sqlite import SQLiteBackend, SQLiteTaskQueueConfig
+
+    assert SQLiteBackend.__name__ == "SQLiteBackend"
+    assert SQLiteTaskQueueConfig.__name__ == "SQLiteTaskQueueConfig"
+    memory = importlib.import_module("omniq.backends.memory")
+    assert {"MemoryBackend", "MemoryTaskQueue", "MemoryResultStorageConfig"} <= set(memory.__all__)
+    assert importlib.import_module("omniq.backends.postgresql").PostgresBackend.__name__ \
+        == "PostgresBackend"  # an alias names the same type
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("omniq.backends.kafkaesque")
+
+
+def test_a_missing_plugin_of_ours_is_named_on_import_from_backends() -> None:
+    with pytest.raises(PluginNotFoundError, match=r"pip install -e \./omniq-nats"):
+        importlib.import_module("omniq.backends.nats")
+
+
+def test_every_engine_has_the_same_config_struct_names() -> None:
+    import omniq.models
+
+    suffixes = ("TaskQueueConfig", "ResultStorageConfig", "EventStorageConfig", "BackendConfig")
+    for prefix in ("Memory", "SQLite", "Postgres", "Redis"):
+        for suffix in suffixes:
+            assert getattr(omniq.models, prefix + suffix).__name__ == prefix + suffix
+
+
+# -- a third-party type without a bundle class -----------------------------------------------------
+ACME_PLUGIN = """
+    from omniq.plugins import hookimpl
+
+    @hookimpl
+    def omniq_register_task_queues(register):
+        register("acme", "{pkg}.engine:AsyncAcmeTaskQueue")
+
+    @hookimpl
+    def omniq_register_result_stores(register):
+        register("acme", "{pkg}.engine:AsyncAcmeResultStore")
+
+    @hookimpl
+    def omniq_register_event_stores(register):
+        register("acme", "{pkg}.engine:AsyncAcmeEventStore")
+"""
+
+ACME_ENGINE = """
+    from omniq.queue.memory import AsyncMemoryTaskQueue
+    from omniq.storage.memory import AsyncMemoryEventStorage, AsyncMemoryResultStorage
+
+    class AsyncAcmeTaskQueue(AsyncMemoryTaskQueue):
+        pass
+
+    class AsyncAcmeResultStore(AsyncMemoryResultStorage):
+        pass
+
+    class AsyncAcmeEventStore(AsyncMemoryEventStorage):
+        pass
+"""
+
+
+@pytest.fixture
+def acme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A distribution ``omniq-acme`` on sys.path whose plugin registers three ``acme`` types."""
+    pkg = f"omniq_acme_{os.getpid()}"
+    (tmp_path / pkg).mkdir()
+    (tmp_path / pkg / "__init__.py").write_text("")
+    for name, code in {"plugin.py": ACME_PLUGIN, "engine.py": ACME_ENGINE}.items():
+        (tmp_path / pkg / name).write_text(textwrap.dedent(code.format(pkg=pkg)))
+    info = tmp_path / "omniq_acme-1.0.dist-info"
+    info.mkdir()
+    info.joinpath("METADATA").write_text("Metadata-Version: 2.1\nName: omniq-acme\nVersion: 1.0\n")
+    info.joinpath("entry_points.txt").write_text(f"[omniq]\nacme = {pkg}.plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    plugins.reset()
+    yield pkg
+    plugins.reset()
+    for name in [m for m in sys.modules if m.startswith(pkg) or m == "omniq.backends.acme"]:
+        del sys.modules[name]
+
+
+def test_backend_type_without_a_bundle_means_every_component_of_that_type(acme: str) -> None:
+    with OmniQ(project_name="p", backend_type="acme") as oq:
+        assert type(oq.task_queue).__name__ == "AsyncAcmeTaskQueue"
+        assert type(oq.result_store).__name__ == "AsyncAcmeResultStore"
+    from omniq.backends.acme import AsyncAcmeResultStore  # type: ignore[import-not-found]
+
+    assert AsyncAcmeResultStore.__module__ == f"{acme}.engine"
+
+
+# -- wrong input ----------------------------------------------------------------------------------
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "omniq.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_unknown_key_in_a_yaml_config_block_names_file_line_and_closest_name(
+        tmp_path: Path) -> None:
+    path = _write(tmp_path, f"""\
+        project_name: p
+        task_queue:
+          type: sqlite
+          config:
+            base_dir: {tmp_path}
+            busy_timout: 3
+        """)
+    with pytest.raises(ConfigError) as info:
+        OmniQ.from_config_file(path)
+    message = str(info.value)
+    assert "'busy_timout'" in message and "did you mean 'busy_timeout'?" in message
+    assert f"{path}, line 6" in message
+    assert info.value.field == "task_queue.config.busy_timout"
+
+
+def test_unknown_top_level_key_suggests_the_closest(tmp_path: Path) -> None:
+    path = _write(tmp_path, "project_name: p\nqueus: [a]\n")
+    with pytest.raises(ConfigError, match=r"did you mean 'queues'\?") as info:
+        OmniQ.from_config_file(path)
+    assert f"{path}, line 2" in str(info.value)
+
+
+def test_unknown_or_ill_typed_worker_option_in_yaml(tmp_path: Path) -> None:
+    path = _write(tmp_path, "project_name: p\nworker:\n  type: async\n  config:\n"
+                            "    max_worker: 3\n")
+    with pytest.raises(ConfigError) as info:
+        OmniQ.from_config_file(path)
+    assert "did you mean 'max_workers'?" in str(info.value)
+    assert f"{path}, line 5" in str(info.value)
+    path = _write(tmp_path, "project_name: p\nworker:\n  config:\n    max_workers: lots\n")
+    with pytest.raises(ConfigError) as info:
+        OmniQ.from_config_file(path)
+    message = str(info.value)
+    assert "'lots'" in message and "an integer" in message and f"{path}, line 4" in message
+
+
+def test_unknown_worker_option_to_start_worker() -> None:
+    with OmniQ(project_name="p", backend_type="memory") as oq, \
+            pytest.raises(ConfigError, match=r"did you mean 'max_workers'\?"):
+        oq.start_worker(max_worker=2)
+
+
+def test_misspelled_or_malformed_enqueue_options() -> None:
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(ConfigError, match=r"'retires'.*did you mean 'max_retries'\?"):
+            oq.enqueue(add_numbers, 1, 2, retires=3)
+        with pytest.raises(ConfigError, match="func_args must be a mapping") as info:
+            oq.enqueue(add_numbers, func_args=(2, 3))
+        assert "enqueue(func, 2, 3)" in str(info.value)
+        with pytest.raises(ConfigError, match=r"'retires'.*max_retries"):
+            oq.enqueue_many(add_numbers, [(1, 2)], retires=3)
+        assert oq.list_tasks() == []
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("reddis", "redis"), ("sqlit", "sqlite")])
+def test_misspelled_type_name_suggests_the_installed_one(typo: str, meant: str) -> None:
+    with pytest.raises(PluginNotFoundError, match=f"did you mean '{meant}'"):
+        OmniQ(project_name="p", backend_type=typo)
+
+
+def test_schedule_with_both_interval_and_cron_is_refused() -> None:
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(ConfigError, match="both cron_expression and interval"):
+            oq.schedule(add_numbers, interval=60, cron_expression="0 9 * * *")
+        with pytest.raises(ConfigError, match=r"did you mean 'interval'\?"):
+            oq.schedule(add_numbers, intervall=60)
+        assert oq.list_schedules() == []
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port where something listens and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def test_postgres_url_on_a_port_that_is_not_postgres_says_so(silent_port: int) -> None:
+    from omniq import BackendUnavailableError
+
+    url = f"postgresql://postgres@127.0.0.1:{silent_port}/test"
+    queue = {"url": url, "config": {"connect_timeout": 1}}
+    with pytest.raises(BackendUnavailableError) as info, \
+            OmniQ(project_name="p", task_queue=queue) as oq:
+        oq.enqueue(add_numbers, 1, 2)
+    message = str(info.value)
+    assert f"127.0.0.1:{silent_port}" in message and "1 s" in message
+    assert "no PostgreSQL server answered" in message
+
+
+def test_install_hints_never_name_the_unrelated_omniq_distribution() -> None:
+    # `omniq[...]` on the public index is another project's; ours are omniq-redis & co.
+    pattern = re.compile(r"pip install[^\n]*omniq\[")
+    offenders = []
+    for path in REPO.rglob("*"):
+        if path.suffix not in (".py", ".md", ".txt", ".toml", ".yaml", ".yml") \
+                or any(part.startswith(".") for part in path.relative_to(REPO).parts) \
+                or path == Path(__file__):
+            continue
+        if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
+            offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
+
+
+# -- defaults that surprised -----------------------------------------------------------------------
+def test_from_config_file_expands_env_vars_as_the_cli_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNIQ_TEST_PROJECT", "from_env")
+    path = _write(tmp_path, "project_name: ${OMNIQ_TEST_PROJECT}\ntask_queue: memory\n")
+    with OmniQ.from_config_file(path) as oq:
+        assert oq.project_name == "from_env"
+
+
+def test_client_logs_the_backend_it_fell_back_to(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMNIQ_TASK_QUEUE_TYPE", raising=False)
+    monkeypatch.delenv("OMNIQ_TASK_QUEUE_URL", raising=False)
+    with caplog.at_level(logging.INFO, logger="omniq"):
+        AsyncOmniQ(project_name="p")
+    assert any(r.name == "omniq" and r.levelno == logging.INFO and "'memory' backend" in
+               r.getMessage() for r in caplog.records)
+
+
+def test_the_library_leaves_the_applications_logger_levels_alone() -> None:
+    root = logging.getLogger("omniq")
+    before = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        AsyncOmniQ(project_name="p", backend_type="memory")
+        assert root.level == logging.DEBUG
+    finally:
+        root.setLevel(before)
+
+
+# -- the command line ------------------------------------------------------------------------------
+def _omniq(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "omniq", *args], capture_output=True,
+                          text=True, cwd=cwd, env=_env(**env), timeout=60)
+
+
+def test_worker_with_an_app_module_that_does_not_exist(tmp_path: Path) -> None:
+    result = _omniq("worker", "--app", "nosuchmod:oq", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "cannot import module 'nosuchmod'" in result.stderr and "--app" in result.stderr
+
+
+def test_worker_refuses_the_in_process_memory_backend(tmp_path: Path) -> None:
+    result = _omniq("worker", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "memory" in result.stderr and "--url" in result.stderr
+    assert "OMNIQ_TASK_QUEUE_TYPE" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_worker_serves_default_last_and_honours_log_level(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tasks.db'}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omniq", "--log-level", "INFO", "worker", "--url", url,
+         "--project", "cli", "--queues", "high,low"],
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        assert "'high', 'low', 'default'" in banner
+        with OmniQ(project_name="cli", task_queue=url) as oq:
+            task_id = oq.enqueue(add_numbers, 2, 3)  # no queue_name: the default queue
+            assert oq.get_result(task_id, timeout=30) == 5
+    finally:
+        proc.terminate()
+        started = time.monotonic()
+        proc.wait(timeout=30)
+    assert time.monotonic() - started < 30
+    assert proc.stderr is not None
+    assert re.search(r" INFO omniq", proc.stderr.read())  # --log-level was not reset
