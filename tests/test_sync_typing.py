@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import omniq
 import pytest
@@ -60,8 +61,9 @@ class _AsyncQueueWithExtra(AsyncMemoryTaskQueue):
     async def vacuum(self, *, keep: int = 3) -> int:
         return keep
 
-    async def cancel(self, task_id: str, reason: str = "plugin reason") -> bool:
-        return reason == "plugin reason"
+    async def count_tasks(self, *, queue_name: str | None = "plugin",
+                          status: Any = None) -> int:
+        return 7 if queue_name == "plugin" else 0
 
 
 class _QueueWithExtra(TaskQueue, twin_of=_AsyncQueueWithExtra):
@@ -72,7 +74,7 @@ def test_a_twin_forwards_what_the_generated_base_does_not_cover() -> None:
     assert omniq.sync.SyncTwin is not None
     queue = _QueueWithExtra(project_name="p")
     assert queue.vacuum(keep=5) == 5  # type: ignore[attr-defined]
-    assert queue.cancel("any")  # the plugin's own default, not the base's
+    assert queue.count_tasks() == 7  # the plugin's own default, not the base's
 
 
 def test_components_handed_out_by_a_sync_object_are_sync_twins() -> None:
