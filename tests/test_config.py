@@ -1,5 +1,5 @@
 """Configuration: settings and their OMNIQ_* overrides, config structs, YAML files, the
-environment loader, name validation, URL redaction and library logging (DESIGN §6, §7)."""
+environment loader, name validation, URL redaction and library logging."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Worker processes on Redis: exactly-once completion at volume, a worker killed mid-task,
-and the server itself restarted mid-run (DESIGN §8). Executions are counted from files the
+and the server itself restarted mid-run. Executions are counted from files the
 task functions append to (``tasks_redis``), not from what the store says.
 """
 

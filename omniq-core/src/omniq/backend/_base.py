@@ -9,7 +9,7 @@ from ..exceptions import ConfigError
 
 
 class AsyncBackend(AsyncComponent):
-    """A bundle that builds the components of one engine (DESIGN §4).
+    """A bundle that builds the components of one engine.
 
     Subclasses name their component classes; the connection settings given here are passed to
     each component, so ``SQLiteBackend(project_name="p", base_dir="data")`` builds a queue, a

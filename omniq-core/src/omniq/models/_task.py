@@ -12,7 +12,7 @@ import msgspec
 
 
 class TaskStatus(str, enum.Enum):
-    """Where a task is in its lifecycle (DESIGN §3)."""
+    """Where a task is in its lifecycle."""
 
     PENDING = "pending"  # queued, runnable at its eta
     WAITING = "waiting"  # blocked on dependencies

@@ -1,4 +1,4 @@
-"""Serialization and signing of task calls and results (DESIGN §6).
+"""Serialization and signing of task calls and results.
 
 Calls and values travel as msgpack (msgspec) where they round-trip exactly and as dill
 otherwise, inside an HMAC-SHA256 envelope that a reader verifies before it imports a name or
