@@ -13,6 +13,7 @@ import importlib.metadata
 import re
 from typing import Any
 
+import anyio
 import pytest
 
 from ..exceptions import PluginNotFoundError
@@ -64,7 +65,8 @@ class PackagingTests(KitBase):
     ``backend_type``, ``backend_options``, ``task_queue``, ``result_store``, ``event_store``,
     ``store_scope``)."""
 
-    def test_type_is_registered_through_an_entry_point(self, backend_type: str) -> None:
+    @pytest.mark.anyio
+    async def test_type_is_registered_through_an_entry_point(self, backend_type: str) -> None:
         from .. import plugins
 
         with_entry_points = {_distribution_key(ep.dist.name)
@@ -124,27 +126,35 @@ class PackagingTests(KitBase):
                 "fixture's store: backend_options must name the store the fixtures use"
             )
 
-    def test_sync_twins_work_through_the_blocking_api(
+    @pytest.mark.anyio
+    async def test_sync_twins_work_through_the_blocking_api(
             self, backend_type: str, backend_options: dict[str, Any], project_name: str) -> None:
-        from .. import OmniQ
-
+        # In a thread, as in a plain script: blocking calls must not run on an event loop.
         settings = {"project_name": project_name, **backend_options}
-        with sync_twin("task_queue", backend_type)(**settings) as queue:
-            task_id = queue.enqueue(_tasks.add, 1, 2)
-            task = queue.get_task(task_id)
-            assert task is not None and task.id == task_id and task.status == TaskStatus.PENDING
-        with sync_twin("result_store", backend_type)(**settings) as results:
-            stored = result({"sum": 3})
-            results.set(stored)
-            got = results.get(stored.task_id)
-            assert got is not None and got.result == {"sum": 3}
-        with sync_twin("event_store", backend_type)(**settings) as events:
-            logged = event(EventType.ENQUEUED, moment(), task_id=task_id, queue_name="default")
-            events.append([logged])
-            assert [e.id for e in events.query(task_id=task_id)] == [logged.id]
-        with sync_twin("backend", backend_type)(**settings) as backend, \
-                OmniQ.from_backend(backend, result_store_backend=backend,
-                                   event_store_backend=backend) as oq:
-            task_id = oq.enqueue(_tasks.add, 2, 2)
-            task = oq.get_task(task_id)
-            assert task is not None and task.id == task_id
+        await anyio.to_thread.run_sync(_use_sync_twins, backend_type, settings)
+
+
+def _use_sync_twins(backend_type: str, settings: dict[str, Any]) -> None:
+    """Enqueue and read a task, set and get a result, log and query an event, through the sync
+    twin of each class, and run a task round trip through the sync backend bundle."""
+    from .. import OmniQ
+
+    with sync_twin("task_queue", backend_type)(**settings) as queue:
+        task_id = queue.enqueue(_tasks.add, 1, 2)
+        task = queue.get_task(task_id)
+        assert task is not None and task.id == task_id and task.status == TaskStatus.PENDING
+    with sync_twin("result_store", backend_type)(**settings) as results:
+        stored = result({"sum": 3})
+        results.set(stored)
+        got = results.get(stored.task_id)
+        assert got is not None and got.result == {"sum": 3}
+    with sync_twin("event_store", backend_type)(**settings) as events:
+        logged = event(EventType.ENQUEUED, moment(), task_id=task_id, queue_name="default")
+        events.append([logged])
+        assert [e.id for e in events.query(task_id=task_id)] == [logged.id]
+    with sync_twin("backend", backend_type)(**settings) as backend, \
+            OmniQ.from_backend(backend, result_store_backend=backend,
+                               event_store_backend=backend) as oq:
+        task_id = oq.enqueue(_tasks.add, 2, 2)
+        task = oq.get_task(task_id)
+        assert task is not None and task.id == task_id
