@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from omniq import AsyncOmniQ
 from omniq.testing import ConformanceTests
 from omniq_postgres import (
     AsyncPostgresEventStorage,
@@ -21,44 +20,37 @@ from omniq_postgres import (
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-async def _schema(postgres_dsn: str, project_name: str) -> AsyncIterator[None]:
-    yield
-    conn = await asyncpg.connect(postgres_dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "omniq_{project_name}" CASCADE')
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-async def task_queue(_schema: None, postgres_dsn: str,
-                     project_name: str) -> AsyncIterator[AsyncPostgresTaskQueue]:
-    async with AsyncPostgresTaskQueue(project_name=project_name, url=postgres_dsn) as queue:
-        yield queue
-
-
-@pytest.fixture
-async def result_store(_schema: None, postgres_dsn: str,
-                       project_name: str) -> AsyncIterator[AsyncPostgresResultStorage]:
-    async with AsyncPostgresResultStorage(project_name=project_name, url=postgres_dsn) as store:
-        yield store
-
-
-@pytest.fixture
-async def event_store(_schema: None, postgres_dsn: str,
-                      project_name: str) -> AsyncIterator[AsyncPostgresEventStorage]:
-    async with AsyncPostgresEventStorage(project_name=project_name, url=postgres_dsn) as store:
-        yield store
-
-
-@pytest.fixture
-async def omniq(project_name: str, task_queue: Any, result_store: Any,
-                event_store: Any) -> AsyncIterator[AsyncOmniQ]:
-    async with AsyncOmniQ(project_name=project_name, task_queue=task_queue,
-                          result_store=result_store, event_store=event_store) as oq:
-        yield oq
-
-
 class TestPostgresConformance(ConformanceTests):
-    pass
+    @pytest.fixture
+    def backend_type(self) -> str:
+        return "postgres"
+
+    @pytest.fixture
+    async def backend_options(self, postgres_dsn: str,
+                              project_name: str) -> AsyncIterator[dict[str, Any]]:
+        yield {"url": postgres_dsn}
+        conn = await asyncpg.connect(postgres_dsn)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "omniq_{project_name}" CASCADE')
+        finally:
+            await conn.close()
+
+    @pytest.fixture
+    async def task_queue(self, backend_options: dict[str, Any],
+                         project_name: str) -> AsyncIterator[AsyncPostgresTaskQueue]:
+        async with AsyncPostgresTaskQueue(project_name=project_name, **backend_options) as queue:
+            yield queue
+
+    @pytest.fixture
+    async def result_store(self, backend_options: dict[str, Any],
+                           project_name: str) -> AsyncIterator[AsyncPostgresResultStorage]:
+        async with AsyncPostgresResultStorage(project_name=project_name,
+                                              **backend_options) as store:
+            yield store
+
+    @pytest.fixture
+    async def event_store(self, backend_options: dict[str, Any],
+                          project_name: str) -> AsyncIterator[AsyncPostgresEventStorage]:
+        async with AsyncPostgresEventStorage(project_name=project_name,
+                                             **backend_options) as store:
+            yield store

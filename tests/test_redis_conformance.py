@@ -7,10 +7,10 @@ shared server; they are deleted afterwards (never FLUSHDB on a shared server).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from omniq import AsyncOmniQ
 from omniq.testing import ConformanceTests
 from omniq_redis import AsyncRedisEventStorage, AsyncRedisResultStorage, AsyncRedisTaskQueue
 
@@ -30,41 +30,33 @@ async def drop_project_keys(url: str, project_name: str) -> int:
         await client.aclose()
 
 
-@pytest.fixture
-async def _clean_keys(redis_url: str, project_name: str) -> AsyncIterator[None]:
-    yield
-    await drop_project_keys(redis_url, project_name)
-
-
-@pytest.fixture
-async def task_queue(redis_url: str, project_name: str,
-                     _clean_keys: None) -> AsyncIterator[AsyncRedisTaskQueue]:
-    async with AsyncRedisTaskQueue(project_name=project_name, url=redis_url) as queue:
-        yield queue
-
-
-@pytest.fixture
-async def result_store(redis_url: str, project_name: str,
-                       _clean_keys: None) -> AsyncIterator[AsyncRedisResultStorage]:
-    async with AsyncRedisResultStorage(project_name=project_name, url=redis_url) as store:
-        yield store
-
-
-@pytest.fixture
-async def event_store(redis_url: str, project_name: str,
-                      _clean_keys: None) -> AsyncIterator[AsyncRedisEventStorage]:
-    async with AsyncRedisEventStorage(project_name=project_name, url=redis_url) as store:
-        yield store
-
-
-@pytest.fixture
-async def omniq(project_name: str, task_queue: AsyncRedisTaskQueue,
-               result_store: AsyncRedisResultStorage,
-               event_store: AsyncRedisEventStorage) -> AsyncIterator[AsyncOmniQ]:
-    async with AsyncOmniQ(project_name=project_name, task_queue=task_queue,
-                          result_store=result_store, event_store=event_store) as oq:
-        yield oq
-
-
 class TestRedisConformance(ConformanceTests):
-    pass
+    @pytest.fixture
+    def backend_type(self) -> str:
+        return "redis"
+
+    @pytest.fixture
+    async def backend_options(self, redis_url: str,
+                              project_name: str) -> AsyncIterator[dict[str, Any]]:
+        yield {"url": redis_url}
+        await drop_project_keys(redis_url, project_name)
+
+    @pytest.fixture
+    async def task_queue(self, backend_options: dict[str, Any],
+                         project_name: str) -> AsyncIterator[AsyncRedisTaskQueue]:
+        async with AsyncRedisTaskQueue(project_name=project_name, **backend_options) as queue:
+            yield queue
+
+    @pytest.fixture
+    async def result_store(self, backend_options: dict[str, Any],
+                           project_name: str) -> AsyncIterator[AsyncRedisResultStorage]:
+        async with AsyncRedisResultStorage(project_name=project_name,
+                                           **backend_options) as store:
+            yield store
+
+    @pytest.fixture
+    async def event_store(self, backend_options: dict[str, Any],
+                          project_name: str) -> AsyncIterator[AsyncRedisEventStorage]:
+        async with AsyncRedisEventStorage(project_name=project_name,
+                                          **backend_options) as store:
+            yield store

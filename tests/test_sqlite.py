@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from omniq import AsyncOmniQ
 from omniq.testing import ConformanceTests
 from omniq_sqlite import AsyncSQLiteEventStorage, AsyncSQLiteResultStorage, AsyncSQLiteTaskQueue
 
 
 class _SQLiteFixtures:
     """Queue, results and events of one project sharing one database (separate tables)."""
+
+    @pytest.fixture
+    def backend_type(self) -> str:
+        return "sqlite"
+
+    @pytest.fixture
+    def backend_options(self, database: str) -> dict[str, Any]:
+        return {"database_path": database}
 
     @pytest.fixture
     def database(self, tmp_path: Path) -> str:
@@ -38,14 +46,6 @@ class _SQLiteFixtures:
                                            database_path=database) as store:
             yield store
 
-    @pytest.fixture
-    async def omniq(self, project_name: str, task_queue: AsyncSQLiteTaskQueue,
-                    result_store: AsyncSQLiteResultStorage,
-                    event_store: AsyncSQLiteEventStorage) -> AsyncIterator[AsyncOmniQ]:
-        async with AsyncOmniQ(project_name=project_name, task_queue=task_queue,
-                              result_store=result_store, event_store=event_store) as oq:
-            yield oq
-
 
 class TestSQLiteFile(_SQLiteFixtures, ConformanceTests):
     """Every contract on a database file (WAL mode), fresh per test."""
@@ -61,3 +61,7 @@ class TestSQLiteMemory(_SQLiteFixtures, ConformanceTests):
     @pytest.fixture
     def database(self) -> str:
         return ":memory:"
+
+    @pytest.fixture
+    def store_scope(self) -> str:
+        return "process"

@@ -1,15 +1,19 @@
-"""A third-party plugin works with no change to the core.
+"""A third-party plugin works with no change to the core, and the conformance kit runs for it.
 
-The test builds a throwaway distribution ``omniq-acme`` from a pyproject with hatchling and
+Most tests build a throwaway distribution ``omniq-acme`` from a pyproject with hatchling and
 installs it with pip into a temporary ``--target`` directory (put on ``sys.path``, where
 ``importlib.metadata`` finds its entry point), rather than into the shared virtualenv, so
-nothing outlives the test and concurrent runs do not see each other's plugin.
+nothing outlives the test and concurrent runs do not see each other's plugin. The last one
+installs a working plugin and this checkout's core into a fresh virtual environment and runs the
+kit there exactly as its documentation says.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import omniq
+import omniq.testing
 import pytest
 from omniq import plugins
 
@@ -160,3 +165,161 @@ async def test_plugin_queue_built_on_the_memory_queue_works() -> None:
         task_id = await queue.enqueue(json.dumps, {"a": 1})
         task = await queue.get_task(task_id)
     assert task is not None and task.id == task_id
+
+
+# -- the conformance kit, run by a stranger ------------------------------------------------------
+# A plugin distribution in one module: the core's memory engine under the type name "acme".
+KIT_PLUGIN_FILES = {
+    "pyproject.toml": """
+        [build-system]
+        requires = ["hatchling>=1.25"]
+        build-backend = "hatchling.build"
+
+        [project]
+        name = "omniq-acme"
+        version = "0.1.0"
+        requires-python = ">=3.11"
+        dependencies = ["omniq>=2026.12.0,<2026.13"]
+
+        [project.entry-points.omniq]
+        acme = "omniq_acme"
+
+        [tool.hatch.build.targets.wheel]
+        packages = ["src/omniq_acme"]
+    """,
+    "src/omniq_acme/__init__.py": """
+        from omniq.backend.memory import AsyncMemoryBackend, MemoryBackend
+        from omniq.plugins import hookimpl
+        from omniq.queue.memory import AsyncMemoryTaskQueue, MemoryTaskQueue
+        from omniq.storage.memory import (
+            AsyncMemoryEventStorage,
+            AsyncMemoryResultStorage,
+            MemoryEventStorage,
+            MemoryResultStorage,
+        )
+
+
+        class AsyncAcmeTaskQueue(AsyncMemoryTaskQueue):
+            pass
+
+
+        class AsyncAcmeResultStorage(AsyncMemoryResultStorage):
+            pass
+
+
+        class AsyncAcmeEventStorage(AsyncMemoryEventStorage):
+            pass
+
+
+        class AsyncAcmeBackend(AsyncMemoryBackend):
+            task_queue_class = AsyncAcmeTaskQueue
+            result_store_class = AsyncAcmeResultStorage
+            event_store_class = AsyncAcmeEventStorage
+
+
+        class AcmeTaskQueue(MemoryTaskQueue):
+            pass
+
+
+        class AcmeResultStorage(MemoryResultStorage):
+            pass
+
+
+        class AcmeEventStorage(MemoryEventStorage):
+            pass
+
+
+        class AcmeBackend(MemoryBackend):
+            pass
+
+
+        @hookimpl
+        def omniq_register_task_queues(register):
+            register("acme", "omniq_acme:AsyncAcmeTaskQueue", exports=["AcmeTaskQueue"])
+
+
+        @hookimpl
+        def omniq_register_result_stores(register):
+            register("acme", "omniq_acme:AsyncAcmeResultStorage", exports=["AcmeResultStorage"])
+
+
+        @hookimpl
+        def omniq_register_event_stores(register):
+            register("acme", "omniq_acme:AsyncAcmeEventStorage", exports=["AcmeEventStorage"])
+
+
+        @hookimpl
+        def omniq_register_backends(register):
+            register("acme", "omniq_acme:AsyncAcmeBackend", exports=["AcmeBackend"])
+    """,
+}
+#: The test tools the kit needs, installed at the versions requirements-dev.txt pins.
+KIT_TOOLS = ("pytest", "anyio", "hypothesis", "pytest-timeout")
+
+
+def kit_example() -> str:
+    """The example test module of the kit's docstring, as a file's text."""
+    doc = omniq.testing.__doc__ or ""
+    _, found, after = doc.partition("Example (``tests/test_conformance_acme.py``")
+    assert found, "the omniq.testing docstring lost its example"
+    lines = []
+    for line in after.split("::\n\n", 1)[1].splitlines():
+        if line and not line.startswith("    "):
+            break
+        lines.append(line)
+    return textwrap.dedent("\n".join(lines)).strip() + "\n"
+
+
+def pinned_tools() -> list[str]:
+    pins = {}
+    for line in (REPO / "requirements-dev.txt").read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        name = re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0]
+        if name in KIT_TOOLS:
+            pins[name] = requirement
+    assert sorted(pins) == sorted(KIT_TOOLS), f"requirements-dev.txt should pin {KIT_TOOLS}"
+    return list(pins.values())
+
+
+def files_under(*directories: Path) -> list[str]:
+    return sorted(str(path) for d in directories for path in d.rglob("*"))
+
+
+def test_plugin_docs_show_the_kit_example_verbatim() -> None:
+    assert kit_example() in (REPO / "docs" / "plugins.md").read_text()
+
+
+@pytest.mark.slow
+def test_kit_runs_as_documented_for_a_plugin_in_a_fresh_environment(tmp_path: Path) -> None:
+    project = tmp_path / "omniq-acme"
+    for name, text in {**KIT_PLUGIN_FILES,
+                       "tests/test_conformance_acme.py": kit_example()}.items():
+        path = project / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "-e", str(REPO / "omniq-core"), str(project), *pinned_tools()],
+        check=True, timeout=300,
+    )
+    # Home, config, caches and temporary files of the run all start empty: afterwards only the
+    # temporary directory may hold anything.
+    home, xdg, tmp = tmp_path / "home", tmp_path / "xdg", tmp_path / "tmp"
+    xdg_dirs = {f"XDG_{kind}_HOME": xdg / kind.lower() for kind in ("CONFIG", "DATA", "CACHE",
+                                                                     "STATE")}
+    for directory in (home, tmp, *xdg_dirs.values()):
+        directory.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OMNIQ_", "PYTHON", "PYTEST_")) and k != "VIRTUAL_ENV"}
+    env.update({"HOME": str(home), "TMPDIR": str(tmp),
+                **{k: str(v) for k, v in xdg_dirs.items()}})
+    done = subprocess.run([str(python), "-m", "pytest", "-q"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=600)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    summary = output.strip().splitlines()[-1]
+    assert re.search(r"\d{3} passed", summary) and "failed" not in summary, output
+    assert files_under(home, *xdg_dirs.values()) == [], "the kit wrote outside temporary dirs"

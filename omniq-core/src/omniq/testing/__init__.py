@@ -1,69 +1,113 @@
-"""The conformance kit: the contracts of DESIGN §4-5 as a pytest suite any backend runs.
+"""The conformance kit: the contracts a backend plugin must meet, as a pytest suite.
 
 A backend (ours or a third party's) is done when it passes all of it. The kit is a set of plain
-test classes; a backend's test module subclasses them (the subclass names start with
-``Test`` so pytest collects them; the kit's own names do not, so the base classes are never
-collected on their own) and provides four async fixtures:
+test classes; a plugin's test module subclasses them (the subclass names start with ``Test`` so
+pytest collects them; the kit's own names do not, so the base classes are never collected on
+their own) and overrides the fixtures below **as methods of that subclass** (a module-level or
+``conftest.py`` fixture of the same name is shadowed by the kit's). Each fixture a plugin must
+provide fails, until overridden, with a message that says what to return.
+
+Fixtures the plugin provides:
 
 ``task_queue``
-    An :class:`~omniq.queue.AsyncTaskQueue` of the backend, connected, built without
-    ``queues=`` (any queue name is accepted), fresh and isolated per test: a unique
-    ``project_name`` is enough where stores are shared. Closed after the test.
+    Yields a connected :class:`~omniq.queue.AsyncTaskQueue` of the plugin, built without
+    ``queues=`` (any queue name is accepted), fresh and isolated per test (the kit's
+    ``project_name`` is enough where stores are shared); closed afterwards.
 ``result_store``
-    An :class:`~omniq.storage.AsyncResultStorage`, connected, fresh and isolated per test.
+    Yields a connected :class:`~omniq.storage.AsyncResultStorage`, fresh and isolated per test.
 ``event_store``
-    An :class:`~omniq.storage.AsyncEventStorage`, connected, fresh and isolated per test.
+    Yields a connected :class:`~omniq.storage.AsyncEventStorage`, fresh and isolated per test.
+``backend_type``
+    Returns the type name the plugin registers through its entry point in the group ``omniq``
+    (``"sqlite"``) for its task queue, result store, event store and backend bundle.
+``backend_options``
+    Returns a dict of picklable settings, besides ``project_name``, that each of those four
+    classes accepts, naming this test's store: ``{"url": URL}``, ``{"database_path": path}``,
+    or ``{}``. Clean the store up after the test here if it outlives the test.
+
+Fixtures the kit brings (override them only to change them):
+
+``project_name``
+    A name no other test uses (``kit`` and 12 hex digits).
 ``omniq``
-    An :class:`~omniq.AsyncOmniQ` built on those three components, not started. The kit starts
-    workers with ``await omniq.start_worker(...)`` and always stops them. Closed after the test.
+    An :class:`~omniq.AsyncOmniQ` on ``task_queue``, ``result_store`` and ``event_store``, not
+    started; the kit starts workers with ``await omniq.start_worker(...)`` and stops them.
+``task_queue_factory``
+    A picklable zero-argument callable that builds a new, unconnected, independent task queue
+    on this test's store; by default the class registered for ``backend_type`` called with
+    ``project_name`` and ``backend_options``. The claim-atomicity tests call it in this process
+    and in spawned ones.
+``store_scope``
+    Who shares a store: ``"shared"`` (the default: every instance built with the same settings,
+    in any process, as with a server or a file), ``"process"`` (instances in one process only,
+    like SQLite's ``:memory:``) or ``"instance"`` (each instance keeps its own data, like the
+    core's ``memory``). The claim-atomicity tests that need sharing skip, saying why, otherwise.
+``worker_type``
+    Parametrizes the worker tests: ``async``, ``thread_pool``, ``process_pool``.
+``anyio_backend``
+    ``"asyncio"``.
 
-The kit also defines ``anyio_backend`` (asyncio) in every class. Tests that use workers are
-parametrized by the ``worker_type`` fixture (``async``, ``thread_pool``, ``process_pool``);
-a plugin that adds a worker type overrides that fixture. Worker tasks are module-level
-functions in :mod:`omniq.testing._tasks` (the process pool pickles them by reference), and the
-whole kit runs in well under a minute on the memory backend.
+And one the plugin never sees: an autouse fixture that sets ``OMNIQ_SECRET_KEY`` to a fixed
+secret (worker subprocesses inherit it) and ``XDG_CONFIG_HOME`` to a temporary directory, so a
+kit run writes no signing key into the user's home.
 
-Example (``tests/test_conformance_mybackend.py``)::
+Worker tasks are module-level functions in :mod:`omniq.testing._tasks` (the process pool
+pickles them by reference), and the whole kit runs in about a minute on the memory backend.
+
+Example (``tests/test_conformance_acme.py`` of a plugin ``omniq-acme`` whose engine keeps its
+data in memory, so each instance has its own)::
 
     import pytest
-    from omniq import AsyncOmniQ
     from omniq.testing import ConformanceTests
-    from omniq_mine import AsyncMyTaskQueue, AsyncMyResultStorage, AsyncMyEventStorage
+    from omniq_acme import AsyncAcmeEventStorage, AsyncAcmeResultStorage, AsyncAcmeTaskQueue
 
-    @pytest.fixture
-    async def task_queue(project_name):
-        async with AsyncMyTaskQueue(project_name=project_name, url=URL) as queue:
-            yield queue
 
-    @pytest.fixture
-    async def result_store(project_name):
-        async with AsyncMyResultStorage(project_name=project_name, url=URL) as store:
-            yield store
+    class TestAcmeConformance(ConformanceTests):
+        @pytest.fixture
+        def backend_type(self):
+            return "acme"
 
-    @pytest.fixture
-    async def event_store(project_name):
-        async with AsyncMyEventStorage(project_name=project_name, url=URL) as store:
-            yield store
+        @pytest.fixture
+        def backend_options(self):
+            return {}  # a server's engine: {"url": ...}; a file's: {"database_path": ...}
 
-    @pytest.fixture
-    async def omniq(project_name, task_queue, result_store, event_store):
-        async with AsyncOmniQ(project_name=project_name, task_queue=task_queue,
-                              result_store=result_store, event_store=event_store) as oq:
-            yield oq
+        @pytest.fixture
+        def store_scope(self):
+            return "instance"  # leave this fixture out when instances share a store
 
-    class TestMine(ConformanceTests):
-        pass
+        @pytest.fixture
+        async def task_queue(self, project_name, backend_options):
+            async with AsyncAcmeTaskQueue(project_name=project_name, **backend_options) as q:
+                yield q
 
-Or pick contracts one by one (``class TestMyQueue(TaskQueueTests): pass``): a result-store-only
-plugin subclasses just :class:`ResultStoreTests`. The kit needs ``pytest``, ``anyio``'s pytest
-plugin and ``hypothesis`` (the ``testing`` extra of this distribution).
+        @pytest.fixture
+        async def result_store(self, project_name, backend_options):
+            async with AsyncAcmeResultStorage(project_name=project_name,
+                                              **backend_options) as store:
+                yield store
+
+        @pytest.fixture
+        async def event_store(self, project_name, backend_options):
+            async with AsyncAcmeEventStorage(project_name=project_name,
+                                             **backend_options) as store:
+                yield store
+
+Or pick contracts one by one (``class TestAcmeQueue(TaskQueueTests)``): a result-store-only
+plugin subclasses just :class:`ResultStoreTests` and provides just ``result_store``.
+:class:`ConformanceTests` is every contract of a full backend, including
+:class:`ClaimAtomicityTests` and :class:`PackagingTests` (entry point, backend bundle, sync
+twins). The kit needs ``pytest``, ``anyio`` (its pytest plugin runs the async tests) and
+``hypothesis``; ``pytest-timeout`` is recommended.
 """
 
 from __future__ import annotations
 
+from ._atomicity import ClaimAtomicityTests, QueueFactory
 from ._events import EventStoreTests
+from ._fixtures import KIT_SECRET, STORE_SCOPES
 from ._lifecycle import LifecycleTests
 from ._model import QueueMachine, TaskQueueModelTests
+from ._packaging import PackagingTests
 from ._queue import TaskQueueTests
 from ._results import ResultStoreTests
 from ._scheduling import SchedulingTests
@@ -79,15 +123,22 @@ class ConformanceTests(
     EventStoreTests,
     WorkerTests,
     TaskQueueModelTests,
+    ClaimAtomicityTests,
+    PackagingTests,
 ):
     """Every contract at once: what a full backend (queue, results, events) must pass."""
 
 
 __all__ = [
     "FAST_WORKER",
+    "KIT_SECRET",
+    "STORE_SCOPES",
+    "ClaimAtomicityTests",
     "ConformanceTests",
     "EventStoreTests",
     "LifecycleTests",
+    "PackagingTests",
+    "QueueFactory",
     "QueueMachine",
     "ResultStoreTests",
     "SchedulingTests",

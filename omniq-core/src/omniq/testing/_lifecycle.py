@@ -1,4 +1,4 @@
-"""``LifecycleTests``: what the core builds on the queue primitives (DESIGN §5) — lease expiry
+"""``LifecycleTests``: what the core builds on the queue primitives — lease expiry
 and recovery, poison pills, fencing, cancellation, retries, dead letters and dependencies —
 checked on a backend without a worker, with explicit times.
 """

@@ -1,5 +1,5 @@
 """``SchedulingTests``: the schedule primitives of the contract and the scheduling API built on
-them (DESIGN §5): interval and cron schedules, max_runs, pause/resume without a burst,
+them: interval and cron schedules, max_runs, pause/resume without a burst,
 coalesced missed fires, the overlap policy, concurrent schedulers firing each run once, and
 schedule results.
 """

@@ -15,6 +15,7 @@ import pytest
 from .._time import utcnow
 from ..models import EventType, Task, TaskEvent
 from . import _tasks
+from ._fixtures import KitFixtures
 
 if TYPE_CHECKING:
     from .._core import AsyncOmniQ
@@ -32,12 +33,8 @@ FAST_WORKER: dict[str, Any] = {
 WAIT = 15.0
 
 
-class KitBase:
-    """Base of every kit class: runs the async tests on asyncio."""
-
-    @pytest.fixture
-    def anyio_backend(self) -> str:
-        return "asyncio"
+class KitBase(KitFixtures):
+    """Base of every kit class: its fixtures (see :mod:`omniq.testing._fixtures`)."""
 
 
 async def eventually(check: Callable[[], Any], *, timeout: float = WAIT,

@@ -1,0 +1,100 @@
+"""The conformance kit catches what it claims to catch, and says what a plugin left out.
+
+Each check runs the kit with pytest in a subprocess on a throwaway test module, outside this
+repository's conftest, the way a third party runs it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# A queue whose claim reads the runnable tasks, then leases them in a second, unconditional step:
+# two claimers in between take the same task. The kit must fail it, in one process and across
+# several.
+RACY_QUEUE = """
+    from datetime import timedelta
+
+    import anyio
+    import msgspec
+    from omniq.models import TaskStatus
+    from omniq_sqlite import AsyncSQLiteTaskQueue
+
+
+    class RacySQLiteTaskQueue(AsyncSQLiteTaskQueue):
+        async def claim(self, queues, *, worker_id, lease, now, limit=1):
+            found = [t for q in queues
+                     for t in await self.list_tasks(queue_name=q, status=TaskStatus.PENDING,
+                                                    limit=limit)
+                     if t.run_at <= now][:limit]
+            await anyio.sleep(0.005)
+            claimed = []
+            for task in found:
+                running = msgspec.structs.replace(
+                    task, status=TaskStatus.RUNNING, attempts=task.attempts + 1,
+                    worker_id=worker_id, started_at=now,
+                    lease_expires_at=now + timedelta(seconds=lease))
+                if await self.update_task(running, expect_status=[TaskStatus.PENDING,
+                                                                  TaskStatus.RUNNING]):
+                    claimed.append(running)
+            return claimed
+"""
+
+RACY_TESTS = """
+    import functools
+
+    import pytest
+    from omniq.testing import ClaimAtomicityTests
+    from racy_queue import RacySQLiteTaskQueue
+
+
+    class TestRacyClaims(ClaimAtomicityTests):
+        @pytest.fixture
+        def task_queue_factory(self, project_name, tmp_path):
+            return functools.partial(RacySQLiteTaskQueue, project_name=project_name,
+                                     database_path=str(tmp_path / "race.db"))
+"""
+
+BARE_TESTS = """
+    from omniq.testing import ConformanceTests
+
+
+    class TestNothingProvided(ConformanceTests):
+        pass
+"""
+
+
+def run_kit(directory: Path, modules: dict[str, str], *args: str) -> str:
+    for name, text in modules.items():
+        (directory / name).write_text(textwrap.dedent(text).lstrip())
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:randomly",
+         "-p", "no:cacheprovider", "--rootdir", str(directory), *args],
+        cwd=directory, capture_output=True, text=True, timeout=150,
+    )
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_kit_fails_a_claim_that_is_not_atomic(tmp_path: Path) -> None:
+    output = run_kit(tmp_path, {"racy_queue.py": RACY_QUEUE, "test_racy.py": RACY_TESTS})
+    for test in ("test_separate_instances_claim_each_task_exactly_once",
+                 "test_separate_processes_claim_each_task_exactly_once"):
+        assert f"FAILED test_racy.py::TestRacyClaims::{test}" in output, output
+    assert "claimed more than once across 4 task-queue instances" in output, output
+    assert "claimed more than once across 3 processes" in output, output
+    assert "2 failed" in output, output
+
+
+def test_kit_says_which_fixture_a_plugin_must_provide(tmp_path: Path) -> None:
+    output = run_kit(tmp_path, {"test_bare.py": BARE_TESTS}, "-k",
+                     "test_type_is_registered or test_claim_of_an_empty_queue")
+    assert "provide a fixture 'backend_type' that returns the type name your plugin " \
+           "registers" in output, output
+    assert "provide a fixture 'task_queue' that yields a connected AsyncTaskQueue" in output, \
+        output
+    assert "2 errors" in output, output
