@@ -210,9 +210,8 @@ class SchedulingMixin:
     async def remove_schedule(self: AsyncTaskQueue, schedule_id: str) -> bool:
         await self.connect()
         ok = await self.delete_schedule(schedule_id)
-        if ok:
-            self.event_logger and self.event_logger.schedule_event(
-                EventType.SCHEDULE_DELETED, schedule_id)
+        if ok and self.event_logger:
+            self.event_logger.schedule_event(EventType.SCHEDULE_DELETED, schedule_id)
         return ok
 
     async def fire_due_schedules(self: AsyncTaskQueue, now: datetime | None = None) -> list[str]:
