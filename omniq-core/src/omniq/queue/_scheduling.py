@@ -62,6 +62,7 @@ def next_fire(schedule: Schedule, after_time: datetime) -> datetime | None:
             missed = (after_time - base).total_seconds() // schedule.interval
             nxt = base + timedelta(seconds=schedule.interval * (missed + 1))
     else:
+        assert schedule.cron_expression  # a cron schedule is validated to have one
         zone = _zone(schedule.timezone)
         times = croniter(schedule.cron_expression, after_time.astimezone(zone))
         nxt = times.get_next(datetime)

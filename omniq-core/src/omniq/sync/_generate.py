@@ -67,7 +67,8 @@ class _Imports:
             if not isinstance(node, ast.Name) or hasattr(builtins, node.id):
                 continue
             if node.id not in namespace:
-                self.type_only.setdefault(node.id, _type_only_origin(namespace["__name__"], node.id))
+                origin = _type_only_origin(namespace["__name__"], node.id)
+                self.type_only.setdefault(node.id, origin)
                 continue
             where = self._module_of(node.id, namespace[node.id], namespace["__name__"])
             if self.found.setdefault(node.id, where) != where:
@@ -219,8 +220,8 @@ def _members(async_cls: type, mixin: str, imports: _Imports) -> list[str]:
     imports.found.setdefault(async_cls.__name__, (async_cls.__module__, async_cls.__name__))
     doc += f"\n    _async: {async_cls.__name__}\n"
     if async_cls.__name__ in TYPED_CONSTRUCTORS:
-        params, args, _ = _signature(getattr(async_cls, "__init__"), async_cls.__name__,
-                                     imports, first="self")
+        init = inspect.getattr_static(async_cls, "__init__")
+        params, args, _ = _signature(init, async_cls.__name__, imports, first="self")
         out.insert(0, f"    def __init__({params}) -> None:\n"
                       f"        object.__setattr__(self, '_async', self._async_class({args}))\n")
     return [f"class {mixin}(SyncWrapper):\n{doc}", *out]
