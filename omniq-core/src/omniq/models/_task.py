@@ -11,8 +11,8 @@ from typing import Any
 import msgspec
 
 
-class TaskStatus(str, enum.Enum):
-    """Where a task is in its lifecycle (DESIGN §3)."""
+class TaskStatus(enum.StrEnum):
+    """Where a task is in its lifecycle."""
 
     PENDING = "pending"  # queued, runnable at its eta
     WAITING = "waiting"  # blocked on dependencies
@@ -22,9 +22,6 @@ class TaskStatus(str, enum.Enum):
     RETRYING = "retrying"  # failed an attempt, runnable again at its eta
     CANCELLED = "cancelled"
     EXPIRED = "expired"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Statuses a worker may claim (when the eta has passed).
