@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 
 import pytest
-from seed_tasks import add_numbers
-
 from omniq import (
     AsyncOmniQ,
     ConfigError,
@@ -15,6 +13,7 @@ from omniq import (
     SerializationError,
     TaskNotFoundError,
 )
+from seed_tasks import add_numbers
 
 
 def test_unknown_backend_type_lists_installed_types_and_install_hint() -> None:

@@ -6,8 +6,6 @@ import logging
 
 import anyio
 import pytest
-from seed_tasks import add_numbers
-
 from omniq import (
     AsyncOmniQ,
     BackendUnavailableError,
@@ -20,6 +18,7 @@ from omniq.backend import MemoryBackend
 from omniq.models import MemoryTaskQueueConfig, OmniQConfig, TaskQueueConfig
 from omniq.queue import MemoryTaskQueue
 from omniq.queue.memory import AsyncMemoryTaskQueue
+from seed_tasks import add_numbers
 
 
 def test_component_from_config_struct_dict_and_file(tmp_path) -> None:

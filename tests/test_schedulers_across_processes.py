@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from seed_tasks import scheduled_task
-
 from omniq import OmniQ
+from seed_tasks import scheduled_task
 
 TESTS = Path(__file__).parent
 RUNS = 8

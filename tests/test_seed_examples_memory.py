@@ -10,6 +10,10 @@ import asyncio
 import datetime as dt
 
 import pytest
+from omniq import AsyncOmniQ, OmniQ
+from omniq.queue import MemoryTaskQueue
+from omniq.storage import MemoryEventStorage, MemoryResultStorage
+from omniq.workers import AsyncWorker, ThreadPoolWorker
 from seed_tasks import (
     add_numbers,
     async_add_numbers,
@@ -20,11 +24,6 @@ from seed_tasks import (
     simple_task,
     sync_task,
 )
-
-from omniq import AsyncOmniQ, OmniQ
-from omniq.queue import MemoryTaskQueue
-from omniq.storage import MemoryEventStorage, MemoryResultStorage
-from omniq.workers import AsyncWorker, ThreadPoolWorker
 
 
 @pytest.mark.anyio

@@ -49,7 +49,8 @@ def _from_mapping(kind: str, spec: Mapping[str, Any], project_name: str,
     if type_name is None and url is None:
         raise ConfigError(f"{kind} needs a type or a url", field=f"{kind}.type", value=None,
                           expected="a type name such as 'sqlite', or a URL")
-    cls = plugins.resolve(kind, type_name) if type_name else plugins.resolve_url(kind, url)
+    # One of the two is set (checked above).
+    cls = plugins.resolve(kind, type_name) if type_name else plugins.resolve_url(kind, str(url))
     options: dict[str, Any] = {**defaults, **dict(spec.get("config") or {})}
     if url is not None:
         options["url"] = url

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from . import _assembly, plugins
 from ._results import wait_for_value
@@ -33,6 +33,10 @@ from .models import (
     TaskEvent,
     TaskStatus,
 )
+
+if TYPE_CHECKING:
+    from .queue import AsyncTaskQueue
+    from .storage import AsyncEventStore, AsyncResultStore
 
 logger = logging.getLogger("omniq")
 
@@ -94,14 +98,15 @@ class AsyncOmniQ:
                               value=next(iter(kwargs.values())),
                               expected="backend settings together with backend_type")
         self._ident = ident
+        self.task_queue: AsyncTaskQueue
         if task_queue is None:
             self.task_queue = self.backend.create_task_queue(**defaults)
         else:
             self.task_queue = _assembly.component("task_queue", task_queue, **ident, **defaults)
-        self.result_store = self._result_store(result_store)
+        self.result_store: AsyncResultStore = self._result_store(result_store)
         if event_store is None:
             event_store = get_setting("EVENT_STORAGE_URL") or get_setting("EVENT_STORAGE_TYPE")
-        self.event_store = self._component("event_store", event_store)
+        self.event_store: AsyncEventStore | None = self._component("event_store", event_store)
         for part in (self.task_queue, self.result_store, self.event_store):
             if part is not None and part.project_name != self.project_name:
                 logger.warning(
@@ -304,7 +309,7 @@ class AsyncOmniQ:
         if schedule_id is not None:
             await self.result_store.connect()
             found = await self.result_store.get_schedule_results(schedule_id, kind)
-            if kind == "all":
+            if isinstance(found, list):  # kind="all"
                 return [r.result for r in found]
             return None if found is None else found.result
         if task_id is None:

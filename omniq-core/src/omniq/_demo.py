@@ -50,7 +50,8 @@ def run(backend_type: str | None = None, tasks: int = 5) -> None:
             for task_id in ids:
                 task = oq.get_task(task_id)
                 value = oq.get_result(task_id, timeout=30)
-                print(f"  {task.func_name:<28} -> {value!r}")
+                name = task_id if task is None else task.func_name
+                print(f"  {name:<28} -> {value!r}")
             try:
                 oq.get_result(failing, timeout=30)
             except TaskFailedError as exc:

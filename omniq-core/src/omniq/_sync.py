@@ -20,7 +20,7 @@ import inspect
 import threading
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -97,13 +97,13 @@ class SyncWrapper:
         object.__setattr__(self, "_async", self._async_class(*args, **kwargs))
 
     @classmethod
-    def _wrap(cls, async_obj: Any) -> Any:
+    def _wrap(cls, async_obj: Any) -> Self:
         wrapper = cls.__new__(cls)
         object.__setattr__(wrapper, "_async", async_obj)
         return wrapper
 
     @classmethod
-    def _construct(cls, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _construct(cls, name: str, *args: Any, **kwargs: Any) -> Self:
         """Sync form of the class method ``name``: builds the async object, returns its twin."""
         factory = getattr(cls._async_class, name)
         args = tuple(as_async(a) for a in args)
@@ -111,8 +111,8 @@ class SyncWrapper:
         result = factory(*args, **kwargs)
         if inspect.isawaitable(result):
             result = run_sync(lambda: result)
-        wrapper = _registry.get(type(result))
-        return wrapper._wrap(result) if wrapper is not None else cls._wrap(result)
+        # The twin of what ``cls``'s factory built is ``cls`` or a subclass of it.
+        return cast(Self, _registry.get(type(result), cls)._wrap(result))
 
     if not TYPE_CHECKING:  # hidden from type checkers, so a misspelled name is an error
         def __getattr__(self, name: str) -> Any:
@@ -184,10 +184,14 @@ def _async_twin(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 _registry: dict[type, type[SyncWrapper]] = {}
 
 
-def rewrap(value: Any) -> Any:
-    """``value``, or its sync twin when it is an async object that has one."""
+def rewrap(value: T) -> T:
+    """``value``, or its sync twin when it is an async object that has one.
+
+    Typed as returning ``value``'s type: a forwarder declares its async method's result type,
+    and a twin stands in for its async object.
+    """
     wrapper = _registry.get(type(value))
-    return wrapper._wrap(value) if wrapper is not None else value
+    return cast(T, wrapper._wrap(value)) if wrapper is not None else value
 
 
 def sync_class_of(async_cls: type) -> type[SyncWrapper] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Hashable
 
@@ -43,7 +44,5 @@ class Waker:
         for loop, event in waiters:
             if loop.is_closed():
                 continue
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed meanwhile
                 loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # loop closed meanwhile
-                pass

@@ -58,7 +58,8 @@ class AsyncPostgresEventStorage(PostgresComponent, AsyncEventStorage):
     async def query(self, *, task_id: str | None = None, schedule_id: str | None = None,
                     type: EventType | str | None = None, since: datetime | None = None,
                     until: datetime | None = None, limit: int = 1000) -> list[TaskEvent]:
-        where, params = ["project = $1"], [self.project_name]
+        where = ["project = $1"]
+        params: list[str | float] = [self.project_name]
         for condition, value in (("task_id =", task_id), ("schedule_id =", schedule_id),
                                  ("type =", None if type is None else EventType(type).value),
                                  ("ts >=", None if since is None else since.timestamp()),

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 
-class EventType(str, enum.Enum):
+class EventType(enum.StrEnum):
     ENQUEUED = "ENQUEUED"
     WAITING = "WAITING"
     EXECUTING = "EXECUTING"
@@ -31,9 +31,6 @@ class EventType(str, enum.Enum):
     SCHEDULE_PAUSED = "SCHEDULE_PAUSED"
     SCHEDULE_RESUMED = "SCHEDULE_RESUMED"
     SCHEDULE_DELETED = "SCHEDULE_DELETED"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class TaskEvent(msgspec.Struct, kw_only=True):

@@ -9,22 +9,16 @@ from datetime import datetime
 import msgspec
 
 
-class ScheduleStatus(str, enum.Enum):
+class ScheduleStatus(enum.StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
     FINISHED = "finished"  # max_runs reached, end passed, or its single run_at fired
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ScheduleType(str, enum.Enum):
+class ScheduleType(enum.StrEnum):
     INTERVAL = "interval"
     CRON = "cron"
     RUN_AT = "run_at"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class Schedule(msgspec.Struct, kw_only=True):

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 
-class TaskStatus(str, enum.Enum):
+class TaskStatus(enum.StrEnum):
     """Where a task is in its lifecycle."""
 
     PENDING = "pending"  # queued, runnable at its eta
@@ -22,9 +22,6 @@ class TaskStatus(str, enum.Enum):
     RETRYING = "retrying"  # failed an attempt, runnable again at its eta
     CANCELLED = "cancelled"
     EXPIRED = "expired"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Statuses a worker may claim (when the eta has passed).

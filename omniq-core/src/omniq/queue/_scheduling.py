@@ -62,6 +62,7 @@ def next_fire(schedule: Schedule, after_time: datetime) -> datetime | None:
             missed = (after_time - base).total_seconds() // schedule.interval
             nxt = base + timedelta(seconds=schedule.interval * (missed + 1))
     else:
+        assert schedule.cron_expression  # a cron schedule is validated to have one
         zone = _zone(schedule.timezone)
         times = croniter(schedule.cron_expression, after_time.astimezone(zone))
         nxt = times.get_next(datetime)
@@ -210,9 +211,8 @@ class SchedulingMixin:
     async def remove_schedule(self: AsyncTaskQueue, schedule_id: str) -> bool:
         await self.connect()
         ok = await self.delete_schedule(schedule_id)
-        if ok:
-            self.event_logger and self.event_logger.schedule_event(
-                EventType.SCHEDULE_DELETED, schedule_id)
+        if ok and self.event_logger:
+            self.event_logger.schedule_event(EventType.SCHEDULE_DELETED, schedule_id)
         return ok
 
     async def fire_due_schedules(self: AsyncTaskQueue, now: datetime | None = None) -> list[str]:

@@ -13,13 +13,19 @@ from .._sync import SyncWrapper, rewrap, run_on_portal, run_sync
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
     from datetime import datetime, timedelta
-    from omniq.contract import AsyncResultStore, Finished, ResultRecord
+    from omniq._core import AsyncOmniQ
+    from omniq.backend._base import AsyncBackend
+    from omniq.contract import Finished, ResultRecord
     from omniq.models._config import OmniQConfig
     from omniq.models._event import EventType, TaskEvent
     from omniq.models._result import TaskResult
     from omniq.models._schedule import Schedule, ScheduleStatus
     from omniq.models._task import ErrorInfo, Task, TaskStatus
+    from omniq.queue._base import AsyncTaskQueue
     from omniq.serialization._serializer import Serializer
+    from omniq.storage._events import AsyncEventStore
+    from omniq.storage._results import AsyncResultStore
+    from omniq.workers._base import AsyncWorkerBase
     from pathlib import Path
     from typing import Any, Literal, Self
     import msgspec
@@ -27,6 +33,8 @@ if TYPE_CHECKING:
 
 class OmniQMethods(SyncWrapper):
     """Blocking forwarders of :class:`AsyncOmniQ`."""
+
+    _async: AsyncOmniQ
 
     def __init__(self, project_name: str | None = None, backend_type: str | None = None, backend: Any = None, task_queue: Any = None, result_store: Any = None, event_store: Any = None, queues: Sequence[str] | None = None, worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None, secret_key: str | None = None, **kwargs: Any) -> None:
         object.__setattr__(self, '_async', self._async_class(project_name, backend_type, backend, task_queue, result_store, event_store, queues, worker_type, worker_config, secret_key, **kwargs))
@@ -38,16 +46,16 @@ class OmniQMethods(SyncWrapper):
         return rewrap(await run_on_portal(self._async.cancel, task_id))
 
     def close(self) -> None:
-        return rewrap(run_sync(self._async.close))
+        run_sync(self._async.close)
 
     async def close_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.close))
+        await run_on_portal(self._async.close)
 
     def connect(self) -> None:
-        return rewrap(run_sync(self._async.connect))
+        run_sync(self._async.connect)
 
     async def connect_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.connect))
+        await run_on_portal(self._async.connect)
 
     def dead_letters(self, queue_name: str | None = None, limit: int = 100) -> list[Task]:
         return rewrap(run_sync(self._async.dead_letters, queue_name, limit))
@@ -164,10 +172,10 @@ class OmniQMethods(SyncWrapper):
         return rewrap(await run_on_portal(self._async.start_worker, worker_type, worker_config, **options))
 
     def stop_worker(self, timeout: float | None = None) -> None:
-        return rewrap(run_sync(self._async.stop_worker, timeout))
+        run_sync(self._async.stop_worker, timeout)
 
     async def stop_worker_async(self, timeout: float | None = None) -> None:
-        return rewrap(await run_on_portal(self._async.stop_worker, timeout))
+        await run_on_portal(self._async.stop_worker, timeout)
 
     @property
     def worker(self) -> Any:
@@ -176,6 +184,8 @@ class OmniQMethods(SyncWrapper):
 
 class TaskQueueMethods(SyncWrapper):
     """Blocking forwarders of :class:`AsyncTaskQueue`."""
+
+    _async: AsyncTaskQueue
 
     def add_schedule(self, schedule: Schedule) -> bool:
         return rewrap(run_sync(self._async.add_schedule, schedule))
@@ -199,10 +209,10 @@ class TaskQueueMethods(SyncWrapper):
         return rewrap(await run_on_portal(self._async.cancel, task_id, reason))
 
     def cancel_dependents(self, parent_id: str, reason: str) -> None:
-        return rewrap(run_sync(self._async.cancel_dependents, parent_id, reason))
+        run_sync(self._async.cancel_dependents, parent_id, reason)
 
     async def cancel_dependents_async(self, parent_id: str, reason: str) -> None:
-        return rewrap(await run_on_portal(self._async.cancel_dependents, parent_id, reason))
+        await run_on_portal(self._async.cancel_dependents, parent_id, reason)
 
     def claim(self, queues: Sequence[str], *, worker_id: str, lease: float, now: datetime, limit: int = 1) -> list[Task]:
         return rewrap(run_sync(self._async.claim, queues, worker_id=worker_id, lease=lease, now=now, limit=limit))
@@ -217,19 +227,19 @@ class TaskQueueMethods(SyncWrapper):
         return rewrap(await run_on_portal(self._async.claim_when_ready, queues, worker_id=worker_id, lease=lease, limit=limit, timeout=timeout))
 
     def close(self) -> None:
-        return rewrap(run_sync(self._async.close))
+        run_sync(self._async.close)
 
     async def close_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.close))
+        await run_on_portal(self._async.close)
 
     def completed(self, task: Task, now: datetime) -> Task:
         return self._async.completed(task, now)
 
     def connect(self) -> None:
-        return rewrap(run_sync(self._async.connect))
+        run_sync(self._async.connect)
 
     async def connect_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.connect))
+        await run_on_portal(self._async.connect)
 
     def count_tasks(self, *, queue_name: str | None = None, status: TaskStatus | None = None) -> int:
         return rewrap(run_sync(self._async.count_tasks, queue_name=queue_name, status=status))
@@ -392,10 +402,10 @@ class TaskQueueMethods(SyncWrapper):
         return rewrap(await run_on_portal(self._async.release, task))
 
     def release_dependents(self, parent_id: str) -> None:
-        return rewrap(run_sync(self._async.release_dependents, parent_id))
+        run_sync(self._async.release_dependents, parent_id)
 
     async def release_dependents_async(self, parent_id: str) -> None:
-        return rewrap(await run_on_portal(self._async.release_dependents, parent_id))
+        await run_on_portal(self._async.release_dependents, parent_id)
 
     def remove_schedule(self, schedule_id: str) -> bool:
         return rewrap(run_sync(self._async.remove_schedule, schedule_id))
@@ -472,10 +482,10 @@ class TaskQueueMethods(SyncWrapper):
         return rewrap(await run_on_portal(self._async.update_task, task, expect_status=expect_status, expect_attempts=expect_attempts))
 
     def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
-        return rewrap(run_sync(self._async.wait_for_work, queues, timeout))
+        run_sync(self._async.wait_for_work, queues, timeout)
 
     async def wait_for_work_async(self, queues: Sequence[str], timeout: float) -> None:
-        return rewrap(await run_on_portal(self._async.wait_for_work, queues, timeout))
+        await run_on_portal(self._async.wait_for_work, queues, timeout)
 
     def writes_results_for(self, store: AsyncResultStore) -> bool:
         return self._async.writes_results_for(store)
@@ -484,17 +494,19 @@ class TaskQueueMethods(SyncWrapper):
 class ResultStoreMethods(SyncWrapper):
     """Blocking forwarders of :class:`AsyncResultStore`."""
 
+    _async: AsyncResultStore
+
     def close(self) -> None:
-        return rewrap(run_sync(self._async.close))
+        run_sync(self._async.close)
 
     async def close_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.close))
+        await run_on_portal(self._async.close)
 
     def connect(self) -> None:
-        return rewrap(run_sync(self._async.connect))
+        run_sync(self._async.connect)
 
     async def connect_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.connect))
+        await run_on_portal(self._async.connect)
 
     def decode(self, blob: bytes) -> TaskResult:
         return self._async.decode(blob)
@@ -561,16 +573,16 @@ class ResultStoreMethods(SyncWrapper):
         return rewrap(await run_on_portal(self._async.purge_expired, now))
 
     def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None, schedule_id: str | None, finished_at: datetime) -> None:
-        return rewrap(run_sync(self._async.put_blob, task_id, blob, expires_at=expires_at, schedule_id=schedule_id, finished_at=finished_at))
+        run_sync(self._async.put_blob, task_id, blob, expires_at=expires_at, schedule_id=schedule_id, finished_at=finished_at)
 
     async def put_blob_async(self, task_id: str, blob: bytes, *, expires_at: datetime | None, schedule_id: str | None, finished_at: datetime) -> None:
-        return rewrap(await run_on_portal(self._async.put_blob, task_id, blob, expires_at=expires_at, schedule_id=schedule_id, finished_at=finished_at))
+        await run_on_portal(self._async.put_blob, task_id, blob, expires_at=expires_at, schedule_id=schedule_id, finished_at=finished_at)
 
     def put_blobs(self, records: Sequence[ResultRecord]) -> None:
-        return rewrap(run_sync(self._async.put_blobs, records))
+        run_sync(self._async.put_blobs, records)
 
     async def put_blobs_async(self, records: Sequence[ResultRecord]) -> None:
-        return rewrap(await run_on_portal(self._async.put_blobs, records))
+        await run_on_portal(self._async.put_blobs, records)
 
     def record(self, result: TaskResult) -> ResultRecord:
         return self._async.record(result)
@@ -596,16 +608,16 @@ class ResultStoreMethods(SyncWrapper):
         setattr(self._async, 'serializer', value)
 
     def set(self, result: TaskResult) -> None:
-        return rewrap(run_sync(self._async.set, result))
+        run_sync(self._async.set, result)
 
     async def set_async(self, result: TaskResult) -> None:
-        return rewrap(await run_on_portal(self._async.set, result))
+        await run_on_portal(self._async.set, result)
 
     def set_many(self, results: Sequence[TaskResult]) -> None:
-        return rewrap(run_sync(self._async.set_many, results))
+        run_sync(self._async.set_many, results)
 
     async def set_many_async(self, results: Sequence[TaskResult]) -> None:
-        return rewrap(await run_on_portal(self._async.set_many, results))
+        await run_on_portal(self._async.set_many, results)
 
     def value(self, task_id: str) -> Any:
         return rewrap(run_sync(self._async.value, task_id))
@@ -629,23 +641,25 @@ class ResultStoreMethods(SyncWrapper):
 class EventStoreMethods(SyncWrapper):
     """Blocking forwarders of :class:`AsyncEventStore`."""
 
+    _async: AsyncEventStore
+
     def append(self, events: Sequence[TaskEvent]) -> None:
-        return rewrap(run_sync(self._async.append, events))
+        run_sync(self._async.append, events)
 
     async def append_async(self, events: Sequence[TaskEvent]) -> None:
-        return rewrap(await run_on_portal(self._async.append, events))
+        await run_on_portal(self._async.append, events)
 
     def close(self) -> None:
-        return rewrap(run_sync(self._async.close))
+        run_sync(self._async.close)
 
     async def close_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.close))
+        await run_on_portal(self._async.close)
 
     def connect(self) -> None:
-        return rewrap(run_sync(self._async.connect))
+        run_sync(self._async.connect)
 
     async def connect_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.connect))
+        await run_on_portal(self._async.connect)
 
     @classmethod
     def from_backend(cls, backend: Any, **overrides: Any) -> Any:
@@ -693,17 +707,19 @@ class EventStoreMethods(SyncWrapper):
 class BackendMethods(SyncWrapper):
     """Blocking forwarders of :class:`AsyncBackend`."""
 
+    _async: AsyncBackend
+
     def close(self) -> None:
-        return rewrap(run_sync(self._async.close))
+        run_sync(self._async.close)
 
     async def close_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.close))
+        await run_on_portal(self._async.close)
 
     def connect(self) -> None:
-        return rewrap(run_sync(self._async.connect))
+        run_sync(self._async.connect)
 
     async def connect_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.connect))
+        await run_on_portal(self._async.connect)
 
     def create_event_store(self, **overrides: Any) -> Any:
         return self._async.create_event_store(**overrides)
@@ -731,7 +747,7 @@ class BackendMethods(SyncWrapper):
         return cls._construct('from_dict', config, source=source)
 
     def initialize(self) -> None:
-        return self._async.initialize()
+        self._async.initialize()
 
     @property
     def serializer(self) -> Serializer:
@@ -745,17 +761,19 @@ class BackendMethods(SyncWrapper):
 class WorkerMethods(SyncWrapper):
     """Blocking forwarders of :class:`AsyncWorkerBase`."""
 
+    _async: AsyncWorkerBase
+
     def close(self) -> None:
-        return rewrap(run_sync(self._async.close))
+        run_sync(self._async.close)
 
     async def close_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.close))
+        await run_on_portal(self._async.close)
 
     def connect(self) -> None:
-        return rewrap(run_sync(self._async.connect))
+        run_sync(self._async.connect)
 
     async def connect_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.connect))
+        await run_on_portal(self._async.connect)
 
     @classmethod
     def from_backend(cls, backend: Any, **overrides: Any) -> Any:
@@ -784,10 +802,10 @@ class WorkerMethods(SyncWrapper):
         return rewrap(self._async.is_running)
 
     def run(self) -> None:
-        return rewrap(run_sync(self._async.run))
+        run_sync(self._async.run)
 
     async def run_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.run))
+        await run_on_portal(self._async.run)
 
     @property
     def serializer(self) -> Serializer:
@@ -798,13 +816,13 @@ class WorkerMethods(SyncWrapper):
         setattr(self._async, 'serializer', value)
 
     def start(self) -> None:
-        return rewrap(run_sync(self._async.start))
+        run_sync(self._async.start)
 
     async def start_async(self) -> None:
-        return rewrap(await run_on_portal(self._async.start))
+        await run_on_portal(self._async.start)
 
     def stop(self, timeout: float | None = None) -> None:
-        return rewrap(run_sync(self._async.stop, timeout))
+        run_sync(self._async.stop, timeout)
 
     async def stop_async(self, timeout: float | None = None) -> None:
-        return rewrap(await run_on_portal(self._async.stop, timeout))
+        await run_on_portal(self._async.stop, timeout)

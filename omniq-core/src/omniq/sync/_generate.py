@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
+import importlib.util
 import inspect
 import sys
 from pathlib import Path
@@ -66,7 +67,8 @@ class _Imports:
             if not isinstance(node, ast.Name) or hasattr(builtins, node.id):
                 continue
             if node.id not in namespace:
-                self.type_only.setdefault(node.id, (namespace["__name__"], node.id))
+                origin = _type_only_origin(namespace["__name__"], node.id)
+                self.type_only.setdefault(node.id, origin)
                 continue
             where = self._module_of(node.id, namespace[node.id], namespace["__name__"])
             if self.found.setdefault(node.id, where) != where:
@@ -93,6 +95,22 @@ class _Imports:
         lines += [f"from {module} import {', '.join(sorted(names))}"
                   for module, names in by_module.items()]
         return "".join(f"    {line}\n" for line in sorted(lines))
+
+
+def _type_only_origin(module: str, name: str) -> tuple[str, str]:
+    """Where ``module`` imports ``name`` from under ``TYPE_CHECKING``: importing it from
+    ``module`` itself would use a name that module does not export."""
+    tree = ast.parse(inspect.getsource(sys.modules[module]))
+    package = module if hasattr(sys.modules[module], "__path__") else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        for alias in node.names:
+            if (alias.asname or alias.name) == name and alias.name == name:
+                source = importlib.util.resolve_name("." * node.level + (node.module or ""),
+                                                     package)
+                return source, name
+    return module, name
 
 
 def _annotation(value: Any, owner: str) -> str:
@@ -184,20 +202,26 @@ def _members(async_cls: type, mixin: str, imports: _Imports) -> list[str]:
             continue
         params, args, returns = _signature(raw, owner, imports, first="self")
         sep = ", " if args else ""
+        # A method typed ``-> None`` has no result to hand back (mypy rejects returning one).
+        give = "" if returns == " -> None" else "return "
         if inspect.iscoroutinefunction(raw):
+            call = f"run_sync(self._async.{name}{sep}{args})"
             out.append(f"    def {name}({params}){returns}:\n"
-                       f"        return rewrap(run_sync(self._async.{name}{sep}{args}))\n")
+                       f"        {give}{f'rewrap({call})' if give else call}\n")
             if not name.endswith("_async") and not hasattr(async_cls, f"{name}_async"):
+                call = f"await run_on_portal(self._async.{name}{sep}{args})"
                 out.append(f"    async def {name}_async({params}){returns}:\n"
-                           f"        return rewrap(await run_on_portal(self._async.{name}{sep}"
-                           f"{args}))\n")
+                           f"        {give}{f'rewrap({call})' if give else call}\n")
         else:
             out.append(f"    def {name}({params}){returns}:\n"
-                       f"        return self._async.{name}({args})\n")
+                       f"        {give}self._async.{name}({args})\n")
     doc = f'    """Blocking forwarders of :class:`{async_cls.__name__}`."""\n'
+    # Typed, so mypy checks each forwarded call and its result against the async method.
+    imports.found.setdefault(async_cls.__name__, (async_cls.__module__, async_cls.__name__))
+    doc += f"\n    _async: {async_cls.__name__}\n"
     if async_cls.__name__ in TYPED_CONSTRUCTORS:
-        params, args, _ = _signature(async_cls.__init__, async_cls.__name__, imports,
-                                     first="self")
+        init = inspect.getattr_static(async_cls, "__init__")
+        params, args, _ = _signature(init, async_cls.__name__, imports, first="self")
         out.insert(0, f"    def __init__({params}) -> None:\n"
                       f"        object.__setattr__(self, '_async', self._async_class({args}))\n")
     return [f"class {mixin}(SyncWrapper):\n{doc}", *out]
