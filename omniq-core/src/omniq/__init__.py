@@ -26,6 +26,7 @@ from .exceptions import (
     TaskTimeoutError,
 )
 from .models import (
+    CancelOutcome,
     EventType,
     Schedule,
     ScheduleStatus,
@@ -56,6 +57,7 @@ __all__ = [
     "AsyncResultStorage",
     "AsyncTaskQueue",
     "BackendError",
+    "CancelOutcome",
     "BackendUnavailableError",
     "ConfigError",
     "EventStore",
