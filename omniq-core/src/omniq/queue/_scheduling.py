@@ -282,13 +282,15 @@ def _schedule_kind(schedule_type: str | None, cron_expression: str | None,
 
 def _resumed_fire(sched: Schedule, now: datetime) -> datetime | None:
     """The next fire of a schedule resumed at ``now``: runs missed while paused are not made
-    up, but a first run still to come is kept (due now if it fell in the pause), not pushed
-    a whole interval out."""
+    up, but the first run of an interval schedule that never ran is kept (due now if it fell
+    due in the last interval), not pushed a whole interval out."""
     if sched.schedule_type == ScheduleType.RUN_AT:
         return max(sched.run_at or now, now)
+    first = sched.next_run_at
     if (sched.schedule_type == ScheduleType.INTERVAL and sched.run_count == 0
-            and sched.next_run_at is not None):
-        return max(sched.next_run_at, now)
+            and first is not None and sched.interval
+            and first > now - timedelta(seconds=sched.interval)):
+        return max(first, now)
     return next_fire(replace(sched, last_run_at=None, start_at=None), now)
 
 
