@@ -198,8 +198,9 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         """Stop the running task ``task_id`` as far as this worker type can; say how.
 
         Called on the event loop when the task overran its timeout or a cancel request was
-        seen, just before the coroutine awaiting :meth:`execute` is cancelled (its context's
-        ``cancelled`` flag is already set, for code that checks it). Must return promptly.
+        seen, just before the coroutine awaiting :meth:`execute` is cancelled (on a cancel
+        request its context's ``cancelled`` flag is already set, for code that checks it).
+        Must return promptly.
         Returns a few words for logs and the cancelled task's stored error message, e.g.
         ``"its process was killed"`` or ``"its thread was asked to stop"``.
         """
@@ -383,7 +384,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                 logger.warning("lease of task %s lost; abandoning this attempt", task_id)
                 ctx._cancelled.set()
                 handler.cancel()
-            elif renewed.cancel_requested:
+            elif renewed.cancel_requested and not ctx.cancelled:
                 await self._stop_cancelled(renewed, ctx, handler)
             else:
                 ctx.task = renewed
