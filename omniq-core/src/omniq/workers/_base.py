@@ -27,13 +27,14 @@ from .._component import AsyncComponent
 from .._ids import new_id
 from .._sync import as_async
 from .._time import utcnow
-from ..config import get_setting, redact_url
+from ..config import get_setting
 from ..events import EventLogger
 from ..exceptions import ConfigError, SerializationError, TaskTimeoutError
 from ..models import ErrorInfo, EventType, Task, TaskResult, TaskStatus
 from ..serialization import Call
 from ._completions import Completer
 from ._context import TaskCancelled, TaskContext, _current
+from ._labels import backend_label, location_of
 
 logger = logging.getLogger("omniq.worker")
 #: What happens to each task: claims and completions at DEBUG, retries, expiries, timeouts and
@@ -61,22 +62,6 @@ def error_info(exc: BaseException) -> ErrorInfo:
         return remote
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return ErrorInfo(type(exc).__qualname__, str(exc), tb)
-
-
-def backend_label(queue: Any) -> str:
-    """``sqlite``, ``postgres``, ``redis``, ``memory``...: the queue's class name, shortened."""
-    name = type(queue).__name__
-    name = name.removeprefix("Async").removesuffix("TaskQueue")
-    return name.lower() or type(queue).__name__
-
-
-def location_of(queue: Any) -> str:
-    """Where ``queue`` keeps its tasks, for logs: a URL, DSN or path, passwords hidden."""
-    for attribute in ("dsn", "url", "where", "database_path"):
-        value = getattr(queue, attribute, None)
-        if isinstance(value, str) and value:
-            return redact_url(value)
-    return "in this process"
 
 
 class AsyncWorkerBase(AsyncComponent, abc.ABC):
