@@ -149,3 +149,35 @@ async def test_poison_pill_is_logged_as_a_warning(
     [record] = [r for r in caplog.records if task_id in r.getMessage()]
     assert record.levelno == logging.WARNING and "poison pill" in record.getMessage()
     assert (await omniq.get_task(task_id)).status == TaskStatus.FAILED
+
+
+class SlowLeaseQueue(AsyncMemoryTaskQueue):
+    """Holds every lease extension until ``release`` is set: a store that is slow to answer."""
+
+    release: asyncio.Event
+
+    async def extend_lease(self, task: Task, lease: float) -> Task | None:
+        await self.release.wait()
+        return await super().extend_lease(task, lease)
+
+
+async def test_cancel_before_the_task_code_starts_finishes_it_as_cancelled(
+        project_name: str, tmp_path: Path) -> None:
+    queue = SlowLeaseQueue(project_name=project_name)
+    queue.release = asyncio.Event()
+    async with AsyncOmniQ(project_name=project_name, task_queue=queue,
+                          result_store=AsyncMemoryResultStorage(project_name=project_name)) as oq:
+        worker = InlineWorker(queue, oq.result_store, **FAST)
+        await worker.start()
+        try:
+            # A timeout longer than the lease: the worker extends the lease before running it.
+            task_id = await oq.enqueue(_tasks.touch, str(tmp_path / "ran"), timeout=100)
+            while (await oq.get_task(task_id)).status != TaskStatus.RUNNING:
+                await asyncio.sleep(0.02)
+            assert await oq.cancel(task_id) == CancelOutcome.REQUESTED
+            with pytest.raises(TaskCancelledError):
+                await oq.get_result(task_id, timeout=5)
+        finally:
+            queue.release.set()
+            await worker.stop(5)
+    assert not (tmp_path / "ran").exists()

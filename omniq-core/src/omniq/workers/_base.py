@@ -349,8 +349,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
 
         The base calls this every third of the lease from its own asyncio task, on the
         worker's event loop: the one place task code cannot block while :meth:`execute` keeps
-        it off that loop. Between heartbeats, while tasks run, it also reads their cancel
-        requests every ``CANCEL_CHECK_INTERVAL`` seconds.
+        it off that loop. Between heartbeats, while tasks run, the base also reads their
+        cancel requests every ``CANCEL_CHECK_INTERVAL`` seconds.
         """
         for task_id, (_, ctx, handler) in list(self._running.items()):
             lease = self._lease_for(ctx.task)
@@ -411,7 +411,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         task_log.info("task %s (%s, queue %s, attempt %d) cancelled by request: %s",
                       stored.id, stored.func_name, stored.queue_name, stored.attempts,
                       ctx._cancelled_how)
-        handler.cancel()
+        if stored.id in self._executing:  # not finished meanwhile (its outcome would stand)
+            handler.cancel()
 
     async def _maintenance_loop(self) -> None:
         failures = 0
@@ -463,6 +464,14 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
     async def _handle(self, task: Task, ctx: TaskContext) -> None:
         try:
             await self._process(task, ctx)
+        except asyncio.CancelledError:
+            if self._stopping or not ctx.cancelled or not ctx.task.cancel_requested:
+                raise
+            # Cancelled by request before its code started (its lease was being extended):
+            # finish it here, or it would stay running until its lease ran out.
+            await self._finish_failed(ctx.task, ErrorInfo("Cancelled", "cancelled by request "
+                                                          "before it started"), utcnow(),
+                                      status=TaskStatus.CANCELLED)
         except Exception:
             logger.exception("worker %s: unexpected error handling task %s", self.worker_id,
                              task.id)
