@@ -25,6 +25,7 @@ from .exceptions import (
     TaskTimeoutError,
 )
 from .models import (
+    CancelOutcome,
     EventType,
     Schedule,
     ScheduleStatus,
@@ -51,6 +52,7 @@ __all__ = [
     "AsyncResultStorage",
     "AsyncTaskQueue",
     "BackendError",
+    "CancelOutcome",
     "BackendUnavailableError",
     "ConfigError",
     "EventStore",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from . import _assembly, plugins
-from ._results import wait_for_value
+from ._results import wait_for_schedule_result, wait_for_value
 from ._sync import as_async
 from .config import (
     check_options,
@@ -25,6 +25,7 @@ from .events import EventLogger
 from .exceptions import ConfigError
 from .models import (
     DEAD,
+    CancelOutcome,
     EventType,
     OmniQConfig,
     Schedule,
@@ -266,8 +267,9 @@ class AsyncOmniQ:
             queue_name=queue_name, status=TaskStatus(status) if status else None, limit=limit,
             offset=offset)
 
-    async def cancel(self, task_id: str) -> bool:
-        """Cancel a task (a running one is asked to stop); False if it already finished."""
+    async def cancel(self, task_id: str) -> CancelOutcome:
+        """Cancel a task: ``CANCELLED`` (it had not started), ``REQUESTED`` (it is running;
+        its worker stops it within about a second) or ``ALREADY_FINISHED``, which is false."""
         await self.connect()
         return await self.task_queue.cancel(task_id)
 
@@ -297,8 +299,9 @@ class AsyncOmniQ:
     ) -> Any:
         """The value of a task, waiting up to ``timeout`` seconds (None: as long as it takes).
 
-        With ``schedule_id``, the values of that schedule's runs: ``kind="latest"`` (None if
-        none yet) or ``kind="all"`` (a list, oldest first).
+        With ``schedule_id``, the values of that schedule's runs: ``kind="latest"`` (with a
+        ``timeout``, waits up to that long for a first run; without one, None if none yet) or
+        ``kind="all"`` (a list, oldest first).
 
         Raises:
             TaskFailedError: the task failed; carries the remote type, message, traceback.
@@ -308,6 +311,9 @@ class AsyncOmniQ:
         """
         if schedule_id is not None:
             await self.result_store.connect()
+            if kind == "latest" and timeout is not None:
+                return (await wait_for_schedule_result(self.result_store, schedule_id,
+                                                       timeout)).result
             found = await self.result_store.get_schedule_results(schedule_id, kind)
             if isinstance(found, list):  # kind="all"
                 return [r.result for r in found]

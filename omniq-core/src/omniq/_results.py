@@ -80,3 +80,22 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStorage | No
         if deadline - anyio.current_time() <= 0:
             raise TaskTimeoutError(f"task {task_id} has no result after {timeout} s "
                                    f"(status {task.status.value})")
+
+
+async def wait_for_schedule_result(results: AsyncResultStorage, schedule_id: str,
+                                   timeout: float) -> TaskResult:
+    """The result of the latest run of ``schedule_id``, waiting up to ``timeout`` seconds for
+    a first one; raises ``TaskTimeoutError`` when none came in time."""
+    deadline = anyio.current_time() + timeout
+    pause = FIRST_STATUS_CHECK
+    while True:
+        found = await results.get_schedule_results(schedule_id, "latest")
+        if isinstance(found, TaskResult):
+            return found
+        remaining = deadline - anyio.current_time()
+        if remaining <= 0:
+            raise TaskTimeoutError(f"schedule {schedule_id} has no run with a result after "
+                                   f"{timeout} s; is a worker with the scheduler running?")
+        # Backing off: a schedule's first run may be an interval away.
+        await anyio.sleep(min(pause, remaining))
+        pause = min(pause * 2, STATUS_CHECK / 2)

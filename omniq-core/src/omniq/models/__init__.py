@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._facade import facade_getattr
+from ._cancel import CancelOutcome
 from ._config import (
     ComponentConfig,
     EventStoreConfig,
@@ -23,6 +24,7 @@ __all__ = [
     "ResultStoreConfig",
     "TaskQueueConfig",
     "WorkerConfig",
+    "CancelOutcome",
     "DEAD",
     "FINISHED",
     "RUNNABLE",

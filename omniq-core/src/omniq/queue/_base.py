@@ -20,7 +20,16 @@ from .._time import after, aware, seconds, utcnow
 from ..config import get_setting, validate_name
 from ..contract import Finished, ResultRecord, TaskStore
 from ..exceptions import ConfigError, TaskNotFoundError
-from ..models import DEAD, FINISHED, RUNNABLE, ErrorInfo, EventType, Task, TaskStatus
+from ..models import (
+    DEAD,
+    FINISHED,
+    RUNNABLE,
+    CancelOutcome,
+    ErrorInfo,
+    EventType,
+    Task,
+    TaskStatus,
+)
 from ._options import check_task_options
 from ._scheduling import SchedulingMixin
 
@@ -243,26 +252,27 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskStore):
         return await self.list_tasks(queue_name=queue_name, status=TaskStatus.FAILED, limit=limit)
 
     # -- changes from clients ------------------------------------------------------------------
-    async def cancel(self, task_id: str, reason: str = "cancelled by request") -> bool:
-        """Cancel a task. A queued or waiting task is cancelled at once, with its dependents;
-        a running one is asked to stop (its ``cancel_requested`` flag; the worker acts on it).
-        Returns False if the task had already finished."""
+    async def cancel(self, task_id: str, reason: str = "cancelled by request") -> CancelOutcome:
+        """Cancel a task. A queued or waiting task is cancelled at once, with its dependents
+        (``CANCELLED``); a running one is asked to stop (``REQUESTED``: its
+        ``cancel_requested`` flag, which its worker acts on within about a second). Returns
+        ``ALREADY_FINISHED``, which is false, if the task had already finished."""
         while True:
             task = await self.require_task(task_id)
             if task.status in FINISHED:
-                return False
+                return CancelOutcome.ALREADY_FINISHED
             if task.status == TaskStatus.RUNNING:
                 if await self.update_task(replace(task, cancel_requested=True),
                                           expect_status={TaskStatus.RUNNING},
                                           expect_attempts=task.attempts):
-                    return True
+                    return CancelOutcome.REQUESTED
                 continue
             done = replace(task, status=TaskStatus.CANCELLED, finished_at=utcnow(),
                            error=ErrorInfo("Cancelled", reason))
             if await self.update_task(done, expect_status={task.status}):
                 self._emit(EventType.CANCELLED, done, message=reason)
                 await self.cancel_dependents(task_id, f"parent {task_id} was cancelled")
-                return True
+                return CancelOutcome.CANCELLED
 
     async def requeue(self, task_id: str, *, run_at: datetime | None = None) -> bool:
         """Put a dead-lettered (failed, cancelled or expired) task back in its queue."""

@@ -196,12 +196,7 @@ class SchedulingMixin:
                 return False
             changes: dict[str, Any] = {"status": status, "version": sched.version + 1}
             if status == ScheduleStatus.ACTIVE:
-                now = utcnow()
-                resumed = replace(sched, last_run_at=None, start_at=None)
-                changes["next_run_at"] = (
-                    next_fire(resumed, now) if sched.schedule_type != ScheduleType.RUN_AT
-                    else max(sched.run_at or now, now)
-                )
+                changes["next_run_at"] = _resumed_fire(sched, utcnow())
             new = replace(sched, **changes)
             if await self.update_schedule(new, expect_version=sched.version):
                 self._emit_schedule(EventType.SCHEDULE_PAUSED if status == ScheduleStatus.PAUSED
@@ -290,6 +285,20 @@ def _schedule_kind(schedule_type: str | None, cron_expression: str | None,
         return ScheduleType.RUN_AT
     raise ConfigError("schedule needs one of cron_expression, interval or run_at",
                       expected="e.g. interval=timedelta(minutes=1) or cron_expression='0 9 * * *'")
+
+
+def _resumed_fire(sched: Schedule, now: datetime) -> datetime | None:
+    """The next fire of a schedule resumed at ``now``: runs missed while paused are not made
+    up, but the first run of an interval schedule that never ran is kept (due now if it fell
+    due in the last interval), not pushed a whole interval out."""
+    if sched.schedule_type == ScheduleType.RUN_AT:
+        return max(sched.run_at or now, now)
+    first = sched.next_run_at
+    if (sched.schedule_type == ScheduleType.INTERVAL and sched.run_count == 0
+            and first is not None and sched.interval
+            and first > now - timedelta(seconds=sched.interval)):
+        return max(first, now)
+    return next_fire(replace(sched, last_run_at=None, start_at=None), now)
 
 
 def _first_fire(sched: Schedule, now: datetime) -> datetime | None:

@@ -16,16 +16,18 @@ if TYPE_CHECKING:
     from omniq._core import AsyncOmniQ
     from omniq.backend._base import AsyncBackend
     from omniq.contract import Finished, ResultRecord
+    from omniq.models._cancel import CancelOutcome
     from omniq.models._config import OmniQConfig
     from omniq.models._event import EventType, TaskEvent
     from omniq.models._result import TaskResult
     from omniq.models._schedule import Schedule, ScheduleStatus
     from omniq.models._task import ErrorInfo, Task, TaskStatus
     from omniq.queue._base import AsyncTaskQueue
-    from omniq.serialization._serializer import Serializer
+    from omniq.serialization._serializer import Call, Serializer
     from omniq.storage._events import AsyncEventStore
     from omniq.storage._results import AsyncResultStore
     from omniq.workers._base import AsyncWorkerBase
+    from omniq.workers._context import TaskContext
     from pathlib import Path
     from typing import Any, Literal, Self
     import msgspec
@@ -39,10 +41,10 @@ class OmniQMethods(SyncWrapper):
     def __init__(self, project_name: str | None = None, backend_type: str | None = None, backend: Any = None, task_queue: Any = None, result_store: Any = None, event_store: Any = None, queues: Sequence[str] | None = None, worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None, secret_key: str | None = None, **kwargs: Any) -> None:
         object.__setattr__(self, '_async', self._async_class(project_name, backend_type, backend, task_queue, result_store, event_store, queues, worker_type, worker_config, secret_key, **kwargs))
 
-    def cancel(self, task_id: str) -> bool:
+    def cancel(self, task_id: str) -> CancelOutcome:
         return rewrap(run_sync(self._async.cancel, task_id))
 
-    async def cancel_async(self, task_id: str) -> bool:
+    async def cancel_async(self, task_id: str) -> CancelOutcome:
         return rewrap(await run_on_portal(self._async.cancel, task_id))
 
     def close(self) -> None:
@@ -202,10 +204,10 @@ class TaskQueueMethods(SyncWrapper):
     def build_task(self, func: Callable[..., Any], *args: Any, func_args: dict[str, Any] | None = None, func_kwargs: dict[str, Any] | None = None, queue_name: str | None = None, name: str | None = None, description: str | None = None, tags: Sequence[str] | None = None, priority: int = 0, run_at: datetime | None = None, run_in: timedelta | float | None = None, ttl: timedelta | float | None = None, result_ttl: timedelta | float | None = None, depends_on: Sequence[str] | None = None, callback: Callable[..., Any] | None = None, callback_args: dict[str, Any] | None = None, max_retries: int | None = None, retry_delay: timedelta | float | None = None, store_result: bool = True, timeout: timedelta | float | None = None, task_id: str | None = None, max_deliveries: int | None = None, schedule_id: str | None = None, now: datetime | None = None) -> Task:
         return self._async.build_task(func, *args, func_args=func_args, func_kwargs=func_kwargs, queue_name=queue_name, name=name, description=description, tags=tags, priority=priority, run_at=run_at, run_in=run_in, ttl=ttl, result_ttl=result_ttl, depends_on=depends_on, callback=callback, callback_args=callback_args, max_retries=max_retries, retry_delay=retry_delay, store_result=store_result, timeout=timeout, task_id=task_id, max_deliveries=max_deliveries, schedule_id=schedule_id, now=now)
 
-    def cancel(self, task_id: str, reason: str = 'cancelled by request') -> bool:
+    def cancel(self, task_id: str, reason: str = 'cancelled by request') -> CancelOutcome:
         return rewrap(run_sync(self._async.cancel, task_id, reason))
 
-    async def cancel_async(self, task_id: str, reason: str = 'cancelled by request') -> bool:
+    async def cancel_async(self, task_id: str, reason: str = 'cancelled by request') -> CancelOutcome:
         return rewrap(await run_on_portal(self._async.cancel, task_id, reason))
 
     def cancel_dependents(self, parent_id: str, reason: str) -> None:
@@ -763,6 +765,12 @@ class WorkerMethods(SyncWrapper):
 
     _async: AsyncWorkerBase
 
+    def cancel_running(self, task_id: str) -> str:
+        return rewrap(run_sync(self._async.cancel_running, task_id))
+
+    async def cancel_running_async(self, task_id: str) -> str:
+        return rewrap(await run_on_portal(self._async.cancel_running, task_id))
+
     def close(self) -> None:
         run_sync(self._async.close)
 
@@ -774,6 +782,12 @@ class WorkerMethods(SyncWrapper):
 
     async def connect_async(self) -> None:
         await run_on_portal(self._async.connect)
+
+    def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
+        return rewrap(run_sync(self._async.execute, call, task, ctx))
+
+    async def execute_async(self, call: Call, task: Task, ctx: TaskContext) -> Any:
+        return rewrap(await run_on_portal(self._async.execute, call, task, ctx))
 
     @classmethod
     def from_backend(cls, backend: Any, **overrides: Any) -> Any:
@@ -796,6 +810,12 @@ class WorkerMethods(SyncWrapper):
 
     async def get_result_async(self, task_id: str, timeout: float | None = None) -> Any:
         return rewrap(await run_on_portal(self._async.get_result, task_id, timeout))
+
+    def heartbeat(self) -> None:
+        run_sync(self._async.heartbeat)
+
+    async def heartbeat_async(self) -> None:
+        await run_on_portal(self._async.heartbeat)
 
     @property
     def is_running(self) -> bool:
@@ -821,8 +841,20 @@ class WorkerMethods(SyncWrapper):
     async def start_async(self) -> None:
         await run_on_portal(self._async.start)
 
+    def start_pool(self) -> None:
+        run_sync(self._async.start_pool)
+
+    async def start_pool_async(self) -> None:
+        await run_on_portal(self._async.start_pool)
+
     def stop(self, timeout: float | None = None) -> None:
         run_sync(self._async.stop, timeout)
 
     async def stop_async(self, timeout: float | None = None) -> None:
         await run_on_portal(self._async.stop, timeout)
+
+    def stop_pool(self) -> None:
+        run_sync(self._async.stop_pool)
+
+    async def stop_pool_async(self) -> None:
+        await run_on_portal(self._async.stop_pool)

@@ -32,7 +32,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ..models import ErrorInfo, Task, TaskStatus
+from ..models import CancelOutcome, ErrorInfo, Task, TaskStatus
 from . import _tasks
 from ._support import KitBase, moment
 
@@ -132,8 +132,10 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(task_id=tasks)
     def cancel(self, task_id: str) -> None:
         m = self.model[task_id]
-        ok = self._q("cancel", task_id)
-        assert ok == (m.status not in FINISHED)
+        outcome = self._q("cancel", task_id)
+        assert outcome == (CancelOutcome.ALREADY_FINISHED if m.status in FINISHED else
+                           CancelOutcome.REQUESTED if m.status == TaskStatus.RUNNING else
+                           CancelOutcome.CANCELLED)
         if m.status in (TaskStatus.PENDING, TaskStatus.RETRYING):
             m.status = TaskStatus.CANCELLED
         # A running task is only asked to stop: it stays running under its claim.

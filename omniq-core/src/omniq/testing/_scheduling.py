@@ -16,7 +16,7 @@ import pytest
 
 from .. import plugins
 from .._ids import new_id
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, TaskTimeoutError
 from ..models import EventType, Schedule, ScheduleStatus, ScheduleType, TaskStatus
 from . import _tasks
 from ._support import FAST_WORKER, KitBase, eventually, moment, running_worker
@@ -241,6 +241,20 @@ class SchedulingTests(KitBase):
         assert EventType.SCHEDULE_PAUSED in types and EventType.SCHEDULE_RESUMED in types
 
     @pytest.mark.anyio
+    async def test_pause_and_resume_before_the_first_run_keeps_that_run(
+            self, omniq: Any) -> None:
+        q = omniq.task_queue
+        sid = await omniq.schedule(_tasks.noop, interval=3600)
+        first_at = (await omniq.get_schedule(sid)).next_run_at
+        assert await omniq.pause_schedule(sid)
+        assert await omniq.resume_schedule(sid)
+        resumed = await omniq.get_schedule(sid)
+        # Due at once still, not an hour later: nothing ran yet, so nothing is made up.
+        assert resumed.next_run_at - first_at < timedelta(seconds=5), resumed.next_run_at
+        assert len(await q.fire_due_schedules(moment())) == 1
+        assert (await omniq.get_schedule(sid)).next_run_at >= first_at + timedelta(hours=1)
+
+    @pytest.mark.anyio
     async def test_no_overlap_skips_a_fire_while_the_last_run_is_unfinished(
             self, task_queue: Any) -> None:
         sid = await task_queue.schedule(_tasks.noop, interval=10, allow_overlap=False)
@@ -304,6 +318,20 @@ class SchedulingTests(KitBase):
         assert (await omniq.get_schedule(sid)).status == ScheduleStatus.FINISHED
         assert await omniq.get_result(schedule_id="no-such-schedule", kind="all") == []
         assert await omniq.get_result(schedule_id="no-such-schedule") is None
+
+    @pytest.mark.anyio
+    async def test_latest_schedule_result_waits_for_the_first_run(self, omniq: Any) -> None:
+        sid = await omniq.schedule(_tasks.stamp, interval=3600, start_at=moment()
+                                   + timedelta(seconds=0.5))
+        async with running_worker(omniq, "async"):
+            # Nothing has run yet: with a timeout, get_result waits for the first run.
+            value = await omniq.get_result(schedule_id=sid, kind="latest", timeout=10)
+        assert isinstance(value, float)
+        other = await omniq.schedule(_tasks.stamp, interval=3600,
+                                     start_at=moment() + timedelta(hours=1))
+        with pytest.raises(TaskTimeoutError):
+            await omniq.get_result(schedule_id=other, kind="latest", timeout=0.2)
+        assert await omniq.get_result(schedule_id=other, kind="latest") is None
 
     @pytest.mark.anyio
     async def test_three_workers_fire_each_run_once(self, omniq: Any) -> None:

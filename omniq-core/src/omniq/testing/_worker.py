@@ -8,6 +8,7 @@ Every test runs once per worker type (the ``worker_type`` fixture: ``async``, ``
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import msgspec
 import pytest
 
 from ..exceptions import TaskCancelledError, TaskFailedError
-from ..models import EventType, TaskStatus
+from ..models import CancelOutcome, EventType, TaskStatus
 from . import _tasks
 from ._support import (
     KitBase,
@@ -206,6 +207,102 @@ class WorkerTests(KitBase):
         task = await omniq.get_task(task_id)
         assert task.status == TaskStatus.CANCELLED
 
+    @pytest.mark.anyio
+    async def test_cancel_stops_a_running_task_within_about_a_second(
+            self, omniq: Any, worker_type: str, tmp_path: Path) -> None:
+        # A long lease: heartbeats come every 10 s, so only the cancel check notices in time.
+        # The task does not check ``cancelled``: the worker must stop it (or drop it) itself.
+        marker = str(tmp_path / "long")
+        coroutine = worker_type == "async"
+        seconds = 2.5 if worker_type == "thread_pool" else 30
+        func = _tasks.async_sleep_then_touch if coroutine else _tasks.sleep_then_touch
+        async with running_worker(omniq, worker_type, lease=30):
+            task_id = await omniq.enqueue(func, marker, seconds, "too late")
+            await eventually(lambda: Path(marker + ".started").exists(),
+                             timeout=WAIT, what="the task to start")
+            asked = anyio.current_time()
+            assert await omniq.cancel(task_id) == CancelOutcome.REQUESTED
+            with pytest.raises(TaskCancelledError) as info:
+                await omniq.get_result(task_id, timeout=WAIT)
+            took = anyio.current_time() - asked
+            assert took < 2.0, f"the cancel took {took:.2f} s to be noticed"
+            how = {"async": "coroutine was cancelled", "process_pool": "process was killed",
+                   "thread_pool": "thread was asked to stop"}.get(worker_type, "")
+            assert how in (info.value.reason or ""), info.value.reason
+            if coroutine:
+                assert Path(marker + ".cancelled").exists()
+            elif worker_type == "process_pool":
+                pid = int(Path(marker + ".pid").read_text())
+                await eventually(lambda: not pid_alive(pid), timeout=1.0,
+                                 what="the task's process to die")
+            elif worker_type == "thread_pool":  # the thread runs on; its result is dropped
+                await eventually(lambda: Path(marker).exists(), what="the thread to finish")
+                await anyio.sleep(0.2)
+        task = await omniq.get_task(task_id)
+        assert task.status == TaskStatus.CANCELLED and task.attempts == 1
+        with pytest.raises(TaskCancelledError):
+            await omniq.get_result(task_id, timeout=1)
+        assert EventType.COMPLETE not in [e.type for e in await events_of(omniq, task_id)]
+
+    @pytest.mark.anyio
+    async def test_cancel_says_what_it_did(self, omniq: Any, worker_type: str) -> None:
+        queued = await omniq.enqueue(_tasks.identity, 1, run_in=60)
+        assert await omniq.cancel(queued) == CancelOutcome.CANCELLED
+        async with running_worker(omniq, worker_type):
+            done = await omniq.enqueue(_tasks.identity, 2)
+            assert await omniq.get_result(done, timeout=WAIT) == 2
+        outcome = await omniq.cancel(done)
+        assert outcome == CancelOutcome.ALREADY_FINISHED and not outcome
+        assert (await omniq.get_task(done)).status == TaskStatus.COMPLETED
+
+    # -- logging -------------------------------------------------------------------------------
+    @pytest.mark.anyio
+    async def test_worker_logs_retries_and_dead_letters(
+            self, omniq: Any, worker_type: str, caplog: pytest.LogCaptureFixture) -> None:
+        caplog.set_level(logging.DEBUG, logger="omniq.worker")
+        async with running_worker(omniq, worker_type):
+            task_id = await omniq.enqueue(_tasks.fail, "broken 42", max_retries=1,
+                                          retry_delay=0.01)
+            with pytest.raises(TaskFailedError):
+                await omniq.get_result(task_id, timeout=WAIT)
+            ok_id = await omniq.enqueue(_tasks.identity, 1)
+            assert await omniq.get_result(ok_id, timeout=WAIT) == 1
+            await eventually(lambda: _logged(caplog, ok_id, "completed"),
+                             what="the completion to be logged")
+        mine = [r for r in caplog.records if task_id in r.getMessage()]
+        retry = [r for r in mine if "retrying" in r.getMessage()]
+        dead = [r for r in mine if "dead-lettered" in r.getMessage()]
+        assert len(retry) == 1 and retry[0].levelno == logging.INFO, mine
+        assert len(dead) == 1 and dead[0].levelno == logging.WARNING, mine
+        for record, attempt in ((retry[0], "attempt 1"), (dead[0], "attempt 2")):
+            message = record.getMessage()
+            assert record.name.startswith("omniq.worker")
+            assert "fail" in message and "queue default" in message and attempt in message
+            assert "ValueError: broken 42" in message
+        assert any("claimed" in r.getMessage() and r.levelno == logging.DEBUG for r in mine)
+
+    @pytest.mark.anyio
+    async def test_worker_logs_timeouts_and_expiries(
+            self, omniq: Any, worker_type: str, tmp_path: Path,
+            caplog: pytest.LogCaptureFixture) -> None:
+        caplog.set_level(logging.INFO, logger="omniq.worker")
+        expired = await omniq.enqueue(_tasks.identity, 1, ttl=1,
+                                      run_at=moment() - timedelta(seconds=5))
+        func = (_tasks.async_sleep_then_touch if worker_type == "async"
+                else _tasks.sleep_then_touch)
+        async with running_worker(omniq, worker_type):
+            assert await omniq.get_result(await omniq.enqueue(_tasks.identity, 1),
+                                          timeout=WAIT) == 1  # warm up (process pools)
+            slow = await omniq.enqueue(func, str(tmp_path / "slow"), 1.0, timeout=0.3)
+            with pytest.raises(TaskFailedError):
+                await omniq.get_result(slow, timeout=WAIT)
+            with pytest.raises(TaskCancelledError):
+                await omniq.get_result(expired, timeout=WAIT)
+            await eventually(lambda: _logged(caplog, expired, "expired"),
+                             what="the expiry to be logged")
+        assert _logged(caplog, slow, "timed out")
+        assert _logged(caplog, slow, "dead-lettered").levelno == logging.WARNING
+
     # -- dependencies --------------------------------------------------------------------------
     @pytest.mark.anyio
     async def test_chain_of_three_runs_in_order(self, omniq: Any, worker_type: str,
@@ -381,3 +478,9 @@ class WorkerTests(KitBase):
                                                now=moment())
         assert again.id == task_id and again.attempts == 2
 
+
+
+def _logged(caplog: pytest.LogCaptureFixture, task_id: str, words: str) -> Any:
+    """The first record logged about ``task_id`` that says ``words``, or None."""
+    return next((r for r in caplog.records
+                 if task_id in r.getMessage() and words in r.getMessage()), None)

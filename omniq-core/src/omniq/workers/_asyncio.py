@@ -25,22 +25,33 @@ class AsyncioWorker(AsyncWorkerBase):
 
     worker_type = "async"
 
-    async def _open_executor(self) -> None:
+    async def start_pool(self) -> None:
         self._threads = ThreadPoolExecutor(self.max_workers, thread_name_prefix="omniq-async")
+        self._in_threads: set[str] = set()
 
-    async def _close_executor(self) -> None:
+    async def stop_pool(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    async def _execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
+    async def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
         if inspect.iscoroutinefunction(call.func):
             return await call.func(*call.args, **call.kwargs)
         context = contextvars.copy_context()
-        value = await asyncio.get_running_loop().run_in_executor(
-            self._threads, functools.partial(context.run, call.func, *call.args, **call.kwargs))
+        self._in_threads.add(task.id)
+        try:
+            value = await asyncio.get_running_loop().run_in_executor(
+                self._threads,
+                functools.partial(context.run, call.func, *call.args, **call.kwargs))
+        finally:
+            self._in_threads.discard(task.id)
         if inspect.isawaitable(value):
             value = await value
         return value
 
+    async def cancel_running(self, task_id: str) -> str:
+        # The base cancels the coroutine awaiting execute(); a thread cannot be stopped.
+        if task_id in self._in_threads:
+            return "its thread was asked to stop (cooperative); a late result is dropped"
+        return "its coroutine was cancelled"
 
 class AsyncWorker(Worker, twin_of=AsyncioWorker):
     """Blocking twin of :class:`AsyncioWorker`."""

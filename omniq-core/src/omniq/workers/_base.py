@@ -1,13 +1,16 @@
-"""The worker: one async core loop, with an execution strategy per worker type (DESIGN §4).
+"""The worker: one async core loop, with an execution strategy per worker type.
 
 The loop claims tasks for its free slots (several per round trip), runs each through the
 strategy, writes results and completions in batches, renews leases from the event loop (task
-code runs off-loop in thread and process workers, so it cannot starve them), fires due
-schedules, recovers expired leases, and backs off when the store fails.
+code runs off-loop in thread and process workers, so it cannot starve them), looks for cancel
+requests while tasks run, fires due schedules, recovers expired leases, and backs off when the
+store fails. A worker type subclasses :class:`AsyncWorkerBase` and implements its four
+abstract methods (see docs/plugins.md, "Writing a worker type").
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import os
@@ -31,11 +34,18 @@ from ..models import ErrorInfo, EventType, Task, TaskResult, TaskStatus
 from ..serialization import Call
 from ._completions import Completer
 from ._context import TaskCancelled, TaskContext, _current
+from ._labels import backend_label, location_of
 
 logger = logging.getLogger("omniq.worker")
+#: What happens to each task: claims and completions at DEBUG, retries, expiries, timeouts and
+#: cancellations at INFO, dead letters and poison pills at WARNING.
+task_log = logging.getLogger("omniq.worker.tasks")
 RETRY_CAP = 3600.0  # seconds: the longest backoff between two attempts
 PURGE_INTERVAL = 60.0  # seconds between sweeps of expired results, old events and waiting tasks
 SWEEP_PAGE = 100  # waiting tasks looked at per sweep
+#: Seconds between looks for cancel requests of the tasks running here. Only while tasks run,
+#: and only when heartbeats (every third of the lease) come less often than this.
+CANCEL_CHECK_INTERVAL = 0.5
 
 
 def retry_delay(task: Task) -> float:
@@ -54,8 +64,15 @@ def error_info(exc: BaseException) -> ErrorInfo:
     return ErrorInfo(type(exc).__qualname__, str(exc), tb)
 
 
-class AsyncWorkerBase(AsyncComponent):
+class AsyncWorkerBase(AsyncComponent, abc.ABC):
     """Runs tasks from a task queue.
+
+    A worker type (``async``, ``thread_pool``, ``process_pool``, or a plugin's) subclasses this
+    and implements :meth:`start_pool`, :meth:`stop_pool`, :meth:`execute` and
+    :meth:`cancel_running`; the base does everything else (claims, leases and heartbeats,
+    timeouts, cancel requests, retries, results, events, schedules, logging). All of it runs
+    on the worker's asyncio event loop, which task code must never hold: that is what keeps
+    heartbeats and cancel checks going while tasks run.
 
     Args:
         queue: The task queue (``task_queue=`` is accepted too).
@@ -131,19 +148,49 @@ class AsyncWorkerBase(AsyncComponent):
     def _default_concurrency(self) -> int:
         return int(get_setting("MAX_WORKERS"))
 
-    # -- strategy ------------------------------------------------------------------------------
-    async def _execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
-        """Run the call and return its value; raise what it raised. Strategy per type."""
-        raise NotImplementedError
+    # -- extension points: what a worker type implements ---------------------------------------
+    @abc.abstractmethod
+    async def start_pool(self) -> None:
+        """Create what runs task code (threads, processes, greenlets...).
 
-    async def _open_executor(self) -> None:
-        """Create pools. Called at start."""
+        Called once when the worker starts, on its event loop, before the first claim.
+        """
 
-    async def _close_executor(self) -> None:
-        """Tear pools down. Called at stop."""
+    @abc.abstractmethod
+    async def stop_pool(self) -> None:
+        """Tear down what :meth:`start_pool` created.
 
-    async def _abandon(self, task_id: str) -> None:
-        """A task overran its timeout or was cancelled; stop it if the strategy can."""
+        Called once when the worker stops, after the grace period: do not wait for task code
+        still running (its attempt has been put back or will be fenced off).
+        """
+
+    @abc.abstractmethod
+    async def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
+        """Run ``call.func(*call.args, **call.kwargs)`` for ``task`` and return its value, or
+        raise what it raised. ``call.func`` may be a coroutine function.
+
+        Called on the worker's event loop; the code must run somewhere that cannot block that
+        loop (a thread, a process, a hub in another thread), except coroutines, which may be
+        awaited on it. ``current_task()`` returns ``ctx`` in the calling context: carry it
+        to where the code runs (``contextvars.copy_context().run``), or pass what ``ctx``
+        offers another way, as the process pool does.
+
+        The base enforces ``task.timeout`` and cancel requests: it calls
+        :meth:`cancel_running`, then cancels the coroutine awaiting this method. Let that
+        ``CancelledError`` through; the base records the outcome.
+        """
+
+    @abc.abstractmethod
+    async def cancel_running(self, task_id: str) -> str:
+        """Stop the running task ``task_id`` as far as this worker type can; say how.
+
+        Called on the event loop when the task overran its timeout or a cancel request was
+        seen, just before the coroutine awaiting :meth:`execute` is cancelled (on a cancel
+        request its context's ``cancelled`` flag is already set, for code that checks it).
+        Must return promptly.
+        Returns a few words for logs and the cancelled task's stored error message, e.g.
+        ``"its process was killed"`` or ``"its thread was asked to stop"``.
+        """
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def _connect(self) -> None:
@@ -155,7 +202,7 @@ class AsyncWorkerBase(AsyncComponent):
         if self.queue.event_logger is None:
             self.queue.event_logger = self.events
         await self.events.start()
-        await self._open_executor()
+        await self.start_pool()
         self._stopping = False
         self._slot_freed = asyncio.Event()
         self._completer = Completer(self.queue, self.result_store)
@@ -164,8 +211,13 @@ class AsyncWorkerBase(AsyncComponent):
         self._main = loop.create_task(self._claim_loop(), name=f"omniq-worker-{self.worker_id}")
         self._helpers = [loop.create_task(self._heartbeat_loop(), name="omniq-heartbeat"),
                          loop.create_task(self._maintenance_loop(), name="omniq-maintenance")]
-        logger.info("worker %s (%s, %d slots) serving %s", self.worker_id, self.worker_type,
-                    self.max_workers, self.queues)
+        if self.lease / 3 > CANCEL_CHECK_INTERVAL:  # heartbeats alone would notice too late
+            self._helpers.append(loop.create_task(self._cancel_watch_loop(),
+                                                  name="omniq-cancel-watch"))
+        logger.info("worker %s started: backend %s at %s, project %s, queues %s, "
+                    "worker type %s, concurrency %d", self.worker_id, backend_label(self.queue),
+                    location_of(self.queue), self.project_name, ", ".join(self.queues),
+                    self.worker_type, self.max_workers)
 
     async def start(self) -> None:
         """Start working in the background of the running event loop."""
@@ -217,12 +269,13 @@ class AsyncWorkerBase(AsyncComponent):
                            self.worker_id, len(stuck))
         if self._completer is not None:
             await self._completer.stop()
-        await self._close_executor()
+        await self.stop_pool()
         await self.events.stop()
         if self.queue.event_logger is self.events:
             self.queue.event_logger = None
         self._main = None
-        logger.info("worker %s stopped", self.worker_id)
+        logger.info("worker %s stopped: worker type %s, project %s", self.worker_id,
+                    self.worker_type, self.project_name)
 
     # -- results for callers (seed: worker.get_result(task_id)) --------------------------------
     async def get_result(self, task_id: str, timeout: float | None = None) -> Any:
@@ -262,6 +315,8 @@ class AsyncWorkerBase(AsyncComponent):
                 self._store_recovered()
             loop = asyncio.get_running_loop()
             for task in tasks:
+                task_log.debug("claimed task %s (%s, queue %s, attempt %d)", task.id,
+                               task.func_name, task.queue_name, task.attempts)
                 ctx = TaskContext(task, self, loop)
                 handler = loop.create_task(self._handle(task, ctx))
                 self._running[task.id] = (task, ctx, handler)
@@ -287,30 +342,79 @@ class AsyncWorkerBase(AsyncComponent):
     async def _heartbeat_loop(self) -> None:
         while True:
             await anyio.sleep(self.lease / 3)
-            for task_id, (_, ctx, handler) in list(self._running.items()):
-                lease = self._lease_for(ctx.task)
-                if ctx.task.lease_expires_at is not None:  # never cut what the task extended
-                    lease = max(lease, (ctx.task.lease_expires_at - utcnow()).total_seconds())
-                try:
-                    renewed = await self.queue.extend_lease(ctx.task, lease)
-                except Exception as exc:
-                    logger.debug("heartbeat for %s failed: %s", task_id, exc)
-                    continue
-                if task_id not in self._executing:
-                    # Its outcome is with the completer: a refusal means the finish has
-                    # landed (or will be fenced off there), and a cancel request came too late.
-                    continue
-                if renewed is None:  # fenced: another attempt owns the task now
-                    logger.warning("lease of task %s lost; abandoning this attempt", task_id)
-                    ctx._cancelled.set()
-                    handler.cancel()
-                elif renewed.cancel_requested and not ctx.cancelled:
-                    ctx._cancelled.set()
-                    ctx.task = renewed
-                    await self._abandon(task_id)
-                    handler.cancel()
-                else:
-                    ctx.task = renewed
+            await self.heartbeat()
+
+    async def heartbeat(self) -> None:
+        """Renew the lease of every task this worker holds, once, and act on the answers: a
+        refused renewal (another attempt owns the task now) abandons this attempt; a cancel
+        request stored with the task stops it.
+
+        The base calls this every third of the lease from its own asyncio task, on the
+        worker's event loop: the one place task code cannot block while :meth:`execute` keeps
+        it off that loop. Between heartbeats, while tasks run, the base also reads their
+        cancel requests every ``CANCEL_CHECK_INTERVAL`` seconds.
+        """
+        for task_id, (_, ctx, handler) in list(self._running.items()):
+            lease = self._lease_for(ctx.task)
+            if ctx.task.lease_expires_at is not None:  # never cut what the task extended
+                lease = max(lease, (ctx.task.lease_expires_at - utcnow()).total_seconds())
+            try:
+                renewed = await self.queue.extend_lease(ctx.task, lease)
+            except Exception as exc:
+                logger.debug("heartbeat for %s failed: %s", task_id, exc)
+                continue
+            if task_id not in self._executing:
+                # Its outcome is with the completer: a refusal means the finish has
+                # landed (or will be fenced off there), and a cancel request came too late.
+                continue
+            if renewed is None:  # fenced: another attempt owns the task now
+                logger.warning("lease of task %s lost; abandoning this attempt", task_id)
+                ctx._cancelled.set()
+                handler.cancel()
+            elif renewed.cancel_requested and not ctx.cancelled:
+                await self._stop_cancelled(renewed, ctx, handler)
+            else:
+                ctx.task = renewed
+
+    async def _cancel_watch_loop(self) -> None:
+        """Read the cancel requests of the tasks executing here, between heartbeats.
+
+        Reads only, one per executing task per interval, and none while nothing runs: a
+        cancel request reaches a running task within about ``CANCEL_CHECK_INTERVAL``
+        seconds, not a third of the lease.
+        """
+        while True:
+            await anyio.sleep(CANCEL_CHECK_INTERVAL)
+            executing = [(task_id, self._running[task_id]) for task_id in list(self._executing)
+                         if task_id in self._running]
+            if not executing:
+                continue
+            try:
+                stored = await asyncio.gather(
+                    *(self.queue.get_task(task_id) for task_id, _ in executing))
+            except Exception as exc:
+                logger.debug("looking for cancel requests failed: %s", exc)
+                continue
+            for (task_id, (_, ctx, handler)), now in zip(executing, stored, strict=True):
+                if (now is not None and now.cancel_requested and task_id in self._executing
+                        and now.status == TaskStatus.RUNNING
+                        and now.attempts == ctx.task.attempts):
+                    await self._stop_cancelled(now, ctx, handler)
+
+    async def _stop_cancelled(self, stored: Task, ctx: TaskContext,
+                              handler: asyncio.Task[Any]) -> None:
+        """Stop a task whose cancel was requested: the strategy stops its code, the base
+        cancels the coroutine awaiting it and records it as cancelled."""
+        if ctx.cancelled:
+            return
+        ctx._cancelled.set()
+        ctx.task = stored
+        ctx._cancelled_how = await self.cancel_running(stored.id)
+        task_log.info("task %s (%s, queue %s, attempt %d) cancelled by request: %s",
+                      stored.id, stored.func_name, stored.queue_name, stored.attempts,
+                      ctx._cancelled_how)
+        if stored.id in self._executing:  # not finished meanwhile (its outcome would stand)
+            handler.cancel()
 
     async def _maintenance_loop(self) -> None:
         failures = 0
@@ -319,7 +423,7 @@ class AsyncWorkerBase(AsyncComponent):
         while True:
             await anyio.sleep(self.maintenance_interval)
             try:
-                await self.queue.recover_leases()
+                self._log_recovered(await self.queue.recover_leases())
                 if self.scheduler:
                     await self.queue.fire_due_schedules()
                 if anyio.current_time() - last_purge > PURGE_INTERVAL:
@@ -333,6 +437,18 @@ class AsyncWorkerBase(AsyncComponent):
                 if failures == 1:
                     logger.warning("maintenance failed: %s", exc)
                 await anyio.sleep(min(30.0, 0.1 * 2 ** min(failures, 8)))
+
+    @staticmethod
+    def _log_recovered(recovered: Sequence[Task]) -> None:
+        for task in recovered:
+            if task.status == TaskStatus.FAILED:
+                task_log.warning("task %s (%s, queue %s, attempt %d) dead-lettered as a poison "
+                                 "pill: %s", task.id, task.func_name, task.queue_name,
+                                 task.attempts, task.error.message if task.error else "")
+            else:
+                task_log.info("task %s (%s, queue %s, attempt %d) lost its worker (lease "
+                              "expired %d time(s)); queued again", task.id, task.func_name,
+                              task.queue_name, task.attempts, task.redeliveries)
 
     async def _purge(self) -> None:
         """Drop expired results (engines without native expiry) and events past retention."""
@@ -350,6 +466,14 @@ class AsyncWorkerBase(AsyncComponent):
     async def _handle(self, task: Task, ctx: TaskContext) -> None:
         try:
             await self._process(task, ctx)
+        except asyncio.CancelledError:
+            if self._stopping or not ctx.cancelled or not ctx.task.cancel_requested:
+                raise
+            # Cancelled by request before its code started (its lease was being extended):
+            # finish it here, or it would stay running until its lease ran out.
+            await self._finish_failed(ctx.task, ErrorInfo("Cancelled", "cancelled by request "
+                                                          "before it started"), utcnow(),
+                                      status=TaskStatus.CANCELLED)
         except Exception:
             logger.exception("worker %s: unexpected error handling task %s", self.worker_id,
                              task.id)
@@ -371,7 +495,9 @@ class AsyncWorkerBase(AsyncComponent):
     async def _process(self, task: Task, ctx: TaskContext) -> None:
         now = utcnow()
         if task.expires_at is not None and task.expires_at <= now:
-            await self.queue.expire(task, now)
+            if await self.queue.expire(task, now):
+                task_log.info("task %s (%s, queue %s) expired before it ran (ttl passed at %s)",
+                              task.id, task.func_name, task.queue_name, task.expires_at)
             return
         if self._stopping:
             await self.queue.release(task)
@@ -392,12 +518,14 @@ class AsyncWorkerBase(AsyncComponent):
         deadline = asyncio.timeout(task.timeout or None)
         try:
             async with deadline:
-                value = await self._execute(call, task, ctx)
+                value = await self.execute(call, task, ctx)
         except asyncio.CancelledError:
             if self._stopping and not ctx.cancelled:
                 raise
             if ctx.cancelled and ctx.task.cancel_requested:
-                await self._finish_failed(ctx.task, ErrorInfo("Cancelled", "cancelled by request"),
+                how = f": {ctx._cancelled_how}" if ctx._cancelled_how else ""
+                await self._finish_failed(ctx.task,
+                                          ErrorInfo("Cancelled", f"cancelled by request{how}"),
                                           started, status=TaskStatus.CANCELLED)
             elif self._stopping:
                 # ctx.task, not task: it carries the renewed lease and progress written since.
@@ -407,9 +535,12 @@ class AsyncWorkerBase(AsyncComponent):
             if not deadline.expired():  # the task's own TimeoutError: an ordinary failure
                 await self._failed(ctx.task, error_info(exc), started)
                 return
-            await self._abandon(task.id)
+            how = await self.cancel_running(task.id)
             overran = TaskTimeoutError(f"task {task.id} ran longer than its timeout "
                                        f"of {task.timeout} s")
+            task_log.info("task %s (%s, queue %s, attempt %d) timed out after %s s: %s",
+                          task.id, task.func_name, task.queue_name, task.attempts,
+                          task.timeout, how)
             self.events.task_event(EventType.TIMEOUT, task, message=str(overran))
             await self._failed(ctx.task, error_info(overran), started)
             return
@@ -436,6 +567,9 @@ class AsyncWorkerBase(AsyncComponent):
         done = self.queue.completed(task, now)
         result = self._result(done, started, now, value=value) if task.store_result else None
         if await self._complete(done, task.attempts, result):
+            task_log.debug("task %s (%s, queue %s, attempt %d) completed in %.3f s", task.id,
+                           task.func_name, task.queue_name, task.attempts,
+                           (now - started).total_seconds())
             self.events.task_event(EventType.COMPLETE, done,
                                    duration=(now - started).total_seconds())
             if call.callback is not None:
@@ -447,6 +581,10 @@ class AsyncWorkerBase(AsyncComponent):
             now = utcnow()
             again = self.queue.failed(task, error, now, now + timedelta(seconds=delay))
             if await self._complete(again, task.attempts, None):
+                task_log.info("task %s (%s, queue %s) failed attempt %d of %d (%s: %s); "
+                              "retrying in %.3f s", task.id, task.func_name, task.queue_name,
+                              task.attempts, task.max_retries + 1, error.type, error.message,
+                              delay)
                 self.events.task_event(EventType.RETRY, again, delay=delay,
                                        attempt_failed=task.attempts)
             return
@@ -463,6 +601,9 @@ class AsyncWorkerBase(AsyncComponent):
             if status == TaskStatus.CANCELLED:
                 self.events.task_event(EventType.CANCELLED, gone)
             else:
+                task_log.warning("task %s (%s, queue %s) failed attempt %d (%s: %s); "
+                                 "dead-lettered", task.id, task.func_name, task.queue_name,
+                                 task.attempts, error.type, error.message)
                 self.events.task_event(EventType.ERROR, gone)
                 self.events.task_event(EventType.DEAD_LETTER, gone)
 

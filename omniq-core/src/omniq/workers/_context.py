@@ -30,6 +30,8 @@ class TaskContext:
         self._worker = worker
         self._loop = loop
         self._cancelled = threading.Event()
+        #: How the worker stopped the task on a cancel request (for its stored error).
+        self._cancelled_how: str | None = None
 
     @property
     def task_id(self) -> str:

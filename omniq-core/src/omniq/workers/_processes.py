@@ -90,7 +90,7 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
     def _default_concurrency(self) -> int:
         return int(get_setting("PROCESS_WORKERS") or 1)
 
-    async def _open_executor(self) -> None:
+    async def start_pool(self) -> None:
         # spawn: forking a process that runs an event loop and threads is not safe.
         context = multiprocessing.get_context("spawn")
         self._channel = context.SimpleQueue()
@@ -123,17 +123,20 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         else:
             await self._extend(ctx, value)
 
-    async def _close_executor(self) -> None:
+    async def stop_pool(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._channel.put(None)
 
-    async def _abandon(self, task_id: str) -> None:
+    async def cancel_running(self, task_id: str) -> str:
+        # A pool cannot kill one job: kill its processes and start a fresh pool; the other
+        # tasks it ran see BrokenProcessPool and are resubmitted by execute().
         pool, self._pool = self._pool, self._new_pool()
         for process in list(getattr(pool, "_processes", {}).values()):
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
+        return "its process was killed"
 
-    async def _execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
+    async def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
         loop = asyncio.get_running_loop()
         for _ in range(3):
             pool = self._pool
@@ -142,7 +145,7 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
                                                        task.id, task.attempts)
                 break
             except BrokenProcessPool:
-                if pool is self._pool:  # not replaced by _abandon: rebuild it ourselves
+                if pool is self._pool:  # not replaced by cancel_running: rebuild it ourselves
                     self._pool = self._new_pool()
         else:
             raise RuntimeError("process pool kept breaking while running this task")

@@ -31,7 +31,9 @@ class AsyncThreadPoolWorker(AsyncWorkerBase):
     """Runs ``max_workers`` tasks at once, each in a thread of a pool.
 
     Leases are renewed from the event loop, which task code never occupies. A thread cannot
-    be killed: a task past its timeout is marked failed and its late result is dropped.
+    be killed: a task past its timeout is marked failed, a cancelled one cancelled (its
+    ``current_task().cancelled`` turns true, for code that checks it), and a late result is
+    dropped.
     """
 
     worker_type = "thread_pool"
@@ -39,18 +41,22 @@ class AsyncThreadPoolWorker(AsyncWorkerBase):
     def _default_concurrency(self) -> int:
         return int(get_setting("THREAD_WORKERS"))
 
-    async def _open_executor(self) -> None:
+    async def start_pool(self) -> None:
         self._threads = ThreadPoolExecutor(self.max_workers, thread_name_prefix="omniq-thread")
 
-    async def _close_executor(self) -> None:
+    async def stop_pool(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    async def _execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
+    async def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(
             self._threads,
             functools.partial(context.run, run_call, call.func, call.args, call.kwargs))
 
+    async def cancel_running(self, task_id: str) -> str:
+        # A thread cannot be killed: its context's ``cancelled`` flag is set, and code that
+        # checks it stops; whatever it returns later is dropped (the attempt is finished).
+        return "its thread was asked to stop (cooperative); a late result is dropped"
 
 class ThreadPoolWorker(Worker, twin_of=AsyncThreadPoolWorker):
     """Blocking twin of :class:`AsyncThreadPoolWorker`."""
