@@ -30,7 +30,7 @@ from omniq import AsyncOmniQ  # noqa: E402
 from omniq._ids import new_id  # noqa: E402
 from omniq._time import utcnow  # noqa: E402
 from omniq.testing import _tasks  # noqa: E402
-from omniq_redis import AsyncRedisResultStorage, AsyncRedisTaskQueue  # noqa: E402
+from omniq_redis import AsyncRedisResultStore, AsyncRedisTaskQueue  # noqa: E402
 
 
 async def drop(url: str, project: str) -> None:
@@ -113,7 +113,7 @@ async def e2e(url: str, n: int, concurrency: int) -> None:
     project = f"bench{uuid.uuid4().hex[:10]}"
     oq = AsyncOmniQ(project_name=project,
                     task_queue=AsyncRedisTaskQueue(project_name=project, url=url),
-                    result_store=AsyncRedisResultStorage(project_name=project, url=url))
+                    result_store=AsyncRedisResultStore(project_name=project, url=url))
     worker = None
     try:
         async with oq:

@@ -12,7 +12,7 @@ import signal
 import sys
 
 from omniq import AsyncOmniQ
-from omniq_redis import AsyncRedisResultStorage, AsyncRedisTaskQueue
+from omniq_redis import AsyncRedisResultStore, AsyncRedisTaskQueue
 
 
 async def main() -> None:
@@ -27,7 +27,7 @@ async def main() -> None:
     oq = AsyncOmniQ(project_name=args.project,
                     task_queue=AsyncRedisTaskQueue(url=args.url, project_name=args.project,
                                                    queues=queues, socket_connect_timeout=1.0),
-                    result_store=AsyncRedisResultStorage(url=args.url, project_name=args.project,
+                    result_store=AsyncRedisResultStore(url=args.url, project_name=args.project,
                                                          socket_connect_timeout=1.0))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

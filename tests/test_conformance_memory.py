@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from omniq.queue.memory import AsyncMemoryTaskQueue
-from omniq.storage.memory import AsyncMemoryEventStorage, AsyncMemoryResultStorage
+from omniq.storage.memory import AsyncMemoryEventStore, AsyncMemoryResultStore
 from omniq.testing import ConformanceTests
 
 
@@ -32,11 +32,11 @@ class TestMemoryConformance(ConformanceTests):
             yield queue
 
     @pytest.fixture
-    async def result_store(self, project_name: str) -> AsyncIterator[AsyncMemoryResultStorage]:
-        async with AsyncMemoryResultStorage(project_name=project_name) as store:
+    async def result_store(self, project_name: str) -> AsyncIterator[AsyncMemoryResultStore]:
+        async with AsyncMemoryResultStore(project_name=project_name) as store:
             yield store
 
     @pytest.fixture
-    async def event_store(self, project_name: str) -> AsyncIterator[AsyncMemoryEventStorage]:
-        async with AsyncMemoryEventStorage(project_name=project_name) as store:
+    async def event_store(self, project_name: str) -> AsyncIterator[AsyncMemoryEventStore]:
+        async with AsyncMemoryEventStore(project_name=project_name) as store:
             yield store

@@ -83,8 +83,8 @@ def test_from_backend_and_components_from_backends() -> None:
     task_queue = TaskQueue.from_backend(backend, queues=["high", "medium", "low"])
     assert type(task_queue).__name__ == "MemoryTaskQueue"
     assert task_queue.queues[:3] == ["high", "medium", "low"]
-    assert type(ResultStore.from_backend(backend)).__name__ == "MemoryResultStorage"
-    assert type(EventStore.from_backend(backend)).__name__ == "MemoryEventStorage"
+    assert type(ResultStore.from_backend(backend)).__name__ == "MemoryResultStore"
+    assert type(EventStore.from_backend(backend)).__name__ == "MemoryEventStore"
 
 
 def test_events_are_off_without_an_event_store() -> None:

@@ -11,7 +11,7 @@ from omniq.events import EventLogger
 from omniq.exceptions import TaskFailedError
 from omniq.models import EventType, TaskEvent, TaskStatus
 from omniq.queue.memory import AsyncMemoryTaskQueue
-from omniq.storage.memory import AsyncMemoryEventStorage, AsyncMemoryResultStorage
+from omniq.storage.memory import AsyncMemoryEventStore, AsyncMemoryResultStore
 from omniq.workers._asyncio import AsyncioWorker
 
 pytestmark = pytest.mark.anyio
@@ -25,7 +25,7 @@ async def double(x: int) -> int:
     return 2 * x
 
 
-class FlakyResults(AsyncMemoryResultStorage):
+class FlakyResults(AsyncMemoryResultStore):
     """Fails the first batched write, as a store that drops a connection would."""
 
     failures = 1
@@ -70,7 +70,7 @@ class StuckDependentsQueue(AsyncMemoryTaskQueue):
         return await super().dependents(task_id)
 
 
-class SlowEvents(AsyncMemoryEventStorage):
+class SlowEvents(AsyncMemoryEventStore):
     """Appends slowly, so a stop can arrive while a batch is being written."""
 
     def __init__(self, **kw: object) -> None:
@@ -85,8 +85,8 @@ class SlowEvents(AsyncMemoryEventStorage):
 
 async def test_task_raising_timeout_error_is_an_ordinary_failure(project_name: str) -> None:
     queue = AsyncMemoryTaskQueue(project_name=project_name)
-    results = AsyncMemoryResultStorage(project_name=project_name)
-    events = AsyncMemoryEventStorage(project_name=project_name)
+    results = AsyncMemoryResultStore(project_name=project_name)
+    events = AsyncMemoryEventStore(project_name=project_name)
     async with AsyncioWorker(queue, results, events, poll_interval=0.05) as worker:
         task_id = await queue.enqueue(raises_own_timeout, max_retries=0, timeout=30)
         with anyio.fail_after(5), pytest.raises(TaskFailedError) as info:
@@ -97,7 +97,7 @@ async def test_task_raising_timeout_error_is_an_ordinary_failure(project_name: s
 
 
 async def doubled_by_a_worker(queue: AsyncMemoryTaskQueue,
-                              results: AsyncMemoryResultStorage, x: int) -> str:
+                              results: AsyncMemoryResultStore, x: int) -> str:
     """Run ``double(x)`` through an async worker; asserts its result reached the caller."""
     async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
         task_id = await queue.enqueue(double, x)
@@ -115,14 +115,14 @@ async def test_result_survives_a_failed_result_write(project_name: str) -> None:
 async def test_result_kept_when_the_answer_to_a_committed_completion_is_lost(
         project_name: str) -> None:
     queue = LostAnswerQueue(project_name=project_name)
-    await doubled_by_a_worker(queue, AsyncMemoryResultStorage(project_name=project_name), 5)
+    await doubled_by_a_worker(queue, AsyncMemoryResultStore(project_name=project_name), 5)
     assert queue.lost == 0
 
 
 async def test_dependents_left_waiting_by_a_failure_are_settled_by_the_sweep(
         project_name: str) -> None:
     queue = StuckDependentsQueue(project_name=project_name)
-    results = AsyncMemoryResultStorage(project_name=project_name)
+    results = AsyncMemoryResultStore(project_name=project_name)
     async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
         parent = await queue.enqueue(double, 1)
         child = await queue.enqueue(double, 2, depends_on=[parent])
@@ -137,7 +137,7 @@ async def test_dependents_left_waiting_by_a_failure_are_settled_by_the_sweep(
 
 async def test_broken_wait_for_work_does_not_stop_claiming(project_name: str) -> None:
     queue = DeafQueue(project_name=project_name)
-    results = AsyncMemoryResultStorage(project_name=project_name)
+    results = AsyncMemoryResultStore(project_name=project_name)
     async with AsyncioWorker(queue, results, poll_interval=0.05) as worker:
         await anyio.sleep(0.1)  # the idle worker has hit the broken channel by now
         task_id = await queue.enqueue(double, 4)
@@ -161,7 +161,7 @@ async def test_event_logger_stop_and_flush_wait_for_the_batch_being_written(
         await events.stop()
 
 
-class SlowResults(AsyncMemoryResultStorage):
+class SlowResults(AsyncMemoryResultStore):
     """Writes results slowly, so a worker stop arrives while a batch is being written."""
 
     async def put_blobs(self, items: Sequence[tuple]) -> None:  # type: ignore[override]
@@ -204,7 +204,7 @@ STARTS: dict[str, float] = {}
 async def test_the_next_task_starts_while_the_last_completion_is_being_written(
         project_name: str) -> None:
     queue = SlowFinishQueue(project_name=project_name)
-    results = AsyncMemoryResultStorage(project_name=project_name)
+    results = AsyncMemoryResultStore(project_name=project_name)
     async with AsyncioWorker(queue, results, max_workers=1, poll_interval=0.05) as worker:
         first = await queue.enqueue(mark_start, "first")
         second = await queue.enqueue(mark_start, "second")
@@ -219,7 +219,7 @@ async def test_slow_completion_writes_hold_back_claims_without_stalling(
         project_name: str) -> None:
     queue = SlowFinishQueue(project_name=project_name)
     queue.delay = 0.05
-    results = AsyncMemoryResultStorage(project_name=project_name)
+    results = AsyncMemoryResultStore(project_name=project_name)
     async with AsyncioWorker(queue, results, max_workers=2, poll_interval=0.05) as worker:
         peak = 0
 
@@ -265,7 +265,7 @@ async def test_a_lost_answer_to_finish_with_results_still_stores_the_result(
         project_name: str) -> None:
     queue = TogetherThenLostQueue(project_name=project_name)
     task_id = await doubled_by_a_worker(
-        queue, AsyncMemoryResultStorage(project_name=project_name), 21)
+        queue, AsyncMemoryResultStore(project_name=project_name), 21)
     assert queue.lost == 0
     assert (await queue.get_task(task_id)).status == TaskStatus.COMPLETED
 
@@ -277,7 +277,7 @@ async def test_a_heartbeat_during_the_completion_write_does_not_cancel_its_task(
     event and callback must still follow."""
     queue = AsyncMemoryTaskQueue(project_name=project_name)
     results = SlowResults(project_name=project_name)  # 0.5 s per result write
-    events = AsyncMemoryEventStorage(project_name=project_name)
+    events = AsyncMemoryEventStore(project_name=project_name)
     async with events, AsyncioWorker(queue, results, event_store=events, lease=0.3,
                                      poll_interval=0.05) as worker:
         task_id = await queue.enqueue(double, 4)

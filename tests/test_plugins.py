@@ -203,7 +203,7 @@ def test_missing_driver_is_plugin_not_found_with_import_error_chained(
 
         @hookimpl
         def omniq_register_result_stores(register):
-            register("redis", "{pkg}.results:AsyncRedisResultStorage")
+            register("redis", "{pkg}.results:AsyncRedisResultStore")
     """
     results = "import omniq_no_such_driver_xyz\n"
     original = _registry._entry_points
@@ -278,7 +278,7 @@ def test_find_export_by_target_or_export_name(make_dist: MakeDist) -> None:
     [
         ("SQLiteTaskQueue", "omniq-sqlite"),
         ("PostgreSQLTaskQueue", "omniq-postgres"),
-        ("PostgresEventStorage", "omniq-postgres"),
+        ("PostgresEventStore", "omniq-postgres"),
         ("AsyncRedisQueue", "omniq-redis"),
         ("NATSTaskQueue", "omniq-nats"),
         ("FileTaskQueueConfig", "omniq-fsspec"),

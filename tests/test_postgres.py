@@ -23,8 +23,8 @@ from omniq.models import TaskStatus
 from omniq.testing import _tasks
 from omniq_postgres import (
     AsyncPostgresBackend,
-    AsyncPostgresEventStorage,
-    AsyncPostgresResultStorage,
+    AsyncPostgresEventStore,
+    AsyncPostgresResultStore,
     AsyncPostgresTaskQueue,
     PostgresTaskQueueConfig,
 )
@@ -128,7 +128,7 @@ async def test_type_names_and_url_schemes_resolve(postgres_dsn: str, project_nam
                  {"task_queue": postgres_dsn}):  # results default to the same server
         oq = AsyncOmniQ(project_name=project_name, **spec)
         assert isinstance(oq.task_queue, AsyncPostgresTaskQueue), spec
-        assert isinstance(oq.result_store, AsyncPostgresResultStorage), spec
+        assert isinstance(oq.result_store, AsyncPostgresResultStore), spec
         await oq.close()
 
 
@@ -334,8 +334,8 @@ async def _schema_of(dsn: str, schema: str) -> list[str]:
 async def test_version_1_is_the_schema_shipped_before(
         postgres_dsn: str, project_name: str, cleanup: Callable[[str], str]) -> None:
     schema = f"omniq_{cleanup(project_name)}"
-    for component in (AsyncPostgresTaskQueue, AsyncPostgresResultStorage,
-                      AsyncPostgresEventStorage):
+    for component in (AsyncPostgresTaskQueue, AsyncPostgresResultStore,
+                      AsyncPostgresEventStore):
         async with component(project_name=project_name, url=postgres_dsn):
             pass
     assert await _versions(postgres_dsn, schema) == {"tasks": 1, "results": 1, "events": 1}
@@ -346,14 +346,14 @@ async def test_an_older_schema_is_upgraded_in_one_transaction(
         monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, project_name: str,
         cleanup: Callable[[str], str]) -> None:
     schema = f"omniq_{cleanup(project_name)}"
-    async with AsyncPostgresEventStorage(project_name=project_name, url=postgres_dsn):
+    async with AsyncPostgresEventStore(project_name=project_name, url=postgres_dsn):
         pass
     assert await _versions(postgres_dsn, schema) == {"events": 1}
     upgrade = [*engine_module.MIGRATIONS["events"].items(),
                (2, ["ALTER TABLE omniq_events ADD COLUMN note text",
                     "CREATE INDEX omniq_events_note ON omniq_events (note)"])]
     monkeypatch.setitem(engine_module.MIGRATIONS, "events", dict(upgrade))
-    async with AsyncPostgresEventStorage(project_name=project_name, url=postgres_dsn) as store:
+    async with AsyncPostgresEventStore(project_name=project_name, url=postgres_dsn) as store:
         assert await store.query() == []
     assert await _versions(postgres_dsn, schema) == {"events": 2}
     conn = await asyncpg.connect(postgres_dsn)
@@ -368,12 +368,12 @@ async def test_a_failing_migration_leaves_nothing_half_done(
         monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, project_name: str,
         cleanup: Callable[[str], str]) -> None:
     schema = f"omniq_{cleanup(project_name)}"
-    async with AsyncPostgresEventStorage(project_name=project_name, url=postgres_dsn):
+    async with AsyncPostgresEventStore(project_name=project_name, url=postgres_dsn):
         pass
     broken = {**engine_module.MIGRATIONS["events"],
               2: ["ALTER TABLE omniq_events ADD COLUMN note text", "THIS IS NOT SQL"]}
     monkeypatch.setitem(engine_module.MIGRATIONS, "events", broken)
-    store = AsyncPostgresEventStorage(project_name=project_name,
+    store = AsyncPostgresEventStore(project_name=project_name,
                                       url=postgres_dsn.replace("postgres@", "postgres:pw@"))
     with pytest.raises(BackendError) as caught:
         await store.connect()
@@ -408,12 +408,12 @@ async def test_older_schema_with_auto_migrate_off_and_newer_schema_are_refused(
     assert (await _versions(postgres_dsn, schema))["tasks"] == 99
     monkeypatch.setitem(engine_module.MIGRATIONS, "results",
                         {**engine_module.MIGRATIONS["results"], 2: ["SELECT 1"]})
-    async with AsyncPostgresResultStorage(project_name=project_name, url=postgres_dsn):
+    async with AsyncPostgresResultStore(project_name=project_name, url=postgres_dsn):
         pass  # creates the results tables at version 2
     monkeypatch.setitem(engine_module.MIGRATIONS, "results",
                         {**engine_module.MIGRATIONS["results"], 3: ["SELECT 1"]})
     with pytest.raises(BackendError, match="version 2, older than 3, and auto_migrate is off"):
-        await AsyncPostgresResultStorage(project_name=project_name, url=postgres_dsn,
+        await AsyncPostgresResultStore(project_name=project_name, url=postgres_dsn,
                                          auto_migrate=False).connect()
     assert (await _versions(postgres_dsn, schema))["results"] == 2
 
@@ -498,7 +498,7 @@ async def test_hot_statements_planned_on_empty_tables_stay_index_probes(
     turn into scans of the whole backlog once it grows."""
     import omniq_postgres
 
-    results = AsyncPostgresResultStorage(project_name=queue.project_name, url=postgres_dsn)
+    results = AsyncPostgresResultStore(project_name=queue.project_name, url=postgres_dsn)
     async with results:
         statements = {**{k: queue.sql[k] for k in ("add_tasks", "claim", "update_active",
                                                    "update_done", "get_task", "extend_lease",
@@ -551,8 +551,8 @@ async def test_an_idle_worker_wakes_when_a_delayed_task_comes_due(
 async def test_a_result_waiter_is_woken_by_notify_not_by_polling(
         postgres_dsn: str, project_name: str, cleanup: Callable[[str], str]) -> None:
     cleanup(project_name)
-    reader = AsyncPostgresResultStorage(project_name=project_name, url=postgres_dsn)
-    writer = AsyncPostgresResultStorage(project_name=project_name, url=postgres_dsn,
+    reader = AsyncPostgresResultStore(project_name=project_name, url=postgres_dsn)
+    writer = AsyncPostgresResultStore(project_name=project_name, url=postgres_dsn,
                                         server_settings={"application_name": "writer"})
     async with reader, writer:
         from omniq.models import TaskResult
@@ -602,7 +602,7 @@ async def test_listener_reconnects_after_its_connection_is_killed(
 async def test_end_to_end_with_a_worker_and_get_result(
         postgres_dsn: str, project_name: str, cleanup: Callable[[str], str]) -> None:
     backend = AsyncPostgresBackend(project_name=cleanup(project_name), url=postgres_dsn)
-    async with AsyncOmniQ(backend=backend, event_store=AsyncPostgresEventStorage(
+    async with AsyncOmniQ(backend=backend, event_store=AsyncPostgresEventStore(
             project_name=project_name, url=postgres_dsn)) as oq:
         await oq.start_worker("async", max_workers=4)
         ids = await oq.enqueue_many(_tasks.add, [(i, i) for i in range(50)])

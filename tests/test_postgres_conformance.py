@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from omniq.testing import ConformanceTests
 from omniq_postgres import (
-    AsyncPostgresEventStorage,
-    AsyncPostgresResultStorage,
+    AsyncPostgresEventStore,
+    AsyncPostgresResultStore,
     AsyncPostgresTaskQueue,
 )
 
@@ -43,14 +43,14 @@ class TestPostgresConformance(ConformanceTests):
 
     @pytest.fixture
     async def result_store(self, backend_options: dict[str, Any],
-                           project_name: str) -> AsyncIterator[AsyncPostgresResultStorage]:
-        async with AsyncPostgresResultStorage(project_name=project_name,
+                           project_name: str) -> AsyncIterator[AsyncPostgresResultStore]:
+        async with AsyncPostgresResultStore(project_name=project_name,
                                               **backend_options) as store:
             yield store
 
     @pytest.fixture
     async def event_store(self, backend_options: dict[str, Any],
-                          project_name: str) -> AsyncIterator[AsyncPostgresEventStorage]:
-        async with AsyncPostgresEventStorage(project_name=project_name,
+                          project_name: str) -> AsyncIterator[AsyncPostgresEventStore]:
+        async with AsyncPostgresEventStore(project_name=project_name,
                                              **backend_options) as store:
             yield store

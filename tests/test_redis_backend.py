@@ -23,8 +23,8 @@ from omniq.queue import RedisTaskQueue
 from omniq.testing import _tasks
 from omniq_redis import (
     AsyncRedisBackend,
-    AsyncRedisEventStorage,
-    AsyncRedisResultStorage,
+    AsyncRedisEventStore,
+    AsyncRedisResultStore,
     AsyncRedisTaskQueue,
     RedisBackend,
 )
@@ -128,15 +128,15 @@ async def test_config_struct_yaml_and_type_names(redis_url: str, project_name: s
                    f"result_store: {{url: '{redis_url}'}}\n")
     oq = AsyncOmniQ.from_config_file(app)
     assert isinstance(oq.task_queue, AsyncRedisTaskQueue)
-    assert isinstance(oq.result_store, AsyncRedisResultStorage)
+    assert isinstance(oq.result_store, AsyncRedisResultStore)
     await oq.close()
     bundle = AsyncOmniQ(project_name=project_name, backend_type="redis", url=redis_url)
     assert isinstance(bundle.backend, AsyncRedisBackend)
     assert isinstance(bundle.task_queue, AsyncRedisTaskQueue)
-    assert isinstance(bundle.result_store, AsyncRedisResultStorage)
+    assert isinstance(bundle.result_store, AsyncRedisResultStore)
     await bundle.close()
     by_url = AsyncOmniQ(project_name=project_name, task_queue=redis_url)
-    assert isinstance(by_url.result_store, AsyncRedisResultStorage)  # same server by default
+    assert isinstance(by_url.result_store, AsyncRedisResultStore)  # same server by default
     await by_url.close()
 
 
@@ -150,8 +150,8 @@ def test_sync_backend_bundle_builds_all_three(redis_url: str, project_name: str)
             assert oq.get_result(task_id, timeout=10) == 42
         finally:
             oq.stop_worker()
-        assert isinstance(as_async(oq.event_store), AsyncRedisEventStorage)
-        assert isinstance(as_async(oq.result_store), AsyncRedisResultStorage)
+        assert isinstance(as_async(oq.event_store), AsyncRedisEventStore)
+        assert isinstance(as_async(oq.result_store), AsyncRedisResultStore)
 
 
 # -- keys ----------------------------------------------------------------------------------------
@@ -270,8 +270,8 @@ async def test_a_delayed_task_wakes_its_worker_when_due(redis_url: str,
 @pytest.mark.usefixtures("clean")
 async def test_result_waiters_are_woken_by_the_channel(redis_url: str,
                                                       project_name: str) -> None:
-    async with AsyncRedisResultStorage(project_name=project_name, url=redis_url) as waiter, \
-            AsyncRedisResultStorage(project_name=project_name, url=redis_url) as writer:
+    async with AsyncRedisResultStore(project_name=project_name, url=redis_url) as waiter, \
+            AsyncRedisResultStore(project_name=project_name, url=redis_url) as writer:
         now = utcnow()
         results: list[bytes | None] = []
 
@@ -292,7 +292,7 @@ async def test_result_waiters_are_woken_by_the_channel(redis_url: str,
 @pytest.mark.usefixtures("clean")
 async def test_results_expire_natively(redis_url: str, project_name: str,
                                        raw: aioredis.Redis) -> None:
-    async with AsyncRedisResultStorage(project_name=project_name, url=redis_url) as store:
+    async with AsyncRedisResultStore(project_name=project_name, url=redis_url) as store:
         now = utcnow()
         await store.put_blob("kept", b"x", expires_at=None, schedule_id=None, finished_at=now)
         await store.put_blob("hour", b"x", expires_at=now + timedelta(hours=1),
@@ -385,7 +385,7 @@ async def test_sentinel_names_the_master(tmp_path: Path) -> None:
                    "project_name": "sentinel"}
         async with AsyncOmniQ(project_name="sentinel",
                               task_queue=AsyncRedisTaskQueue(**options),
-                              result_store=AsyncRedisResultStorage(**options)) as oq:
+                              result_store=AsyncRedisResultStore(**options)) as oq:
             assert oq.task_queue.where == f"redis-sentinel://127.0.0.1:{port}/omniqmaster"
             await oq.start_worker(max_workers=2)
             try:
@@ -408,7 +408,7 @@ async def test_completion_and_result_go_together_and_a_stale_attempt_writes_neit
     from omniq.models import TaskResult
 
     async with AsyncRedisTaskQueue(project_name=project_name, url=redis_url) as queue, \
-            AsyncRedisResultStorage(project_name=project_name, url=redis_url) as store:
+            AsyncRedisResultStore(project_name=project_name, url=redis_url) as store:
         task_id = await queue.enqueue(_tasks.add, 2, 3)
         [first] = await queue.claim(["default"], worker_id="w1", lease=0.05, now=utcnow())
         await anyio.sleep(0.1)
@@ -448,6 +448,6 @@ async def test_completion_and_result_go_together_and_a_stale_attempt_writes_neit
 async def test_a_result_store_elsewhere_is_written_after_the_completion(
         redis_url: str, project_name: str) -> None:
     async with AsyncRedisTaskQueue(project_name=project_name, url=redis_url) as queue, \
-            AsyncRedisResultStorage(project_name=project_name + "-other",
+            AsyncRedisResultStore(project_name=project_name + "-other",
                                     url=redis_url) as other:
         assert not queue.writes_results_for(other)

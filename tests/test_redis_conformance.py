@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from omniq.testing import ConformanceTests
-from omniq_redis import AsyncRedisEventStorage, AsyncRedisResultStorage, AsyncRedisTaskQueue
+from omniq_redis import AsyncRedisEventStore, AsyncRedisResultStore, AsyncRedisTaskQueue
 
 pytestmark = pytest.mark.redis
 
@@ -49,14 +49,14 @@ class TestRedisConformance(ConformanceTests):
 
     @pytest.fixture
     async def result_store(self, backend_options: dict[str, Any],
-                           project_name: str) -> AsyncIterator[AsyncRedisResultStorage]:
-        async with AsyncRedisResultStorage(project_name=project_name,
+                           project_name: str) -> AsyncIterator[AsyncRedisResultStore]:
+        async with AsyncRedisResultStore(project_name=project_name,
                                            **backend_options) as store:
             yield store
 
     @pytest.fixture
     async def event_store(self, backend_options: dict[str, Any],
-                          project_name: str) -> AsyncIterator[AsyncRedisEventStorage]:
-        async with AsyncRedisEventStorage(project_name=project_name,
+                          project_name: str) -> AsyncIterator[AsyncRedisEventStore]:
+        async with AsyncRedisEventStore(project_name=project_name,
                                           **backend_options) as store:
             yield store

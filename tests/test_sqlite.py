@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from omniq.testing import ConformanceTests
-from omniq_sqlite import AsyncSQLiteEventStorage, AsyncSQLiteResultStorage, AsyncSQLiteTaskQueue
+from omniq_sqlite import AsyncSQLiteEventStore, AsyncSQLiteResultStore, AsyncSQLiteTaskQueue
 
 
 class _SQLiteFixtures:
@@ -34,15 +34,15 @@ class _SQLiteFixtures:
 
     @pytest.fixture
     async def result_store(self, project_name: str, database: str
-                           ) -> AsyncIterator[AsyncSQLiteResultStorage]:
-        async with AsyncSQLiteResultStorage(project_name=project_name,
+                           ) -> AsyncIterator[AsyncSQLiteResultStore]:
+        async with AsyncSQLiteResultStore(project_name=project_name,
                                             database_path=database) as store:
             yield store
 
     @pytest.fixture
     async def event_store(self, project_name: str, database: str
-                          ) -> AsyncIterator[AsyncSQLiteEventStorage]:
-        async with AsyncSQLiteEventStorage(project_name=project_name,
+                          ) -> AsyncIterator[AsyncSQLiteEventStore]:
+        async with AsyncSQLiteEventStore(project_name=project_name,
                                            database_path=database) as store:
             yield store
 

@@ -15,13 +15,13 @@ import pytest
 from omniq import AsyncOmniQ, OmniQ
 from omniq._sync import as_async
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError
-from omniq.models import SQLiteResultStorageConfig, SQLiteTaskQueueConfig, TaskStatus
+from omniq.models import SQLiteResultStoreConfig, SQLiteTaskQueueConfig, TaskStatus
 from omniq_sqlite import (
     AsyncSQLiteBackend,
-    AsyncSQLiteResultStorage,
+    AsyncSQLiteResultStore,
     AsyncSQLiteTaskQueue,
     SQLiteBackend,
-    SQLiteResultStorage,
+    SQLiteResultStore,
     SQLiteTaskQueue,
     _schema,
     _sql,
@@ -59,7 +59,7 @@ def test_database_path_form_of_seed_003(in_tmp: Path) -> None:
 
 
 def test_base_dir_form_puts_the_project_file_there(in_tmp: Path) -> None:
-    with SQLiteResultStorage(project_name="my_project", base_dir="some/path") as store:
+    with SQLiteResultStore(project_name="my_project", base_dir="some/path") as store:
         assert store.get("missing") is None
     assert "omniq_results" in tables(in_tmp / "some/path/my_project.db")
 
@@ -130,7 +130,7 @@ def test_absolute_url_and_bad_urls(tmp_path: Path) -> None:
 def test_url_selects_sqlite_and_results_follow_the_queue(in_tmp: Path) -> None:
     with OmniQ(project_name="urls", task_queue="sqlite:///by_url.db") as oq:
         assert isinstance(as_async(oq.task_queue), AsyncSQLiteTaskQueue)
-        assert isinstance(as_async(oq.result_store), AsyncSQLiteResultStorage)
+        assert isinstance(as_async(oq.result_store), AsyncSQLiteResultStore)
         assert oq.result_store.database_path == str(in_tmp / "by_url.db")
         oq.start_worker(worker_type="async", max_workers=2)
         try:
@@ -156,7 +156,7 @@ def test_yaml_type_sqlite(in_tmp: Path) -> None:
 def test_config_structs(in_tmp: Path) -> None:
     queue = SQLiteTaskQueue.from_config(SQLiteTaskQueueConfig(
         project_name="cfg", base_dir="some/path", queues=["high", "medium", "low"]))
-    store = SQLiteResultStorage.from_config(SQLiteResultStorageConfig(
+    store = SQLiteResultStore.from_config(SQLiteResultStoreConfig(
         project_name="cfg", base_dir="some/path"))
     with queue, store:
         queue.enqueue(noop, queue_name="medium")
@@ -406,7 +406,7 @@ async def test_newer_database_is_refused_and_left_untouched(tmp_path: Path) -> N
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE omniq_schema_version SET version = 99 WHERE component = 'tasks'")
     before = path.read_bytes()
-    for cls in (AsyncSQLiteTaskQueue, AsyncSQLiteResultStorage):
+    for cls in (AsyncSQLiteTaskQueue, AsyncSQLiteResultStore):
         with pytest.raises(BackendError, match="version 99, newer") as caught:
             async with cls(database_path=path):
                 pass
@@ -473,11 +473,11 @@ async def test_projects_sharing_a_file_never_see_each_other(tmp_path: Path) -> N
 def test_plugin_registration() -> None:
     from omniq import plugins
     from omniq.backend import SQLiteBackend as FacadeBackend
-    from omniq.storage import SQLiteEventStorage, SQLiteResultStore
+    from omniq.storage import SQLiteEventStore, SQLiteResultStore
 
     assert FacadeBackend is SQLiteBackend
-    assert SQLiteResultStore is SQLiteResultStorage
-    assert SQLiteEventStorage.__name__ == "SQLiteEventStorage"
+    assert SQLiteResultStore is SQLiteResultStore
+    assert SQLiteEventStore.__name__ == "SQLiteEventStore"
     for kind in ("task_queue", "result_store", "event_store", "backend"):
         assert plugins.resolve(kind, "sqlite").__module__.startswith("omniq_sqlite")
         assert plugins.resolve_url(kind, "sqlite:///x.db") is plugins.resolve(kind, "sqlite")

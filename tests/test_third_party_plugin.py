@@ -192,10 +192,10 @@ KIT_PLUGIN_FILES = {
         from omniq.plugins import hookimpl
         from omniq.queue.memory import AsyncMemoryTaskQueue, MemoryTaskQueue
         from omniq.storage.memory import (
-            AsyncMemoryEventStorage,
-            AsyncMemoryResultStorage,
-            MemoryEventStorage,
-            MemoryResultStorage,
+            AsyncMemoryEventStore,
+            AsyncMemoryResultStore,
+            MemoryEventStore,
+            MemoryResultStore,
         )
 
 
@@ -203,29 +203,29 @@ KIT_PLUGIN_FILES = {
             pass
 
 
-        class AsyncAcmeResultStorage(AsyncMemoryResultStorage):
+        class AsyncAcmeResultStore(AsyncMemoryResultStore):
             pass
 
 
-        class AsyncAcmeEventStorage(AsyncMemoryEventStorage):
+        class AsyncAcmeEventStore(AsyncMemoryEventStore):
             pass
 
 
         class AsyncAcmeBackend(AsyncMemoryBackend):
             task_queue_class = AsyncAcmeTaskQueue
-            result_store_class = AsyncAcmeResultStorage
-            event_store_class = AsyncAcmeEventStorage
+            result_store_class = AsyncAcmeResultStore
+            event_store_class = AsyncAcmeEventStore
 
 
         class AcmeTaskQueue(MemoryTaskQueue):
             pass
 
 
-        class AcmeResultStorage(MemoryResultStorage):
+        class AcmeResultStore(MemoryResultStore):
             pass
 
 
-        class AcmeEventStorage(MemoryEventStorage):
+        class AcmeEventStore(MemoryEventStore):
             pass
 
 
@@ -240,12 +240,12 @@ KIT_PLUGIN_FILES = {
 
         @hookimpl
         def omniq_register_result_stores(register):
-            register("acme", "omniq_acme:AsyncAcmeResultStorage", exports=["AcmeResultStorage"])
+            register("acme", "omniq_acme:AsyncAcmeResultStore", exports=["AcmeResultStore"])
 
 
         @hookimpl
         def omniq_register_event_stores(register):
-            register("acme", "omniq_acme:AsyncAcmeEventStorage", exports=["AcmeEventStorage"])
+            register("acme", "omniq_acme:AsyncAcmeEventStore", exports=["AcmeEventStore"])
 
 
         @hookimpl

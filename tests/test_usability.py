@@ -61,7 +61,7 @@ def test_backends_has_a_submodule_per_installed_type() -> None:
     assert SQLiteBackend.__name__ == "SQLiteBackend"
     assert SQLiteTaskQueueConfig.__name__ == "SQLiteTaskQueueConfig"
     memory = importlib.import_module("omniq.backends.memory")
-    assert {"MemoryBackend", "MemoryTaskQueue", "MemoryResultStorageConfig"} <= set(memory.__all__)
+    assert {"MemoryBackend", "MemoryTaskQueue", "MemoryResultStoreConfig"} <= set(memory.__all__)
     assert importlib.import_module("omniq.backends.postgresql").PostgresBackend.__name__ \
         == "PostgresBackend"  # an alias names the same type
     with pytest.raises(ModuleNotFoundError):
@@ -76,7 +76,7 @@ def test_a_missing_plugin_of_ours_is_named_on_import_from_backends() -> None:
 def test_every_engine_has_the_same_config_struct_names() -> None:
     import omniq.models
 
-    suffixes = ("TaskQueueConfig", "ResultStorageConfig", "EventStorageConfig", "BackendConfig")
+    suffixes = ("TaskQueueConfig", "ResultStoreConfig", "EventStoreConfig", "BackendConfig")
     for prefix in ("Memory", "SQLite", "Postgres", "Redis"):
         for suffix in suffixes:
             assert getattr(omniq.models, prefix + suffix).__name__ == prefix + suffix
@@ -101,15 +101,15 @@ ACME_PLUGIN = """
 
 ACME_ENGINE = """
     from omniq.queue.memory import AsyncMemoryTaskQueue
-    from omniq.storage.memory import AsyncMemoryEventStorage, AsyncMemoryResultStorage
+    from omniq.storage.memory import AsyncMemoryEventStore, AsyncMemoryResultStore
 
     class AsyncAcmeTaskQueue(AsyncMemoryTaskQueue):
         pass
 
-    class AsyncAcmeResultStore(AsyncMemoryResultStorage):
+    class AsyncAcmeResultStore(AsyncMemoryResultStore):
         pass
 
-    class AsyncAcmeEventStore(AsyncMemoryEventStorage):
+    class AsyncAcmeEventStore(AsyncMemoryEventStore):
         pass
 """
 

@@ -9,6 +9,7 @@ import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from omniq import AsyncOmniQ, CancelOutcome, TaskCancelledError, TaskFailedError
 from omniq.models import Task, TaskStatus
 from omniq.queue.memory import AsyncMemoryTaskQueue
 from omniq.serialization import Call
-from omniq.storage.memory import AsyncMemoryResultStorage
+from omniq.storage.memory import AsyncMemoryResultStore
 from omniq.testing import _tasks
 from omniq.workers import AsyncWorkerBase, TaskContext
 from omniq_postgres import AsyncPostgresTaskQueue
@@ -53,7 +54,7 @@ class InlineWorker(AsyncWorkerBase):
 async def omniq(project_name: str) -> AsyncIterator[AsyncOmniQ]:
     async with AsyncOmniQ(project_name=project_name,
                           task_queue=AsyncMemoryTaskQueue(project_name=project_name),
-                          result_store=AsyncMemoryResultStorage(project_name=project_name)) as oq:
+                          result_store=AsyncMemoryResultStore(project_name=project_name)) as oq:
         yield oq
 
 
@@ -156,9 +157,10 @@ class SlowLeaseQueue(AsyncMemoryTaskQueue):
 
     release: asyncio.Event
 
-    async def extend_lease(self, task: Task, lease: float) -> Task | None:
+    async def renew_lease(self, task_id: str, attempts: int,
+                          expires_at: datetime) -> Task | None:
         await self.release.wait()
-        return await super().extend_lease(task, lease)
+        return await super().renew_lease(task_id, attempts, expires_at)
 
 
 async def test_cancel_before_the_task_code_starts_finishes_it_as_cancelled(
@@ -166,7 +168,7 @@ async def test_cancel_before_the_task_code_starts_finishes_it_as_cancelled(
     queue = SlowLeaseQueue(project_name=project_name)
     queue.release = asyncio.Event()
     async with AsyncOmniQ(project_name=project_name, task_queue=queue,
-                          result_store=AsyncMemoryResultStorage(project_name=project_name)) as oq:
+                          result_store=AsyncMemoryResultStore(project_name=project_name)) as oq:
         worker = InlineWorker(queue, oq.result_store, **FAST)
         await worker.start()
         try:

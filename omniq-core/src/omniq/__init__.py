@@ -35,7 +35,7 @@ from .models import (
     TaskStatus,
 )
 from .queue import AsyncTaskQueue
-from .storage import AsyncEventStorage, AsyncResultStorage
+from .storage import AsyncEventStore, AsyncResultStore
 from .sync import EventStore, OmniQ, ResultStore, TaskQueue
 from .workers import TaskCancelled, TaskContext, current_task
 
@@ -47,9 +47,9 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "AsyncBackend",
-    "AsyncEventStorage",
+    "AsyncEventStore",
     "AsyncOmniQ",
-    "AsyncResultStorage",
+    "AsyncResultStore",
     "AsyncTaskQueue",
     "BackendError",
     "CancelOutcome",

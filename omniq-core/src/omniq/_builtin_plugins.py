@@ -16,7 +16,7 @@ def omniq_register_task_queues(register: Register) -> None:
     register(
         "memory",
         "omniq.queue.memory:AsyncMemoryTaskQueue",
-        exports=["MemoryTaskQueue", "MemoryQueue", "MemoryTaskQueueConfig"],
+        exports=["MemoryTaskQueue", "MemoryTaskQueueConfig"],
     )
 
 
@@ -24,8 +24,8 @@ def omniq_register_task_queues(register: Register) -> None:
 def omniq_register_result_stores(register: Register) -> None:
     register(
         "memory",
-        "omniq.storage.memory:AsyncMemoryResultStorage",
-        exports=["MemoryResultStorage", "MemoryResultStore", "MemoryResultStorageConfig"],
+        "omniq.storage.memory:AsyncMemoryResultStore",
+        exports=["MemoryResultStore", "MemoryResultStoreConfig"],
     )
 
 
@@ -33,8 +33,8 @@ def omniq_register_result_stores(register: Register) -> None:
 def omniq_register_event_stores(register: Register) -> None:
     register(
         "memory",
-        "omniq.storage.memory:AsyncMemoryEventStorage",
-        exports=["MemoryEventStorage", "MemoryEventStorageConfig"],
+        "omniq.storage.memory:AsyncMemoryEventStore",
+        exports=["MemoryEventStore", "MemoryEventStoreConfig"],
     )
 
 
@@ -51,11 +51,11 @@ def omniq_register_workers(register: Register) -> None:
         "thread_pool",
         "omniq.workers._threads:AsyncThreadPoolWorker",
         aliases=["thread", "threads"],
-        exports=["ThreadPoolWorker", "ThreadWorker"],
+        exports=["ThreadPoolWorker",],
     )
     register(
         "process_pool",
         "omniq.workers._processes:AsyncProcessPoolWorker",
         aliases=["process", "processes"],
-        exports=["ProcessPoolWorker", "ProcessWorker"],
+        exports=["ProcessPoolWorker",],
     )

@@ -44,8 +44,13 @@ def facade_getattr(module_name: str, namespace: dict[str, Any]) -> Callable[[str
         if not _CLASS_NAME_RE.match(name):
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         # Imported here: the facades are imported by the core itself, before the registry.
+        from omniq._aliases import canonical
         from omniq.plugins import find_export
         from omniq.plugins._hints import export_hint
+
+        other = canonical(name)
+        if other is not None and other in namespace:  # another spelling of one of ours
+            return namespace[other]
 
         try:
             value = find_export(name)

@@ -18,7 +18,7 @@ from .models import ErrorInfo, TaskResult, TaskStatus
 
 if TYPE_CHECKING:
     from .queue import AsyncTaskQueue
-    from .storage import AsyncResultStorage
+    from .storage import AsyncResultStore
 
 #: A waiter re-reads the task itself, to notice cancellation or expiry, first after
 #: ``FIRST_STATUS_CHECK`` seconds and then ever less often, up to ``STATUS_CHECK``.
@@ -41,7 +41,7 @@ def _failed(task_id: str, error: ErrorInfo | None) -> TaskFailedError:
     return TaskFailedError(task_id, error.type, error.message, error.traceback)
 
 
-async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStorage | None,
+async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStore | None,
                          task_id: str, timeout: float | None = None,
                          poll_interval: float = 0.05) -> Any:
     """The value of ``task_id``, waiting up to ``timeout`` seconds (None: no limit).
@@ -82,7 +82,7 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStorage | No
                                    f"(status {task.status.value})")
 
 
-async def wait_for_schedule_result(results: AsyncResultStorage, schedule_id: str,
+async def wait_for_schedule_result(results: AsyncResultStore, schedule_id: str,
                                    timeout: float) -> TaskResult:
     """The result of the latest run of ``schedule_id``, waiting up to ``timeout`` seconds for
     a first one; raises ``TaskTimeoutError`` when none came in time."""

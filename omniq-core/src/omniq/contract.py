@@ -15,8 +15,8 @@ Rules every implementation keeps:
   query needs are indexed beside them. Reads return the latest stored version.
 * Claims are atomic: a task is handed to one claimer at a time, however many component
   instances and processes claim at once.
-* Conditional writes (:meth:`TaskStore.update_task`, :meth:`TaskStore.finish_tasks`,
-  :meth:`TaskStore.update_schedule`) compare and set in one atomic step.
+* Conditional writes (``update_task``, ``finish_tasks``, ``update_schedule``) compare and set
+  in one atomic step.
 * Times are aware UTC datetimes; compare them as instants.
 * Unreachable engines raise :class:`~omniq.exceptions.BackendUnavailableError`; nothing is
   written half (retrying a call that raised cannot store a task twice).
@@ -42,11 +42,18 @@ from .models import EventType, Schedule, ScheduleStatus, Task, TaskEvent, TaskSt
 if TYPE_CHECKING:
     from .storage import AsyncResultStore
 
-__all__ = ["EventStore", "Finished", "ResultRecord", "ResultStore", "TaskStore"]
+__all__ = [
+    "EventStoreContract",
+    "Finished",
+    "ResultRecord",
+    "ResultStoreContract",
+    "TaskQueueContract",
+]
 
 
 class Finished(enum.IntEnum):
-    """What :meth:`TaskStore.finish_tasks` did with one finished attempt (falsy: nothing)."""
+    """What :meth:`TaskQueueContract.finish_tasks` did with one finished attempt (falsy:
+    nothing)."""
 
     #: Not written: the stored task is no longer running that attempt (a late worker).
     FENCED = 0
@@ -67,7 +74,7 @@ class ResultRecord(NamedTuple):
     finished_at: datetime
 
 
-class TaskStore(abc.ABC):
+class TaskQueueContract(abc.ABC):
     """Tasks, schedules and dependency state of one project."""
 
     #: True when :meth:`wait_for_work` wakes for every task made runnable in its queues by any
@@ -255,7 +262,7 @@ class TaskStore(abc.ABC):
         """Active schedules whose ``next_run_at`` is at or before ``now``."""
 
 
-class ResultStore(abc.ABC):
+class ResultStoreContract(abc.ABC):
     """Results of one project: opaque signed blobs keyed by task id.
 
     Encoding, signing and verifying happen in the core, so no backend ever unpickles a byte it
@@ -303,7 +310,7 @@ class ResultStore(abc.ABC):
         return None
 
 
-class EventStore(abc.ABC):
+class EventStoreContract(abc.ABC):
     """Task lifecycle events, kept as plain data (columns or JSON, never pickled) so anything
     can query them."""
 

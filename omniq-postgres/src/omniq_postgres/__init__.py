@@ -20,46 +20,34 @@ from __future__ import annotations
 from ._config import (
     PostgresBackendConfig,
     PostgresConnectionConfig,
-    PostgresEventStorageConfig,
-    PostgresResultStorageConfig,
+    PostgresEventStoreConfig,
+    PostgresResultStoreConfig,
     PostgresTaskQueueConfig,
 )
 from ._engine import SESSION as SERVER_SETTINGS
-from .backend import AsyncPostgresBackend, PostgresBackend, PostgreSQLBackend
-from .events import AsyncPostgresEventStorage, PostgresEventStorage, PostgreSQLEventStorage
+from .backend import AsyncPostgresBackend, PostgresBackend
+from .events import AsyncPostgresEventStore, PostgresEventStore
 from .queue import (
-    AsyncPostgresQueue,
     AsyncPostgresTaskQueue,
-    PostgreSQLTaskQueue,
-    PostgresQueue,
     PostgresTaskQueue,
 )
 from .results import (
-    AsyncPostgresResultStorage,
-    PostgreSQLResultStorage,
-    PostgresResultStorage,
+    AsyncPostgresResultStore,
     PostgresResultStore,
 )
 
 __all__ = [
     "AsyncPostgresBackend",
-    "AsyncPostgresEventStorage",
-    "AsyncPostgresQueue",
-    "AsyncPostgresResultStorage",
+    "AsyncPostgresEventStore",
+    "AsyncPostgresResultStore",
     "AsyncPostgresTaskQueue",
-    "PostgreSQLBackend",
-    "PostgreSQLEventStorage",
-    "PostgreSQLResultStorage",
-    "PostgreSQLTaskQueue",
     "PostgresBackend",
     "PostgresBackendConfig",
     "PostgresConnectionConfig",
-    "PostgresEventStorage",
-    "PostgresEventStorageConfig",
-    "PostgresQueue",
-    "PostgresResultStorage",
-    "PostgresResultStorageConfig",
+    "PostgresEventStore",
+    "PostgresEventStoreConfig",
     "PostgresResultStore",
+    "PostgresResultStoreConfig",
     "PostgresTaskQueue",
     "PostgresTaskQueueConfig",
     "SERVER_SETTINGS",

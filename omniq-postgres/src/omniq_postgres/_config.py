@@ -58,12 +58,12 @@ class PostgresTaskQueueConfig(PostgresConnectionConfig, kw_only=True):
     queues: list[str] | None = None
 
 
-class PostgresResultStorageConfig(PostgresConnectionConfig, kw_only=True):
-    """Config of :class:`PostgresResultStorage`."""
+class PostgresResultStoreConfig(PostgresConnectionConfig, kw_only=True):
+    """Config of :class:`PostgresResultStore`."""
 
 
-class PostgresEventStorageConfig(PostgresConnectionConfig, kw_only=True):
-    """Config of :class:`PostgresEventStorage`."""
+class PostgresEventStoreConfig(PostgresConnectionConfig, kw_only=True):
+    """Config of :class:`PostgresEventStore`."""
 
 
 class PostgresBackendConfig(PostgresConnectionConfig, kw_only=True):

@@ -15,28 +15,26 @@ _SCHEMES = ["postgres", "postgresql"]
 def omniq_register_task_queues(register: Register) -> None:
     register("postgres", "omniq_postgres.queue:AsyncPostgresTaskQueue", aliases=_ALIASES,
              schemes=_SCHEMES,
-             exports=["PostgresTaskQueue", "PostgreSQLTaskQueue", "PostgresQueue",
-                      "AsyncPostgresQueue", "PostgresTaskQueueConfig"])
+             exports=["PostgresTaskQueue", "PostgresTaskQueueConfig"])
 
 
 @hookimpl
 def omniq_register_result_stores(register: Register) -> None:
-    register("postgres", "omniq_postgres.results:AsyncPostgresResultStorage", aliases=_ALIASES,
+    register("postgres", "omniq_postgres.results:AsyncPostgresResultStore", aliases=_ALIASES,
              schemes=_SCHEMES,
-             exports=["PostgresResultStorage", "PostgreSQLResultStorage", "PostgresResultStore",
-                      "PostgresResultStorageConfig"])
+             exports=["PostgresResultStore", "PostgresResultStoreConfig"])
 
 
 @hookimpl
 def omniq_register_event_stores(register: Register) -> None:
-    register("postgres", "omniq_postgres.events:AsyncPostgresEventStorage", aliases=_ALIASES,
+    register("postgres", "omniq_postgres.events:AsyncPostgresEventStore", aliases=_ALIASES,
              schemes=_SCHEMES,
-             exports=["PostgresEventStorage", "PostgreSQLEventStorage",
-                      "PostgresEventStorageConfig"])
+             exports=["PostgresEventStore",
+                      "PostgresEventStoreConfig"])
 
 
 @hookimpl
 def omniq_register_backends(register: Register) -> None:
     register("postgres", "omniq_postgres.backend:AsyncPostgresBackend", aliases=_ALIASES,
              schemes=_SCHEMES,
-             exports=["PostgresBackend", "PostgreSQLBackend", "PostgresBackendConfig"])
+             exports=["PostgresBackend", "PostgresBackendConfig"])

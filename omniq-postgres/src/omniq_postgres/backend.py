@@ -10,9 +10,9 @@ from omniq.backend import AsyncBackend
 from omniq.sync import Backend
 
 from ._config import PostgresBackendConfig
-from .events import AsyncPostgresEventStorage
+from .events import AsyncPostgresEventStore
 from .queue import AsyncPostgresTaskQueue
-from .results import AsyncPostgresResultStorage
+from .results import AsyncPostgresResultStore
 
 
 class AsyncPostgresBackend(AsyncBackend):
@@ -26,8 +26,8 @@ class AsyncPostgresBackend(AsyncBackend):
 
     config_class = PostgresBackendConfig
     task_queue_class = AsyncPostgresTaskQueue
-    result_store_class = AsyncPostgresResultStorage
-    event_store_class = AsyncPostgresEventStorage
+    result_store_class = AsyncPostgresResultStore
+    event_store_class = AsyncPostgresEventStore
 
     def __init__(self, *, project_name: str | None = None, url: str | None = None,
                  dsn: str | None = None, host: str | None = None, port: int | None = None,
@@ -52,7 +52,6 @@ class PostgresBackend(Backend, twin_of=AsyncPostgresBackend):
     """Blocking twin of :class:`AsyncPostgresBackend`."""
 
 
-PostgreSQLBackend = PostgresBackend
 
-__all__ = ["AsyncPostgresBackend", "PostgreSQLBackend", "PostgresBackend",
+__all__ = ["AsyncPostgresBackend", "PostgresBackend",
            "PostgresBackendConfig"]

@@ -1,4 +1,4 @@
-"""``AsyncPostgresEventStorage``: task lifecycle events in PostgreSQL, stored as JSON (never
+"""``AsyncPostgresEventStore``: task lifecycle events in PostgreSQL, stored as JSON (never
 pickled) beside indexed columns (``sql/events.sql``), so any SQL client can query them."""
 
 from __future__ import annotations
@@ -9,17 +9,17 @@ from typing import Any
 
 import msgspec
 from omniq.models import EventType, TaskEvent
-from omniq.storage import AsyncEventStorage
+from omniq.storage import AsyncEventStore
 from omniq.sync import EventStore
 
 from ._base import PostgresComponent
-from ._config import PostgresEventStorageConfig
+from ._config import PostgresEventStoreConfig
 
 _json = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder(TaskEvent).decode
 
 
-class AsyncPostgresEventStorage(PostgresComponent, AsyncEventStorage):
+class AsyncPostgresEventStore(PostgresComponent, AsyncEventStore):
     """Events in PostgreSQL, in the schema ``omniq_<project_name>``.
 
     Takes the connection arguments of :class:`~omniq_postgres.AsyncPostgresTaskQueue`
@@ -28,7 +28,7 @@ class AsyncPostgresEventStorage(PostgresComponent, AsyncEventStorage):
     ``server_settings``).
     """
 
-    config_class = PostgresEventStorageConfig
+    config_class = PostgresEventStoreConfig
     component = "events"
     statement_files = ("events.sql",)
 
@@ -78,11 +78,10 @@ class AsyncPostgresEventStorage(PostgresComponent, AsyncEventStorage):
         return int(status.rsplit(" ", 1)[1])
 
 
-class PostgresEventStorage(EventStore, twin_of=AsyncPostgresEventStorage):
-    """Blocking twin of :class:`AsyncPostgresEventStorage`."""
+class PostgresEventStore(EventStore, twin_of=AsyncPostgresEventStore):
+    """Blocking twin of :class:`AsyncPostgresEventStore`."""
 
 
-PostgreSQLEventStorage = PostgresEventStorage
 
-__all__ = ["AsyncPostgresEventStorage", "PostgreSQLEventStorage", "PostgresEventStorage",
-           "PostgresEventStorageConfig"]
+__all__ = ["AsyncPostgresEventStore", "PostgresEventStore",
+           "PostgresEventStoreConfig"]

@@ -103,9 +103,9 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
 
     def default_result_store(self) -> Any:
         """A result store in the same schema, for ``OmniQ(task_queue=...)`` alone."""
-        from .results import AsyncPostgresResultStorage
+        from .results import AsyncPostgresResultStore
 
-        return AsyncPostgresResultStorage(project_name=self.project_name,
+        return AsyncPostgresResultStore(project_name=self.project_name,
                                           secret_key=self._secret_key,
                                           **self._connection_args)
 
@@ -392,9 +392,5 @@ class PostgresTaskQueue(TaskQueue, twin_of=AsyncPostgresTaskQueue):
     """Blocking twin of :class:`AsyncPostgresTaskQueue`."""
 
 
-PostgreSQLTaskQueue = PostgresTaskQueue
-PostgresQueue = PostgresTaskQueue
-AsyncPostgresQueue = AsyncPostgresTaskQueue
 
-__all__ = ["AsyncPostgresQueue", "AsyncPostgresTaskQueue", "PostgreSQLTaskQueue",
-           "PostgresQueue", "PostgresTaskQueue", "PostgresTaskQueueConfig"]
+__all__ = [ "AsyncPostgresTaskQueue", "PostgresTaskQueue", "PostgresTaskQueueConfig"]

@@ -1,4 +1,4 @@
-"""``AsyncPostgresResultStorage``: task results in PostgreSQL.
+"""``AsyncPostgresResultStore``: task results in PostgreSQL.
 
 A batch of results is one upsert that also NOTIFYs the ids written (small results ride along),
 so ``wait`` (and so ``get_result``) blocks on LISTEN instead of polling.
@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from omniq.clock import to_epoch as epoch
-from omniq.storage import AsyncResultStorage
+from omniq.storage import AsyncResultStore
 from omniq.sync import ResultStore
 
 from ._base import PostgresComponent
-from ._config import PostgresResultStorageConfig
+from ._config import PostgresResultStoreConfig
 from ._wakeups import ResultWaiters
 
 _PAYLOAD_MAX = 7000  # bytes per NOTIFY payload (the server's limit is 8000)
@@ -52,7 +52,7 @@ def _payloads(rows: Sequence[tuple[str, bytes, Any, Any, Any]]) -> list[str]:
     return chunks
 
 
-class AsyncPostgresResultStorage(PostgresComponent, AsyncResultStorage):
+class AsyncPostgresResultStore(PostgresComponent, AsyncResultStore):
     """Results in PostgreSQL, in the schema ``omniq_<project_name>``.
 
     Takes the connection arguments of :class:`~omniq_postgres.AsyncPostgresTaskQueue`
@@ -61,7 +61,7 @@ class AsyncPostgresResultStorage(PostgresComponent, AsyncResultStorage):
     ``server_settings``). Expired results are hidden at once and deleted by ``purge``.
     """
 
-    config_class = PostgresResultStorageConfig
+    config_class = PostgresResultStoreConfig
     statement_files = ("results.sql",)
     component = "results"
 
@@ -147,12 +147,13 @@ class AsyncPostgresResultStorage(PostgresComponent, AsyncResultStorage):
         return int(status.rsplit(" ", 1)[1])
 
 
-class PostgresResultStorage(ResultStore, twin_of=AsyncPostgresResultStorage):
-    """Blocking twin of :class:`AsyncPostgresResultStorage`."""
+class PostgresResultStore(ResultStore, twin_of=AsyncPostgresResultStore):
+    """Blocking twin of :class:`AsyncPostgresResultStore`."""
 
 
-PostgreSQLResultStorage = PostgresResultStorage
-PostgresResultStore = PostgresResultStorage
 
-__all__ = ["AsyncPostgresResultStorage", "PostgreSQLResultStorage", "PostgresResultStorage",
-           "PostgresResultStorageConfig", "PostgresResultStore"]
+__all__ = [
+    "AsyncPostgresResultStore",
+    "PostgresResultStore",
+    "PostgresResultStoreConfig",
+]

@@ -6,37 +6,29 @@
 
 from ._config import (
     RedisBackendConfig,
-    RedisEventStorageConfig,
-    RedisResultStorageConfig,
+    RedisEventStoreConfig,
+    RedisResultStoreConfig,
     RedisTaskQueueConfig,
 )
 from .backend import AsyncRedisBackend, RedisBackend
-from .events import AsyncRedisEventStorage, AsyncRedisEventStore, RedisEventStorage, RedisEventStore
-from .queue import AsyncRedisQueue, AsyncRedisTaskQueue, RedisQueue, RedisTaskQueue
+from .events import AsyncRedisEventStore, RedisEventStore
+from .queue import AsyncRedisTaskQueue, RedisTaskQueue
 from .results import (
-    AsyncRedisResultStorage,
     AsyncRedisResultStore,
-    RedisResultStorage,
     RedisResultStore,
 )
 
 __all__ = [
     "AsyncRedisBackend",
-    "AsyncRedisEventStorage",
     "AsyncRedisEventStore",
-    "AsyncRedisQueue",
-    "AsyncRedisResultStorage",
     "AsyncRedisResultStore",
     "AsyncRedisTaskQueue",
     "RedisBackend",
     "RedisBackendConfig",
-    "RedisEventStorage",
-    "RedisEventStorageConfig",
     "RedisEventStore",
-    "RedisQueue",
-    "RedisResultStorage",
-    "RedisResultStorageConfig",
+    "RedisEventStoreConfig",
     "RedisResultStore",
+    "RedisResultStoreConfig",
     "RedisTaskQueue",
     "RedisTaskQueueConfig",
 ]

@@ -281,8 +281,8 @@ class RedisConnection:
         retries: int = 3,
         **component: Any,
     ) -> None:
-        # The component base that follows in the MRO (AsyncTaskQueue, AsyncResultStorage,
-        # AsyncEventStorage) takes the project, the key and its own settings (`queues`).
+        # The component base that follows in the MRO (AsyncTaskQueue, AsyncResultStore,
+        # AsyncEventStore) takes the project, the key and its own settings (`queues`).
         super().__init__(project_name=project_name, secret_key=secret_key,  # type: ignore[call-arg]
                          **component)
         self._init_connection(

@@ -33,12 +33,12 @@ class RedisTaskQueueConfig(_RedisConnectionConfig, kw_only=True):
     queues: list[str] | None = None
 
 
-class RedisResultStorageConfig(_RedisConnectionConfig, kw_only=True):
-    """Settings of :class:`~omniq_redis.RedisResultStorage`."""
+class RedisResultStoreConfig(_RedisConnectionConfig, kw_only=True):
+    """Settings of :class:`~omniq_redis.RedisResultStore`."""
 
 
-class RedisEventStorageConfig(_RedisConnectionConfig, kw_only=True):
-    """Settings of :class:`~omniq_redis.RedisEventStorage`."""
+class RedisEventStoreConfig(_RedisConnectionConfig, kw_only=True):
+    """Settings of :class:`~omniq_redis.RedisEventStore`."""
 
 
 class RedisBackendConfig(_RedisConnectionConfig, kw_only=True):
@@ -47,7 +47,7 @@ class RedisBackendConfig(_RedisConnectionConfig, kw_only=True):
 
 __all__ = [
     "RedisBackendConfig",
-    "RedisEventStorageConfig",
-    "RedisResultStorageConfig",
+    "RedisEventStoreConfig",
+    "RedisResultStoreConfig",
     "RedisTaskQueueConfig",
 ]

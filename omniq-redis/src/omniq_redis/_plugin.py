@@ -10,21 +10,19 @@ _SCHEMES = ["redis", "rediss"]
 @hookimpl
 def omniq_register_task_queues(register: Register) -> None:
     register("redis", "omniq_redis.queue:AsyncRedisTaskQueue", schemes=_SCHEMES,
-             exports=["RedisTaskQueue", "RedisQueue", "AsyncRedisQueue", "RedisTaskQueueConfig"])
+             exports=["RedisTaskQueue", "RedisTaskQueueConfig"])
 
 
 @hookimpl
 def omniq_register_result_stores(register: Register) -> None:
-    register("redis", "omniq_redis.results:AsyncRedisResultStorage", schemes=_SCHEMES,
-             exports=["RedisResultStorage", "RedisResultStore", "AsyncRedisResultStore",
-                      "RedisResultStorageConfig"])
+    register("redis", "omniq_redis.results:AsyncRedisResultStore", schemes=_SCHEMES,
+             exports=["RedisResultStore", "AsyncRedisResultStore", "RedisResultStoreConfig"])
 
 
 @hookimpl
 def omniq_register_event_stores(register: Register) -> None:
-    register("redis", "omniq_redis.events:AsyncRedisEventStorage", schemes=_SCHEMES,
-             exports=["RedisEventStorage", "RedisEventStore", "AsyncRedisEventStore",
-                      "RedisEventStorageConfig"])
+    register("redis", "omniq_redis.events:AsyncRedisEventStore", schemes=_SCHEMES,
+             exports=["RedisEventStore", "AsyncRedisEventStore", "RedisEventStoreConfig"])
 
 
 @hookimpl

@@ -6,9 +6,9 @@ from omniq.backend import AsyncBackend
 from omniq.sync import Backend
 
 from ._config import RedisBackendConfig
-from .events import AsyncRedisEventStorage
+from .events import AsyncRedisEventStore
 from .queue import AsyncRedisTaskQueue
-from .results import AsyncRedisResultStorage
+from .results import AsyncRedisResultStore
 
 
 class AsyncRedisBackend(AsyncBackend):
@@ -19,8 +19,8 @@ class AsyncRedisBackend(AsyncBackend):
 
     config_class = RedisBackendConfig
     task_queue_class = AsyncRedisTaskQueue
-    result_store_class = AsyncRedisResultStorage
-    event_store_class = AsyncRedisEventStorage
+    result_store_class = AsyncRedisResultStore
+    event_store_class = AsyncRedisEventStore
 
 
 class RedisBackend(Backend, twin_of=AsyncRedisBackend):

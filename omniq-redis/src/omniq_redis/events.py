@@ -14,11 +14,11 @@ from datetime import datetime
 
 import msgspec
 from omniq.models import EventType, TaskEvent
-from omniq.storage import AsyncEventStorage
+from omniq.storage import AsyncEventStore
 from omniq.sync import EventStore
 
 from ._client import RedisConnection, to_us
-from ._config import RedisEventStorageConfig
+from ._config import RedisEventStoreConfig
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(TaskEvent).decode
@@ -27,7 +27,7 @@ CHUNK = 500
 PURGE_BATCH = 1000
 
 
-class AsyncRedisEventStorage(RedisConnection, AsyncEventStorage):
+class AsyncRedisEventStore(RedisConnection, AsyncEventStore):
     """Task lifecycle events in Redis.
 
     Args:
@@ -38,7 +38,7 @@ class AsyncRedisEventStorage(RedisConnection, AsyncEventStorage):
             How to reach Redis; see :class:`omniq_redis._client.RedisConnection`.
     """
 
-    config_class = RedisEventStorageConfig
+    config_class = RedisEventStoreConfig
     script_names = ("events_purge",)
 
     async def append(self, events: Sequence[TaskEvent]) -> None:
@@ -116,14 +116,11 @@ class AsyncRedisEventStorage(RedisConnection, AsyncEventStorage):
                 return removed
 
 
-AsyncRedisEventStore = AsyncRedisEventStorage
 
 
-class RedisEventStorage(EventStore, twin_of=AsyncRedisEventStorage):
-    """Blocking twin of :class:`AsyncRedisEventStorage`."""
+class RedisEventStore(EventStore, twin_of=AsyncRedisEventStore):
+    """Blocking twin of :class:`AsyncRedisEventStore`."""
 
 
-RedisEventStore = RedisEventStorage
 
-__all__ = ["AsyncRedisEventStorage", "AsyncRedisEventStore", "RedisEventStorage",
-           "RedisEventStorageConfig", "RedisEventStore"]
+__all__ = ["AsyncRedisEventStore", "RedisEventStore", "RedisEventStoreConfig"]

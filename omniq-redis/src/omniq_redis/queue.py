@@ -27,7 +27,7 @@ from redis.exceptions import NoScriptError
 
 from ._client import Lane, RedisConnection, from_us, to_us
 from ._config import RedisTaskQueueConfig
-from .results import AsyncRedisResultStorage, put_args
+from .results import AsyncRedisResultStore, put_args
 
 logger = logging.getLogger("omniq.redis")
 
@@ -261,7 +261,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
 
     def writes_results_for(self, store: Any) -> bool:
         """Yes for a Redis result store of this project on this server."""
-        return (isinstance(store, AsyncRedisResultStorage) and store.prefix == self.prefix
+        return (isinstance(store, AsyncRedisResultStore) and store.prefix == self.prefix
                 and store.where == self.where)
 
     async def renew_lease(self, task_id: str, attempts: int,
@@ -411,9 +411,9 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         due = [_decode_schedule(b) for b in blobs if b is not None]
         return [s for s in due if s.status == ScheduleStatus.ACTIVE]
 
-    def default_result_store(self) -> AsyncRedisResultStorage:
+    def default_result_store(self) -> AsyncRedisResultStore:
         """A Redis result store on the same server, for ``OmniQ(task_queue=...)`` alone."""
-        return AsyncRedisResultStorage(project_name=self.project_name,
+        return AsyncRedisResultStore(project_name=self.project_name,
                                        secret_key=self._secret_key, **self._settings())
 
     def _settings(self) -> dict[str, Any]:
@@ -427,14 +427,12 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
                 "retries": self._retries}
 
 
-AsyncRedisQueue = AsyncRedisTaskQueue
 
 
 class RedisTaskQueue(TaskQueue, twin_of=AsyncRedisTaskQueue):
     """Blocking twin of :class:`AsyncRedisTaskQueue`."""
 
 
-RedisQueue = RedisTaskQueue
 
-__all__ = ["AsyncRedisQueue", "AsyncRedisTaskQueue", "RedisQueue", "RedisTaskQueue",
+__all__ = [ "AsyncRedisTaskQueue", "RedisTaskQueue",
            "RedisTaskQueueConfig"]

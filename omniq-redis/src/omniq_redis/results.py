@@ -21,11 +21,11 @@ from typing import Any
 import anyio
 import msgspec
 from omniq.clock import utcnow
-from omniq.storage import AsyncResultStorage
+from omniq.storage import AsyncResultStore
 from omniq.sync import ResultStore
 
 from ._client import RedisConnection, to_us
-from ._config import RedisResultStorageConfig
+from ._config import RedisResultStoreConfig
 
 logger = logging.getLogger("omniq.redis")
 
@@ -45,7 +45,7 @@ class _Waiter:
         self.blob: bytes | None = None
 
 
-class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
+class AsyncRedisResultStore(RedisConnection, AsyncResultStore):
     """Task results in Redis, expired by Redis itself.
 
     Args:
@@ -56,7 +56,7 @@ class AsyncRedisResultStorage(RedisConnection, AsyncResultStorage):
             How to reach Redis; see :class:`omniq_redis._client.RedisConnection`.
     """
 
-    config_class = RedisResultStorageConfig
+    config_class = RedisResultStoreConfig
     script_names = ("put",)
 
     def _init_connection(self, **settings: Any) -> None:
@@ -249,17 +249,14 @@ def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
         cache.popitem(last=False)
 
 
-AsyncRedisResultStore = AsyncRedisResultStorage
 
 
-class RedisResultStorage(ResultStore, twin_of=AsyncRedisResultStorage):
-    """Blocking twin of :class:`AsyncRedisResultStorage`."""
+class RedisResultStore(ResultStore, twin_of=AsyncRedisResultStore):
+    """Blocking twin of :class:`AsyncRedisResultStore`."""
 
 
-RedisResultStore = RedisResultStorage
 
-__all__ = ["AsyncRedisResultStorage", "AsyncRedisResultStore", "RedisResultStorage",
-           "RedisResultStorageConfig", "RedisResultStore"]
+__all__ = ["AsyncRedisResultStore", "RedisResultStore", "RedisResultStoreConfig"]
 
 
 def put_args(prefix: str, items: Sequence[tuple[str, bytes, datetime | None, str | None,

@@ -13,42 +13,32 @@ are copies for the queries, written with ``data`` in the same transaction.
 
 from .backend import AsyncSQLiteBackend, SQLiteBackend, SQLiteBackendConfig
 from .events import (
-    AsyncSQLiteEventStorage,
-    SQLiteEventStorage,
-    SQLiteEventStorageConfig,
+    AsyncSQLiteEventStore,
     SQLiteEventStore,
+    SQLiteEventStoreConfig,
 )
 from .queue import (
-    AsyncSQLiteQueue,
     AsyncSQLiteTaskQueue,
-    SQLiteQueue,
     SQLiteTaskQueue,
     SQLiteTaskQueueConfig,
 )
 from .results import (
-    AsyncSQLiteResultStorage,
     AsyncSQLiteResultStore,
-    SQLiteResultStorage,
-    SQLiteResultStorageConfig,
     SQLiteResultStore,
+    SQLiteResultStoreConfig,
 )
 
 __all__ = [
     "AsyncSQLiteBackend",
-    "AsyncSQLiteEventStorage",
-    "AsyncSQLiteQueue",
-    "AsyncSQLiteResultStorage",
+    "AsyncSQLiteEventStore",
     "AsyncSQLiteResultStore",
     "AsyncSQLiteTaskQueue",
     "SQLiteBackend",
     "SQLiteBackendConfig",
-    "SQLiteEventStorage",
-    "SQLiteEventStorageConfig",
     "SQLiteEventStore",
-    "SQLiteQueue",
-    "SQLiteResultStorage",
-    "SQLiteResultStorageConfig",
+    "SQLiteEventStoreConfig",
     "SQLiteResultStore",
+    "SQLiteResultStoreConfig",
     "SQLiteTaskQueue",
     "SQLiteTaskQueueConfig",
 ]

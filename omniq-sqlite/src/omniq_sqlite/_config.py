@@ -9,8 +9,8 @@ import msgspec
 class _SQLiteConnectionConfig(msgspec.Struct, kw_only=True):
     """Where the database is and how long to wait for its write lock.
 
-    Each component's config (``SQLiteTaskQueueConfig``, ``SQLiteResultStorageConfig``,
-    ``SQLiteEventStorageConfig``, ``SQLiteBackendConfig``) subclasses this and adds its own.
+    Each component's config (``SQLiteTaskQueueConfig``, ``SQLiteResultStoreConfig``,
+    ``SQLiteEventStoreConfig``, ``SQLiteBackendConfig``) subclasses this and adds its own.
     """
 
     project_name: str | None = None

@@ -114,7 +114,7 @@ class SQLiteConnected:
                  busy_timeout: float | None = None) -> None:
         # The constructor of the result and event stores (the queue, which also takes
         # `queues`, has its own): the component base that follows in the MRO
-        # (AsyncResultStorage, AsyncEventStorage) takes the project and key.
+        # (AsyncResultStore, AsyncEventStore) takes the project and key.
         super().__init__(project_name=project_name, secret_key=secret_key)  # type: ignore[call-arg]
         self._locate(url, database_path, base_dir, busy_timeout)
 

@@ -11,23 +11,22 @@ _SCHEMES = ["sqlite"]
 def omniq_register_task_queues(register: Register) -> None:
     register("sqlite", "omniq_sqlite.queue:AsyncSQLiteTaskQueue", aliases=["sqlite3"],
              schemes=_SCHEMES,
-             exports=["SQLiteTaskQueue", "SQLiteQueue", "AsyncSQLiteQueue",
+             exports=["SQLiteTaskQueue",
                       "SQLiteTaskQueueConfig"])
 
 
 @hookimpl
 def omniq_register_result_stores(register: Register) -> None:
-    register("sqlite", "omniq_sqlite.results:AsyncSQLiteResultStorage", aliases=["sqlite3"],
+    register("sqlite", "omniq_sqlite.results:AsyncSQLiteResultStore", aliases=["sqlite3"],
              schemes=_SCHEMES,
-             exports=["SQLiteResultStorage", "SQLiteResultStore", "AsyncSQLiteResultStore",
-                      "SQLiteResultStorageConfig"])
+             exports=["SQLiteResultStore", "AsyncSQLiteResultStore", "SQLiteResultStoreConfig"])
 
 
 @hookimpl
 def omniq_register_event_stores(register: Register) -> None:
-    register("sqlite", "omniq_sqlite.events:AsyncSQLiteEventStorage", aliases=["sqlite3"],
+    register("sqlite", "omniq_sqlite.events:AsyncSQLiteEventStore", aliases=["sqlite3"],
              schemes=_SCHEMES,
-             exports=["SQLiteEventStorage", "SQLiteEventStore", "SQLiteEventStorageConfig"])
+             exports=["SQLiteEventStore", "SQLiteEventStoreConfig"])
 
 
 @hookimpl

@@ -9,9 +9,9 @@ from omniq.backend import AsyncBackend
 from omniq.sync import Backend
 
 from ._config import _SQLiteConnectionConfig
-from .events import AsyncSQLiteEventStorage
+from .events import AsyncSQLiteEventStore
 from .queue import AsyncSQLiteTaskQueue
-from .results import AsyncSQLiteResultStorage
+from .results import AsyncSQLiteResultStore
 
 
 class SQLiteBackendConfig(_SQLiteConnectionConfig, kw_only=True):
@@ -35,8 +35,8 @@ class AsyncSQLiteBackend(AsyncBackend):
 
     config_class = SQLiteBackendConfig
     task_queue_class = AsyncSQLiteTaskQueue
-    result_store_class = AsyncSQLiteResultStorage
-    event_store_class = AsyncSQLiteEventStorage
+    result_store_class = AsyncSQLiteResultStore
+    event_store_class = AsyncSQLiteEventStore
 
     def __init__(self, *, project_name: str | None = None, secret_key: str | None = None,
                  url: str | None = None, database_path: str | os.PathLike[str] | None = None,

@@ -1,4 +1,4 @@
-"""``AsyncSQLiteEventStorage``: task events as JSON rows in an SQLite table.
+"""``AsyncSQLiteEventStore``: task events as JSON rows in an SQLite table.
 
 Events are plain data (never pickled): the ``body`` column holds the event as JSON, next to
 indexed columns for the queries (by task, schedule, type and time), so ``sqlite3`` or any
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from omniq.models import EventType, TaskEvent
-from omniq.storage import AsyncEventStorage
+from omniq.storage import AsyncEventStore
 from omniq.sync import EventStore
 
 from . import _sql
@@ -21,11 +21,11 @@ from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
 
 
-class SQLiteEventStorageConfig(_SQLiteConnectionConfig, kw_only=True):
-    """Settings of :class:`SQLiteEventStorage`."""
+class SQLiteEventStoreConfig(_SQLiteConnectionConfig, kw_only=True):
+    """Settings of :class:`SQLiteEventStore`."""
 
 
-class AsyncSQLiteEventStorage(SQLiteConnected, AsyncEventStorage):
+class AsyncSQLiteEventStore(SQLiteConnected, AsyncEventStore):
     """Task lifecycle events in an SQLite database (by default the project's own file).
 
     Args:
@@ -37,7 +37,7 @@ class AsyncSQLiteEventStorage(SQLiteConnected, AsyncEventStorage):
         secret_key: Signing key (unused by events; accepted like every component).
     """
 
-    config_class = SQLiteEventStorageConfig
+    config_class = SQLiteEventStoreConfig
     schema = "events"
 
     async def append(self, events: Sequence[TaskEvent]) -> None:
@@ -71,11 +71,9 @@ def _changed(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
     return conn.execute(sql, params).rowcount
 
 
-class SQLiteEventStorage(EventStore, twin_of=AsyncSQLiteEventStorage):
-    """Blocking twin of :class:`AsyncSQLiteEventStorage`."""
+class SQLiteEventStore(EventStore, twin_of=AsyncSQLiteEventStore):
+    """Blocking twin of :class:`AsyncSQLiteEventStore`."""
 
 
-SQLiteEventStore = SQLiteEventStorage
 
-__all__ = ["AsyncSQLiteEventStorage", "SQLiteEventStorage", "SQLiteEventStorageConfig",
-           "SQLiteEventStore"]
+__all__ = ["AsyncSQLiteEventStore", "SQLiteEventStore", "SQLiteEventStoreConfig"]

@@ -31,7 +31,7 @@ from . import _sql
 from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
 from ._db import transaction
-from .results import AsyncSQLiteResultStorage
+from .results import AsyncSQLiteResultStore
 
 replace = msgspec.structs.replace
 _task = msgspec.msgpack.Decoder(Task)
@@ -73,9 +73,9 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                                 secret_key=secret_key)
         self._locate(url, database_path, base_dir, busy_timeout)
 
-    def default_result_store(self) -> AsyncSQLiteResultStorage:
+    def default_result_store(self) -> AsyncSQLiteResultStore:
         """A result store in the same database (used when none is configured)."""
-        return AsyncSQLiteResultStorage(project_name=self.project_name,
+        return AsyncSQLiteResultStore(project_name=self.project_name,
                                         secret_key=self._secret_key,
                                         database_path=self.database_path)
 
@@ -150,7 +150,7 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
 
     def writes_results_for(self, store: Any) -> bool:
         """Yes for an SQLite result store of this project in this queue's database."""
-        return (isinstance(store, AsyncSQLiteResultStorage)
+        return (isinstance(store, AsyncSQLiteResultStore)
                 and store.project_name == self.project_name
                 and store.database_path == self.database_path)
 
@@ -356,14 +356,12 @@ def _delete_tasks(conn: sqlite3.Connection, project: str, ids: list[str]) -> int
     return removed
 
 
-AsyncSQLiteQueue = AsyncSQLiteTaskQueue
 
 
 class SQLiteTaskQueue(TaskQueue, twin_of=AsyncSQLiteTaskQueue):
     """Blocking twin of :class:`AsyncSQLiteTaskQueue`."""
 
 
-SQLiteQueue = SQLiteTaskQueue
 
-__all__ = ["AsyncSQLiteQueue", "AsyncSQLiteTaskQueue", "SQLiteQueue", "SQLiteTaskQueue",
+__all__ = [ "AsyncSQLiteTaskQueue", "SQLiteTaskQueue",
            "SQLiteTaskQueueConfig"]

@@ -1,4 +1,4 @@
-"""``AsyncSQLiteResultStorage``: signed result blobs in an SQLite table.
+"""``AsyncSQLiteResultStore``: signed result blobs in an SQLite table.
 
 Expiry is lazy (an expired row is invisible to reads) plus ``purge``, which workers call now
 and then. Waiting for a result wakes at once when this process stores it, and looks again
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from omniq.storage import AsyncResultStorage
+from omniq.storage import AsyncResultStore
 from omniq.sync import ResultStore
 
 from . import _sql
@@ -21,11 +21,11 @@ from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
 
 
-class SQLiteResultStorageConfig(_SQLiteConnectionConfig, kw_only=True):
-    """Settings of :class:`SQLiteResultStorage`."""
+class SQLiteResultStoreConfig(_SQLiteConnectionConfig, kw_only=True):
+    """Settings of :class:`SQLiteResultStore`."""
 
 
-class AsyncSQLiteResultStorage(SQLiteConnected, AsyncResultStorage):
+class AsyncSQLiteResultStore(SQLiteConnected, AsyncResultStore):
     """Task results in an SQLite database (by default the project's own file).
 
     Args:
@@ -38,7 +38,7 @@ class AsyncSQLiteResultStorage(SQLiteConnected, AsyncResultStorage):
         secret_key: Signing key.
     """
 
-    config_class = SQLiteResultStorageConfig
+    config_class = SQLiteResultStoreConfig
     schema = "results"
 
     async def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None,
@@ -91,14 +91,11 @@ def _changed(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
     return conn.execute(sql, params).rowcount
 
 
-AsyncSQLiteResultStore = AsyncSQLiteResultStorage
 
 
-class SQLiteResultStorage(ResultStore, twin_of=AsyncSQLiteResultStorage):
-    """Blocking twin of :class:`AsyncSQLiteResultStorage`."""
+class SQLiteResultStore(ResultStore, twin_of=AsyncSQLiteResultStore):
+    """Blocking twin of :class:`AsyncSQLiteResultStore`."""
 
 
-SQLiteResultStore = SQLiteResultStorage
 
-__all__ = ["AsyncSQLiteResultStorage", "AsyncSQLiteResultStore", "SQLiteResultStorage",
-           "SQLiteResultStorageConfig", "SQLiteResultStore"]
+__all__ = ["AsyncSQLiteResultStore", "SQLiteResultStore", "SQLiteResultStoreConfig"]

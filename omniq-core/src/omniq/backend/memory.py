@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from ..queue.memory import AsyncMemoryTaskQueue
-from ..storage.memory import AsyncMemoryEventStorage, AsyncMemoryResultStorage
+from ..storage.memory import AsyncMemoryEventStore, AsyncMemoryResultStore
 from ..sync import Backend
 from ._base import AsyncBackend
 
@@ -19,8 +19,8 @@ class AsyncMemoryBackend(AsyncBackend):
 
     config_class = MemoryBackendConfig
     task_queue_class = AsyncMemoryTaskQueue
-    result_store_class = AsyncMemoryResultStorage
-    event_store_class = AsyncMemoryEventStorage
+    result_store_class = AsyncMemoryResultStore
+    event_store_class = AsyncMemoryEventStore
 
 
 class MemoryBackend(Backend, twin_of=AsyncMemoryBackend):

@@ -19,7 +19,7 @@ from .._time import utcnow
 from ..models import EventType, Task, TaskEvent
 
 if TYPE_CHECKING:
-    from ..storage import AsyncEventStorage
+    from ..storage import AsyncEventStore
 
 logger = logging.getLogger("omniq.events")
 MAX_BUFFER = 100_000
@@ -28,7 +28,7 @@ MAX_BUFFER = 100_000
 class EventLogger:
     """Buffers :class:`TaskEvent` s and writes them to ``store`` in batches."""
 
-    def __init__(self, store: AsyncEventStorage | None, *, worker_id: str | None = None,
+    def __init__(self, store: AsyncEventStore | None, *, worker_id: str | None = None,
                  batch_size: int = 500, flush_interval: float = 0.1) -> None:
         self.store = store
         self.worker_id = worker_id

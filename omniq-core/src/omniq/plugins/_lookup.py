@@ -13,6 +13,7 @@ import importlib
 import re
 from typing import Any
 
+from omniq._aliases import canonical
 from omniq.exceptions import ConfigError, PluginNotFoundError
 from omniq.plugins._hints import OUR_DISTRIBUTIONS, export_hint, install_hint, scheme_of
 from omniq.plugins._hookspecs import KINDS
@@ -173,7 +174,11 @@ def find_export(name: str) -> Any:
             plugin to install when the prefix is one of ours), or its module cannot be
             imported.
     """
-    hit = get_registry().exports.get(name)
+    exports = get_registry().exports
+    hit = exports.get(name)
+    if hit is None:
+        other = canonical(name)  # another spelling (the seeds', an earlier release's)
+        hit = exports.get(other) if other is not None else None
     if hit is None:
         hint = export_hint(name) or "no installed OmniQ plugin exports it"
         raise PluginNotFoundError(f"unknown OmniQ class {name!r}; {hint}")

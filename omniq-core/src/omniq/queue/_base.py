@@ -1,6 +1,6 @@
 """``AsyncTaskQueue``: the task queue API and lifecycle, written once over the storage interface.
 
-Backends subclass this and implement :class:`omniq.contract.TaskStore`; they inherit enqueue
+Backends subclass this and implement :class:`omniq.contract.TaskQueueContract`; they inherit enqueue
 (with signing, options, dependencies), cancellation, dead letters and every fenced lifecycle
 transition a worker makes, and may not override any of it (see ``__init_subclass__``).
 """
@@ -18,7 +18,7 @@ from .._component import AsyncComponent
 from .._ids import new_id
 from .._time import after, aware, seconds, utcnow
 from ..config import get_setting, validate_name
-from ..contract import Finished, ResultRecord, TaskStore
+from ..contract import Finished, ResultRecord, TaskQueueContract
 from ..exceptions import ConfigError, TaskNotFoundError
 from ..models import (
     DEAD,
@@ -41,7 +41,7 @@ replace = msgspec.structs.replace
 DEFAULT_QUEUE = "default"
 
 
-class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskStore):
+class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
     """Named queues of tasks, with priorities, etas, leases, dependencies and schedules.
 
     Args:
@@ -55,13 +55,13 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskStore):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Refuse a subclass that overrides the lifecycle: a backend implements the storage
-        interface (:class:`omniq.contract.TaskStore`) and nothing above it."""
+        interface (:class:`omniq.contract.TaskQueueContract`) and nothing above it."""
         super().__init_subclass__(**kwargs)
         overridden = sorted(_LIFECYCLE.intersection(vars(cls)))
         if overridden:
             raise TypeError(
                 f"{cls.__qualname__} overrides {', '.join(overridden)} of AsyncTaskQueue: a "
-                "backend implements only the storage interface (omniq.contract.TaskStore); "
+                "backend implements only the storage interface (omniq.contract.TaskQueueContract); "
                 "the lifecycle is the core's (see docs/architecture.md)")
 
     def __init__(
@@ -432,5 +432,5 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskStore):
 # the storage interface and the component plumbing.
 _LIFECYCLE = frozenset(
     name for klass in (AsyncTaskQueue, SchedulingMixin) for name in vars(klass)
-    if not name.startswith("__") and not hasattr(TaskStore, name)
+    if not name.startswith("__") and not hasattr(TaskQueueContract, name)
     and not hasattr(AsyncComponent, name)) - {"kind"}

@@ -120,9 +120,9 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
 
     def default_result_store(self) -> AsyncResultStore:
         """A memory result store: results stay in this process, as the tasks do."""
-        from ..storage.memory import AsyncMemoryResultStorage
+        from ..storage.memory import AsyncMemoryResultStore
 
-        return AsyncMemoryResultStorage(project_name=self.project_name,
+        return AsyncMemoryResultStore(project_name=self.project_name,
                                         secret_key=self._secret_key)
 
     async def get_task(self, task_id: str) -> Task | None:
@@ -241,6 +241,5 @@ class MemoryTaskQueue(TaskQueue, twin_of=AsyncMemoryTaskQueue):
     """Blocking twin of :class:`AsyncMemoryTaskQueue`."""
 
 
-MemoryQueue = MemoryTaskQueue
 
-__all__ = ["AsyncMemoryTaskQueue", "MemoryQueue", "MemoryTaskQueue", "MemoryTaskQueueConfig"]
+__all__ = ["AsyncMemoryTaskQueue", "MemoryTaskQueue", "MemoryTaskQueueConfig"]

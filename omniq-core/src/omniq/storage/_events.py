@@ -1,4 +1,4 @@
-"""Event stores: the plumbing written once over :class:`omniq.contract.EventStore`.
+"""Event stores: the plumbing written once over :class:`omniq.contract.EventStoreContract`.
 
 Events are plain data (:class:`~omniq.models.TaskEvent`): engines keep them as columns or JSON,
 never pickled, so anything can query them.
@@ -7,11 +7,11 @@ never pickled, so anything can query them.
 from __future__ import annotations
 
 from .._component import AsyncComponent
-from ..contract import EventStore
+from ..contract import EventStoreContract
 from ..models import TaskEvent
 
 
-class AsyncEventStore(AsyncComponent, EventStore):
+class AsyncEventStore(AsyncComponent, EventStoreContract):
     """Stores task lifecycle events."""
 
     kind = "event_store"
@@ -21,4 +21,3 @@ class AsyncEventStore(AsyncComponent, EventStore):
         return await self.query(**filters)  # type: ignore[arg-type]
 
 
-AsyncEventStorage = AsyncEventStore

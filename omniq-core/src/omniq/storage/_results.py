@@ -1,4 +1,4 @@
-"""Result stores: the plumbing written once over :class:`omniq.contract.ResultStore`.
+"""Result stores: the plumbing written once over :class:`omniq.contract.ResultStoreContract`.
 
 A backend stores opaque signed blobs (the encoded :class:`~omniq.models.TaskResult`) keyed by
 task id, with the expiry and schedule id beside them for lookups; encoding, signing and
@@ -15,7 +15,7 @@ import msgspec
 
 from .._component import AsyncComponent
 from .._time import utcnow
-from ..contract import ResultRecord, ResultStore
+from ..contract import ResultRecord, ResultStoreContract
 from ..exceptions import TaskNotFoundError
 from ..models import TaskResult
 
@@ -23,7 +23,7 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(TaskResult)
 
 
-class AsyncResultStore(AsyncComponent, ResultStore):
+class AsyncResultStore(AsyncComponent, ResultStoreContract):
     """Stores task results; independent of the task queue (any engine may hold them)."""
 
     kind = "result_store"
@@ -101,4 +101,3 @@ class AsyncResultStore(AsyncComponent, ResultStore):
         return None if result is None else result.result
 
 
-AsyncResultStorage = AsyncResultStore

@@ -12,18 +12,18 @@ from .._time import utcnow
 from .._waker import Waker
 from ..models import EventType, TaskEvent
 from ..sync import EventStore, ResultStore
-from ._events import AsyncEventStorage
-from ._results import AsyncResultStorage
+from ._events import AsyncEventStore
+from ._results import AsyncResultStore
 
 
-class MemoryResultStorageConfig(msgspec.Struct, kw_only=True):
+class MemoryResultStoreConfig(msgspec.Struct, kw_only=True):
     project_name: str | None = None
 
 
-class AsyncMemoryResultStorage(AsyncResultStorage):
+class AsyncMemoryResultStore(AsyncResultStore):
     """Results in this process's memory, expired lazily on read and by ``purge``."""
 
-    config_class = MemoryResultStorageConfig
+    config_class = MemoryResultStoreConfig
 
     def __init__(self, *, project_name: str | None = None, secret_key: str | None = None) -> None:
         super().__init__(project_name=project_name, secret_key=secret_key)
@@ -76,14 +76,14 @@ class AsyncMemoryResultStorage(AsyncResultStorage):
         return len(gone)
 
 
-class MemoryEventStorageConfig(msgspec.Struct, kw_only=True):
+class MemoryEventStoreConfig(msgspec.Struct, kw_only=True):
     project_name: str | None = None
 
 
-class AsyncMemoryEventStorage(AsyncEventStorage):
+class AsyncMemoryEventStore(AsyncEventStore):
     """Events in this process's memory."""
 
-    config_class = MemoryEventStorageConfig
+    config_class = MemoryEventStoreConfig
 
     def __init__(self, *, project_name: str | None = None, secret_key: str | None = None) -> None:
         super().__init__(project_name=project_name, secret_key=secret_key)
@@ -116,23 +116,21 @@ class AsyncMemoryEventStorage(AsyncEventStorage):
         return removed
 
 
-class MemoryResultStorage(ResultStore, twin_of=AsyncMemoryResultStorage):
-    """Blocking twin of :class:`AsyncMemoryResultStorage`."""
+class MemoryResultStore(ResultStore, twin_of=AsyncMemoryResultStore):
+    """Blocking twin of :class:`AsyncMemoryResultStore`."""
 
 
-MemoryResultStore = MemoryResultStorage
 
 
-class MemoryEventStorage(EventStore, twin_of=AsyncMemoryEventStorage):
-    """Blocking twin of :class:`AsyncMemoryEventStorage`."""
+class MemoryEventStore(EventStore, twin_of=AsyncMemoryEventStore):
+    """Blocking twin of :class:`AsyncMemoryEventStore`."""
 
 
 __all__ = [
-    "AsyncMemoryEventStorage",
-    "AsyncMemoryResultStorage",
-    "MemoryEventStorage",
-    "MemoryEventStorageConfig",
-    "MemoryResultStorage",
-    "MemoryResultStorageConfig",
+    "AsyncMemoryEventStore",
+    "AsyncMemoryResultStore",
+    "MemoryEventStore",
+    "MemoryEventStoreConfig",
     "MemoryResultStore",
+    "MemoryResultStoreConfig",
 ]

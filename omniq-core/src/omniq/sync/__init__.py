@@ -30,7 +30,7 @@ from ..backend import AsyncBackend
 from ..events import EventLogger
 from ..queue import AsyncTaskQueue
 from ..serialization import Serializer
-from ..storage import AsyncEventStorage, AsyncResultStorage
+from ..storage import AsyncEventStore, AsyncResultStore
 from ..workers import AsyncWorkerBase
 from ._forwarders import (
     BackendMethods,
@@ -60,13 +60,13 @@ class TaskQueue(_Component, TaskQueueMethods, twin_of=AsyncTaskQueue):
     event_logger: EventLogger | None
 
 
-class ResultStore(_Component, ResultStoreMethods, twin_of=AsyncResultStorage):
-    """Blocking twin of :class:`~omniq.storage.AsyncResultStorage`; base of every sync result
+class ResultStore(_Component, ResultStoreMethods, twin_of=AsyncResultStore):
+    """Blocking twin of :class:`~omniq.storage.AsyncResultStore`; base of every sync result
     store."""
 
 
-class EventStore(_Component, EventStoreMethods, twin_of=AsyncEventStorage):
-    """Blocking twin of :class:`~omniq.storage.AsyncEventStorage`; base of every sync event
+class EventStore(_Component, EventStoreMethods, twin_of=AsyncEventStore):
+    """Blocking twin of :class:`~omniq.storage.AsyncEventStore`; base of every sync event
     store."""
 
 

@@ -24,8 +24,8 @@ from typing import Any
 SOURCES = (
     ("OmniQMethods", "omniq._core", "AsyncOmniQ"),
     ("TaskQueueMethods", "omniq.queue", "AsyncTaskQueue"),
-    ("ResultStoreMethods", "omniq.storage", "AsyncResultStorage"),
-    ("EventStoreMethods", "omniq.storage", "AsyncEventStorage"),
+    ("ResultStoreMethods", "omniq.storage", "AsyncResultStore"),
+    ("EventStoreMethods", "omniq.storage", "AsyncEventStore"),
     ("BackendMethods", "omniq.backend", "AsyncBackend"),
     ("WorkerMethods", "omniq.workers", "AsyncWorkerBase"),
 )

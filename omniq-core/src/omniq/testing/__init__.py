@@ -14,9 +14,9 @@ Fixtures the plugin provides:
     ``queues=`` (any queue name is accepted), fresh and isolated per test (the kit's
     ``project_name`` is enough where stores are shared); closed afterwards.
 ``result_store``
-    Yields a connected :class:`~omniq.storage.AsyncResultStorage`, fresh and isolated per test.
+    Yields a connected :class:`~omniq.storage.AsyncResultStore`, fresh and isolated per test.
 ``event_store``
-    Yields a connected :class:`~omniq.storage.AsyncEventStorage`, fresh and isolated per test.
+    Yields a connected :class:`~omniq.storage.AsyncEventStore`, fresh and isolated per test.
 ``backend_type``
     Returns the type name the plugin registers through its entry point in the group ``omniq``
     (``"sqlite"``) for its task queue, result store, event store and backend bundle.
@@ -59,7 +59,7 @@ data in memory, so each instance has its own)::
 
     import pytest
     from omniq.testing import ConformanceTests
-    from omniq_acme import AsyncAcmeEventStorage, AsyncAcmeResultStorage, AsyncAcmeTaskQueue
+    from omniq_acme import AsyncAcmeEventStore, AsyncAcmeResultStore, AsyncAcmeTaskQueue
 
 
     class TestAcmeConformance(ConformanceTests):
@@ -82,13 +82,13 @@ data in memory, so each instance has its own)::
 
         @pytest.fixture
         async def result_store(self, project_name, backend_options):
-            async with AsyncAcmeResultStorage(project_name=project_name,
+            async with AsyncAcmeResultStore(project_name=project_name,
                                               **backend_options) as store:
                 yield store
 
         @pytest.fixture
         async def event_store(self, project_name, backend_options):
-            async with AsyncAcmeEventStorage(project_name=project_name,
+            async with AsyncAcmeEventStore(project_name=project_name,
                                              **backend_options) as store:
                 yield store
 

@@ -85,13 +85,13 @@ class KitFixtures:
 
     @pytest.fixture
     def result_store(self) -> Any:
-        raise _missing("result_store", "yields a connected AsyncResultStorage of your plugin, "
+        raise _missing("result_store", "yields a connected AsyncResultStore of your plugin, "
                        "fresh and isolated per test (use the project_name fixture), and closes "
                        "it afterwards")
 
     @pytest.fixture
     def event_store(self) -> Any:
-        raise _missing("event_store", "yields a connected AsyncEventStorage of your plugin, "
+        raise _missing("event_store", "yields a connected AsyncEventStore of your plugin, "
                        "fresh and isolated per test (use the project_name fixture), and closes "
                        "it afterwards")
 

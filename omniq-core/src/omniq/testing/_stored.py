@@ -208,10 +208,10 @@ class StoredTaskTests(KitBase):
 
     @pytest.mark.anyio
     async def test_wait_for_work_wakes_when_work_arrives(self, task_queue: Any) -> None:
-        from ..contract import TaskStore
+        from ..contract import TaskQueueContract
         from . import _tasks
 
-        if type(task_queue).wait_for_work is TaskStore.wait_for_work:
+        if type(task_queue).wait_for_work is TaskQueueContract.wait_for_work:
             pytest.skip("this queue polls (it keeps the contract's default wait_for_work)")
         started = anyio.current_time()
         with anyio.fail_after(20):
@@ -239,9 +239,9 @@ class StoredTaskTests(KitBase):
     @pytest.mark.anyio
     async def test_wait_for_work_wakes_when_a_delayed_task_comes_due(
             self, task_queue: Any) -> None:
-        from ..contract import TaskStore
+        from ..contract import TaskQueueContract
 
-        if type(task_queue).wait_for_work is TaskStore.wait_for_work:
+        if type(task_queue).wait_for_work is TaskQueueContract.wait_for_work:
             pytest.skip("this queue polls (it keeps the contract's default wait_for_work)")
         task = make_task(task_queue, delay=0.3, queue_name="soon")
         await add(task_queue, task)
@@ -253,9 +253,9 @@ class StoredTaskTests(KitBase):
     @pytest.mark.anyio
     async def test_wait_for_work_wakes_when_a_retry_comes_due(self, task_queue: Any) -> None:
         """A retry is written while the worker already waits: it must still wake for it."""
-        from ..contract import TaskStore
+        from ..contract import TaskQueueContract
 
-        if type(task_queue).wait_for_work is TaskStore.wait_for_work:
+        if type(task_queue).wait_for_work is TaskQueueContract.wait_for_work:
             pytest.skip("this queue polls (it keeps the contract's default wait_for_work)")
         await add(task_queue, make_task(task_queue, queue_name="again"))
         [running] = await task_queue.claim(["again"], worker_id="kit-worker", lease=30,
@@ -302,9 +302,9 @@ class StoredTaskTests(KitBase):
     @staticmethod
     def _wait_bound(task_queue: Any) -> float:
         """How long a wait may take: a pushing engine wakes at once, a polling one at timeout."""
-        from ..contract import TaskStore
+        from ..contract import TaskQueueContract
 
-        polls = type(task_queue).wait_for_work is TaskStore.wait_for_work
+        polls = type(task_queue).wait_for_work is TaskQueueContract.wait_for_work
         return 1.0 if polls else 5.0
 
     @pytest.mark.anyio

@@ -158,4 +158,3 @@ class ProcessPoolWorker(Worker, twin_of=AsyncProcessPoolWorker):
     """Blocking twin of :class:`AsyncProcessPoolWorker`."""
 
 
-ProcessWorker = ProcessPoolWorker

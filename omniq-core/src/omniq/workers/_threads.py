@@ -62,4 +62,3 @@ class ThreadPoolWorker(Worker, twin_of=AsyncThreadPoolWorker):
     """Blocking twin of :class:`AsyncThreadPoolWorker`."""
 
 
-ThreadWorker = ThreadPoolWorker
