@@ -52,7 +52,7 @@ def test_three_scheduler_processes_fire_each_run_once(store_url: str, project_na
             assert len(fired) == RUNS and len({t.run_at for t in fired}) == RUNS
             assert all(t.attempts == 1 and t.status == "completed" for t in fired)
             assert oq.get_schedule(schedule_id).status == "finished"
-            oq.delete_schedule(schedule_id)
+            oq.remove_schedule(schedule_id)
             oq.task_queue.delete_tasks([t.id for t in fired])
     finally:
         for proc in workers:

@@ -37,7 +37,7 @@ from .models import (
 from .queue import AsyncTaskQueue
 from .storage import AsyncEventStore, AsyncResultStore
 from .sync import EventStore, OmniQ, ResultStore, TaskQueue
-from .workers import TaskCancelled, TaskContext, current_task
+from .workers import TaskContext, current_task
 
 try:
     __version__ = version("omniq")
@@ -67,7 +67,6 @@ __all__ = [
     "SerializationError",
     "SignatureError",
     "Task",
-    "TaskCancelled",
     "TaskCancelledError",
     "TaskContext",
     "TaskEvent",
@@ -80,3 +79,13 @@ __all__ = [
     "__version__",
     "current_task",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Other spellings of this module's names (``TaskCancelled``): see ``omniq._aliases``."""
+    from ._aliases import canonical
+
+    other = canonical(name)
+    if other is not None and other in globals():
+        return globals()[other]
+    raise AttributeError(f"module 'omniq' has no attribute {name!r}")

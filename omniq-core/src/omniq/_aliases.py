@@ -22,6 +22,7 @@ NAMES: dict[str, str] = {
     "BaseEventStorage": "AsyncEventStore",
     "ThreadWorker": "ThreadPoolWorker",
     "ProcessWorker": "ProcessPoolWorker",
+    "TaskCancelled": "TaskCancelledError",
 }
 
 #: Spelling rules, applied in order to any class name.

@@ -349,7 +349,8 @@ class AsyncOmniQ:
     async def resume_schedule(self, schedule_id: str) -> bool:
         return await self.task_queue.resume_schedule(schedule_id)
 
-    async def delete_schedule(self, schedule_id: str) -> bool:
+    async def remove_schedule(self, schedule_id: str) -> bool:
+        """Delete a schedule (no more fires) and record SCHEDULE_DELETED."""
         return await self.task_queue.remove_schedule(schedule_id)
 
     # -- events --------------------------------------------------------------------------------

@@ -83,12 +83,21 @@ class TaskFailedError(OmniQError):
 
 
 class TaskCancelledError(OmniQError):
-    """The task was cancelled (or expired) before it produced a result."""
+    """The task was cancelled (or expired) before it produced a result.
 
-    def __init__(self, task_id: str, status: str, reason: str | None = None) -> None:
+    The caller of ``get_result`` gets it; task code raises it too (through
+    ``TaskContext.raise_if_cancelled``) to stop when its cancel was requested.
+    """
+
+    def __init__(self, task_id: str, status: str = "cancelled", reason: str | None = None
+                 ) -> None:
         self.task_id, self.status, self.reason = task_id, status, reason
         suffix = f": {reason}" if reason else ""
         super().__init__(f"task {task_id} is {status}{suffix}")
+
+    def __reduce__(self) -> tuple[type[TaskCancelledError], tuple[str, str, str | None]]:
+        # Crosses process boundaries (process-pool workers) with its own arguments.
+        return type(self), (self.task_id, self.status, self.reason)
 
 
 class TaskTimeoutError(OmniQError, TimeoutError):
@@ -103,15 +112,10 @@ class BackendError(OmniQError):
     """The store answered, but not as expected (wrong schema, wrong key type, ...). Permanent."""
 
 
-class LeaseLostError(OmniQError):
-    """A worker acted on a task under an attempt that is no longer current (fencing)."""
-
-
 __all__ = [
     "BackendError",
     "BackendUnavailableError",
     "ConfigError",
-    "LeaseLostError",
     "OmniQError",
     "PluginNotFoundError",
     "ScheduleNotFoundError",

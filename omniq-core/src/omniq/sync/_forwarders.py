@@ -65,12 +65,6 @@ class OmniQMethods(SyncWrapper):
     async def dead_letters_async(self, queue_name: str | None = None, limit: int = 100) -> list[Task]:
         return rewrap(await run_on_portal(self._async.dead_letters, queue_name, limit))
 
-    def delete_schedule(self, schedule_id: str) -> bool:
-        return rewrap(run_sync(self._async.delete_schedule, schedule_id))
-
-    async def delete_schedule_async(self, schedule_id: str) -> bool:
-        return rewrap(await run_on_portal(self._async.delete_schedule, schedule_id))
-
     def enqueue(self, func: Callable[..., Any], *args: Any, **options: Any) -> str:
         return rewrap(run_sync(self._async.enqueue, func, *args, **options))
 
@@ -148,6 +142,12 @@ class OmniQMethods(SyncWrapper):
 
     async def pause_schedule_async(self, schedule_id: str) -> bool:
         return rewrap(await run_on_portal(self._async.pause_schedule, schedule_id))
+
+    def remove_schedule(self, schedule_id: str) -> bool:
+        return rewrap(run_sync(self._async.remove_schedule, schedule_id))
+
+    async def remove_schedule_async(self, schedule_id: str) -> bool:
+        return rewrap(await run_on_portal(self._async.remove_schedule, schedule_id))
 
     def requeue(self, task_id: str) -> bool:
         return rewrap(run_sync(self._async.requeue, task_id))

@@ -270,10 +270,10 @@ class SchedulingTests(KitBase):
         assert len(await task_queue.fire_due_schedules(third_at)) == 1
 
     @pytest.mark.anyio
-    async def test_delete_schedule_through_the_api(self, omniq: Any) -> None:
+    async def test_remove_schedule_through_the_api(self, omniq: Any) -> None:
         sid = await omniq.schedule(_tasks.noop, interval=5)
         assert [s.id for s in await omniq.list_schedules()] == [sid]
-        assert await omniq.delete_schedule(sid)
+        assert await omniq.remove_schedule(sid)
         assert await omniq.get_schedule(sid) is None
         assert await omniq.task_queue.fire_due_schedules(moment() + timedelta(hours=1)) == []
 

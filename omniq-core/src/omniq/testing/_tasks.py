@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..workers import TaskCancelled, current_task
+from ..exceptions import TaskCancelledError
+from ..workers import current_task
 
 #: Longest any kit task keeps running on its own; tests never wait on it.
 MAX_RUN = 10.0
@@ -117,7 +118,7 @@ def wait_for_cancel(path: str) -> str:
         ctx = current_task()
         if ctx is not None and ctx.cancelled:
             Path(path + ".cancelled").write_text("cancelled")
-            raise TaskCancelled("stopped on request")
+            raise TaskCancelledError(ctx.task.id, "cancelled", "stopped on request")
         time.sleep(0.01)
     return "not cancelled"
 
@@ -130,9 +131,9 @@ async def async_wait_for_cancel(path: str) -> str:
         while time.monotonic() < deadline:
             ctx = current_task()
             if ctx is not None and ctx.cancelled:
-                raise TaskCancelled("stopped on request")
+                raise TaskCancelledError(ctx.task.id, "cancelled", "stopped on request")
             await asyncio.sleep(0.01)
-    except (asyncio.CancelledError, TaskCancelled):
+    except (asyncio.CancelledError, TaskCancelledError):
         Path(path + ".cancelled").write_text("cancelled")
         raise
     return "not cancelled"

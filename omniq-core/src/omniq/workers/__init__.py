@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from .._facade import facade_getattr
+from ..exceptions import TaskCancelledError
 from ._base import AsyncWorkerBase
-from ._context import TaskCancelled, TaskContext, current_task
+from ._context import TaskContext, current_task
 
-__all__ = ["AsyncWorkerBase", "TaskCancelled", "TaskContext", "current_task"]
+__all__ = ["AsyncWorkerBase", "TaskCancelledError", "TaskContext", "current_task"]
 
 __getattr__ = facade_getattr(__name__, globals())

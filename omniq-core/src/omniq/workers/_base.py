@@ -29,11 +29,11 @@ from .._sync import as_async
 from .._time import utcnow
 from ..config import get_setting
 from ..events import EventLogger
-from ..exceptions import ConfigError, SerializationError, TaskTimeoutError
+from ..exceptions import ConfigError, SerializationError, TaskCancelledError, TaskTimeoutError
 from ..models import ErrorInfo, EventType, Task, TaskResult, TaskStatus
 from ..serialization import Call
 from ._completions import Completer
-from ._context import TaskCancelled, TaskContext, _current
+from ._context import TaskContext, _current
 from ._labels import backend_label, location_of
 
 logger = logging.getLogger("omniq.worker")
@@ -544,9 +544,9 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             self.events.task_event(EventType.TIMEOUT, task, message=str(overran))
             await self._failed(ctx.task, error_info(overran), started)
             return
-        except TaskCancelled as exc:
-            await self._finish_failed(ctx.task, ErrorInfo("Cancelled", str(exc)), started,
-                                      status=TaskStatus.CANCELLED)
+        except TaskCancelledError as exc:
+            await self._finish_failed(ctx.task, ErrorInfo("Cancelled", exc.reason or str(exc)),
+                                      started, status=TaskStatus.CANCELLED)
             return
         except Exception as exc:
             await self._failed(ctx.task, error_info(exc), started)

@@ -7,16 +7,14 @@ import contextvars
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import TaskCancelledError
+
 if TYPE_CHECKING:
     from ..models import Task
     from ._base import AsyncWorkerBase
 
 _current: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
     "omniq_current_task", default=None)
-
-
-class TaskCancelled(Exception):
-    """Raised by :meth:`TaskContext.raise_if_cancelled` when a cancel was requested."""
 
 
 class TaskContext:
@@ -48,7 +46,7 @@ class TaskContext:
 
     def raise_if_cancelled(self) -> None:
         if self._cancelled.is_set():
-            raise TaskCancelled(f"task {self.task.id} was cancelled")
+            raise TaskCancelledError(self.task.id, "cancelled", "cancel requested")
 
     def _run(self, coro: Any) -> Any:
         try:
