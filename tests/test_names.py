@@ -34,7 +34,7 @@ def test_other_spellings_import_as_the_canonical_class(module: str, spelling: st
 
 
 def test_registered_classes_say_store_not_storage() -> None:
-    from omniq.plugins import get_registry
+    from omniq.plugins._registry import get_registry
 
     names = [name for name in get_registry().exports]
     assert names and not [n for n in names if "Storage" in n]
