@@ -9,7 +9,10 @@ last, so no other test runs patched.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -305,6 +308,26 @@ def test_patch_patches_what_blocking_io_needs_and_leaves_threads() -> None:
     for name in ("socket", "ssl", "time", "select"):
         assert monkey.is_module_patched(name), name
     assert not monkey.is_module_patched("threading")
+
+
+@pytest.mark.redis
+def test_python_m_omniq_gevent_patches_before_the_drivers_import_ssl(redis_url: str,
+                                                                     project_name: str) -> None:
+    # Patched after redis.asyncio bound ssl names, gevent warns (a RuntimeWarning): as an
+    # error here, the worker would not start.
+    worker = subprocess.Popen(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "omniq_gevent", "worker",
+         "--type", "gevent", "--url", redis_url, "--project", project_name],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None
+        line = worker.stdout.readline()
+        assert "(gevent, 100 slots)" in line, (line, worker.stderr and worker.stderr.read())
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=WAIT)
+    assert worker.returncode == 0, err
+    assert "MonkeyPatchWarning" not in err
 
 
 # -- helpers -----------------------------------------------------------------------------------
