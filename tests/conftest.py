@@ -72,3 +72,10 @@ def redis_url() -> str:
 def nats_url() -> str:
     require_server("nats")
     return "nats://127.0.0.1:4222"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run test_gevent.py last: gevent's monkey-patching is process-wide and cannot be undone,
+    so no other test may run after it patched the process."""
+    items.sort(key=lambda item: item.path.name == "test_gevent.py")
