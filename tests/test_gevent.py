@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import asyncpg
 import pytest
 
 pytest.importorskip("gevent")
@@ -32,7 +31,10 @@ from omniq.models import CancelOutcome, EventType, TaskStatus  # noqa: E402
 from omniq.plugins import resolve  # noqa: E402
 from omniq.testing import WorkerTests  # noqa: E402
 from omniq_gevent import AsyncGeventWorker  # noqa: E402
-from test_redis_conformance import drop_project_keys  # noqa: E402
+from test_conformance_memory import MemoryBackend  # noqa: E402
+from test_postgres_conformance import PostgresBackend  # noqa: E402
+from test_redis_conformance import RedisBackend  # noqa: E402
+from test_sqlite import SQLiteBackend  # noqa: E402
 
 WAIT = 20.0
 
@@ -99,99 +101,31 @@ async def delay_server() -> AsyncIterator[tuple[int, list[float]]]:
         server.close()
 
 
-class _Stores:
-    """Stores of one backend built through the registry (``backend_type``)."""
-
-    @pytest.fixture
-    async def task_queue(self, backend_type: str, project_name: str,
-                         backend_options: dict[str, Any]) -> AsyncIterator[Any]:
-        async with resolve("task_queue", backend_type)(project_name=project_name,
-                                                       **backend_options) as queue:
-            yield queue
-
-    @pytest.fixture
-    async def result_store(self, backend_type: str, project_name: str,
-                           backend_options: dict[str, Any]) -> AsyncIterator[Any]:
-        async with resolve("result_store", backend_type)(project_name=project_name,
-                                                         **backend_options) as store:
-            yield store
-
-    @pytest.fixture
-    async def event_store(self, backend_type: str, project_name: str,
-                          backend_options: dict[str, Any]) -> AsyncIterator[Any]:
-        async with resolve("event_store", backend_type)(project_name=project_name,
-                                                        **backend_options) as store:
-            yield store
-
+class _Gevent:
     @pytest.fixture(params=["gevent"])
     def worker_type(self, request: pytest.FixtureRequest) -> str:
         return str(request.param)
 
 
 # -- the kit's worker tests, on every backend -------------------------------------------------
-class TestGeventMemory(_Stores, WorkerTests):
-    @pytest.fixture
-    def backend_type(self) -> str:
-        return "memory"
-
-    @pytest.fixture
-    def backend_options(self) -> dict[str, Any]:
-        return {}
-
-    @pytest.fixture
-    def store_scope(self) -> str:
-        return "instance"
-
-    @pytest.fixture
-    async def task_queue(self, project_name: str) -> AsyncIterator[Any]:
-        async with resolve("task_queue", "memory")(project_name=project_name) as queue:
-            yield queue
-
-    @pytest.fixture
-    async def result_store(self, project_name: str) -> AsyncIterator[Any]:
-        async with resolve("result_store", "memory")(project_name=project_name) as store:
-            yield store
-
-    @pytest.fixture
-    async def event_store(self, project_name: str) -> AsyncIterator[Any]:
-        async with resolve("event_store", "memory")(project_name=project_name) as store:
-            yield store
+class TestGeventMemory(_Gevent, MemoryBackend, WorkerTests):
+    pass
 
 
-class TestGeventSQLite(_Stores, WorkerTests):
+class TestGeventSQLite(_Gevent, SQLiteBackend, WorkerTests):
     @pytest.fixture
-    def backend_type(self) -> str:
-        return "sqlite"
-
-    @pytest.fixture
-    def backend_options(self, tmp_path: Path) -> dict[str, Any]:
-        return {"database_path": str(tmp_path / "omniq.db")}
+    def database(self, tmp_path: Path) -> str:
+        return str(tmp_path / "omniq.db")
 
 
 @pytest.mark.redis
-class TestGeventRedis(_Stores, WorkerTests):
-    @pytest.fixture
-    def backend_type(self) -> str:
-        return "redis"
-
-    @pytest.fixture
-    async def backend_options(self, redis_url: str,
-                              project_name: str) -> AsyncIterator[dict[str, Any]]:
-        yield {"url": redis_url}
-        await drop_project_keys(redis_url, project_name)
+class TestGeventRedis(_Gevent, RedisBackend, WorkerTests):
+    pass
 
 
 @pytest.mark.postgres
-class TestGeventPostgres(_Stores, WorkerTests):
-    @pytest.fixture
-    def backend_type(self) -> str:
-        return "postgres"
-
-    @pytest.fixture
-    async def backend_options(self, postgres_dsn: str,
-                              project_name: str) -> AsyncIterator[dict[str, Any]]:
-        yield {"url": postgres_dsn}
-        await drop_schema(postgres_dsn, project_name)
+class TestGeventPostgres(_Gevent, PostgresBackend, WorkerTests):
+    pass
 
 
 # -- what greenlets add ------------------------------------------------------------------------
@@ -348,11 +282,3 @@ async def _eventually(check: Any, timeout: float = WAIT) -> None:
     with anyio.fail_after(timeout):
         while not check():
             await anyio.sleep(0.02)
-
-
-async def drop_schema(dsn: str, project_name: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "omniq_{project_name}" CASCADE')
-    finally:
-        await conn.close()

@@ -11,16 +11,21 @@ from typing import Any
 import asyncpg
 import pytest
 from omniq.testing import ConformanceTests
-from omniq_postgres import (
-    AsyncPostgresEventStore,
-    AsyncPostgresResultStore,
-    AsyncPostgresTaskQueue,
-)
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgresConformance(ConformanceTests):
+async def drop_schema(dsn: str, project_name: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "omniq_{project_name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+class PostgresBackend:
+    """The kit's fixtures for the postgres backend (also used by other worker types' tests)."""
+
     @pytest.fixture
     def backend_type(self) -> str:
         return "postgres"
@@ -29,28 +34,8 @@ class TestPostgresConformance(ConformanceTests):
     async def backend_options(self, postgres_dsn: str,
                               project_name: str) -> AsyncIterator[dict[str, Any]]:
         yield {"url": postgres_dsn}
-        conn = await asyncpg.connect(postgres_dsn)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "omniq_{project_name}" CASCADE')
-        finally:
-            await conn.close()
+        await drop_schema(postgres_dsn, project_name)
 
-    @pytest.fixture
-    async def task_queue(self, backend_options: dict[str, Any],
-                         project_name: str) -> AsyncIterator[AsyncPostgresTaskQueue]:
-        async with AsyncPostgresTaskQueue(project_name=project_name, **backend_options) as queue:
-            yield queue
 
-    @pytest.fixture
-    async def result_store(self, backend_options: dict[str, Any],
-                           project_name: str) -> AsyncIterator[AsyncPostgresResultStore]:
-        async with AsyncPostgresResultStore(project_name=project_name,
-                                              **backend_options) as store:
-            yield store
-
-    @pytest.fixture
-    async def event_store(self, backend_options: dict[str, Any],
-                          project_name: str) -> AsyncIterator[AsyncPostgresEventStore]:
-        async with AsyncPostgresEventStore(project_name=project_name,
-                                             **backend_options) as store:
-            yield store
+class TestPostgresConformance(PostgresBackend, ConformanceTests):
+    """Every contract of the kit on PostgreSQL."""

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from omniq.testing import ConformanceTests
-from omniq_redis import AsyncRedisEventStore, AsyncRedisResultStore, AsyncRedisTaskQueue
 
 pytestmark = pytest.mark.redis
 
@@ -30,7 +29,9 @@ async def drop_project_keys(url: str, project_name: str) -> int:
         await client.aclose()
 
 
-class TestRedisConformance(ConformanceTests):
+class RedisBackend:
+    """The kit's fixtures for the redis backend (also used by other worker types' tests)."""
+
     @pytest.fixture
     def backend_type(self) -> str:
         return "redis"
@@ -41,22 +42,6 @@ class TestRedisConformance(ConformanceTests):
         yield {"url": redis_url}
         await drop_project_keys(redis_url, project_name)
 
-    @pytest.fixture
-    async def task_queue(self, backend_options: dict[str, Any],
-                         project_name: str) -> AsyncIterator[AsyncRedisTaskQueue]:
-        async with AsyncRedisTaskQueue(project_name=project_name, **backend_options) as queue:
-            yield queue
 
-    @pytest.fixture
-    async def result_store(self, backend_options: dict[str, Any],
-                           project_name: str) -> AsyncIterator[AsyncRedisResultStore]:
-        async with AsyncRedisResultStore(project_name=project_name,
-                                           **backend_options) as store:
-            yield store
-
-    @pytest.fixture
-    async def event_store(self, backend_options: dict[str, Any],
-                          project_name: str) -> AsyncIterator[AsyncRedisEventStore]:
-        async with AsyncRedisEventStore(project_name=project_name,
-                                          **backend_options) as store:
-            yield store
+class TestRedisConformance(RedisBackend, ConformanceTests):
+    """Every contract of the kit on Redis."""

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from omniq.testing import ConformanceTests
-from omniq_sqlite import AsyncSQLiteEventStore, AsyncSQLiteResultStore, AsyncSQLiteTaskQueue
 
 
-class _SQLiteFixtures:
+class SQLiteBackend:
     """Queue, results and events of one project sharing one database (separate tables)."""
 
     @pytest.fixture
@@ -26,28 +24,8 @@ class _SQLiteFixtures:
     def database(self, tmp_path: Path) -> str:
         raise NotImplementedError
 
-    @pytest.fixture
-    async def task_queue(self, project_name: str, database: str
-                         ) -> AsyncIterator[AsyncSQLiteTaskQueue]:
-        async with AsyncSQLiteTaskQueue(project_name=project_name, database_path=database) as q:
-            yield q
 
-    @pytest.fixture
-    async def result_store(self, project_name: str, database: str
-                           ) -> AsyncIterator[AsyncSQLiteResultStore]:
-        async with AsyncSQLiteResultStore(project_name=project_name,
-                                            database_path=database) as store:
-            yield store
-
-    @pytest.fixture
-    async def event_store(self, project_name: str, database: str
-                          ) -> AsyncIterator[AsyncSQLiteEventStore]:
-        async with AsyncSQLiteEventStore(project_name=project_name,
-                                           database_path=database) as store:
-            yield store
-
-
-class TestSQLiteFile(_SQLiteFixtures, ConformanceTests):
+class TestSQLiteFile(SQLiteBackend, ConformanceTests):
     """Every contract on a database file (WAL mode), fresh per test."""
 
     @pytest.fixture
@@ -55,7 +33,7 @@ class TestSQLiteFile(_SQLiteFixtures, ConformanceTests):
         return str(tmp_path / "omniq.db")
 
 
-class TestSQLiteMemory(_SQLiteFixtures, ConformanceTests):
+class TestSQLiteMemory(SQLiteBackend, ConformanceTests):
     """Every contract on the process's shared ``:memory:`` database."""
 
     @pytest.fixture

@@ -4,19 +4,11 @@ A backend (ours or a third party's) is done when it passes all of it. The kit is
 test classes; a plugin's test module subclasses them (the subclass names start with ``Test`` so
 pytest collects them; the kit's own names do not, so the base classes are never collected on
 their own) and overrides the fixtures below **as methods of that subclass** (a module-level or
-``conftest.py`` fixture of the same name is shadowed by the kit's). Each fixture a plugin must
-provide fails, until overridden, with a message that says what to return.
+``conftest.py`` fixture of the same name is shadowed by the kit's). The two fixtures a plugin
+must provide fail, until overridden, with a message that says what to return.
 
 Fixtures the plugin provides:
 
-``task_queue``
-    Yields a connected :class:`~omniq.queue.AsyncTaskQueue` of the plugin, built without
-    ``queues=`` (any queue name is accepted), fresh and isolated per test (the kit's
-    ``project_name`` is enough where stores are shared); closed afterwards.
-``result_store``
-    Yields a connected :class:`~omniq.storage.AsyncResultStore`, fresh and isolated per test.
-``event_store``
-    Yields a connected :class:`~omniq.storage.AsyncEventStore`, fresh and isolated per test.
 ``backend_type``
     Returns the type name the plugin registers through its entry point in the group ``omniq``
     (``"sqlite"``) for its task queue, result store, event store and backend bundle.
@@ -27,6 +19,11 @@ Fixtures the plugin provides:
 
 Fixtures the kit brings (override them only to change them):
 
+``task_queue``, ``result_store``, ``event_store``
+    The plugin's components, found through the plugin registry by ``backend_type`` (as
+    ``OmniQ(backend_type=...)`` finds them) and built with ``project_name`` and
+    ``backend_options``; connected, fresh per test, closed afterwards. A plugin whose
+    components need more than that overrides them.
 ``project_name``
     A name no other test uses (``kit`` and 12 hex digits).
 ``omniq``
@@ -59,7 +56,6 @@ data in memory, so each instance has its own)::
 
     import pytest
     from omniq.testing import ConformanceTests
-    from omniq_acme import AsyncAcmeEventStore, AsyncAcmeResultStore, AsyncAcmeTaskQueue
 
 
     class TestAcmeConformance(ConformanceTests):
@@ -75,25 +71,8 @@ data in memory, so each instance has its own)::
         def store_scope(self):
             return "instance"  # leave this fixture out when instances share a store
 
-        @pytest.fixture
-        async def task_queue(self, project_name, backend_options):
-            async with AsyncAcmeTaskQueue(project_name=project_name, **backend_options) as q:
-                yield q
-
-        @pytest.fixture
-        async def result_store(self, project_name, backend_options):
-            async with AsyncAcmeResultStore(project_name=project_name,
-                                              **backend_options) as store:
-                yield store
-
-        @pytest.fixture
-        async def event_store(self, project_name, backend_options):
-            async with AsyncAcmeEventStore(project_name=project_name,
-                                             **backend_options) as store:
-                yield store
-
 Or pick contracts one by one (``class TestAcmeQueue(TaskQueueTests)``): a result-store-only
-plugin subclasses just :class:`ResultStoreTests` and provides just ``result_store``.
+plugin subclasses just :class:`ResultStoreTests`.
 :class:`ConformanceTests` is every contract of a full backend, including
 :class:`ClaimAtomicityTests` and :class:`PackagingTests` (entry point, backend bundle, sync
 twins). The kit needs ``pytest``, ``anyio`` (its pytest plugin runs the async tests) and

@@ -2,8 +2,9 @@
 
 They are methods of every kit class, so a plugin overrides one by defining a fixture of the same
 name in its subclass (a fixture of that name in the test module or a ``conftest.py`` would be
-shadowed by the class's own). Each fixture a plugin must provide fails, until overridden, with a
-message that says what to return.
+shadowed by the class's own). A plugin must provide two, ``backend_type`` and
+``backend_options``; each fails, until overridden, with a message that says what to return. The
+components are built from them through the plugin registry, as users build them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ import pytest
 KIT_SECRET = "omniq-conformance-kit-secret"
 #: What ``store_scope`` may return.
 STORE_SCOPES = ("shared", "process", "instance")
+
+
+def _built(kind: str, backend_type: str, project_name: str,
+           options: dict[str, Any]) -> Any:
+    """A component of ``kind`` of the installed plugin type ``backend_type``."""
+    from ..plugins import resolve
+
+    return resolve(kind, backend_type)(project_name=project_name, **options)
 
 
 def _missing(name: str, what: str) -> NotImplementedError:
@@ -76,25 +85,30 @@ class KitFixtures:
         ``"instance"`` (each instance keeps its own data, like the core's ``memory``)."""
         return "shared"
 
+    @pytest.fixture
+    async def task_queue(self, backend_type: str, project_name: str,
+                         backend_options: dict[str, Any]) -> AsyncIterator[Any]:
+        """The plugin's task queue registered as ``backend_type``, built with
+        ``backend_options`` (without ``queues=``), connected, closed afterwards. Override it
+        to build yours another way."""
+        async with _built("task_queue", backend_type, project_name, backend_options) as queue:
+            yield queue
+
+    @pytest.fixture
+    async def result_store(self, backend_type: str, project_name: str,
+                           backend_options: dict[str, Any]) -> AsyncIterator[Any]:
+        """The plugin's result store, built as :meth:`task_queue` is."""
+        async with _built("result_store", backend_type, project_name, backend_options) as store:
+            yield store
+
+    @pytest.fixture
+    async def event_store(self, backend_type: str, project_name: str,
+                          backend_options: dict[str, Any]) -> AsyncIterator[Any]:
+        """The plugin's event store, built as :meth:`task_queue` is."""
+        async with _built("event_store", backend_type, project_name, backend_options) as store:
+            yield store
+
     # -- provided by the plugin ----------------------------------------------------------------
-    @pytest.fixture
-    def task_queue(self) -> Any:
-        raise _missing("task_queue", "yields a connected AsyncTaskQueue of your plugin, built "
-                       "without queues=, fresh and isolated per test (use the project_name "
-                       "fixture), and closes it afterwards")
-
-    @pytest.fixture
-    def result_store(self) -> Any:
-        raise _missing("result_store", "yields a connected AsyncResultStore of your plugin, "
-                       "fresh and isolated per test (use the project_name fixture), and closes "
-                       "it afterwards")
-
-    @pytest.fixture
-    def event_store(self) -> Any:
-        raise _missing("event_store", "yields a connected AsyncEventStore of your plugin, "
-                       "fresh and isolated per test (use the project_name fixture), and closes "
-                       "it afterwards")
-
     @pytest.fixture
     def backend_type(self) -> str:
         raise _missing("backend_type", "returns the type name your plugin registers through "
