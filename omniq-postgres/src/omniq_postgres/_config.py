@@ -4,13 +4,11 @@ msgspec needs the field types at runtime, so this module does not use
 ``from __future__ import annotations``.
 """
 
-from typing import Any
 
-import msgspec
-from omniq.config import redact_value
+from omniq.models import ConfigStruct
 
 
-class PostgresConnectionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class PostgresConnectionConfig(ConfigStruct, kw_only=True):
     """Where the PostgreSQL components connect, and how.
 
     Attributes:
@@ -41,15 +39,6 @@ class PostgresConnectionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fiel
     auto_migrate: bool | None = None
     server_settings: dict[str, str] | None = None
 
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={redact_value(name, getattr(self, name))!r}"
-                           for name in self.__struct_fields__
-                           if getattr(self, name) is not None)
-        return f"{type(self).__name__}({fields})"
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = msgspec.to_builtins(self)
-        return {k: v for k, v in data.items() if v is not None}
 
 
 class PostgresTaskQueueConfig(PostgresConnectionConfig, kw_only=True):

@@ -77,6 +77,11 @@ class ConnectionSettings:
                 kwargs[name] = getattr(self, name)
         return kwargs
 
+    def __repr__(self) -> str:
+        return f"ConnectionSettings({self.display})"
+
+    __str__ = __repr__
+
     @property
     def display(self) -> str:
         """The DSN for messages, without its password."""

@@ -6,10 +6,10 @@ msgspec needs the field types at runtime, so no ``from __future__ import annotat
 
 from typing import Any
 
-import msgspec
+from omniq.models import ConfigStruct
 
 
-class _RedisConnectionConfig(msgspec.Struct, kw_only=True):
+class _RedisConnectionConfig(ConfigStruct, kw_only=True):
     project_name: str | None = None
     url: str | None = None
     host: str | None = None

@@ -3,10 +3,10 @@
 msgspec needs the field types at runtime, so no ``from __future__ import annotations``.
 """
 
-import msgspec
+from omniq.models import ConfigStruct
 
 
-class _SQLiteConnectionConfig(msgspec.Struct, kw_only=True):
+class _SQLiteConnectionConfig(ConfigStruct, kw_only=True):
     """Where the database is and how long to wait for its write lock.
 
     Each component's config (``SQLiteTaskQueueConfig``, ``SQLiteResultStoreConfig``,

@@ -6,6 +6,7 @@ from .._facade import facade_getattr
 from ._cancel import CancelOutcome
 from ._config import (
     ComponentConfig,
+    ConfigStruct,
     EventStoreConfig,
     OmniQConfig,
     ResultStoreConfig,
@@ -18,6 +19,7 @@ from ._schedule import Schedule, ScheduleStatus, ScheduleType
 from ._task import DEAD, FINISHED, RUNNABLE, ErrorInfo, Task, TaskStatus
 
 __all__ = [
+    "ConfigStruct",
     "ComponentConfig",
     "EventStoreConfig",
     "OmniQConfig",

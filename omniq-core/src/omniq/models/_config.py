@@ -30,8 +30,10 @@ def _check_type_name(kind: str, value: str | None) -> None:
         validate_type_name(kind, value)
 
 
-class _ConfigStruct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
-    """Shared behaviour: ``to_dict`` and a ``repr`` that never shows a secret."""
+class ConfigStruct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Base of every settings struct, plugins' included: unknown fields are errors,
+    ``to_dict`` leaves defaults out, and ``repr``/``str`` never show a secret (passwords,
+    keys and tokens as ``***``, wherever they sit: a field, a URL, a DSN, an options dict)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain builtins (dicts, lists, strings, numbers); default fields left out."""
@@ -46,13 +48,13 @@ class _ConfigStruct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, om
             value = getattr(self, name)
             if name == "config" and isinstance(value, dict):
                 value = {k: redact_value(k, v) for k, v in value.items()}
-            elif not isinstance(value, _ConfigStruct):
+            elif not isinstance(value, ConfigStruct):
                 value = redact_value(name, value)
             parts.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-class ComponentConfig(_ConfigStruct, kw_only=True):
+class ComponentConfig(ConfigStruct, kw_only=True):
     """One storage component: its type name, an optional URL, and type-specific options.
 
     Attributes:
@@ -83,7 +85,7 @@ class EventStoreConfig(ComponentConfig, kw_only=True):
     """Configuration of the event store; without one, task events are off."""
 
 
-class WorkerConfig(_ConfigStruct, kw_only=True):
+class WorkerConfig(ConfigStruct, kw_only=True):
     """The worker: its type (``async``, ``thread_pool``, ...) and options (``max_workers`` ...)."""
 
     type: str | None = None
@@ -93,7 +95,7 @@ class WorkerConfig(_ConfigStruct, kw_only=True):
         _check_type_name("type", self.type)
 
 
-class OmniQConfig(_ConfigStruct, kw_only=True):
+class OmniQConfig(ConfigStruct, kw_only=True):
     """Everything ``OmniQ.from_config`` needs.
 
     Attributes:

@@ -1,0 +1,53 @@
+"""No password shows in a repr or str, whatever form it came in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from omniq.plugins import resolve
+
+SECRET = "s3cr%40t-Pw"
+FORMS: list[dict[str, Any]] = [
+    {"url": f"redis://app:{SECRET}@127.0.0.1:6379/0"},
+    {"url": f"postgresql://app:{SECRET}@127.0.0.1:5432/test"},
+    {"url": f"postgresql://127.0.0.1:5432/test?password={SECRET}"},
+    {"password": SECRET},
+]
+
+
+@pytest.mark.parametrize("backend", ["redis", "postgres"])
+@pytest.mark.parametrize("kind", ["task_queue", "result_store", "event_store", "backend"])
+@pytest.mark.parametrize("form", FORMS, ids=["url", "pg-url", "query", "field"])
+def test_config_structs_hide_passwords(backend: str, kind: str, form: dict[str, Any]) -> None:
+    config_class = resolve(kind, backend).config_class
+    settings = {k: v for k, v in form.items() if k in config_class.__struct_fields__}
+    config = config_class(**settings)
+    for text in (repr(config), str(config)):
+        assert SECRET not in text and "s3cr" not in text, text
+
+
+def test_omniq_config_hides_passwords_in_component_options() -> None:
+    from omniq.models import OmniQConfig, TaskQueueConfig
+
+    config = OmniQConfig(task_queue=TaskQueueConfig(
+        type="redis", url=f"redis://:{SECRET}@h:6379", config={"password": SECRET}))
+    assert SECRET not in repr(config) and SECRET not in str(config)
+
+
+@pytest.mark.parametrize("form", [
+    {"url": f"postgresql://app:{SECRET}@127.0.0.1:5432/test"},
+    {"dsn": f"postgresql://app@127.0.0.1:5432/test?password={SECRET}"},
+    {"host": "127.0.0.1", "username": "app", "password": SECRET},
+])
+def test_postgres_connection_settings_hide_passwords(form: dict[str, Any]) -> None:
+    from omniq_postgres._engine import settings_from
+
+    options: dict[str, Any] = {"url": None, "dsn": None, "host": None, "port": None,
+                               "username": None, "password": None, "database": None,
+                               "min_size": 1, "max_size": 2, "connect_timeout": 5.0,
+                               "server_settings": None}
+    options.update(form)
+    settings = settings_from(**options)
+    for text in (repr(settings), str(settings)):
+        assert SECRET not in text, text
