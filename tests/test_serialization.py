@@ -256,7 +256,7 @@ def test_values_msgpack_would_change_go_through_dill(serializer: Serializer, val
 def test_mixed_arguments_are_tagged_one_by_one(serializer: Serializer) -> None:
     stamp = datetime(2024, 5, 1, 12, tzinfo=UTC)
     _, payload = serializer.dump_call(echo, (1, stamp, "x"), {"plain": [1], "tup": (1,)})
-    _, _, args, kwargs, _, _ = _body(serializer, payload)
+    _, _, args, kwargs, _, _, _ = _body(serializer, payload)
     assert args[0] == 1 and args[2] == "x" and isinstance(args[1], msgspec.msgpack.Ext)
     assert kwargs["plain"] == [1] and isinstance(kwargs["tup"], msgspec.msgpack.Ext)
     call = serializer.load_call(payload)

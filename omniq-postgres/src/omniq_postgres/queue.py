@@ -24,7 +24,16 @@ from omniq.clock import from_epoch
 from omniq.clock import to_epoch as epoch
 from omniq.contract import Finished, ResultRecord
 from omniq.exceptions import BackendUnavailableError
-from omniq.models import FINISHED, RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
+from omniq.models import (
+    FINISHED,
+    RUNNABLE,
+    UNREADABLE,
+    Schedule,
+    ScheduleStatus,
+    Task,
+    TaskStatus,
+    decode_task,
+)
 from omniq.queue import AsyncTaskQueue
 from omniq.sync import TaskQueue
 
@@ -34,11 +43,10 @@ from ._engine import quote_ident
 from ._wakeups import QueueWakeups
 
 _encode = msgspec.msgpack.Encoder().encode
-_decode_task = msgspec.msgpack.Decoder(Task).decode
 _decode_schedule = msgspec.msgpack.Decoder(Schedule).decode
 _STATUS = {s.value: s for s in TaskStatus}
 _Update = tuple[Task, Collection[TaskStatus], int | None]
-_ROW = "data, status, attempts, worker_id, started_at, lease_expires_at"
+_ROW = "data, status, attempts, worker_id, started_at, lease_expires_at, id"
 _MAX_UNCERTAIN = 10_000
 #: Inside ``finish_tasks``: ids just finished that had no dependents when written.
 _childless: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
@@ -49,7 +57,7 @@ _lazy: contextvars.ContextVar[bool] = contextvars.ContextVar("omniq_postgres_laz
 
 
 def _task(row: Any) -> Task:
-    task = _decode_task(row[0])
+    task = decode_task(row[0], row[6])
     # A claim changes these columns and not the blob: the columns are the truth.
     task.status = _STATUS[row[1]]
     task.attempts = row[2]
@@ -151,8 +159,10 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         rows = await db.fetch(self.sql["claim"], list(queues), at, limit, worker_id, at + lease)
         expires = now + timedelta(seconds=lease)
         tasks = []
-        for data, attempts in rows:
-            task = _decode_task(data)
+        for data, attempts, task_id, queue in rows:
+            task = decode_task(data, task_id)
+            if task.func_name == UNREADABLE:
+                task.queue_name = queue
             task.status, task.attempts, task.worker_id = TaskStatus.RUNNING, attempts, worker_id
             task.started_at, task.lease_expires_at = now, expires
             tasks.append(task)
@@ -298,7 +308,7 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
                          status: TaskStatus | None = None, limit: int = 100,
                          offset: int = 0) -> list[Task]:
         args: list[Any] = []
-        inner = self._select(f"id, {_ROW}", queue_name, status, args)
+        inner = self._select(_ROW, queue_name, status, args)
         sql = (f"SELECT {_ROW} FROM ({inner}) x ORDER BY id "
                f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}")
         rows = await (await self._db()).fetch(sql, *args, limit, offset)

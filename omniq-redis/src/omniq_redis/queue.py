@@ -20,7 +20,7 @@ import anyio
 import msgspec
 from omniq.clock import utcnow
 from omniq.contract import Finished, ResultRecord
-from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus
+from omniq.models import UNREADABLE, Schedule, ScheduleStatus, Task, TaskStatus, decode_task
 from omniq.queue import AsyncTaskQueue
 from omniq.sync import TaskQueue
 from redis.exceptions import NoScriptError
@@ -32,7 +32,6 @@ from .results import AsyncRedisResultStore, put_args
 logger = logging.getLogger("omniq.redis")
 
 _encode = msgspec.msgpack.Encoder().encode
-_decode_task = msgspec.msgpack.Decoder(Task).decode
 _decode_schedule = msgspec.msgpack.Decoder(Schedule).decode
 _STATUS = {s.value.encode(): s for s in TaskStatus}
 _RUNNING = TaskStatus.RUNNING
@@ -112,10 +111,10 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
 
     # -- decoding ------------------------------------------------------------------------------
     @staticmethod
-    def _task(d: bytes, s: bytes, a: bytes | int, w: bytes | None = None,
+    def _task(task_id: str, d: bytes, s: bytes, a: bytes | int, w: bytes | None = None,
               t: bytes | None = None, lease: bytes | None = None) -> Task:
         """The stored task: its blob, with the fields a claim or renewal set laid over it."""
-        task = _decode_task(d)
+        task = decode_task(d, task_id)
         task.status = _STATUS[s]
         task.attempts = int(a)
         if w:
@@ -130,13 +129,14 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         if not ids:
             return []
         t = self.prefix + "t:"
+        names = [i.decode() if isinstance(i, bytes) else i for i in ids]
         with self.errors:
             async with self.client.pipeline(transaction=False) as pipe:
-                for task_id in ids:
-                    pipe.hmget(t + (task_id.decode() if isinstance(task_id, bytes)
-                                    else task_id), "d", "s", "a", "w", "t", "l")
+                for task_id in names:
+                    pipe.hmget(t + task_id, "d", "s", "a", "w", "t", "l")
                 rows = await pipe.execute()
-        return [self._task(*row) for row in rows if row[0] is not None]
+        return [self._task(i, *row) for i, row in zip(names, rows, strict=True)
+                if row[0] is not None]
 
     # -- tasks ---------------------------------------------------------------------------------
     async def add_tasks(self, tasks: Sequence[Task]) -> list[bool]:
@@ -190,7 +190,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
     def _claimed(self, reply: bytes, queues: Sequence[str], worker_id: str,
                  lease_us: int) -> list[Task]:
         """Decode claim.lua's reply: "<next eta> <now>\\n", then per task
-        "<attempt> <length>\\n<blob>"."""
+        "<attempt> <length> <queue> <id>\\n<blob>"."""
         at = reply.index(b"\n")
         eta, now_us = reply[:at].split(b" ")
         self._next_eta[tuple(queues)] = int(eta) if eta else None
@@ -200,9 +200,11 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         at += 1
         while at < end:
             eol = reply.index(b"\n", at)
-            attempt, size = reply[at:eol].split(b" ")
+            attempt, size, queue, task_id = reply[at:eol].split(b" ", 3)
             at = eol + 1 + int(size)
-            task = _decode_task(reply[eol + 1:at])
+            task = decode_task(reply[eol + 1:at], task_id.decode())
+            if task.func_name == UNREADABLE:
+                task.queue_name = queue.decode()
             task.status = _RUNNING
             task.attempts = int(attempt)
             task.worker_id = worker_id
@@ -216,7 +218,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         with self.errors:
             row = await self.lane.execute("HMGET", self.prefix + "t:" + task_id, "d", "s", "a",
                                           "w", "t", "l")
-        return None if row[0] is None else self._task(*row)
+        return None if row[0] is None else self._task(task_id, *row)
 
     async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
                           expect_attempts: int | None = None) -> bool:
@@ -271,7 +273,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         row = await self._run("renew", [self.prefix, task_id, attempts, to_us(expires_at)])
         if row is None:
             return None
-        return self._task(row[0], b"running", attempts, row[1], row[2], row[3])
+        return self._task(task_id, row[0], b"running", attempts, row[1], row[2], row[3])
 
     async def modify_running(self, task_id: str, attempts: int,
                              change: Callable[[Task], Task]) -> Task | None:
@@ -284,7 +286,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
                                               "a", "w", "t", "l")
             if row[0] is None or row[1] != b"running" or int(row[2]) != attempts:
                 return None
-            new = change(self._task(*row))
+            new = change(self._task(task_id, *row))
             code = await self._run("swap", [self.prefix, task_id, attempts, row[0], _encode(new)])
             if code != 0:
                 return new if code == 1 else None

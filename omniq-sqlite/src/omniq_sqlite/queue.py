@@ -23,7 +23,15 @@ from typing import Any
 
 import msgspec
 from omniq.contract import Finished, ResultRecord
-from omniq.models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
+from omniq.models import (
+    RUNNABLE,
+    UNREADABLE,
+    Schedule,
+    ScheduleStatus,
+    Task,
+    TaskStatus,
+    decode_task,
+)
 from omniq.queue import AsyncTaskQueue
 from omniq.sync import TaskQueue
 
@@ -34,7 +42,6 @@ from ._db import transaction
 from .results import AsyncSQLiteResultStore
 
 replace = msgspec.structs.replace
-_task = msgspec.msgpack.Decoder(Task)
 _schedule = msgspec.msgpack.Decoder(Schedule)
 _encode = msgspec.msgpack.encode
 #: Batches larger than this are written from the connection's thread, not the event loop.
@@ -114,7 +121,7 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
     async def get_task(self, task_id: str) -> Task | None:
         db = await self._database()
         rows = await db.fetchall(_sql.GET_TASK, (self.project_name, task_id))
-        return _task.decode(rows[0][0]) if rows else None
+        return decode_task(*rows[0]) if rows else None
 
     async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
                           expect_attempts: int | None = None) -> bool:
@@ -180,7 +187,7 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
         db = await self._database()
         sql, params = _sql.select_tasks(self.project_name, queue_name=queue_name, status=status,
                                         limit=limit, offset=offset)
-        return [_task.decode(r[0]) for r in await db.fetchall(sql, params)]
+        return [decode_task(*r) for r in await db.fetchall(sql, params)]
 
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
@@ -192,12 +199,12 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
     async def expired_leases(self, now: datetime, limit: int = 100) -> list[Task]:
         db = await self._database()
         rows = await db.fetchall(_sql.EXPIRED_LEASES, (self.project_name, now.timestamp(), limit))
-        return [_task.decode(r[0]) for r in rows]
+        return [decode_task(*r) for r in rows]
 
     async def dependents(self, task_id: str) -> list[Task]:
         db = await self._database()
         rows = await db.fetchall(_sql.DEPENDENTS, (self.project_name, task_id))
-        return [_task.decode(r[0]) for r in rows]
+        return [decode_task(*r) for r in rows]
 
     async def delete_tasks(self, task_ids: Sequence[str]) -> int:
         if not task_ids:
@@ -305,15 +312,23 @@ def _claim_locked(conn: sqlite3.Connection, project: str, queues: list[str], wor
     for queue in queues:
         rows = conn.execute(sql, (expires_ts, project, project, queue, now_ts,
                                   limit - len(claimed))).fetchall()
-        found = sorted((_task.decode(r[0]) for r in rows),
-                       key=lambda t: (-t.priority, t.run_at, t.id))
-        claimed.extend(replace(t, status=TaskStatus.RUNNING, attempts=t.attempts + 1,
-                               worker_id=worker_id, started_at=now, lease_expires_at=expires)
-                       for t in found)
+        found = sorted((_claimed(*r) for r in rows), key=lambda t: (-t.priority, t.run_at, t.id))
+        claimed.extend(replace(t, status=TaskStatus.RUNNING, worker_id=worker_id,
+                               started_at=now, lease_expires_at=expires) for t in found)
         if len(claimed) >= limit:
             break
     conn.executemany(_sql.SET_TASK_DATA, [(_encode(t), project, t.id) for t in claimed])
     return claimed
+
+
+def _claimed(data: bytes, task_id: str, attempts: int, queue: str) -> Task:
+    """A row the claim returned: its record, with the attempt the claim counted (and, for a
+    record that cannot be read, the queue it was found in)."""
+    task = decode_task(data, task_id)
+    task.attempts = attempts
+    if task.func_name == UNREADABLE:
+        task.queue_name = queue
+    return task
 
 
 def _modify_running(conn: sqlite3.Connection, project: str, task_id: str, attempts: int,
@@ -321,7 +336,7 @@ def _modify_running(conn: sqlite3.Connection, project: str, task_id: str, attemp
     row = conn.execute(_sql.GET_RUNNING, (project, task_id, attempts)).fetchone()
     if row is None:
         return None
-    new = change(_task.decode(row[0]))
+    new = change(decode_task(*row))
     conn.execute(_sql.update_task_sql(1, True),
                  _sql.update_task_params(project, new, [TaskStatus.RUNNING], attempts))
     return new

@@ -16,9 +16,24 @@ from ._config import (
 from ._event import EventType, TaskEvent
 from ._result import TaskResult
 from ._schedule import Schedule, ScheduleStatus, ScheduleType
-from ._task import DEAD, FINISHED, RUNNABLE, ErrorInfo, Task, TaskStatus
+from ._task import (
+    DEAD,
+    FINISHED,
+    RUNNABLE,
+    UNREADABLE,
+    ErrorInfo,
+    Task,
+    TaskStatus,
+    binding,
+    decode_task,
+    unreadable,
+)
 
 __all__ = [
+    "UNREADABLE",
+    "binding",
+    "decode_task",
+    "unreadable",
     "ConfigStruct",
     "ComponentConfig",
     "EventStoreConfig",

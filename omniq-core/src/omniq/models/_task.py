@@ -5,7 +5,7 @@ msgspec needs the field types at runtime, so this module does not use
 """
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -34,7 +34,7 @@ FINISHED = frozenset(
 DEAD = FINISHED - {TaskStatus.COMPLETED}
 
 
-class ErrorInfo(msgspec.Struct, frozen=True):
+class ErrorInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A failure, as data: the exception's type name, message and formatted traceback."""
 
     type: str
@@ -42,12 +42,15 @@ class ErrorInfo(msgspec.Struct, frozen=True):
     traceback: str | None = None
 
 
-class Task(msgspec.Struct, kw_only=True):
+class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One enqueued function call with its options and lifecycle state.
 
     ``payload`` is the signed envelope (function reference or code, arguments, callback) made
-    by :mod:`omniq.serialization`; everything else is plain metadata that stores may index.
-    Times are timezone-aware UTC; durations are seconds.
+    by :mod:`omniq.serialization`; it also binds the fields of :func:`binding` (the id and what
+    decides how the task runs), so none of them can be changed, nor the payload replayed under
+    another id, unseen. The rest is metadata that stores may index and the lifecycle changes.
+    Times are timezone-aware UTC; durations are seconds. A stored record with a field this
+    version does not know is refused, never read with that field dropped.
     """
 
     id: str
@@ -96,3 +99,45 @@ class Task(msgspec.Struct, kw_only=True):
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Task) and other.id == self.id and other.attempts == self.attempts
+
+
+def binding(task_id: str, task: "Task | None" = None, **fields: Any) -> list[Any]:
+    """What a task's signature binds besides its call: its id and every field that decides
+    how it runs (queue, timeout, retries, dependencies, deliveries, result options, schedule).
+
+    Give ``task`` to read the fields from it, or the fields themselves (when signing a task
+    that is being built).
+    """
+    get = (lambda name: getattr(task, name)) if task is not None else fields.__getitem__
+    return [task_id, get("queue_name"), get("timeout"), get("max_retries"),
+            get("retry_delay"), list(get("depends_on")), get("max_deliveries"),
+            get("store_result"), get("result_ttl"), get("schedule_id")]
+
+
+#: ``func_name`` of the stand-in for a record that could not be read.
+UNREADABLE = "<unreadable record>"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_decode = msgspec.msgpack.Decoder(Task).decode
+
+
+def decode_task(blob: bytes, task_id: str) -> Task:
+    """The task stored under ``task_id``, decoded from its record.
+
+    A record that cannot be decoded, has a field this version does not know, or names another
+    id comes back as a stand-in: same id, no payload, ``func_name`` :data:`UNREADABLE` and the
+    reason in ``error``. Engines hand it out like any task; a worker dead-letters it without
+    running anything, so one damaged record never stalls the queue behind it.
+    """
+    try:
+        task = _decode(blob)
+    except msgspec.DecodeError as exc:  # ValidationError included
+        return unreadable(task_id, f"cannot decode the stored record: {exc}")
+    if task.id != task_id:
+        return unreadable(task_id, f"the record stored under this id names task {task.id!r}")
+    return task
+
+
+def unreadable(task_id: str, reason: str) -> Task:
+    """The stand-in :func:`decode_task` returns for a damaged record."""
+    return Task(id=task_id, func_name=UNREADABLE, payload=b"", created_at=_EPOCH,
+                run_at=_EPOCH, error=ErrorInfo("Unreadable", reason))

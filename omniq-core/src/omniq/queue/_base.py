@@ -29,6 +29,7 @@ from ..models import (
     EventType,
     Task,
     TaskStatus,
+    binding,
 )
 from ._options import check_task_options
 from ._scheduling import SchedulingMixin
@@ -134,36 +135,29 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigError("bad max_retries", field="max_retries", value=max_retries,
                               expected="an int >= 0")
-        func_name, payload = self.serializer.dump_call(
-            func, tuple(args), kwargs, callback=callback, callback_args=callback_args
-        )
-        return Task(
-            id=task_id or new_id(),
-            func_name=func_name,
-            payload=payload,
-            queue_name=queue,
-            name=name,
-            description=description,
-            tags=list(tags or ()),
-            priority=priority,
-            created_at=now,
-            run_at=eta,
-            expires_at=after(eta, ttl_s),
-            result_ttl=seconds(
-                result_ttl if result_ttl is not None else self._defaults["RESULT_TTL"], "result_ttl"
-            ),
-            depends_on=list(dict.fromkeys(depends_on or ())),
-            max_retries=max_retries,
-            retry_delay=seconds(
+        options: dict[str, Any] = {
+            "queue_name": queue,
+            "timeout": seconds(timeout if timeout is not None else self._defaults["TASK_TIMEOUT"],
+                               "timeout"),
+            "max_retries": max_retries,
+            "retry_delay": seconds(
                 retry_delay if retry_delay is not None else self._defaults["RETRY_DELAY"],
-                "retry_delay",
-            ) or 0.0,
-            timeout=seconds(timeout if timeout is not None else self._defaults["TASK_TIMEOUT"],
-                            "timeout"),
-            store_result=store_result,
-            schedule_id=schedule_id,
-            max_deliveries=max_deliveries or self._defaults["MAX_DELIVERIES"],
-        )
+                "retry_delay") or 0.0,
+            "depends_on": list(dict.fromkeys(depends_on or ())),
+            "max_deliveries": max_deliveries or self._defaults["MAX_DELIVERIES"],
+            "store_result": store_result,
+            "result_ttl": seconds(
+                result_ttl if result_ttl is not None else self._defaults["RESULT_TTL"],
+                "result_ttl"),
+            "schedule_id": schedule_id,
+        }
+        task_id = task_id or new_id()
+        func_name, payload = self.serializer.dump_call(
+            func, tuple(args), kwargs, callback=callback, callback_args=callback_args,
+            binding=binding(task_id, **options))
+        return Task(id=task_id, func_name=func_name, payload=payload, name=name,
+                    description=description, tags=list(tags or ()), priority=priority,
+                    created_at=now, run_at=eta, expires_at=after(eta, ttl_s), **options)
 
     def _queue_name(self, queue_name: str | None) -> str:
         if queue_name is None:

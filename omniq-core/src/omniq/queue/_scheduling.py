@@ -34,6 +34,7 @@ from ..models import (
     ScheduleType,
     Task,
     TaskStatus,
+    binding,
 )
 
 if TYPE_CHECKING:
@@ -244,11 +245,11 @@ class SchedulingMixin:
             self._emit_schedule(EventType.SCHEDULE_FIRED, new, task_id=task_id)
         return None if skip else task_id
 
-    def _task_of_fire(self, sched: Schedule, task_id: str, fire_time: datetime,
+    def _task_of_fire(self: AsyncTaskQueue, sched: Schedule, task_id: str, fire_time: datetime,
                       now: datetime) -> Task:
         eta = max(fire_time, now) if fire_time > now else fire_time
-        return Task(
-            id=task_id, func_name=sched.func_name, payload=sched.payload,
+        task = Task(
+            id=task_id, func_name=sched.func_name, payload=b"",
             queue_name=sched.queue_name, name=sched.name, description=sched.description,
             tags=list(sched.tags), priority=sched.priority, status=TaskStatus.PENDING,
             created_at=now, run_at=eta, expires_at=after(now, sched.ttl),
@@ -256,6 +257,9 @@ class SchedulingMixin:
             retry_delay=sched.retry_delay, timeout=sched.timeout,
             store_result=sched.store_result, schedule_id=sched.id,
         )
+        # The schedule's call, signed again for this fire's own id and options.
+        task.payload = self.serializer.rebind(sched.payload, binding(task_id, task))
+        return task
 
     def _emit_schedule(self: AsyncTaskQueue, type_: EventType, sched: Schedule,
                        **fields: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from omniq.exceptions import SerializationError
+from omniq.exceptions import SerializationError, SignatureError
 
 from ._codec import DILL_EXT, decode, dill_dump, encode, is_plain, pack, pack_strict, type_name
 from ._funcref import func_name, reference_for, resolve
@@ -66,8 +66,10 @@ class Serializer:
         *,
         callback: Callable[..., Any] | None = None,
         callback_args: Mapping[str, Any] | None = None,
+        binding: list[Any] | None = None,
     ) -> tuple[str, bytes]:
-        """Serialize and sign a call.
+        """Serialize and sign a call, and ``binding`` with it (plain data the call must be
+        loaded with: the task's id and options, see :func:`omniq.models.binding`).
 
         Returns:
             ``(func_name(func), payload)``.
@@ -79,25 +81,32 @@ class Serializer:
         name, fspec = _function(func, "task function")
         cbspec = None if callback is None else _function(callback, "callback")[1]
         try:
-            body = encode(_call_body(fspec, args, kwargs, cbspec, callback_args, pack))
+            body = encode((*_call_body(fspec, args, kwargs, cbspec, callback_args, pack),
+                           binding))
         except _ENCODE_ERRORS:
-            body = encode(_call_body(fspec, args, kwargs, cbspec, callback_args, pack_strict))
+            body = encode((*_call_body(fspec, args, kwargs, cbspec, callback_args,
+                                       pack_strict), binding))
         return name, self._sign(body)
 
-    def load_call(self, payload: bytes) -> Call:
-        """Verify a payload, then decode the call it holds.
+    def load_call(self, payload: bytes, binding: list[Any] | None = None) -> Call:
+        """Verify a payload, check what it binds against ``binding``, then decode the call.
 
-        The signature is checked before any name is imported or any byte unpickled.
+        The signature and the binding are checked before any name is imported or any byte
+        unpickled. A payload signed without a binding (by a release before bindings) is
+        accepted as it is.
 
         Raises:
-            SignatureError: the payload is unsigned, altered, or signed with an unknown key.
+            SignatureError: the payload is unsigned, altered, signed with an unknown key, or
+                bound to other task fields than ``binding`` (a record changed, or a payload
+                replayed under another id).
             SerializationError: the function cannot be imported here, or a value cannot be
                 unpickled here.
         """
-        data = decode(self._verify(payload))
-        if type(data) is not list or len(data) != 6 or data[0] != _CALL:
-            raise SerializationError("the payload does not hold a task call")
-        _, fspec, args, kwargs, cbspec, cbargs = data
+        data = self._call_data(payload)
+        if len(data) == 7 and binding is not None and data[6] is not None \
+                and data[6] != binding:
+            raise SignatureError(_rebound(data[6], binding))
+        _, fspec, args, kwargs, cbspec, cbargs = data[:6]
         func = resolve(fspec) if type(fspec) is str else fspec
         if not callable(func):
             raise SerializationError(f"the task function decoded to a {type_name(func)}")
@@ -107,6 +116,18 @@ class Serializer:
         if type(args) is not list or type(kwargs) is not dict:
             raise SerializationError("the payload's arguments are malformed")
         return Call(func, tuple(args), kwargs, callback, cbargs)
+
+    def rebind(self, payload: bytes, binding: list[Any]) -> bytes:
+        """The verified ``payload`` signed again with another binding: how one signed call
+        (a schedule's) becomes the payload of each task it makes."""
+        data = self._call_data(payload)
+        return self._sign(encode((*data[:6], binding)))
+
+    def _call_data(self, payload: bytes) -> list[Any]:
+        data = decode(self._verify(payload))
+        if type(data) is not list or len(data) not in (6, 7) or data[0] != _CALL:
+            raise SerializationError("the payload does not hold a task call")
+        return data
 
     def dump_value(self, value: Any) -> bytes:
         """Serialize and sign a value (a task result, a schedule's arguments, ...).
@@ -176,3 +197,16 @@ def _pack_mapping(
             raise SerializationError(f"{what} names must be strings, got {key!r}")
         packed[key] = value if fast and is_plain(value) else packer(value, f"{what} {key!r}")
     return packed
+
+
+_BOUND_FIELDS = ("id", "queue_name", "timeout", "max_retries", "retry_delay", "depends_on",
+                 "max_deliveries", "store_result", "result_ttl", "schedule_id")
+
+
+def _rebound(signed: Any, stored: list[Any]) -> str:
+    """Which task fields differ from what was signed, for the refusal message."""
+    if type(signed) is not list or len(signed) != len(stored):
+        return "the task record does not match what was signed"
+    changed = [f"{name} (signed {a!r}, stored {b!r})" for name, a, b
+               in zip(_BOUND_FIELDS, signed, stored, strict=True) if a != b]
+    return "the task record was changed after it was signed: " + ", ".join(changed)

@@ -30,7 +30,7 @@ from .._time import utcnow
 from ..config import get_setting
 from ..events import EventLogger
 from ..exceptions import ConfigError, SerializationError, TaskCancelledError, TaskTimeoutError
-from ..models import ErrorInfo, EventType, Task, TaskResult, TaskStatus
+from ..models import UNREADABLE, ErrorInfo, EventType, Task, TaskResult, TaskStatus, binding
 from ..serialization import Call
 from ._completions import Completer
 from ._context import TaskContext, _current
@@ -503,7 +503,9 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             await self.queue.release(task)
             return
         try:
-            call = self.serializer.load_call(task.payload)
+            if task.func_name == UNREADABLE:
+                raise SerializationError(task.error.message if task.error else UNREADABLE)
+            call = self.serializer.load_call(task.payload, binding(task.id, task))
         except SerializationError as exc:
             await self._refuse(task, exc)
             return

@@ -2,8 +2,8 @@
 -- have theirs in schedules.sql. They touch omniq_tasks (unfinished tasks), omniq_tasks_done
 -- (finished ones) and omniq_task_deps, qualified with the project's schema when loaded. Times
 -- are float8 epoch seconds. Task rows are read as (data, status, attempts, worker_id,
--- started_at, lease_expires_at): those columns win over the msgpack Task in data, because a
--- claim and a lease extension change only them.
+-- started_at, lease_expires_at, id): those columns win over the msgpack Task in data, because a
+-- claim and a lease extension change only them (the id lets a damaged record be handed out).
 
 -- name: add_tasks
 -- Insert the tasks whose id is new in both tables ($1..$6), index their dependencies ($7
@@ -51,7 +51,7 @@ SET status = 'running', attempts = t.attempts + 1, worker_id = $4, started_at = 
     lease_expires_at = $5
 FROM picked, (SELECT set_config('synchronous_commit', 'off', true)) AS lazy(commit)
 WHERE t.id = picked.id
-RETURNING t.data, t.attempts
+RETURNING t.data, t.attempts, t.id, t.queue
 
 -- name: extend_lease
 -- Move the lease of attempt $2 of running task $1 to $3, and nothing else: what the row holds
@@ -60,11 +60,11 @@ RETURNING t.data, t.attempts
 UPDATE omniq_tasks t SET lease_expires_at = $3
 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS lazy(commit)
 WHERE t.id = $1 AND t.status = 'running' AND t.attempts = $2
-RETURNING t.data, t.status, t.attempts, t.worker_id, t.started_at, t.lease_expires_at
+RETURNING t.data, t.status, t.attempts, t.worker_id, t.started_at, t.lease_expires_at, t.id
 
 -- name: get_running
 -- Running attempt $2 of task $1, with its blob exactly as stored (for replace_running).
-SELECT data, status, attempts, worker_id, started_at, lease_expires_at
+SELECT data, status, attempts, worker_id, started_at, lease_expires_at, id
 FROM omniq_tasks WHERE id = $1 AND status = 'running' AND attempts = $2
 
 -- name: replace_running
@@ -171,19 +171,19 @@ WHERE EXISTS (SELECT 1 FROM omniq_tasks t WHERE t.id = u.id AND t.data = u.data
               AND t.status = u.status AND t.attempts = u.attempts)
 
 -- name: get_task
-SELECT data, status, attempts, worker_id, started_at, lease_expires_at
+SELECT data, status, attempts, worker_id, started_at, lease_expires_at, id
 FROM omniq_tasks WHERE id = $1
 UNION ALL
-SELECT data, status, attempts, worker_id, started_at, lease_expires_at
+SELECT data, status, attempts, worker_id, started_at, lease_expires_at, id
 FROM omniq_tasks_done WHERE id = $1
 
 -- name: expired_leases
-SELECT data, status, attempts, worker_id, started_at, lease_expires_at
+SELECT data, status, attempts, worker_id, started_at, lease_expires_at, id
 FROM omniq_tasks WHERE status = 'running' AND lease_expires_at < $1
 ORDER BY lease_expires_at LIMIT $2
 
 -- name: dependents
-SELECT data, status, attempts, worker_id, started_at, lease_expires_at FROM (
+SELECT data, status, attempts, worker_id, started_at, lease_expires_at, id FROM (
     SELECT t.* FROM omniq_task_deps d JOIN omniq_tasks t ON t.id = d.child_id
     WHERE d.project = $2 AND d.parent_id = $1
     UNION ALL

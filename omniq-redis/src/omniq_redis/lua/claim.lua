@@ -16,7 +16,8 @@
 -- Returns  one string (cheap to read back, however many tasks): the earliest delayed
 --          eta in us or "" (given only when fewer than `limit` were found, for the
 --          worker's wait), a space, the now used, a newline, then per claimed task
---          "<attempt> <blob length>\n" followed by the blob
+--          "<attempt> <blob length> <queue> <id>\n" followed by the blob (the id and queue
+--          let a record that cannot be decoded be handed out, and dead-lettered, like any)
 local nows, lease, worker = ARGV[2], ARGV[3], ARGV[4]
 if nows == '' then
   local t = redis.call('TIME')
@@ -63,7 +64,7 @@ for qi = 6, #ARGV do
           redis.call('ZADD', P .. 'running', lease, id)
           idx_del(q, cur[1], id)
           idx_add(q, 'running', id)
-          out[#out + 1] = a .. ' ' .. #cur[3] .. '\n' .. cur[3]
+          out[#out + 1] = a .. ' ' .. #cur[3] .. ' ' .. q .. ' ' .. id .. '\n' .. cur[3]
           n = n + 1
         end
       end

@@ -16,7 +16,7 @@ INSERT INTO omniq_task_deps (project, parent_id, child_id) VALUES (?, ?, ?)
 ON CONFLICT (project, parent_id, child_id) DO NOTHING
 
 -- name: get_task
-SELECT data FROM omniq_tasks WHERE project = ? AND id = ?
+SELECT data, id FROM omniq_tasks WHERE project = ? AND id = ?
 
 -- name: update_task
 -- A fenced write. Parameters: update_task_params(): the SET values, project, id, the
@@ -28,17 +28,17 @@ WHERE project = ? AND id = ? AND status IN ({statuses}){attempts}
 
 -- name: get_running
 -- Parameters: project, id, attempts.
-SELECT data FROM omniq_tasks WHERE project = ? AND id = ? AND status = 'running'
+SELECT data, id FROM omniq_tasks WHERE project = ? AND id = ? AND status = 'running'
     AND attempts = ?
 
 -- name: expired_leases
 -- Parameters: project, now, limit.
-SELECT data FROM omniq_tasks WHERE project = ? AND status = 'running'
+SELECT data, id FROM omniq_tasks WHERE project = ? AND status = 'running'
     AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?
 
 -- name: dependents
 -- Parameters: project, parent id.
-SELECT t.data FROM omniq_task_deps d JOIN omniq_tasks t
+SELECT t.data, t.id FROM omniq_task_deps d JOIN omniq_tasks t
     ON t.project = d.project AND t.id = d.child_id
 WHERE d.project = ? AND d.parent_id = ? ORDER BY t.id
 
@@ -50,13 +50,14 @@ SELECT DISTINCT parent_id FROM omniq_task_deps WHERE project = ? AND parent_id I
 -- Claim up to LIMIT runnable tasks of one queue, walking omniq_tasks_runnable in claim order.
 -- Parameters: lease_expires_at, project, project, queue, now, limit. Literal statuses (not
 -- parameters) let the planner use the partial index. The caller then rewrites `data` of the
--- returned rows (set_task_data) in the same transaction.
+-- returned rows (set_task_data) in the same transaction; the columns returned let a record
+-- that cannot be decoded be handed out (and dead-lettered) like any other.
 UPDATE omniq_tasks SET status = 'running', attempts = attempts + 1, lease_expires_at = ?
 WHERE project = ? AND id IN (
     SELECT id FROM omniq_tasks
     WHERE project = ? AND queue = ? AND status IN ('pending', 'retrying') AND run_at <= ?
     ORDER BY priority DESC, run_at, id LIMIT ?)
-RETURNING data
+RETURNING data, id, attempts, queue
 
 -- name: set_task_data
 -- Parameters: data, project, id.
@@ -71,7 +72,7 @@ ORDER BY priority DESC, run_at, id LIMIT 1
 
 -- name: list_tasks
 -- {where}: "project = ?" and the filters given. Parameters: theirs, limit, offset.
-SELECT data FROM omniq_tasks WHERE {where} ORDER BY id LIMIT ? OFFSET ?
+SELECT data, id FROM omniq_tasks WHERE {where} ORDER BY id LIMIT ? OFFSET ?
 
 -- name: count_tasks
 SELECT COUNT(*) FROM omniq_tasks WHERE {where}
