@@ -246,10 +246,15 @@ class NATSConnection:
                 logger.debug("NATS at %s: %s", self.where, exc)
 
             with self.errors:
+                # Each server is tried twice at first, so an unreachable one fails the call
+                # (BackendUnavailableError) instead of hanging it ...
                 self.nc = await nats.connect(
                     servers=self._servers, connect_timeout=self._connect_timeout,
-                    allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                    allow_reconnect=True, max_reconnect_attempts=1, reconnect_time_wait=0.5,
                     error_cb=on_error, name=f"omniq {self.project_name}", **options)
+            # ... but once connected, a server that goes away is waited for without end:
+            # calls meanwhile raise BackendUnavailableError, and workers back off and resume.
+            self.nc.options["max_reconnect_attempts"] = -1
         self.js = self.nc.jetstream(timeout=self._request_timeout)
 
     async def _shut(self) -> None:
