@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import nats.js.errors
 from omniq.clock import utcnow
+from omniq.contract import Finished, ResultRecord
 from omniq.exceptions import BackendUnavailableError
 from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
@@ -122,20 +123,25 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
             return None
         return entry.revision, _decode_task(entry.value)
 
-    async def _swap(self, last: int, task: Task) -> bool:
-        """Write ``task`` if its record is still at revision ``last``."""
+    async def _swap(self, last: int, task: Task) -> int:
+        """Write ``task`` if its record is still at revision ``last``; its new revision, or 0."""
         with self.errors:
             try:
                 revision = await self._kv.update(_task_key(task.id), _encode(task), last=last)
             except _Stale:
-                return False
+                return 0
         assert self._mirror is not None
         self._mirror.apply_task(revision, task)
-        return True
+        return int(revision)
 
     async def _change(self, task_id: str, change: Callable[[Task], Task | None]) -> Task | None:
         """Compare-and-set loop: ``change(stored)`` (None: leave it) until it lands. Starts
         from the live copy (a stale copy only costs a failed compare-and-set)."""
+        return (await self._change_at(task_id, change))[0]
+
+    async def _change_at(self, task_id: str, change: Callable[[Task], Task | None]
+                         ) -> tuple[Task | None, int]:
+        """:meth:`_change`, and the revision written (0 if none)."""
         await self.connect()
         assert self._mirror is not None
         held = self._mirror.tasks.get(task_id)
@@ -143,17 +149,18 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
             if held is None:
                 held = await self._read(task_id)
                 if held is None:
-                    return None
+                    return None, 0
             revision, stored = held
             new = change(_copy(stored))
             if new is None:
                 fresh = await self._read(task_id)
                 if fresh is None or fresh[0] == revision:
-                    return None  # the record really says no
+                    return None, 0  # the record really says no
                 held = fresh
                 continue
-            if await self._swap(revision, new):
-                return new
+            written = await self._swap(revision, new)
+            if written:
+                return new, written
             held = None
 
     # -- tasks ---------------------------------------------------------------------------------
@@ -229,6 +236,34 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
             return task
 
         return await self._change(task.id, check) is not None
+
+    async def finish_tasks(self, updates: Sequence[tuple[Task, int]],
+                           results: Sequence[ResultRecord | None] | None = None
+                           ) -> list[Finished]:
+        """The batch's compare-and-sets in flight together; then, once the live copy holds
+        the last of them, whether each task has dependents (a dependent added later reads
+        its parent after its own write, so it settles itself)."""
+        if not updates:
+            return []
+
+        def fenced(task: Task, attempt: int) -> Callable[[Task], Task | None]:
+            return lambda stored: task if stored.status == _RUNNING \
+                and stored.attempts == attempt else None
+
+        written = await asyncio.gather(*(self._change_at(task.id, fenced(task, attempt))
+                                         for task, attempt in updates))
+        latest = max(revision for _, revision in written)
+        mirror = self._mirror
+        assert mirror is not None
+        try:
+            await mirror.caught_up(latest, self._request_timeout)
+            sure = True
+        except TimeoutError:
+            sure = False  # the safe answer below
+        return [Finished.FENCED if new is None else Finished.WRITTEN
+                if sure and not mirror.children.get(task.id)
+                else Finished.WRITTEN_WITH_DEPENDENTS
+                for (task, _), (new, _) in zip(updates, written, strict=True)]
 
     async def modify_running(self, task_id: str, attempts: int,
                              change: Callable[[Task], Task]) -> Task | None:
