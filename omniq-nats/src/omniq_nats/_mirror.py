@@ -54,10 +54,25 @@ class Mirror:
 
     # -- the watch -----------------------------------------------------------------------------
     async def start(self, js: Any) -> None:
+        if self.seq == 0:  # the latest record of every key
+            config = api.ConsumerConfig(deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT)
+        else:  # every write since the last one applied
+            config = api.ConsumerConfig(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                                        opt_start_seq=self.seq + 1)
         self._sub = await js.subscribe(
             self.prefix + ">", stream=f"KV_{self.bucket}", cb=self._on_message,
-            ordered_consumer=True, deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
-            inactive_threshold=300.0)
+            ordered_consumer=True, inactive_threshold=300.0, config=config)
+
+    async def restart(self, js: Any) -> None:
+        """A new watch from the last applied write: the server lost the old consumer (a
+        restart), or it stalled."""
+        old, self._sub = self._sub, None
+        if old is not None:
+            try:
+                await old.unsubscribe()
+            except Exception as exc:  # its connection or consumer is gone already
+                logger.debug("dropping a stalled task watch: %s", exc)
+        await self.start(js)
 
     async def stop(self) -> None:
         sub, self._sub = self._sub, None

@@ -39,6 +39,9 @@ _decode_task = msgspec.msgpack.Decoder(Task).decode
 _decode_schedule = msgspec.msgpack.Decoder(Schedule).decode
 _copy = msgspec.structs.replace
 _RUNNING = TaskStatus.RUNNING
+#: Seconds the live copy may lag behind a write before its watch is started again (after a
+#: server restart the old consumer is gone).
+STALL_SECONDS = 1.0
 #: Writes in flight at once while enqueueing in bulk.
 ADD_CONCURRENCY = 256
 _Stale = nats.js.errors.KeyWrongLastSequenceError
@@ -104,8 +107,17 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
         assert mirror is not None
         with self.errors:
             info = await self.js.stream_info(f"KV_{self.bucket}")
+        target = info.state.last_seq
         try:
-            await mirror.caught_up(info.state.last_seq, self._request_timeout * 2)
+            await mirror.caught_up(target, STALL_SECONDS)
+            return mirror
+        except TimeoutError:
+            logger.info("the watch of %s on %s stalled at %d of %d; starting it again",
+                        self.bucket, self.where, mirror.seq, target)
+        with self.errors:
+            await mirror.restart(self.js)
+        try:
+            await mirror.caught_up(target, self._request_timeout * 2)
         except TimeoutError:
             raise BackendUnavailableError(
                 f"the watch of bucket {self.bucket} on NATS at {self.where} fell behind "
