@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import anyio
 import msgspec
 from nats.js import api
 from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus
@@ -46,6 +47,11 @@ class Mirror:
         #: (queue, status) -> ids; parent id -> child ids.
         self.index: dict[tuple[str, TaskStatus], set[str]] = {}
         self.children: dict[str, set[str]] = {}
+        #: Per queue, runnable tasks as (eta, -priority, id, revision) in an eta heap, and
+        #: those found due as (-priority, eta, id, revision) in a ready heap (claim order).
+        #: Entries whose revision is no longer the task's are dropped when met.
+        self._delayed: dict[str, list[tuple[datetime, int, str, int]]] = {}
+        self._ready: dict[str, list[tuple[int, datetime, str, int]]] = {}
         #: Last stream sequence applied.
         self.seq = 0
         self._seq_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -96,7 +102,10 @@ class Mirror:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._seq_waiters.append((target, future))
-        await asyncio.wait_for(future, timeout)
+        # anyio's timeout, not asyncio.wait_for: on Python 3.11 that can swallow a
+        # cancellation arriving as the future completes (a worker then never stops).
+        with anyio.fail_after(timeout):
+            await future
 
     # -- applying changes ----------------------------------------------------------------------
     def apply(self, key: str, revision: int, data: bytes | None) -> None:
@@ -145,8 +154,10 @@ class Mirror:
         self.index.setdefault((task.queue_name, task.status), set()).add(task_id)
         for parent in task.depends_on:
             self.children.setdefault(parent, set()).add(task_id)
-        if task.status in RUNNABLE and self._work_waiters:
-            self.wake(task.queue_name)
+        if task.status in RUNNABLE:
+            self._index_runnable(task, revision)
+            if self._work_waiters:
+                self.wake(task.queue_name)
 
     # -- waking idle workers -------------------------------------------------------------------
     def wake(self, queue: str) -> None:
@@ -164,9 +175,8 @@ class Mirror:
         entry = (frozenset(queues), future)
         self._work_waiters.append(entry)
         try:
-            await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            pass
+            with anyio.move_on_after(timeout):
+                await future
         finally:
             if entry in self._work_waiters:
                 self._work_waiters.remove(entry)
@@ -190,24 +200,64 @@ class Mirror:
     def candidates(self, queue: str, now: datetime, count: int,
                    skip: set[str]) -> list[tuple[int, Task]]:
         """Up to ``count`` runnable tasks of ``queue`` due at ``now``, in claim order."""
-        due = []
-        for status in RUNNABLE:
-            for task_id in self.index.get((queue, status), ()):
-                if task_id in skip:
-                    continue
-                held = self.tasks[task_id]
-                if held[1].run_at <= now:
-                    due.append(held)
-        return heapq.nsmallest(count, due, key=lambda h: (-h[1].priority, h[1].run_at,
-                                                          h[1].id))
+        self._promote(queue, now)
+        ready = self._ready.get(queue)
+        if not ready:
+            return []
+        taken: list[tuple[int, Task]] = []
+        kept = []
+        while ready and len(taken) < count:
+            entry = heapq.heappop(ready)
+            held = self.tasks.get(entry[2])
+            if held is None or held[0] != entry[3]:
+                continue  # superseded by a later write
+            kept.append(entry)  # dropped once the claim's write supersedes it
+            if entry[2] not in skip and held[1].run_at <= now:
+                taken.append(held)
+        for entry in kept:
+            heapq.heappush(ready, entry)
+        return taken
+
+    def _promote(self, queue: str, now: datetime) -> None:
+        """Move the tasks of ``queue`` due at ``now`` from its eta heap to its ready heap."""
+        delayed = self._delayed.get(queue)
+        if not delayed:
+            return
+        ready = self._ready.setdefault(queue, [])
+        while delayed and delayed[0][0] <= now:
+            run_at, priority, task_id, revision = heapq.heappop(delayed)
+            held = self.tasks.get(task_id)
+            if held is not None and held[0] == revision:
+                heapq.heappush(ready, (priority, run_at, task_id, revision))
+
+    def _index_runnable(self, task: Task, revision: int) -> None:
+        delayed = self._delayed.setdefault(task.queue_name, [])
+        heapq.heappush(delayed, (task.run_at, -task.priority, task.id, revision))
+        if len(delayed) > 2 * len(self.tasks) + 1024:  # mostly superseded entries: rebuild
+            self._rebuild(task.queue_name)
+
+    def _rebuild(self, queue: str) -> None:
+        live = [(t.run_at, -t.priority, t.id, rev) for rev, t in
+                (self.tasks[i] for s in RUNNABLE for i in self.index.get((queue, s), ()))]
+        heapq.heapify(live)
+        self._delayed[queue] = live
+        self._ready[queue] = []
 
     def candidates_exist(self, queues: Sequence[str], now: datetime, skip: set[str]) -> bool:
         return any(self.candidates(q, now, 1, skip) for q in queues)
 
     def next_eta(self, queues: Sequence[str]) -> datetime | None:
-        """The earliest eta of a runnable task in ``queues``."""
-        etas = [self.tasks[i][1].run_at for q in queues for s in RUNNABLE
-                for i in self.index.get((q, s), ())]
+        """The earliest eta of a delayed task in ``queues``."""
+        etas = []
+        for queue in queues:
+            delayed = self._delayed.get(queue)
+            while delayed:
+                run_at, _, task_id, revision = delayed[0]
+                held = self.tasks.get(task_id)
+                if held is not None and held[0] == revision:
+                    etas.append(run_at)
+                    break
+                heapq.heappop(delayed)
         return min(etas, default=None)
 
     def expired(self, now: datetime, limit: int) -> list[Task]:

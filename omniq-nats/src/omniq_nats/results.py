@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import anyio
 import msgspec
 import nats.js.errors
 from omniq.clock import utcnow
@@ -176,10 +177,9 @@ class AsyncNATSResultStore(NATSConnection, AsyncResultStore):
             blob = await self.get_blob(task_id)
             if blob is not None:
                 return blob
-            try:
-                blob = await asyncio.wait_for(landed, timeout)
-            except TimeoutError:
-                blob = None
+            blob = None
+            with anyio.move_on_after(timeout):  # not asyncio.wait_for: see _mirror.py
+                blob = await landed
             # A write missed while reconnecting is found by one last read.
             return blob if blob is not None else await self.get_blob(task_id)
         finally:
