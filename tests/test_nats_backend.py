@@ -12,10 +12,11 @@ from pathlib import Path
 import anyio
 import nats
 import pytest
+from nats_server import NATSServer
 from omniq import AsyncOmniQ, OmniQ
 from omniq.backend import NATSBackend
-from omniq.exceptions import BackendUnavailableError, ConfigError
-from omniq.models import NATSTaskQueueConfig, TaskStatus
+from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError
+from omniq.models import EventType, NATSTaskQueueConfig, TaskEvent, TaskStatus
 from omniq.queue import NATSTaskQueue
 from omniq.storage import NATSEventStorage, NATSResultStorage
 from omniq.testing import _tasks
@@ -121,6 +122,46 @@ async def test_unreachable_server_is_backend_unavailable_quickly() -> None:
     with anyio.fail_after(10), pytest.raises(BackendUnavailableError) as caught:
         await queue.enqueue(_tasks.noop)
     assert "s3cret" not in str(caught.value) and "127.0.0.1:1" in str(caught.value)
+
+
+@pytest.mark.anyio
+async def test_refused_credentials_say_so(tmp_path: Path) -> None:
+    server = NATSServer(tmp_path / "js", "--user", "alice", "--pass", "s3cret")
+    server.start()
+    try:
+        wrong = AsyncNATSTaskQueue(project_name="p", url=f"nats://alice:nope@127.0.0.1:"
+                                   f"{server.port}")
+        with anyio.fail_after(10), pytest.raises(BackendError,
+                                                 match="refused the credentials") as caught:
+            await wrong.enqueue(_tasks.noop)
+        assert not isinstance(caught.value, BackendUnavailableError)
+        assert "nope" not in str(caught.value)
+        async with AsyncNATSTaskQueue(project_name="p", servers=[server.url], user="alice",
+                                      password="s3cret") as right:
+            assert await right.get_task(await right.enqueue(_tasks.noop)) is not None
+    finally:
+        server.kill()
+
+
+@pytest.mark.anyio
+async def test_retention_settings_reach_the_server(nats_url: str, project: str) -> None:
+    async with AsyncNATSResultStore(project_name=project, url=nats_url, max_age=3600) as rs, \
+            AsyncNATSEventStore(project_name=project, url=nats_url, max_age=7200,
+                                file_storage=False) as es:
+        results = await rs.js.stream_info(f"KV_omniq_{project}_results")
+        events = await es.js.stream_info(f"omniq_{project}_events")
+    assert results.config.max_age == 3600
+    assert events.config.max_age == 7200 and events.config.storage == "memory"
+
+
+@pytest.mark.anyio
+async def test_an_event_appended_twice_is_stored_once(nats_url: str, project: str) -> None:
+    event = TaskEvent(id="ev-1", type=EventType.ENQUEUED, timestamp=dt.datetime.now(dt.UTC),
+                      task_id="t-1")
+    async with AsyncNATSEventStore(project_name=project, url=nats_url) as store:
+        await store.append([event])
+        await store.append([event])  # a retried append
+        assert [e.id for e in await store.query(task_id="t-1")] == ["ev-1"]
 
 
 @pytest.mark.anyio

@@ -11,9 +11,7 @@ import collections
 import contextlib
 import os
 import selectors
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from pathlib import Path
 import nats
 import pytest
 import tasks_redis
+from nats_server import NATSServer
 from omniq.exceptions import BackendUnavailableError
 from omniq.models import TaskStatus
 from omniq.testing import eventually
@@ -147,43 +146,6 @@ async def test_a_task_of_a_killed_worker_runs_again_after_its_lease(
     runs = executions(out)
     assert runs["start stall"] == 2 and runs["done stall"] == 1
     assert (out / f"{victim.pid}.log").read_text().splitlines() == ["start stall"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class NATSServer:
-    """A ``nats-server`` of the test's own, with JetStream on file storage in ``directory``."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("nats-server")
-        if binary is None:
-            pytest.skip("nats-server is not installed")
-        self.proc = subprocess.Popen(
-            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd",
-             str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nats-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 @pytest.mark.anyio

@@ -242,16 +242,30 @@ class NATSConnection:
             if self._tls_hostname:
                 options["tls_hostname"] = self._tls_hostname
 
+            seen: list[Exception] = []
+
             async def on_error(exc: Exception) -> None:  # nats-py logs nothing by itself
+                if len(seen) < 16:  # the first few tell why connecting failed
+                    seen.append(exc)
                 logger.debug("NATS at %s: %s", self.where, exc)
 
-            with self.errors:
-                # Each server is tried twice at first, so an unreachable one fails the call
-                # (BackendUnavailableError) instead of hanging it ...
-                self.nc = await nats.connect(
-                    servers=self._servers, connect_timeout=self._connect_timeout,
-                    allow_reconnect=True, max_reconnect_attempts=1, reconnect_time_wait=0.5,
-                    error_cb=on_error, name=f"omniq {self.project_name}", **options)
+            try:
+                with self.errors:
+                    # Each server is tried twice at first, so an unreachable one fails the
+                    # call (BackendUnavailableError) instead of hanging it ...
+                    self.nc = await nats.connect(
+                        servers=self._servers, connect_timeout=self._connect_timeout,
+                        allow_reconnect=True, max_reconnect_attempts=1,
+                        reconnect_time_wait=0.5, error_cb=on_error,
+                        name=f"omniq {self.project_name}", **options)
+            except BackendUnavailableError as exc:
+                # nats-py reports refused credentials only to the error callback, then says
+                # "no servers available": name the real cause.
+                refused = [e for e in seen if isinstance(e, _REFUSED)
+                           or "authorization" in str(e).lower()]
+                if refused:
+                    raise translate(refused[-1], self.where) from exc
+                raise
             # ... but once connected, a server that goes away is waited for without end:
             # calls meanwhile raise BackendUnavailableError, and workers back off and resume.
             self.nc.options["max_reconnect_attempts"] = -1
