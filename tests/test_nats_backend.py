@@ -108,6 +108,15 @@ def test_credentials_and_tls_files_pass_through_to_sibling_components() -> None:
 
 
 @pytest.mark.anyio
+async def test_unreadable_tls_files_are_a_config_error(tmp_path: Path) -> None:
+    queue = AsyncNATSTaskQueue(project_name="p", servers=["tls://127.0.0.1:4222"],
+                               tls_ca_file=str(tmp_path / "missing-ca.pem"))
+    with pytest.raises(ConfigError, match="TLS files") as caught:
+        await queue.connect()
+    assert caught.value.field == "tls_ca_file"
+
+
+@pytest.mark.anyio
 async def test_several_servers_one_of_them_down(nats_url: str, project: str) -> None:
     async with AsyncNATSTaskQueue(servers=["nats://127.0.0.1:1", nats_url],
                                   user="anyone", password="ignored-by-an-open-server") as q:

@@ -226,16 +226,22 @@ class NATSConnection:
         ca, cert, key = self._tls_files
         if not (ca or cert):
             return None
-        context = ssl.create_default_context(cafile=ca)
-        if cert:
-            context.load_cert_chain(cert, key)
+        try:
+            context = ssl.create_default_context(cafile=ca)
+            if cert:
+                context.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot load the TLS files: {exc}", field="tls_ca_file"
+                              if ca and not cert else "tls_cert_file", value=ca or cert,
+                              expected="readable PEM files (CA bundle, certificate, key)"
+                              ) from exc
         return context
 
     async def _open(self) -> None:
         if self._given_client is not None:
             self.nc = self._given_client
         else:
-            options = {k: v for k, v in self._auth.items() if v is not None}
+            options: dict[str, Any] = {k: v for k, v in self._auth.items() if v is not None}
             tls = self._tls_context()
             if tls is not None:
                 options["tls"] = tls
