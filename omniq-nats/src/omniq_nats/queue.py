@@ -199,7 +199,24 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
 
     async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float,
                     now: datetime, limit: int = 1) -> list[Task]:
-        mirror = await self._sync()
+        return await self._claim_from(await self._sync(), queues, worker_id=worker_id,
+                                      lease=lease, now=now, limit=limit)
+
+    async def claim_when_ready(self, queues: Sequence[str], *, worker_id: str, lease: float,
+                               limit: int, timeout: float) -> list[Task]:
+        """:meth:`wait_for_work` (which brings the live copy up to date first), then a claim
+        from the copy as the watch left it, without asking the server again: what the copy
+        has not applied yet wakes the next wait at once."""
+        await self.wait_for_work(queues, timeout)
+        mirror = self._mirror
+        if mirror is None:  # closed meanwhile: connect again, the plain way
+            return await self.claim(queues, worker_id=worker_id, lease=lease, now=utcnow(),
+                                    limit=limit)
+        return await self._claim_from(mirror, queues, worker_id=worker_id, lease=lease,
+                                      now=utcnow(), limit=limit)
+
+    async def _claim_from(self, mirror: Mirror, queues: Sequence[str], *, worker_id: str,
+                          lease: float, now: datetime, limit: int) -> list[Task]:
         expires = now + timedelta(seconds=lease)
         claimed: list[Task] = []
         for queue in queues:
