@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import sys
+from collections.abc import Iterator
 
 import pytest
 from omniq import (
@@ -12,10 +14,26 @@ from omniq import (
     PluginNotFoundError,
     SerializationError,
     TaskNotFoundError,
+    plugins,
 )
 from seed_tasks import add_numbers
 
 
+@pytest.fixture
+def without_omniq_nats(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Hide omniq-nats (installed with the test tools) to see what a user without it meets."""
+    from omniq.plugins import _registry
+
+    original = _registry._entry_points
+    monkeypatch.setattr(_registry, "_entry_points", lambda: [
+        ep for ep in original() if not ep.value.startswith("omniq_nats.")])
+    monkeypatch.delitem(sys.modules, "omniq.backends.nats", raising=False)
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+@pytest.mark.usefixtures("without_omniq_nats")
 def test_unknown_backend_type_lists_installed_types_and_install_hint() -> None:
     with pytest.raises(PluginNotFoundError) as info:
         OmniQ(project_name="p", backend_type="nats")

@@ -12,13 +12,14 @@ FORMS: list[dict[str, Any]] = [
     {"url": f"redis://app:{SECRET}@127.0.0.1:6379/0"},
     {"url": f"postgresql://app:{SECRET}@127.0.0.1:5432/test"},
     {"url": f"postgresql://127.0.0.1:5432/test?password={SECRET}"},
+    {"url": f"nats://app:{SECRET}@127.0.0.1:4222"},
     {"password": SECRET},
 ]
 
 
-@pytest.mark.parametrize("backend", ["redis", "postgres"])
+@pytest.mark.parametrize("backend", ["redis", "postgres", "nats"])
 @pytest.mark.parametrize("kind", ["task_queue", "result_store", "event_store", "backend"])
-@pytest.mark.parametrize("form", FORMS, ids=["url", "pg-url", "query", "field"])
+@pytest.mark.parametrize("form", FORMS, ids=["url", "pg-url", "query", "nats-url", "field"])
 def test_config_structs_hide_passwords(backend: str, kind: str, form: dict[str, Any]) -> None:
     config_class = resolve(kind, backend).config_class
     settings = {k: v for k, v in form.items() if k in config_class.__struct_fields__}
