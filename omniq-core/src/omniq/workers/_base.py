@@ -138,6 +138,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         # to the completer, so the next claim overlaps the completion write instead of
         # following it; it stays in ``_running`` (leased, heartbeated) until that write lands.
         self._executing: set[str] = set()
+        # Claimed tasks whose last delivery died with its worker (a crash, or a poison pill
+        # beside them): each runs alone, so only a task that really kills workers uses up its
+        # deliveries; no more is claimed while any waits or runs.
+        self._suspects: set[str] = set()
+        self._idle: asyncio.Event | None = None
         self._stopping = False
         self._main: asyncio.Task[None] | None = None
         self._helpers: list[asyncio.Task[None]] = []
@@ -205,6 +210,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         await self.start_pool()
         self._stopping = False
         self._slot_freed = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._completer = Completer(self.queue, self.result_store)
         await self._completer.start()
         loop = asyncio.get_running_loop()
@@ -293,7 +300,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             # Completions in flight are bounded too: at most one more round of slots.
             free = min(self.max_workers - len(self._executing),
                        2 * self.max_workers - len(self._running))
-            if free <= 0:
+            if free <= 0 or self._suspects:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
@@ -314,13 +321,16 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                 failures = 0
                 self._store_recovered()
             loop = asyncio.get_running_loop()
-            for task in tasks:
+            for task in await self._one_suspect_at_most(tasks):
                 task_log.debug("claimed task %s (%s, queue %s, attempt %d)", task.id,
                                task.func_name, task.queue_name, task.attempts)
                 ctx = TaskContext(task, self, loop)
+                if task.redeliveries:
+                    self._suspects.add(task.id)  # it starts when it can run alone
+                else:
+                    self._executing.add(task.id)
                 handler = loop.create_task(self._handle(task, ctx))
                 self._running[task.id] = (task, ctx, handler)
-                self._executing.add(task.id)
             # Fewer than asked: wait before the next claim rather than ask again at once (an
             # empty claim would also hold the connection the completions use).
             drained = len(tasks) < limit
@@ -465,7 +475,10 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
     # -- one task ------------------------------------------------------------------------------
     async def _handle(self, task: Task, ctx: TaskContext) -> None:
         try:
-            await self._process(task, ctx)
+            if task.id in self._suspects:
+                await self._alone(task, ctx)
+            else:
+                await self._process(task, ctx)
         except asyncio.CancelledError:
             if self._stopping or not ctx.cancelled or not ctx.task.cancel_requested:
                 raise
@@ -481,10 +494,42 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             self._running.pop(task.id, None)
             self._free_slot(task.id)
 
+    async def _one_suspect_at_most(self, tasks: list[Task]) -> list[Task]:
+        """Keep one claimed task whose last delivery died with its worker, and give the other
+        such tasks back at once: held here while it runs alone, they would die with this worker
+        too if it kills it, though they never ran."""
+        suspects = [t for t in tasks if t.redeliveries]
+        for task in suspects[1:] if not self._suspects else suspects:
+            await self.queue.release(task)
+        keep = set() if self._suspects else {t.id for t in suspects[:1]}
+        return [t for t in tasks if not t.redeliveries or t.id in keep]
+
+    async def _alone(self, task: Task, ctx: TaskContext) -> None:
+        """Run a task whose last delivery died with its worker once nothing else runs here,
+        and nothing beside it: if it kills this worker too, it takes no bystander along."""
+        assert self._idle is not None and self._slot_freed is not None
+        try:
+            while self._executing or (sorted(self._suspects)[0] != task.id):
+                if self._stopping:  # never started: back at once, as prefetched tasks go
+                    await self.queue.release(task)
+                    return
+                self._idle.clear()
+                await self._idle.wait()
+            task_log.info("task %s (%s, queue %s) lost its worker %d time(s): running it "
+                          "alone", task.id, task.func_name, task.queue_name, task.redeliveries)
+            self._executing.add(task.id)
+            await self._process(task, ctx)
+        finally:
+            self._suspects.discard(task.id)
+            self._idle.set()
+            self._slot_freed.set()
+
     def _free_slot(self, task_id: str) -> None:
         self._executing.discard(task_id)
-        assert self._slot_freed is not None
+        assert self._slot_freed is not None and self._idle is not None
         self._slot_freed.set()
+        if not self._executing:
+            self._idle.set()
 
     async def _complete(self, task: Task, attempt: int, result: TaskResult | None) -> bool:
         """Hand a finished attempt to the completer, freeing its slot; True if it landed."""
