@@ -171,6 +171,19 @@ def test_dill_payload_with_wrong_key_is_refused_before_unpickling() -> None:
     assert RECORDED == ["unpickled"]
 
 
+def test_a_payload_bound_to_other_fields_is_refused_before_unpickling() -> None:
+    signed = ["task-1", "default", None, 0, 0.0, [], None, True, None, None]
+    payload = SERIALIZER.dump_call(add, (Bomb(), 1), binding=signed)[1]
+    with pytest.raises(SignatureError, match=r"id \(signed 'task-1', stored 'task-2'\)"):
+        SERIALIZER.load_call(payload, ["task-2", *signed[1:]])
+    assert RECORDED == []
+    # Rebinding (how a schedule's call becomes each fire's) re-signs without unpickling.
+    rebound = SERIALIZER.rebind(payload, ["task-2", *signed[1:]])
+    assert RECORDED == []
+    SERIALIZER.load_call(rebound, ["task-2", *signed[1:]])
+    assert RECORDED == ["unpickled"]
+
+
 def test_rotation_old_payloads_verify_with_new_and_old() -> None:
     old = Serializer(Keyring.from_secrets(["old-secret"]))
     payload = old.dump_call(add, (2, 3))[1]

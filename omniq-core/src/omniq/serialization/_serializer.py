@@ -102,11 +102,10 @@ class Serializer:
             SerializationError: the function cannot be imported here, or a value cannot be
                 unpickled here.
         """
-        data = self._call_data(payload)
-        if len(data) == 7 and binding is not None and data[6] is not None \
-                and data[6] != binding:
-            raise SignatureError(_rebound(data[6], binding))
-        _, fspec, args, kwargs, cbspec, cbargs = data[:6]
+        body, raw = self._call_data(payload)
+        if len(raw) == 7 and binding is not None and raw[6] is not None and raw[6] != binding:
+            raise SignatureError(_rebound(raw[6], binding))
+        _, fspec, args, kwargs, cbspec, cbargs = decode(body)[:6]
         func = resolve(fspec) if type(fspec) is str else fspec
         if not callable(func):
             raise SerializationError(f"the task function decoded to a {type_name(func)}")
@@ -120,14 +119,20 @@ class Serializer:
     def rebind(self, payload: bytes, binding: list[Any]) -> bytes:
         """The verified ``payload`` signed again with another binding: how one signed call
         (a schedule's) becomes the payload of each task it makes."""
-        data = self._call_data(payload)
-        return self._sign(encode((*data[:6], binding)))
+        _, raw = self._call_data(payload)
+        return self._sign(encode((*raw[:6], binding)))
 
-    def _call_data(self, payload: bytes) -> list[Any]:
-        data = decode(self._verify(payload))
-        if type(data) is not list or len(data) not in (6, 7) or data[0] != _CALL:
+    def _call_data(self, payload: bytes) -> tuple[bytes, list[Any]]:
+        """The verified body, and its top level with extensions left packed: nothing is
+        unpickled before the caller has checked what the payload binds."""
+        body = self._verify(payload)
+        try:
+            raw = msgspec.msgpack.decode(body)
+        except msgspec.DecodeError as exc:
+            raise SerializationError(f"the payload cannot be decoded: {exc}") from None
+        if type(raw) is not list or len(raw) not in (6, 7) or raw[0] != _CALL:
             raise SerializationError("the payload does not hold a task call")
-        return data
+        return body, raw
 
     def dump_value(self, value: Any) -> bytes:
         """Serialize and sign a value (a task result, a schedule's arguments, ...).
