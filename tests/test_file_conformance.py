@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto_s3 import BUCKET, moto_server, s3_options
 from omniq.testing import ConformanceTests
 from omniq_fsspec import AsyncFileEventStore, AsyncFileResultStore, AsyncFileTaskQueue
 from omniq_fsspec._stores import open_store
-
-from moto_s3 import BUCKET, moto_server, s3_options
 
 
 @pytest.fixture(scope="module")

@@ -125,11 +125,13 @@ class Store(abc.ABC):
         """A section no other writer of record ``name`` enters (where the store needs one)."""
         return contextlib.nullcontext()
 
+    @abc.abstractmethod
     def remove_all(self) -> None:
         """Delete everything under the root (tests clean up with it)."""
 
     def close(self) -> None:
-        """Release what the store holds."""
+        """Release what the store holds (only local directories hold anything: lock files)."""
+        return None
 
 
 class LocalStore(Store):
@@ -506,3 +508,7 @@ class FsspecStore(Store):
         except FileNotFoundError:
             return []
         return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in found)
+
+    def remove_all(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self.root, recursive=True)

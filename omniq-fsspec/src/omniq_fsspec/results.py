@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-
 import anyio
 import msgspec
 from omniq.clock import utcnow
