@@ -43,7 +43,7 @@ def moto_server() -> Iterator[str]:
         endpoint = f"http://127.0.0.1:{port}"
         import s3fs
 
-        s3fs.S3FileSystem(**s3_options(endpoint)).mkdir(BUCKET)
+        s3fs.S3FileSystem(**s3_options(endpoint)).call_s3("create_bucket", Bucket=BUCKET)
         yield endpoint
     finally:
         proc.terminate()

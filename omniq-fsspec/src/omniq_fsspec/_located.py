@@ -86,3 +86,24 @@ class FileLocated:
         if store.blocking:
             return await anyio.to_thread.run_sync(call, store, *args)
         return call(store, *args)
+
+    async def _run_batch(self, call: Callable[..., list[T]], items: list[Any]) -> list[T]:
+        """``call(store, items)`` as several calls on slices of ``items`` at once, on stores
+        where each item costs round trips (object stores); the answers in ``items``' order."""
+        if self._store is None:
+            await self.connect()  # type: ignore[attr-defined]
+        assert self._store is not None
+        width = self._store.parallel
+        if width <= 1 or len(items) <= 1:
+            return await self._run(call, items)
+        size = -(-len(items) // width)
+        slices = [items[i:i + size] for i in range(0, len(items), size)]
+        answers: list[list[T]] = [[] for _ in slices]
+
+        async def one(index: int) -> None:
+            answers[index] = await self._run(call, slices[index])
+
+        async with anyio.create_task_group() as group:
+            for index in range(len(slices)):
+                group.start_soon(one, index)
+        return [answer for part in answers for answer in part]

@@ -95,6 +95,8 @@ class Store(abc.ABC):
     blocking = True
     #: The folder on the local disk, for inotify (None elsewhere).
     local_root: str | None = None
+    #: How many batch slices to write at once (object stores: each write is a round trip).
+    parallel = 1
 
     @abc.abstractmethod
     def read(self, key: str) -> tuple[bytes, Any] | None:
@@ -333,6 +335,8 @@ def _condition_failed(exc: BaseException) -> bool:
 class S3Store(Store):
     """An S3 bucket (AWS, or any server that honours ``If-None-Match`` / ``If-Match`` on
     ``PutObject``) through s3fs; ``storage_options`` go to ``s3fs.S3FileSystem``."""
+
+    parallel = 16
 
     def __init__(self, path: str, storage_options: dict[str, Any]) -> None:
         try:

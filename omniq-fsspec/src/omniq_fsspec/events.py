@@ -47,7 +47,7 @@ class AsyncFileEventStore(FileLocated, AsyncEventStore):
 
     async def append(self, events: Sequence[TaskEvent]) -> None:
         if events:
-            await self._run(_append, list(events))
+            await self._run_batch(_append, list(events))
 
     async def query(self, *, task_id: str | None = None, schedule_id: str | None = None,
                     type: EventType | str | None = None, since: datetime | None = None,
@@ -87,11 +87,12 @@ def _keys(event: TaskEvent) -> list[str]:
     return keys
 
 
-def _append(store: Store, events: list[TaskEvent]) -> None:
+def _append(store: Store, events: list[TaskEvent]) -> list[None]:
     for event in events:
         data = _encode(event)
         for key in _keys(event):  # an event id written twice is stored once (same names)
             store.put(key, data)
+    return []  # nothing to answer (a list, for _run_batch)
 
 
 def _query(store: Store, folders: list[str] | None, since: datetime | None,

@@ -28,6 +28,8 @@ from typing import Any
 
 import anyio
 import msgspec
+from omniq.config import get_setting
+from omniq.exceptions import ConfigError
 from omniq.models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
 from omniq.queue import AsyncTaskQueue
 from omniq.sync import TaskQueue
@@ -51,6 +53,7 @@ class FileTaskQueueConfig(_FileLocationConfig, kw_only=True):
     """Settings of :class:`FileTaskQueue` (``FileTaskQueue.from_config(...)``)."""
 
     queues: list[str] | None = None
+    poll_interval: float | None = None
 
 
 class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
@@ -64,6 +67,9 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
             ``FSSPEC_URI`` setting, else ``BASE_DIR`` (``.omniq``).
         storage_options: Passed to the fsspec filesystem (credentials, ``endpoint_url``, ...).
         queues: Queue names in priority order.
+        poll_interval: Longest wait between two looks for new work where no inotify wakes
+            idle workers (object stores, ``memory://``); default: the ``POLL_INTERVAL``
+            setting.
         secret_key: Signing key.
 
     Raises:
@@ -76,10 +82,16 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
     def __init__(self, *, project_name: str | None = None, secret_key: str | None = None,
                  url: str | None = None, base_dir: str | os.PathLike[str] | None = None,
                  storage_options: Mapping[str, Any] | None = None,
-                 queues: Sequence[str] | None = None) -> None:
+                 queues: Sequence[str] | None = None,
+                 poll_interval: float | None = None) -> None:
         AsyncTaskQueue.__init__(self, project_name=project_name, queues=queues,
                                 secret_key=secret_key)
         self._locate(url, base_dir, storage_options)
+        interval = get_setting("POLL_INTERVAL") if poll_interval is None else poll_interval
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+            raise ConfigError("bad poll_interval", field="poll_interval", value=poll_interval,
+                              expected="seconds > 0 (default: the POLL_INTERVAL setting)")
+        self.poll_interval = float(interval)
 
     def default_result_store(self) -> AsyncFileResultStore:
         """A result store beside the tasks (used when none is configured)."""
@@ -88,7 +100,7 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
 
     # -- tasks ---------------------------------------------------------------------------------
     async def add_tasks(self, tasks: Sequence[Task]) -> list[bool]:
-        return await self._run(_add_tasks, list(tasks))
+        return await self._run_batch(_add_tasks, list(tasks))
 
     async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float,
                     now: datetime, limit: int = 1) -> list[Task]:
@@ -123,6 +135,17 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
 
         return await self._run(_change_task, task_id, guarded)
 
+    async def renew_lease(self, task_id: str, attempts: int,
+                          expires_at: datetime) -> Task | None:
+        """Keeps a later expiry already stored (a task's own extension is never cut by a
+        heartbeat computed before it landed)."""
+        def later(stored: Task) -> Task:
+            held = stored.lease_expires_at
+            return replace(stored, lease_expires_at=expires_at if held is None
+                           else max(held, expires_at))
+
+        return await self.modify_running(task_id, attempts, later)
+
     async def list_tasks(self, *, queue_name: str | None = None,
                          status: TaskStatus | None = None, limit: int = 100,
                          offset: int = 0) -> list[Task]:
@@ -143,16 +166,12 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         """On a local directory, wake at once when a runnable task appears in ``queues``
-        (inotify where the platform has it); elsewhere look again with a short back-off
-        (``memory://``) or sleep out ``timeout`` (object stores: the worker's
-        ``POLL_INTERVAL`` is the poll interval there)."""
+        (inotify where the platform has it); elsewhere look again with a back-off, from 10 ms
+        up to ``poll_interval`` between looks (each look lists two folders per queue)."""
         if self._store is None:
             await self.connect()
         store = self._store
         assert store is not None
-        if store.local_root is None and store.blocking:
-            await anyio.sleep(timeout)
-            return
         end = time.monotonic() + timeout
         names = list(queues)
         watch = _wakeups.watch(store.local_root, names) if store.local_root else None
@@ -165,9 +184,9 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
                 await watch.wait(wait)
                 return
             delay = 0.01
-            while wait > 0:  # no inotify: a short back-off
+            while wait > 0:  # no inotify: a back-off poll, up to poll_interval apart
                 await anyio.sleep(min(delay, wait))
-                delay = min(delay * 2, 0.25)
+                delay = min(delay * 2, self.poll_interval)
                 due = await self._run(_next_due, names)
                 wait = min(end - time.monotonic(), due)
         finally:

@@ -63,7 +63,7 @@ class AsyncFileResultStore(FileLocated, AsyncResultStore):
 
     async def put_blobs(self, records: Sequence[ResultRecord]) -> None:
         if records:
-            await self._run(_put, [ResultRecord(*r) for r in records])
+            await self._run_batch(_put, [ResultRecord(*r) for r in records])
 
     async def get_blob(self, task_id: str) -> bytes | None:
         return await self._run(_get, safe_name(task_id), utcnow())
@@ -106,7 +106,7 @@ def _read(store: Store, name: str) -> _Stored | None:
     return None if got is None else _decode(got[0])
 
 
-def _put(store: Store, records: list[ResultRecord]) -> None:
+def _put(store: Store, records: list[ResultRecord]) -> list[None]:
     for record in records:
         name = safe_name(record.task_id)
         stored = _Stored(record.blob, record.expires_at, record.schedule_id,
@@ -118,6 +118,7 @@ def _put(store: Store, records: list[ResultRecord]) -> None:
         if old is not None:
             for key in set(_index_keys(name, old)) - set(_index_keys(name, stored)):
                 store.delete(key)
+    return []  # nothing to answer (a list, for _run_batch)
 
 
 def _live(stored: _Stored | None, now: datetime) -> bool:
