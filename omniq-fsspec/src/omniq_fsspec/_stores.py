@@ -20,13 +20,14 @@ when a component is constructed, saying why.
 from __future__ import annotations
 
 import abc
+import asyncio
 import contextlib
 import os
 import re
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from omniq.exceptions import BackendUnavailableError, ConfigError
@@ -118,6 +119,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete(self, key: str) -> bool:
         """Remove ``key``; True if it existed."""
+
+    def create_many(self, keys: Collection[str]) -> None:
+        """Create empty index entries (those that exist are left alone)."""
+        for key in keys:
+            self.create(key)
+
+    def discard_many(self, keys: Collection[str]) -> None:
+        """Delete index entries, present or not."""
+        for key in keys:
+            self.delete(key)
 
     @abc.abstractmethod
     def names(self, folder: str) -> list[str]:
@@ -409,6 +420,32 @@ class S3Store(Store):
             return False
         self._call("delete_object", Key=self._key(key))
         return True
+
+    def create_many(self, keys: Collection[str]) -> None:
+        """All at once: one round trip of time, not one per entry."""
+        if len(keys) <= 1:
+            super().create_many(keys)
+            return
+        from fsspec.asyn import sync
+
+        async def put(key: str) -> None:
+            await self.fs._call_s3("put_object", Bucket=self.bucket, Key=self._key(key),
+                                   Body=b"")
+
+        async def put_all() -> None:
+            await asyncio.gather(*(put(k) for k in keys))
+
+        try:
+            sync(self.fs.loop, put_all)
+        except OSError as exc:
+            raise BackendUnavailableError(f"S3 writes to {self.bucket!r} failed: {exc}") from exc
+
+    def discard_many(self, keys: Collection[str]) -> None:
+        """One ``DeleteObjects`` request (S3 deletes missing keys silently)."""
+        listed = sorted(keys)
+        for start in range(0, len(listed), 1000):
+            objects = [{"Key": self._key(k)} for k in listed[start:start + 1000]]
+            self._call("delete_objects", Delete={"Objects": objects, "Quiet": True})
 
     def names(self, folder: str) -> list[str]:
         prefix = self._key(folder) + "/"

@@ -20,9 +20,11 @@ task that no index leads to. ``docs/file.md`` describes how each store makes the
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -87,6 +89,10 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
         AsyncTaskQueue.__init__(self, project_name=project_name, queues=queues,
                                 secret_key=secret_key)
         self._locate(url, base_dir, storage_options)
+        # Entries a claim of this instance is trying right now: its other claims skip them
+        # instead of racing for the same task (which on an object store costs round trips).
+        self._trying: set[str] = set()
+        self._trying_lock = threading.Lock()
         interval = get_setting("POLL_INTERVAL") if poll_interval is None else poll_interval
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
             raise ConfigError("bad poll_interval", field="poll_interval", value=poll_interval,
@@ -107,7 +113,21 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
         if limit <= 0 or not queues:
             return []
         return await self._run(_claim, list(queues), worker_id, now,
-                               now + timedelta(seconds=lease), limit)
+                               now + timedelta(seconds=lease), limit, self._reserve)
+
+    @contextlib.contextmanager
+    def _reserve(self, entry: str) -> Iterator[bool]:
+        """True (and held until the block ends) if no other claim of this instance is trying
+        ``entry``."""
+        with self._trying_lock:
+            mine = entry not in self._trying
+            self._trying.add(entry)
+        try:
+            yield mine
+        finally:
+            if mine:
+                with self._trying_lock:
+                    self._trying.discard(entry)
 
     async def get_task(self, task_id: str) -> Task | None:
         got = await self._run(_read_task, task_id)
@@ -277,15 +297,12 @@ def _read_task(store: Store, task_id: str) -> tuple[Task, Any] | None:
 def _write(store: Store, old: Task, new: Task, token: Any) -> bool:
     """Swap the record of ``old`` (version ``token``) for ``new``, keeping the index right."""
     needed = _required(new) - _required(old)
-    for key in sorted(needed):
-        store.create(key)
+    store.create_many(needed)
     if not store.swap(_task_key(new.id), _encode(new), token):
         current = _read_task(store, new.id)
-        for key in needed - _owned(None if current is None else current[0]):
-            store.delete(key)
+        store.discard_many(needed - _owned(None if current is None else current[0]))
         return False
-    for key in _owned(old) - _owned(new):
-        store.delete(key)
+    store.discard_many(_owned(old) - _owned(new))
     return True
 
 
@@ -311,18 +328,17 @@ def _add_tasks(store: Store, tasks: list[Task]) -> list[bool]:
     for task in tasks:
         name = safe_name(task.id)
         with store.locked(name):
-            if store.read(_task_key(task.id)) is not None:
-                inserted.append(False)
-                continue
-            for parent in task.depends_on:  # indexes first: no record without its entries
-                store.create(f"deps/{safe_name(parent)}/{name}")
-            for key in sorted(_required(task)):
-                store.create(key)
+            # Index entries first (no record without its entries); the record's exclusive
+            # create then decides whether the id was new.
+            deps = {f"deps/{safe_name(parent)}/{name}" for parent in task.depends_on}
+            store.create_many(deps | _required(task))
             new = store.create(_task_key(task.id), _encode(task))
-            if not new:  # another process added this id meanwhile: keep only its entries
+            if not new:  # the id exists: keep only the entries of the stored task
                 current = _read_task(store, task.id)
-                for key in _required(task) - _owned(None if current is None else current[0]):
-                    store.delete(key)
+                stored = None if current is None else current[0]
+                kept = _owned(stored) | ({f"deps/{safe_name(p)}/{name}"
+                                          for p in stored.depends_on} if stored else set())
+                store.discard_many((deps | _required(task)) - kept)
             inserted.append(new)
     return inserted
 
@@ -337,11 +353,12 @@ def _promote(store: Store, queue: str, now: datetime) -> None:
             break
         priority, _, task_name = name[21:].partition("_")
         store.create(f"ready/{queue}/{priority}_{eta}_{task_name}")
-        store.delete(f"wait/{queue}/{name}")
+        store.discard_many([f"wait/{queue}/{name}"])
 
 
 def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expires: datetime,
-           limit: int) -> list[Task]:
+           limit: int,
+           reserve: Callable[[str], contextlib.AbstractContextManager[bool]]) -> list[Task]:
     claimed: list[Task] = []
     for queue in queues:
         _promote(store, queue, now)
@@ -350,11 +367,13 @@ def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expir
                 return claimed
             entry = f"ready/{queue}/{name}"
             task_name = tail(name, 3)
-            with store.locked(task_name):
+            with reserve(entry) as mine, store.locked(task_name):
+                if not mine:
+                    continue
                 got = store.read(f"tasks/{task_name}")
                 stored = None if got is None else _task.decode(got[0])
                 if stored is None or entry not in _owned(stored):
-                    store.delete(entry)  # stale: the task moved on
+                    store.discard_many([entry])  # stale: the task moved on
                     continue
                 if stored.run_at > now:
                     continue
@@ -461,12 +480,9 @@ def _delete_tasks(store: Store, task_ids: list[str]) -> int:
                 continue
             task = got[0]
             store.delete(_task_key(task_id))
-            for key in _owned(task):
-                store.delete(key)
-            for parent in task.depends_on:
-                store.delete(f"deps/{safe_name(parent)}/{name}")
-            for child in store.names(f"deps/{name}"):
-                store.delete(f"deps/{name}/{child}")
+            store.discard_many(_owned(task)
+                               | {f"deps/{safe_name(p)}/{name}" for p in task.depends_on}
+                               | {f"deps/{name}/{child}" for child in store.names(f"deps/{name}")})
             removed += 1
     return removed
 
