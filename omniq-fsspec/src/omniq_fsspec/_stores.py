@@ -319,8 +319,10 @@ class MemoryStore(Store):
             return []
         return sorted(p.rsplit("/", 1)[-1] for p in found)
 
-    def locked(self, name: str) -> contextlib.AbstractContextManager[None]:
-        return self._lock
+    @contextlib.contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        with self._lock:
+            yield
 
     def remove_all(self) -> None:
         with self._lock:
