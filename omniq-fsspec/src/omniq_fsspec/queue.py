@@ -361,10 +361,12 @@ def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expir
            reserve: Callable[[str], contextlib.AbstractContextManager[bool]]) -> list[Task]:
     claimed: list[Task] = []
     for queue in queues:
+        if len(claimed) >= limit:
+            break
         _promote(store, queue, now)
         for name in store.names(f"ready/{queue}"):
             if len(claimed) >= limit:
-                return claimed
+                break
             entry = f"ready/{queue}/{name}"
             task_name = tail(name, 3)
             with reserve(entry) as mine, store.locked(task_name):
@@ -372,7 +374,7 @@ def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expir
                     continue
                 got = store.read(f"tasks/{task_name}")
                 stored = None if got is None else _task.decode(got[0])
-                if stored is None or entry not in _owned(stored):
+                if got is None or stored is None or entry not in _owned(stored):
                     store.discard_many([entry])  # stale: the task moved on
                     continue
                 if stored.run_at > now:
@@ -380,7 +382,7 @@ def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expir
                 running = replace(stored, status=TaskStatus.RUNNING,
                                   attempts=stored.attempts + 1, worker_id=worker_id,
                                   started_at=now, lease_expires_at=expires)
-                if _write(store, stored, running, got[1]):  # type: ignore[index]
+                if _write(store, stored, running, got[1]):
                     claimed.append(running)  # the loser of a race just tries the next one
     return claimed
 
