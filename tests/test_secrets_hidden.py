@@ -28,6 +28,12 @@ def test_config_structs_hide_passwords(backend: str, kind: str, form: dict[str, 
         assert SECRET not in text and "s3cr" not in text, text
 
 
+def test_storage_options_hide_their_secrets() -> None:
+    config = resolve("task_queue", "file").config_class(
+        url="s3://bucket/omniq", storage_options={"key": "AKIA", "secret": SECRET})
+    assert SECRET not in repr(config) and "AKIA" not in repr(config)
+
+
 def test_omniq_config_hides_passwords_in_component_options() -> None:
     from omniq.models import OmniQConfig, TaskQueueConfig
 

@@ -46,7 +46,7 @@ class ConfigStruct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omi
         parts = []
         for name in self.__struct_fields__:
             value = getattr(self, name)
-            if name == "config" and isinstance(value, dict):
+            if isinstance(value, dict):  # options: config=, storage_options=, ...
                 value = {k: redact_value(k, v) for k, v in value.items()}
             elif not isinstance(value, ConfigStruct):
                 value = redact_value(name, value)

@@ -1,0 +1,557 @@
+"""The few storage primitives the file backend needs, on each kind of store.
+
+Every component works on a :class:`Store`: keys are ``/``-separated paths under the store's
+root (``<location>/<project>``), and the primitives are read-with-version, exclusive create,
+compare-and-swap, overwrite, delete and a sorted listing of one folder. How each store makes the
+conditional ones atomic (``docs/file.md`` has the table):
+
+* a local directory: records are written to a temporary file and renamed into place (readers
+  never see half a record); exclusive create is ``link(2)`` of that file (fails if the name
+  exists); the read-compare-write of one record runs under an ``flock(2)`` on one of 64 lock
+  files (picked by a hash of the record's name), which the kernel releases if the process dies;
+* ``memory://`` (fsspec's process-wide memory filesystem): one process-wide lock;
+* S3: ``PutObject`` with ``If-None-Match: *`` (create) and ``If-Match: <etag>`` (swap); the
+  store answers 412 to the loser, so no lock is needed.
+
+A store that offers none of these cannot claim atomically: :func:`check_location` refuses it
+when a component is constructed, saying why.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import os
+import re
+import threading
+import uuid
+import zlib
+from collections.abc import Collection, Iterator
+from typing import Any
+
+from omniq.exceptions import BackendUnavailableError, ConfigError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+#: Protocols whose conditional writes this backend implements, by store kind.
+KINDS = {"file": "local", "local": "local", "memory": "memory", "s3": "s3", "s3a": "s3"}
+#: Protocols fsspec knows but where this release has no conditional writes: results and events
+#: (plain writes) work there, a task queue does not.
+UNCONDITIONAL = {"gs", "gcs", "abfs", "abfss", "az", "adl"}
+_KEY = re.compile(r"(?:[A-Za-z0-9_~][A-Za-z0-9_.~=-]*)(?:/[A-Za-z0-9_~][A-Za-z0-9_.~=-]*)*")
+LOCK_STRIPES = 64
+
+
+def split_location(location: str) -> tuple[str, str]:
+    """``(protocol, path)`` of a local path or fsspec URL (``file:///p``, ``s3://b/p``)."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", location)
+    if match is None:
+        return "file", os.path.abspath(os.path.expanduser(location))
+    protocol, path = match.group(1).lower(), match.group(2)
+    if protocol in ("file", "local"):
+        return "file", os.path.abspath(os.path.expanduser(path or "/"))
+    return protocol, path.strip("/")
+
+
+def check_location(location: str, *, needs_claims: bool) -> tuple[str, str]:
+    """Refuse, at construction, a location where this backend cannot work safely."""
+    protocol, path = split_location(location)
+    if protocol in KINDS:
+        if KINDS[protocol] == "local" and fcntl is None and needs_claims:
+            raise ConfigError(
+                "a file task queue on a local directory needs flock(2), which this platform "
+                "lacks, so two workers could claim the same task", field="base_dir",
+                value=location, expected="a POSIX system, or an s3:// location")
+        if KINDS[protocol] == "s3" and not path:
+            raise ConfigError("an s3 location needs a bucket", field="base_dir",
+                              value=location, expected="s3://bucket or s3://bucket/prefix")
+        return protocol, path
+    if protocol in UNCONDITIONAL and not needs_claims:
+        return protocol, path
+    why = (f"conditional writes on {protocol}:// are not implemented by this release of "
+           "omniq-fsspec" if protocol in UNCONDITIONAL
+           else f"{protocol}:// offers no atomic create or compare-and-swap")
+    raise ConfigError(
+        f"the file task queue cannot claim tasks atomically on {protocol}:// ({why}): two "
+        "workers could run the same task", field="base_dir", value=location,
+        expected="a local directory, memory:// or s3://bucket/prefix (results and events may "
+                 "also use gs:// and abfs://)")
+
+
+def check_key(key: str) -> str:
+    """Every key is checked before use: no empty, ``.`` or ``..`` part, no escape of the root."""
+    if _KEY.fullmatch(key) is None or any(part in (".", "..") for part in key.split("/")):
+        raise ValueError(f"unsafe storage key {key!r}")
+    return key
+
+
+class Store(abc.ABC):
+    """One project's folder on some store; see the module docstring."""
+
+    #: True when calls do I/O and must run off the event loop.
+    blocking = True
+    #: The folder on the local disk, for inotify (None elsewhere).
+    local_root: str | None = None
+    #: How many batch slices to write at once (object stores: each write is a round trip).
+    parallel = 1
+
+    @abc.abstractmethod
+    def read(self, key: str) -> tuple[bytes, Any] | None:
+        """The stored bytes and a version token for :meth:`swap`, or None."""
+
+    @abc.abstractmethod
+    def create(self, key: str, data: bytes = b"") -> bool:
+        """Write ``data`` if ``key`` does not exist; False if it does."""
+
+    @abc.abstractmethod
+    def swap(self, key: str, data: bytes, token: Any) -> bool:
+        """Replace ``key`` if it is still the version ``token``; False otherwise. On stores
+        without native compare-and-swap, only atomic inside :meth:`locked` of its record."""
+
+    @abc.abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Write ``data`` whether or not ``key`` exists."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; True if it existed."""
+
+    def create_many(self, keys: Collection[str]) -> None:
+        """Create empty index entries (those that exist are left alone)."""
+        for key in keys:
+            self.create(key)
+
+    def discard_many(self, keys: Collection[str]) -> None:
+        """Delete index entries, present or not."""
+        for key in keys:
+            self.delete(key)
+
+    @abc.abstractmethod
+    def names(self, folder: str) -> list[str]:
+        """Sorted names directly under ``folder`` (files and folders); [] if it is missing."""
+
+    def locked(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A section no other writer of record ``name`` enters (where the store needs one)."""
+        return contextlib.nullcontext()
+
+    @abc.abstractmethod
+    def remove_all(self) -> None:
+        """Delete everything under the root (tests clean up with it)."""
+
+    def close(self) -> None:
+        """Release what the store holds (only local directories hold anything: lock files)."""
+        return None
+
+
+class LocalStore(Store):
+    """A directory on this machine's disk; safe between the processes of this machine."""
+
+    def __init__(self, root: str) -> None:
+        self.root = self.local_root = os.path.abspath(root)
+        self._threads = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._fds: dict[int, int] = {}
+        self._pid = os.getpid()
+        self._fd_lock = threading.Lock()
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, *check_key(key).split("/"))
+
+    def read(self, key: str) -> tuple[bytes, Any] | None:
+        try:
+            with open(self._path(key), "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return data, data
+
+    def _temp(self, path: str, data: bytes) -> str:
+        folder = os.path.dirname(path)
+        temp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}")
+        try:
+            f = open(temp, "wb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+            f = open(temp, "wb")  # noqa: SIM115
+        with f:
+            f.write(data)
+        return temp
+
+    def create(self, key: str, data: bytes = b"") -> bool:
+        path = self._path(key)
+        if not data:  # an index entry: an empty file, created exclusively
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                return False
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                return self.create(key)
+            return True
+        temp = self._temp(path, data)
+        try:
+            os.link(temp, path)  # fails if the name exists: an exclusive create of whole data
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(temp)
+        return True
+
+    def swap(self, key: str, data: bytes, token: Any) -> bool:
+        current = self.read(key)
+        if current is None or current[1] != token:
+            return False
+        self.put(key, data)
+        return True
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        os.replace(self._temp(path, data), path)
+
+    def delete(self, key: str) -> bool:
+        try:
+            os.unlink(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return True
+
+    def names(self, folder: str) -> list[str]:
+        try:
+            found = os.listdir(self._path(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(n for n in found if not n.startswith("."))
+
+    def remove_folder(self, folder: str) -> None:
+        """Remove ``folder`` if it is empty (so finished history leaves no empty folders)."""
+        with contextlib.suppress(OSError):
+            os.rmdir(self._path(folder))
+
+    def _lock_fd(self, stripe: int) -> int:
+        with self._fd_lock:
+            if os.getpid() != self._pid:  # a forked child must not share its parent's locks
+                self._fds, self._pid = {}, os.getpid()
+            fd = self._fds.get(stripe)
+            if fd is None:
+                folder = os.path.join(self.root, ".locks")
+                os.makedirs(folder, exist_ok=True)
+                fd = self._fds[stripe] = os.open(os.path.join(folder, f"{stripe:02d}"),
+                                                 os.O_CREAT | os.O_RDWR, 0o644)
+            return fd
+
+    @contextlib.contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        stripe = zlib.crc32(name.encode()) % LOCK_STRIPES
+        with self._threads[stripe]:  # flock excludes processes; this, the threads of this one
+            fd = self._lock_fd(stripe)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def remove_all(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def close(self) -> None:
+        with self._fd_lock:
+            fds, self._fds = self._fds, {}
+            if os.getpid() == self._pid:
+                for fd in fds.values():
+                    os.close(fd)
+
+
+class MemoryStore(Store):
+    """fsspec's ``memory://`` filesystem: shared by the components of this process only."""
+
+    blocking = False
+    _lock = threading.RLock()  # one for the whole process, as the filesystem is
+
+    def __init__(self, root: str) -> None:
+        import fsspec
+
+        self.fs = fsspec.filesystem("memory")
+        self.root = "/" + root.strip("/")
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{check_key(key)}"
+
+    def read(self, key: str) -> tuple[bytes, Any] | None:
+        try:
+            data = self.fs.cat_file(self._path(key))
+        except (FileNotFoundError, KeyError, IsADirectoryError):
+            return None
+        return data, data
+
+    def create(self, key: str, data: bytes = b"") -> bool:
+        path = self._path(key)
+        with self._lock:
+            if path in self.fs.store:
+                return False
+            self.fs.pipe_file(path, data)
+            return True
+
+    def swap(self, key: str, data: bytes, token: Any) -> bool:
+        with self._lock:
+            current = self.read(key)
+            if current is None or current[1] != token:
+                return False
+            self.fs.pipe_file(self._path(key), data)
+            return True
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self.fs.pipe_file(self._path(key), data)
+
+    def delete(self, key: str) -> bool:
+        with self._lock:
+            return self.fs.store.pop(self._path(key), None) is not None
+
+    def names(self, folder: str) -> list[str]:
+        try:
+            found = self.fs.ls(self._path(folder), detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(p.rsplit("/", 1)[-1] for p in found)
+
+    @contextlib.contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    def remove_all(self) -> None:
+        with self._lock:
+            for path in [p for p in self.fs.store if p.startswith(self.root + "/")]:
+                del self.fs.store[path]
+            for path in [p for p in self.fs.pseudo_dirs if p.startswith(self.root)]:
+                self.fs.pseudo_dirs.remove(path)
+
+
+def _condition_failed(exc: BaseException) -> bool:
+    """Whether S3 refused a conditional write (412, or 409 for a concurrent one)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict):
+            code = str(response.get("Error", {}).get("Code", ""))
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                return True
+        seen = seen.__cause__
+    return isinstance(exc, FileExistsError)
+
+
+class S3Store(Store):
+    """An S3 bucket (AWS, or any server that honours ``If-None-Match`` / ``If-Match`` on
+    ``PutObject``) through s3fs; ``storage_options`` go to ``s3fs.S3FileSystem``."""
+
+    parallel = 16
+
+    def __init__(self, path: str, storage_options: dict[str, Any]) -> None:
+        try:
+            import s3fs
+        except ImportError as exc:
+            raise ConfigError(
+                "s3:// needs the s3fs package", field="base_dir", value=f"s3://{path}",
+                expected="pip install 'omniq-fsspec[s3]' (from a checkout: "
+                         "pip install -e './omniq-fsspec[s3]')") from exc
+        options = {"use_listings_cache": False, **storage_options}
+        self.fs = s3fs.S3FileSystem(**options)
+        self.bucket, _, prefix = path.partition("/")
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+    def _key(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return self.fs.call_s3(method, Bucket=self.bucket, **kwargs)
+        except (FileNotFoundError, PermissionError, FileExistsError):
+            raise
+        except OSError as exc:
+            if _condition_failed(exc):
+                raise
+            raise BackendUnavailableError(f"S3 {method} on bucket {self.bucket!r} failed: "
+                                          f"{exc}") from exc
+
+    def read(self, key: str) -> tuple[bytes, Any] | None:
+        from fsspec.asyn import sync
+
+        async def get() -> tuple[bytes, Any] | None:
+            try:
+                resp = await self.fs._call_s3("get_object", Bucket=self.bucket,
+                                              Key=self._key(key))
+            except FileNotFoundError:
+                return None
+            async with resp["Body"] as body:
+                data = await body.read()
+            return data, resp["ETag"]
+
+        try:
+            return sync(self.fs.loop, get)
+        except OSError as exc:
+            raise BackendUnavailableError(f"S3 read of {key!r} failed: {exc}") from exc
+
+    def _conditional_put(self, key: str, data: bytes, **condition: str) -> bool:
+        try:
+            self._call("put_object", Key=self._key(key), Body=data, **condition)
+        except OSError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def create(self, key: str, data: bytes = b"") -> bool:
+        return self._conditional_put(key, data, IfNoneMatch="*")
+
+    def swap(self, key: str, data: bytes, token: Any) -> bool:
+        return self._conditional_put(key, data, IfMatch=token)
+
+    def put(self, key: str, data: bytes) -> None:
+        self._call("put_object", Key=self._key(key), Body=data)
+
+    def delete(self, key: str) -> bool:
+        # S3 answers a delete of a missing key with success, so "existed" needs a look first.
+        try:
+            self._call("head_object", Key=self._key(key))
+        except FileNotFoundError:
+            return False
+        self._call("delete_object", Key=self._key(key))
+        return True
+
+    def create_many(self, keys: Collection[str]) -> None:
+        """All at once: one round trip of time, not one per entry."""
+        if len(keys) <= 1:
+            super().create_many(keys)
+            return
+        from fsspec.asyn import sync
+
+        async def put(key: str) -> None:
+            await self.fs._call_s3("put_object", Bucket=self.bucket, Key=self._key(key),
+                                   Body=b"")
+
+        async def put_all() -> None:
+            await asyncio.gather(*(put(k) for k in keys))
+
+        try:
+            sync(self.fs.loop, put_all)
+        except OSError as exc:
+            raise BackendUnavailableError(f"S3 writes to {self.bucket!r} failed: {exc}") from exc
+
+    def discard_many(self, keys: Collection[str]) -> None:
+        """One ``DeleteObjects`` request (S3 deletes missing keys silently)."""
+        listed = sorted(keys)
+        for start in range(0, len(listed), 1000):
+            objects = [{"Key": self._key(k)} for k in listed[start:start + 1000]]
+            self._call("delete_objects", Delete={"Objects": objects, "Quiet": True})
+
+    def names(self, folder: str) -> list[str]:
+        prefix = self._key(folder) + "/"
+        found: list[str] = []
+        token: str | None = None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            try:
+                page = self._call("list_objects_v2", Prefix=prefix, Delimiter="/", **extra)
+            except FileNotFoundError:
+                return []
+            found += [o["Key"][len(prefix):] for o in page.get("Contents", ())]
+            found += [p["Prefix"][len(prefix):].rstrip("/")
+                      for p in page.get("CommonPrefixes", ())]
+            token = page.get("NextContinuationToken")
+            if not token:
+                return sorted(found)
+
+    def probe(self) -> None:
+        """Refuse a bucket that ignores conditional writes (some S3-compatible servers do):
+        create one object twice; the second must be refused."""
+        key = f"probe/{uuid.uuid4().hex}"
+        try:
+            first, second = self.create(key, b"1"), self.create(key, b"2")
+        finally:
+            with contextlib.suppress(Exception):
+                self._call("delete_object", Key=self._key(key))
+        if not (first and not second):
+            raise ConfigError(
+                f"s3://{self.bucket} ignores If-None-Match on PutObject, so the file task queue "
+                "cannot claim tasks atomically there", field="base_dir",
+                value=f"s3://{self.bucket}/{self.prefix}",
+                expected="AWS S3 or an S3-compatible server with conditional writes "
+                         "(If-None-Match / If-Match)")
+
+    def remove_all(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(f"{self.bucket}/{self.prefix}", recursive=True)
+
+
+def open_store(location: str, storage_options: dict[str, Any] | None) -> Store:
+    """The store at ``location`` (already checked by :func:`check_location`)."""
+    protocol, path = split_location(location)
+    kind = KINDS.get(protocol)
+    if kind == "local":
+        return LocalStore(path)
+    if kind == "memory":
+        return MemoryStore(path)
+    if kind == "s3":
+        return S3Store(path, dict(storage_options or {}))
+    return FsspecStore(protocol, path, dict(storage_options or {}))
+
+
+class FsspecStore(Store):
+    """Any other fsspec filesystem, for results and events only (plain writes, no claims)."""
+
+    def __init__(self, protocol: str, path: str, storage_options: dict[str, Any]) -> None:
+        import fsspec
+
+        try:
+            self.fs = fsspec.filesystem(protocol, **storage_options)
+        except ImportError as exc:
+            extra = {"gs": "gcs", "gcs": "gcs"}.get(protocol, "azure")
+            raise ConfigError(f"{protocol}:// needs its fsspec driver", field="base_dir",
+                              value=f"{protocol}://{path}",
+                              expected=f"pip install 'omniq-fsspec[{extra}]'") from exc
+        self.root = path
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{check_key(key)}"
+
+    def read(self, key: str) -> tuple[bytes, Any] | None:
+        try:
+            data = self.fs.cat_file(self._path(key))
+        except FileNotFoundError:
+            return None
+        return data, data
+
+    def create(self, key: str, data: bytes = b"") -> bool:
+        if self.fs.exists(self._path(key)):
+            return False
+        self.fs.pipe_file(self._path(key), data)
+        return True
+
+    def swap(self, key: str, data: bytes, token: Any) -> bool:  # results and events never swap
+        raise NotImplementedError("no compare-and-swap on this store")
+
+    def put(self, key: str, data: bytes) -> None:
+        self.fs.pipe_file(self._path(key), data)
+
+    def delete(self, key: str) -> bool:
+        try:
+            self.fs.rm_file(self._path(key))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def names(self, folder: str) -> list[str]:
+        try:
+            found = self.fs.ls(self._path(folder), detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in found)
+
+    def remove_all(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self.root, recursive=True)

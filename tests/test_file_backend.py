@@ -1,0 +1,358 @@
+"""The file backend (omniq-fsspec) beyond the conformance kit: the seeds' constructor forms,
+names that cannot escape the base directory, stores that cannot claim atomically refused,
+events as JSON files, idle workers woken by inotify, listings that do not grow with history,
+and several worker processes on one directory (each task once; a SIGKILLed worker's task runs
+again after its lease).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+from moto_s3 import BUCKET, moto_server, s3_options
+from omniq import AsyncOmniQ, OmniQ
+from omniq.exceptions import ConfigError
+from omniq.models import EventType, TaskEvent, TaskStatus
+from omniq_fsspec import (
+    AsyncFileEventStore,
+    AsyncFileResultStore,
+    AsyncFileTaskQueue,
+    FileTaskQueue,
+    _wakeups,
+)
+from omniq_fsspec._stores import S3Store
+from tasks_sqlite import read_logs, record, slow_record
+
+TESTS = Path(__file__).parent
+WORKER = TESTS / "file_worker.py"
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+# -- the seeds' forms ------------------------------------------------------------------------------
+
+def test_seed_component_form_runs_a_task(tmp_path: Path) -> None:
+    from omniq.queue import FileTaskQueue as SeedQueue
+    from omniq.storage import FileResultStorage
+    from omniq.workers import ThreadPoolWorker
+
+    base = str(tmp_path / "some" / "path")
+    queue = SeedQueue(project_name="my_project", base_dir=base, queues=["low", "medium", "high"])
+    result_store = FileResultStorage(project_name="my_project", base_dir=base)
+    with queue, result_store, ThreadPoolWorker(queue=queue, result_store=result_store,
+                                               max_workers=2) as worker:
+        assert worker is not None
+        task_id = queue.enqueue(double, func_args=dict(x=21), queue_name="low")
+        assert result_store.wait(task_id, timeout=20).result == 42
+    assert (tmp_path / "some" / "path" / "my_project" / "tasks").is_dir()
+
+
+def test_seed_backend_and_config_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from omniq import TaskQueue
+    from omniq.backend import FileBackend as SeedBackend
+    from omniq.models import FileTaskQueueConfig
+
+    base = str(tmp_path / "some" / "path")
+    file_backend = SeedBackend(project_name="my_project", base_dir=base)
+    with OmniQ.from_backend(file_backend, worker_type="async",
+                            worker_config={"max_workers": 4}) as oq:
+        oq.start_worker()
+        task_id = oq.enqueue(double, func_args=dict(x=4))
+        assert oq.get_result(task_id, timeout=20) == 8
+        oq.stop_worker()
+    queue = TaskQueue.from_backend(file_backend, queues=["high", "medium", "low"])
+    assert isinstance(queue, FileTaskQueue) and queue.queues[:3] == ["high", "medium", "low"]
+    from_config = FileTaskQueue.from_config(FileTaskQueueConfig(
+        project_name="my_project", base_dir=base, queues=["high", "medium", "low"]))
+    with from_config:
+        assert from_config.get_task(task_id) is not None  # the same folder
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"project_name: my_project\ntask_queue:\n  type: file\n  config:\n"
+                      f"    base_dir: {base}\n    queues: [high, medium, low]\n"
+                      f"result_store:\n  type: fsspec\n  config:\n    base_dir: {base}\n")
+    with OmniQ.from_config_file(config) as oq:
+        assert isinstance(oq.task_queue, FileTaskQueue)
+        assert oq.get_task(task_id) is not None
+
+    monkeypatch.setenv("OMNIQ_TASK_QUEUE_TYPE", "file")
+    monkeypatch.setenv("OMNIQ_FSSPEC_URI", base)
+    monkeypatch.setenv("OMNIQ_PROJECT_NAME", "my_project")
+    with OmniQ.from_env() as oq:
+        assert isinstance(oq.task_queue, FileTaskQueue)
+        assert oq.get_task(task_id) is not None
+
+
+def test_seed_cloud_forms_construct_without_connecting() -> None:
+    from omniq.queue import FileTaskQueue as SeedQueue
+    from omniq.storage import FileResultStorage
+
+    s3_queue = SeedQueue(project_name="my_project", base_dir="s3://my-bucket/omniq",
+                         queues=["high", "medium", "low"],
+                         storage_options={"key": "access_key", "secret": "secret_key"})
+    assert s3_queue.location == "s3://my-bucket/omniq"
+    results = FileResultStorage(base_dir="s3://my-bucket/omniq/results")
+    assert results.location.endswith("/results")
+    # Results and events need no conditional writes: GCS and Azure take them.
+    FileResultStorage(base_dir="gs://my-bucket/omniq", storage_options={"token": "t.json"})
+    FileResultStorage(base_dir="abfs://my-container/omniq")
+
+
+# -- refusals --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("location", ["ftp://host/omniq", "http://host/omniq",
+                                      "gs://my-bucket/omniq", "abfs://my-container/omniq"])
+def test_store_that_cannot_claim_atomically_is_refused_at_construction(location: str) -> None:
+    with pytest.raises(ConfigError, match="cannot claim tasks atomically") as info:
+        FileTaskQueue(project_name="p", base_dir=location)
+    assert "local directory" in str(info.value)  # says what would work
+
+
+@pytest.mark.anyio
+async def test_s3_server_that_ignores_conditional_writes_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # moto honours If-None-Match; a server that does not answers every create with success.
+    with moto_server() as endpoint:
+        monkeypatch.setattr(S3Store, "create", lambda self, key, data=b"": True)
+        queue = AsyncFileTaskQueue(project_name="p", url=f"s3://{BUCKET}/x",
+                                   storage_options=s3_options(endpoint))
+        with pytest.raises(ConfigError, match="ignores If-None-Match"):
+            await queue.connect()
+
+
+def test_location_given_twice_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="url or base_dir"):
+        FileTaskQueue(project_name="p", url="memory://x", base_dir=str(tmp_path))
+
+
+# -- paths -----------------------------------------------------------------------------------------
+
+@pytest.mark.anyio
+async def test_no_name_escapes_base_dir(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    outside_before = files_under(tmp_path)
+    evil = ["../../escape", "/etc/passwd", "a/../../b", "..", ".", "x\x00y", "~7e", "é/ü",
+            "a" * 400]
+    async with AsyncFileTaskQueue(project_name="p", base_dir=str(base)) as queue, \
+            AsyncFileResultStore(project_name="p", base_dir=str(base)) as results, \
+            AsyncFileEventStore(project_name="p", base_dir=str(base)) as events:
+        for task_id in evil:
+            assert await queue.enqueue(double, 1, task_id=task_id) == task_id
+            stored = await queue.get_task(task_id)
+            assert stored is not None and stored.id == task_id
+            await results.put_blob(task_id, b"r", expires_at=None, schedule_id=task_id,
+                                   finished_at=datetime.now(UTC))
+            assert await results.get_blob(task_id) == b"r"
+            await events.append([TaskEvent(id=task_id, type=EventType.ENQUEUED,
+                                           timestamp=datetime.now(UTC), task_id=task_id)])
+            assert [e.id for e in await events.query(task_id=task_id)] == [task_id]
+        claimed = await queue.claim(["default"], worker_id="w", lease=30,
+                                    now=datetime.now(UTC), limit=100)
+        assert sorted(t.id for t in claimed) == sorted(evil)
+        for name in ("../x", "a/b", ".."):
+            with pytest.raises(ConfigError):
+                AsyncFileTaskQueue(project_name=name, base_dir=str(base))
+            with pytest.raises(ConfigError):
+                await queue.enqueue(double, 1, queue_name=name)
+    new = files_under(tmp_path) - outside_before
+    assert new and all(base in p.parents for p in new), sorted(new - {
+        p for p in new if base in p.parents})
+
+
+# -- events as JSON --------------------------------------------------------------------------------
+
+@pytest.mark.anyio
+async def test_events_are_json_files(tmp_path: Path) -> None:
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    async with AsyncFileEventStore(project_name="p", base_dir=str(tmp_path)) as events:
+        await events.append([TaskEvent(id="e1", type=EventType.COMPLETE, timestamp=now,
+                                       task_id="t1", queue_name="q", attempt=1,
+                                       data={"took": 0.5})])
+        day = tmp_path / "p" / "events" / "2026-12-05"
+        (path,) = day.iterdir()
+        assert path.suffix == ".json"
+        body = json.loads(path.read_text())
+        assert body["id"] == "e1" and body["type"] == "COMPLETE"
+        assert body["task_id"] == "t1" and body["data"] == {"took": 0.5}
+        assert (tmp_path / "p" / "events_by_task" / "t1" / path.name).is_file()
+        assert await events.purge(now + timedelta(seconds=1)) == 1
+        assert list(day.iterdir()) == [] and await events.query(task_id="t1") == []
+
+
+# -- listings and wake-ups -------------------------------------------------------------------------
+
+@pytest.mark.anyio
+async def test_finished_tasks_leave_the_claim_indexes(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    async with AsyncFileTaskQueue(project_name="p", base_dir=str(tmp_path)) as queue:
+        await queue.enqueue_many(double, range(30))
+        later = await queue.enqueue(double, 1, run_in=3600)
+        now = datetime.now(UTC)
+        claimed = await queue.claim(["default"], worker_id="w", lease=30, now=now, limit=100)
+        assert len(claimed) == 30
+        for task in claimed:
+            done = task.__class__(**{**{f: getattr(task, f) for f in task.__struct_fields__},
+                                     "status": TaskStatus.COMPLETED})
+            assert await queue.update_task(done, expect_status={TaskStatus.RUNNING},
+                                           expect_attempts=1)
+        assert os.listdir(root / "ready" / "default") == []
+        assert os.listdir(root / "running") == []
+        assert [n.rsplit("_", 1)[1] for n in os.listdir(root / "wait" / "default")] == [later]
+        assert len(os.listdir(root / "status" / "completed" / "default")) == 30
+        assert await queue.count_tasks(status=TaskStatus.COMPLETED) == 30
+
+
+@pytest.mark.anyio
+async def test_idle_worker_on_a_local_dir_wakes_on_another_instances_enqueue(
+        tmp_path: Path) -> None:
+    if _wakeups.watch(str(tmp_path), ["probe"]) is None:
+        pytest.skip("no inotify on this platform: the queue polls with a back-off instead")
+    async with AsyncFileTaskQueue(project_name="p", base_dir=str(tmp_path),
+                                  poll_interval=30) as idle, \
+            AsyncFileTaskQueue(project_name="p", base_dir=str(tmp_path)) as other:
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            async def enqueue_soon() -> None:
+                await anyio.sleep(0.2)
+                await other.enqueue(double, 1, queue_name="wake")
+
+            tg.start_soon(enqueue_soon)
+            await idle.wait_for_work(["wake"], 20)
+        assert time.monotonic() - started < 5  # woken, not the 20 s timeout
+
+
+# -- several processes on one directory ----------------------------------------------------------
+
+class Workers:
+    """Worker processes started by one test, always stopped (by pid) at its end."""
+
+    def __init__(self, base_dir: str, project: str) -> None:
+        self.base_dir, self.project = base_dir, project
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(self, concurrency: int, lease: float) -> subprocess.Popen[str]:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+        proc = subprocess.Popen(
+            [sys.executable, str(WORKER), self.base_dir, self.project, str(concurrency),
+             str(lease)], env=env, stdout=subprocess.PIPE, text=True)
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready", "worker process failed to start"
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def workers(tmp_path: Path, project_name: str) -> Iterator[Workers]:
+    group = Workers(str(tmp_path / "shared"), project_name)
+    yield group
+    group.stop()
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> str:
+    path = tmp_path / "runs"
+    path.mkdir()
+    return str(path)
+
+
+async def wait_completed(oq: AsyncOmniQ, count: int, timeout: float) -> None:
+    with anyio.fail_after(timeout):
+        while await oq.task_queue.count_tasks(status=TaskStatus.COMPLETED) < count:
+            await anyio.sleep(0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_three_worker_processes_run_each_task_once(workers: Workers,
+                                                         out_dir: str) -> None:
+    async with AsyncOmniQ(project_name=workers.project, backend_type="file",
+                          base_dir=workers.base_dir) as oq:
+        ids = await oq.enqueue_many(record, [(n, out_dir) for n in range(1000)])
+        for _ in range(3):
+            workers.start(concurrency=8, lease=30.0)
+        await wait_completed(oq, 1000, timeout=120)
+        workers.stop()
+        assert await oq.get_result(ids[321], timeout=5) == 321
+    logs = read_logs(out_dir)
+    runs = Counter(line for lines in logs.values() for line in lines)
+    assert sorted(runs) == sorted(f"done {n}" for n in range(1000))
+    assert set(runs.values()) == {1}, [k for k, v in runs.items() if v > 1][:10]
+    assert len([pid for pid, lines in logs.items() if lines]) >= 2  # the work was shared
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_task_of_a_killed_worker_runs_again_after_its_lease(workers: Workers,
+                                                                   out_dir: str) -> None:
+    async with AsyncOmniQ(project_name=workers.project, backend_type="file",
+                          base_dir=workers.base_dir) as oq:
+        slow_id = await oq.enqueue(slow_record, 0, out_dir, 1.5)
+        victim = workers.start(concurrency=1, lease=1.0)
+        with anyio.fail_after(20):
+            while "start 0" not in read_logs(out_dir).get(victim.pid, []):
+                await anyio.sleep(0.02)
+        survivor = workers.start(concurrency=2, lease=1.0)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        assert await oq.get_result(slow_id, timeout=30) == 0
+        task = await oq.get_task(slow_id)
+        assert task is not None and task.status == TaskStatus.COMPLETED
+        assert task.redeliveries == 1 and task.attempts == 2
+    logs = read_logs(out_dir)
+    assert logs[victim.pid] == ["start 0"]
+    assert logs[survivor.pid].count("start 0") == 1
+
+
+# -- S3 layout -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.mark.anyio
+async def test_s3_layout_and_conditional_claims(s3_endpoint: str, project_name: str) -> None:
+    import s3fs
+
+    options = {"url": f"s3://{BUCKET}/layout", "storage_options": s3_options(s3_endpoint)}
+    async with AsyncFileTaskQueue(project_name=project_name, **options) as a, \
+            AsyncFileTaskQueue(project_name=project_name, **options) as b:
+        task_id = await a.enqueue(double, 2)
+        fs = s3fs.S3FileSystem(**s3_options(s3_endpoint))
+        root = f"{BUCKET}/layout/{project_name}"
+        assert fs.exists(f"{root}/tasks/{task_id}")
+        assert fs.ls(f"{root}/wait/default", detail=False)
+        now = datetime.now(UTC)
+        got = [await a.claim(["default"], worker_id="a", lease=30, now=now),
+               await b.claim(["default"], worker_id="b", lease=30, now=now)]
+        assert sorted(len(g) for g in got) == [0, 1]
+        assert fs.ls(f"{root}/running", detail=False)

@@ -1,0 +1,85 @@
+"""The whole conformance kit (``omniq.testing``) on the ``file`` backend (omniq-fsspec), on a
+local directory, on ``memory://`` and on S3 (moto's server mode on a loopback port).
+
+Each test gets its own project name, hence its own folder under the location; the folder is
+removed afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto_s3 import BUCKET, moto_server, s3_options
+from omniq.testing import ConformanceTests
+from omniq_fsspec import AsyncFileEventStore, AsyncFileResultStore, AsyncFileTaskQueue
+from omniq_fsspec._stores import open_store
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+class FileKit(ConformanceTests):
+    """The kit's fixtures for every location; subclasses say where."""
+
+    @pytest.fixture
+    def backend_type(self) -> str:
+        return "file"
+
+    @pytest.fixture
+    async def task_queue(self, backend_options: dict[str, Any],
+                         project_name: str) -> AsyncIterator[AsyncFileTaskQueue]:
+        async with AsyncFileTaskQueue(project_name=project_name, **backend_options) as queue:
+            yield queue
+
+    @pytest.fixture
+    async def result_store(self, backend_options: dict[str, Any],
+                           project_name: str) -> AsyncIterator[AsyncFileResultStore]:
+        async with AsyncFileResultStore(project_name=project_name, **backend_options) as store:
+            yield store
+
+    @pytest.fixture
+    async def event_store(self, backend_options: dict[str, Any],
+                          project_name: str) -> AsyncIterator[AsyncFileEventStore]:
+        async with AsyncFileEventStore(project_name=project_name, **backend_options) as store:
+            yield store
+
+
+def _remove_project(options: dict[str, Any], project_name: str) -> None:
+    location = options.get("url") or options["base_dir"]
+    open_store(f"{location.rstrip('/')}/{project_name}",
+               options.get("storage_options")).remove_all()
+
+
+class TestFileConformanceLocal(FileKit):
+    @pytest.fixture
+    def backend_options(self, tmp_path: Path) -> dict[str, Any]:
+        return {"base_dir": str(tmp_path / "omniq")}
+
+
+class TestFileConformanceMemory(FileKit):
+    @pytest.fixture
+    def store_scope(self) -> str:
+        return "process"  # fsspec's memory:// is shared by this process only
+
+    @pytest.fixture
+    def backend_options(self, project_name: str) -> Iterator[dict[str, Any]]:
+        options = {"url": "memory://omniq-kit"}
+        yield options
+        _remove_project(options, project_name)
+
+
+class TestFileConformanceS3(FileKit):
+    @pytest.fixture
+    def backend_options(self, s3_endpoint: str,
+                        project_name: str) -> Iterator[dict[str, Any]]:
+        options = {"url": f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
+                   "storage_options": s3_options(s3_endpoint)}
+        yield options
+        _remove_project(options, project_name)
