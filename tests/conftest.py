@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -79,3 +81,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run test_gevent.py last: gevent's monkey-patching is process-wide and cannot be undone,
     so no other test may run after it patched the process."""
     items.sort(key=lambda item: item.path.name == "test_gevent.py")
+
+
+@pytest.fixture
+def without_omniq_nats(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Hide omniq-nats (installed with the test tools) to see what a user without it meets."""
+    from omniq import plugins
+    from omniq.plugins import _registry
+
+    original = _registry._entry_points
+    monkeypatch.setattr(_registry, "_entry_points", lambda: [
+        ep for ep in original() if not ep.value.startswith("omniq_nats.")])
+    monkeypatch.delitem(sys.modules, "omniq.backends.nats", raising=False)
+    plugins.reset()
+    yield
+    plugins.reset()

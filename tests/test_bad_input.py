@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
-from collections.abc import Iterator
 
 import pytest
 from omniq import (
@@ -14,23 +12,8 @@ from omniq import (
     PluginNotFoundError,
     SerializationError,
     TaskNotFoundError,
-    plugins,
 )
 from seed_tasks import add_numbers
-
-
-@pytest.fixture
-def without_omniq_nats(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Hide omniq-nats (installed with the test tools) to see what a user without it meets."""
-    from omniq.plugins import _registry
-
-    original = _registry._entry_points
-    monkeypatch.setattr(_registry, "_entry_points", lambda: [
-        ep for ep in original() if not ep.value.startswith("omniq_nats.")])
-    monkeypatch.delitem(sys.modules, "omniq.backends.nats", raising=False)
-    plugins.reset()
-    yield
-    plugins.reset()
 
 
 @pytest.mark.usefixtures("without_omniq_nats")

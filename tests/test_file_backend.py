@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -33,9 +32,7 @@ from omniq_fsspec import (
 )
 from omniq_fsspec._stores import S3Store
 from tasks_sqlite import read_logs, record, slow_record
-
-TESTS = Path(__file__).parent
-WORKER = TESTS / "file_worker.py"
+from worker_processes import WorkerProcesses
 
 
 def double(x: int) -> int:
@@ -240,33 +237,15 @@ async def test_idle_worker_on_a_local_dir_wakes_on_another_instances_enqueue(
 
 # -- several processes on one directory ----------------------------------------------------------
 
-class Workers:
-    """Worker processes started by one test, always stopped (by pid) at its end."""
+class Workers(WorkerProcesses):
+    """Worker processes (``file_worker.py``) on one directory."""
 
-    def __init__(self, base_dir: str, project: str) -> None:
-        self.base_dir, self.project = base_dir, project
-        self.procs: list[subprocess.Popen[str]] = []
+    def __init__(self, directory: str, project: str) -> None:
+        super().__init__("file_worker.py")
+        self.directory, self.project = directory, project
 
     def start(self, concurrency: int, lease: float) -> subprocess.Popen[str]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
-        proc = subprocess.Popen(
-            [sys.executable, str(WORKER), self.base_dir, self.project, str(concurrency),
-             str(lease)], env=env, stdout=subprocess.PIPE, text=True)
-        self.procs.append(proc)
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready", "worker process failed to start"
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        return self.spawn(self.directory, self.project, concurrency, lease)
 
 
 @pytest.fixture

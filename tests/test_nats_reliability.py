@@ -7,13 +7,9 @@ from what the store says.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import os
-import selectors
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +22,9 @@ from omniq.exceptions import BackendUnavailableError
 from omniq.models import TaskStatus
 from omniq.testing import eventually
 from omniq_nats import AsyncNATSTaskQueue
+from worker_processes import WorkerProcesses, executions
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
-TESTS = Path(__file__).parent
-WORKER = TESTS / "nats_worker.py"
 
 
 @pytest.fixture
@@ -52,36 +47,15 @@ def clean(nats_url: str, project_name: str) -> Iterator[None]:
     asyncio.run(drop())
 
 
-class Workers:
+class Workers(WorkerProcesses):
     """Worker processes (``nats_worker.py``), started and always stopped by the test."""
 
     def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[str]] = []
+        super().__init__("nats_worker.py")
 
     def start(self, url: str, project: str, *, max_workers: int = 10,
               lease: float = 30.0) -> subprocess.Popen[str]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
-        proc = subprocess.Popen(
-            [sys.executable, str(WORKER), url, project, "--max-workers", str(max_workers),
-             "--lease", str(lease)], stdout=subprocess.PIPE, text=True, env=env)
-        self.procs.append(proc)
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout=30) or proc.stdout.readline().strip() != "ready":
-                raise RuntimeError("worker process did not start")
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        return self.spawn(url, project, "--max-workers", max_workers, "--lease", lease)
 
 
 @pytest.fixture
@@ -90,12 +64,6 @@ def workers() -> Iterator[Workers]:
     yield started
     started.stop()
 
-
-def executions(out: Path) -> collections.Counter[str]:
-    lines: collections.Counter[str] = collections.Counter()
-    for log in out.glob("*.log"):
-        lines.update(line for line in log.read_text().splitlines() if line)
-    return lines
 
 
 async def all_completed(queue: AsyncNATSTaskQueue, n: int) -> bool:

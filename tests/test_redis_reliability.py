@@ -5,12 +5,8 @@ task functions append to (``tasks_redis``), not from what the store says.
 
 from __future__ import annotations
 
-import collections
-import os
-import selectors
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +18,9 @@ from omniq.models import TaskStatus
 from omniq.testing import eventually
 from omniq_redis import AsyncRedisTaskQueue
 from tasks_redis import RedisServer
+from worker_processes import WorkerProcesses, executions
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
-TESTS = Path(__file__).parent
-WORKER = TESTS / "redis_worker.py"
 
 
 @pytest.fixture
@@ -45,37 +40,16 @@ def clean(redis_url: str, project_name: str) -> Iterator[None]:
     client.close()
 
 
-class Workers:
+class Workers(WorkerProcesses):
     """Worker processes (``redis_worker.py``), started and always stopped by the test."""
 
     def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[str]] = []
+        super().__init__("redis_worker.py")
 
     def start(self, url: str, project: str, *, max_workers: int = 10, lease: float = 30.0,
               queues: str = "default") -> subprocess.Popen[str]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
-        proc = subprocess.Popen(
-            [sys.executable, str(WORKER), url, project, "--max-workers", str(max_workers),
-             "--lease", str(lease), "--queues", queues],
-            stdout=subprocess.PIPE, text=True, env=env)
-        self.procs.append(proc)
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout=30) or proc.stdout.readline().strip() != "ready":
-                raise RuntimeError("worker process did not start")
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        return self.spawn(url, project, "--max-workers", max_workers, "--lease", lease,
+                          "--queues", queues)
 
 
 @pytest.fixture
@@ -84,13 +58,6 @@ def workers() -> Iterator[Workers]:
     yield started
     started.stop()
 
-
-def executions(out: Path) -> collections.Counter[str]:
-    """Every line the task functions wrote, over all processes."""
-    lines: collections.Counter[str] = collections.Counter()
-    for log in out.glob("*.log"):
-        lines.update(line for line in log.read_text().splitlines() if line)
-    return lines
 
 
 async def all_completed(queue: AsyncRedisTaskQueue, n: int) -> bool:

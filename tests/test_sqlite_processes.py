@@ -7,10 +7,8 @@ from what the queue reports.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +18,9 @@ import pytest
 from omniq import AsyncOmniQ
 from omniq.models import TaskStatus
 from tasks_sqlite import read_logs, record, slow_record
+from worker_processes import WorkerProcesses
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
-TESTS = Path(__file__).parent
-WORKER = TESTS / "sqlite_worker.py"
 
 
 @pytest.fixture
@@ -31,33 +28,15 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class Workers:
-    """Worker processes started by one test, always stopped (by pid) at its end."""
+class Workers(WorkerProcesses):
+    """Worker processes (``sqlite_worker.py``) on one database file."""
 
     def __init__(self, database: str, project: str) -> None:
+        super().__init__("sqlite_worker.py")
         self.database, self.project = database, project
-        self.procs: list[subprocess.Popen[str]] = []
 
     def start(self, concurrency: int, lease: float) -> subprocess.Popen[str]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
-        proc = subprocess.Popen(
-            [sys.executable, str(WORKER), self.database, self.project, str(concurrency),
-             str(lease)], env=env, stdout=subprocess.PIPE, text=True)
-        self.procs.append(proc)
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready", "worker process failed to start"
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        return self.spawn(self.database, self.project, concurrency, lease)
 
 
 @pytest.fixture

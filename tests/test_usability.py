@@ -24,20 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).parent
 
 
-@pytest.fixture
-def without_omniq_nats(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Hide omniq-nats (installed with the test tools) to see what a user without it meets."""
-    from omniq.plugins import _registry
-
-    original = _registry._entry_points
-    monkeypatch.setattr(_registry, "_entry_points", lambda: [
-        ep for ep in original() if not ep.value.startswith("omniq_nats.")])
-    monkeypatch.delitem(sys.modules, "omniq.backends.nats", raising=False)
-    plugins.reset()
-    yield
-    plugins.reset()
-
-
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIQ_")}
     return {**env, "PYTHONPATH": str(TESTS), "OMNIQ_SECRET_KEY": "omniq-test-secret", **extra}
