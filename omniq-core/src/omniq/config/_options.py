@@ -9,6 +9,7 @@ was expected and the closest valid name, instead of Python's ``unexpected keywor
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import types
 import typing
@@ -57,12 +58,13 @@ def check_options(target: Callable[..., Any], options: Mapping[str, Any], *, wha
         also: Further names the caller takes itself (not checked against ``target``).
         source: Where the options came from, for the message.
     """
-    params = _parameters(target)
+    if not options:
+        return
+    params, hints = _spec(getattr(target, "__func__", target))  # bound method: its function
     if params is None:
         return
     also = set(also)
     accepted = {name for name in params if name not in set(ignore)} | also
-    hints = _hints(target)
     for name, value in options.items():
         field = f"{field_prefix}{name}"
         if name in also:
@@ -73,6 +75,13 @@ def check_options(target: Callable[..., Any], options: Mapping[str, Any], *, wha
         if expected is not None:
             raise ConfigError(f"invalid value for option {name!r} of {what}", field=field,
                               value=redact_value(name, value), expected=expected, source=source)
+
+
+@functools.lru_cache(maxsize=256)
+def _spec(target: Callable[..., Any]
+          ) -> tuple[dict[str, inspect.Parameter] | None, dict[str, Any]]:
+    """The parameters and type hints of ``target``, read once (enqueue checks every call)."""
+    return _parameters(target), _hints(target)
 
 
 def _parameters(target: Callable[..., Any]) -> dict[str, inspect.Parameter] | None:
