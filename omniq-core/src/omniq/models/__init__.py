@@ -25,6 +25,7 @@ from ._task import (
     Task,
     TaskStatus,
     binding,
+    binding_values,
     decode_task,
     unreadable,
 )
@@ -32,6 +33,7 @@ from ._task import (
 __all__ = [
     "UNREADABLE",
     "binding",
+    "binding_values",
     "decode_task",
     "unreadable",
     "ConfigStruct",

@@ -101,17 +101,22 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return isinstance(other, Task) and other.id == self.id and other.attempts == self.attempts
 
 
-def binding(task_id: str, task: "Task | None" = None, **fields: Any) -> list[Any]:
+def binding(task_id: str, task: "Task") -> list[Any]:
     """What a task's signature binds besides its call: its id and every field that decides
     how it runs (queue, timeout, retries, dependencies, deliveries, result options, schedule).
-
-    Give ``task`` to read the fields from it, or the fields themselves (when signing a task
-    that is being built).
     """
-    get = (lambda name: getattr(task, name)) if task is not None else fields.__getitem__
-    return [task_id, get("queue_name"), get("timeout"), get("max_retries"),
-            get("retry_delay"), list(get("depends_on")), get("max_deliveries"),
-            get("store_result"), get("result_ttl"), get("schedule_id")]
+    return binding_values(task_id, task.queue_name, task.timeout, task.max_retries,
+                          task.retry_delay, task.depends_on, task.max_deliveries,
+                          task.store_result, task.result_ttl, task.schedule_id)
+
+
+def binding_values(task_id: str, queue_name: str, timeout: float | None, max_retries: int,
+                   retry_delay: float, depends_on: list[str], max_deliveries: int | None,
+                   store_result: bool, result_ttl: float | None,
+                   schedule_id: str | None) -> list[Any]:
+    """:func:`binding` of a task still being built, from its fields."""
+    return [task_id, queue_name, timeout, max_retries, retry_delay, list(depends_on),
+            max_deliveries, store_result, result_ttl, schedule_id]
 
 
 #: ``func_name`` of the stand-in for a record that could not be read.

@@ -29,7 +29,7 @@ from ..models import (
     EventType,
     Task,
     TaskStatus,
-    binding,
+    binding_values,
 )
 from ._options import check_task_options
 from ._scheduling import SchedulingMixin
@@ -135,29 +135,27 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigError("bad max_retries", field="max_retries", value=max_retries,
                               expected="an int >= 0")
-        options: dict[str, Any] = {
-            "queue_name": queue,
-            "timeout": seconds(timeout if timeout is not None else self._defaults["TASK_TIMEOUT"],
-                               "timeout"),
-            "max_retries": max_retries,
-            "retry_delay": seconds(
-                retry_delay if retry_delay is not None else self._defaults["RETRY_DELAY"],
-                "retry_delay") or 0.0,
-            "depends_on": list(dict.fromkeys(depends_on or ())),
-            "max_deliveries": max_deliveries or self._defaults["MAX_DELIVERIES"],
-            "store_result": store_result,
-            "result_ttl": seconds(
-                result_ttl if result_ttl is not None else self._defaults["RESULT_TTL"],
-                "result_ttl"),
-            "schedule_id": schedule_id,
-        }
+        defaults = self._defaults
+        timeout_s = seconds(timeout if timeout is not None else defaults["TASK_TIMEOUT"],
+                            "timeout")
+        delay_s = seconds(retry_delay if retry_delay is not None else defaults["RETRY_DELAY"],
+                          "retry_delay") or 0.0
+        result_ttl_s = seconds(result_ttl if result_ttl is not None else defaults["RESULT_TTL"],
+                               "result_ttl")
+        parents = list(dict.fromkeys(depends_on or ()))
+        deliveries = max_deliveries or defaults["MAX_DELIVERIES"]
         task_id = task_id or new_id()
         func_name, payload = self.serializer.dump_call(
             func, tuple(args), kwargs, callback=callback, callback_args=callback_args,
-            binding=binding(task_id, **options))
-        return Task(id=task_id, func_name=func_name, payload=payload, name=name,
-                    description=description, tags=list(tags or ()), priority=priority,
-                    created_at=now, run_at=eta, expires_at=after(eta, ttl_s), **options)
+            binding=binding_values(task_id, queue, timeout_s, max_retries, delay_s, parents,
+                                   deliveries, store_result, result_ttl_s, schedule_id))
+        return Task(id=task_id, func_name=func_name, payload=payload, queue_name=queue,
+                    name=name, description=description, tags=list(tags or ()),
+                    priority=priority, created_at=now, run_at=eta,
+                    expires_at=after(eta, ttl_s), result_ttl=result_ttl_s, depends_on=parents,
+                    max_retries=max_retries, retry_delay=delay_s, timeout=timeout_s,
+                    store_result=store_result, schedule_id=schedule_id,
+                    max_deliveries=deliveries)
 
     def _queue_name(self, queue_name: str | None) -> str:
         if queue_name is None:
@@ -180,7 +178,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         is written and that id is returned. Raises ``BackendUnavailableError`` if the store
         cannot be reached (the task is then not stored; retrying with the same id is safe).
         """
-        check_task_options(self.build_task, options)
+        if options:
+            check_task_options(self.build_task, options)
         return (await self.enqueue_tasks([self.build_task(func, *args, **options)]))[0]
 
     async def enqueue_many(
@@ -194,7 +193,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         Each item is a tuple of positional arguments, a dict of keyword arguments, or a single
         argument. ``options`` apply to every task.
         """
-        check_task_options(self.build_task, options)
+        if options:
+            check_task_options(self.build_task, options)
         now = utcnow()
         tasks = []
         for item in items:
