@@ -273,7 +273,7 @@ async def wait_completed(oq: AsyncOmniQ, count: int, timeout: float) -> None:
 async def test_three_worker_processes_run_each_task_once(workers: Workers,
                                                          out_dir: str) -> None:
     async with AsyncOmniQ(project_name=workers.project, backend_type="file",
-                          base_dir=workers.base_dir) as oq:
+                          base_dir=workers.directory) as oq:
         ids = await oq.enqueue_many(record, [(n, out_dir) for n in range(1000)])
         for _ in range(3):
             workers.start(concurrency=8, lease=30.0)
@@ -292,7 +292,7 @@ async def test_three_worker_processes_run_each_task_once(workers: Workers,
 async def test_task_of_a_killed_worker_runs_again_after_its_lease(workers: Workers,
                                                                    out_dir: str) -> None:
     async with AsyncOmniQ(project_name=workers.project, backend_type="file",
-                          base_dir=workers.base_dir) as oq:
+                          base_dir=workers.directory) as oq:
         slow_id = await oq.enqueue(slow_record, 0, out_dir, 1.5)
         victim = workers.start(concurrency=1, lease=1.0)
         with anyio.fail_after(20):
