@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from omniq_fsspec import (
 )
 from omniq_fsspec._stores import S3Store
 from tasks_sqlite import read_logs, record, slow_record
-from worker_processes import WorkerProcesses
+from worker_processes import LocalWorkers
 
 
 def double(x: int) -> int:
@@ -237,15 +236,11 @@ async def test_idle_worker_on_a_local_dir_wakes_on_another_instances_enqueue(
 
 # -- several processes on one directory ----------------------------------------------------------
 
-class Workers(WorkerProcesses):
+class Workers(LocalWorkers):
     """Worker processes (``file_worker.py``) on one directory."""
 
     def __init__(self, directory: str, project: str) -> None:
-        super().__init__("file_worker.py")
-        self.directory, self.project = directory, project
-
-    def start(self, concurrency: int, lease: float) -> subprocess.Popen[str]:
-        return self.spawn(self.directory, self.project, concurrency, lease)
+        super().__init__("file_worker.py", directory, project)
 
 
 @pytest.fixture
@@ -273,7 +268,7 @@ async def wait_completed(oq: AsyncOmniQ, count: int, timeout: float) -> None:
 async def test_three_worker_processes_run_each_task_once(workers: Workers,
                                                          out_dir: str) -> None:
     async with AsyncOmniQ(project_name=workers.project, backend_type="file",
-                          base_dir=workers.directory) as oq:
+                          base_dir=workers.location) as oq:
         ids = await oq.enqueue_many(record, [(n, out_dir) for n in range(1000)])
         for _ in range(3):
             workers.start(concurrency=8, lease=30.0)
@@ -292,7 +287,7 @@ async def test_three_worker_processes_run_each_task_once(workers: Workers,
 async def test_task_of_a_killed_worker_runs_again_after_its_lease(workers: Workers,
                                                                    out_dir: str) -> None:
     async with AsyncOmniQ(project_name=workers.project, backend_type="file",
-                          base_dir=workers.directory) as oq:
+                          base_dir=workers.location) as oq:
         slow_id = await oq.enqueue(slow_record, 0, out_dir, 1.5)
         victim = workers.start(concurrency=1, lease=1.0)
         with anyio.fail_after(20):

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from omniq.exceptions import BackendUnavailableError
 from omniq.models import TaskStatus
 from omniq.testing import eventually
 from omniq_nats import AsyncNATSTaskQueue
-from worker_processes import WorkerProcesses, executions
+from worker_processes import ServerWorkers, executions
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
@@ -51,20 +50,9 @@ def clean(nats_url: str, project_name: str) -> Iterator[None]:
 SOAK_TASKS = int(os.environ.get("OMNIQ_SOAK_TASKS", "5000"))
 
 
-class Workers(WorkerProcesses):
-    """Worker processes (``nats_worker.py``), started and always stopped by the test."""
-
-    def __init__(self) -> None:
-        super().__init__("nats_worker.py")
-
-    def start(self, url: str, project: str, *, max_workers: int = 10,
-              lease: float = 30.0) -> subprocess.Popen[str]:
-        return self.spawn(url, project, "--max-workers", max_workers, "--lease", lease)
-
-
 @pytest.fixture
-def workers() -> Iterator[Workers]:
-    started = Workers()
+def workers() -> Iterator[ServerWorkers]:
+    started = ServerWorkers("nats_worker.py")
     yield started
     started.stop()
 
@@ -77,7 +65,7 @@ async def all_completed(queue: AsyncNATSTaskQueue, n: int) -> bool:
 @pytest.mark.anyio
 @pytest.mark.usefixtures("clean")
 async def test_four_workers_complete_every_task_exactly_once(
-        nats_url: str, project_name: str, tmp_path: Path, workers: Workers) -> None:
+        nats_url: str, project_name: str, tmp_path: Path, workers: ServerWorkers) -> None:
     n = SOAK_TASKS
     out = tmp_path / "runs"
     out.mkdir()
@@ -97,7 +85,7 @@ async def test_four_workers_complete_every_task_exactly_once(
 @pytest.mark.anyio
 @pytest.mark.usefixtures("clean")
 async def test_a_task_of_a_killed_worker_runs_again_after_its_lease(
-        nats_url: str, project_name: str, tmp_path: Path, workers: Workers) -> None:
+        nats_url: str, project_name: str, tmp_path: Path, workers: ServerWorkers) -> None:
     out = tmp_path / "runs"
     out.mkdir()
     async with AsyncNATSTaskQueue(url=nats_url, project_name=project_name) as queue:
@@ -122,7 +110,7 @@ async def test_a_task_of_a_killed_worker_runs_again_after_its_lease(
 
 @pytest.mark.anyio
 async def test_workers_ride_out_a_server_restart_and_nothing_acknowledged_is_lost(
-        tmp_path: Path, workers: Workers) -> None:
+        tmp_path: Path, workers: ServerWorkers) -> None:
     server = NATSServer(tmp_path / "js")
     server.start()
     out = tmp_path / "runs"

@@ -6,7 +6,6 @@ task functions append to (``tasks_redis``), not from what the store says.
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from omniq.models import TaskStatus
 from omniq.testing import eventually
 from omniq_redis import AsyncRedisTaskQueue
 from tasks_redis import RedisServer
-from worker_processes import WorkerProcesses, executions
+from worker_processes import ServerWorkers, executions
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -40,21 +39,9 @@ def clean(redis_url: str, project_name: str) -> Iterator[None]:
     client.close()
 
 
-class Workers(WorkerProcesses):
-    """Worker processes (``redis_worker.py``), started and always stopped by the test."""
-
-    def __init__(self) -> None:
-        super().__init__("redis_worker.py")
-
-    def start(self, url: str, project: str, *, max_workers: int = 10, lease: float = 30.0,
-              queues: str = "default") -> subprocess.Popen[str]:
-        return self.spawn(url, project, "--max-workers", max_workers, "--lease", lease,
-                          "--queues", queues)
-
-
 @pytest.fixture
-def workers() -> Iterator[Workers]:
-    started = Workers()
+def workers() -> Iterator[ServerWorkers]:
+    started = ServerWorkers("redis_worker.py")
     yield started
     started.stop()
 
@@ -67,7 +54,7 @@ async def all_completed(queue: AsyncRedisTaskQueue, n: int) -> bool:
 @pytest.mark.anyio
 @pytest.mark.usefixtures("clean")
 async def test_four_workers_complete_20000_tasks_exactly_once(
-        redis_url: str, project_name: str, tmp_path: Path, workers: Workers) -> None:
+        redis_url: str, project_name: str, tmp_path: Path, workers: ServerWorkers) -> None:
     n = 20_000
     out = tmp_path / "runs"
     out.mkdir()
@@ -90,7 +77,7 @@ async def test_four_workers_complete_20000_tasks_exactly_once(
 @pytest.mark.anyio
 @pytest.mark.usefixtures("clean")
 async def test_a_task_of_a_killed_worker_runs_again_after_its_lease(
-        redis_url: str, project_name: str, tmp_path: Path, workers: Workers) -> None:
+        redis_url: str, project_name: str, tmp_path: Path, workers: ServerWorkers) -> None:
     out = tmp_path / "runs"
     out.mkdir()
     async with AsyncRedisTaskQueue(url=redis_url, project_name=project_name) as queue:
@@ -122,7 +109,7 @@ async def test_a_task_of_a_killed_worker_runs_again_after_its_lease(
 
 @pytest.mark.anyio
 async def test_workers_ride_out_a_redis_restart_and_nothing_acknowledged_is_lost(
-        tmp_path: Path, workers: Workers) -> None:
+        tmp_path: Path, workers: ServerWorkers) -> None:
     server = RedisServer(tmp_path)
     server.start()
     out = tmp_path / "runs"

@@ -8,7 +8,6 @@ from what the queue reports.
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from omniq import AsyncOmniQ
 from omniq.models import TaskStatus
 from tasks_sqlite import read_logs, record, slow_record
-from worker_processes import WorkerProcesses
+from worker_processes import LocalWorkers
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -28,15 +27,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class Workers(WorkerProcesses):
+class Workers(LocalWorkers):
     """Worker processes (``sqlite_worker.py``) on one database file."""
 
     def __init__(self, database: str, project: str) -> None:
-        super().__init__("sqlite_worker.py")
-        self.database, self.project = database, project
-
-    def start(self, concurrency: int, lease: float) -> subprocess.Popen[str]:
-        return self.spawn(self.database, self.project, concurrency, lease)
+        super().__init__("sqlite_worker.py", database, project)
 
 
 @pytest.fixture
@@ -61,7 +56,7 @@ async def wait_completed(oq: AsyncOmniQ, count: int, timeout: float) -> None:
 
 async def test_four_workers_run_5000_tasks_exactly_once(workers: Workers, out_dir: str) -> None:
     async with AsyncOmniQ(project_name=workers.project, backend_type="sqlite",
-                          database_path=workers.database) as oq:
+                          database_path=workers.location) as oq:
         ids = await oq.enqueue_many(record, [(n, out_dir) for n in range(5000)])
         assert len(set(ids)) == 5000
         for _ in range(4):
@@ -81,7 +76,7 @@ async def test_four_workers_run_5000_tasks_exactly_once(workers: Workers, out_di
 async def test_task_of_a_killed_worker_runs_again_after_its_lease(workers: Workers,
                                                                    out_dir: str) -> None:
     async with AsyncOmniQ(project_name=workers.project, backend_type="sqlite",
-                          database_path=workers.database) as oq:
+                          database_path=workers.location) as oq:
         slow_id = await oq.enqueue(slow_record, 0, out_dir, 1.5)
         victim = workers.start(concurrency=1, lease=1.0)
         with anyio.fail_after(20):  # the victim is in the middle of the slow task

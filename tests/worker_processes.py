@@ -50,3 +50,25 @@ def executions(out: Path) -> collections.Counter[str]:
     for log in out.glob("*.log"):
         lines.update(line for line in log.read_text().splitlines() if line)
     return lines
+
+
+class LocalWorkers(WorkerProcesses):
+    """Worker processes on one local store: ``script LOCATION PROJECT CONCURRENCY LEASE``
+    (a database file, a directory)."""
+
+    def __init__(self, script: str, location: str, project: str) -> None:
+        super().__init__(script)
+        self.location, self.project = location, project
+
+    def start(self, concurrency: int, lease: float) -> subprocess.Popen[str]:
+        return self.spawn(self.location, self.project, concurrency, lease)
+
+
+class ServerWorkers(WorkerProcesses):
+    """Worker processes on a server: ``script URL PROJECT --max-workers N --lease S
+    [--queues Q]``."""
+
+    def start(self, url: str, project: str, *, max_workers: int = 10, lease: float = 30.0,
+              queues: str | None = None) -> subprocess.Popen[str]:
+        extra = ("--queues", queues) if queues is not None else ()
+        return self.spawn(url, project, "--max-workers", max_workers, "--lease", lease, *extra)
