@@ -34,6 +34,7 @@ from .models import (
     TaskEvent,
     TaskStatus,
 )
+from .observe import enable
 
 if TYPE_CHECKING:
     from .queue import AsyncTaskQueue
@@ -56,6 +57,8 @@ class AsyncOmniQ:
         queues: Queue names in priority order.
         worker_type, worker_config: Defaults for :meth:`start_worker`.
         secret_key: Signing key (default ``OMNIQ_SECRET_KEY`` or the project's own key).
+        metrics: Record Prometheus metrics (``prometheus-client``); default ``OMNIQ_METRICS``.
+        tracing: Record OpenTelemetry spans (``opentelemetry-api``); default ``OMNIQ_TRACING``.
         **kwargs: Connection settings for the backend (``url=``, ``host=``, ``base_dir=`` ...).
     """
 
@@ -71,6 +74,8 @@ class AsyncOmniQ:
         worker_type: str | None = None,
         worker_config: Mapping[str, Any] | None = None,
         secret_key: str | None = None,
+        metrics: bool | None = None,
+        tracing: bool | None = None,
         **kwargs: Any,
     ) -> None:
         # Logging is the application's (or the CLI's) to configure, never the library's.
@@ -117,6 +122,8 @@ class AsyncOmniQ:
                     part.project_name)
         self.events = EventLogger(self.event_store)
         self.task_queue.event_logger = self.events
+        if metrics or tracing:  # None: the settings, which the task queue applied itself
+            enable(self.task_queue, metrics=bool(metrics), tracing=bool(tracing))
         self._worker: Any = None
 
     def _component(self, kind: str, spec: Any) -> Any:

@@ -83,6 +83,16 @@ EVENT_RETENTION: float | None = 7 * 24 * 3600.0
 #: user's config directory (fine on one machine; set the same key on every machine otherwise).
 SECRET_KEY: str | None = None
 
+# -- observability (docs/user_guide/operations.qmd) -----------------------------------------------
+#: Record Prometheus metrics (``prometheus-client``) in this process's default registry.
+METRICS: bool = False
+#: Port a worker serves its metrics on (0: any free port); None: not served. Implies METRICS.
+METRICS_PORT: int | None = None
+#: Address a worker's metrics are served on; loopback unless you choose otherwise.
+METRICS_HOST: str = "127.0.0.1"
+#: Record OpenTelemetry spans (``opentelemetry-api``) for enqueue, claim, execute, complete.
+TRACING: bool = False
+
 #: Every setting's name, in the order above.
 NAMES: tuple[str, ...] = tuple(
     name for name in dict(globals()) if name.isupper() and name != "NAMES"

@@ -31,6 +31,7 @@ from ..models import (
     TaskStatus,
     binding_values,
 )
+from ..observe import Observer, observers_from_settings
 from ._options import check_task_options
 from ._scheduling import SchedulingMixin
 
@@ -82,6 +83,10 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         self.queues = names + ([DEFAULT_QUEUE] if DEFAULT_QUEUE not in names else [])
         #: Set by OmniQ or a worker; lifecycle transitions report events through it.
         self.event_logger: EventLogger | None = None
+        #: Sees enqueues, claims, executions and finishes (metrics, traces); None: nothing
+        #: is called (see omniq.observe).
+        self.observer: Observer | None = None
+        observers_from_settings(self)
         # Task defaults are read from settings once, when the queue is made, not per task.
         self._defaults = {name: get_setting(name) for name in (
             "TASK_TTL", "RESULT_TTL", "RETRY_ATTEMPTS", "RETRY_DELAY", "TASK_TIMEOUT",
@@ -113,6 +118,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         task_id: str | None = None,
         max_deliveries: int | None = None,
         schedule_id: str | None = None,
+        trace_context: dict[str, str] | None = None,
         now: datetime | None = None,
     ) -> Task:
         """A signed :class:`Task` for ``func(*args, **func_args, **func_kwargs)``; not stored."""
@@ -148,14 +154,15 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         func_name, payload = self.serializer.dump_call(
             func, tuple(args), kwargs, callback=callback, callback_args=callback_args,
             binding=binding_values(task_id, queue, timeout_s, max_retries, delay_s, parents,
-                                   deliveries, store_result, result_ttl_s, schedule_id))
+                                   deliveries, store_result, result_ttl_s, schedule_id,
+                                   trace_context))
         return Task(id=task_id, func_name=func_name, payload=payload, queue_name=queue,
                     name=name, description=description, tags=list(tags or ()),
                     priority=priority, created_at=now, run_at=eta,
                     expires_at=after(eta, ttl_s), result_ttl=result_ttl_s, depends_on=parents,
                     max_retries=max_retries, retry_delay=delay_s, timeout=timeout_s,
                     store_result=store_result, schedule_id=schedule_id,
-                    max_deliveries=deliveries)
+                    max_deliveries=deliveries, trace_context=trace_context or None)
 
     def _queue_name(self, queue_name: str | None) -> str:
         if queue_name is None:
@@ -180,6 +187,10 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         """
         if options:
             check_task_options(self.build_task, options)
+        if self.observer is not None:
+            with self.observer.enqueuing() as carried:
+                return (await self.enqueue_tasks([self.build_task(
+                    func, *args, **{"trace_context": carried, **options})]))[0]
         return (await self.enqueue_tasks([self.build_task(func, *args, **options)]))[0]
 
     async def enqueue_many(
@@ -195,6 +206,14 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         """
         if options:
             check_task_options(self.build_task, options)
+        if self.observer is not None:
+            with self.observer.enqueuing() as carried:
+                return await self._enqueue_items(func, items, {"trace_context": carried,
+                                                               **options})
+        return await self._enqueue_items(func, items, options)
+
+    async def _enqueue_items(self, func: Callable[..., Any], items: Iterable[Any],
+                             options: dict[str, Any]) -> list[str]:
         now = utcnow()
         tasks = []
         for item in items:
@@ -213,6 +232,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         if with_deps:
             tasks = [await self._gate_on_parents(t) if t.depends_on else t for t in tasks]
         inserted = await self.add_tasks(tasks)
+        if self.observer is not None:
+            self.observer.enqueued(tasks, inserted)
         for task, new in zip(tasks, inserted, strict=True):
             if new:
                 self._emit(EventType.ENQUEUED if task.status != TaskStatus.WAITING

@@ -205,7 +205,7 @@ def _pack_mapping(
 
 
 _BOUND_FIELDS = ("id", "queue_name", "timeout", "max_retries", "retry_delay", "depends_on",
-                 "max_deliveries", "store_result", "result_ttl", "schedule_id")
+                 "max_deliveries", "store_result", "result_ttl", "schedule_id", "trace_context")
 
 
 def _rebound(signed: Any, stored: list[Any]) -> str:

@@ -31,6 +31,7 @@ from ..config import get_setting
 from ..events import EventLogger
 from ..exceptions import ConfigError, SerializationError, TaskCancelledError, TaskTimeoutError
 from ..models import UNREADABLE, ErrorInfo, EventType, Task, TaskResult, TaskStatus, binding
+from ..observe import enable
 from ..serialization import Call
 from ._completions import Completer
 from ._context import TaskContext, _current
@@ -88,6 +89,10 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         grace_period: Seconds a graceful stop waits for running tasks.
         scheduler: Whether this worker also fires due schedules.
         maintenance_interval: Seconds between lease recovery and schedule checks.
+        metrics_port: Serve Prometheus metrics on this port (0: any free one; see
+            ``metrics_address``); default ``OMNIQ_METRICS_PORT``, None: off.
+        metrics_host: The address metrics are served on (default ``OMNIQ_METRICS_HOST``,
+            127.0.0.1).
     """
 
     kind = "worker"
@@ -109,6 +114,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         maintenance_interval: float | None = None,
         batch_size: int = 100,
         worker_id: str | None = None,
+        metrics_port: int | None = None,
+        metrics_host: str | None = None,
     ) -> None:
         queue = as_async(queue if queue is not None else task_queue)
         if queue is None:
@@ -149,6 +156,12 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         self._slot_freed: asyncio.Event | None = None
         self._completer: Completer | None = None
         self._store_down = False
+        self.metrics_port = metrics_port if metrics_port is not None \
+            else get_setting("METRICS_PORT")
+        self.metrics_host = metrics_host or get_setting("METRICS_HOST")
+        self._metrics_server: asyncio.Server | None = None
+        if self.metrics_port is not None:
+            enable(queue, metrics=True)
 
     def _default_concurrency(self) -> int:
         return int(get_setting("MAX_WORKERS"))
@@ -221,6 +234,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         if self.lease / 3 > CANCEL_CHECK_INTERVAL:  # heartbeats alone would notice too late
             self._helpers.append(loop.create_task(self._cancel_watch_loop(),
                                                   name="omniq-cancel-watch"))
+        if self.metrics_port is not None:
+            from ..observe.metrics import serve
+
+            self._metrics_server = await serve(self.queue, self.queues, self.metrics_host,
+                                               self.metrics_port)
         logger.info("worker %s started: backend %s at %s, project %s, queues %s, "
                     "worker type %s, concurrency %d", self.worker_id, backend_label(self.queue),
                     location_of(self.queue), self.project_name, ", ".join(self.queues),
@@ -245,6 +263,14 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             await asyncio.shield(self._main)
         finally:
             await self.stop()
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` metrics are served on while the worker runs, else None."""
+        if self._metrics_server is None:
+            return None
+        host, port = self._metrics_server.sockets[0].getsockname()[:2]
+        return host, port
 
     @property
     def is_running(self) -> bool:
@@ -277,6 +303,9 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         if self._completer is not None:
             await self._completer.stop()
         await self.stop_pool()
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
         await self.events.stop()
         if self.queue.event_logger is self.events:
             self.queue.event_logger = None
@@ -320,6 +349,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             if failures:
                 failures = 0
                 self._store_recovered()
+            if self.queue.observer is not None and tasks:
+                self.queue.observer.claimed(tasks)
             loop = asyncio.get_running_loop()
             for task in await self._one_suspect_at_most(tasks):
                 task_log.debug("claimed task %s (%s, queue %s, attempt %d)", task.id,
@@ -448,10 +479,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                     logger.warning("maintenance failed: %s", exc)
                 await anyio.sleep(min(30.0, 0.1 * 2 ** min(failures, 8)))
 
-    @staticmethod
-    def _log_recovered(recovered: Sequence[Task]) -> None:
+    def _log_recovered(self, recovered: Sequence[Task]) -> None:
         for task in recovered:
             if task.status == TaskStatus.FAILED:
+                if self.queue.observer is not None:
+                    self.queue.observer.finished(task, None)
                 task_log.warning("task %s (%s, queue %s, attempt %d) dead-lettered as a poison "
                                  "pill: %s", task.id, task.func_name, task.queue_name,
                                  task.attempts, task.error.message if task.error else "")
@@ -535,7 +567,14 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         """Hand a finished attempt to the completer, freeing its slot; True if it landed."""
         self._free_slot(task.id)
         assert self._completer is not None
-        return await self._completer.submit(task, attempt, result)
+        observer = self.queue.observer
+        if observer is None:
+            return await self._completer.submit(task, attempt, result)
+        handed_over = utcnow()
+        landed = await self._completer.submit(task, attempt, result)
+        if landed:
+            observer.finished(task, handed_over)
+        return landed
 
     async def _process(self, task: Task, ctx: TaskContext) -> None:
         now = utcnow()
@@ -565,7 +604,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         deadline = asyncio.timeout(task.timeout or None)
         try:
             async with deadline:
-                value = await self.execute(call, task, ctx)
+                if self.queue.observer is None:
+                    value = await self.execute(call, task, ctx)
+                else:
+                    with self.queue.observer.executing(task):
+                        value = await self.execute(call, task, ctx)
         except asyncio.CancelledError:
             if self._stopping and not ctx.cancelled:
                 raise
