@@ -1,0 +1,126 @@
+"""Throughput and latency over time, sampled by the dashboard while it runs.
+
+Every ``interval`` seconds the sampler counts each queue's completed and failed tasks (the
+contract's counts: no scan) and reads the run times of the COMPLETE events recorded since its
+last sample (at most ``EVENTS_PER_SAMPLE`` of them, when an event store is configured). Rates
+are the differences between samples; the last hour is kept in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from omniq.models import EventType, TaskStatus
+
+from .source import Source
+
+logger = logging.getLogger("omniq.dashboard")
+EVENTS_PER_SAMPLE = 1000
+
+
+class Sample(NamedTuple):
+    at: float  # epoch seconds
+    completed: dict[str, int]  # per queue, since the store began
+    failed: dict[str, int]
+    run_p50: float | None  # seconds, of the tasks completed since the previous sample
+    run_p95: float | None
+
+
+class Point(NamedTuple):
+    at: float
+    completed_per_s: float
+    failed_per_s: float
+    run_p50: float | None
+    run_p95: float | None
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+class Sampler:
+    """Samples in the background of the server's event loop once started."""
+
+    def __init__(self, source: Source, interval: float = 10.0, keep: float = 3600.0) -> None:
+        self.source = source
+        self.interval = interval
+        self.samples: deque[Sample] = deque(maxlen=max(2, int(keep / interval) + 1))
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start sampling on the running loop, if not already."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(),
+                                                                name="omniq-dashboard-sampler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sample()
+            except Exception as exc:  # the store is down: try again next time
+                logger.warning("dashboard sample failed: %s", exc)
+            await asyncio.sleep(self.interval)
+
+    async def sample(self) -> Sample:
+        queues = await self.source.queues()
+        completed = {q: await self.source.count_tasks(queue_name=q, status=TaskStatus.COMPLETED)
+                     for q in queues}
+        failed = {q: await self.source.count_tasks(queue_name=q, status=TaskStatus.FAILED)
+                  for q in queues}
+        now = time.time()
+        p50 = p95 = None
+        if self.source.has_events and self.samples:
+            since = datetime.fromtimestamp(self.samples[-1].at, UTC)
+            runs = [float(e.data["duration"]) for e in await self.source.events(
+                type=EventType.COMPLETE, since=since, limit=EVENTS_PER_SAMPLE)
+                if isinstance(e.data.get("duration"), int | float)]
+            if runs:
+                p50, p95 = percentile(runs, 0.5), percentile(runs, 0.95)
+        sample = Sample(now, completed, failed, p50, p95)
+        self.samples.append(sample)
+        return sample
+
+    def points(self, queue: str | None = None) -> list[Point]:
+        """Rates between consecutive samples (all queues, or one)."""
+        out = []
+        pairs = list(self.samples)
+        for before, after in zip(pairs, pairs[1:], strict=False):
+            span = after.at - before.at
+            if span <= 0:
+                continue
+            out.append(Point(after.at, _delta(before.completed, after.completed, queue) / span,
+                             _delta(before.failed, after.failed, queue) / span,
+                             after.run_p50, after.run_p95))
+        return out
+
+    def rate(self, queue: str, window: float = 300.0) -> float | None:
+        """Tasks finished per minute in ``queue`` over about the last ``window`` seconds."""
+        if len(self.samples) < 2:
+            return None
+        last = self.samples[-1]
+        first = next((s for s in self.samples if last.at - s.at <= window), last)
+        if first is last:
+            first = self.samples[-2]
+        done = _delta(first.completed, last.completed, queue) + \
+            _delta(first.failed, last.failed, queue)
+        return 60.0 * done / (last.at - first.at) if last.at > first.at else None
+
+
+def _delta(before: dict[str, int], after: dict[str, int], queue: str | None) -> int:
+    names: Any = [queue] if queue is not None else after.keys()
+    # Counts can drop (tasks deleted or expired): never a negative rate.
+    return sum(max(0, after.get(q, 0) - before.get(q, after.get(q, 0))) for q in names)
