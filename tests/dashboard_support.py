@@ -37,14 +37,19 @@ async def client_on(backend: str, project_name: str, request: pytest.FixtureRequ
             yield oq
     finally:
         if backend == "postgres":
-            conn = await asyncpg.connect(options["url"])
-            try:
-                await conn.execute("SET lock_timeout = '5s'")
-                await conn.execute(f'DROP SCHEMA IF EXISTS "omniq_{project_name}" CASCADE')
-            except asyncpg.exceptions.LockNotAvailableError:
-                pass
-            finally:
-                await conn.close()
+            await drop_schema(options["url"], project_name)
+
+
+async def drop_schema(dsn: str, project_name: str) -> None:
+    """Drop a test project's PostgreSQL schema, without waiting on a leftover lock."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SET lock_timeout = '5s'")
+        await conn.execute(f'DROP SCHEMA IF EXISTS "omniq_{project_name}" CASCADE')
+    except asyncpg.exceptions.LockNotAvailableError:
+        pass
+    finally:
+        await conn.close()
 
 
 async def populate(oq: AsyncOmniQ) -> dict[str, str]:
