@@ -1,0 +1,132 @@
+"""What metrics and traces cost: no-op task throughput with observability off and on, on Redis
+and SQLite, in one run (modes interleaved, medians of the repeats).
+
+    .venv/bin/python bench/observability.py [--tasks 5000] [--repeats 3] [--backends redis,sqlite]
+
+Each run enqueues ``--tasks`` no-op tasks one by one (the client's rate), then drains them with
+an ``async`` worker at concurrency 10 in the same process (the worker's rate). Modes:
+
+- ``off``: no observer installed (the default);
+- ``metrics``: Prometheus counters and histograms (``prometheus-client``);
+- ``tracing``: OpenTelemetry spans through the API with no SDK configured (what an application
+  that has not set up tracing pays);
+- ``tracing+sdk``: spans recorded by the SDK (``opentelemetry-sdk``) and handed to a batch
+  processor whose exporter drops them (the SDK's own cost, without any network);
+- ``both``: metrics and SDK tracing together.
+
+A mode whose package is missing is skipped. Needs Redis on 127.0.0.1:6379 for the redis rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from omniq import AsyncOmniQ
+from omniq.models import TaskStatus
+from omniq.observe import Observer, observe
+from omniq.testing._tasks import noop
+
+
+def _metrics() -> list[Observer]:
+    from omniq.observe.metrics import PrometheusObserver
+    from prometheus_client import CollectorRegistry
+
+    return [PrometheusObserver(CollectorRegistry())]
+
+
+def _tracing_api() -> list[Observer]:
+    from omniq.observe.tracing import TracingObserver
+
+    return [TracingObserver()]  # the API's default provider: non-recording spans
+
+
+def _tracing_sdk() -> list[Observer]:
+    from omniq.observe.tracing import TracingObserver
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop()))
+    return [TracingObserver(tracer_provider=provider)]
+
+
+MODES: dict[str, tuple[tuple[str, ...], Callable[[], list[Observer]]]] = {
+    "off": ((), list),
+    "metrics": (("prometheus_client",), _metrics),
+    "tracing": (("opentelemetry",), _tracing_api),
+    "tracing+sdk": (("opentelemetry.sdk",), _tracing_sdk),
+    "both": (("prometheus_client", "opentelemetry.sdk"), lambda: _metrics() + _tracing_sdk()),
+}
+
+
+def available(mode: str) -> bool:
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in MODES[mode][0])
+    except ModuleNotFoundError:
+        return False
+
+
+async def one_run(backend: str, mode: str, tasks: int, where: str) -> tuple[float, float]:
+    """(enqueues per second, tasks processed per second) for one fresh project."""
+    options = {"url": "redis://127.0.0.1:6379/15"} if backend == "redis" else {"base_dir": where}
+    project = f"obsbench{uuid.uuid4().hex[:10]}"
+    async with AsyncOmniQ(project_name=project, backend_type=backend, **options) as oq:
+        for observer in MODES[mode][1]():
+            observe(oq.task_queue, observer)
+        started = time.perf_counter()
+        ids = [await oq.enqueue(noop, store_result=False) for _ in range(tasks)]
+        enqueue_rate = tasks / (time.perf_counter() - started)
+        started = time.perf_counter()
+        await oq.start_worker(worker_type="async", max_workers=10, poll_interval=0.01)
+        while await oq.task_queue.count_tasks(status=TaskStatus.COMPLETED) < tasks:
+            await asyncio.sleep(0.01)
+        drain_rate = tasks / (time.perf_counter() - started)
+        await oq.stop_worker()
+        await oq.task_queue.delete_tasks(ids)  # nothing left behind in the shared Redis
+    return enqueue_rate, drain_rate
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backends", default="redis,sqlite")
+    args = parser.parse_args()
+    modes = [m for m in MODES if available(m)]
+    skipped = [m for m in MODES if m not in modes]
+    figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as where:
+        for _ in range(args.repeats):
+            for backend in args.backends.split(","):
+                for mode in modes:  # interleaved, so drift in the machine hits every mode
+                    figures.setdefault((backend, mode), []).append(
+                        await one_run(backend, mode, args.tasks, where))
+    print(f"{args.tasks} no-op tasks, async worker at concurrency 10, medians of "
+          f"{args.repeats} runs" + (f"; skipped (package missing): {', '.join(skipped)}"
+                                    if skipped else ""))
+    print()
+    print("| backend | mode | enqueue /s | vs off | processed /s | vs off |")
+    print("|---|---|---|---|---|---|")
+    for backend in args.backends.split(","):
+        base = [statistics.median(f[i] for f in figures[(backend, "off")]) for i in (0, 1)]
+        for mode in modes:
+            enq, drain = (statistics.median(f[i] for f in figures[(backend, mode)])
+                          for i in (0, 1))
+            print(f"| {backend} | {mode} | {enq:,.0f} | {100 * (enq / base[0] - 1):+.1f}% "
+                  f"| {drain:,.0f} | {100 * (drain / base[1] - 1):+.1f}% |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
