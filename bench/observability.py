@@ -12,7 +12,9 @@ an ``async`` worker at concurrency 10 in the same process (the worker's rate). M
   that has not set up tracing pays);
 - ``tracing+sdk``: spans recorded by the SDK (``opentelemetry-sdk``) and handed to a batch
   processor whose exporter drops them (the SDK's own cost, without any network);
-- ``both``: metrics and SDK tracing together.
+- ``tracing+sdk 1%``: the same with the SDK sampling 1% of traces (``ParentBased(
+  TraceIdRatioBased(0.01))``), as high-volume deployments run it;
+- ``both``: metrics and SDK tracing (every span) together.
 
 A mode whose package is missing is skipped. Needs Redis on 127.0.0.1:6379 for the redis rows.
 """
@@ -48,16 +50,17 @@ def _tracing_api() -> list[Observer]:
     return [TracingObserver()]  # the API's default provider: non-recording spans
 
 
-def _tracing_sdk() -> list[Observer]:
+def _tracing_sdk(ratio: float = 1.0) -> list[Observer]:
     from omniq.observe.tracing import TracingObserver
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import TracerProvider, sampling
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
     class Drop(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    provider = TracerProvider()
+    provider = TracerProvider(
+        sampler=sampling.ParentBased(sampling.TraceIdRatioBased(ratio)))
     provider.add_span_processor(BatchSpanProcessor(Drop()))
     return [TracingObserver(tracer_provider=provider)]
 
@@ -67,6 +70,7 @@ MODES: dict[str, tuple[tuple[str, ...], Callable[[], list[Observer]]]] = {
     "metrics": (("prometheus_client",), _metrics),
     "tracing": (("opentelemetry",), _tracing_api),
     "tracing+sdk": (("opentelemetry.sdk",), _tracing_sdk),
+    "tracing+sdk 1%": (("opentelemetry.sdk",), lambda: _tracing_sdk(0.01)),
     "both": (("prometheus_client", "opentelemetry.sdk"), lambda: _metrics() + _tracing_sdk()),
 }
 

@@ -10,6 +10,7 @@ browser. Nothing secret is shown: no URL, password or key, no task arguments or 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -33,6 +34,7 @@ from .charts import line_chart
 from .sampler import Sampler
 from .source import Source, build_client
 
+logger = logging.getLogger("omniq.dashboard")
 PAGE_SIZE = 50
 #: The statuses shown per queue on the overview (depths, then what finished).
 QUEUE_COLUMNS = (*DEPTH_STATUSES, TaskStatus.COMPLETED)
@@ -252,6 +254,10 @@ def create_app(oq_or_settings: Any, actions: bool = False, *, queues: Sequence[s
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:  # served on its own: sample from the start, not from the first page view
+            await dash.ready()
+        except Exception as exc:  # pages retry, and say what is wrong
+            logger.warning("dashboard: cannot reach the store yet: %s", exc)
         yield
         await dash.shutdown()
 

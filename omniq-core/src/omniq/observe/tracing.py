@@ -12,11 +12,11 @@ default does nothing; configure an SDK tracer provider (``opentelemetry-sdk``) t
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from .._time import utcnow
 from ..models import Task, TaskStatus
 from . import Observer, require
 
@@ -32,67 +32,98 @@ class TracingObserver(Observer):
         tracer_provider: Where spans go (default: the global one, set by the application).
     """
 
+    #: Parent contexts remembered from claim to finish (so each is parsed once), at most.
+    MAX_REMEMBERED = 100_000
+
     def __init__(self, tracer_provider: Any = None) -> None:
         require("opentelemetry.trace", "opentelemetry-api", "tracing")
         from opentelemetry import context, propagate, trace
 
         from .. import __version__
 
-        self._trace, self._propagate, self._empty = trace, propagate, context.Context
+        self._trace, self._propagate, self._context = trace, propagate, context
         self._kind = trace.SpanKind
+        self._provider = tracer_provider
+        self._parents: dict[str, Any] = {}
         self.tracer = trace.get_tracer("omniq", __version__, tracer_provider=tracer_provider)
+
+    def _recording(self) -> bool:
+        """False while the application has set no tracer provider: the API's spans would
+        record nothing, so none is made (contexts still pass through)."""
+        return self._provider is not None or not isinstance(
+            self._trace.get_tracer_provider(), self._trace.ProxyTracerProvider)
 
     def _parent(self, task: Task) -> Any:
         """The context the task carries, or an empty one (a root span, never the worker's)."""
-        if task.trace_context:
-            return self._propagate.extract(task.trace_context)
-        return self._empty()
-
-    @staticmethod
-    def _attributes(task: Task) -> dict[str, Any]:
-        return {"messaging.system": "omniq", "messaging.destination.name": task.queue_name,
-                "omniq.task.id": task.id, "omniq.task.function": task.func_name,
-                "omniq.task.attempt": task.attempts}
+        found = self._parents.get(task.id)
+        if found is None:
+            found = self._propagate.extract(task.trace_context) if task.trace_context \
+                else self._context.Context()
+        return found
 
     @contextlib.contextmanager
     def enqueuing(self) -> Iterator[dict[str, str] | None]:
+        carrier: dict[str, str] = {}
+        if not self._recording():
+            self._propagate.inject(carrier)  # the caller's context, if it has one
+            yield carrier or None
+            return
         with self.tracer.start_as_current_span("omniq.enqueue", kind=self._kind.PRODUCER):
-            carrier: dict[str, str] = {}
             self._propagate.inject(carrier)
             yield carrier or None
 
     def enqueued(self, tasks: Sequence[Task], inserted: Sequence[bool]) -> None:
         span = self._trace.get_current_span()
         if span.is_recording() and tasks:
-            span.set_attributes({"messaging.system": "omniq",
-                                 "messaging.destination.name": tasks[0].queue_name,
+            span.set_attributes({"messaging.destination.name": tasks[0].queue_name,
                                  "messaging.batch.message_count": len(tasks),
                                  "omniq.task.id": tasks[0].id,
                                  "omniq.task.function": tasks[0].func_name})
 
     def claimed(self, tasks: Sequence[Task]) -> None:
-        now = _ns(utcnow())
+        if not self._recording():
+            return
+        if len(self._parents) > self.MAX_REMEMBERED:  # tasks given back unfinished
+            self._parents.clear()
+        now = time.time_ns()
         for task in tasks:
+            parent = self._parents[task.id] = self._parent(task)
             span = self.tracer.start_span(
-                "omniq.claim", context=self._parent(task), kind=self._kind.CONSUMER,
-                attributes=self._attributes(task),
+                "omniq.claim", context=parent, kind=self._kind.CONSUMER,
+                attributes={"omniq.task.id": task.id},
                 start_time=_ns(task.started_at) if task.started_at else now)
             span.end(end_time=now)
 
     @contextlib.contextmanager
     def executing(self, task: Task) -> Iterator[None]:
-        with self.tracer.start_as_current_span("omniq.execute", context=self._parent(task),
-                                               kind=self._kind.CONSUMER,
-                                               attributes=self._attributes(task)):
+        if not self._recording():
+            if not task.trace_context:
+                yield
+                return
+            token = self._context.attach(self._parent(task))  # passed through to the code
+            try:
+                yield
+            finally:
+                self._context.detach(token)
+            return
+        with self.tracer.start_as_current_span(
+                "omniq.execute", context=self._parent(task), kind=self._kind.CONSUMER,
+                attributes={"messaging.destination.name": task.queue_name,
+                            "omniq.task.id": task.id, "omniq.task.function": task.func_name,
+                            "omniq.task.attempt": task.attempts}):
             yield
 
     def finished(self, task: Task, handed_over: datetime | None) -> None:
-        now = utcnow()
+        if not self._recording():
+            return
+        now = time.time_ns()
+        parent = self._parent(task)
+        self._parents.pop(task.id, None)
         span = self.tracer.start_span(
-            "omniq.complete", context=self._parent(task), attributes={
-                **self._attributes(task), "omniq.task.status": task.status.value},
-            start_time=_ns(handed_over or now))
+            "omniq.complete", context=parent, start_time=_ns(handed_over) if handed_over
+            else now, attributes={"omniq.task.id": task.id,
+                                  "omniq.task.status": task.status.value})
         if task.status in (TaskStatus.FAILED, TaskStatus.RETRYING) and task.error is not None:
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR,
                                                f"{task.error.type}: {task.error.message}"))
-        span.end(end_time=_ns(now))
+        span.end(end_time=now)
