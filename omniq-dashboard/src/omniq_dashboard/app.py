@@ -12,12 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 from omniq import __version__ as omniq_version
 from omniq.config import validate_name
 from omniq.exceptions import ConfigError, OmniQError
@@ -48,6 +50,16 @@ def when(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") + "Z"
 
 
+def short(moment: datetime | None) -> str:
+    """A time in a list: month, day and time of day (the year is on the task's page)."""
+    return "" if moment is None else moment.astimezone(UTC).strftime("%m-%d %H:%M:%S")
+
+
+def breakable(name: str) -> Markup:
+    """A dotted name that may wrap after its dots and colons, not inside a word."""
+    return Markup("<wbr>").join(escape(part) for part in re.split(r"(?<=[.:])", name))
+
+
 def ago(moment: datetime | None) -> str:
     if moment is None:
         return ""
@@ -75,7 +87,7 @@ class Dashboard:
         self._ready = False
         env = Environment(loader=PackageLoader("omniq_dashboard", "templates"),
                           autoescape=select_autoescape(default=True))
-        env.filters.update(when=when, ago=ago)
+        env.filters.update(when=when, short=short, ago=ago, breakable=breakable)
         self.env = env
 
     async def ready(self) -> None:
