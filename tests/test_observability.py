@@ -217,6 +217,27 @@ async def test_a_trace_runs_from_enqueue_into_the_task_code(
         <= spans["omniq.execute"].start_time
 
 
+async def test_without_a_tracer_provider_no_span_is_made_but_the_context_passes(
+        oq: AsyncOmniQ) -> None:
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        pytest.skip("this process has set a global tracer provider")
+    observe(oq.task_queue, TracingObserver())
+    caller = trace.SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+                               span_id=0xB7AD6B7169203331, is_remote=True,
+                               trace_flags=trace.TraceFlags(1))
+    with trace.use_span(trace.NonRecordingSpan(caller)):
+        task_id = await oq.enqueue(span_ids)
+    assert (await oq.get_task(task_id)).trace_context == {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    untraced = await oq.enqueue(span_ids)
+    assert (await oq.get_task(untraced)).trace_context is None
+    await oq.start_worker(worker_type="async", **FAST)
+    assert await oq.get_result(task_id, timeout=10) == ("0af7651916cd43dd8448eb211c80319c",
+                                                        "b7ad6b7169203331")
+    assert await oq.get_result(untraced, timeout=10) == ("0" * 32, "0" * 16)
+    await oq.stop_worker()
+
+
 async def test_a_failed_task_leaves_an_error_span(
         oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
     provider = TracerProvider()
