@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 from omniq.clock import to_epoch
-from omniq.models import Schedule, Task, TaskEvent, TaskStatus
+from omniq.models import Schedule, Task, TaskEvent, TaskStatus, WorkerInfo
 
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
@@ -112,6 +112,28 @@ def select_tasks(project: str, *, queue_name: str | None, status: TaskStatus | N
             [*params, limit, offset])
 
 
+TASK_COUNTS = _TASKS["task_counts"]
+
+
+def page_tasks(project: str, *, queue_name: str | None, status: TaskStatus | None,
+               after: str | None, descending: bool, limit: int) -> tuple[str, list[Any]]:
+    """``page_tasks`` query and parameters (a queue without a status is read one status at a
+    time by the caller, so each query walks one index range in id order)."""
+    where, params = ["project = ?"], [project]
+    if queue_name is not None:
+        where.append("queue = ?")
+        params.append(queue_name)
+    if status is not None:
+        where.append("status = ?")
+        params.append(TaskStatus(status).value)
+    if after is not None:
+        where.append("id < ?" if descending else "id > ?")
+        params.append(after)
+    sql = (_TASKS["page_tasks"].replace("{where}", " AND ".join(where))
+           .replace("{order}", "id DESC" if descending else "id"))
+    return sql, [*params, limit]
+
+
 def delete_tasks_sql(n: int) -> tuple[str, str]:
     """Statements removing ``n`` tasks and their dependency edges (params: project, ids...)."""
     return (_TASKS["delete_tasks"].replace("{ids}", marks(n)),
@@ -140,6 +162,20 @@ def update_schedule_params(project: str, schedule: Schedule,
                            expect_version: int) -> tuple[Any, ...]:
     return (schedule.status.value, to_epoch(schedule.next_run_at), schedule.version,
             msgspec.msgpack.encode(schedule), project, schedule.id, expect_version)
+
+
+# -- the worker registry --------------------------------------------------------------------------
+
+_WORKERS = statements("workers.sql")
+PUT_WORKER = _WORKERS["put_worker"]
+LIST_WORKERS = _WORKERS["list_workers"]
+DELETE_WORKER = _WORKERS["delete_worker"]
+
+
+def worker_row(project: str, worker: WorkerInfo) -> tuple[Any, ...]:
+    """Parameters of :data:`PUT_WORKER`."""
+    return (project, worker.id, worker.last_heartbeat.timestamp(),
+            msgspec.msgpack.encode(worker))
 
 
 # -- results --------------------------------------------------------------------------------------

@@ -173,6 +173,7 @@ SPECS: dict[str, _Spec] = {
     "RESULT_TTL": _Spec(_seconds, _SECONDS, nullable=True),
     "LEASE_SECONDS": _Spec(_seconds, _SECONDS),
     "POLL_INTERVAL": _Spec(_seconds, _SECONDS),
+    "WORKER_HEARTBEAT": _Spec(_seconds, _SECONDS),
     "MAX_DELIVERIES": _Spec(_int(1), "an integer >= 1"),
     "EVENT_RETENTION": _Spec(_seconds, _SECONDS, nullable=True),
     "SECRET_KEY": _Spec(_text, "a secret key", nullable=True),
@@ -277,6 +278,7 @@ class Settings:
     result_ttl: float | None
     lease_seconds: float
     poll_interval: float
+    worker_heartbeat: float
     max_deliveries: int
     event_retention: float | None
     secret_key: str | None

@@ -14,6 +14,7 @@ from ._config import (
     WorkerConfig,
 )
 from ._event import EventType, TaskEvent
+from ._query import QueueStats, TaskFilter, TaskPage
 from ._result import TaskResult
 from ._schedule import Schedule, ScheduleStatus, ScheduleType
 from ._task import (
@@ -29,6 +30,7 @@ from ._task import (
     decode_task,
     unreadable,
 )
+from ._worker import MinuteCount, WorkerInfo, decode_workers
 
 __all__ = [
     "UNREADABLE",
@@ -56,6 +58,12 @@ __all__ = [
     "TaskEvent",
     "TaskResult",
     "TaskStatus",
+    "MinuteCount",
+    "QueueStats",
+    "TaskFilter",
+    "TaskPage",
+    "decode_workers",
+    "WorkerInfo",
 ]
 
 # Plugin config structs by name: ``from omniq.models import SQLiteTaskQueueConfig``.
