@@ -123,22 +123,38 @@ async def test_actions_pause_resume_and_requeue(oq: AsyncOmniQ, browse: object) 
         assert "Nothing changed" in again.text
 
 
-async def test_task_lists_are_paginated_and_filtered(oq: AsyncOmniQ, browse: object) -> None:
+async def test_task_lists_are_paged_newest_first_and_filtered(oq: AsyncOmniQ,
+                                                               browse: object) -> None:
     ids = await oq.enqueue_many(_tasks.add, [(i, i) for i in range(120)])
+    vip = await oq.enqueue(_tasks.noop, tags=["vip"], name="special")
+
+    def next_link(page: str) -> str | None:
+        found = re.search(r'rel="next" href="([^"]+)"', page)
+        return html.unescape(found.group(1)) if found else None
+
     async with browse(create_app(oq)) as http:
         first = (await http.get("/tasks")).text
-        assert "120 tasks · page 1 of 3" in first
-        assert ids[0] in first and ids[49] in first and ids[50] not in first
-        assert 'rel="next" href="/tasks?page=2"' in first and 'rel="prev"' not in first
-        last = (await http.get("/tasks?page=3&status=pending&queue=default")).text
-        assert ids[100] in last and ids[119] in last and ids[99] not in last
-        assert 'rel="next"' not in last
-        assert 'rel="prev" href="/tasks?page=2&amp;queue=default&amp;status=pending"' in last
-        none = (await http.get("/tasks?status=failed")).text
-        assert "0 tasks" in none and "No tasks here." in none
+        assert "50 tasks shown, newest first" in first
+        assert vip in first and ids[119] in first and ids[71] in first and ids[70] not in first
+        assert 'rel="first"' not in first
+        second = (await http.get(next_link(first))).text
+        assert ids[70] in second and ids[21] in second and ids[20] not in second
+        assert vip not in second and 'rel="first" href="/tasks?"' in second
+        third = (await http.get(next_link(second))).text
+        assert ids[20] in third and ids[0] in third and next_link(third) is None
+
+        pending = (await http.get("/tasks?status=pending&queue=default")).text
+        assert next_link(pending).startswith("/tasks?queue=default&status=pending&after=")
+        for query in ("tag=vip", "name=*:noop", "name=spec*"):
+            page = (await http.get(f"/tasks?{query}")).text
+            assert vip in page and ids[119] not in page, query
+        assert "No tasks here." in (await http.get("/tasks?since=2999-01-01T00:00")).text
+        assert ids[119] in (await http.get("/tasks?until=2999-01-01T00:00&status=pending")).text
+        assert "No tasks here." in (await http.get("/tasks?status=failed")).text
         bad = await http.get("/tasks?status=bogus")
         assert bad.status_code == 400 and "unknown status 'bogus'" in html.unescape(bad.text)
-        assert (await http.get("/tasks?page=0")).status_code == 400
+        bad = await http.get("/tasks?since=yesterday")
+        assert bad.status_code == 400 and "2026-12-05T14:30" in bad.text
         bad_queue = await http.get("/tasks?queue=no%20spaces")
         assert bad_queue.status_code == 400 and "queue" in bad_queue.text
 

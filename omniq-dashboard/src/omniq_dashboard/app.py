@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -55,6 +55,16 @@ def short(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(UTC).strftime("%m-%d %H:%M:%S")
 
 
+def waited(seconds: float | None) -> str:
+    """How long, for a number of seconds: ``42 s``, ``3 min``, ``2 h``, ``1 d``."""
+    if seconds is None:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def breakable(name: str) -> Markup:
     """A dotted name that may wrap after its dots and colons, not inside a word."""
     return Markup("<wbr>").join(escape(part) for part in re.split(r"(?<=[.:])", name))
@@ -64,14 +74,7 @@ def ago(moment: datetime | None) -> str:
     if moment is None:
         return ""
     seconds = (datetime.now(UTC) - moment).total_seconds()
-    future, seconds = seconds < 0, abs(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            text = f"{seconds / size:.0f} {unit}"
-            break
-    else:
-        text = f"{seconds:.0f} s"
-    return f"in {text}" if future else f"{text} ago"
+    return f"in {waited(-seconds)}" if seconds < 0 else f"{waited(seconds)} ago"
 
 
 class Dashboard:
@@ -87,7 +90,7 @@ class Dashboard:
         self._ready = False
         env = Environment(loader=PackageLoader("omniq_dashboard", "templates"),
                           autoescape=select_autoescape(default=True))
-        env.filters.update(when=when, short=short, ago=ago, breakable=breakable)
+        env.filters.update(when=when, short=short, ago=ago, waited=waited, breakable=breakable)
         self.env = env
 
     async def ready(self) -> None:
@@ -133,27 +136,43 @@ def _status(value: str | None) -> TaskStatus | None:
                                  f"{', '.join(s.value for s in TaskStatus)}") from None
 
 
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise HTTPException(400, f"bad page {raw!r}: a whole number from 1")
-    return int(raw)
+def _time(request: Request, name: str) -> datetime | None:
+    raw = request.query_params.get(name) or None
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise HTTPException(400, f"bad {name} {raw!r}: a date and time such as "
+                                 "2026-12-05T14:30 (UTC unless it says otherwise)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def _listing(dash: Dashboard, request: Request, status: TaskStatus | None,
-                   queues: Sequence[str]) -> dict[str, Any]:
-    """One page of tasks with the filters of the request, and how many match."""
-    queue = request.query_params.get("queue") or None
+#: The filters of the task lists, as query parameters.
+FILTERS = ("queue", "status", "name", "tag", "since", "until")
+
+
+async def _listing(dash: Dashboard, request: Request, status: TaskStatus | None) -> dict[str, Any]:
+    """One page of tasks, newest first, with the filters of the request; the page after it
+    starts after the id in ``after`` (keyset pagination: as fast deep in the list as at the
+    top)."""
+    params = request.query_params
+    queue = params.get("queue") or None
     if queue is not None:
         validate_name("queue", queue)
-    if queue is not None and queue not in queues:
-        queues = [*queues, queue]
-    page = _page_number(request)
-    found = await dash.source.list_tasks(queue, status, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
-    total = await dash.source.count_tasks(queue_name=queue, status=status)
-    return {"tasks": found[:PAGE_SIZE], "page": page, "has_next": len(found) > PAGE_SIZE,
-            "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total, "queue": queue,
-            "queues": queues, "status": status.value if status else ""}
+    queues = await dash.source.queues()
+    page = await dash.source.find_tasks(
+        queue_name=queue, status=status, name=params.get("name") or None,
+        tag=params.get("tag") or None, since=_time(request, "since"),
+        until=_time(request, "until"), after=params.get("after") or None, limit=PAGE_SIZE)
+    kept = {k: params[k] for k in FILTERS if params.get(k)}
+    if status is not None:
+        kept["status"] = status.value
+    return {"tasks": page.tasks, "examined": page.examined, "filters": kept,
+            "next_query": urlencode({**kept, "after": page.next_after})
+            if page.next_after else None,
+            "first_query": urlencode(kept) if params.get("after") else None,
+            "queues": queues if queue is None or queue in queues else [*queues, queue]}
 
 
 def create_app(oq_or_settings: Any, actions: bool = False, *, queues: Sequence[str] = (),
@@ -174,20 +193,14 @@ def create_app(oq_or_settings: Any, actions: bool = False, *, queues: Sequence[s
 
     async def overview(request: Request) -> Response:
         await dash.ready()
-        rows = []
-        for name in await dash.source.queues():
-            counts = {s.value: await dash.source.count_tasks(queue_name=name, status=s)
-                      for s in QUEUE_COLUMNS}
-            oldest = await dash.source.list_tasks(name, TaskStatus.PENDING, 1, 0)
-            rows.append({"name": name, "counts": counts, "rate": dash.sampler.rate(name),
-                         "oldest": oldest[0].run_at if oldest else None})
-        return dash.page(request, "queues.html", rows=rows,
-                         columns=[s.value for s in QUEUE_COLUMNS])
+        stats = {s.queue: s for s in await dash.source.queue_stats()}
+        ordered = [*(q for q in await dash.source.queues() if q in stats), *stats]
+        return dash.page(request, "queues.html", stats=[stats[q] for q in dict.fromkeys(ordered)],
+                         columns=list(QUEUE_COLUMNS))
 
     async def tasks(request: Request) -> Response:
         await dash.ready()
-        status = _status(request.query_params.get("status"))
-        listing = await _listing(dash, request, status, await dash.source.queues())
+        listing = await _listing(dash, request, _status(request.query_params.get("status")))
         return dash.page(request, "tasks.html", statuses=[s.value for s in TaskStatus],
                          **listing)
 
@@ -221,7 +234,7 @@ def create_app(oq_or_settings: Any, actions: bool = False, *, queues: Sequence[s
 
     async def dead_letters(request: Request) -> Response:
         await dash.ready()
-        listing = await _listing(dash, request, TaskStatus.FAILED, await dash.source.queues())
+        listing = await _listing(dash, request, TaskStatus.FAILED)
         return dash.page(request, "dead_letters.html", **listing)
 
     async def requeue(request: Request) -> Response:

@@ -1,9 +1,10 @@
 """Throughput and latency over time, sampled by the dashboard while it runs.
 
-Every ``interval`` seconds the sampler counts each queue's completed and failed tasks (the
-contract's counts: no scan) and reads the run times of the COMPLETE events recorded since its
-last sample (at most ``EVENTS_PER_SAMPLE`` of them, when an event store is configured). Rates
-are the differences between samples; the last hour is kept in memory.
+Every ``interval`` seconds the sampler counts each queue's completed and failed tasks (one
+``task_counts`` call, which engines answer from their indexes) and reads the run times of the
+COMPLETE events recorded since its last sample (at most ``EVENTS_PER_SAMPLE`` of them, when an
+event store is configured). Rates are the differences between samples; the last hour is kept
+in memory.
 """
 
 from __future__ import annotations
@@ -76,11 +77,9 @@ class Sampler:
             await asyncio.sleep(self.interval)
 
     async def sample(self) -> Sample:
-        queues = await self.source.queues()
-        completed = {q: await self.source.count_tasks(queue_name=q, status=TaskStatus.COMPLETED)
-                     for q in queues}
-        failed = {q: await self.source.count_tasks(queue_name=q, status=TaskStatus.FAILED)
-                  for q in queues}
+        counts = await self.source.task_counts()
+        completed = {q: c.get(TaskStatus.COMPLETED, 0) for q, c in counts.items()}
+        failed = {q: c.get(TaskStatus.FAILED, 0) for q, c in counts.items()}
         now = time.time()
         p50 = p95 = None
         if self.source.has_events and self.samples:
@@ -106,18 +105,6 @@ class Sampler:
                              _delta(before.failed, after.failed, queue) / span,
                              after.run_p50, after.run_p95))
         return out
-
-    def rate(self, queue: str, window: float = 300.0) -> float | None:
-        """Tasks finished per minute in ``queue`` over about the last ``window`` seconds."""
-        if len(self.samples) < 2:
-            return None
-        last = self.samples[-1]
-        first = next((s for s in self.samples if last.at - s.at <= window), last)
-        if first is last:
-            first = self.samples[-2]
-        done = _delta(first.completed, last.completed, queue) + \
-            _delta(first.failed, last.failed, queue)
-        return 60.0 * done / (last.at - first.at) if last.at > first.at else None
 
 
 def _delta(before: dict[str, int], after: dict[str, int], queue: str | None) -> int:

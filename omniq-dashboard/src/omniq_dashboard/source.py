@@ -55,8 +55,8 @@ class Source:
         self.backend = type(client.task_queue).__name__.removeprefix("Async")
         self.has_events = client.event_store is not None
 
-    async def _call(self, target: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-        method = getattr(target, f"{name}_async" if self._blocking else name)
+    async def _call(self, target: Any, method_name: str, /, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(target, f"{method_name}_async" if self._blocking else method_name)
         return await method(*args, **kwargs)
 
     async def connect(self) -> None:
@@ -71,10 +71,15 @@ class Source:
         return int(await self._call(self.client.task_queue, "count_tasks",
                                     queue_name=queue_name, status=status))
 
-    async def list_tasks(self, queue_name: str | None, status: TaskStatus | None, limit: int,
-                         offset: int) -> list[Any]:
-        return list(await self._call(self.client, "list_tasks", queue_name=queue_name,
-                                     status=status, limit=limit, offset=offset))
+    async def find_tasks(self, **filters: Any) -> Any:
+        """A :class:`~omniq.models.TaskPage`, newest first (``find_tasks``' filters)."""
+        return await self._call(self.client, "find_tasks", newest_first=True, **filters)
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        return dict(await self._call(self.client, "task_counts"))
+
+    async def queue_stats(self) -> list[Any]:
+        return list(await self._call(self.client, "queue_stats"))
 
     async def get_task(self, task_id: str) -> Any:
         return await self._call(self.client, "get_task", task_id)
@@ -86,18 +91,15 @@ class Source:
         return list(await self._call(self.client, "list_schedules"))
 
     async def workers(self) -> list[Any]:
-        if not hasattr(self.client, "list_workers"):  # TODO(dash): until the registry lands
-            return []
         return list(await self._call(self.client, "list_workers"))
 
     async def queues(self) -> list[str]:
-        """The client's queues, the ones given, and those any registered worker serves."""
+        """The client's queues, the ones given, those any registered worker serves and
+        those holding tasks: in that order, ``default`` last."""
         names = dict.fromkeys([*self.client.task_queue.queues, *self.extra_queues])
-        try:
-            for worker in await self.workers():
-                names.update(dict.fromkeys(worker.queues))
-        except Exception:  # the workers are a bonus here; the page says if they fail
-            pass
+        for worker in await self.workers():
+            names.update(dict.fromkeys(worker.queues))
+        names.update(dict.fromkeys(sorted(await self.task_counts())))
         return [q for q in names if q != "default"] + ["default"]
 
     # -- actions -------------------------------------------------------------------------------
