@@ -3,7 +3,7 @@
     .venv/bin/python bench/dashboard_pages.py [--backend sqlite|postgres] [--tasks 1000000]
 
 Stores the tasks through the API's bulk enqueue (``enqueue_many``, 10,000 a call, over three
-queues; one in a thousand made a dead letter by hand), then requests each page through the app
+queues; a few made dead letters by hand), then requests each page through the app
 in this process (no network) and prints the median and worst of ``--loads`` loads. SQLite
 writes to a temporary directory; PostgreSQL (127.0.0.1:5432, database ``test``) to a schema of
 its own, dropped at the end.
@@ -30,13 +30,18 @@ BATCH = 10_000
 QUEUES = ("high", "default", "low")
 
 
-async def fill(oq: AsyncOmniQ, tasks: int) -> tuple[str, float]:
-    """Store ``tasks`` tasks; returns one task id and the seconds it took."""
+async def fill(oq: AsyncOmniQ, tasks: int) -> tuple[str, str, float]:
+    """Store ``tasks`` tasks; returns the last id, one from the middle (of queue ``low``) and
+    the seconds it took."""
     started = time.perf_counter()
     done = 0
+    middle = ""
     while done < tasks:
         n = min(BATCH, tasks - done)
-        ids = await oq.enqueue_many(noop, range(n), queue_name=QUEUES[done // BATCH % 3])
+        queue = QUEUES[done // BATCH % 3]
+        ids = await oq.enqueue_many(noop, range(n), queue_name=queue)
+        if not middle and done >= tasks // 2 and queue == "low":
+            middle = ids[0]
         done += n
         if done % 100_000 < BATCH:
             print(f"  {done:,} stored ({done / (time.perf_counter() - started):,.0f}/s)",
@@ -49,7 +54,7 @@ async def fill(oq: AsyncOmniQ, tasks: int) -> tuple[str, float]:
         dead = queue.failed(task, ErrorInfo("ValueError", "made for the benchmark"),
                             task.created_at)
         await queue.update_task(dead, expect_status={TaskStatus.PENDING})
-    return ids[-1], time.perf_counter() - started
+    return ids[-1], middle or ids[0], time.perf_counter() - started
 
 
 async def measure(app: Any, paths: list[str], loads: int) -> list[tuple[str, float, float]]:
@@ -81,15 +86,15 @@ async def main() -> None:
             async with AsyncOmniQ(project_name=project, backend_type=args.backend,
                                   queues=QUEUES, **options) as oq:
                 print(f"storing {args.tasks:,} tasks on {args.backend}...", flush=True)
-                task_id, seconds = await fill(oq, args.tasks)
+                task_id, middle, seconds = await fill(oq, args.tasks)
                 await oq.schedule(noop, interval=timedelta(hours=1), name="hourly")
                 print(f"stored in {seconds:.0f} s ({args.tasks / seconds:,.0f}/s)")
                 app = create_app(oq, actions=True)
-                deep = args.tasks // 2 // 50
-                paths = ["/", "/tasks", f"/tasks?page={deep}",
+                paths = ["/", "/tasks", f"/tasks?after={middle}",
                          "/tasks?queue=low&status=pending",
-                         f"/tasks?queue=low&status=pending&page={deep // 3}", "/dead-letters",
-                         f"/tasks/{task_id}", "/schedules", "/workers", "/charts", "/metrics"]
+                         f"/tasks?queue=low&status=pending&after={middle}",
+                         "/tasks?tag=none-has-it", "/dead-letters", f"/tasks/{task_id}",
+                         "/schedules", "/workers", "/charts", "/metrics"]
                 rows = await measure(app, paths, args.loads)
                 await app.state.dashboard.shutdown()
         finally:

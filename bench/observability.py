@@ -3,8 +3,11 @@ and SQLite, in one run (modes interleaved, medians of the repeats).
 
     .venv/bin/python bench/observability.py [--tasks 5000] [--repeats 3] [--backends redis,sqlite]
 
-Each run enqueues ``--tasks`` no-op tasks one by one (the client's rate), then drains them with
-an ``async`` worker at concurrency 10 in the same process (the worker's rate). Modes:
+Each run enqueues ``--tasks`` no-op tasks one by one (the client's side), then drains them with
+an ``async`` worker at concurrency 10 in the same process (the worker's side). Each side is
+measured as throughput (wall clock) and as this process's CPU time per task (every thread:
+the worker's, the span exporter's): on a shared machine the CPU time is the steadier measure
+of what observability adds, since the servers' work does not change with it. Modes:
 
 - ``off``: no observer installed (the default);
 - ``metrics``: Prometheus counters and histograms (``prometheus-client``);
@@ -82,24 +85,27 @@ def available(mode: str) -> bool:
         return False
 
 
-async def one_run(backend: str, mode: str, tasks: int, where: str) -> tuple[float, float]:
-    """(enqueues per second, tasks processed per second) for one fresh project."""
+async def one_run(backend: str, mode: str, tasks: int, where: str) -> tuple[float, ...]:
+    """(enqueues per second, CPU µs per enqueue, tasks processed per second, CPU µs per
+    processed task) for one fresh project."""
     options = {"url": "redis://127.0.0.1:6379/15"} if backend == "redis" else {"base_dir": where}
     project = f"obsbench{uuid.uuid4().hex[:10]}"
     async with AsyncOmniQ(project_name=project, backend_type=backend, **options) as oq:
         for observer in MODES[mode][1]():
             observe(oq.task_queue, observer)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         ids = [await oq.enqueue(noop, store_result=False) for _ in range(tasks)]
         enqueue_rate = tasks / (time.perf_counter() - started)
-        started = time.perf_counter()
+        enqueue_cpu = (time.process_time() - cpu) / tasks * 1e6
+        started, cpu = time.perf_counter(), time.process_time()
         await oq.start_worker(worker_type="async", max_workers=10, poll_interval=0.01)
         while await oq.task_queue.count_tasks(status=TaskStatus.COMPLETED) < tasks:
             await asyncio.sleep(0.01)
         drain_rate = tasks / (time.perf_counter() - started)
+        drain_cpu = (time.process_time() - cpu) / tasks * 1e6
         await oq.stop_worker()
         await oq.task_queue.delete_tasks(ids)  # nothing left behind in the shared Redis
-    return enqueue_rate, drain_rate
+    return enqueue_rate, enqueue_cpu, drain_rate, drain_cpu
 
 
 async def main() -> None:
@@ -110,7 +116,7 @@ async def main() -> None:
     args = parser.parse_args()
     modes = [m for m in MODES if available(m)]
     skipped = [m for m in MODES if m not in modes]
-    figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    figures: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     with tempfile.TemporaryDirectory() as where:
         for _ in range(args.repeats):
             for backend in args.backends.split(","):
@@ -121,15 +127,17 @@ async def main() -> None:
           f"{args.repeats} runs" + (f"; skipped (package missing): {', '.join(skipped)}"
                                     if skipped else ""))
     print()
-    print("| backend | mode | enqueue /s | vs off | processed /s | vs off |")
-    print("|---|---|---|---|---|---|")
+    print("| backend | mode | enqueue /s | CPU µs per enqueue | vs off | processed /s "
+          "| CPU µs per task | vs off |")
+    print("|---|---|---|---|---|---|---|---|")
     for backend in args.backends.split(","):
-        base = [statistics.median(f[i] for f in figures[(backend, "off")]) for i in (0, 1)]
+        base = [statistics.median(f[i] for f in figures[(backend, "off")]) for i in range(4)]
         for mode in modes:
-            enq, drain = (statistics.median(f[i] for f in figures[(backend, mode)])
-                          for i in (0, 1))
-            print(f"| {backend} | {mode} | {enq:,.0f} | {100 * (enq / base[0] - 1):+.1f}% "
-                  f"| {drain:,.0f} | {100 * (drain / base[1] - 1):+.1f}% |")
+            enq, enq_cpu, drain, drain_cpu = (
+                statistics.median(f[i] for f in figures[(backend, mode)]) for i in range(4))
+            print(f"| {backend} | {mode} | {enq:,.0f} | {enq_cpu:,.0f} "
+                  f"| {100 * (enq_cpu / base[1] - 1):+.1f}% | {drain:,.0f} | {drain_cpu:,.0f} "
+                  f"| {100 * (drain_cpu / base[3] - 1):+.1f}% |")
 
 
 if __name__ == "__main__":

@@ -159,7 +159,9 @@ async def test_task_lists_are_paged_newest_first_and_filtered(oq: AsyncOmniQ,
         assert bad_queue.status_code == 400 and "queue" in bad_queue.text
 
 
-async def test_metrics_and_charts(oq: AsyncOmniQ, browse: object) -> None:
+async def test_metrics_and_charts(oq: AsyncOmniQ, browse: object,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNIQ_WORKER_HEARTBEAT", "0.1")  # the workers' counts, refreshed
     app = create_app(oq, sample_interval=0.2)
     async with browse(app) as http:
         assert "collecting: a point every 0.2 s" in (await http.get("/charts")).text

@@ -99,7 +99,8 @@ def settings_for(backend: str, project_name: str, options: dict[str, str]) -> di
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_page_pause_a_schedule_and_requeue_a_dead_letter(
         backend: str, browser: WebDriver, artefacts: Path, project_name: str,
-        request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNIQ_WORKER_HEARTBEAT", "0.2")  # the worker's counts, for the charts
     options = options_for(backend, request, tmp_path)
     shots = artefacts / backend
     shots.mkdir(parents=True, exist_ok=True)
@@ -135,7 +136,12 @@ def test_every_page_pause_a_schedule_and_requeue_a_dead_letter(
                 page(base, "/", "Queues")
                 shoot("queues")
                 page(base, "/tasks", "Tasks")
-                assert "the answer" in browser.page_source
+                assert "50 tasks shown, newest first" in browser.page_source
+                browser.find_element(By.NAME, "name").send_keys("the answer")
+                browser.find_element(By.XPATH, "//button[text()='Filter']").click()
+                WebDriverWait(browser, 10).until(lambda b: "1 task shown" in b.page_source)
+                assert done in browser.page_source
+                page(base, "/tasks", "Tasks")
                 shoot("tasks")
                 page(base, f"/tasks/{dead}", "Task")
                 assert "FileNotFoundError" in browser.find_element(By.CLASS_NAME,

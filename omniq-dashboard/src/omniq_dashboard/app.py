@@ -193,10 +193,10 @@ def create_app(oq_or_settings: Any, actions: bool = False, *, queues: Sequence[s
 
     async def overview(request: Request) -> Response:
         await dash.ready()
-        stats = {s.queue: s for s in await dash.source.queue_stats()}
-        ordered = [*(q for q in await dash.source.queues() if q in stats), *stats]
-        return dash.page(request, "queues.html", stats=[stats[q] for q in dict.fromkeys(ordered)],
-                         columns=list(QUEUE_COLUMNS))
+        stats = await dash.source.queue_stats()
+        first = {q: n for n, q in enumerate(dash.source.client.task_queue.queues)}
+        stats.sort(key=lambda s: (s.queue == "default", first.get(s.queue, len(first)), s.queue))
+        return dash.page(request, "queues.html", stats=stats, columns=list(QUEUE_COLUMNS))
 
     async def tasks(request: Request) -> Response:
         await dash.ready()

@@ -1,10 +1,11 @@
 """Throughput and latency over time, sampled by the dashboard while it runs.
 
-Every ``interval`` seconds the sampler counts each queue's completed and failed tasks (one
-``task_counts`` call, which engines answer from their indexes) and reads the run times of the
-COMPLETE events recorded since its last sample (at most ``EVENTS_PER_SAMPLE`` of them, when an
-event store is configured). Rates are the differences between samples; the last hour is kept
-in memory.
+Every ``interval`` seconds the sampler reads the registered workers' records (each counts
+the tasks it completed and the attempts that failed since it started, refreshed at its
+heartbeat) and the run times of the COMPLETE events recorded since its last sample (at most
+``EVENTS_PER_SAMPLE`` of them, when an event store is configured). Neither reads the tasks, so
+sampling costs the same with a million tasks stored. Rates are the differences between
+samples; the last hour is kept in memory.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import logging
 import time
 from collections import deque
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from omniq.models import EventType, TaskStatus
+from omniq.models import EventType
 
 from .source import Source
 
@@ -27,7 +28,7 @@ EVENTS_PER_SAMPLE = 1000
 
 class Sample(NamedTuple):
     at: float  # epoch seconds
-    completed: dict[str, int]  # per queue, since the store began
+    completed: dict[str, int]  # per worker id, since it started
     failed: dict[str, int]
     run_p50: float | None  # seconds, of the tasks completed since the previous sample
     run_p95: float | None
@@ -77,9 +78,9 @@ class Sampler:
             await asyncio.sleep(self.interval)
 
     async def sample(self) -> Sample:
-        counts = await self.source.task_counts()
-        completed = {q: c.get(TaskStatus.COMPLETED, 0) for q, c in counts.items()}
-        failed = {q: c.get(TaskStatus.FAILED, 0) for q, c in counts.items()}
+        workers = await self.source.workers()
+        completed = {w.id: w.completed for w in workers}
+        failed = {w.id: w.failed for w in workers}
         now = time.time()
         p50 = p95 = None
         if self.source.has_events and self.samples:
@@ -93,21 +94,21 @@ class Sampler:
         self.samples.append(sample)
         return sample
 
-    def points(self, queue: str | None = None) -> list[Point]:
-        """Rates between consecutive samples (all queues, or one)."""
+    def points(self) -> list[Point]:
+        """Rates between consecutive samples."""
         out = []
         pairs = list(self.samples)
         for before, after in zip(pairs, pairs[1:], strict=False):
             span = after.at - before.at
             if span <= 0:
                 continue
-            out.append(Point(after.at, _delta(before.completed, after.completed, queue) / span,
-                             _delta(before.failed, after.failed, queue) / span,
+            out.append(Point(after.at, _delta(before.completed, after.completed) / span,
+                             _delta(before.failed, after.failed) / span,
                              after.run_p50, after.run_p95))
         return out
 
 
-def _delta(before: dict[str, int], after: dict[str, int], queue: str | None) -> int:
-    names: Any = [queue] if queue is not None else after.keys()
-    # Counts can drop (tasks deleted or expired): never a negative rate.
-    return sum(max(0, after.get(q, 0) - before.get(q, after.get(q, 0))) for q in names)
+def _delta(before: dict[str, int], after: dict[str, int]) -> int:
+    """What the workers counted between two samples; a worker new since ``before`` counts
+    from its start."""
+    return sum(max(0, count - before.get(worker, 0)) for worker, count in after.items())

@@ -75,9 +75,6 @@ class Source:
         """A :class:`~omniq.models.TaskPage`, newest first (``find_tasks``' filters)."""
         return await self._call(self.client, "find_tasks", newest_first=True, **filters)
 
-    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
-        return dict(await self._call(self.client, "task_counts"))
-
     async def queue_stats(self) -> list[Any]:
         return list(await self._call(self.client, "queue_stats"))
 
@@ -94,12 +91,12 @@ class Source:
         return list(await self._call(self.client, "list_workers"))
 
     async def queues(self) -> list[str]:
-        """The client's queues, the ones given, those any registered worker serves and
-        those holding tasks: in that order, ``default`` last."""
+        """The client's queues, the ones given and those any registered worker serves, in
+        that order, ``default`` last (without counting tasks: the overview shows every queue
+        that holds some)."""
         names = dict.fromkeys([*self.client.task_queue.queues, *self.extra_queues])
         for worker in await self.workers():
             names.update(dict.fromkeys(worker.queues))
-        names.update(dict.fromkeys(sorted(await self.task_counts())))
         return [q for q in names if q != "default"] + ["default"]
 
     # -- actions -------------------------------------------------------------------------------
