@@ -238,6 +238,24 @@ async def test_without_a_tracer_provider_no_span_is_made_but_the_context_passes(
     await oq.stop_worker()
 
 
+async def test_a_sampled_out_trace_makes_no_span_but_reaches_the_code(
+        oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    task_id = await oq.enqueue(span_ids)
+    carried = (await oq.get_task(task_id)).trace_context
+    assert carried is not None
+    assert int(carried["traceparent"].split("-")[3], 16) & 1 == 0  # the sampled flag is off
+    await oq.start_worker(worker_type="async", **FAST)
+    seen_trace, _ = await oq.get_result(task_id, timeout=10)
+    await oq.stop_worker()
+    assert exporter.get_finished_spans() == ()
+    assert seen_trace == carried["traceparent"].split("-")[1]
+
+
 async def test_a_failed_task_leaves_an_error_span(
         oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
     provider = TracerProvider()

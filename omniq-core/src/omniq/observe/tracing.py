@@ -53,6 +53,12 @@ class TracingObserver(Observer):
         return self._provider is not None or not isinstance(
             self._trace.get_tracer_provider(), self._trace.ProxyTracerProvider)
 
+    def _dropped(self, task: Task, parent: Any) -> bool:
+        """Whether the enqueue's trace was sampled out: its spans would record nothing (the
+        SDK's default sampler follows the parent), so none is made here."""
+        return bool(task.trace_context) and \
+            not self._trace.get_current_span(parent).get_span_context().trace_flags.sampled
+
     def _parent(self, task: Task) -> Any:
         """The context the task carries, or an empty one (a root span, never the worker's)."""
         found = self._parents.get(task.id)
@@ -88,6 +94,8 @@ class TracingObserver(Observer):
         now = time.time_ns()
         for task in tasks:
             parent = self._parents[task.id] = self._parent(task)
+            if self._dropped(task, parent):
+                continue
             span = self.tracer.start_span(
                 "omniq.claim", context=parent, kind=self._kind.CONSUMER,
                 attributes={"omniq.task.id": task.id},
@@ -96,7 +104,7 @@ class TracingObserver(Observer):
 
     @contextlib.contextmanager
     def executing(self, task: Task) -> Iterator[None]:
-        if not self._recording():
+        if not self._recording() or self._dropped(task, self._parent(task)):
             if not task.trace_context:
                 yield
                 return
@@ -119,6 +127,8 @@ class TracingObserver(Observer):
         now = time.time_ns()
         parent = self._parent(task)
         self._parents.pop(task.id, None)
+        if self._dropped(task, parent):
+            return
         span = self.tracer.start_span(
             "omniq.complete", context=parent, start_time=_ns(handed_over) if handed_over
             else now, attributes={"omniq.task.id": task.id,
