@@ -395,7 +395,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
 
     async def _registry_loop(self) -> None:
         while True:
-            await anyio.sleep(self.heartbeat_interval)
+            await nap(self.heartbeat_interval)
             await self._register()
 
     def _count(self, task: Task, *, ok: bool) -> None:
