@@ -17,7 +17,7 @@ from ..config import configure_logging
 from ._dlq import dlq
 from ._events import events
 from ._group import COMMANDS_GROUP, OmniQGroup
-from ._output import echo_json, table
+from ._output import echo_json, json_option, table
 from ._schedules import schedules
 from ._status import status
 from ._tasks import tasks
@@ -37,7 +37,7 @@ def cli(log_level: str | None) -> None:
 
 
 @cli.command("plugins")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def plugins_command(as_json: bool) -> None:
     """Installed task queues, stores, workers and backends, with their distribution."""
     found = plugins.available()

@@ -92,7 +92,7 @@ def backend_options(command: F) -> F:
     @click.option("--backend-type", "--backend", "backend_type", metavar="TYPE",
                   help="Backend type: sqlite, postgres, redis, nats, file, or a plugin's.")
     @click.option("--url", metavar="URL", help="Task queue URL, e.g. redis://127.0.0.1:6379/0 "
-                  "or sqlite:///tasks.db (results and events go to the same place).")
+                  "or sqlite:///tasks.db.")
     @click.option("--config", "config", metavar="FILE", type=click.Path(dir_okay=False),
                   help="YAML config file, as OmniQ.from_config_file reads it.")
     @click.option("--app", metavar="MODULE:ATTR",

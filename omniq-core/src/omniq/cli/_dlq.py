@@ -11,7 +11,7 @@ import click
 
 from ..models import Task, TaskStatus
 from ._app import FAILED, Source, backend_options, run
-from ._output import echo_json, note, table
+from ._output import echo_json, json_option, note, table
 
 if TYPE_CHECKING:
     from .._core import AsyncOmniQ
@@ -32,7 +32,7 @@ def dlq() -> None:
 @click.option("--queue", help="Only this queue's dead letters.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--after", metavar="ID", help="Start after this task id.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_dead(source: Source, queue: str | None, limit: int, after: str | None,
               as_json: bool) -> None:
     """Dead letters, newest first, with their error."""
@@ -101,7 +101,7 @@ async def _purge_all(client: AsyncOmniQ, tasks: list[Task]) -> int:
 @click.argument("task_ids", metavar="[TASK_ID]...", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every dead letter (of --queue).")
 @click.option("--queue", help="With --all: only this queue's.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def requeue(source: Source, task_ids: tuple[str, ...], every: bool, queue: str | None,
             as_json: bool) -> None:
     """Put dead letters back in their queue to run again. Exits 1 if a task given by id was
@@ -129,7 +129,7 @@ def requeue(source: Source, task_ids: tuple[str, ...], every: bool, queue: str |
 @click.option("--all", "every", is_flag=True, help="Every dead letter (of --queue).")
 @click.option("--queue", help="With --all: only this queue's.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def purge(source: Source, task_ids: tuple[str, ...], every: bool, queue: str | None,
           yes: bool, as_json: bool) -> None:
     """Delete dead letters and their results for good. Asks first unless --yes; exits 1 if a

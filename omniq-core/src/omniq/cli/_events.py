@@ -12,7 +12,7 @@ import click
 from .._time import utcnow
 from ..models import EventType, TaskEvent
 from ._app import Failure, Source, backend_options, run
-from ._output import TIME, echo_json, echo_json_line, note
+from ._output import TIME, echo_json, echo_json_line, json_option, note
 
 if TYPE_CHECKING:
     from .._core import AsyncOmniQ
@@ -56,8 +56,7 @@ def line(event: TaskEvent) -> str:
               help="At most this many events (the oldest first).")
 @click.option("--follow", "-f", is_flag=True,
               help="Keep printing new events as they are recorded, until Ctrl-C.")
-@click.option("--json", "as_json", is_flag=True,
-              help="JSON: one array; with --follow, one object per line.")
+@json_option
 def events(source: Source, task_id: str | None, schedule_id: str | None, type_: str | None,
            since: datetime | None, until: datetime | None, limit: int, follow: bool,
            as_json: bool) -> None:

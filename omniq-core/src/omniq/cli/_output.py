@@ -22,6 +22,11 @@ _json = msgspec.json.Encoder(enc_hook=repr)
 _HIDDEN = ("payload",)
 
 
+#: The ``--json`` flag of every command that prints something.
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print JSON for scripts instead of a table.")
+
+
 def echo_json(value: Any) -> None:
     """``value`` as indented JSON on stdout (msgspec structs, times, enums and the rest)."""
     click.echo(msgspec.json.format(_json.encode(plain(value)), indent=2).decode())

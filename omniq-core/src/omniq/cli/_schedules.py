@@ -9,7 +9,7 @@ import click
 
 from ..models import Schedule, ScheduleStatus
 from ._app import Failure, Source, backend_options, run
-from ._output import echo_json, plain, table, when
+from ._output import echo_json, json_option, plain, table, when
 
 if TYPE_CHECKING:
     from .._core import AsyncOmniQ
@@ -39,7 +39,7 @@ def _schedule_json(schedule: Schedule) -> dict[str, object]:
 @click.option("--status", "--state", "status",
               type=click.Choice([s.value for s in ScheduleStatus], case_sensitive=False),
               help="Only schedules in this state.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_schedules(source: Source, status: str | None, as_json: bool) -> None:
     """Schedules with their state, timing, runs and next fire."""
 
@@ -60,7 +60,7 @@ def list_schedules(source: Source, status: str | None, as_json: bool) -> None:
 @schedules.command("show")
 @backend_options
 @click.argument("schedule_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def show_schedule(source: Source, schedule_id: str, as_json: bool) -> None:
     """One schedule and every field it has."""
 
@@ -91,7 +91,7 @@ def _change(verb: str, past: str,
 
     @backend_options
     @click.argument("schedule_id")
-    @click.option("--json", "as_json", is_flag=True)
+    @json_option
     def command(source: Source, schedule_id: str, as_json: bool) -> None:
         async def act(client: AsyncOmniQ) -> tuple[bool, Schedule | None]:
             found = await client.get_schedule(schedule_id)

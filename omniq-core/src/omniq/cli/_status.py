@@ -10,7 +10,7 @@ import click
 from .._time import utcnow
 from ..models import QueueStats, TaskStatus, WorkerInfo
 from ._app import Source, backend_options, run
-from ._output import ago, duration, echo_json, table
+from ._output import ago, duration, echo_json, json_option, table
 
 if TYPE_CHECKING:
     from .._core import AsyncOmniQ
@@ -21,7 +21,7 @@ _ALWAYS = (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.FAILED)
 
 @click.command()
 @backend_options
-@click.option("--json", "as_json", is_flag=True, help="One JSON document for scripts.")
+@json_option
 def status(source: Source, as_json: bool) -> None:
     """Queues (tasks by state, oldest wait, completions in the last 1/5/15 minutes) and
     workers (alive or gone, last heartbeat, type, concurrency, queues)."""

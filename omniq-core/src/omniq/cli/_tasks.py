@@ -11,7 +11,7 @@ import msgspec
 from ..exceptions import OmniQError
 from ..models import DEAD, CancelOutcome, Task, TaskPage, TaskStatus
 from ._app import FAILED, Failure, Source, backend_options, run
-from ._output import TIME, echo_json, note, plain, table, when
+from ._output import TIME, echo_json, json_option, note, plain, table, when
 
 if TYPE_CHECKING:
     from .._core import AsyncOmniQ
@@ -39,7 +39,7 @@ def tasks() -> None:
 @click.option("--after", metavar="ID", help="Start after this task id (the cursor the "
               "previous page printed).")
 @click.option("--oldest-first", is_flag=True, help="Oldest first (default: newest first).")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_tasks(source: Source, queue: str | None, status: str | None, name: str | None,
                tag: str | None, since: datetime | None, until: datetime | None, limit: int,
                after: str | None, oldest_first: bool, as_json: bool) -> None:
@@ -68,7 +68,7 @@ def list_tasks(source: Source, queue: str | None, status: str | None, name: str 
 @tasks.command("show")
 @backend_options
 @click.argument("task_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def show_task(source: Source, task_id: str, as_json: bool) -> None:
     """One task: its fields, its error and traceback, and its result when it has one."""
 
@@ -124,7 +124,7 @@ _OUTCOME = {CancelOutcome.CANCELLED: "cancelled", CancelOutcome.REQUESTED: "canc
 @tasks.command("cancel")
 @backend_options
 @click.argument("task_ids", metavar="TASK_ID...", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def cancel_tasks(source: Source, task_ids: tuple[str, ...], as_json: bool) -> None:
     """Cancel tasks: at once if they have not started, else ask their worker to stop them.
     Exits 1 if one was not found or had already finished."""
@@ -143,7 +143,7 @@ def cancel_tasks(source: Source, task_ids: tuple[str, ...], as_json: bool) -> No
 @tasks.command("retry")
 @backend_options
 @click.argument("task_ids", metavar="TASK_ID...", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def retry_tasks(source: Source, task_ids: tuple[str, ...], as_json: bool) -> None:
     """Run failed, cancelled or expired tasks again (their old result is dropped). Exits 1 if
     one was not found or had not ended that way."""
