@@ -23,7 +23,6 @@ from omniq_sqlite import (
     SQLiteBackend,
     SQLiteResultStore,
     SQLiteTaskQueue,
-    _schema,
     _sql,
 )
 from omniq_sqlite._connected import resolve_path
@@ -187,7 +186,7 @@ async def test_file_is_in_wal_mode_and_claim_uses_the_runnable_index(tmp_path: P
         await queue.enqueue(noop)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        plan = conn.execute("EXPLAIN QUERY PLAN " + _sql.CLAIM,
+        plan = conn.execute("EXPLAIN QUERY PLAN " + _sql.SQL["claim"],
                             (1.0, "p", "p", "q", 1.0, 10)).fetchall()
     details = " | ".join(row[3] for row in plan)
     assert "USING INDEX omniq_tasks_runnable" in details
@@ -268,7 +267,7 @@ async def test_another_process_commit_wakes_an_idle_worker(tmp_path: Path) -> No
         async with anyio.create_task_group() as tg:
             tg.start_soon(queue.wait_for_work, ["default"], 10.0)
             await anyio.sleep(0.05)
-            other.execute(_sql.INSERT_TASK, _sql.task_row(queue.project_name, task))
+            other.execute(_sql.SQL["insert_task"], _sql.task_row(queue.project_name, task))
         other.close()
         assert time.monotonic() - started < 1.0
 
@@ -345,7 +344,7 @@ def schema_of(path: Path) -> list[str]:
 async def test_version_1_is_the_schema_shipped_before(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # A shipped step is never edited: a database recorded as version 1 holds exactly this.
-    monkeypatch.setitem(_schema.MIGRATIONS, "tasks", {1: _schema.MIGRATIONS["tasks"][1]})
+    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {1: _sql.MIGRATIONS["tasks"][1]})
     backend = AsyncSQLiteBackend(database_path=tmp_path / "v1.db")
     async with backend.create_task_queue(), backend.create_result_store(), \
             backend.create_event_store():
@@ -389,7 +388,7 @@ async def test_a_version_1_database_of_the_previous_release_opens_and_runs(
 
 
 #: A tasks schema version after this release's, for the upgrade tests.
-NEXT = max(_schema.MIGRATIONS["tasks"]) + 1
+NEXT = max(_sql.MIGRATIONS["tasks"]) + 1
 
 
 @pytest.mark.anyio
@@ -399,7 +398,7 @@ async def test_older_database_is_upgraded_in_one_transaction(
     async with AsyncSQLiteTaskQueue(database_path=path) as queue:
         task_id = await queue.enqueue(noop)
     step = ["CREATE TABLE omniq_v2_probe (x INTEGER)", "INSERT INTO omniq_v2_probe VALUES (2)"]
-    monkeypatch.setitem(_schema.MIGRATIONS, "tasks", {**_schema.MIGRATIONS["tasks"], NEXT: step})
+    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], NEXT: step})
     async with AsyncSQLiteTaskQueue(database_path=path) as queue:
         assert (await queue.get_task(task_id)) is not None  # the data came along
     assert versions(path)["tasks"] == NEXT
@@ -414,7 +413,7 @@ async def test_failed_upgrade_leaves_the_old_schema(tmp_path: Path,
     async with AsyncSQLiteTaskQueue(database_path=path):
         pass
     step = ["CREATE TABLE omniq_v2_probe (x INTEGER)", "THIS IS NOT SQL"]
-    monkeypatch.setitem(_schema.MIGRATIONS, "tasks", {**_schema.MIGRATIONS["tasks"], NEXT: step})
+    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], NEXT: step})
     with pytest.raises(BackendError):
         async with AsyncSQLiteTaskQueue(database_path=path):
             pass

@@ -32,39 +32,12 @@ from ._task import (
 )
 from ._worker import MinuteCount, WorkerInfo, decode_workers
 
-__all__ = [
-    "UNREADABLE",
-    "binding",
-    "binding_values",
-    "decode_task",
-    "unreadable",
-    "ConfigStruct",
-    "ComponentConfig",
-    "EventStoreConfig",
-    "OmniQConfig",
-    "ResultStoreConfig",
-    "TaskQueueConfig",
-    "WorkerConfig",
-    "CancelOutcome",
-    "DEAD",
-    "FINISHED",
-    "RUNNABLE",
-    "ErrorInfo",
-    "EventType",
-    "Schedule",
-    "ScheduleStatus",
-    "ScheduleType",
-    "Task",
-    "TaskEvent",
-    "TaskResult",
-    "TaskStatus",
-    "MinuteCount",
-    "QueueStats",
-    "TaskFilter",
-    "TaskPage",
-    "decode_workers",
-    "WorkerInfo",
-]
+__all__ = ["UNREADABLE", "binding", "binding_values", "decode_task", "unreadable", "ConfigStruct",
+           "ComponentConfig", "EventStoreConfig", "OmniQConfig", "ResultStoreConfig",
+           "TaskQueueConfig", "WorkerConfig", "CancelOutcome", "DEAD", "FINISHED", "RUNNABLE",
+           "ErrorInfo", "EventType", "Schedule", "ScheduleStatus", "ScheduleType", "Task",
+           "TaskEvent", "TaskResult", "TaskStatus", "MinuteCount", "QueueStats", "TaskFilter",
+           "TaskPage", "WorkerInfo", "decode_workers"]
 
 # Plugin config structs by name: ``from omniq.models import SQLiteTaskQueueConfig``.
 __getattr__ = facade_getattr(__name__, globals())

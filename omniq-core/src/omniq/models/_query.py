@@ -78,7 +78,8 @@ class QueueStats(msgspec.Struct, kw_only=True):
     #: Seconds the longest-waiting runnable task has been due; None when none is waiting.
     oldest_waiting: float | None = None
     #: Tasks completed (and attempts failed) by registered workers in the last 1, 5 and 15
-    #: minutes (the current minute included): keys ``"1m"``, ``"5m"``, ``"15m"``.
+    #: minutes, keys ``"1m"``, ``"5m"``, ``"15m"``. Workers count by whole minutes, so each
+    #: window starts at the beginning of the minute that long ago.
     completed: dict[str, int] = {}
     failed: dict[str, int] = {}
 

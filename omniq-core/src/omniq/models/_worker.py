@@ -11,8 +11,9 @@ import msgspec
 
 #: A worker that missed this many refreshes of its record in a row is shown as gone (stale).
 MISSED_HEARTBEATS = 3
-#: Minutes of finished-task counts a worker keeps in its record (for throughput).
-RECENT_MINUTES = 15
+#: Minutes of finished-task counts a worker keeps in its record, for throughput over the last
+#: 15 minutes (counted by whole minutes, that window reaches into a 16th).
+RECENT_MINUTES = 16
 
 
 class MinuteCount(msgspec.Struct, frozen=True):

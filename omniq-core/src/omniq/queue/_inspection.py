@@ -96,7 +96,7 @@ class InspectionMixin:
             completed: dict[str, int] = {}
             failed: dict[str, int] = {}
             for minutes in WINDOWS:
-                since = now - timedelta(minutes=minutes - 1)
+                since = now - timedelta(minutes=minutes)  # from the start of that minute
                 done = [w.finished_since(since, name) for w in workers]
                 completed[f"{minutes}m"] = sum(d[0] for d in done)
                 failed[f"{minutes}m"] = sum(d[1] for d in done)
