@@ -36,18 +36,27 @@ def served(queues: list[str]) -> list[str]:
               help="Seconds a claim lasts without a heartbeat.")
 @click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
               metavar="SECONDS", help="Seconds running tasks get to finish on stop.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Serve Prometheus metrics on this port (off by default; needs "
+                   "prometheus-client).")
+@click.option("--metrics-host", metavar="ADDRESS",
+              help="Address the metrics are served on (default 127.0.0.1).")
 def worker(source: Source, queues: list[str], worker_type: str | None,
-           concurrency: int | None, lease: float | None, grace: float) -> None:
+           concurrency: int | None, lease: float | None, grace: float,
+           metrics_port: int | None, metrics_host: str | None) -> None:
     """Run a worker until SIGTERM or SIGINT, then stop gracefully: claim nothing more, let
     running tasks finish within --grace seconds, put the rest back."""
-    asyncio.run(_run(source, queues, worker_type, concurrency, lease, grace))
+    metrics = {"metrics_port": metrics_port, "metrics_host": metrics_host}
+    asyncio.run(_run(source, queues, worker_type, concurrency, lease, grace,
+                     {k: v for k, v in metrics.items() if v is not None}))
 
 
 async def _run(source: Source, queues: list[str], worker_type: str | None,
-               concurrency: int | None, lease: float | None, grace: float) -> None:
+               concurrency: int | None, lease: float | None, grace: float,
+               metrics: dict[str, Any]) -> None:
     client = build_client(source, queues=served(queues)) if queues else build_client(source)
     refuse_memory(client, "a worker process")
-    options: dict[str, Any] = {"grace_period": grace}
+    options: dict[str, Any] = {"grace_period": grace, **metrics}
     if queues:
         options["queues"] = served(queues)
     if concurrency:
@@ -59,8 +68,11 @@ async def _run(source: Source, queues: list[str], worker_type: str | None,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    served_metrics = started.metrics_address
     click.echo(f"omniq worker {started.worker_id} ({started.worker_type}, "
-               f"{started.max_workers} slots) serving {started.queues}; Ctrl-C stops it")
+               f"{started.max_workers} slots) serving {started.queues}"
+               + (f"; metrics on http://{served_metrics[0]}:{served_metrics[1]}/metrics"
+                  if served_metrics else "") + "; Ctrl-C stops it")
     await stop.wait()
     logger.warning("stopping gracefully (grace %.0f s)", grace)
     await client.close()

@@ -1,5 +1,6 @@
-"""``omniq dashboard``: added to the ``omniq`` command by omniq-dashboard's ``omniq.commands``
-entry point; serves on loopback, read-only unless ``--allow-actions``, stops on SIGINT."""
+"""The operations commands as a user runs them: ``omniq dashboard`` (added to the ``omniq``
+command by omniq-dashboard's ``omniq.commands`` entry point: loopback, read-only unless
+``--allow-actions``, stops on SIGINT) and ``omniq worker --metrics-port``."""
 
 from __future__ import annotations
 
@@ -31,13 +32,17 @@ def get(url: str, data: bytes | None = None) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """``omniq ARGS`` in a process; returns it and the first line it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "omniq", *args], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline()
+
+
 def serve(*args: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "omniq", "dashboard", *args,
-                             "--port", str(port)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
+    proc, line = start("dashboard", *args, "--port", str(port))
     assert f"on http://127.0.0.1:{port}/" in line, line
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -85,3 +90,29 @@ def test_omniq_dashboard_refuses_the_memory_backend() -> None:
                           text=True, env=env, timeout=60)
     assert done.returncode == 2
     assert "cannot see the in-process 'memory' backend" in done.stderr
+
+
+def test_omniq_worker_serves_metrics_on_the_port_it_is_given(tmp_path: Path,
+                                                             project_name: str) -> None:
+    url = f"sqlite:///{tmp_path}/tasks.db"
+    port = free_port()
+    proc, line = start("worker", "--url", url, "--project", project_name,
+                       "--metrics-port", str(port))
+    try:
+        assert f"metrics on http://127.0.0.1:{port}/metrics" in line, line
+        with OmniQ(project_name=project_name, task_queue=url) as oq:
+            assert oq.get_result(oq.enqueue(_tasks.add, 2, 3), timeout=20) == 5
+            oq.enqueue(_tasks.add, 0, 0, run_in=3600)
+        deadline = time.monotonic() + 10
+        while True:
+            status, text = get(f"http://127.0.0.1:{port}/metrics")
+            if 'omniq_tasks_completed_total{function="omniq.testing._tasks:add"' in text:
+                break
+            assert time.monotonic() < deadline, text[-2000:]
+            time.sleep(0.1)
+        assert status == 200
+        assert 'omniq_queue_depth{queue="default",status="pending"} 1.0' in text
+        assert 'omniq_task_run_seconds_count{function="omniq.testing._tasks:add",' \
+               'queue="default"} 1.0' in text
+    finally:
+        assert stop(proc) == 0
