@@ -40,8 +40,8 @@ class OmniQMethods(SyncWrapper):
 
     _async: AsyncOmniQ
 
-    def __init__(self, project_name: str | None = None, backend_type: str | None = None, backend: Any = None, task_queue: Any = None, result_store: Any = None, event_store: Any = None, queues: Sequence[str] | None = None, worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None, secret_key: str | None = None, **kwargs: Any) -> None:
-        object.__setattr__(self, '_async', self._async_class(project_name, backend_type, backend, task_queue, result_store, event_store, queues, worker_type, worker_config, secret_key, **kwargs))
+    def __init__(self, project_name: str | None = None, backend_type: str | None = None, backend: Any = None, task_queue: Any = None, result_store: Any = None, event_store: Any = None, queues: Sequence[str] | None = None, worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None, secret_key: str | None = None, metrics: bool | None = None, tracing: bool | None = None, **kwargs: Any) -> None:
+        object.__setattr__(self, '_async', self._async_class(project_name, backend_type, backend, task_queue, result_store, event_store, queues, worker_type, worker_config, secret_key, metrics, tracing, **kwargs))
 
     def cancel(self, task_id: str) -> CancelOutcome:
         return rewrap(run_sync(self._async.cancel, task_id))
@@ -233,8 +233,8 @@ class TaskQueueMethods(SyncWrapper):
     async def add_tasks_async(self, tasks: Sequence[Task]) -> list[bool]:
         return rewrap(await run_on_portal(self._async.add_tasks, tasks))
 
-    def build_task(self, func: Callable[..., Any], *args: Any, func_args: dict[str, Any] | None = None, func_kwargs: dict[str, Any] | None = None, queue_name: str | None = None, name: str | None = None, description: str | None = None, tags: Sequence[str] | None = None, priority: int = 0, run_at: datetime | None = None, run_in: timedelta | float | None = None, ttl: timedelta | float | None = None, result_ttl: timedelta | float | None = None, depends_on: Sequence[str] | None = None, callback: Callable[..., Any] | None = None, callback_args: dict[str, Any] | None = None, max_retries: int | None = None, retry_delay: timedelta | float | None = None, store_result: bool = True, timeout: timedelta | float | None = None, task_id: str | None = None, max_deliveries: int | None = None, schedule_id: str | None = None, now: datetime | None = None) -> Task:
-        return self._async.build_task(func, *args, func_args=func_args, func_kwargs=func_kwargs, queue_name=queue_name, name=name, description=description, tags=tags, priority=priority, run_at=run_at, run_in=run_in, ttl=ttl, result_ttl=result_ttl, depends_on=depends_on, callback=callback, callback_args=callback_args, max_retries=max_retries, retry_delay=retry_delay, store_result=store_result, timeout=timeout, task_id=task_id, max_deliveries=max_deliveries, schedule_id=schedule_id, now=now)
+    def build_task(self, func: Callable[..., Any], *args: Any, func_args: dict[str, Any] | None = None, func_kwargs: dict[str, Any] | None = None, queue_name: str | None = None, name: str | None = None, description: str | None = None, tags: Sequence[str] | None = None, priority: int = 0, run_at: datetime | None = None, run_in: timedelta | float | None = None, ttl: timedelta | float | None = None, result_ttl: timedelta | float | None = None, depends_on: Sequence[str] | None = None, callback: Callable[..., Any] | None = None, callback_args: dict[str, Any] | None = None, max_retries: int | None = None, retry_delay: timedelta | float | None = None, store_result: bool = True, timeout: timedelta | float | None = None, task_id: str | None = None, max_deliveries: int | None = None, schedule_id: str | None = None, trace_context: dict[str, str] | None = None, now: datetime | None = None) -> Task:
+        return self._async.build_task(func, *args, func_args=func_args, func_kwargs=func_kwargs, queue_name=queue_name, name=name, description=description, tags=tags, priority=priority, run_at=run_at, run_in=run_in, ttl=ttl, result_ttl=result_ttl, depends_on=depends_on, callback=callback, callback_args=callback_args, max_retries=max_retries, retry_delay=retry_delay, store_result=store_result, timeout=timeout, task_id=task_id, max_deliveries=max_deliveries, schedule_id=schedule_id, trace_context=trace_context, now=now)
 
     def cancel(self, task_id: str, reason: str = 'cancelled by request') -> CancelOutcome:
         return rewrap(run_sync(self._async.cancel, task_id, reason))
@@ -906,6 +906,10 @@ class WorkerMethods(SyncWrapper):
     @property
     def is_running(self) -> bool:
         return rewrap(self._async.is_running)
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        return rewrap(self._async.metrics_address)
 
     def run(self) -> None:
         run_sync(self._async.run)
