@@ -19,6 +19,11 @@ of what observability adds, since the servers' work does not change with it. Mod
   TraceIdRatioBased(0.01))``), as high-volume deployments run it;
 - ``both``: metrics and SDK tracing (every span) together.
 
+A second table times the observers alone (no store, one task's calls at a time, this process's
+CPU time including the span exporter's thread) and sets that against each backend's CPU per
+task with observability off: the steady figure when the machine is shared and the end-to-end
+rows are noisy.
+
 A mode whose package is missing is skipped. Needs Redis on 127.0.0.1:6379 for the redis rows.
 """
 
@@ -108,6 +113,52 @@ async def one_run(backend: str, mode: str, tasks: int, where: str) -> tuple[floa
     return enqueue_rate, enqueue_cpu, drain_rate, drain_cpu
 
 
+def hook_cost(mode: str, rounds: int = 5000) -> tuple[float, float]:
+    """CPU µs the observers of ``mode`` take per task: (client side, worker side)."""
+    from omniq._time import utcnow
+    from omniq.models import TaskStatus as Status
+    from omniq.observe import Observers
+    from omniq.queue.memory import AsyncMemoryTaskQueue
+
+    found = MODES[mode][1]()
+    if not found:
+        return 0.0, 0.0
+    observer = found[0] if len(found) == 1 else Observers(found)
+    queue = AsyncMemoryTaskQueue(project_name="hookcost")
+    tasks = []
+    providers = [p for o in found if (p := getattr(o, "_provider", None)) is not None]
+
+    def flush(done: int) -> None:  # spans queued for export are part of the cost; and a
+        if done % 200 == 0:        # batch processor's full queue would drop them uncounted
+            for provider in providers:
+                provider.force_flush()
+
+    cpu = time.process_time()
+    for n in range(rounds):
+        with observer.enqueuing() as carried:
+            task = queue.build_task(noop, trace_context=carried)
+            observer.enqueued([task], [True])
+        tasks.append(task)
+        flush(n)
+    client = time.process_time() - cpu
+    build = time.process_time()
+    for _ in range(rounds):
+        queue.build_task(noop)
+    client -= time.process_time() - build  # building the task is not the observer's
+    cpu = time.process_time()
+    for n, task in enumerate(tasks):
+        task.started_at, task.status = utcnow(), Status.RUNNING
+        observer.claimed([task])
+        with observer.executing(task):
+            pass
+        task.status = Status.COMPLETED
+        observer.finished(task, utcnow())
+        flush(n)
+    flush(0)
+    worker = time.process_time() - cpu
+    return client / rounds * 1e6, worker / rounds * 1e6
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=5000)
@@ -138,6 +189,21 @@ async def main() -> None:
             print(f"| {backend} | {mode} | {enq:,.0f} | {enq_cpu:,.0f} "
                   f"| {100 * (enq_cpu / base[1] - 1):+.1f}% | {drain:,.0f} | {drain_cpu:,.0f} "
                   f"| {100 * (drain_cpu / base[3] - 1):+.1f}% |")
+    backends = args.backends.split(",")
+    off = {b: [statistics.median(f[i] for f in figures[(b, "off")]) for i in (1, 3)]
+           for b in backends}
+    print()
+    print("The observers alone, per task (CPU µs), and as a share of each backend's CPU per "
+          "task with observability off:")
+    print()
+    print("| mode | client µs | worker µs | " + " | ".join(
+        f"{b}: client | {b}: worker" for b in backends) + " |")
+    print("|---|---|---|" + "---|---|" * len(backends))
+    for mode in modes[1:]:
+        client, worker = hook_cost(mode)
+        shares = " | ".join(f"{100 * client / off[b][0]:.1f}% | {100 * worker / off[b][1]:.1f}%"
+                            for b in backends)
+        print(f"| {mode} | {client:.1f} | {worker:.1f} | {shares} |")
 
 
 if __name__ == "__main__":

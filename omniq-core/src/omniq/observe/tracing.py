@@ -44,14 +44,24 @@ class TracingObserver(Observer):
         self._trace, self._propagate, self._context = trace, propagate, context
         self._kind = trace.SpanKind
         self._provider = tracer_provider
+        self._recording_from: float | None = 0.0 if tracer_provider is None else None
         self._parents: dict[str, Any] = {}
         self.tracer = trace.get_tracer("omniq", __version__, tracer_provider=tracer_provider)
 
     def _recording(self) -> bool:
         """False while the application has set no tracer provider: the API's spans would
-        record nothing, so none is made (contexts still pass through)."""
-        return self._provider is not None or not isinstance(
-            self._trace.get_tracer_provider(), self._trace.ProxyTracerProvider)
+        record nothing, so none is made (contexts still pass through). Looked up again at
+        most once a second until one is set (once set, it stays)."""
+        if self._recording_from is None:
+            return True
+        now = time.monotonic()
+        if now < self._recording_from:
+            return False
+        if isinstance(self._trace.get_tracer_provider(), self._trace.ProxyTracerProvider):
+            self._recording_from = now + 1.0
+            return False
+        self._recording_from = None
+        return True
 
     def _dropped(self, task: Task, parent: Any) -> bool:
         """Whether the enqueue's trace was sampled out: its spans would record nothing (the
@@ -71,7 +81,8 @@ class TracingObserver(Observer):
     def enqueuing(self) -> Iterator[dict[str, str] | None]:
         carrier: dict[str, str] = {}
         if not self._recording():
-            self._propagate.inject(carrier)  # the caller's context, if it has one
+            if self._trace.get_current_span().get_span_context().is_valid:
+                self._propagate.inject(carrier)  # the caller's context passes through
             yield carrier or None
             return
         with self.tracer.start_as_current_span("omniq.enqueue", kind=self._kind.PRODUCER):
