@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -188,11 +189,29 @@ def test_events_follow_prints_events_as_they_come(tmp_path: Path) -> None:
 
 def _plugin_dist(root: Path, entry_points: str) -> None:
     """A throwaway installed distribution: its module and its dist-info with entry points."""
-    (root / "acme_cli.py").write_text(
-        "import click\n\n"
-        "@click.command()\n@click.option('--name', default='world')\n"
-        "def hello(name):\n    '''Say hello.'''\n    click.echo(f'hello {name}')\n\n"
-        "not_a_command = 42\n")
+    (root / "acme_cli.py").write_text(textwrap.dedent('''
+        import click
+        from omniq.cli import backend_options, run
+
+
+        @click.command()
+        @click.option("--name", default="world")
+        def hello(name):
+            """Say hello."""
+            click.echo(f"hello {name}")
+
+
+        @click.command()
+        @backend_options
+        def queues(source):
+            """The project's queues, as the built-in commands see it."""
+            async def work(client):
+                return sorted(await client.task_counts())
+            click.echo(" ".join(run(source, work)))
+
+
+        not_a_command = 42
+        '''))
     info = root / "acme_cli-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-cli\nVersion: 1.0\n")
@@ -202,8 +221,8 @@ def _plugin_dist(root: Path, entry_points: str) -> None:
 def test_plugin_commands_join_the_group_and_broken_ones_are_skipped(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _plugin_dist(tmp_path, "[omniq.commands]\nhello = acme_cli:hello\n"
-                           "broken = acme_cli_missing:command\nnumber = acme_cli:not_a_command\n"
-                           "status = acme_cli:hello\n")
+                           "queues = acme_cli:queues\nbroken = acme_cli_missing:command\n"
+                           "number = acme_cli:not_a_command\nstatus = acme_cli:hello\n")
     monkeypatch.syspath_prepend(str(tmp_path))  # as if installed: found by importlib.metadata
 
     hello = _invoke("hello", "--name", "plugins")
@@ -220,3 +239,10 @@ def test_plugin_commands_join_the_group_and_broken_ones_are_skipped(
     assert broken.exit_code == 2 and "could not be loaded" in broken.stderr
     builtin = _invoke("status", "--help")  # the built-in wins over the plugin's "status"
     assert builtin.exit_code == 0 and "Queues (tasks by state" in builtin.stdout
+    # omniq.cli's exports give a plugin command the project as the built-in ones get it.
+    url = f"sqlite:///{tmp_path}/x.db"
+    with OmniQ(project_name="p", task_queue=url) as oq:
+        oq.enqueue(add, 1, 2, queue_name="emails")
+    queues = _invoke("queues", "--url", url, "--project", "p")
+    assert queues.exit_code == 0 and queues.stdout == "emails\n"
+    assert _invoke("queues", "--backend-type", "memory").exit_code == 2

@@ -4,6 +4,11 @@
 
 Exit codes: 0 done; 1 not found, or the operation was refused (a task already finished, a
 schedule already paused); 2 bad usage or configuration; 3 the backend is unavailable.
+
+A plugin's command takes the project the way the built-in ones do with what this module
+exports: ``@backend_options`` (``--config``, ``--url``, ``--backend-type``, ``--project``,
+``--app``, gathered into a ``source`` argument), ``build_client(source)`` or
+``run(source, work)``, ``json_option``, and ``Failure`` for an error with its exit code.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import click
 
 from .. import __version__, plugins
 from ..config import configure_logging
+from ._app import Failure, Source, backend_options, build_client, run
 from ._dlq import dlq
 from ._events import events
 from ._group import COMMANDS_GROUP, OmniQGroup
@@ -23,7 +29,8 @@ from ._status import status
 from ._tasks import tasks
 from ._worker import worker
 
-__all__ = ["COMMANDS_GROUP", "cli", "main"]
+__all__ = ["COMMANDS_GROUP", "Failure", "Source", "backend_options", "build_client", "cli",
+           "json_option", "main", "run"]
 
 
 @click.group(cls=OmniQGroup, context_settings={"help_option_names": ["-h", "--help"]})
