@@ -4,6 +4,7 @@ command by omniq-dashboard's ``omniq.commands`` entry point: loopback, read-only
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import signal
 import socket
@@ -14,7 +15,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import click
+from click.testing import CliRunner
 from omniq import OmniQ
+from omniq.cli import cli
 from omniq.testing import _tasks
 
 
@@ -116,3 +120,16 @@ def test_omniq_worker_serves_metrics_on_the_port_it_is_given(tmp_path: Path,
                'queue="default"} 1.0' in text
     finally:
         assert stop(proc) == 0
+
+
+def test_the_dashboard_command_comes_from_its_distribution_entry_point() -> None:
+    found = [ep for ep in importlib.metadata.entry_points(group="omniq.commands")
+             if ep.name == "dashboard"]
+    assert [ep.dist.name for ep in found if ep.dist] == ["omniq-dashboard"]
+    assert isinstance(found[0].load(), click.Command)
+    listed = CliRunner().invoke(cli, ["--help"])
+    assert listed.exit_code == 0 and "dashboard" in listed.output
+    helped = CliRunner().invoke(cli, ["dashboard", "--help"])
+    assert helped.exit_code == 0
+    for option in ("--allow-actions", "--host", "--port", "--url", "--config", "--app"):
+        assert option in helped.output, option
