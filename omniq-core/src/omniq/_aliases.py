@@ -6,7 +6,8 @@ of earlier releases stay importable from the facade modules (``omniq.queue``,
 ``omniq.storage``, ``omniq.workers``, ``omniq.models``, ``omniq.backend``): a name they do not
 define is turned into its canonical spelling here and looked up again. So
 ``from omniq.storage import SQLiteResultStorage`` gives ``SQLiteResultStore``, for any
-plugin's classes, a third party's included. ``docs/architecture.md`` lists the same rules.
+plugin's classes, a third party's included. ``docs/user_guide/architecture.qmd`` lists the
+same rules.
 """
 
 from __future__ import annotations

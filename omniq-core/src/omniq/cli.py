@@ -70,7 +70,7 @@ def _build_app(args: argparse.Namespace) -> Any:
 
 def _served(queues: list[str]) -> list[str]:
     """The queues a CLI worker serves: those listed, then ``default`` unless listed, so a task
-    enqueued without a queue_name is never stranded (docs/concepts.md)."""
+    enqueued without a queue_name is never stranded (docs/user_guide/queues.qmd)."""
     return queues if "default" in queues else [*queues, "default"]
 
 

@@ -6,8 +6,8 @@ decides every lifecycle question once: retries and backoff, dead letters, poison
 dependencies, TTLs, events, schedule fires, fencing, results. A backend fills in the abstract
 methods of the three classes below with its engine's own tools and inherits the rest; it may not
 override a lifecycle method (:class:`~omniq.queue.AsyncTaskQueue` refuses such a subclass when it
-is defined). ``docs/architecture.md`` maps every call onto SQLite, PostgreSQL, Redis, NATS
-JetStream and object stores, and ``omniq.testing`` checks every rule stated here.
+is defined). ``docs/user_guide/architecture.qmd`` maps every call onto SQLite, PostgreSQL,
+Redis, NATS JetStream and object stores, and ``omniq.testing`` checks every rule stated here.
 
 Rules every implementation keeps:
 

@@ -63,7 +63,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
             raise TypeError(
                 f"{cls.__qualname__} overrides {', '.join(overridden)} of AsyncTaskQueue: a "
                 "backend implements only the storage interface (omniq.contract.TaskQueueContract); "
-                "the lifecycle is the core's (see docs/architecture.md)")
+                "the lifecycle is the core's (see docs/user_guide/architecture.qmd)")
 
     def __init__(
         self,

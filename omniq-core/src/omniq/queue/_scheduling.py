@@ -1,4 +1,5 @@
-"""Schedules, written once over the contract's schedule primitives (docs/architecture.md).
+"""Schedules, written once over the contract's schedule primitives
+(docs/user_guide/architecture.qmd).
 
 Each fire becomes a task whose id is derived from (schedule id, fire time), so any number of
 schedulers running at once enqueue it exactly once; the schedule itself advances by

@@ -5,7 +5,7 @@ strategy, writes results and completions in batches, renews leases from the even
 code runs off-loop in thread and process workers, so it cannot starve them), looks for cancel
 requests while tasks run, fires due schedules, recovers expired leases, and backs off when the
 store fails. A worker type subclasses :class:`AsyncWorkerBase` and implements its four
-abstract methods (see docs/plugins.md, "Writing a worker type").
+abstract methods (see docs/user_guide/writing_a_worker_type.qmd).
 """
 
 from __future__ import annotations
