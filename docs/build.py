@@ -162,7 +162,7 @@ def render(site: Site, page: Path, template: str) -> None:
         raise SystemExit(f"pandoc failed on {name}:\n{done.stderr}")
     css, toc, body = done.stdout.split("<!--SPLIT-->")
     highlight = SITE / "highlight.css"
-    if not highlight.exists():
+    if css.strip() and not highlight.exists():  # the same on every page that has code
         highlight.write_text(re.sub(r"</?style[^>]*>", "", css).strip() + "\n")
     root = os.path.relpath(".", os.path.dirname(name) or ".")
     out = SITE / (name[: -len(".qmd")] + ".html")

@@ -164,7 +164,7 @@ def run_python(block: Block, cwd: Path, env: dict[str, str]) -> None:
 def background(block: Block, cwd: Path, env: dict[str, str]) -> Iterator[None]:
     log = cwd / f"background-{block.where.replace('/', '_')}.log"
     with open(log, "w") as out:
-        process = subprocess.Popen(["bash", "-c", f"exec {block.code.strip()}"], cwd=cwd,
+        process = subprocess.Popen(["bash", "-c", block.code], cwd=cwd,
                                    env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     try:

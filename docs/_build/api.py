@@ -88,7 +88,7 @@ def module_page(name: str) -> str:
 
 
 def anchor(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return re.sub(r"[^A-Za-z0-9_]+", "-", name).strip("-")
 
 
 def signature_block(name: str, obj: Any) -> str:
