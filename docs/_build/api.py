@@ -32,6 +32,7 @@ _SECTIONS = ("Args", "Arguments", "Parameters", "Returns", "Yields", "Raises", "
              "Example", "Examples", "Note", "Notes")
 _SECTION_RE = re.compile(rf"^({'|'.join(_SECTIONS)}):\s*$")
 _ROLE_RE = re.compile(r":(?:class|func|meth|mod|attr|data|exc|obj):`~?([^`]+)`")
+_ITEM_SECTIONS = ("Args", "Arguments", "Parameters", "Attributes", "Raises")
 _ITEM_RE = re.compile(r"^(\*{0,2}[\w.]+)(?:\s*\(([^)]*)\))?:\s*(.*)$")
 
 
@@ -92,12 +93,43 @@ def anchor(name: str) -> str:
 
 
 def signature_block(name: str, obj: Any) -> str:
+    """``name(params) -> returns`` as a code block, a parameter a line when it is long."""
     try:
-        sig = str(inspect.signature(obj))
+        try:
+            sig = inspect.signature(obj, eval_str=True)
+        except Exception:  # an annotation only a type checker can evaluate
+            sig = inspect.signature(obj)
     except (TypeError, ValueError):
-        sig = "(...)"
-    sig = sig.replace("(self, ", "(").replace("(self)", "()")
-    return f"```{{.python .signature}}\n{name}{sig}\n```"
+        return f"```{{.python .signature}}\n{name}(...)\n```"
+    params = [p for p in sig.parameters.values() if p.name not in ("self", "cls")]
+    shown = [_unquote(str(p)) for p in params]
+    returns = "" if sig.return_annotation is sig.empty \
+        else " -> " + _unquote(inspect.formatannotation(sig.return_annotation))
+    # The bare star before keyword-only parameters, and the slash after positional-only ones.
+    parts: list[str] = []
+    for p, text in zip(params, shown, strict=True):
+        if p.kind is p.KEYWORD_ONLY and not any(x.startswith("*") for x in parts):
+            parts.append("*")
+        parts.append(text)
+        if p.kind is p.POSITIONAL_ONLY and (p is params[-1] or
+                                            params[params.index(p) + 1].kind
+                                            is not p.POSITIONAL_ONLY):
+            parts.append("/")
+    one_line = f"{name}({', '.join(parts)}){returns}"
+    if len(one_line) <= 90:
+        return f"```{{.python .signature}}\n{one_line}\n```"
+    inner = "".join(f"    {part},\n" for part in parts)
+    return f"```{{.python .signature}}\n{name}(\n{inner}){returns}\n```"
+
+
+def _unquote(text: str) -> str:
+    text = re.sub(r"'([^']*)'", lambda m: m[1] if _looks_like_type(m[1]) else m[0], text)
+    # Module paths make signatures long and name private modules: the class name is enough.
+    return re.sub(r"\b(?:[a-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", text)
+
+
+def _looks_like_type(text: str) -> bool:
+    return re.fullmatch(r"[\w.\[\], |]+", text) is not None and text not in ("", "default")
 
 
 def class_section(name: str, cls: type) -> list[str]:
@@ -133,7 +165,7 @@ def public_methods(cls: type) -> list[tuple[str, Any]]:
         return []
     found = {}
     for klass in reversed(cls.__mro__):
-        if not klass.__module__.startswith("omniq") or klass is cls and False:
+        if not klass.__module__.startswith("omniq"):
             continue
         for attr, value in vars(klass).items():
             if attr.startswith("_") or attr in ("kind", "config_class"):
@@ -171,40 +203,35 @@ def markdown(doc: str) -> str:
     """A Google-style, reST-flavoured docstring as pandoc Markdown."""
     out: list[str] = []
     lines = inspect.cleandoc(doc).splitlines()
-    i = 0
-    section: str | None = None
+    i, section = 0, None
     while i < len(lines):
         line = lines[i]
         stripped = line.strip()
-        heading = _SECTION_RE.match(stripped) if not line.startswith(" ") else None
-        if heading:
+        if not line.startswith(" ") and (heading := _SECTION_RE.match(stripped)):
             section = heading[1]
             out += ["", f"**{section}**", ""]
             i += 1
-            continue
-        if stripped.endswith("::") and not stripped.startswith(".."):
+        elif stripped.endswith("::") and not stripped.startswith(".."):
             # A reST literal block: the indented lines that follow.
-            text = stripped[:-1] if not stripped == "::" else ""
-            if text:
-                out.append(inline(text.rstrip(":") + ":" if text.endswith(":") else text))
+            if stripped != "::":
+                out.append(inline(stripped[:-1]))
             block, i = _indented(lines, i + 1)
             out += ["", "```{.python .example}", *block, "```", ""]
-            continue
-        if section in ("Args", "Arguments", "Parameters", "Attributes", "Raises") \
-                and stripped and not line.startswith("    " * 2):
-            match = _ITEM_RE.match(stripped)
-            if match and line.startswith("    "):
-                body, i = _continued(lines, i)
-                text = " ".join([match[3], *body]).strip()
-                out.append(f"- `{match[1]}`: {inline(text)}")
-                continue
-        if section and not line.startswith("    ") and stripped:
-            section = None if heading is None and not line.startswith(" ") else section
-        if re.match(r"^\s*[*-] ", line):
-            out.append(inline(stripped if not line.startswith("  ") else line))
+        elif section in _ITEM_SECTIONS and line.startswith("    ") \
+                and not line.startswith("        ") and (item := _ITEM_RE.match(stripped)):
+            # "    name: text" and its deeper-indented continuation lines.
+            body, i = _continued(lines, i)
+            out.append(f"- `{item[1]}`: {inline(' '.join([item[3], *body]).strip())}")
+        elif stripped and not line.startswith(" ") and i + 1 < len(lines) \
+                and lines[i + 1].startswith("    ") and not section:
+            # A reST definition list: the term, then its indented definition.
+            body, i = _continued(lines, i)
+            out += ["", inline(stripped), f":   {inline(' '.join(body))}", ""]
         else:
+            if stripped and not line.startswith(" "):
+                section = None  # back to prose after a section's items
             out.append(inline(stripped) if stripped else "")
-        i += 1
+            i += 1
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
@@ -244,7 +271,7 @@ def inline(text: str) -> str:
         elif part.startswith("`") and part.endswith("`") and len(part) > 2:
             out.append(f"`{part[1:-1]}`")
         else:
-            out.append(re.sub(r"([\\*_<>\[\]$#|~^])", r"\\\1", part))
+            out.append(re.sub(r"([\\_<>\[\]$#|~^])", r"\\\1", part))
     result = "".join(out)
     return re.sub(r"^(\\\*|-|\d+\.) ", lambda m: "- " if m[1] in ("\\*", "-") else m[0],
                   result)

@@ -93,6 +93,7 @@ def struct_fields(struct: type) -> list[tuple[str, str, str]]:
     for field in struct.__struct_fields__:
         kind = hints.get(field, "")
         kind = getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+        kind = re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", kind)  # omniq.models._config.X -> X
         rows.append((field, kind, described.get(field, "")))
     return rows
 
@@ -104,7 +105,7 @@ def file_section() -> list[str]:
              "An unknown key is refused with the closest valid name.", "",
              "| key | type | meaning |", "|---|---|---|"]
     for field, kind, text in struct_fields(OmniQConfig):
-        lines.append(f"| `{field}` | `{kind}` | {cell(text)} |")
+        lines.append(f"| `{field}` | {cell(f'`{kind}`')} | {cell(text)} |")
     aliases = ", ".join(f"`{a}` for `{f}`" for a, f in _loader.ALIASES.items())
     lines += ["", f"Other spellings accepted: {aliases}. A component may also be a bare "
               "string: `task_queue: sqlite` names its type, `task_queue: redis://host` its URL.",
@@ -212,7 +213,11 @@ def cell(text: str) -> str:
     """Text for a table cell: reST literals to Markdown, pipes escaped."""
     text = re.sub(r":(?:class|func|meth|mod|attr):`~?([^`]+)`", r"``\1``", text)
     text = re.sub(r"``(.+?)``", r"`\1`", text)
-    return text.replace("|", "\\|").strip()
+    # A pipe splits a table cell even inside a code span (where a backslash would show), so
+    # unions in code read "X or None"; elsewhere the pipe is escaped.
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(p.replace(" | ", " or ") if p.startswith("`") else p.replace("|", "\\|")
+                   for p in parts).strip()
 
 
 __all__ = ["reference", "write"]
