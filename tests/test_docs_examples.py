@@ -22,6 +22,9 @@ The conventions (``docs/contributing.qmd`` explains them to writers), for the pa
 * A block with a file name (````{.python filename="tasks.py"}``) is a file, written into the
   directory, not run. A page with files or background commands runs as one session: its
   blocks in order, in one directory, as a reader following the page would.
+
+The cases run side by side, four at a time, each in its own directory and processes (server
+blocks use project names no other page uses), so the module takes about a minute.
 """
 
 from __future__ import annotations
@@ -31,15 +34,18 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 import yaml
+from conftest import SERVERS as SERVER_ADDRESSES
 from conftest import require_server
 from omniq.config import parse_config
 
@@ -114,29 +120,37 @@ def matches(expected: str, actual: str) -> bool:
     return re.fullmatch(pattern, actual) is not None
 
 
-def server_marks(needs: set[str]) -> list[pytest.MarkDecorator]:
-    return [getattr(pytest.mark, server) for server in sorted(needs) if server in SERVERS]
+class Case(NamedTuple):
+    """What one test runs: a block, or a page's blocks as a session, in one variant."""
+
+    id: str
+    blocks: list[Block]
+    variant: str
+
+    @property
+    def runnable(self) -> list[Block]:
+        return [b for b in self.blocks if b.runs or b.filename or b.background]
+
+    @property
+    def needs(self) -> set[str]:
+        return {b.needs for b in self.runnable if b.needs}
 
 
-def cases() -> list[pytest.param]:
-    params = []
+def cases() -> list[Case]:
+    found = []
     for page in doc_pages():
-        found = page_blocks(page)
-        name = str(page.relative_to(DOCS))
-        if any(b.filename or b.background for b in found):
-            needs = {b.needs for b in found if b.needs}
-            params.append(pytest.param(found, "session", marks=server_marks(needs),
-                                       id=f"{name}[session]"))
+        blocks_ = page_blocks(page)
+        if any(b.filename or b.background for b in blocks_):
+            found.append(Case(f"{page.relative_to(DOCS)}[session]", blocks_, "session"))
             continue
-        for block in found:
+        for block in blocks_:
             if block.lang != "python":
                 continue
-            marks = server_marks({block.needs} if block.needs else set())
-            params.append(pytest.param([block], "as written", marks=marks, id=block.where))
+            found.append(Case(block.where, [block], "as written"))
             if block.runs and block.needs is None \
                     and not any(n in block.code for n in _NAMES_A_BACKEND):
-                params.append(pytest.param([block], "sqlite", id=f"{block.where}[sqlite]"))
-    return params
+                found.append(Case(f"{block.where}[sqlite]", [block], "sqlite"))
+    return found
 
 
 def environment(tmp_path: Path, variant: str) -> dict[str, str]:
@@ -164,9 +178,8 @@ def run_python(block: Block, cwd: Path, env: dict[str, str]) -> None:
 def background(block: Block, cwd: Path, env: dict[str, str]) -> Iterator[None]:
     log = cwd / f"background-{block.where.replace('/', '_')}.log"
     with open(log, "w") as out:
-        process = subprocess.Popen(["bash", "-c", block.code], cwd=cwd,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(["bash", "-c", block.code], cwd=cwd, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield
         assert process.poll() is None, (
@@ -182,22 +195,15 @@ def background(block: Block, cwd: Path, env: dict[str, str]) -> Iterator[None]:
                 process.wait()
 
 
-@pytest.mark.parametrize(("page", "variant"), cases())
-def test_docs_block_runs(page: list[Block], variant: str, tmp_path: Path) -> None:
-    runnable = [b for b in page if b.runs or b.filename or b.background]
-    if not runnable:
-        pytest.skip(f"{page[0].where}: not run: {page[0].not_run}")
-    needs = {b.needs for b in runnable if b.needs}
-    for server in needs:
-        assert server in SERVERS, f"<!-- needs: {server} -->: not one of {SERVERS}"
-        require_server(server)
-    projects = sorted({p for b in page for p in _PROJECT.findall(b.code)})
-    env = environment(tmp_path, variant)
-    for server in needs:
+def run_case(case: Case, tmp_path: Path) -> None:
+    """Run a case's blocks in order in ``tmp_path``; raises AssertionError on a failure."""
+    projects = sorted({p for b in case.blocks for p in _PROJECT.findall(b.code)})
+    env = environment(tmp_path, case.variant)
+    for server in case.needs:
         asyncio.run(drop_projects(server, projects))
     try:
         with ExitStack() as stack:
-            for block in runnable:
+            for block in case.runnable:
                 if block.filename:
                     path = tmp_path / block.filename
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,8 +213,51 @@ def test_docs_block_runs(page: list[Block], variant: str, tmp_path: Path) -> Non
                 else:
                     run_python(block, tmp_path, env)
     finally:
-        for server in needs:
+        for server in case.needs:
             asyncio.run(drop_projects(server, projects))
+
+
+def reachable(server: str) -> bool:
+    host, port, _ = SERVER_ADDRESSES[server]
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+CASES = cases()
+
+
+@pytest.fixture(scope="module")
+def started(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[None]]]:
+    """Every selected case, started at once on a few threads: each block is a process of its
+    own that mostly waits (on a worker, a sleep, a server), so running them side by side takes
+    a fraction of the time one by one would."""
+    selected = [item.callspec.params["case"] for item in request.session.items
+                if getattr(item, "originalname", None) == "test_docs_block_runs"]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {}
+        for case in selected:
+            if case.runnable and all(reachable(s) for s in case.needs if s in SERVERS):
+                folder = tmp_path_factory.mktemp(re.sub(r"\W+", "_", case.id)[-60:])
+                futures[case.id] = pool.submit(run_case, case, folder)
+        yield futures
+        for future in futures.values():
+            future.cancel()
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=c.id, marks=[getattr(pytest.mark, s) for s in sorted(c.needs)
+                                    if s in SERVERS]) for c in CASES])
+def test_docs_block_runs(case: Case, started: dict[str, Future[None]]) -> None:
+    if not case.runnable:
+        pytest.skip(f"{case.id}: not run: {case.blocks[0].not_run}")
+    for server in case.needs:
+        assert server in SERVERS, f"<!-- needs: {server} -->: not one of {SERVERS}"
+        require_server(server)
+    started[case.id].result()
 
 
 async def drop_projects(server: str, projects: list[str]) -> None:
