@@ -48,6 +48,20 @@ SWEEP_PAGE = 100  # waiting tasks looked at per sweep
 CANCEL_CHECK_INTERVAL = 0.5
 
 
+async def nap(seconds: float) -> None:
+    """Sleep between rounds of a background loop, unless this task was asked to stop.
+
+    A driver can swallow a cancellation: Python 3.11's ``asyncio.wait_for`` loses one that
+    races with its own timeout, and nats-py requests use it. A loop that caught the driver's
+    error would then go round forever, so the request, still counted on the task, is
+    honoured here.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    await anyio.sleep(seconds)
+
+
 def retry_delay(task: Task) -> float:
     """Exponential backoff with full jitter over the upper half, capped."""
     if task.retry_delay <= 0:
@@ -351,7 +365,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await anyio.sleep(self.lease / 3)
+            await nap(self.lease / 3)
             await self.heartbeat()
 
     async def heartbeat(self) -> None:
@@ -394,7 +408,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         seconds, not a third of the lease.
         """
         while True:
-            await anyio.sleep(CANCEL_CHECK_INTERVAL)
+            await nap(CANCEL_CHECK_INTERVAL)
             executing = [(task_id, self._running[task_id]) for task_id in list(self._executing)
                          if task_id in self._running]
             if not executing:
@@ -431,7 +445,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         last_purge = 0.0
         waiting_cursor = 0  # the sweep of waiting tasks goes through them a page a time
         while True:
-            await anyio.sleep(self.maintenance_interval)
+            await nap(self.maintenance_interval)
             try:
                 self._log_recovered(await self.queue.recover_leases())
                 if self.scheduler:
@@ -446,7 +460,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                 failures += 1
                 if failures == 1:
                     logger.warning("maintenance failed: %s", exc)
-                await anyio.sleep(min(30.0, 0.1 * 2 ** min(failures, 8)))
+                await nap(min(30.0, 0.1 * 2 ** min(failures, 8)))
 
     @staticmethod
     def _log_recovered(recovered: Sequence[Task]) -> None:
