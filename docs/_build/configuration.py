@@ -141,7 +141,10 @@ def env_section() -> list[str]:
              + ".", "", "| variable | meaning |", "|---|---|"]
     for name, text in FROM_ENV.items():
         lines.append(f"| `{name}` | {text} |")
-    lines.append("")
+    lines += ["", "Read besides: `XDG_CONFIG_HOME` (generated signing keys are kept in "
+              "`$XDG_CONFIG_HOME/omniq/keys/`, by default `~/.config/omniq/keys/`), and, by "
+              "`omniq-postgres`, libpq's `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD` and "
+              "`PGDATABASE` for what a connection's settings leave out.", ""]
     return lines
 
 
