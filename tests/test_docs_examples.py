@@ -235,6 +235,9 @@ def started(request: pytest.FixtureRequest,
     """Every selected case, started at once on a few threads: each block is a process of its
     own that mostly waits (on a worker, a sleep, a server), so running them side by side takes
     a fraction of the time one by one would."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        yield {}  # pytest-xdist runs the cases side by side already: each test runs its own
+        return
     selected = [item.callspec.params["case"] for item in request.session.items
                 if getattr(item, "originalname", None) == "test_docs_block_runs"]
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -251,13 +254,16 @@ def started(request: pytest.FixtureRequest,
 @pytest.mark.parametrize("case", [
     pytest.param(c, id=c.id, marks=[getattr(pytest.mark, s) for s in sorted(c.needs)
                                     if s in SERVERS]) for c in CASES])
-def test_docs_block_runs(case: Case, started: dict[str, Future[None]]) -> None:
+def test_docs_block_runs(case: Case, started: dict[str, Future[None]], tmp_path: Path) -> None:
     if not case.runnable:
         pytest.skip(f"{case.id}: not run: {case.blocks[0].not_run}")
     for server in case.needs:
         assert server in SERVERS, f"<!-- needs: {server} -->: not one of {SERVERS}"
         require_server(server)
-    started[case.id].result()
+    if case.id in started:
+        started[case.id].result()
+    else:
+        run_case(case, tmp_path)
 
 
 async def drop_projects(server: str, projects: list[str]) -> None:
