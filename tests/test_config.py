@@ -175,6 +175,7 @@ CONVERSIONS = [
     ("RESULT_TTL", "None", None),
     ("LEASE_SECONDS", "12.5", 12.5),
     ("POLL_INTERVAL", ".25", 0.25),
+    ("WORKER_HEARTBEAT", "2.5", 2.5),
     ("MAX_DELIVERIES", "2", 2),
     ("EVENT_RETENTION", "86400", 86400.0),
     ("EVENT_RETENTION", "none", None),

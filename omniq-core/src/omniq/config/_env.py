@@ -138,6 +138,7 @@ SPECS: dict[str, _Spec] = {
     "RESULT_TTL": _Spec(_seconds, _SECONDS, nullable=True),
     "LEASE_SECONDS": _Spec(_seconds, _SECONDS),
     "POLL_INTERVAL": _Spec(_seconds, _SECONDS),
+    "WORKER_HEARTBEAT": _Spec(_seconds, _SECONDS),
     "MAX_DELIVERIES": _Spec(_int(1), "an integer >= 1"),
     "EVENT_RETENTION": _Spec(_seconds, _SECONDS, nullable=True),
     "SECRET_KEY": _Spec(str, "a secret key", nullable=True),
@@ -213,6 +214,7 @@ class Settings:
     result_ttl: float | None
     lease_seconds: float
     poll_interval: float
+    worker_heartbeat: float
     max_deliveries: int
     event_retention: float | None
     secret_key: str | None

@@ -78,6 +78,9 @@ RESULT_TTL: float | None = None
 LEASE_SECONDS: float = 30.0
 #: Seconds between polls, for engines that cannot wake an idle worker.
 POLL_INTERVAL: float = 0.5
+#: Seconds between two refreshes of a worker's record in the worker registry (``omniq status``,
+#: ``list_workers()``); a worker that misses three in a row is shown as gone.
+WORKER_HEARTBEAT: float = 5.0
 #: Crash redeliveries after which a task is dead-lettered as a poison pill.
 MAX_DELIVERIES: int = 5
 #: Seconds events are kept; None = kept until purged by hand.

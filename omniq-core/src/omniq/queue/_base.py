@@ -27,6 +27,7 @@ from ..models import (
     TaskStatus,
     binding_values,
 )
+from ._inspection import InspectionMixin
 from ._options import check_task_options
 from ._scheduling import SchedulingMixin
 
@@ -38,7 +39,7 @@ replace = msgspec.structs.replace
 DEFAULT_QUEUE = "default"
 
 
-class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
+class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueueContract):
     """Named queues of tasks, with priorities, etas, leases, dependencies and schedules.
 
     Args:
@@ -402,6 +403,14 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
             self._emit(EventType.CANCELLED, gone, message=reason)
             await self.cancel_dependents(child.id, f"parent {child.id} was cancelled")
 
+    # -- the worker registry -------------------------------------------------------------------
+    async def prune_workers(self, before: datetime) -> int:
+        """Remove the records of workers last heard from before ``before`` (they died without
+        a clean stop); returns how many. A worker pruned by mistake (its heartbeat landed
+        between the read and the removal) stores its record again at its next heartbeat."""
+        gone = [w.id for w in await self.list_workers() if w.last_heartbeat < before]
+        return await self.delete_workers(gone) if gone else 0
+
     # -- events --------------------------------------------------------------------------------
     def _emit(self, type_: EventType, task: Task, **fields: Any) -> None:
         if self.event_logger is not None:
@@ -411,6 +420,6 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
 # What a backend may not override: everything AsyncTaskQueue and its scheduling add on top of
 # the storage interface and the component plumbing.
 _LIFECYCLE = frozenset(
-    name for klass in (AsyncTaskQueue, SchedulingMixin) for name in vars(klass)
+    name for klass in (AsyncTaskQueue, SchedulingMixin, InspectionMixin) for name in vars(klass)
     if not name.startswith("__") and not hasattr(TaskQueueContract, name)
     and not hasattr(AsyncComponent, name)) - {"kind"}

@@ -76,9 +76,11 @@ step by step in ``docs/user_guide/writing_a_plugin.qmd``)::
 Or pick contracts one by one (``class TestAcmeQueue(TaskQueueTests)``): a result-store-only
 plugin subclasses just :class:`ResultStoreTests`.
 :class:`ConformanceTests` is every contract of a full backend, including
-:class:`ClaimAtomicityTests` and :class:`PackagingTests` (entry point, backend bundle, sync
-twins). The kit needs ``pytest``, ``anyio`` (its pytest plugin runs the async tests) and
-``hypothesis``; ``pytest-timeout`` is recommended.
+:class:`ClaimAtomicityTests`, :class:`PackagingTests` (entry point, backend bundle, sync
+twins), :class:`WorkerRegistryTests` (the records workers keep of themselves) and
+:class:`InspectionTests` (the reads of ``omniq status`` and ``omniq tasks``). The kit needs
+``pytest``, ``anyio`` (its pytest plugin runs the async tests) and ``hypothesis``;
+``pytest-timeout`` is recommended.
 """
 
 from __future__ import annotations
@@ -86,10 +88,12 @@ from __future__ import annotations
 from ._atomicity import ClaimAtomicityTests, QueueFactory
 from ._events import EventStoreTests
 from ._fixtures import KIT_SECRET, STORE_SCOPES
+from ._inspection import InspectionTests
 from ._lifecycle import LifecycleTests
 from ._model import QueueMachine, TaskQueueModelTests
 from ._packaging import PackagingTests
 from ._queue import TaskQueueTests
+from ._registry import WorkerRegistryTests
 from ._results import ResultStoreTests
 from ._scheduling import SchedulingTests
 from ._support import FAST_WORKER, eventually, running_worker
@@ -106,6 +110,8 @@ class ConformanceTests(
     TaskQueueModelTests,
     ClaimAtomicityTests,
     PackagingTests,
+    WorkerRegistryTests,
+    InspectionTests,
 ):
     """Every contract at once: what a full backend (queue, results, events) must pass."""
 
@@ -117,6 +123,7 @@ __all__ = [
     "ClaimAtomicityTests",
     "ConformanceTests",
     "EventStoreTests",
+    "InspectionTests",
     "LifecycleTests",
     "PackagingTests",
     "QueueFactory",
@@ -125,6 +132,7 @@ __all__ = [
     "SchedulingTests",
     "TaskQueueModelTests",
     "TaskQueueTests",
+    "WorkerRegistryTests",
     "WorkerTests",
     "eventually",
     "running_worker",

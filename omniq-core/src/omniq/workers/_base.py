@@ -34,6 +34,7 @@ from ..serialization import Call
 from ._completions import Completer
 from ._context import TaskContext, _current
 from ._labels import backend_label, location_of
+from ._registry import PRUNE_AFTER, Registration
 
 logger = logging.getLogger("omniq.worker")
 #: What happens to each task: claims and completions at DEBUG, retries, expiries, timeouts and
@@ -144,6 +145,9 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         self._slot_freed: asyncio.Event | None = None
         self._completer: Completer | None = None
         self._store_down = False
+        #: Seconds between two refreshes of this worker's record in the worker registry.
+        self.heartbeat_interval = float(get_setting("WORKER_HEARTBEAT"))
+        self._registration: Registration | None = None
 
     def _default_concurrency(self) -> int:
         return int(get_setting("MAX_WORKERS"))
@@ -186,10 +190,14 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         self._idle.set()
         self._completer = Completer(self.queue, self.result_store)
         await self._completer.start()
+        self._registration = Registration(self.worker_id, self.worker_type, self.max_workers,
+                                          self.queues, utcnow(), self.heartbeat_interval)
+        await self._register()
         loop = asyncio.get_running_loop()
         self._main = loop.create_task(self._claim_loop(), name=f"omniq-worker-{self.worker_id}")
         self._helpers = [loop.create_task(self._heartbeat_loop(), name="omniq-heartbeat"),
-                         loop.create_task(self._maintenance_loop(), name="omniq-maintenance")]
+                         loop.create_task(self._maintenance_loop(), name="omniq-maintenance"),
+                         loop.create_task(self._registry_loop(), name="omniq-registry")]
         if self.lease / 3 > CANCEL_CHECK_INTERVAL:  # heartbeats alone would notice too late
             self._helpers.append(loop.create_task(self._cancel_watch_loop(),
                                                   name="omniq-cancel-watch"))
@@ -248,6 +256,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                            self.worker_id, len(stuck))
         if self._completer is not None:
             await self._completer.stop()
+        await self._unregister()
         await self.stop_pool()
         await self.events.stop()
         if self.queue.event_logger is self.events:
@@ -320,6 +329,36 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         if self._store_down:
             self._store_down = False
             logger.warning("worker %s: store reachable again", self.worker_id)
+
+    # -- the worker registry -------------------------------------------------------------------
+    async def _register(self) -> None:
+        """Store this worker's record, brought up to date. The registry only shows workers:
+        failing to write it is logged, never a reason to stop working."""
+        assert self._registration is not None
+        record = self._registration.refreshed(utcnow(), len(self._running))
+        try:
+            await self.queue.put_worker(record)
+        except Exception as exc:
+            logger.debug("worker %s: registry refresh failed: %s", self.worker_id, exc)
+
+    async def _unregister(self) -> None:
+        if self._registration is None:
+            return
+        self._registration = None
+        try:
+            await self.queue.delete_workers([self.worker_id])
+        except Exception as exc:  # pruned later, an hour after its last heartbeat
+            logger.warning("worker %s: could not remove its registry record: %s",
+                           self.worker_id, exc)
+
+    async def _registry_loop(self) -> None:
+        while True:
+            await nap(self.heartbeat_interval)
+            await self._register()
+
+    def _count(self, task: Task, *, ok: bool) -> None:
+        if self._registration is not None:
+            self._registration.finished(task.queue_name, utcnow(), ok=ok)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -431,6 +470,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         retention = get_setting("EVENT_RETENTION")
         if self.event_store is not None and retention:
             await self.event_store.purge(now - timedelta(seconds=retention))
+        await self.queue.prune_workers(now - timedelta(seconds=PRUNE_AFTER))
 
     def _lease_for(self, task: Task) -> float:
         return max(self.lease, (task.timeout or 0) * 1.5 + 1)
@@ -577,6 +617,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         done = self.queue.completed(task, now)
         result = self._result(done, started, now, value=value) if task.store_result else None
         if await self._complete(done, task.attempts, result):
+            self._count(done, ok=True)
             task_log.debug("task %s (%s, queue %s, attempt %d) completed in %.3f s", task.id,
                            task.func_name, task.queue_name, task.attempts,
                            (now - started).total_seconds())
@@ -591,6 +632,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             now = utcnow()
             again = self.queue.failed(task, error, now, now + timedelta(seconds=delay))
             if await self._complete(again, task.attempts, None):
+                self._count(again, ok=False)
                 task_log.info("task %s (%s, queue %s) failed attempt %d of %d (%s: %s); "
                               "retrying in %.3f s", task.id, task.func_name, task.queue_name,
                               task.attempts, task.max_retries + 1, error.type, error.message,
@@ -611,6 +653,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             if status == TaskStatus.CANCELLED:
                 self.events.task_event(EventType.CANCELLED, gone)
             else:
+                self._count(gone, ok=False)
                 task_log.warning("task %s (%s, queue %s) failed attempt %d (%s: %s); "
                                  "dead-lettered", task.id, task.func_name, task.queue_name,
                                  task.attempts, error.type, error.message)
