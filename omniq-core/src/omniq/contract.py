@@ -2,8 +2,8 @@
 
 The core (``AsyncTaskQueue``, the stores' base classes, the workers) decides every lifecycle
 question once; a backend fills in the abstract methods of the three classes below and may not
-override a lifecycle method. ``docs/architecture.md`` maps every call onto the engines, and
-``omniq.testing`` checks every rule stated here.
+override a lifecycle method. ``docs/user_guide/architecture.qmd`` maps every call onto the
+engines, and ``omniq.testing`` checks every rule stated here.
 
 Rules every implementation keeps:
 

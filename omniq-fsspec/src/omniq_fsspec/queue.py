@@ -17,7 +17,8 @@ Layout under ``<location>/<project>/`` (names made safe by :mod:`._keys`):
 Every change of a task is one compare-and-swap of its record (a claim is one too), with the
 index entries its new state needs written before it and those of its old state removed after,
 so a crash in between leaves extra entries (dropped when a reader finds them stale), never a
-task that no index leads to. ``docs/file.md`` describes how each store makes the swap atomic.
+task that no index leads to. ``docs/user_guide/backends/file.qmd`` describes how each store
+makes the swap atomic.
 """
 
 from __future__ import annotations

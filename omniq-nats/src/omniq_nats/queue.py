@@ -7,7 +7,7 @@ Why not a work-queue stream with acks: a claim must honour the ``now`` it is giv
 must be fenced by its attempt so a late worker's write is refused; a task must wait for its
 eta without being delivered. A stream's delivery order, ``AckWait`` and ``MaxDeliver`` cannot
 express those, so the records are the truth and the bucket's own stream is the wake-up
-channel (docs/nats.md).
+channel (docs/user_guide/backends/nats.qmd).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def _queue_list(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 def served(queues: list[str]) -> list[str]:
     """The queues a CLI worker serves: those listed, then ``default`` unless listed, so a task
-    enqueued without a queue_name is never stranded (docs/concepts.md)."""
+    enqueued without a queue_name is never stranded (docs/user_guide/queues.qmd)."""
     return queues if "default" in queues else [*queues, "default"]
 
 

@@ -38,9 +38,11 @@ TASK_QUEUE_TYPE: str = "memory"
 TASK_QUEUE_URL: str | None = None
 #: Type name of the result store; None means the same type as the task queue.
 RESULT_STORAGE_TYPE: str | None = None
+#: Connection URL of the result store (its scheme may name the type); None: the type's default.
 RESULT_STORAGE_URL: str | None = None
 #: Type name of the event store; None turns task events off (they then cost nothing).
 EVENT_STORAGE_TYPE: str | None = None
+#: Connection URL of the event store (its scheme may name the type); setting it turns events on.
 EVENT_STORAGE_URL: str | None = None
 #: fsspec URI for the ``file`` backend (``file:///path``, ``s3://bucket``, ``memory://``).
 FSSPEC_URI: str | None = None
@@ -50,10 +52,13 @@ QUEUES: list[str] = ["default"]
 # -- workers -----------------------------------------------------------------------------------
 #: Worker type: ``async``, ``thread_pool``, ``process_pool``, ``gevent`` or a plugin's.
 DEFAULT_WORKER: str = "async"
-#: Tasks one worker runs at once.
+#: Tasks one worker runs at once (the ``async`` worker's default ``max_workers``).
 MAX_WORKERS: int = 10
+#: Default ``max_workers`` of the ``thread_pool`` worker: its threads.
 THREAD_WORKERS: int = 10
+#: Default ``max_workers`` of the ``process_pool`` worker: its processes (the CPU count).
 PROCESS_WORKERS: int = os.cpu_count() or 1
+#: Default ``max_workers`` of the ``gevent`` worker: its greenlets.
 GEVENT_WORKERS: int = 100
 
 # -- task defaults -----------------------------------------------------------------------------

@@ -60,7 +60,7 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
             raise TypeError(
                 f"{cls.__qualname__} overrides {', '.join(overridden)} of AsyncTaskQueue: a "
                 "backend implements only the storage interface (omniq.contract.TaskQueueContract); "
-                "the lifecycle is the core's (see docs/architecture.md)")
+                "the lifecycle is the core's (see docs/user_guide/architecture.qmd)")
 
     def __init__(self, *, project_name: str | None = None, queues: Sequence[str] | None = None,
                  secret_key: str | None = None) -> None:

@@ -51,8 +51,9 @@ kit run writes no signing key into the user's home.
 Worker tasks are module-level functions in :mod:`omniq.testing._tasks` (the process pool
 pickles them by reference), and the whole kit runs in about a minute on the memory backend.
 
-Example (``tests/test_conformance_acme.py`` of a plugin ``omniq-acme`` whose engine keeps its
-data in memory, so each instance has its own)::
+Example (``tests/test_conformance_acme.py`` of a plugin ``omniq-acme`` whose engine keeps a
+project's data in the memory of the process, shared by the instances there; the plugin is built
+step by step in ``docs/user_guide/writing_a_plugin.qmd``)::
 
     import pytest
     from omniq.testing import ConformanceTests
@@ -69,7 +70,8 @@ data in memory, so each instance has its own)::
 
         @pytest.fixture
         def store_scope(self):
-            return "instance"  # leave this fixture out when instances share a store
+            return "process"  # instances in one process share a project's data; leave it out
+                              # when every process does (a server, a file)
 
 Or pick contracts one by one (``class TestAcmeQueue(TaskQueueTests)``): a result-store-only
 plugin subclasses just :class:`ResultStoreTests`.

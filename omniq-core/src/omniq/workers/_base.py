@@ -3,7 +3,7 @@
 The loop claims tasks for its free slots (several per round trip), runs each through the
 strategy, writes results and completions in batches, renews leases and looks for cancel
 requests from the event loop (which task code never holds), fires due schedules, recovers
-expired leases, and backs off when the store fails. docs/plugins.md ("Writing a worker type")
+expired leases, and backs off when the store fails. docs/user_guide/writing_a_worker_type.qmd
 states what a worker type's four methods must do.
 """
 
@@ -164,7 +164,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
     def _default_concurrency(self) -> int:
         return int(get_setting("MAX_WORKERS"))
 
-    # -- extension points: what a worker type implements (docs/plugins.md) --------------------
+    # -- extension points: what a worker type implements ----------------------------------------
+    # (docs/user_guide/writing_a_worker_type.qmd)
     @abc.abstractmethod
     async def start_pool(self) -> None:
         """Create what runs task code (threads, processes, a hub), before the first claim."""
