@@ -158,8 +158,13 @@ async def test_a_worker_serves_its_metrics_on_loopback_when_given_a_port(
         host, port = worker.metrics_address
         assert host == "127.0.0.1"
         assert await oq.get_result(await oq.enqueue(_tasks.add, 2, 2), timeout=10) == 4
-        # From a thread: the worker serves on this test's event loop.
-        status, content_type, text = await asyncio.to_thread(scrape, host, port)
+        # From a thread: the worker serves on this test's event loop. The task is counted
+        # right after its result is stored.
+        for _ in range(100):
+            status, content_type, text = await asyncio.to_thread(scrape, host, port)
+            if 'add",queue="default"} 1.0' in text:
+                break
+            await asyncio.sleep(0.05)
         assert status == 200 and content_type.startswith("text/plain")
     finally:
         await oq.stop_worker()
