@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -19,7 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup, escape
 from omniq import __version__ as omniq_version
 from omniq.config import validate_name
 from omniq.exceptions import ConfigError, OmniQError
@@ -32,6 +30,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from . import filters
 from .charts import line_chart
 from .sampler import Sampler
 from .source import Source, build_client
@@ -44,37 +43,6 @@ MESSAGES = {
     "paused": "Schedule paused.", "resumed": "Schedule resumed.",
     "requeued": "Task requeued.", "unchanged": "Nothing changed (it had changed already).",
 }
-
-
-def when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") + "Z"
-
-
-def short(moment: datetime | None) -> str:
-    """A time in a list: month, day and time of day (the year is on the task's page)."""
-    return "" if moment is None else moment.astimezone(UTC).strftime("%m-%d %H:%M:%S")
-
-
-def waited(seconds: float | None) -> str:
-    """How long, for a number of seconds: ``42 s``, ``3 min``, ``2 h``, ``1 d``."""
-    if seconds is None:
-        return ""
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f} {unit}"
-    return f"{seconds:.0f} s"
-
-
-def breakable(name: str) -> Markup:
-    """A dotted name that may wrap after its dots and colons, not inside a word."""
-    return Markup("<wbr>").join(escape(part) for part in re.split(r"(?<=[.:])", name))
-
-
-def ago(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    seconds = (datetime.now(UTC) - moment).total_seconds()
-    return f"in {waited(-seconds)}" if seconds < 0 else f"{waited(seconds)} ago"
 
 
 class Dashboard:
@@ -90,7 +58,8 @@ class Dashboard:
         self._ready = False
         env = Environment(loader=PackageLoader("omniq_dashboard", "templates"),
                           autoescape=select_autoescape(default=True))
-        env.filters.update(when=when, short=short, ago=ago, waited=waited, breakable=breakable)
+        env.filters.update(when=filters.when, short=filters.short, ago=filters.ago,
+                           waited=filters.waited, breakable=filters.breakable)
         self.env = env
 
     async def ready(self) -> None:
