@@ -126,7 +126,7 @@ async def test_actions_pause_resume_and_requeue(oq: AsyncOmniQ, browse: object) 
 async def test_task_lists_are_paged_newest_first_and_filtered(oq: AsyncOmniQ,
                                                                browse: object) -> None:
     ids = await oq.enqueue_many(_tasks.add, [(i, i) for i in range(120)])
-    vip = await oq.enqueue(_tasks.noop, tags=["vip"], name="special")
+    vip = await oq.enqueue(_tasks.noop, tags=["vip"], name="special <script>alert(1)</script>")
 
     def next_link(page: str) -> str | None:
         found = re.search(r'rel="next" href="([^"]+)"', page)
@@ -135,6 +135,8 @@ async def test_task_lists_are_paged_newest_first_and_filtered(oq: AsyncOmniQ,
     async with browse(create_app(oq)) as http:
         first = (await http.get("/tasks")).text
         assert "50 tasks shown, newest first" in first
+        # What tasks carry is shown as text, never as markup.
+        assert "<script>alert" not in first and "&lt;script&gt;alert(1)" in first
         assert vip in first and ids[119] in first and ids[71] in first and ids[70] not in first
         assert 'rel="first"' not in first
         second = (await http.get(next_link(first))).text
