@@ -7,6 +7,7 @@ named."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import urllib.request
 from collections.abc import AsyncIterator, Sequence
@@ -172,6 +173,30 @@ async def test_a_worker_serves_its_metrics_on_loopback_when_given_a_port(
            '1.0' in text
     assert 'omniq_queue_depth{queue="default",status="pending"} 0.0' in text
     assert worker.metrics_address is None  # closed with the worker
+
+
+async def test_a_metrics_port_in_use_is_refused_with_its_number(oq: AsyncOmniQ) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
+            await oq.start_worker(worker_type="async", metrics_port=port, **FAST)
+    assert oq.worker is None
+    task_id = await oq.enqueue(_tasks.add, 1, 1)
+    await asyncio.sleep(0.3)  # nothing was left running to take it
+    assert (await oq.get_task(task_id)).status == TaskStatus.PENDING
+
+
+@pytest.mark.parametrize("worker_type", ["thread_pool", "process_pool"])
+async def test_a_worker_that_cannot_start_reports_why(project_name: str, worker_type: str) -> None:
+    from omniq import BackendUnavailableError, plugins
+    from omniq_redis import AsyncRedisTaskQueue
+
+    queue = AsyncRedisTaskQueue(project_name=project_name, url="redis://127.0.0.1:1/0")
+    worker = plugins.resolve("worker", worker_type)(queue, max_workers=1)
+    with pytest.raises(BackendUnavailableError):  # not a pool it never started failing to stop
+        await worker.start()
 
 
 async def test_metrics_are_off_by_default_and_on_from_the_settings(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
 
+from ..exceptions import ConfigError
 from ..models import Task, TaskStatus
 from . import Observer, installed, require
 
@@ -163,6 +164,11 @@ async def serve(queue: Any, queues: Sequence[str], host: str, port: int) -> asyn
         finally:
             writer.close()
 
-    server = await asyncio.start_server(answer, host, port)
+    try:
+        server = await asyncio.start_server(answer, host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}",
+                          field="metrics_port", value=port,
+                          expected="a free port (0: any free port), or no metrics_port") from None
     logger.info("metrics served on http://%s:%d/metrics", *server.sockets[0].getsockname()[:2])
     return server

@@ -155,6 +155,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             else get_setting("METRICS_PORT")
         self.metrics_host = metrics_host or get_setting("METRICS_HOST")
         self._metrics_server: asyncio.Server | None = None
+        self._pool_started = False
         if self.metrics_port is not None:
             enable(queue, metrics=True)
         #: Seconds between two refreshes of this worker's record in the worker registry.
@@ -187,6 +188,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def _connect(self) -> None:
+        if self.metrics_port is not None:  # first: a port in use fails the start, nothing runs
+            from ..observe.metrics import serve
+
+            self._metrics_server = await serve(self.queue, self.queues, self.metrics_host,
+                                               self.metrics_port)
         await self.queue.connect()
         if self.result_store is not None:
             await self.result_store.connect()
@@ -196,6 +202,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             self.queue.event_logger = self.events
         await self.events.start()
         await self.start_pool()
+        self._pool_started = True
         self._stopping = False
         self._slot_freed = asyncio.Event()
         self._idle = asyncio.Event()
@@ -213,11 +220,6 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         if self.lease / 3 > CANCEL_CHECK_INTERVAL:  # heartbeats alone would notice too late
             self._helpers.append(loop.create_task(self._cancel_watch_loop(),
                                                   name="omniq-cancel-watch"))
-        if self.metrics_port is not None:
-            from ..observe.metrics import serve
-
-            self._metrics_server = await serve(self.queue, self.queues, self.metrics_host,
-                                               self.metrics_port)
         logger.info("worker %s started: backend %s at %s, project %s, queues %s, "
                     "worker type %s, concurrency %d", self.worker_id, backend_label(self.queue),
                     location_of(self.queue), self.project_name, ", ".join(self.queues),
@@ -282,7 +284,9 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         if self._completer is not None:
             await self._completer.stop()
         await self._unregister()
-        await self.stop_pool()
+        if self._pool_started:  # a start that failed earlier left no pool to stop
+            self._pool_started = False
+            await self.stop_pool()
         if self._metrics_server is not None:
             self._metrics_server.close()
             self._metrics_server = None
