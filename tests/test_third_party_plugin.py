@@ -218,6 +218,7 @@ def test_plugin_page_shows_the_kit_example_verbatim() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a venv, an install and the whole kit
 def test_kit_runs_as_documented_for_a_plugin_in_a_fresh_environment(tmp_path: Path) -> None:
     # The plugin exactly as the documentation's page builds it, file by file.
     project = tmp_path / "omniq-acme"

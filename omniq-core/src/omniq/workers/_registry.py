@@ -13,6 +13,8 @@ import socket
 from collections import Counter
 from datetime import datetime
 
+import msgspec
+
 from ..models import MinuteCount, WorkerInfo
 from ..models._worker import minute_of, recent_window
 
@@ -33,29 +35,28 @@ class Registration:
         # each heartbeat.
         self._completed: Counter[tuple[datetime, str]] = Counter()
         self._failed: Counter[tuple[datetime, str]] = Counter()
+        self.completed = self.failed = 0
 
     def finished(self, queue: str, now: datetime, *, ok: bool) -> None:
         """Count one finished attempt of a task of ``queue``."""
         key = (minute_of(now), queue)
         if ok:
             self._completed[key] += 1
-            self.record.completed += 1
+            self.completed += 1
         else:
             self._failed[key] += 1
-            self.record.failed += 1
+            self.failed += 1
 
     def refreshed(self, now: datetime, running: int) -> WorkerInfo:
-        """The record as of ``now``, to store."""
+        """The record as of ``now``, to store: a new one each time, since a store may keep the
+        object it is given."""
         start = recent_window(now)
         for counts in (self._completed, self._failed):
             for key in [k for k in counts if k[0] < start]:
                 del counts[key]
         keys = sorted(set(self._completed) | set(self._failed))
-        record = self.record
-        record.last_heartbeat = now
-        record.running = running
-        record.recent = [MinuteCount(minute=minute, queue=queue,
-                                     completed=self._completed[minute, queue],
-                                     failed=self._failed[minute, queue])
-                         for minute, queue in keys]
-        return record
+        recent = [MinuteCount(minute=minute, queue=queue, completed=self._completed[minute, queue],
+                              failed=self._failed[minute, queue]) for minute, queue in keys]
+        return msgspec.structs.replace(self.record, last_heartbeat=now, running=running,
+                                       completed=self.completed, failed=self.failed,
+                                       recent=recent)
