@@ -1,4 +1,4 @@
-"""Observers: the hook that metrics and traces hang on (see docs/architecture.md).
+"""Observers: the hook that metrics and traces hang on (see docs/user_guide/architecture.qmd).
 
 A task queue holds at most one observer (``queue.observer``, None by default). The client calls
 it when it enqueues, the worker when it claims, executes and finishes a task; every call site
