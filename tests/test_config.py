@@ -828,10 +828,20 @@ def test_configure_logging_rejects_bad_levels_and_adds_one_handler_on_request() 
         configure_logging(level="LOUD")
     with pytest.raises(ConfigError, match="omniq.worker"):
         configure_logging(level="INFO", component_levels={"omniq.worker": "chatty"})
-    handlers = len(logging.getLogger("omniq").handlers)
-    configure_logging(level="INFO", component_levels={}, add_handler=True)
-    configure_logging(level="INFO", component_levels={}, add_handler=True)
-    assert len(logging.getLogger("omniq").handlers) == handlers + 1
+    root = logging.getLogger("omniq")
+    ours = [h for h in root.handlers if h.get_name() == "omniq.stderr"]  # a CLI test added it
+    for handler in ours:
+        root.removeHandler(handler)
+    try:
+        handlers = len(root.handlers)
+        configure_logging(level="INFO", component_levels={}, add_handler=True)
+        configure_logging(level="INFO", component_levels={}, add_handler=True)
+        assert len(root.handlers) == handlers + 1
+    finally:
+        for handler in [h for h in root.handlers if h.get_name() == "omniq.stderr"]:
+            root.removeHandler(handler)
+        for handler in ours:
+            root.addHandler(handler)
 
 
 def test_msgspec_is_what_validates() -> None:
