@@ -1,0 +1,253 @@
+"""Chaos scenarios on every persistent engine: worker processes killed, stopped, frozen and
+poisoned, and servers killed, while tasks run; then the ledger (what the tasks really did)
+and the fault log are checked: no accepted task lost, and no task run twice unless its worker
+died, was frozen past its lease or lost its server while running it.
+
+Quick form by default (CI); ``OMNIQ_CHAOS=full`` for the full one (see docs/user_guide/
+reliability.qmd). Each scenario prints its figures at the end of the run.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from check import Verdict, check
+from engines import FULL, SIZES, Engine, Server, figures
+from faults import Driver, Fault, FaultLog, Supervisor, frozen, signal_one
+from ledger import pill, read, spin, work
+from omniq import AsyncOmniQ
+from omniq.exceptions import BackendUnavailableError
+from omniq.models import TaskStatus
+from omniq.testing import eventually
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+#: Seconds to wait for a scenario's tasks: generous, since the machine may be busy.
+PATIENCE = 900.0 if FULL else 60.0
+
+
+async def statuses(oq: AsyncOmniQ) -> dict[TaskStatus, int]:
+    """How many of the project's tasks are in each status (those with any)."""
+    counts = {s: await oq.task_queue.count_tasks(status=s) for s in TaskStatus}
+    return {s: n for s, n in counts.items() if n}
+
+
+async def completed(oq: AsyncOmniQ, n: int) -> bool:
+    return await oq.task_queue.count_tasks(status=TaskStatus.COMPLETED) >= n
+
+
+def summary(scenario: str, engine: str, verdict: Verdict, log: FaultLog, seconds: float,
+            **more: Any) -> str:
+    why = ", ".join(f"{n} {reason}" for reason, n in verdict.duplicates.items()) or "none"
+    faults = ", ".join(f"{n} {kind}" for kind, n in
+                       Counter(f.kind for f in log.faults).items()) or "no faults"
+    extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in more.items())
+    line = (f"{scenario:<18} {engine:<8} {verdict.tasks} tasks, {verdict.runs} runs, {faults}"
+            f"{extra}; second runs: {verdict.extra_runs} ({why}); lost {len(verdict.lost)}; "
+            f"{seconds:.1f} s")
+    figures(line)
+    return line
+
+
+def assert_sound(verdict: Verdict) -> None:
+    assert verdict.lost == [], f"accepted tasks never finished: {verdict.lost[:20]}"
+    assert verdict.unexplained == [], "\n".join(verdict.unexplained[:20])
+
+
+# -- SIGKILL storm -----------------------------------------------------------------------------
+async def test_sigkill_storm_loses_nothing(engine: Engine, ledger: Path) -> None:
+    n, lease = SIZES.tasks, 2.0
+    log = FaultLog()
+    async with engine.client() as oq:
+        await oq.enqueue_many(work, [(k, str(ledger), SIZES.task_seconds) for k in range(n)])
+        began = time.monotonic()
+        with Supervisor(lambda: engine.start_worker(SIZES.concurrency, lease), SIZES.workers,
+                        log) as workers, \
+                Driver(SIZES.kill_every, signal_one(workers, signal.SIGKILL)):
+            await eventually(lambda: completed(oq, n), timeout=PATIENCE, interval=0.2,
+                             what=f"{n} tasks to complete under a SIGKILL storm")
+        took = time.monotonic() - began
+        assert await statuses(oq) == {TaskStatus.COMPLETED: n}
+    verdict = check(read(ledger), set(range(n)), log, lease=lease)
+    summary("SIGKILL storm", engine.name, verdict, log, took, restarts=workers.restarts)
+    assert_sound(verdict)
+    assert log.count("SIGKILL") >= 2, "the storm ended before it hurt anything"
+
+
+# -- the server killed and restarted mid-run ---------------------------------------------------
+async def test_server_killed_mid_run_loses_nothing_acknowledged(
+        restartable: Engine, private_server: Server, ledger: Path) -> None:
+    n, chunk, lease = SIZES.tasks, 20, 5.0
+    outage = 2.0 if FULL else 1.0
+    log = FaultLog()
+    acknowledged: list[int] = []
+    typed_errors = 0
+    async with restartable.client() as oq:
+        queue = oq.task_queue
+
+        async def produce() -> None:
+            nonlocal typed_errors
+            for start in range(0, n, chunk):
+                keys = range(start, start + chunk)
+                # Built once: a retried enqueue stores each task once (idempotent by id).
+                tasks = [queue.build_task(work, k, str(ledger), 0.02) for k in keys]
+                while True:
+                    try:
+                        with anyio.fail_after(30):
+                            await queue.enqueue_tasks(tasks)
+                        break
+                    except BackendUnavailableError:
+                        typed_errors += 1
+                        await anyio.sleep(0.1)
+                acknowledged.extend(keys)
+                await anyio.sleep(0.02)
+
+        async def kill_the_server() -> None:
+            await eventually(lambda: completed(oq, n // 5), timeout=PATIENCE, interval=0.05,
+                             what="the run to be under way")
+            fault = log.add(Fault(time.time(), "server-down"))
+            await anyio.to_thread.run_sync(private_server.down)
+            await anyio.sleep(outage)
+            await anyio.to_thread.run_sync(private_server.up)
+            fault.until = time.time()
+
+        began = time.monotonic()
+        with Supervisor(lambda: restartable.start_worker(SIZES.concurrency, lease),
+                        SIZES.workers, log) as workers:
+            async with anyio.create_task_group() as group:
+                group.start_soon(produce)
+                group.start_soon(kill_the_server)
+            await eventually(lambda: completed(oq, n), timeout=PATIENCE, interval=0.2,
+                             what="every acknowledged task to complete after the restart")
+        took = time.monotonic() - began
+        assert await statuses(oq) == {TaskStatus.COMPLETED: n}
+    assert sorted(acknowledged) == list(range(n))
+    verdict = check(read(ledger), set(acknowledged), log, lease=lease)
+    summary("server restart", restartable.name, verdict, log, took,
+            typed_errors_while_down=typed_errors)
+    assert_sound(verdict)
+    assert typed_errors >= 1, "the outage was never seen by the producer"
+    assert workers.restarts == 0, "a worker died of the outage"
+
+
+# -- long tasks under a short lease ------------------------------------------------------------
+async def test_long_tasks_under_a_short_lease_are_never_redelivered(engine: Engine,
+                                                                    ledger: Path) -> None:
+    lease, seconds = 1.0, (10.0 if FULL else 3.0)
+    per_kind = 4 if FULL else 2
+    log = FaultLog()
+    async with engine.client() as oq:
+        ids = await oq.enqueue_many(work, [(k, str(ledger), seconds) for k in range(per_kind)])
+        ids += await oq.enqueue_many(spin, [(k, str(ledger), seconds)
+                                            for k in range(per_kind, 2 * per_kind)])
+        began = time.monotonic()
+        with Supervisor(lambda: engine.start_worker(2 * per_kind, lease), 1, log):
+            await eventually(lambda: completed(oq, len(ids)), timeout=PATIENCE, interval=0.2,
+                             what="the long tasks to complete")
+        took = time.monotonic() - began
+        tasks = [await oq.get_task(task_id) for task_id in ids]
+    runs = read(ledger)
+    verdict = check(runs, set(range(2 * per_kind)), log, lease=lease)
+    summary("long tasks", engine.name, verdict, log, took, lease_s=lease, task_s=seconds)
+    assert_sound(verdict)
+    assert [(t.attempts, t.redeliveries) for t in tasks] == [(1, 0)] * len(ids)
+    assert len(runs) == len(ids)  # each ran once, for several leases
+    assert all(run.finished - run.started >= seconds for run in runs if run.finished)
+
+
+# -- a frozen worker's late completion ---------------------------------------------------------
+async def test_a_frozen_workers_late_completion_is_refused(engine: Engine,
+                                                           ledger: Path) -> None:
+    lease = 1.0
+    log = FaultLog()
+    async with engine.client() as oq:
+        task_id = await oq.enqueue(work, 0, str(ledger), 1.0)
+        began = time.monotonic()
+        sleeper = engine.start_worker(1, lease)
+        await eventually(lambda: (ledger / f"{sleeper.pid}.log").exists(),
+                         what="the task to start")
+        with frozen(sleeper, log):
+            rescuer = engine.start_worker(1, lease)
+            await eventually(lambda: completed(oq, 1), timeout=PATIENCE,
+                             what="another worker to run the task of the frozen one")
+        # Thawed, the sleeper finishes its attempt and tries to complete it: fenced off.
+        await eventually(lambda: len([r for r in read(ledger) if r.finished]) == 2,
+                         what="the thawed worker to finish its late attempt")
+        sleeper.send_signal(signal.SIGTERM)
+        assert sleeper.wait(30) == 0  # its completer had written (or been refused) first
+        took = time.monotonic() - began
+        task = await oq.get_task(task_id)
+        result = await oq.result_store.get(task_id)
+    runs = read(ledger)
+    verdict = check(runs, {0}, log, lease=lease)
+    summary("frozen worker", engine.name, verdict, log, took)
+    assert_sound(verdict)
+    assert [(r.pid, r.attempt) for r in runs] == [(sleeper.pid, 1), (rescuer.pid, 2)]
+    assert runs[0].finished > runs[1].finished  # the frozen attempt ended last...
+    assert (task.status, task.attempts, task.redeliveries) == (TaskStatus.COMPLETED, 2, 1)
+    assert result is not None and result.attempts == 2  # ...and its completion was refused
+
+
+# -- poison pills with bystanders ---------------------------------------------------------------
+async def test_a_poison_pill_takes_no_bystander(engine: Engine, ledger: Path) -> None:
+    lease, deliveries, bystanders = 1.0, 3, (16 if FULL else 6)
+    log = FaultLog()
+    async with engine.client() as oq:
+        poison = await oq.enqueue(pill, 0, str(ledger), max_deliveries=deliveries)
+        others = await oq.enqueue_many(work, [(k, str(ledger), 0.5)
+                                              for k in range(1, bystanders + 1)],
+                                       max_deliveries=deliveries)
+        began = time.monotonic()
+        with Supervisor(lambda: engine.start_worker(4, lease), 2, log) as workers:
+            await eventually(lambda: completed(oq, bystanders), timeout=PATIENCE, interval=0.2,
+                             what="every bystander to complete")
+            await eventually(lambda: _failed(oq, poison), timeout=PATIENCE, interval=0.2,
+                             what="the poison pill to be dead-lettered")
+        took = time.monotonic() - began
+        dead = await oq.get_task(poison)
+        kept = [await oq.get_task(task_id) for task_id in others]
+    runs = read(ledger)
+    verdict = check(runs, set(range(bystanders + 1)), log, lease=lease, never_finish={0})
+    pill_runs = [r.key for r in runs].count(0)
+    summary("poison pill", engine.name, verdict, log, took, restarts=workers.restarts,
+            pill_runs=pill_runs, bystander_second_runs=verdict.extra_runs - (pill_runs - 1))
+    assert_sound(verdict)
+    assert dead.error is not None and dead.error.type == "PoisonPill"
+    assert pill_runs == deliveries  # it killed a worker each time...
+    assert all(t.status == TaskStatus.COMPLETED for t in kept)  # ...and took nobody with it
+    assert max(Counter(r.key for r in runs if r.key).values()) <= 2
+
+
+async def _failed(oq: AsyncOmniQ, task_id: str) -> bool:
+    task = await oq.get_task(task_id)
+    return task is not None and task.status == TaskStatus.FAILED
+
+
+# -- SIGTERM: graceful stops hand back what they hold at once ----------------------------------
+async def test_sigterm_hands_tasks_back_at_once(engine: Engine, ledger: Path) -> None:
+    n, lease = (2000 if FULL else 200), 60.0  # a task left leased would wait a minute
+    log = FaultLog()
+    async with engine.client() as oq:
+        ids = await oq.enqueue_many(work, [(k, str(ledger), 0.1) for k in range(n)])
+        began = time.monotonic()
+        with Supervisor(lambda: engine.start_worker(SIZES.concurrency, lease), SIZES.workers,
+                        log) as workers, \
+                Driver(SIZES.kill_every, signal_one(workers, signal.SIGTERM)):
+            await eventually(lambda: completed(oq, n), timeout=lease / 2, interval=0.2,
+                             what=f"{n} tasks to complete (a task not handed back on SIGTERM "
+                                  "waits for its lease)")
+        took = time.monotonic() - began
+        tasks = await oq.list_tasks(limit=n)
+    verdict = check(read(ledger), set(range(n)), log, lease=lease)
+    summary("SIGTERM storm", engine.name, verdict, log, took, restarts=workers.restarts)
+    assert_sound(verdict)
+    assert verdict.extra_runs == 0  # a graceful stop never makes a task run twice
+    assert log.count("SIGTERM") >= 2
+    assert {f.code for f in log.faults if f.kind == "exit"} <= {0}  # every stop was graceful
+    assert len(tasks) == len(ids) and {t.redeliveries for t in tasks} == {0}
