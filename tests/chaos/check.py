@@ -70,10 +70,14 @@ def check(runs: list[Run], keys: set[int], log: FaultLog, *, lease: float,
         for run in key_runs[:-1]:
             reason = why_again(run, log, lease, settle)
             if reason is None:
+                later = key_runs[key_runs.index(run) + 1]
+                near = [f"{f.kind} pid {f.pid} at {f.at:.3f}-{f.until}" for f in log.faults
+                        if abs(f.at - run.started) < 3 * settle]
                 verdict.unexplained.append(
                     f"task {key}: run of attempt {run.attempt} in pid {run.pid} "
-                    f"({run.started:.3f}-{run.finished}) was followed by another, with no "
-                    "fault to excuse it")
+                    f"({run.started:.3f}-{run.finished}) was followed by attempt "
+                    f"{later.attempt} in pid {later.pid} at {later.started:.3f}, with no fault "
+                    f"to excuse it (faults near: {near or 'none'})")
             else:
                 verdict.duplicates[reason] += 1
     return verdict

@@ -29,6 +29,12 @@ class Sizes:
 
 
 SIZES = Sizes(5000, 4, 8, 2.0, 0.1) if FULL else Sizes(300, 2, 4, 1.0, 0.05)
+ENGINES = ["sqlite", "file", "redis", "postgres", "nats"]
+SERVERS = ["redis", "postgres", "nats"]
+#: The engines each test runs a scenario on, side by side. One per test: on two cores, worker
+#: processes of several engines starting at once only slow each other down.
+ENGINE_SETS = [[name] for name in ENGINES]
+SERVER_SETS = [[name] for name in SERVERS]
 
 FIGURES: list[str] = []
 
@@ -46,6 +52,7 @@ class Engine:
     url: str
     project: str
     workers: WorkerProcesses
+    ledger: Path  # where its tasks write what they did
 
     def client(self) -> AsyncOmniQ:
         return AsyncOmniQ(project_name=self.project, task_queue=self.url)
@@ -63,15 +70,17 @@ SCRIPTS = {"sqlite": "sqlite_worker.py", "file": "file_worker.py", "redis": "red
 
 def engine_at(name: str, url: str, project: str, tmp_path: Path) -> Engine:
     """``name``'s engine: on the server at ``url``, or in ``tmp_path`` for sqlite and file."""
+    ledger = tmp_path / "ledger"
+    ledger.mkdir(parents=True)
     if name == "sqlite":
         database = str(tmp_path / "omniq.db")
         return Engine(name, f"sqlite:///{database}", project,
-                      LocalWorkers(SCRIPTS[name], database, project))
+                      LocalWorkers(SCRIPTS[name], database, project), ledger)
     if name == "file":
         directory = str(tmp_path / "store")
         return Engine(name, f"file://{directory}", project,
-                      LocalWorkers(SCRIPTS[name], directory, project))
-    return Engine(name, url, project, ServerWorkers(SCRIPTS[name]))
+                      LocalWorkers(SCRIPTS[name], directory, project), ledger)
+    return Engine(name, url, project, ServerWorkers(SCRIPTS[name]), ledger)
 
 
 async def drop(engine: Engine) -> None:

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 Proc = subprocess.Popen[str]
@@ -56,23 +57,28 @@ class FaultLog:
 
 class Supervisor:
     """Keeps ``count`` worker processes running: one that exits, for whatever reason, is
-    replaced (its exit is logged with its return code). ``start`` returns a process that is
-    ready to work."""
+    replaced (its exit is logged with its return code). ``spawn`` returns a process that is
+    ready to work; it is called from threads, so that processes start together."""
 
-    def __init__(self, start: Callable[[], Proc], count: int, log: FaultLog) -> None:
-        self.start, self.count, self.log = start, count, log
+    def __init__(self, spawn: Callable[[], Proc], count: int, log: FaultLog) -> None:
+        self.spawn, self.count, self.log = spawn, count, log
         self.procs: list[Proc] = []
         self.restarts = 0
+        self.stopping: set[int] = set()  # pids told to stop gracefully: left to do so
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="chaos-supervisor", daemon=True)
         self._error: BaseException | None = None
         self._lock = threading.Lock()
 
-    def __enter__(self) -> Supervisor:
-        for _ in range(self.count):
-            self.procs.append(self.start())
+    def start(self) -> Supervisor:
+        """Start the workers (together) and begin watching them."""
+        with ThreadPoolExecutor(self.count) as pool:
+            self.procs = list(pool.map(lambda _: self.spawn(), range(self.count)))
         self._thread.start()
         return self
+
+    def __enter__(self) -> Supervisor:
+        return self if self._thread.is_alive() else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
@@ -80,9 +86,15 @@ class Supervisor:
         if self._error is not None and exc[0] is None:
             raise RuntimeError("the supervisor could not restart a worker") from self._error
 
-    def alive(self) -> list[Proc]:
+    def targets(self) -> list[Proc]:
+        """The workers a fault may hit: none while a replacement is still starting (a storm
+        faster than restarts would only measure how long processes take to start), and none
+        already stopping."""
         with self._lock:
-            return [p for p in self.procs if p.poll() is None]
+            alive = [p for p in self.procs if p.poll() is None]
+            if len(alive) < self.count:
+                return []
+            return [p for p in alive if p.pid not in self.stopping]
 
     def _watch(self) -> None:
         while not self._stop.wait(0.05):
@@ -92,7 +104,7 @@ class Supervisor:
                     continue
                 self.log.add(Fault(time.time(), "exit", proc.pid, code=code))
                 try:
-                    fresh = self.start()
+                    fresh = self.spawn()
                 except BaseException as exc:  # reported by __exit__
                     self._error = exc
                     return
@@ -126,9 +138,11 @@ def signal_one(supervisor: Supervisor, sig: signal.Signals) -> Callable[[], None
     """A fault: ``sig`` to one running worker, chosen at random."""
 
     def fault() -> None:
-        alive = supervisor.alive()
-        if alive:
-            victim = random.choice(alive)
+        targets = supervisor.targets()
+        if targets:
+            victim = random.choice(targets)
+            if sig == signal.SIGTERM:
+                supervisor.stopping.add(victim.pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(victim.pid, sig)
                 supervisor.log.add(Fault(time.time(), sig.name, victim.pid))
