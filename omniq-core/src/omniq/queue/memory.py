@@ -241,5 +241,4 @@ class MemoryTaskQueue(TaskQueue, twin_of=AsyncMemoryTaskQueue):
     """Blocking twin of :class:`AsyncMemoryTaskQueue`."""
 
 
-
 __all__ = ["AsyncMemoryTaskQueue", "MemoryTaskQueue", "MemoryTaskQueueConfig"]

@@ -55,5 +55,3 @@ class AsyncioWorker(AsyncWorkerBase):
 
 class AsyncWorker(Worker, twin_of=AsyncioWorker):
     """Blocking twin of :class:`AsyncioWorker`."""
-
-

@@ -2,12 +2,9 @@
 
 A child receives the signed payload, checks it with the project's keyring, runs the call
 (coroutines on their own loop) and sends back the signed value or the error as data. A task
-past its timeout, or cancelled, is killed: the pool is torn down and rebuilt, and the other
-tasks it was running are resubmitted transparently.
-
-Task code in a child still has ``current_task()``: progress and lease extensions travel back to
-the parent over a queue, and the parent's loop applies them. (Cancellation kills the child, so
-its ``cancelled`` flag never turns true.)
+past its timeout, or cancelled, is killed: the pool is rebuilt and the other tasks it was
+running are resubmitted. In a child, ``current_task()`` sends progress and lease extensions to
+the parent over a queue (cancellation kills the child, so its ``cancelled`` never turns true).
 """
 
 from __future__ import annotations
@@ -156,5 +153,3 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
 
 class ProcessPoolWorker(Worker, twin_of=AsyncProcessPoolWorker):
     """Blocking twin of :class:`AsyncProcessPoolWorker`."""
-
-
