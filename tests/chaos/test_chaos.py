@@ -320,3 +320,32 @@ async def sigterm_storm(engine: Engine) -> None:
     assert log.count("SIGTERM") >= 2
     assert {f.code for f in log.faults if f.kind == "exit"} <= {0}  # every stop was graceful
     assert len(tasks) == len(ids) and {t.redeliveries for t in tasks} == {0}
+
+
+async def test_a_stop_gives_back_a_claim_in_flight(project_name: str) -> None:
+    """The SIGTERM storm's finding, made deterministic: a stop that lands while a claim is on
+    its way back from the store (here it takes half a second) must not leave what the claim
+    took leased to a worker that is gone."""
+    from omniq.queue.memory import AsyncMemoryTaskQueue
+    from omniq.testing import _tasks
+    from omniq.workers import AsyncioWorker
+
+    class SlowClaims(AsyncMemoryTaskQueue):
+        claims = 0
+
+        async def claim(self, *args: Any, **kwargs: Any) -> Any:
+            tasks = await super().claim(*args, **kwargs)
+            if tasks:
+                SlowClaims.claims += 1
+                await anyio.sleep(0.5)  # the answer is still on the wire
+            return tasks
+
+    queue = SlowClaims(project_name=project_name)
+    worker = AsyncioWorker(queue, lease=60, poll_interval=0.05)
+    await worker.start()
+    task_id = await queue.enqueue(_tasks.noop)
+    await eventually(lambda: SlowClaims.claims, what="the claim to be under way")
+    await worker.stop()
+    task = await queue.get_task(task_id)
+    assert task is not None and task.status == TaskStatus.PENDING, task
+    assert task.lease_expires_at is None and task.worker_id is None
