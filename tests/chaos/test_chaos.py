@@ -297,7 +297,7 @@ async def sigterm_storm(engine: Engine) -> None:
     n, lease = (2000 if FULL else 300), 60.0  # a task left leased would wait a minute
     log = FaultLog()
     async with engine.client() as oq:
-        ids = await oq.enqueue_many(work, [(k, str(engine.ledger), 0.1) for k in range(n)])
+        ids = await oq.enqueue_many(work, [(k, str(engine.ledger), 0.2) for k in range(n)])
         began = time.monotonic()
         workers = await supervised(lambda: engine.start_worker(SIZES.concurrency, lease),
                                    SIZES.workers, log)

@@ -135,12 +135,15 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         parents = list(dict.fromkeys(depends_on or ()))
         deliveries = max_deliveries or defaults["MAX_DELIVERIES"]
         task_id = task_id or new_id()
+        labels = list(tags or ())
         func_name, payload = self.serializer.dump_call(
             func, tuple(args), kwargs, callback=callback, callback_args=callback_args,
             binding=binding_values(task_id, queue, timeout_s, max_retries, delay_s, parents,
-                                   deliveries, store_result, result_ttl_s, schedule_id))
+                                   deliveries, store_result, result_ttl_s, schedule_id,
+                                   self.serializer.name_of(func), priority, name, description,
+                                   labels, now))
         return Task(id=task_id, func_name=func_name, payload=payload, queue_name=queue,
-                    name=name, description=description, tags=list(tags or ()),
+                    name=name, description=description, tags=labels,
                     priority=priority, created_at=now, run_at=eta,
                     expires_at=after(eta, ttl_s), result_ttl=result_ttl_s, depends_on=parents,
                     max_retries=max_retries, retry_delay=delay_s, timeout=timeout_s,

@@ -88,6 +88,12 @@ class Serializer:
                                        pack_strict), binding))
         return name, self._sign(body)
 
+    @staticmethod
+    def name_of(func: Callable[..., Any]) -> str:
+        """The name :meth:`dump_call` gives ``func``: its import reference, else
+        ``module:qualname`` (cheap: nothing is pickled)."""
+        return reference_for(func) or func_name(func)
+
     def load_call(self, payload: bytes, binding: list[Any] | None = None) -> Call:
         """Verify a payload, check what it binds against ``binding``, then decode the call.
 
@@ -205,7 +211,8 @@ def _pack_mapping(
 
 
 _BOUND_FIELDS = ("id", "queue_name", "timeout", "max_retries", "retry_delay", "depends_on",
-                 "max_deliveries", "store_result", "result_ttl", "schedule_id")
+                 "max_deliveries", "store_result", "result_ttl", "schedule_id", "func_name",
+                 "priority", "name", "description", "tags", "created_at")
 
 
 def _rebound(signed: Any, stored: list[Any]) -> str:
@@ -213,5 +220,5 @@ def _rebound(signed: Any, stored: list[Any]) -> str:
     if type(signed) is not list or len(signed) != len(stored):
         return "the task record does not match what was signed"
     changed = [f"{name} (signed {a!r}, stored {b!r})" for name, a, b
-               in zip(_BOUND_FIELDS, signed, stored, strict=True) if a != b]
+               in zip(_BOUND_FIELDS, signed, stored, strict=False) if a != b]
     return "the task record was changed after it was signed: " + ", ".join(changed)
