@@ -83,8 +83,9 @@ async def engines(request: pytest.FixtureRequest, tmp_path: Path,
 @pytest.fixture(params=[_param([name]) for name in ENGINES])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path,
                  project_name: str) -> AsyncIterator[Engine]:
-    """Each persistent engine in turn."""
-    async with _engines(request, request.param, tmp_path, project_name) as chosen:
+    """Each persistent engine in turn (or those a test names: ``indirect`` parameters)."""
+    names = request.param if isinstance(request.param, list) else [request.param]
+    async with _engines(request, names, tmp_path, project_name) as chosen:
         yield chosen[0]
 
 
