@@ -13,7 +13,7 @@ import msgspec
 from .._component import AsyncComponent
 from .._ids import new_id
 from .._time import after, aware, seconds, utcnow
-from ..config import get_setting, validate_name
+from ..config import get_setting, validate_name, validate_task_id
 from ..contract import Finished, ResultRecord, TaskQueueContract
 from ..exceptions import ConfigError, TaskNotFoundError
 from ..models import (
@@ -134,7 +134,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
                                "result_ttl")
         parents = list(dict.fromkeys(depends_on or ()))
         deliveries = max_deliveries or defaults["MAX_DELIVERIES"]
-        task_id = task_id or new_id()
+        task_id = validate_task_id(task_id) if task_id else new_id()
         labels = list(tags or ())
         func_name, payload = self.serializer.dump_call(
             func, tuple(args), kwargs, callback=callback, callback_args=callback_args,
