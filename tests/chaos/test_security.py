@@ -413,12 +413,10 @@ def _closed_port() -> int:
 def password_server(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     """(kind, port) of a server that takes the password: a private Redis requiring it; the
     shared PostgreSQL (trust: a password is sent and ignored) and NATS (no auth)."""
-    from conftest import require_server
-
     kind = request.param
     if kind != "redis":
-        require_server(kind)
-        yield kind, {"postgres": 5432, "nats": 4222}[kind]
+        url = request.getfixturevalue({"postgres": "postgres_dsn", "nats": "nats_url"}[kind])
+        yield kind, int(url.rsplit(":", 1)[1].split("/")[0])
         return
     from tasks_redis import RedisServer
 
@@ -454,12 +452,12 @@ async def test_no_password_in_logs_errors_or_reprs(
         texts += [repr(oq), str(oq), repr(oq.task_queue), str(oq.task_queue),
                   repr(oq.result_store), str(oq.result_store)]
     try:
-        async with _connection_forms(kind, _closed_port(), project_name,
-                                     monkeypatch)[form]() as down:
-            with pytest.raises(OmniQError) as caught:
+        with pytest.raises(OmniQError) as caught:  # nobody listens there
+            async with _connection_forms(kind, _closed_port(), project_name,
+                                         monkeypatch)[form]() as down:
                 await down.enqueue(target, "never")
-            texts += [str(caught.value), repr(caught.value),
-                      "".join(traceback.format_exception(caught.value))]
+        texts += [str(caught.value), repr(caught.value),
+                  "".join(traceback.format_exception(caught.value))]
     finally:
         await _drop_project(kind, port, project_name)
     texts += [record.getMessage() + (record.exc_text or "") for record in caplog.records]
@@ -479,13 +477,13 @@ async def _drop_project(kind: str, port: int, project: str) -> None:
 
 
 def test_the_omniq_command_shows_no_password(password_server: tuple[str, int],
-                                             project_name: str) -> None:
+                                             project_name: str, tmp_path: Path) -> None:
     import asyncio
     import os
-    import selectors
     import signal
     import subprocess
     import sys
+    import time
 
     kind, port = password_server
 
@@ -493,29 +491,29 @@ def test_the_omniq_command_shows_no_password(password_server: tuple[str, int],
         return _addresses(kind, at)[1]
 
     command = [sys.executable, "-m", "omniq", "--log-level", "DEBUG"]
-    worker = subprocess.Popen([*command, "worker", "--url", url(port), "--project",
-                               project_name, "--grace", "1"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert worker.stdout is not None
-    lines = []
+    output = tmp_path / "worker.out"
+    with output.open("w") as sink:
+        worker = subprocess.Popen([*command, "worker", "--url", url(port), "--project",
+                                   project_name, "--grace", "1"],
+                                  stdout=sink, stderr=subprocess.STDOUT, text=True)
     try:
-        with selectors.DefaultSelector() as sel:
-            sel.register(worker.stdout, selectors.EVENT_READ)
-            while not any("serving" in line for line in lines):
-                assert sel.select(timeout=30), f"no start line: {lines}"
-                lines.append(worker.stdout.readline())
-                assert lines[-1], f"the worker ended: {lines}"
+        deadline = time.monotonic() + 30
+        while "serving" not in output.read_text():
+            assert worker.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, f"no start line: {output.read_text()}"
+            time.sleep(0.1)
         worker.send_signal(signal.SIGTERM)
-        lines += worker.communicate(timeout=30)[0].splitlines()
+        worker.wait(30)
     finally:
         if worker.poll() is None:
             worker.kill()
         asyncio.run(_drop_project(kind, port, project_name))
+    lines = output.read_text()
     refused = subprocess.run([*command, "worker", "--url", url(_closed_port()), "--project",
                               project_name], capture_output=True, text=True, timeout=60)
     listed = subprocess.run([*command, "plugins"], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "OMNIQ_TASK_QUEUE_URL": url(port)})
     assert refused.returncode != 0 and "error" in refused.stderr
     assert listed.returncode == 0 and "task_queue" in listed.stdout
-    assert _leaks("".join(lines), refused.stdout, refused.stderr, listed.stdout,
+    assert _leaks(lines, refused.stdout, refused.stderr, listed.stdout,
                   listed.stderr) == []
