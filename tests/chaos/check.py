@@ -46,8 +46,8 @@ def why_again(run: Run, log: FaultLog, lease: float, settle: float) -> str | Non
         if freeze.pid == run.pid and _in_progress(run, freeze.at, settle) and (
                 freeze.until is None or freeze.until - freeze.at > lease):
             return "worker frozen past its lease"
-    for outage in log.outages():
-        if _in_progress(run, outage.until or outage.at, settle) and \
+    for outage in log.outages():  # the run overlapped the outage (its completion included)
+        if run.started <= (outage.until or run.started) and \
                 (run.finished is None or run.finished >= outage.at - settle):
             return "server down while it ran"
     return None

@@ -28,7 +28,7 @@ class Sizes:
     task_seconds: float  # how long each storm task works
 
 
-SIZES = Sizes(5000, 4, 8, 2.0, 0.1) if FULL else Sizes(300, 2, 4, 1.0, 0.15)
+SIZES = Sizes(5000, 4, 8, 2.0, 0.1) if FULL else Sizes(200, 2, 4, 1.0, 0.1)
 ENGINES = ["sqlite", "file", "redis", "postgres", "nats"]
 SERVERS = ["redis", "postgres", "nats"]
 #: The engines each test runs a scenario on, side by side. One per test: on two cores, worker
