@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from engines import (
-    ENGINE_SETS,
     ENGINES,
     FIGURES,
     FULL,
-    SERVER_SETS,
+    SERVERS,
     Engine,
     NATSProcess,
     PostgresProcess,
@@ -22,7 +21,6 @@ from engines import (
     Server,
     drop,
     engine_at,
-    figures,
 )
 
 SERVER_URLS = {"redis": "redis_url", "postgres": "postgres_dsn", "nats": "nats_url"}
@@ -35,82 +33,41 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(line)
 
 
-def _param(names: list[str]) -> Any:
-    marks = [getattr(pytest.mark, name) for name in names if name in SERVER_URLS]
-    return pytest.param(names, marks=marks, id="+".join(names))
+def _params(names: list[str]) -> list[Any]:
+    return [pytest.param(name, marks=[getattr(pytest.mark, name)] if name in SERVER_URLS
+                         else []) for name in names]
 
 
-def _url(request: pytest.FixtureRequest, name: str, alone: bool) -> str | None:
-    """The shared server's URL; None when it is down outside CI and other engines can go on
-    without it (in CI, and for a test of this engine alone, the fixture fails or skips)."""
-    if name not in SERVER_URLS:
-        return ""
-    try:
-        return str(request.getfixturevalue(SERVER_URLS[name]))
-    except pytest.skip.Exception as skipped:
-        if alone:
-            raise
-        figures(f"{request.node.name}: {name} left out: {skipped}")
-        return None
-
-
-@contextlib.asynccontextmanager
-async def _engines(request: pytest.FixtureRequest, names: list[str], tmp_path: Path,
-                   project_name: str) -> AsyncIterator[list[Engine]]:
-    chosen = []
-    for name in names:
-        url = _url(request, name, alone=len(names) == 1)
-        if url is not None:
-            chosen.append(engine_at(name, url, f"{project_name}{name[:2]}", tmp_path / name))
+@pytest.fixture(params=_params(ENGINES))
+async def engine(request: pytest.FixtureRequest, tmp_path: Path,
+                 project_name: str) -> AsyncIterator[Engine]:
+    """Each persistent engine in turn, on the shared servers (or in a temporary directory)."""
+    name = request.param
+    url = request.getfixturevalue(SERVER_URLS[name]) if name in SERVER_URLS else ""
+    chosen = engine_at(name, url, project_name, tmp_path)
     try:
         yield chosen
     finally:
-        for engine in chosen:
-            engine.workers.stop()
-        for engine in chosen:
-            await drop(engine)
+        chosen.workers.stop()
+        await drop(chosen)
 
 
-@pytest.fixture(params=[_param(names) for names in ENGINE_SETS])
-async def engines(request: pytest.FixtureRequest, tmp_path: Path,
-                  project_name: str) -> AsyncIterator[list[Engine]]:
-    """The persistent engines a scenario runs on side by side (every one in the quick form,
-    one per test in the full form), on the shared servers or in a temporary directory."""
-    async with _engines(request, request.param, tmp_path, project_name) as chosen:
-        yield chosen
-
-
-@pytest.fixture(params=[_param([name]) for name in ENGINES])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path,
-                 project_name: str) -> AsyncIterator[Engine]:
-    """Each persistent engine in turn (or those a test names: ``indirect`` parameters)."""
-    names = request.param if isinstance(request.param, list) else [request.param]
-    async with _engines(request, names, tmp_path, project_name) as chosen:
-        yield chosen[0]
-
-
-def _private(name: str, directory: Path, stack: contextlib.ExitStack) -> Server:
-    """A server of the test's own, on a free loopback port, that the test may kill."""
-    if name == "postgres":
-        from postgres_server import private_cluster
-
-        return PostgresProcess(stack.enter_context(private_cluster()))
-    directory.mkdir(parents=True)
-    server: RedisProcess | NATSProcess = \
-        RedisProcess(directory) if name == "redis" else NATSProcess(directory / "js")
-    stack.callback(server.down)
-    return server
-
-
-@pytest.fixture(params=[_param(names) for names in SERVER_SETS])
-def restartables(request: pytest.FixtureRequest, tmp_path: Path,
-                 project_name: str) -> Iterator[list[tuple[Engine, Server]]]:
-    """Engines on private servers the test may kill and restart."""
+@pytest.fixture(params=_params(SERVERS))
+def restartable(request: pytest.FixtureRequest, tmp_path: Path,
+                project_name: str) -> Iterator[tuple[Engine, Server]]:
+    """An engine on a server of the test's own (a free loopback port, a temporary directory)
+    that the test may kill and restart; only that server is ever stopped."""
     with contextlib.ExitStack() as stack:
-        pairs = []
-        for name in request.param:
-            server = _private(name, tmp_path / f"{name}-server", stack)
-            engine = engine_at(name, server.url, f"{project_name}{name[:2]}", tmp_path / name)
-            stack.callback(engine.workers.stop)
-            pairs.append((engine, server))
-        yield pairs
+        server: Server
+        if request.param == "postgres":
+            from postgres_server import private_cluster
+
+            server = PostgresProcess(stack.enter_context(private_cluster()))
+        else:
+            own = RedisProcess(tmp_path) if request.param == "redis" \
+                else NATSProcess(tmp_path / "js")
+            stack.callback(own.down)
+            server = own
+        chosen = engine_at(request.param, server.url, project_name, tmp_path / "engine")
+        stack.callback(chosen.workers.stop)
+        yield chosen, server

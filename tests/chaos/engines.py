@@ -31,10 +31,6 @@ class Sizes:
 SIZES = Sizes(5000, 4, 8, 2.0, 0.1) if FULL else Sizes(200, 2, 4, 1.0, 0.1)
 ENGINES = ["sqlite", "file", "redis", "postgres", "nats"]
 SERVERS = ["redis", "postgres", "nats"]
-#: The engines each test runs a scenario on, side by side. One per test: on two cores, worker
-#: processes of several engines starting at once only slow each other down.
-ENGINE_SETS = [[name] for name in ENGINES]
-SERVER_SETS = [[name] for name in SERVERS]
 
 FIGURES: list[str] = []
 
