@@ -3,7 +3,7 @@
 Queue, project and schedule names end up in file paths, SQL identifiers and values, Redis keys
 and NATS subjects; one conservative character set keeps every backend safe without escaping
 rules of its own. Connection URLs and storage options are redacted wherever they are logged,
-printed or raised (see docs/concepts.md, security).
+printed or raised (see docs/user_guide/security.qmd).
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
-import traceback
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -22,7 +21,7 @@ from ..exceptions import OmniQError
 from ..models import ErrorInfo, Task
 from ..serialization import Call, Keyring, Serializer
 from ..sync import Worker
-from ._base import AsyncWorkerBase
+from ._base import AsyncWorkerBase, error_info
 from ._context import TaskContext, _current
 from ._threads import run_call
 
@@ -64,8 +63,7 @@ def _run_in_child(payload: bytes, task_id: str, attempt: int) -> tuple[bool, Any
     try:
         value = run_call(call.func, call.args, call.kwargs)
     except Exception as exc:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return False, (type(exc).__qualname__, str(exc), tb)
+        return False, error_info(exc)  # as data: the exception itself may not unpickle
     finally:
         _current.reset(token)
     return True, _child_serializer.dump_value(value)
@@ -147,7 +145,7 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         else:
             raise RuntimeError("process pool kept breaking while running this task")
         if not ok:
-            raise RemoteTaskError(ErrorInfo(*value))
+            raise RemoteTaskError(value)
         return self.serializer.load_value(value)
 
 
