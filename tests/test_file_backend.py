@@ -144,7 +144,7 @@ def test_location_given_twice_is_refused(tmp_path: Path) -> None:
 async def test_no_name_escapes_base_dir(tmp_path: Path) -> None:
     base = tmp_path / "base"
     outside_before = files_under(tmp_path)
-    evil = ["../../escape", "/etc/passwd", "a/../../b", "..", ".", "x\x00y", "~7e", "é/ü",
+    evil = ["../../escape", "/etc/passwd", "a/../../b", "..", ".", "x\\y", "~7e", "é/ü",
             "a" * 400]
     async with AsyncFileTaskQueue(project_name="p", base_dir=str(base)) as queue, \
             AsyncFileResultStore(project_name="p", base_dir=str(base)) as results, \
@@ -162,6 +162,8 @@ async def test_no_name_escapes_base_dir(tmp_path: Path) -> None:
         claimed = await queue.claim(["default"], worker_id="w", lease=30,
                                     now=datetime.now(UTC), limit=100)
         assert sorted(t.id for t in claimed) == sorted(evil)
+        with pytest.raises(ConfigError, match="task_id"):  # control characters: refused
+            await queue.enqueue(double, 1, task_id="x\x00y")
         for name in ("../x", "a/b", ".."):
             with pytest.raises(ConfigError):
                 AsyncFileTaskQueue(project_name=name, base_dir=str(base))

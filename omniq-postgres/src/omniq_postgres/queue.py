@@ -27,7 +27,6 @@ from omniq.exceptions import BackendUnavailableError
 from omniq.models import (
     FINISHED,
     RUNNABLE,
-    UNREADABLE,
     Schedule,
     ScheduleStatus,
     Task,
@@ -163,8 +162,7 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         tasks = []
         for data, attempts, task_id, queue in rows:
             task = decode_task(data, task_id)
-            if task.func_name == UNREADABLE:
-                task.queue_name = queue
+            task.queue_name = queue  # the column it was claimed by is the truth, as in SQLite
             task.status, task.attempts, task.worker_id = TaskStatus.RUNNING, attempts, worker_id
             task.started_at, task.lease_expires_at = now, expires
             tasks.append(task)

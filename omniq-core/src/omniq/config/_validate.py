@@ -42,6 +42,27 @@ def validate_name(kind: str, value: str) -> str:
     return value
 
 
+#: What :func:`validate_task_id` accepts, in words.
+TASK_ID_RULE = "a string without control characters (no newline, tab or NUL)"
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def validate_task_id(value: str) -> str:
+    """Check a task id a caller chose and return it unchanged.
+
+    Task ids are otherwise free text (each backend stores them as values or encodes them into
+    keys and paths), but a control character breaks line-based replies, cannot be stored in
+    PostgreSQL text, and forges lines in logs.
+
+    Raises:
+        ConfigError: ``value`` is not a string, or holds a control character.
+    """
+    if not isinstance(value, str) or _CONTROL_RE.search(value):
+        raise ConfigError("invalid task_id", field="task_id", value=value,
+                          expected=TASK_ID_RULE)
+    return value
+
+
 def validate_type_name(kind: str, value: str) -> str:
     """``value``, checked as a component or worker type name (``sqlite``, ``thread_pool``)."""
     if not isinstance(value, str) or _TYPE_RE.fullmatch(value) is None:

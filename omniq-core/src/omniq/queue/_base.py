@@ -13,7 +13,7 @@ import msgspec
 from .._component import AsyncComponent
 from .._ids import new_id
 from .._time import after, aware, seconds, utcnow
-from ..config import get_setting, validate_name
+from ..config import get_setting, validate_name, validate_task_id
 from ..contract import Finished, ResultRecord, TaskQueueContract
 from ..exceptions import ConfigError, TaskNotFoundError
 from ..models import (
@@ -141,19 +141,21 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
                                "result_ttl")
         parents = list(dict.fromkeys(depends_on or ()))
         deliveries = max_deliveries or defaults["MAX_DELIVERIES"]
-        task_id = task_id or new_id()
+        task_id = validate_task_id(task_id) if task_id else new_id()
+        labels, trace = list(tags or ()), trace_context or None
         func_name, payload = self.serializer.dump_call(
             func, tuple(args), kwargs, callback=callback, callback_args=callback_args,
             binding=binding_values(task_id, queue, timeout_s, max_retries, delay_s, parents,
                                    deliveries, store_result, result_ttl_s, schedule_id,
-                                   trace_context))
+                                   self.serializer.name_of(func), priority, name, description,
+                                   labels, now, trace))
         return Task(id=task_id, func_name=func_name, payload=payload, queue_name=queue,
-                    name=name, description=description, tags=list(tags or ()),
+                    name=name, description=description, tags=labels,
                     priority=priority, created_at=now, run_at=eta,
                     expires_at=after(eta, ttl_s), result_ttl=result_ttl_s, depends_on=parents,
                     max_retries=max_retries, retry_delay=delay_s, timeout=timeout_s,
                     store_result=store_result, schedule_id=schedule_id,
-                    max_deliveries=deliveries, trace_context=trace_context or None)
+                    max_deliveries=deliveries, trace_context=trace)
 
     def _queue_name(self, queue_name: str | None) -> str:
         if queue_name is None:

@@ -88,6 +88,12 @@ class Serializer:
                                        pack_strict), binding))
         return name, self._sign(body)
 
+    @staticmethod
+    def name_of(func: Callable[..., Any]) -> str:
+        """The name :meth:`dump_call` gives ``func``: its import reference, else
+        ``module:qualname`` (cheap: nothing is pickled)."""
+        return reference_for(func) or func_name(func)
+
     def load_call(self, payload: bytes, binding: list[Any] | None = None) -> Call:
         """Verify a payload, check what it binds against ``binding``, then decode the call.
 
@@ -205,7 +211,8 @@ def _pack_mapping(
 
 
 _BOUND_FIELDS = ("id", "queue_name", "timeout", "max_retries", "retry_delay", "depends_on",
-                 "max_deliveries", "store_result", "result_ttl", "schedule_id", "trace_context")
+                 "max_deliveries", "store_result", "result_ttl", "schedule_id", "func_name",
+                 "priority", "name", "description", "tags", "created_at", "trace_context")
 
 
 def _rebound(signed: Any, stored: list[Any]) -> str:

@@ -319,13 +319,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                 continue
             limit = min(free, self.batch_size)
             try:
-                if drained:  # the queues had no more ready: wait for a wake-up, then claim
-                    tasks = await self.queue.claim_when_ready(
-                        self.queues, worker_id=self.worker_id, lease=self.lease, limit=limit,
-                        timeout=self.poll_interval)
-                else:
-                    tasks = await self.queue.claim(self.queues, worker_id=self.worker_id,
-                                                   lease=self.lease, now=utcnow(), limit=limit)
+                tasks = await self._claim(drained, limit)
             except Exception as exc:
                 failures += 1
                 await self._store_failed(exc, failures)
@@ -349,6 +343,29 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             # Fewer than asked: wait before the next claim rather than ask again at once (an
             # empty claim would also hold the connection the completions use).
             drained = len(tasks) < limit
+
+    async def _claim(self, drained: bool, limit: int) -> list[Task]:
+        """Claim up to ``limit`` tasks. A stop does not cut a claim short: the store may have
+        leased the tasks to this worker already, so the claim is awaited and what it took is
+        given back at once, not left to wait for its lease."""
+        if drained:  # the queues had no more ready: wait for a wake-up, then claim
+            call = self.queue.claim_when_ready(self.queues, worker_id=self.worker_id,
+                                               lease=self.lease, limit=limit,
+                                               timeout=self.poll_interval)
+        else:
+            call = self.queue.claim(self.queues, worker_id=self.worker_id, lease=self.lease,
+                                    now=utcnow(), limit=limit)
+        claim = asyncio.ensure_future(call)
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            try:
+                for task in await claim:
+                    await self.queue.release(task)
+            except Exception as exc:  # left to its lease, as a crash would leave it
+                logger.warning("worker %s: could not give back a claim cut short by the stop: "
+                               "%s", self.worker_id, exc)
+            raise
 
     async def _store_failed(self, exc: Exception, failures: int) -> None:
         """Circuit breaker: back off exponentially, log once per state change."""
