@@ -28,7 +28,7 @@ class Sizes:
     task_seconds: float  # how long each storm task works
 
 
-SIZES = Sizes(5000, 4, 8, 2.0, 0.1) if FULL else Sizes(200, 2, 4, 1.0, 0.1)
+SIZES = Sizes(5000, 4, 8, 2.0, 0.1) if FULL else Sizes(200, 2, 4, 1.0, 0.2)
 ENGINES = ["sqlite", "file", "redis", "postgres", "nats"]
 SERVERS = ["redis", "postgres", "nats"]
 

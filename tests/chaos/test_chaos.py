@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import chaos_fixtures
 import pytest
 from check import Verdict, check
 from engines import FULL, SIZES, Engine, Server, figures
@@ -26,6 +27,10 @@ from omniq import AsyncOmniQ
 from omniq.exceptions import BackendUnavailableError
 from omniq.models import TaskStatus
 from omniq.testing import eventually
+
+# The suite's fixtures, by name (see chaos_fixtures).
+engine = chaos_fixtures.engine
+restartable = chaos_fixtures.restartable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow,
               pytest.mark.timeout(3600 if FULL else 120)]

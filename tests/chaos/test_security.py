@@ -22,12 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import chaos_fixtures
 import msgspec
 import pytest
 from engines import Engine
 from omniq import AsyncOmniQ, current_task
 from omniq.models import UNREADABLE, TaskStatus
 from test_tamper_proof_records import _damager
+
+# The suite's fixtures, by name (see chaos_fixtures).
+engine = chaos_fixtures.engine
 
 pytestmark = pytest.mark.anyio
 

@@ -570,6 +570,15 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                     return
                 self._idle.clear()
                 await self._idle.wait()
+            # Held while others ran, its lease may have run out (heartbeats fail while the
+            # store is away) and another worker may hold it now: renew first, run only if ours.
+            renewed = await self.queue.extend_lease(ctx.task, self._lease_for(ctx.task))
+            if renewed is None:
+                task_log.warning("task %s (%s, queue %s): lease lost while it waited to run "
+                                 "alone; not run here", task.id, task.func_name,
+                                 task.queue_name)
+                return
+            ctx.task = renewed
             task_log.info("task %s (%s, queue %s) lost its worker %d time(s): running it "
                           "alone", task.id, task.func_name, task.queue_name, task.redeliveries)
             self._executing.add(task.id)

@@ -1,5 +1,7 @@
-"""Fixtures of the chaos suite (what they build is in ``engines``), and the figures every
-scenario recorded, printed at the end of the run."""
+"""Fixtures of the chaos suite (what they build is in ``engines``), imported by its test
+modules. Not a ``conftest.py``: a second module of that name would shadow the suite's own
+``conftest`` that test modules import from. The figures every scenario recorded are printed
+at the end of the run by ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -11,8 +13,6 @@ from typing import Any
 import pytest
 from engines import (
     ENGINES,
-    FIGURES,
-    FULL,
     SERVERS,
     Engine,
     NATSProcess,
@@ -24,13 +24,6 @@ from engines import (
 )
 
 SERVER_URLS = {"redis": "redis_url", "postgres": "postgres_dsn", "nats": "nats_url"}
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if FIGURES:
-        terminalreporter.section(f"chaos figures ({'full' if FULL else 'quick'} form)")
-        for line in FIGURES:
-            terminalreporter.write_line(line)
 
 
 def _params(names: list[str]) -> list[Any]:
