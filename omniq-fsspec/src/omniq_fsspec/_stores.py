@@ -32,6 +32,8 @@ from typing import Any
 
 from omniq.exceptions import BackendUnavailableError, ConfigError
 
+from ._listings import FolderIndex, WatchedListings, walk_from_head
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -134,6 +136,12 @@ class Store(abc.ABC):
     def names(self, folder: str) -> list[str]:
         """Sorted names directly under ``folder`` (files and folders); [] if it is missing."""
 
+    def scan(self, folder: str) -> Iterator[str]:
+        """The names of :meth:`names`, read lazily from the head, at a cost that does not grow
+        with the folder's size where the store allows it (claims read only the head of the
+        index folders)."""
+        return iter(self.names(folder))
+
     def locked(self, name: str) -> contextlib.AbstractContextManager[None]:
         """A section no other writer of record ``name`` enters (where the store needs one)."""
         return contextlib.nullcontext()
@@ -156,6 +164,8 @@ class LocalStore(Store):
         self._fds: dict[int, int] = {}
         self._pid = os.getpid()
         self._fd_lock = threading.Lock()
+        self._listings: WatchedListings | None = None
+        self._watching = True  # until inotify turns out to be missing
 
     def _path(self, key: str) -> str:
         return os.path.join(self.root, *check_key(key).split("/"))
@@ -225,6 +235,24 @@ class LocalStore(Store):
             return []
         return sorted(n for n in found if not n.startswith("."))
 
+    def scan(self, folder: str) -> Iterator[str]:
+        """From a listing kept fresh by inotify (see :mod:`._listings`); where the platform
+        has none, a new listing each time."""
+        with self._fd_lock:
+            self._forked()
+            if self._listings is None and self._watching:
+                self._listings = WatchedListings.open()
+                self._watching = self._listings is not None
+            listings = self._listings
+        names = None if listings is None else listings.scan(self._path(folder))
+        return iter(self.names(folder)) if names is None else names
+
+    def _forked(self) -> None:
+        """In a forked child, forget the parent's lock files and inotify instance (the
+        parent's locks are not this process's; the caller holds ``_fd_lock``)."""
+        if os.getpid() != self._pid:
+            self._fds, self._listings, self._pid = {}, None, os.getpid()
+
     def remove_folder(self, folder: str) -> None:
         """Remove ``folder`` if it is empty (so finished history leaves no empty folders)."""
         with contextlib.suppress(OSError):
@@ -232,8 +260,7 @@ class LocalStore(Store):
 
     def _lock_fd(self, stripe: int) -> int:
         with self._fd_lock:
-            if os.getpid() != self._pid:  # a forked child must not share its parent's locks
-                self._fds, self._pid = {}, os.getpid()
+            self._forked()
             fd = self._fds.get(stripe)
             if fd is None:
                 folder = os.path.join(self.root, ".locks")
@@ -261,16 +288,24 @@ class LocalStore(Store):
     def close(self) -> None:
         with self._fd_lock:
             fds, self._fds = self._fds, {}
+            listings, self._listings = self._listings, None
             if os.getpid() == self._pid:
                 for fd in fds.values():
                     os.close(fd)
+                if listings is not None:
+                    listings.close()
 
 
 class MemoryStore(Store):
-    """fsspec's ``memory://`` filesystem: shared by the components of this process only."""
+    """fsspec's ``memory://`` filesystem: shared by the components of this process only.
+
+    Listings come from a process-wide index of every folder's children kept by these writes
+    (fsspec's own listing scans every file of the filesystem), so files written there other
+    than through this store are not listed."""
 
     blocking = False
     _lock = threading.RLock()  # one for the whole process, as the filesystem is
+    _index = FolderIndex()
 
     def __init__(self, root: str) -> None:
         import fsspec
@@ -288,12 +323,16 @@ class MemoryStore(Store):
             return None
         return data, data
 
+    def _write(self, path: str, data: bytes) -> None:
+        self.fs.pipe_file(path, data)
+        self._index.added(path)
+
     def create(self, key: str, data: bytes = b"") -> bool:
         path = self._path(key)
         with self._lock:
             if path in self.fs.store:
                 return False
-            self.fs.pipe_file(path, data)
+            self._write(path, data)
             return True
 
     def swap(self, key: str, data: bytes, token: Any) -> bool:
@@ -301,23 +340,26 @@ class MemoryStore(Store):
             current = self.read(key)
             if current is None or current[1] != token:
                 return False
-            self.fs.pipe_file(self._path(key), data)
+            self._write(self._path(key), data)
             return True
 
     def put(self, key: str, data: bytes) -> None:
         with self._lock:
-            self.fs.pipe_file(self._path(key), data)
+            self._write(self._path(key), data)
 
     def delete(self, key: str) -> bool:
+        path = self._path(key)
         with self._lock:
-            return self.fs.store.pop(self._path(key), None) is not None
+            self._index.removed(path)
+            return self.fs.store.pop(path, None) is not None
 
     def names(self, folder: str) -> list[str]:
-        try:
-            found = self.fs.ls(self._path(folder), detail=False)
-        except FileNotFoundError:
-            return []
-        return sorted(p.rsplit("/", 1)[-1] for p in found)
+        with self._lock:
+            return list(self._index.children(self._path(folder)) or ())
+
+    def scan(self, folder: str) -> Iterator[str]:
+        path = self._path(folder)
+        return walk_from_head(self._lock, lambda: self._index.children(path))
 
     @contextlib.contextmanager
     def locked(self, name: str) -> Iterator[None]:
@@ -328,6 +370,7 @@ class MemoryStore(Store):
         with self._lock:
             for path in [p for p in self.fs.store if p.startswith(self.root + "/")]:
                 del self.fs.store[path]
+                self._index.removed(path)
             for path in [p for p in self.fs.pseudo_dirs if p.startswith(self.root)]:
                 self.fs.pseudo_dirs.remove(path)
 
@@ -465,6 +508,27 @@ class S3Store(Store):
             token = page.get("NextContinuationToken")
             if not token:
                 return sorted(found)
+
+    def scan(self, folder: str) -> Iterator[str]:
+        """Page by page, as S3 lists in key order: a claim that needs the head reads one small
+        page whatever the folder holds."""
+        prefix = self._key(folder) + "/"
+        token: str | None = None
+        size = 64
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            try:
+                page = self._call("list_objects_v2", Prefix=prefix, Delimiter="/",
+                                  MaxKeys=size, **extra)
+            except FileNotFoundError:
+                return
+            yield from sorted([o["Key"][len(prefix):] for o in page.get("Contents", ())]
+                              + [p["Prefix"][len(prefix):].rstrip("/")
+                                 for p in page.get("CommonPrefixes", ())])
+            token = page.get("NextContinuationToken")
+            if not token:
+                return
+            size = 1000
 
     def probe(self) -> None:
         """Refuse a bucket that ignores conditional writes (some S3-compatible servers do):

@@ -4,9 +4,11 @@ Layout under ``<location>/<project>/`` (names made safe by :mod:`._keys`):
 
 * ``tasks/<id>``: the task, msgpack-encoded; authoritative. Everything else is an index entry
   (an empty object) that readers check against this record.
-* ``wait/<queue>/<eta>_<priority>_<id>``: a runnable task (pending or retrying), by eta;
-  claims move the due ones to ``ready/<queue>/<priority>_<eta>_<id>``, which lists in claim
-  order, so a claim reads the head of one short listing whatever the history.
+* ``ready/<queue>/<priority>_<eta>_<id>``: a runnable task (pending or retrying) that is due,
+  in claim order; ``wait/<queue>/<eta>_<priority>_<id>``: one that was not due when written,
+  by eta, moved to ``ready/`` by the claims once due. A claim reads the head of these folders
+  (:meth:`._stores.Store.scan`: a listing kept in memory, or one page of an object store), so
+  its cost depends neither on the history nor on the backlog.
 * ``running/<lease expiry>_<id>``: running tasks by lease expiry (for ``expired_leases``).
 * ``status/<status>/<queue>/<id>``: lists and counts by status and queue.
 * ``deps/<parent>/<child>``: dependents.
@@ -259,13 +261,19 @@ def _ready_key(task: Task) -> str:
             f"{safe_name(task.id)}")
 
 
+def _wait_key(task: Task) -> str:
+    return (f"wait/{task.queue_name}/{micros(task.run_at)}_{priority_key(task.priority)}_"
+            f"{safe_name(task.id)}")
+
+
 def _required(task: Task) -> set[str]:
-    """The index entries the state of ``task`` needs."""
+    """The index entries the state of ``task`` needs: a runnable task that is due when
+    written goes straight to ``ready/``, a later one to ``wait/``."""
     name = safe_name(task.id)
     keys = {f"status/{TaskStatus(task.status).value}/{task.queue_name}/{name}"}
     if task.status in RUNNABLE:
-        keys.add(f"wait/{task.queue_name}/{micros(task.run_at)}_{priority_key(task.priority)}_"
-                 f"{name}")
+        due = task.run_at.timestamp() <= time.time()
+        keys.add(_ready_key(task) if due else _wait_key(task))
     elif task.status == TaskStatus.RUNNING and task.lease_expires_at is not None:
         keys.add(f"running/{micros(task.lease_expires_at)}_{name}")
     return keys
@@ -277,7 +285,7 @@ def _owned(task: Task | None) -> set[str]:
         return set()
     keys = _required(task)
     if task.status in RUNNABLE:
-        keys.add(_ready_key(task))
+        keys |= {_ready_key(task), _wait_key(task)}
     return keys
 
 
@@ -375,7 +383,7 @@ def _promote(store: Store, queue: str, now: datetime) -> None:
     """Move the due entries of ``wait/<queue>`` to ``ready/<queue>`` (ready first, so a crash
     leaves both, never neither)."""
     limit = micros(now)
-    for name in store.names(f"wait/{queue}"):
+    for name in store.scan(f"wait/{queue}"):
         eta = name[:20]
         if eta > limit:
             break
@@ -392,7 +400,7 @@ def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expir
         if len(claimed) >= limit:
             break
         _promote(store, queue, now)
-        for name in store.names(f"ready/{queue}"):
+        for name in store.scan(f"ready/{queue}"):
             if len(claimed) >= limit:
                 break
             entry = f"ready/{queue}/{name}"
@@ -420,11 +428,11 @@ def _next_due(store: Store, queues: list[str]) -> float:
     now = time.time()
     soonest = float("inf")
     for queue in queues:
-        if store.names(f"ready/{queue}"):
+        if next(store.scan(f"ready/{queue}"), None) is not None:
             return 0.0
-        waiting = store.names(f"wait/{queue}")
-        if waiting:
-            soonest = min(soonest, int(waiting[0][:20]) / 1_000_000 - now)
+        first = next(store.scan(f"wait/{queue}"), None)
+        if first is not None:
+            soonest = min(soonest, int(first[:20]) / 1_000_000 - now)
     return max(0.0, soonest)
 
 
