@@ -2,7 +2,7 @@
 loopback port (no network; it enforces If-None-Match / If-Match on PutObject).
 
 Used by ``run.py`` (the ``omniq-file-s3`` row: ``BENCH_S3_URL``) and ``scale_file.py --s3``.
-Needs ``moto[server]`` and ``s3fs`` in the interpreter that runs it (both are in
+Standard library only; the server runs in an interpreter with ``moto[server]`` (the one of
 ``requirements-dev.txt``).
 """
 
@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,13 +27,13 @@ def s3_options(endpoint: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """The endpoint URL of a fresh moto server holding :data:`BUCKET`; stopped (by its pid)
-    on exit."""
+def moto_server(python: str = sys.executable) -> Iterator[str]:
+    """The endpoint URL of a fresh moto server (run by ``python``) holding :data:`BUCKET`;
+    stopped (by its pid) on exit."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -42,13 +43,13 @@ def moto_server() -> Iterator[str]:
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("moto server did not start: pip install "
-                                       "'moto[server]' s3fs") from None
+                    raise RuntimeError(f"moto server did not start ({python} needs "
+                                       "pip install 'moto[server]')") from None
                 time.sleep(0.1)
         endpoint = f"http://127.0.0.1:{port}"
-        import s3fs
-
-        s3fs.S3FileSystem(**s3_options(endpoint)).call_s3("create_bucket", Bucket=BUCKET)
+        # moto takes an unsigned CreateBucket (a PUT of the bucket's path).
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT"),
+                               timeout=10).close()
         yield endpoint
     finally:
         proc.terminate()

@@ -29,7 +29,7 @@ from omniq_fsspec import (
     FileTaskQueue,
     _wakeups,
 )
-from omniq_fsspec._stores import S3Store
+from omniq_fsspec._s3 import S3Store
 from tasks_sqlite import read_logs, record, slow_record
 from worker_processes import LocalWorkers
 
@@ -253,6 +253,31 @@ async def test_claims_see_other_instances_writes_at_once(tmp_path: Path) -> None
         got = await claimer.claim(["default"], worker_id="a", lease=30, now=datetime.now(UTC),
                                   limit=10)
         assert [t.id for t in got] == [urgent_too, *low[1:]]
+
+
+@pytest.mark.anyio
+async def test_claim_leaves_an_entry_whose_record_is_still_being_written(
+        project_name: str) -> None:
+    """An enqueue writes the index entries, then the record; on an object store nothing
+    stops a claim from looking in between. It must not drop the entry as stale (the task
+    would never run), only skip it until the record is there."""
+    import msgspec
+    from omniq_fsspec.queue import _required, _task_key
+
+    async with AsyncFileTaskQueue(project_name=project_name, url="memory://orphans") as queue:
+        assert await queue.get_task("connects") is None
+        store = queue._store
+        assert store is not None
+        try:
+            task = queue.build_task(double, 1)
+            store.create_many(_required(task))  # the enqueue has written its entries ...
+            now = datetime.now(UTC)
+            assert await queue.claim(["default"], worker_id="w", lease=30, now=now) == []
+            assert store.create(_task_key(task.id), msgspec.msgpack.encode(task))  # ... record
+            (claimed,) = await queue.claim(["default"], worker_id="w", lease=30, now=now)
+            assert claimed.id == task.id
+        finally:
+            store.remove_all()
 
 
 @pytest.mark.anyio

@@ -1,5 +1,6 @@
 """The whole conformance kit (``omniq.testing``) on the ``file`` backend (omniq-fsspec), on a
-local directory, on ``memory://`` and on S3 (moto's server mode on a loopback port).
+local directory, on ``memory://``, on S3 (moto's server mode on a loopback port) and on Azure
+Blob Storage (Azurite on a loopback port).
 
 Each test gets its own project name, hence its own folder under the location; the folder is
 removed afterwards.
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azurite import CONTAINER, azure_options, azurite_server
 from moto_s3 import BUCKET, moto_server, s3_options
 from omniq.testing import ConformanceTests
 from omniq_fsspec import AsyncFileEventStore, AsyncFileResultStore, AsyncFileTaskQueue
@@ -22,6 +24,12 @@ from omniq_fsspec._stores import open_store
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def azure_endpoint() -> Iterator[str]:
+    with azurite_server() as endpoint:
         yield endpoint
 
 
@@ -81,5 +89,15 @@ class TestFileConformanceS3(FileKit):
                         project_name: str) -> Iterator[dict[str, Any]]:
         options = {"url": f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
                    "storage_options": s3_options(s3_endpoint)}
+        yield options
+        _remove_project(options, project_name)
+
+
+class TestFileConformanceAzure(FileKit):
+    @pytest.fixture
+    def backend_options(self, azure_endpoint: str,
+                        project_name: str) -> Iterator[dict[str, Any]]:
+        options = {"url": f"abfs://{CONTAINER}/{uuid.uuid4().hex[:8]}",
+                   "storage_options": azure_options(azure_endpoint)}
         yield options
         _remove_project(options, project_name)

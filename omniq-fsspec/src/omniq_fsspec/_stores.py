@@ -10,8 +10,8 @@ conditional ones atomic (``docs/file.md`` has the table):
   exists); the read-compare-write of one record runs under an ``flock(2)`` on one of 64 lock
   files (picked by a hash of the record's name), which the kernel releases if the process dies;
 * ``memory://`` (fsspec's process-wide memory filesystem): one process-wide lock;
-* S3: ``PutObject`` with ``If-None-Match: *`` (create) and ``If-Match: <etag>`` (swap); the
-  store answers 412 to the loser, so no lock is needed.
+* S3 (:mod:`._s3`) and Azure Blob Storage (:mod:`._azure`): uploads with ``If-None-Match: *``
+  (create) and ``If-Match: <etag>`` (swap); the store refuses the loser, so no lock is needed.
 
 A store that offers none of these cannot claim atomically: :func:`check_location` refuses it
 when a component is constructed, saying why.
@@ -20,7 +20,6 @@ when a component is constructed, saying why.
 from __future__ import annotations
 
 import abc
-import asyncio
 import contextlib
 import os
 import re
@@ -30,7 +29,7 @@ import zlib
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from omniq.exceptions import BackendUnavailableError, ConfigError
+from omniq.exceptions import ConfigError
 
 from ._listings import FolderIndex, WatchedListings, walk_from_head
 
@@ -40,10 +39,11 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 #: Protocols whose conditional writes this backend implements, by store kind.
-KINDS = {"file": "local", "local": "local", "memory": "memory", "s3": "s3", "s3a": "s3"}
+KINDS = {"file": "local", "local": "local", "memory": "memory", "s3": "s3", "s3a": "s3",
+         "abfs": "azure", "abfss": "azure", "az": "azure"}
 #: Protocols fsspec knows but where this release has no conditional writes: results and events
 #: (plain writes) work there, a task queue does not.
-UNCONDITIONAL = {"gs", "gcs", "abfs", "abfss", "az", "adl"}
+UNCONDITIONAL = {"gs", "gcs", "adl"}
 _KEY = re.compile(r"(?:[A-Za-z0-9_~][A-Za-z0-9_.~=-]*)(?:/[A-Za-z0-9_~][A-Za-z0-9_.~=-]*)*")
 LOCK_STRIPES = 64
 
@@ -100,6 +100,12 @@ class Store(abc.ABC):
     local_root: str | None = None
     #: How many batch slices to write at once (object stores: each write is a round trip).
     parallel = 1
+    #: Object stores: whether :meth:`probe` checks that conditional writes are honoured, and
+    #: what they are called there.
+    check_conditions = False
+    conditions = ""
+    #: Where the store is, for messages.
+    url = ""
 
     @abc.abstractmethod
     def read(self, key: str) -> tuple[bytes, Any] | None:
@@ -151,8 +157,26 @@ class Store(abc.ABC):
         """Delete everything under the root (tests clean up with it)."""
 
     def close(self) -> None:
-        """Release what the store holds (only local directories hold anything: lock files)."""
+        """Release what the store holds (local directories: lock files, inotify)."""
         return None
+
+    def probe(self) -> None:
+        """Refuse, when a task queue connects, a store that accepts conditional writes but
+        ignores them (some S3-compatible servers do): one object created twice, the second
+        create must be refused. Only object stores need the check."""
+        if not self.check_conditions:
+            return
+        key = f"probe/{uuid.uuid4().hex}"
+        try:
+            first, second = self.create(key, b"1"), self.create(key, b"2")
+        finally:
+            with contextlib.suppress(Exception):
+                self.delete(key)
+        if not (first and not second):
+            raise ConfigError(
+                f"{self.url} ignores exclusive creates ({self.conditions}), so the file task "
+                "queue cannot claim tasks atomically there", field="base_dir", value=self.url,
+                expected=f"a store that honours {self.conditions}")
 
 
 class LocalStore(Store):
@@ -375,183 +399,6 @@ class MemoryStore(Store):
                 self.fs.pseudo_dirs.remove(path)
 
 
-def _condition_failed(exc: BaseException) -> bool:
-    """Whether S3 refused a conditional write (412, or 409 for a concurrent one)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        response = getattr(seen, "response", None)
-        if isinstance(response, dict):
-            code = str(response.get("Error", {}).get("Code", ""))
-            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
-                return True
-        seen = seen.__cause__
-    return isinstance(exc, FileExistsError)
-
-
-class S3Store(Store):
-    """An S3 bucket (AWS, or any server that honours ``If-None-Match`` / ``If-Match`` on
-    ``PutObject``) through s3fs; ``storage_options`` go to ``s3fs.S3FileSystem``."""
-
-    parallel = 16
-
-    def __init__(self, path: str, storage_options: dict[str, Any]) -> None:
-        try:
-            import s3fs
-        except ImportError as exc:
-            raise ConfigError(
-                "s3:// needs the s3fs package", field="base_dir", value=f"s3://{path}",
-                expected="pip install 'omniq-fsspec[s3]' (from a checkout: "
-                         "pip install -e './omniq-fsspec[s3]')") from exc
-        options = {"use_listings_cache": False, **storage_options}
-        self.fs = s3fs.S3FileSystem(**options)
-        self.bucket, _, prefix = path.partition("/")
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-
-    def _key(self, key: str) -> str:
-        return self.prefix + check_key(key)
-
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return self.fs.call_s3(method, Bucket=self.bucket, **kwargs)
-        except (FileNotFoundError, PermissionError, FileExistsError):
-            raise
-        except OSError as exc:
-            if _condition_failed(exc):
-                raise
-            raise BackendUnavailableError(f"S3 {method} on bucket {self.bucket!r} failed: "
-                                          f"{exc}") from exc
-
-    def read(self, key: str) -> tuple[bytes, Any] | None:
-        from fsspec.asyn import sync
-
-        async def get() -> tuple[bytes, Any] | None:
-            try:
-                resp = await self.fs._call_s3("get_object", Bucket=self.bucket,
-                                              Key=self._key(key))
-            except FileNotFoundError:
-                return None
-            async with resp["Body"] as body:
-                data = await body.read()
-            return data, resp["ETag"]
-
-        try:
-            return sync(self.fs.loop, get)
-        except OSError as exc:
-            raise BackendUnavailableError(f"S3 read of {key!r} failed: {exc}") from exc
-
-    def _conditional_put(self, key: str, data: bytes, **condition: str) -> bool:
-        try:
-            self._call("put_object", Key=self._key(key), Body=data, **condition)
-        except OSError as exc:
-            if _condition_failed(exc):
-                return False
-            raise
-        return True
-
-    def create(self, key: str, data: bytes = b"") -> bool:
-        return self._conditional_put(key, data, IfNoneMatch="*")
-
-    def swap(self, key: str, data: bytes, token: Any) -> bool:
-        return self._conditional_put(key, data, IfMatch=token)
-
-    def put(self, key: str, data: bytes) -> None:
-        self._call("put_object", Key=self._key(key), Body=data)
-
-    def delete(self, key: str) -> bool:
-        # S3 answers a delete of a missing key with success, so "existed" needs a look first.
-        try:
-            self._call("head_object", Key=self._key(key))
-        except FileNotFoundError:
-            return False
-        self._call("delete_object", Key=self._key(key))
-        return True
-
-    def create_many(self, keys: Collection[str]) -> None:
-        """All at once: one round trip of time, not one per entry."""
-        if len(keys) <= 1:
-            super().create_many(keys)
-            return
-        from fsspec.asyn import sync
-
-        async def put(key: str) -> None:
-            await self.fs._call_s3("put_object", Bucket=self.bucket, Key=self._key(key),
-                                   Body=b"")
-
-        async def put_all() -> None:
-            await asyncio.gather(*(put(k) for k in keys))
-
-        try:
-            sync(self.fs.loop, put_all)
-        except OSError as exc:
-            raise BackendUnavailableError(f"S3 writes to {self.bucket!r} failed: {exc}") from exc
-
-    def discard_many(self, keys: Collection[str]) -> None:
-        """One ``DeleteObjects`` request (S3 deletes missing keys silently)."""
-        listed = sorted(keys)
-        for start in range(0, len(listed), 1000):
-            objects = [{"Key": self._key(k)} for k in listed[start:start + 1000]]
-            self._call("delete_objects", Delete={"Objects": objects, "Quiet": True})
-
-    def names(self, folder: str) -> list[str]:
-        prefix = self._key(folder) + "/"
-        found: list[str] = []
-        token: str | None = None
-        while True:
-            extra = {"ContinuationToken": token} if token else {}
-            try:
-                page = self._call("list_objects_v2", Prefix=prefix, Delimiter="/", **extra)
-            except FileNotFoundError:
-                return []
-            found += [o["Key"][len(prefix):] for o in page.get("Contents", ())]
-            found += [p["Prefix"][len(prefix):].rstrip("/")
-                      for p in page.get("CommonPrefixes", ())]
-            token = page.get("NextContinuationToken")
-            if not token:
-                return sorted(found)
-
-    def scan(self, folder: str) -> Iterator[str]:
-        """Page by page, as S3 lists in key order: a claim that needs the head reads one small
-        page whatever the folder holds."""
-        prefix = self._key(folder) + "/"
-        token: str | None = None
-        size = 64
-        while True:
-            extra = {"ContinuationToken": token} if token else {}
-            try:
-                page = self._call("list_objects_v2", Prefix=prefix, Delimiter="/",
-                                  MaxKeys=size, **extra)
-            except FileNotFoundError:
-                return
-            yield from sorted([o["Key"][len(prefix):] for o in page.get("Contents", ())]
-                              + [p["Prefix"][len(prefix):].rstrip("/")
-                                 for p in page.get("CommonPrefixes", ())])
-            token = page.get("NextContinuationToken")
-            if not token:
-                return
-            size = 1000
-
-    def probe(self) -> None:
-        """Refuse a bucket that ignores conditional writes (some S3-compatible servers do):
-        create one object twice; the second must be refused."""
-        key = f"probe/{uuid.uuid4().hex}"
-        try:
-            first, second = self.create(key, b"1"), self.create(key, b"2")
-        finally:
-            with contextlib.suppress(Exception):
-                self._call("delete_object", Key=self._key(key))
-        if not (first and not second):
-            raise ConfigError(
-                f"s3://{self.bucket} ignores If-None-Match on PutObject, so the file task queue "
-                "cannot claim tasks atomically there", field="base_dir",
-                value=f"s3://{self.bucket}/{self.prefix}",
-                expected="AWS S3 or an S3-compatible server with conditional writes "
-                         "(If-None-Match / If-Match)")
-
-    def remove_all(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.fs.rm(f"{self.bucket}/{self.prefix}", recursive=True)
-
-
 def open_store(location: str, storage_options: dict[str, Any] | None) -> Store:
     """The store at ``location`` (already checked by :func:`check_location`)."""
     protocol, path = split_location(location)
@@ -561,7 +408,13 @@ def open_store(location: str, storage_options: dict[str, Any] | None) -> Store:
     if kind == "memory":
         return MemoryStore(path)
     if kind == "s3":
+        from ._s3 import S3Store
+
         return S3Store(path, dict(storage_options or {}))
+    if kind == "azure":
+        from ._azure import AzureStore
+
+        return AzureStore(protocol, path, dict(storage_options or {}))
     return FsspecStore(protocol, path, dict(storage_options or {}))
 
 

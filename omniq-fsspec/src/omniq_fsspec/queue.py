@@ -97,10 +97,7 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
         AsyncTaskQueue.__init__(self, project_name=project_name, queues=queues,
                                 secret_key=secret_key)
         self._locate(url, base_dir, storage_options)
-        # Entries a claim of this instance is trying right now: its other claims skip them
-        # instead of racing for the same task (which on an object store costs round trips).
-        self._trying: set[str] = set()
-        self._trying_lock = threading.Lock()
+        self._claims = _ClaimState()
         interval = get_setting("POLL_INTERVAL") if poll_interval is None else poll_interval
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
             raise ConfigError("bad poll_interval", field="poll_interval", value=poll_interval,
@@ -121,21 +118,7 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
         if limit <= 0 or not queues:
             return []
         return await self._run(_claim, list(queues), worker_id, now,
-                               now + timedelta(seconds=lease), limit, self._reserve)
-
-    @contextlib.contextmanager
-    def _reserve(self, entry: str) -> Iterator[bool]:
-        """True (and held until the block ends) if no other claim of this instance is trying
-        ``entry``."""
-        with self._trying_lock:
-            mine = entry not in self._trying
-            self._trying.add(entry)
-        try:
-            yield mine
-        finally:
-            if mine:
-                with self._trying_lock:
-                    self._trying.discard(entry)
+                               now + timedelta(seconds=lease), limit, self._claims)
 
     async def get_task(self, task_id: str) -> Task | None:
         got = await self._run(_read_task, task_id)
@@ -244,6 +227,50 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
         due = [s for s in found if s.status == ScheduleStatus.ACTIVE
                and s.next_run_at is not None and s.next_run_at <= now]
         return sorted(due, key=lambda s: (s.next_run_at, s.id))[:limit]
+
+
+class _ClaimState:
+    """What the claims of one queue instance share."""
+
+    #: Seconds an index entry may point at a record that does not exist before a claim
+    #: removes it: an enqueue writes the entries first and the record right after, and on an
+    #: object store (no lock) a claim can look in between.
+    ORPHAN_GRACE = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Entries a claim of this instance is trying right now: its other claims skip them
+        # instead of racing for the same task (which on an object store costs round trips).
+        self._trying: set[str] = set()
+        self._missing: dict[str, float] = {}  # entry -> when its record was first missed
+
+    @contextlib.contextmanager
+    def reserve(self, entry: str) -> Iterator[bool]:
+        """True (and held until the block ends) if no other claim of this instance is trying
+        ``entry``."""
+        with self._lock:
+            mine = entry not in self._trying
+            self._trying.add(entry)
+        try:
+            yield mine
+        finally:
+            if mine:
+                with self._lock:
+                    self._trying.discard(entry)
+
+    def orphaned(self, entry: str) -> bool:
+        """Whether ``entry``, whose record is missing, has been so for :attr:`ORPHAN_GRACE`
+        (a leftover of a crash, to remove) rather than an enqueue under way."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._missing) > 10_000:  # entries whose record came: forget them
+                self._missing = {e: t for e, t in self._missing.items()
+                                 if now - t < 2 * self.ORPHAN_GRACE}
+            first = self._missing.setdefault(entry, now)
+            if now - first < self.ORPHAN_GRACE:
+                return False
+            del self._missing[entry]
+            return True
 
 
 # -- keys ----------------------------------------------------------------------------------------
@@ -393,8 +420,7 @@ def _promote(store: Store, queue: str, now: datetime) -> None:
 
 
 def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expires: datetime,
-           limit: int,
-           reserve: Callable[[str], contextlib.AbstractContextManager[bool]]) -> list[Task]:
+           limit: int, state: _ClaimState) -> list[Task]:
     claimed: list[Task] = []
     for queue in queues:
         if len(claimed) >= limit:
@@ -405,12 +431,16 @@ def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expir
                 break
             entry = f"ready/{queue}/{name}"
             task_name = tail(name, 3)
-            with reserve(entry) as mine, store.locked(task_name):
+            with state.reserve(entry) as mine, store.locked(task_name):
                 if not mine:
                     continue
                 got = store.read(f"tasks/{task_name}")
-                stored = None if got is None else _decoded(got[0], task_name)
-                if got is None or stored is None or entry not in _owned(stored):
+                if got is None:  # not written yet, or deleted by a process that then died
+                    if state.orphaned(entry):
+                        store.discard_many([entry])
+                    continue
+                stored = _decoded(got[0], task_name)
+                if entry not in _owned(stored):
                     store.discard_many([entry])  # stale: the task moved on
                     continue
                 if stored.run_at > now:
