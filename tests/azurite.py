@@ -26,7 +26,7 @@ CONTAINER = "omniq-test"
 ACCOUNT = "devstoreaccount1"
 KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
        "KBHBeksoGMGw==")
-INSTALL = "npm install --prefix ~/.cache/omniq-azurite azurite@3"
+INSTALL = "npm install --prefix ~/.cache/omniq-azurite azurite@3.35.0"
 
 
 def azurite_blob() -> str | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from azurite import CONTAINER, azure_options, azurite_server
 from moto_s3 import BUCKET, moto_server, s3_options
 from omniq import AsyncOmniQ, OmniQ
 from omniq.exceptions import ConfigError
@@ -114,7 +115,7 @@ def test_seed_cloud_forms_construct_without_connecting() -> None:
 # -- refusals --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("location", ["ftp://host/omniq", "http://host/omniq",
-                                      "gs://my-bucket/omniq", "abfs://my-container/omniq"])
+                                      "gs://my-bucket/omniq", "adl://store/omniq"])
 def test_store_that_cannot_claim_atomically_is_refused_at_construction(location: str) -> None:
     with pytest.raises(ConfigError, match="cannot claim tasks atomically") as info:
         FileTaskQueue(project_name="p", base_dir=location)
@@ -129,8 +130,22 @@ async def test_s3_server_that_ignores_conditional_writes_is_refused(
         monkeypatch.setattr(S3Store, "create", lambda self, key, data=b"": True)
         queue = AsyncFileTaskQueue(project_name="p", url=f"s3://{BUCKET}/x",
                                    storage_options=s3_options(endpoint))
-        with pytest.raises(ConfigError, match="ignores If-None-Match"):
+        with pytest.raises(ConfigError, match="ignores exclusive creates .If-None-Match"):
             await queue.connect()
+
+
+@pytest.mark.anyio
+async def test_azure_store_that_ignores_conditional_writes_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from omniq_fsspec._azure import AzureStore
+
+    with azurite_server() as endpoint:
+        options = {"url": f"abfs://{CONTAINER}/x", "storage_options": azure_options(endpoint)}
+        async with AsyncFileTaskQueue(project_name="p", **options) as queue:
+            assert await queue.get_task("nothing") is None  # Azurite honours If-None-Match
+        monkeypatch.setattr(AzureStore, "create", lambda self, key, data=b"": True)
+        with pytest.raises(ConfigError, match="ignores exclusive creates .If-None-Match"):
+            await AsyncFileTaskQueue(project_name="p", **options).connect()
 
 
 def test_location_given_twice_is_refused(tmp_path: Path) -> None:

@@ -43,7 +43,11 @@ KINDS = {"file": "local", "local": "local", "memory": "memory", "s3": "s3", "s3a
          "abfs": "azure", "abfss": "azure", "az": "azure"}
 #: Protocols fsspec knows but where this release has no conditional writes: results and events
 #: (plain writes) work there, a task queue does not.
-UNCONDITIONAL = {"gs", "gcs", "adl"}
+_NO_GCS = ("this release does not implement GCS generation preconditions (ifGenerationMatch): "
+           "no GCS emulator installable here honours them on every upload, so they could not "
+           "be tested")
+UNCONDITIONAL = {"gs": _NO_GCS, "gcs": _NO_GCS,
+                 "adl": "Azure Data Lake Gen1 offers no conditional writes"}
 _KEY = re.compile(r"(?:[A-Za-z0-9_~][A-Za-z0-9_.~=-]*)(?:/[A-Za-z0-9_~][A-Za-z0-9_.~=-]*)*")
 LOCK_STRIPES = 64
 
@@ -68,20 +72,20 @@ def check_location(location: str, *, needs_claims: bool) -> tuple[str, str]:
                 "a file task queue on a local directory needs flock(2), which this platform "
                 "lacks, so two workers could claim the same task", field="base_dir",
                 value=location, expected="a POSIX system, or an s3:// location")
-        if KINDS[protocol] == "s3" and not path:
-            raise ConfigError("an s3 location needs a bucket", field="base_dir",
-                              value=location, expected="s3://bucket or s3://bucket/prefix")
+        if KINDS[protocol] in ("s3", "azure") and not path:
+            raise ConfigError(f"a {protocol}:// location needs a bucket or container",
+                              field="base_dir", value=location,
+                              expected=f"{protocol}://bucket or {protocol}://bucket/prefix")
         return protocol, path
     if protocol in UNCONDITIONAL and not needs_claims:
         return protocol, path
-    why = (f"conditional writes on {protocol}:// are not implemented by this release of "
-           "omniq-fsspec" if protocol in UNCONDITIONAL
-           else f"{protocol}:// offers no atomic create or compare-and-swap")
+    why = UNCONDITIONAL.get(protocol, f"{protocol}:// offers no atomic create or "
+                                      "compare-and-swap")
     raise ConfigError(
         f"the file task queue cannot claim tasks atomically on {protocol}:// ({why}): two "
         "workers could run the same task", field="base_dir", value=location,
-        expected="a local directory, memory:// or s3://bucket/prefix (results and events may "
-                 "also use gs:// and abfs://)")
+        expected="a local directory, memory://, s3://bucket/prefix or abfs://container/prefix "
+                 "(results and events may also use gs://)")
 
 
 def check_key(key: str) -> str:
