@@ -19,6 +19,7 @@ import contextlib
 import os
 import struct
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 
 from sortedcontainers import SortedSet
@@ -61,6 +62,8 @@ class WatchedListings:
 
     def __init__(self, fd: int, add_watch: Callable[[int, bytes, int], int]) -> None:
         self._fd = fd
+        # Closed with close(), or when dropped unclosed: inotify instances are few per user.
+        self._release = weakref.finalize(self, os.close, fd)
         self._add_watch = add_watch
         self._lock = threading.Lock()
         self._folders: dict[int, str] = {}  # watch descriptor -> folder path
@@ -135,7 +138,7 @@ class WatchedListings:
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(OSError):
-            os.close(self._fd)
+            self._release()
 
 
 class FolderIndex:
