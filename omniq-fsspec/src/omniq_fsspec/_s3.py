@@ -137,21 +137,7 @@ class S3Store(Store):
             self._call("delete_objects", Delete={"Objects": objects, "Quiet": True})
 
     def names(self, folder: str) -> list[str]:
-        prefix = self._key(folder) + "/"
-        found: list[str] = []
-        token: str | None = None
-        while True:
-            extra = {"ContinuationToken": token} if token else {}
-            try:
-                page = self._call("list_objects_v2", Prefix=prefix, Delimiter="/", **extra)
-            except FileNotFoundError:
-                return []
-            found += [o["Key"][len(prefix):] for o in page.get("Contents", ())]
-            found += [p["Prefix"][len(prefix):].rstrip("/")
-                      for p in page.get("CommonPrefixes", ())]
-            token = page.get("NextContinuationToken")
-            if not token:
-                return sorted(found)
+        return list(self.scan(folder))
 
     def scan(self, folder: str) -> Iterator[str]:
         """Page by page, as S3 lists in key order: a claim that needs the head reads one small
