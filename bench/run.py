@@ -61,8 +61,9 @@ class Row:
     note: str = ""
 
 
-def _omniq(engine: str, name: str | None = None, **extra: Any) -> Row:
-    workloads = list(ALL_WORKLOADS)
+def _omniq(engine: str, name: str | None = None, workloads: list[str] | None = None,
+           **extra: Any) -> Row:
+    workloads = list(workloads or ALL_WORKLOADS)
     if engine == "memory":  # one process only: no second worker process
         workloads.remove("parallel")
     name = name or f"omniq-{engine}"
