@@ -511,8 +511,8 @@ def _list_tasks(store: Store, queue: str | None, status: TaskStatus | None, limi
 
 def _count_tasks(store: Store, queue: str | None, status: TaskStatus | None) -> int:
     if queue is None and status is None:
-        return len(store.names("tasks"))
-    return sum(len(store.names(f)) for f in _status_folders(store, queue, status))
+        return store.count("tasks")
+    return sum(store.count(f) for f in _status_folders(store, queue, status))
 
 
 def _expired_leases(store: Store, now: datetime, limit: int) -> list[Task]:
