@@ -62,8 +62,11 @@ def azurite_server() -> Iterator[str]:
     pytest.importorskip("adlfs", reason="pip install adlfs for the Azure tests")
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="omniq-azurite-") as data:
+        # In memory (much faster than its on-disk database), no telemetry (no traffic off
+        # loopback); started in the temporary folder, so whatever it writes goes there.
         proc = subprocess.Popen([command, "--skipApiVersionCheck", "--blobHost", "127.0.0.1",
-                                 "--blobPort", str(port), "--location", data, "--silent"],
+                                 "--blobPort", str(port), "--inMemoryPersistence",
+                                 "--disableTelemetry", "--silent"], cwd=data,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30

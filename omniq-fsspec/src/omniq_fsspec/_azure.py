@@ -13,7 +13,7 @@ writes; listings walk a container a page at a time, in name order, as Azure list
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from typing import Any, TypeVar
 
 from omniq.exceptions import BackendUnavailableError, ConfigError
@@ -106,10 +106,14 @@ class AzureStore(Store):
 
     def create_many(self, keys: Collection[str]) -> None:
         """All at once: one round trip of time, not one per entry."""
-        async def create_all() -> None:
-            await asyncio.gather(*(self._upload(k, b"", overwrite=False) for k in keys))
+        self.create_all([(key, b"") for key in keys])
 
-        self._run(create_all)
+    def create_all(self, items: Sequence[tuple[str, bytes]]) -> list[bool]:
+        async def upload_all() -> list[bool]:
+            return list(await asyncio.gather(*(self._upload(k, d, overwrite=False)
+                                               for k, d in items)))
+
+        return self._run(upload_all)
 
     def discard_many(self, keys: Collection[str]) -> None:
         async def delete_all() -> None:

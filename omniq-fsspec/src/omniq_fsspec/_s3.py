@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from omniq.exceptions import BackendUnavailableError, ConfigError
@@ -112,20 +112,29 @@ class S3Store(Store):
 
     def create_many(self, keys: Collection[str]) -> None:
         """All at once: one round trip of time, not one per entry."""
-        if len(keys) <= 1:
-            super().create_many(keys)
-            return
+        self.create_all([(key, b"") for key in keys])
+
+    def create_all(self, items: Sequence[tuple[str, bytes]]) -> list[bool]:
+        """All at once, each with ``If-None-Match: *``."""
+        if len(items) <= 1:
+            return super().create_all(items)
         from fsspec.asyn import sync
 
-        async def put(key: str) -> None:
-            await self.fs._call_s3("put_object", Bucket=self.bucket, Key=self._key(key),
-                                   Body=b"")
+        async def put(key: str, data: bytes) -> bool:
+            try:
+                await self.fs._call_s3("put_object", Bucket=self.bucket, Key=self._key(key),
+                                       Body=data, IfNoneMatch="*")
+            except OSError as exc:
+                if _condition_failed(exc):
+                    return False
+                raise
+            return True
 
-        async def put_all() -> None:
-            await asyncio.gather(*(put(k) for k in keys))
+        async def put_all() -> list[bool]:
+            return list(await asyncio.gather(*(put(k, d) for k, d in items)))
 
         try:
-            sync(self.fs.loop, put_all)
+            return sync(self.fs.loop, put_all)
         except OSError as exc:
             raise BackendUnavailableError(f"S3 writes to {self.bucket!r} failed: {exc}") from exc
 

@@ -26,7 +26,7 @@ import re
 import threading
 import uuid
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from omniq.exceptions import ConfigError
@@ -131,6 +131,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete(self, key: str) -> bool:
         """Remove ``key``; True if it existed."""
+
+    def create_all(self, items: Sequence[tuple[str, bytes]]) -> list[bool]:
+        """:meth:`create` of each ``(key, data)``; whether each was created."""
+        return [self.create(key, data) for key, data in items]
 
     def create_many(self, keys: Collection[str]) -> None:
         """Create empty index entries (those that exist are left alone)."""

@@ -234,17 +234,17 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
 class _ClaimState:
     """What the claims of one queue instance share."""
 
-    #: Seconds an index entry may point at a record that does not exist before a claim
-    #: removes it: an enqueue writes the entries first and the record right after, and on an
-    #: object store (no lock) a claim can look in between.
-    ORPHAN_GRACE = 60.0
+    #: Seconds an index entry may go unowned by its record (missing, or in another state)
+    #: before a claim removes it: every write adds the new state's entries first and writes
+    #: the record right after, and on an object store (no lock) a claim can look in between.
+    STALE_AFTER = 60.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # Entries a claim of this instance is trying right now: its other claims skip them
         # instead of racing for the same task (which on an object store costs round trips).
         self._trying: set[str] = set()
-        self._missing: dict[str, float] = {}  # entry -> when its record was first missed
+        self._unowned: dict[str, float] = {}  # entry -> when a claim first found it unowned
 
     @contextlib.contextmanager
     def reserve(self, entry: str) -> Iterator[bool]:
@@ -260,18 +260,19 @@ class _ClaimState:
                 with self._lock:
                     self._trying.discard(entry)
 
-    def orphaned(self, entry: str) -> bool:
-        """Whether ``entry``, whose record is missing, has been so for :attr:`ORPHAN_GRACE`
-        (a leftover of a crash, to remove) rather than an enqueue under way."""
+    def stale(self, entry: str) -> bool:
+        """Whether ``entry``, which its record does not own, has been so for
+        :attr:`STALE_AFTER` seconds (a leftover of a crash, to remove) rather than the entry
+        of a write under way."""
         now = time.monotonic()
         with self._lock:
-            if len(self._missing) > 10_000:  # entries whose record came: forget them
-                self._missing = {e: t for e, t in self._missing.items()
-                                 if now - t < 2 * self.ORPHAN_GRACE}
-            first = self._missing.setdefault(entry, now)
-            if now - first < self.ORPHAN_GRACE:
+            if len(self._unowned) > 10_000:  # entries a write took over since: forget them
+                self._unowned = {e: t for e, t in self._unowned.items()
+                                 if now - t < 2 * self.STALE_AFTER}
+            first = self._unowned.setdefault(entry, now)
+            if now - first < self.STALE_AFTER:
                 return False
-            del self._missing[entry]
+            del self._unowned[entry]
             return True
 
 
@@ -388,23 +389,24 @@ def _change_task(store: Store, task_id: str,
     return None
 
 
+def _deps_entries(task: Task) -> set[str]:
+    return {f"deps/{safe_name(parent)}/{safe_name(task.id)}" for parent in task.depends_on}
+
+
 def _add_tasks(store: Store, tasks: list[Task]) -> list[bool]:
-    inserted = []
-    for task in tasks:
-        name = safe_name(task.id)
-        with store.locked(name):
-            # Index entries first (no record without its entries); the record's exclusive
-            # create then decides whether the id was new.
-            deps = {f"deps/{safe_name(parent)}/{name}" for parent in task.depends_on}
-            store.create_many(deps | _required(task))
-            new = store.create(_task_key(task.id), _encode(task))
-            if not new:  # the id exists: keep only the entries of the stored task
+    """The index entries of every task first (no record without its entries), then the
+    records' exclusive creates, which decide whether each id was new; each step all at once
+    on an object store."""
+    entries = [_deps_entries(task) | _required(task) for task in tasks]
+    store.create_many(set().union(*entries))
+    inserted = store.create_all([(_task_key(task.id), _encode(task)) for task in tasks])
+    for task, mine, new in zip(tasks, entries, inserted, strict=True):
+        if not new:  # the id exists: keep only the entries of the stored task
+            with store.locked(safe_name(task.id)):
                 current = _read_task(store, task.id)
                 stored = None if current is None else current[0]
-                kept = _owned(stored) | ({f"deps/{safe_name(p)}/{name}"
-                                          for p in stored.depends_on} if stored else set())
-                store.discard_many((deps | _required(task)) - kept)
-            inserted.append(new)
+                kept = _owned(stored) | (_deps_entries(stored) if stored else set())
+                store.discard_many(mine - kept)
     return inserted
 
 
@@ -437,13 +439,13 @@ def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expir
                 if not mine:
                     continue
                 got = store.read(f"tasks/{task_name}")
-                if got is None:  # not written yet, or deleted by a process that then died
-                    if state.orphaned(entry):
+                stored = None if got is None else _decoded(got[0], task_name)
+                if got is None or stored is None or entry not in _owned(stored):
+                    # Not this record's, or not yet: writers add the entries of a new state
+                    # before the record and remove the old state's after it, so only an
+                    # entry that stays unowned is a crash's leftover.
+                    if state.stale(entry):
                         store.discard_many([entry])
-                    continue
-                stored = _decoded(got[0], task_name)
-                if entry not in _owned(stored):
-                    store.discard_many([entry])  # stale: the task moved on
                     continue
                 if stored.run_at > now:
                     continue
