@@ -135,18 +135,23 @@ async def test_s3_server_that_ignores_conditional_writes_is_refused(
             await queue.connect()
 
 
+@pytest.fixture(scope="module")
+def azure_endpoint() -> Iterator[str]:
+    with azurite_server() as endpoint:
+        yield endpoint
+
+
 @pytest.mark.anyio
 async def test_azure_store_that_ignores_conditional_writes_is_refused(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, azure_endpoint: str) -> None:
     from omniq_fsspec._azure import AzureStore
 
-    with azurite_server() as endpoint:
-        options = {"url": f"abfs://{CONTAINER}/x", "storage_options": azure_options(endpoint)}
-        async with AsyncFileTaskQueue(project_name="p", **options) as queue:
-            assert await queue.get_task("nothing") is None  # Azurite honours If-None-Match
-        monkeypatch.setattr(AzureStore, "create", lambda self, key, data=b"": True)
-        with pytest.raises(ConfigError, match="ignores exclusive creates .If-None-Match"):
-            await AsyncFileTaskQueue(project_name="p", **options).connect()
+    options = {"url": f"abfs://{CONTAINER}/x", "storage_options": azure_options(azure_endpoint)}
+    async with AsyncFileTaskQueue(project_name="p", **options) as queue:
+        assert await queue.get_task("nothing") is None  # Azurite honours If-None-Match
+    monkeypatch.setattr(AzureStore, "create", lambda self, key, data=b"": True)
+    with pytest.raises(ConfigError, match="ignores exclusive creates .If-None-Match"):
+        await AsyncFileTaskQueue(project_name="p", **options).connect()
 
 
 def test_location_given_twice_is_refused(tmp_path: Path) -> None:
@@ -458,7 +463,7 @@ async def test_s3_layout_and_conditional_claims(s3_endpoint: str, project_name: 
         fs = s3fs.S3FileSystem(**s3_options(s3_endpoint))
         root = f"{BUCKET}/layout/{project_name}"
         assert fs.exists(f"{root}/tasks/{task_id}")
-        assert fs.ls(f"{root}/wait/default", detail=False)
+        assert fs.ls(f"{root}/ready/default", detail=False)  # due: straight to ready/
         now = datetime.now(UTC)
         got = [await a.claim(["default"], worker_id="a", lease=30, now=now),
                await b.claim(["default"], worker_id="b", lease=30, now=now)]
@@ -469,24 +474,25 @@ async def test_s3_layout_and_conditional_claims(s3_endpoint: str, project_name: 
 # -- Azure layout ----------------------------------------------------------------------------------
 
 @pytest.mark.anyio
-async def test_azure_layout_and_conditional_claims(project_name: str) -> None:
+async def test_azure_layout_and_conditional_claims(project_name: str,
+                                                   azure_endpoint: str) -> None:
     """On Azurite: the same layout as elsewhere, and of two instances claiming one task, one
     wins (If-Match on the record). The whole kit on Azure: OMNIQ_AZURE_KIT=1."""
     from omniq_fsspec._azure import AzureStore
 
-    with azurite_server() as endpoint:
-        options = {"url": f"abfs://{CONTAINER}/layout", "storage_options": azure_options(endpoint)}
-        async with AsyncFileTaskQueue(project_name=project_name, **options) as a, \
-                AsyncFileTaskQueue(project_name=project_name, **options) as b:
-            task_id = await a.enqueue(double, 2)
-            later = await a.enqueue(double, 3, run_in=3600)
-            store = a._store
-            assert isinstance(store, AzureStore)
-            assert store.names("tasks") == sorted([task_id, later])
-            assert [n.rsplit("_", 1)[1] for n in store.names("ready/default")] == [task_id]
-            assert [n.rsplit("_", 1)[1] for n in store.names("wait/default")] == [later]
-            now = datetime.now(UTC)
-            got = await asyncio.gather(a.claim(["default"], worker_id="a", lease=30, now=now),
-                                       b.claim(["default"], worker_id="b", lease=30, now=now))
-            assert sorted(len(g) for g in got) == [0, 1]
-            assert store.names("ready/default") == [] and len(store.names("running")) == 1
+    options = {"url": f"abfs://{CONTAINER}/layout",
+               "storage_options": azure_options(azure_endpoint)}
+    async with AsyncFileTaskQueue(project_name=project_name, **options) as a, \
+            AsyncFileTaskQueue(project_name=project_name, **options) as b:
+        task_id = await a.enqueue(double, 2)
+        later = await a.enqueue(double, 3, run_in=3600)
+        store = a._store
+        assert isinstance(store, AzureStore)
+        assert store.names("tasks") == sorted([task_id, later])
+        assert [n.rsplit("_", 1)[1] for n in store.names("ready/default")] == [task_id]
+        assert [n.rsplit("_", 1)[1] for n in store.names("wait/default")] == [later]
+        now = datetime.now(UTC)
+        got = await asyncio.gather(a.claim(["default"], worker_id="a", lease=30, now=now),
+                                   b.claim(["default"], worker_id="b", lease=30, now=now))
+        assert sorted(len(g) for g in got) == [0, 1]
+        assert store.names("ready/default") == [] and len(store.names("running")) == 1
