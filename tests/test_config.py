@@ -175,10 +175,16 @@ CONVERSIONS = [
     ("RESULT_TTL", "None", None),
     ("LEASE_SECONDS", "12.5", 12.5),
     ("POLL_INTERVAL", ".25", 0.25),
+    ("WORKER_HEARTBEAT", "2.5", 2.5),
     ("MAX_DELIVERIES", "2", 2),
     ("EVENT_RETENTION", "86400", 86400.0),
     ("EVENT_RETENTION", "none", None),
     ("SECRET_KEY", "k" * 32, "k" * 32),
+    ("METRICS", "true", True),
+    ("METRICS_PORT", "9100", 9100),
+    ("METRICS_PORT", "none", None),
+    ("METRICS_HOST", "0.0.0.0", "0.0.0.0"),
+    ("TRACING", "on", True),
 ]
 
 
@@ -204,6 +210,8 @@ BAD_VALUES = [
     ("RETRY_ATTEMPTS", "-1", "integer >= 0"),
     ("MAX_DELIVERIES", "0", "integer >= 1"),
     ("DISABLE_LOGGING", "maybe", "boolean"),
+    ("METRICS_PORT", "http", "TCP port"),
+    ("TRACING", "sometimes", "boolean"),
     ("TASK_TIMEOUT", "soon", "seconds > 0"),
     ("TASK_TIMEOUT", "-1", "seconds > 0"),
     ("TASK_TIMEOUT", "inf", "seconds > 0"),

@@ -392,7 +392,7 @@ async def wait_completed(oq: AsyncOmniQ, count: int, timeout: float) -> None:
             await anyio.sleep(0.2)
 
 
-#: 1,000 in the suite; ``OMNIQ_SOAK_TASKS=20000`` for the full form (docs/file.md has its time).
+#: 1,000 in the suite; ``OMNIQ_SOAK_TASKS=20000`` for the full form (docs/user_guide/backends/file.qmd has its time).
 SOAK_TASKS = int(os.environ.get("OMNIQ_SOAK_TASKS", "1000"))
 
 

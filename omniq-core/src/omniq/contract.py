@@ -1,13 +1,9 @@
 """The storage interface: everything a backend implements, and nothing more.
 
-OmniQ has two layers. The core (:class:`omniq.queue.AsyncTaskQueue`,
-:class:`omniq.storage.AsyncResultStore`, :class:`omniq.storage.AsyncEventStore`, the workers)
-decides every lifecycle question once: retries and backoff, dead letters, poison pills,
-dependencies, TTLs, events, schedule fires, fencing, results. A backend fills in the abstract
-methods of the three classes below with its engine's own tools and inherits the rest; it may not
-override a lifecycle method (:class:`~omniq.queue.AsyncTaskQueue` refuses such a subclass when it
-is defined). ``docs/architecture.md`` maps every call onto SQLite, PostgreSQL, Redis, NATS
-JetStream and object stores, and ``omniq.testing`` checks every rule stated here.
+The core (``AsyncTaskQueue``, the stores' base classes, the workers) decides every lifecycle
+question once; a backend fills in the abstract methods of the three classes below and may not
+override a lifecycle method. ``docs/user_guide/architecture.qmd`` maps every call onto the
+engines, and ``omniq.testing`` checks every rule stated here.
 
 Rules every implementation keeps:
 
@@ -37,7 +33,7 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 import anyio
 import msgspec
 
-from .models import EventType, Schedule, ScheduleStatus, Task, TaskEvent, TaskStatus
+from .models import EventType, Schedule, ScheduleStatus, Task, TaskEvent, TaskStatus, WorkerInfo
 
 if TYPE_CHECKING:
     from .storage import AsyncResultStore
@@ -94,9 +90,8 @@ class TaskQueueContract(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def claim(
-        self, queues: Sequence[str], *, worker_id: str, lease: float, now: datetime, limit: int = 1
-    ) -> list[Task]:
+    async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float, now: datetime,
+                    limit: int = 1) -> list[Task]:
         """Atomically take up to ``limit`` runnable tasks and lease them to ``worker_id``.
 
         Runnable: status ``pending`` or ``retrying`` and ``run_at <= now``. Order: by position of
@@ -111,13 +106,8 @@ class TaskQueueContract(abc.ABC):
         """The stored task, or None."""
 
     @abc.abstractmethod
-    async def update_task(
-        self,
-        task: Task,
-        *,
-        expect_status: Collection[TaskStatus],
-        expect_attempts: int | None = None,
-    ) -> bool:
+    async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
+                          expect_attempts: int | None = None) -> bool:
         """Replace the stored task by ``task`` if its stored status is in ``expect_status`` and
         (when given) its stored ``attempts`` equals ``expect_attempts``; atomically.
 
@@ -126,20 +116,13 @@ class TaskQueueContract(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def list_tasks(
-        self,
-        *,
-        queue_name: str | None = None,
-        status: TaskStatus | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Task]:
+    async def list_tasks(self, *, queue_name: str | None = None, status: TaskStatus | None = None,
+                         limit: int = 100, offset: int = 0) -> list[Task]:
         """Tasks filtered by queue and status, oldest id first."""
 
     @abc.abstractmethod
-    async def count_tasks(
-        self, *, queue_name: str | None = None, status: TaskStatus | None = None
-    ) -> int:
+    async def count_tasks(self, *, queue_name: str | None = None,
+                          status: TaskStatus | None = None) -> int:
         """How many tasks match; cheap enough to call from a dashboard."""
 
     @abc.abstractmethod
@@ -154,11 +137,68 @@ class TaskQueueContract(abc.ABC):
     async def delete_tasks(self, task_ids: Sequence[str]) -> int:
         """Remove tasks (and their dependency index entries); returns how many existed."""
 
+    # -- optional: reads for inspection (the CLI, dashboards) -----------------------------------
+    async def page_tasks(
+        self,
+        *,
+        queue_name: str | None = None,
+        status: TaskStatus | None = None,
+        after: str | None = None,
+        descending: bool = False,
+        limit: int = 100,
+    ) -> list[Task]:
+        """Up to ``limit`` tasks filtered by queue and status, in id order (newest first when
+        ``descending``), starting after the id ``after`` in that order (keyset pagination: a
+        page deep in a million tasks costs what the first does).
+
+        *Optional*: the default walks :meth:`list_tasks` by offset from the start (every page
+        costs what all pages before it cost); every engine we ship reads its indexes from
+        ``after`` on instead.
+        """
+        if limit <= 0:
+            return []
+        if descending:
+            total = await self.count_tasks(queue_name=queue_name, status=status)
+            end = total
+            found: list[Task] = []
+            while end > 0 and len(found) < limit:
+                start = max(0, end - 500)
+                chunk = await self.list_tasks(queue_name=queue_name, status=status,
+                                              limit=end - start, offset=start)
+                found += [t for t in reversed(chunk) if after is None or t.id < after]
+                end = start
+            return found[:limit]
+        found, offset = [], 0
+        while len(found) < limit:
+            chunk = await self.list_tasks(queue_name=queue_name, status=status, limit=500,
+                                          offset=offset)
+            found += [t for t in chunk if after is None or t.id > after]
+            if len(chunk) < 500:
+                break
+            offset += 500
+        return found[:limit]
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        """How many tasks each queue holds, by status: ``{queue: {status: n}}``, leaving out
+        queues and statuses with none.
+
+        *Optional*: the default reads every task through :meth:`list_tasks`; every engine we
+        ship counts from its indexes (a ``GROUP BY``, counters, index sizes).
+        """
+        counts: dict[str, dict[TaskStatus, int]] = {}
+        offset = 0
+        while True:
+            chunk = await self.list_tasks(limit=1000, offset=offset)
+            for task in chunk:
+                per_queue = counts.setdefault(task.queue_name, {})
+                per_queue[task.status] = per_queue.get(task.status, 0) + 1
+            if len(chunk) < 1000:
+                return counts
+            offset += 1000
+
     # -- optional: faster forms of the above ---------------------------------------------------
-    async def finish_tasks(
-        self, updates: Sequence[tuple[Task, int]],
-        results: Sequence[ResultRecord | None] | None = None,
-    ) -> list[Finished]:
+    async def finish_tasks(self, updates: Sequence[tuple[Task, int]],
+                           results: Sequence[ResultRecord | None] | None = None) -> list[Finished]:
         """Write finished attempts as one batch; *optional* (default: one
         :meth:`update_task` each).
 
@@ -215,9 +255,8 @@ class TaskQueueContract(abc.ABC):
         """
         await anyio.sleep(timeout)
 
-    async def claim_when_ready(
-        self, queues: Sequence[str], *, worker_id: str, lease: float, limit: int, timeout: float
-    ) -> list[Task]:
+    async def claim_when_ready(self, queues: Sequence[str], *, worker_id: str, lease: float,
+                               limit: int, timeout: float) -> list[Task]:
         """Wait as :meth:`wait_for_work` does, then :meth:`claim` as of the time it woke.
 
         What an idle worker calls; *optional*: engines that can send the claim with the wait,
@@ -260,6 +299,24 @@ class TaskQueueContract(abc.ABC):
     @abc.abstractmethod
     async def due_schedules(self, now: datetime, limit: int = 100) -> list[Schedule]:
         """Active schedules whose ``next_run_at`` is at or before ``now``."""
+
+    # -- the worker registry -------------------------------------------------------------------
+    @abc.abstractmethod
+    async def put_worker(self, worker: WorkerInfo) -> None:
+        """Store ``worker`` under its id, replacing any record stored there.
+
+        A worker calls this when it starts and again at every heartbeat (every few seconds),
+        so it should cost one small write. Records are few (one per worker, gone ones pruned
+        by the core through :meth:`delete_workers`) and are stored whole, like tasks.
+        """
+
+    @abc.abstractmethod
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Every stored worker record, by id (a record that cannot be decoded is left out)."""
+
+    @abc.abstractmethod
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        """Remove the records of these workers; returns how many existed."""
 
 
 class ResultStoreContract(abc.ABC):
@@ -319,16 +376,9 @@ class EventStoreContract(abc.ABC):
         """Store a batch of events."""
 
     @abc.abstractmethod
-    async def query(
-        self,
-        *,
-        task_id: str | None = None,
-        schedule_id: str | None = None,
-        type: EventType | str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[TaskEvent]:
+    async def query(self, *, task_id: str | None = None, schedule_id: str | None = None,
+                    type: EventType | str | None = None, since: datetime | None = None,
+                    until: datetime | None = None, limit: int = 1000) -> list[TaskEvent]:
         """Events matching every given filter, in time order (ties by id)."""
 
     @abc.abstractmethod

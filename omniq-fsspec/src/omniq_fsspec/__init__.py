@@ -7,7 +7,7 @@ schedules, results) or JSON (events), and index entries beside them (empty objec
 sort in claim order) keep claims and listings independent of the history of finished tasks.
 Claims are atomic on every store it accepts: ``flock`` + rename on a local directory, one lock
 in ``memory://``, conditional writes (``If-None-Match`` / ``If-Match``) on S3 and Azure. See
-``docs/file.md``.
+``docs/user_guide/backends/file.qmd``.
 """
 
 from .backend import AsyncFileBackend, FileBackend, FileBackendConfig

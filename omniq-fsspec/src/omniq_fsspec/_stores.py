@@ -3,7 +3,7 @@
 Every component works on a :class:`Store`: keys are ``/``-separated paths under the store's
 root (``<location>/<project>``), and the primitives are read-with-version, exclusive create,
 compare-and-swap, overwrite, delete and a sorted listing of one folder. How each store makes the
-conditional ones atomic (``docs/file.md`` has the table):
+conditional ones atomic (``docs/user_guide/backends/file.qmd`` has the table):
 
 * a local directory: records are written to a temporary file and renamed into place (readers
   never see half a record); exclusive create is ``link(2)`` of that file (fails if the name

@@ -13,15 +13,19 @@ Layout under ``<location>/<project>/`` (names made safe by :mod:`._keys`):
 * ``status/<status>/<queue>/<id>``: lists and counts by status and queue.
 * ``deps/<parent>/<child>``: dependents.
 * ``schedules/<id>``: schedules, msgpack-encoded, compare-and-set on the stored version.
+* ``workers/<id>``: the worker registry, one msgpack-encoded ``WorkerInfo`` per worker,
+  overwritten at each of its heartbeats.
 
 Every change of a task is one compare-and-swap of its record (a claim is one too), with the
 index entries its new state needs written before it and those of its old state removed after,
 so a crash in between leaves extra entries (dropped when a reader finds them stale), never a
-task that no index leads to. ``docs/file.md`` describes how each store makes the swap atomic.
+task that no index leads to. ``docs/user_guide/backends/file.qmd`` describes how each store
+makes the swap atomic.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import threading
@@ -40,6 +44,8 @@ from omniq.models import (
     ScheduleStatus,
     Task,
     TaskStatus,
+    WorkerInfo,
+    decode_workers,
     unreadable,
 )
 from omniq.queue import AsyncTaskQueue
@@ -164,6 +170,16 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
                          offset: int = 0) -> list[Task]:
         return await self._run(_list_tasks, queue_name, status, limit, offset)
 
+    async def page_tasks(self, *, queue_name: str | None = None,
+                         status: TaskStatus | None = None, after: str | None = None,
+                         descending: bool = False, limit: int = 100) -> list[Task]:
+        if limit <= 0:
+            return []
+        return await self._run(_page_tasks, queue_name, status, after, descending, limit)
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        return await self._run(_task_counts)
+
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
         return await self._run(_count_tasks, queue_name, status)
@@ -229,6 +245,16 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
         due = [s for s in found if s.status == ScheduleStatus.ACTIVE
                and s.next_run_at is not None and s.next_run_at <= now]
         return sorted(due, key=lambda s: (s.next_run_at, s.id))[:limit]
+
+    # -- the worker registry -------------------------------------------------------------------
+    async def put_worker(self, worker: WorkerInfo) -> None:
+        await self._run(_put, f"workers/{safe_name(worker.id)}", _encode(worker))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        return await self._run(_all_workers)
+
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        return await self._run(_delete_workers, list(worker_ids))
 
 
 class _ClaimState:
@@ -511,6 +537,43 @@ def _list_tasks(store: Store, queue: str | None, status: TaskStatus | None, limi
     return found
 
 
+def _page_tasks(store: Store, queue: str | None, status: TaskStatus | None, after: str | None,
+                descending: bool, limit: int) -> list[Task]:
+    """The listing of the selection's index folders from ``after`` on, in name order (which is
+    id order for the ids OmniQ makes), each entry checked against its task's record."""
+    if queue is None and status is None:
+        names = store.names("tasks")
+    else:
+        names = _ids_in(store, _status_folders(store, queue, status))
+    if after is not None:
+        mark = safe_name(after)
+        names = names[:bisect.bisect_left(names, mark)] if descending \
+            else names[bisect.bisect_right(names, mark):]
+    found: list[Task] = []
+    for name in reversed(names) if descending else names:
+        got = store.read(f"tasks/{name}")
+        if got is None:
+            continue
+        task = _decoded(got[0], name)
+        if (queue is not None and task.queue_name != queue) or (
+                status is not None and task.status != status):
+            continue  # a stale entry
+        found.append(task)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _task_counts(store: Store) -> dict[str, dict[TaskStatus, int]]:
+    counts: dict[str, dict[TaskStatus, int]] = {}
+    for name in store.names("status"):
+        for queue in store.names(f"status/{name}"):
+            size = len(store.names(f"status/{name}/{queue}"))
+            if size:
+                counts.setdefault(queue, {})[TaskStatus(name)] = size
+    return counts
+
+
 def _count_tasks(store: Store, queue: str | None, status: TaskStatus | None) -> int:
     if queue is None and status is None:
         return store.count("tasks")
@@ -566,6 +629,19 @@ def _all_schedules(store: Store) -> list[Schedule]:
         if got is not None:
             found.append(_schedule.decode(got[0]))
     return sorted(found, key=lambda s: s.id)
+
+
+def _put(store: Store, key: str, data: bytes) -> None:
+    store.put(key, data)
+
+
+def _all_workers(store: Store) -> list[WorkerInfo]:
+    blobs = (store.read(f"workers/{name}") for name in store.names("workers"))
+    return decode_workers(got[0] for got in blobs if got is not None)
+
+
+def _delete_workers(store: Store, worker_ids: list[str]) -> int:
+    return sum(store.delete(f"workers/{safe_name(w)}") for w in worker_ids)
 
 
 def _update_schedule(store: Store, schedule: Schedule, expect_version: int) -> bool:

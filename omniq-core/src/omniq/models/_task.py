@@ -73,6 +73,8 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     store_result: bool = True
     schedule_id: str | None = None
     max_deliveries: int | None = None
+    #: The enqueue's trace context (W3C ``traceparent``...) when tracing is on; signed.
+    trace_context: dict[str, str] | None = None
     # Lifecycle state, changed by the queue and the worker.
     attempts: int = 0  # claims so far; the fencing token of the current claim
     retries: int = 0  # failed attempts that were retried
@@ -103,20 +105,25 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 def binding(task_id: str, task: "Task") -> list[Any]:
     """What a task's signature binds besides its call: its id and every field that decides
-    how it runs (queue, timeout, retries, dependencies, deliveries, result options, schedule).
+    how it runs (queue, timeout, retries, dependencies, deliveries, result options, schedule),
+    and its trace context when it has one.
     """
     return binding_values(task_id, task.queue_name, task.timeout, task.max_retries,
                           task.retry_delay, task.depends_on, task.max_deliveries,
-                          task.store_result, task.result_ttl, task.schedule_id)
+                          task.store_result, task.result_ttl, task.schedule_id,
+                          task.trace_context)
 
 
 def binding_values(task_id: str, queue_name: str, timeout: float | None, max_retries: int,
                    retry_delay: float, depends_on: list[str], max_deliveries: int | None,
                    store_result: bool, result_ttl: float | None,
-                   schedule_id: str | None) -> list[Any]:
+                   schedule_id: str | None,
+                   trace_context: dict[str, str] | None = None) -> list[Any]:
     """:func:`binding` of a task still being built, from its fields."""
-    return [task_id, queue_name, timeout, max_retries, retry_delay, list(depends_on),
-            max_deliveries, store_result, result_ttl, schedule_id]
+    bound = [task_id, queue_name, timeout, max_retries, retry_delay, list(depends_on),
+             max_deliveries, store_result, result_ttl, schedule_id]
+    # Appended only when present, so tasks signed before traces existed still verify.
+    return [*bound, trace_context] if trace_context else bound
 
 
 #: ``func_name`` of the stand-in for a record that could not be read.

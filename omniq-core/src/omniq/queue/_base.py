@@ -1,9 +1,5 @@
-"""``AsyncTaskQueue``: the task queue API and lifecycle, written once over the storage interface.
-
-Backends subclass this and implement :class:`omniq.contract.TaskQueueContract`; they inherit enqueue
-(with signing, options, dependencies), cancellation, dead letters and every fenced lifecycle
-transition a worker makes, and may not override any of it (see ``__init_subclass__``).
-"""
+"""``AsyncTaskQueue``: the task queue API and lifecycle, written once over the storage interface
+(:class:`omniq.contract.TaskQueueContract`, which backends implement)."""
 
 from __future__ import annotations
 
@@ -31,6 +27,8 @@ from ..models import (
     TaskStatus,
     binding_values,
 )
+from ..observe import Observer, observers_from_settings
+from ._inspection import InspectionMixin
 from ._options import check_task_options
 from ._scheduling import SchedulingMixin
 
@@ -42,7 +40,7 @@ replace = msgspec.structs.replace
 DEFAULT_QUEUE = "default"
 
 
-class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
+class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueueContract):
     """Named queues of tasks, with priorities, etas, leases, dependencies and schedules.
 
     Args:
@@ -55,23 +53,17 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
     kind = "task_queue"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Refuse a subclass that overrides the lifecycle: a backend implements the storage
-        interface (:class:`omniq.contract.TaskQueueContract`) and nothing above it."""
+        # A backend implements the storage interface and nothing above it.
         super().__init_subclass__(**kwargs)
         overridden = sorted(_LIFECYCLE.intersection(vars(cls)))
         if overridden:
             raise TypeError(
                 f"{cls.__qualname__} overrides {', '.join(overridden)} of AsyncTaskQueue: a "
                 "backend implements only the storage interface (omniq.contract.TaskQueueContract); "
-                "the lifecycle is the core's (see docs/architecture.md)")
+                "the lifecycle is the core's (see docs/user_guide/architecture.qmd)")
 
-    def __init__(
-        self,
-        *,
-        project_name: str | None = None,
-        queues: Sequence[str] | None = None,
-        secret_key: str | None = None,
-    ) -> None:
+    def __init__(self, *, project_name: str | None = None, queues: Sequence[str] | None = None,
+                 secret_key: str | None = None) -> None:
         super().__init__(project_name=project_name, secret_key=secret_key)
         if isinstance(queues, str):
             queues = [q.strip() for q in queues.split(",") if q.strip()]
@@ -82,6 +74,10 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         self.queues = names + ([DEFAULT_QUEUE] if DEFAULT_QUEUE not in names else [])
         #: Set by OmniQ or a worker; lifecycle transitions report events through it.
         self.event_logger: EventLogger | None = None
+        #: Sees enqueues, claims, executions and finishes (metrics, traces); None: nothing
+        #: is called (see omniq.observe).
+        self.observer: Observer | None = None
+        observers_from_settings(self)
         # Task defaults are read from settings once, when the queue is made, not per task.
         self._defaults = {name: get_setting(name) for name in (
             "TASK_TTL", "RESULT_TTL", "RETRY_ATTEMPTS", "RETRY_DELAY", "TASK_TIMEOUT",
@@ -113,6 +109,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         task_id: str | None = None,
         max_deliveries: int | None = None,
         schedule_id: str | None = None,
+        trace_context: dict[str, str] | None = None,
         now: datetime | None = None,
     ) -> Task:
         """A signed :class:`Task` for ``func(*args, **func_args, **func_kwargs)``; not stored."""
@@ -148,14 +145,15 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         func_name, payload = self.serializer.dump_call(
             func, tuple(args), kwargs, callback=callback, callback_args=callback_args,
             binding=binding_values(task_id, queue, timeout_s, max_retries, delay_s, parents,
-                                   deliveries, store_result, result_ttl_s, schedule_id))
+                                   deliveries, store_result, result_ttl_s, schedule_id,
+                                   trace_context))
         return Task(id=task_id, func_name=func_name, payload=payload, queue_name=queue,
                     name=name, description=description, tags=list(tags or ()),
                     priority=priority, created_at=now, run_at=eta,
                     expires_at=after(eta, ttl_s), result_ttl=result_ttl_s, depends_on=parents,
                     max_retries=max_retries, retry_delay=delay_s, timeout=timeout_s,
                     store_result=store_result, schedule_id=schedule_id,
-                    max_deliveries=deliveries)
+                    max_deliveries=deliveries, trace_context=trace_context or None)
 
     def _queue_name(self, queue_name: str | None) -> str:
         if queue_name is None:
@@ -180,6 +178,10 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         """
         if options:
             check_task_options(self.build_task, options)
+        if self.observer is not None:
+            with self.observer.enqueuing() as carried:
+                return (await self.enqueue_tasks([self.build_task(
+                    func, *args, **{"trace_context": carried, **options})]))[0]
         return (await self.enqueue_tasks([self.build_task(func, *args, **options)]))[0]
 
     async def enqueue_many(
@@ -195,6 +197,14 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         """
         if options:
             check_task_options(self.build_task, options)
+        if self.observer is not None:
+            with self.observer.enqueuing() as carried:
+                return await self._enqueue_items(func, items, {"trace_context": carried,
+                                                               **options})
+        return await self._enqueue_items(func, items, options)
+
+    async def _enqueue_items(self, func: Callable[..., Any], items: Iterable[Any],
+                             options: dict[str, Any]) -> list[str]:
         now = utcnow()
         tasks = []
         for item in items:
@@ -213,6 +223,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         if with_deps:
             tasks = [await self._gate_on_parents(t) if t.depends_on else t for t in tasks]
         inserted = await self.add_tasks(tasks)
+        if self.observer is not None:
+            self.observer.enqueued(tasks, inserted)
         for task, new in zip(tasks, inserted, strict=True):
             if new:
                 self._emit(EventType.ENQUEUED if task.status != TaskStatus.WAITING
@@ -315,12 +327,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
                      results: Sequence[ResultRecord | None] | None = None) -> list[bool]:
         """Write finished attempts (each fenced by the attempt it ran under) in one batch, with
         their results when :meth:`writes_results_for` the result store; then release or cancel
-        the dependents of those that landed. Returns, per update, whether it landed.
-
-        Once the batch is written this does not raise: a failure to settle the dependents
-        is logged and left to :meth:`settle_waiting` (a caller retrying the whole call would
-        be fenced off, and take its own write for someone else's).
-        """
+        the dependents of those that landed. Returns, per update, whether it landed; once the
+        batch is written it does not raise (a retry would be fenced off by its own write)."""
         done = await self.finish_tasks(updates, results) if results else \
             await self.finish_tasks(updates)
         for (task, _), outcome in zip(updates, done, strict=True):
@@ -332,8 +340,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         return [outcome != Finished.FENCED for outcome in done]
 
     async def _settle_dependents_of(self, task: Task) -> None:
-        """Release or cancel the dependents of a task just finished; never raises (what is
-        left is settled by a worker's maintenance, :meth:`settle_waiting`)."""
+        """Release or cancel the dependents of a task just finished; what a failure leaves is
+        settled by a worker's maintenance (:meth:`settle_waiting`)."""
         try:
             if task.status == TaskStatus.COMPLETED:
                 await self.release_dependents(task.id)
@@ -386,9 +394,9 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
                 await self._settle_waiting(child)
 
     async def settle_waiting(self, offset: int = 0, limit: int = 100) -> int:
-        """Release or cancel waiting tasks whose parents have all finished (the ones a
-        failure right after their last parent finished left waiting). Looks at ``limit``
-        waiting tasks from ``offset`` in id order; returns how many it looked at."""
+        """Release or cancel the ``limit`` waiting tasks from ``offset`` (id order) whose
+        parents have all finished (a failure right after the last one left them waiting);
+        returns how many it looked at."""
         waiting = await self.list_tasks(status=TaskStatus.WAITING, limit=limit, offset=offset)
         for child in waiting:
             await self._settle_waiting(child)
@@ -416,6 +424,14 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
             self._emit(EventType.CANCELLED, gone, message=reason)
             await self.cancel_dependents(child.id, f"parent {child.id} was cancelled")
 
+    # -- the worker registry -------------------------------------------------------------------
+    async def prune_workers(self, before: datetime) -> int:
+        """Remove the records of workers last heard from before ``before`` (they died without
+        a clean stop); returns how many. A worker pruned by mistake (its heartbeat landed
+        between the read and the removal) stores its record again at its next heartbeat."""
+        gone = [w.id for w in await self.list_workers() if w.last_heartbeat < before]
+        return await self.delete_workers(gone) if gone else 0
+
     # -- events --------------------------------------------------------------------------------
     def _emit(self, type_: EventType, task: Task, **fields: Any) -> None:
         if self.event_logger is not None:
@@ -425,6 +441,6 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
 # What a backend may not override: everything AsyncTaskQueue and its scheduling add on top of
 # the storage interface and the component plumbing.
 _LIFECYCLE = frozenset(
-    name for klass in (AsyncTaskQueue, SchedulingMixin) for name in vars(klass)
+    name for klass in (AsyncTaskQueue, SchedulingMixin, InspectionMixin) for name in vars(klass)
     if not name.startswith("__") and not hasattr(TaskQueueContract, name)
     and not hasattr(AsyncComponent, name)) - {"kind"}

@@ -1,11 +1,10 @@
 """The worker: one async core loop, with an execution strategy per worker type.
 
 The loop claims tasks for its free slots (several per round trip), runs each through the
-strategy, writes results and completions in batches, renews leases from the event loop (task
-code runs off-loop in thread and process workers, so it cannot starve them), looks for cancel
-requests while tasks run, fires due schedules, recovers expired leases, and backs off when the
-store fails. A worker type subclasses :class:`AsyncWorkerBase` and implements its four
-abstract methods (see docs/plugins.md, "Writing a worker type").
+strategy, writes results and completions in batches, renews leases and looks for cancel
+requests from the event loop (which task code never holds), fires due schedules, recovers
+expired leases, and backs off when the store fails. docs/user_guide/writing_a_worker_type.qmd
+states what a worker type's four methods must do.
 """
 
 from __future__ import annotations
@@ -31,10 +30,12 @@ from ..config import get_setting
 from ..events import EventLogger
 from ..exceptions import ConfigError, SerializationError, TaskCancelledError, TaskTimeoutError
 from ..models import UNREADABLE, ErrorInfo, EventType, Task, TaskResult, TaskStatus, binding
+from ..observe import enable
 from ..serialization import Call
 from ._completions import Completer
 from ._context import TaskContext, _current
 from ._labels import backend_label, location_of
+from ._registry import PRUNE_AFTER, Registration
 
 logger = logging.getLogger("omniq.worker")
 #: What happens to each task: claims and completions at DEBUG, retries, expiries, timeouts and
@@ -46,6 +47,20 @@ SWEEP_PAGE = 100  # waiting tasks looked at per sweep
 #: Seconds between looks for cancel requests of the tasks running here. Only while tasks run,
 #: and only when heartbeats (every third of the lease) come less often than this.
 CANCEL_CHECK_INTERVAL = 0.5
+
+
+async def nap(seconds: float) -> None:
+    """Sleep between rounds of a background loop, unless this task was asked to stop.
+
+    A driver can swallow a cancellation: Python 3.11's ``asyncio.wait_for`` loses one that
+    races with its own timeout, and nats-py requests use it. A loop that caught the driver's
+    error would then go round forever, so the request, still counted on the task, is
+    honoured here.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    await anyio.sleep(seconds)
 
 
 def retry_delay(task: Task) -> float:
@@ -65,14 +80,7 @@ def error_info(exc: BaseException) -> ErrorInfo:
 
 
 class AsyncWorkerBase(AsyncComponent, abc.ABC):
-    """Runs tasks from a task queue.
-
-    A worker type (``async``, ``thread_pool``, ``process_pool``, or a plugin's) subclasses this
-    and implements :meth:`start_pool`, :meth:`stop_pool`, :meth:`execute` and
-    :meth:`cancel_running`; the base does everything else (claims, leases and heartbeats,
-    timeouts, cancel requests, retries, results, events, schedules, logging). All of it runs
-    on the worker's asyncio event loop, which task code must never hold: that is what keeps
-    heartbeats and cancel checks going while tasks run.
+    """Runs tasks from a task queue; a worker type implements the four abstract methods.
 
     Args:
         queue: The task queue (``task_queue=`` is accepted too).
@@ -88,28 +96,22 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         grace_period: Seconds a graceful stop waits for running tasks.
         scheduler: Whether this worker also fires due schedules.
         maintenance_interval: Seconds between lease recovery and schedule checks.
+        metrics_port: Serve Prometheus metrics on this port (0: any free one; see
+            ``metrics_address``); default ``OMNIQ_METRICS_PORT``, None: off.
+        metrics_host: The address metrics are served on (default ``OMNIQ_METRICS_HOST``,
+            127.0.0.1).
     """
 
     kind = "worker"
     worker_type = "base"
 
-    def __init__(
-        self,
-        queue: Any = None,
-        result_store: Any = None,
-        event_store: Any = None,
-        *,
-        task_queue: Any = None,
-        queues: Sequence[str] | None = None,
-        max_workers: int | None = None,
-        lease: float | None = None,
-        poll_interval: float | None = None,
-        grace_period: float = 30.0,
-        scheduler: bool = True,
-        maintenance_interval: float | None = None,
-        batch_size: int = 100,
-        worker_id: str | None = None,
-    ) -> None:
+    def __init__(self, queue: Any = None, result_store: Any = None, event_store: Any = None, *,
+                 task_queue: Any = None, queues: Sequence[str] | None = None,
+                 max_workers: int | None = None, lease: float | None = None,
+                 poll_interval: float | None = None, grace_period: float = 30.0,
+                 scheduler: bool = True, maintenance_interval: float | None = None,
+                 batch_size: int = 100, worker_id: str | None = None,
+                 metrics_port: int | None = None, metrics_host: str | None = None) -> None:
         queue = as_async(queue if queue is not None else task_queue)
         if queue is None:
             raise ConfigError("a worker needs a task queue", field="queue", value=None,
@@ -149,56 +151,48 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         self._slot_freed: asyncio.Event | None = None
         self._completer: Completer | None = None
         self._store_down = False
+        self.metrics_port = metrics_port if metrics_port is not None \
+            else get_setting("METRICS_PORT")
+        self.metrics_host = metrics_host or get_setting("METRICS_HOST")
+        self._metrics_server: asyncio.Server | None = None
+        self._pool_started = False
+        if self.metrics_port is not None:
+            enable(queue, metrics=True)
+        #: Seconds between two refreshes of this worker's record in the worker registry.
+        self.heartbeat_interval = float(get_setting("WORKER_HEARTBEAT"))
+        self._registration: Registration | None = None
 
     def _default_concurrency(self) -> int:
         return int(get_setting("MAX_WORKERS"))
 
-    # -- extension points: what a worker type implements ---------------------------------------
+    # -- extension points: what a worker type implements ----------------------------------------
+    # (docs/user_guide/writing_a_worker_type.qmd)
     @abc.abstractmethod
     async def start_pool(self) -> None:
-        """Create what runs task code (threads, processes, greenlets...).
-
-        Called once when the worker starts, on its event loop, before the first claim.
-        """
+        """Create what runs task code (threads, processes, a hub), before the first claim."""
 
     @abc.abstractmethod
     async def stop_pool(self) -> None:
-        """Tear down what :meth:`start_pool` created.
-
-        Called once when the worker stops, after the grace period: do not wait for task code
-        still running (its attempt has been put back or will be fenced off).
-        """
+        """Tear down what :meth:`start_pool` made, without waiting for task code still running."""
 
     @abc.abstractmethod
     async def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
-        """Run ``call.func(*call.args, **call.kwargs)`` for ``task`` and return its value, or
-        raise what it raised. ``call.func`` may be a coroutine function.
-
-        Called on the worker's event loop; the code must run somewhere that cannot block that
-        loop (a thread, a process, a hub in another thread), except coroutines, which may be
-        awaited on it. ``current_task()`` returns ``ctx`` in the calling context: carry it
-        to where the code runs (``contextvars.copy_context().run``), or pass what ``ctx``
-        offers another way, as the process pool does.
-
-        The base enforces ``task.timeout`` and cancel requests: it calls
-        :meth:`cancel_running`, then cancels the coroutine awaiting this method. Let that
-        ``CancelledError`` through; the base records the outcome.
-        """
+        """Run ``call`` (perhaps a coroutine function) where it cannot block the event loop,
+        with ``ctx`` as its ``current_task()``; return its value or raise what it raised. Let
+        the ``CancelledError`` of a timeout or cancel request through."""
 
     @abc.abstractmethod
     async def cancel_running(self, task_id: str) -> str:
-        """Stop the running task ``task_id`` as far as this worker type can; say how.
-
-        Called on the event loop when the task overran its timeout or a cancel request was
-        seen, just before the coroutine awaiting :meth:`execute` is cancelled (on a cancel
-        request its context's ``cancelled`` flag is already set, for code that checks it).
-        Must return promptly.
-        Returns a few words for logs and the cancelled task's stored error message, e.g.
-        ``"its process was killed"`` or ``"its thread was asked to stop"``.
-        """
+        """Stop the running task as far as this type can, promptly; return a few words saying
+        how (``"its process was killed"``) for the log and the task's stored error."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def _connect(self) -> None:
+        if self.metrics_port is not None:  # first: a port in use fails the start, nothing runs
+            from ..observe.metrics import serve
+
+            self._metrics_server = await serve(self.queue, self.queues, self.metrics_host,
+                                               self.metrics_port)
         await self.queue.connect()
         if self.result_store is not None:
             await self.result_store.connect()
@@ -208,16 +202,21 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             self.queue.event_logger = self.events
         await self.events.start()
         await self.start_pool()
+        self._pool_started = True
         self._stopping = False
         self._slot_freed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._completer = Completer(self.queue, self.result_store)
         await self._completer.start()
+        self._registration = Registration(self.worker_id, self.worker_type, self.max_workers,
+                                          self.queues, utcnow(), self.heartbeat_interval)
+        await self._register()
         loop = asyncio.get_running_loop()
         self._main = loop.create_task(self._claim_loop(), name=f"omniq-worker-{self.worker_id}")
         self._helpers = [loop.create_task(self._heartbeat_loop(), name="omniq-heartbeat"),
-                         loop.create_task(self._maintenance_loop(), name="omniq-maintenance")]
+                         loop.create_task(self._maintenance_loop(), name="omniq-maintenance"),
+                         loop.create_task(self._registry_loop(), name="omniq-registry")]
         if self.lease / 3 > CANCEL_CHECK_INTERVAL:  # heartbeats alone would notice too late
             self._helpers.append(loop.create_task(self._cancel_watch_loop(),
                                                   name="omniq-cancel-watch"))
@@ -245,6 +244,14 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             await asyncio.shield(self._main)
         finally:
             await self.stop()
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` metrics are served on while the worker runs, else None."""
+        if self._metrics_server is None:
+            return None
+        host, port = self._metrics_server.sockets[0].getsockname()[:2]
+        return host, port
 
     @property
     def is_running(self) -> bool:
@@ -276,7 +283,13 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                            self.worker_id, len(stuck))
         if self._completer is not None:
             await self._completer.stop()
-        await self.stop_pool()
+        await self._unregister()
+        if self._pool_started:  # a start that failed earlier left no pool to stop
+            self._pool_started = False
+            await self.stop_pool()
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
         await self.events.stop()
         if self.queue.event_logger is self.events:
             self.queue.event_logger = None
@@ -320,6 +333,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             if failures:
                 failures = 0
                 self._store_recovered()
+            if self.queue.observer is not None and tasks:
+                self.queue.observer.claimed(tasks)
             loop = asyncio.get_running_loop()
             for task in await self._one_suspect_at_most(tasks):
                 task_log.debug("claimed task %s (%s, queue %s, attempt %d)", task.id,
@@ -349,21 +364,45 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             self._store_down = False
             logger.warning("worker %s: store reachable again", self.worker_id)
 
+    # -- the worker registry -------------------------------------------------------------------
+    async def _register(self) -> None:
+        """Store this worker's record, brought up to date. The registry only shows workers:
+        failing to write it is logged, never a reason to stop working."""
+        assert self._registration is not None
+        record = self._registration.refreshed(utcnow(), len(self._running))
+        try:
+            await self.queue.put_worker(record)
+        except Exception as exc:
+            logger.debug("worker %s: registry refresh failed: %s", self.worker_id, exc)
+
+    async def _unregister(self) -> None:
+        if self._registration is None:
+            return
+        self._registration = None
+        try:
+            await self.queue.delete_workers([self.worker_id])
+        except Exception as exc:  # pruned later, an hour after its last heartbeat
+            logger.warning("worker %s: could not remove its registry record: %s",
+                           self.worker_id, exc)
+
+    async def _registry_loop(self) -> None:
+        while True:
+            await nap(self.heartbeat_interval)
+            await self._register()
+
+    def _count(self, task: Task, *, ok: bool) -> None:
+        if self._registration is not None:
+            self._registration.finished(task.queue_name, utcnow(), ok=ok)
+
     async def _heartbeat_loop(self) -> None:
         while True:
-            await anyio.sleep(self.lease / 3)
+            await nap(self.lease / 3)
             await self.heartbeat()
 
     async def heartbeat(self) -> None:
-        """Renew the lease of every task this worker holds, once, and act on the answers: a
-        refused renewal (another attempt owns the task now) abandons this attempt; a cancel
-        request stored with the task stops it.
-
-        The base calls this every third of the lease from its own asyncio task, on the
-        worker's event loop: the one place task code cannot block while :meth:`execute` keeps
-        it off that loop. Between heartbeats, while tasks run, the base also reads their
-        cancel requests every ``CANCEL_CHECK_INTERVAL`` seconds.
-        """
+        """Renew the lease of every task this worker holds, once (the base does so every third
+        of the lease), and act on the answers: a refused renewal (another attempt owns the task
+        now) abandons this attempt; a cancel request stored with the task stops it."""
         for task_id, (_, ctx, handler) in list(self._running.items()):
             lease = self._lease_for(ctx.task)
             if ctx.task.lease_expires_at is not None:  # never cut what the task extended
@@ -387,14 +426,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                 ctx.task = renewed
 
     async def _cancel_watch_loop(self) -> None:
-        """Read the cancel requests of the tasks executing here, between heartbeats.
-
-        Reads only, one per executing task per interval, and none while nothing runs: a
-        cancel request reaches a running task within about ``CANCEL_CHECK_INTERVAL``
-        seconds, not a third of the lease.
-        """
+        """Read the cancel requests of the tasks executing here (none while nothing runs), so
+        one reaches its task within about ``CANCEL_CHECK_INTERVAL`` seconds, not a third of
+        the lease."""
         while True:
-            await anyio.sleep(CANCEL_CHECK_INTERVAL)
+            await nap(CANCEL_CHECK_INTERVAL)
             executing = [(task_id, self._running[task_id]) for task_id in list(self._executing)
                          if task_id in self._running]
             if not executing:
@@ -431,7 +467,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         last_purge = 0.0
         waiting_cursor = 0  # the sweep of waiting tasks goes through them a page a time
         while True:
-            await anyio.sleep(self.maintenance_interval)
+            await nap(self.maintenance_interval)
             try:
                 self._log_recovered(await self.queue.recover_leases())
                 if self.scheduler:
@@ -446,12 +482,13 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                 failures += 1
                 if failures == 1:
                     logger.warning("maintenance failed: %s", exc)
-                await anyio.sleep(min(30.0, 0.1 * 2 ** min(failures, 8)))
+                await nap(min(30.0, 0.1 * 2 ** min(failures, 8)))
 
-    @staticmethod
-    def _log_recovered(recovered: Sequence[Task]) -> None:
+    def _log_recovered(self, recovered: Sequence[Task]) -> None:
         for task in recovered:
             if task.status == TaskStatus.FAILED:
+                if self.queue.observer is not None:
+                    self.queue.observer.finished(task, None)
                 task_log.warning("task %s (%s, queue %s, attempt %d) dead-lettered as a poison "
                                  "pill: %s", task.id, task.func_name, task.queue_name,
                                  task.attempts, task.error.message if task.error else "")
@@ -468,6 +505,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         retention = get_setting("EVENT_RETENTION")
         if self.event_store is not None and retention:
             await self.event_store.purge(now - timedelta(seconds=retention))
+        await self.queue.prune_workers(now - timedelta(seconds=PRUNE_AFTER))
 
     def _lease_for(self, task: Task) -> float:
         return max(self.lease, (task.timeout or 0) * 1.5 + 1)
@@ -535,7 +573,14 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         """Hand a finished attempt to the completer, freeing its slot; True if it landed."""
         self._free_slot(task.id)
         assert self._completer is not None
-        return await self._completer.submit(task, attempt, result)
+        observer = self.queue.observer
+        if observer is None:
+            return await self._completer.submit(task, attempt, result)
+        handed_over = utcnow()
+        landed = await self._completer.submit(task, attempt, result)
+        if landed:
+            observer.finished(task, handed_over)
+        return landed
 
     async def _process(self, task: Task, ctx: TaskContext) -> None:
         now = utcnow()
@@ -565,7 +610,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         deadline = asyncio.timeout(task.timeout or None)
         try:
             async with deadline:
-                value = await self.execute(call, task, ctx)
+                if self.queue.observer is None:
+                    value = await self.execute(call, task, ctx)
+                else:
+                    with self.queue.observer.executing(task):
+                        value = await self.execute(call, task, ctx)
         except asyncio.CancelledError:
             if self._stopping and not ctx.cancelled:
                 raise
@@ -614,6 +663,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         done = self.queue.completed(task, now)
         result = self._result(done, started, now, value=value) if task.store_result else None
         if await self._complete(done, task.attempts, result):
+            self._count(done, ok=True)
             task_log.debug("task %s (%s, queue %s, attempt %d) completed in %.3f s", task.id,
                            task.func_name, task.queue_name, task.attempts,
                            (now - started).total_seconds())
@@ -628,6 +678,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             now = utcnow()
             again = self.queue.failed(task, error, now, now + timedelta(seconds=delay))
             if await self._complete(again, task.attempts, None):
+                self._count(again, ok=False)
                 task_log.info("task %s (%s, queue %s) failed attempt %d of %d (%s: %s); "
                               "retrying in %.3f s", task.id, task.func_name, task.queue_name,
                               task.attempts, task.max_retries + 1, error.type, error.message,
@@ -648,6 +699,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             if status == TaskStatus.CANCELLED:
                 self.events.task_event(EventType.CANCELLED, gone)
             else:
+                self._count(gone, ok=False)
                 task_log.warning("task %s (%s, queue %s) failed attempt %d (%s: %s); "
                                  "dead-lettered", task.id, task.func_name, task.queue_name,
                                  task.attempts, error.type, error.message)

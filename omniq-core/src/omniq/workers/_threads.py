@@ -28,13 +28,9 @@ def run_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 
 class AsyncThreadPoolWorker(AsyncWorkerBase):
-    """Runs ``max_workers`` tasks at once, each in a thread of a pool.
-
-    Leases are renewed from the event loop, which task code never occupies. A thread cannot
-    be killed: a task past its timeout is marked failed, a cancelled one cancelled (its
-    ``current_task().cancelled`` turns true, for code that checks it), and a late result is
-    dropped.
-    """
+    """Runs ``max_workers`` tasks at once, each in a thread of a pool. A thread cannot be
+    killed: a task past its timeout is marked failed, a cancelled one cancelled (its
+    ``current_task().cancelled`` turns true), and a late result is dropped."""
 
     worker_type = "thread_pool"
 
@@ -60,5 +56,3 @@ class AsyncThreadPoolWorker(AsyncWorkerBase):
 
 class ThreadPoolWorker(Worker, twin_of=AsyncThreadPoolWorker):
     """Blocking twin of :class:`AsyncThreadPoolWorker`."""
-
-

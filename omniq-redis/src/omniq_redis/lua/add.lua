@@ -8,7 +8,7 @@
 --          order member, lease expiry in us as a string ("" unless running),
 --          {parent ids}, length of its blob}
 -- ARGV[4]  the tasks' msgpack blobs, concatenated in the same order
--- Touches  t:<id>, x:* indexes, ready:/delayed:/wake:<queue>, running, ch:<parent>
+-- Touches  t:<id>, x:* indexes, queues, ready:/delayed:/wake:<queue>, running, ch:<parent>
 -- Returns  a string with one digit per task: 1 if inserted, 0 if the id already existed
 local now = tonumber(ARGV[2])
 local out = {}
@@ -25,6 +25,7 @@ for n, t in ipairs(cmsgpack.unpack(ARGV[3])) do
       'w', '', 't', '', 'l', '')
     redis.call('ZADD', P .. 'x:' .. q, 0, id)
     redis.call('ZADD', P .. 'x:*', 0, id)
+    redis.call('SADD', P .. 'queues', q)
     idx_add(q, s, id)
     if runnable(s) then
       enqueue(q, m, p, now)
