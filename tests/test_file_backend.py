@@ -392,7 +392,8 @@ async def wait_completed(oq: AsyncOmniQ, count: int, timeout: float) -> None:
             await anyio.sleep(0.2)
 
 
-#: 1,000 in the suite; ``OMNIQ_SOAK_TASKS=20000`` for the full form (docs/user_guide/backends/file.qmd has its time).
+#: 1,000 in the suite; ``OMNIQ_SOAK_TASKS=20000`` for the full form (its time: the file backend's
+#: page, docs/user_guide/backends/file.qmd).
 SOAK_TASKS = int(os.environ.get("OMNIQ_SOAK_TASKS", "1000"))
 
 

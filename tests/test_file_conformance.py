@@ -104,7 +104,7 @@ class _FileKitAzure(FileKit):
     @pytest.mark.skip(reason="1,000 tasks are 3,000 requests to Azurite, 12-19 s here (the "
                              "azure SDK's CPU per request), over this test's 10 s bound")
     async def test_enqueue_many_of_1000_tasks_in_one_call_is_quick(self) -> None:
-        """Not run on Azure (see the skip reason); docs/user_guide/backends/file.qmd has the figure."""
+        """Not run on Azure (see the skip reason); the figure is in the file backend's page."""
 
     @pytest.fixture
     def backend_options(self, azure_endpoint: str,
