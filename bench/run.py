@@ -37,10 +37,20 @@ from _procs import kill_groups_from_file  # noqa: E402
 VENV = os.path.join(BENCH, ".venv-peers")
 REQS = os.path.join(BENCH, "requirements-peers.txt")
 REQS_NODEPS = os.path.join(BENCH, "requirements-peers-nodeps.txt")
-ALL_WORKLOADS = ["throughput", "parallel", "latency", "concurrency", "depth"]
+ALL_WORKLOADS = ["throughput", "parallel", "latency", "concurrency", "depth", "producers"]
 NO_DEPTH = ["throughput", "parallel", "latency", "concurrency"]
+#: Peers run everything but ``producers`` (OmniQ's coalescing of concurrent enqueues, whose
+#: target is set against the peers' one-by-one rate).
+WITH_DEPTH = [*NO_DEPTH, "depth"]
 #: Per-workload time limit in seconds (a broken peer becomes an error cell, not a hang).
-TIME_LIMITS = {"throughput": 240, "parallel": 200, "latency": 120, "concurrency": 120, "depth": 420}
+TIME_LIMITS = {
+    "throughput": 240,
+    "parallel": 200,
+    "latency": 120,
+    "concurrency": 120,
+    "depth": 420,
+    "producers": 120,
+}
 
 
 @dataclass
@@ -57,25 +67,26 @@ class Row:
     note: str = ""
 
 
-def _omniq(engine: str) -> Row:
+def _omniq(engine: str, sync: bool = False) -> Row:
+    """OmniQ on ``engine``; ``sync``: the blocking client, plain functions and the thread-pool
+    worker, on every workload but depth and parallel (the claims those time are the same)."""
     workloads = list(ALL_WORKLOADS)
     if engine == "memory":  # one process only: no second worker process
         workloads.remove("parallel")
-    return Row(
-        f"omniq-{engine}",
-        f"omniq:omniq-{engine}",
-        "omniq",
-        engine,
-        {"BENCH_OMNIQ_ENGINE": engine},
-        workloads,
-    )
+    if sync:
+        workloads = [w for w in workloads if w not in ("depth", "parallel")]
+    name = f"omniq-{engine}" + ("-sync" if sync else "")
+    return Row(name, f"omniq:{name}", "omniq", engine, {"BENCH_OMNIQ_ENGINE": engine}, workloads)
 
 
 ROWS: list[Row] = [
     _omniq("memory"),
     _omniq("redis"),
+    _omniq("redis", sync=True),
     _omniq("postgres"),
+    _omniq("postgres", sync=True),
     _omniq("sqlite"),
+    _omniq("sqlite", sync=True),
     _omniq("nats"),
     Row("celery", "celery:celery", "peers", "redis"),
     Row("rq", "rq:rq", "peers", "redis"),
@@ -90,14 +101,14 @@ ROWS: list[Row] = [
         "peers",
         "redis",
         {"BENCH_HUEY_ENGINE": "redis"},
-        workloads=list(ALL_WORKLOADS),
+        workloads=list(WITH_DEPTH),
     ),
     Row(
         "procrastinate",
         "procrastinate:procrastinate",
         "peers",
         "postgres",
-        workloads=list(ALL_WORKLOADS),
+        workloads=list(WITH_DEPTH),
     ),
     Row("saq-postgres", "saq:saq-postgres", "peers", "postgres"),
     Row(
@@ -106,9 +117,9 @@ ROWS: list[Row] = [
         "peers",
         "sqlite",
         {"BENCH_HUEY_ENGINE": "sqlite"},
-        workloads=list(ALL_WORKLOADS),
+        workloads=list(WITH_DEPTH),
     ),
-    Row("taskiq-nats", "taskiq_nats:taskiq-nats", "peers", "nats", workloads=list(ALL_WORKLOADS)),
+    Row("taskiq-nats", "taskiq_nats:taskiq-nats", "peers", "nats", workloads=list(WITH_DEPTH)),
 ]
 
 

@@ -33,6 +33,7 @@ from ..models import (
 )
 from ._options import check_task_options
 from ._scheduling import SchedulingMixin
+from ._writer import GroupWriter
 
 if TYPE_CHECKING:
     from ..events import EventLogger
@@ -86,6 +87,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         self._defaults = {name: get_setting(name) for name in (
             "TASK_TTL", "RESULT_TTL", "RETRY_ATTEMPTS", "RETRY_DELAY", "TASK_TIMEOUT",
             "MAX_DELIVERIES")}
+        # Concurrent enqueues of this process share round trips (see ._writer).
+        self._writer = GroupWriter(self.add_tasks)
 
     # -- building tasks ------------------------------------------------------------------------
     def build_task(
@@ -212,7 +215,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         with_deps = [t for t in tasks if t.depends_on]
         if with_deps:
             tasks = [await self._gate_on_parents(t) if t.depends_on else t for t in tasks]
-        inserted = await self.add_tasks(tasks)
+        inserted = await self._writer.add(tasks)
         for task, new in zip(tasks, inserted, strict=True):
             if new:
                 self._emit(EventType.ENQUEUED if task.status != TaskStatus.WAITING

@@ -1,9 +1,10 @@
 """The blocking API: ``OmniQ`` and the sync base class of each component kind.
 
-Every sync class wraps its async twin and forwards each call through one shared event loop
-thread (an anyio blocking portal); it has no logic of its own. Its methods take the async
-methods' parameters and return their values, so type checkers know them; each also has an
-``<name>_async`` coroutine, and ``with`` and ``async with`` open and close the async object.
+Every sync class wraps its async twin and runs each call on one shared event loop, in the
+calling thread when it can (see ``omniq._sync``); it has no logic of its own. Its methods take
+the async methods' parameters and return their values, so type checkers know them; each also
+has an ``<name>_async`` coroutine, and ``with`` and ``async with`` open and close the async
+object.
 
 A plugin declares the sync twin of each of its async classes in one line, naming the async
 class with ``twin_of=``::
