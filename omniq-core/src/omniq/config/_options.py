@@ -64,12 +64,13 @@ def check_options(target: Callable[..., Any], options: Mapping[str, Any], *, wha
     if params is None:
         return
     also = set(also)
-    accepted = {name for name in params if name not in set(ignore)} | also
     for name, value in options.items():
         field = f"{field_prefix}{name}"
         if name in also:
             continue
         if name not in params:
+            ignored = set(ignore)
+            accepted = {n for n in params if n not in ignored} | also
             raise unknown_option(what, name, value, accepted, field=field, source=source)
         expected = _mismatch(hints.get(name), value)
         if expected is not None:

@@ -44,7 +44,10 @@ class GroupWriter:
         self._busy = True
         try:
             joined = -1
-            while joined != len(self._waiting):  # one turn, and more while producers join
+            # A turn of the loop lets the producers that are ready to run join, and more turns
+            # while they do. With nothing else ready to run (a lone producer) the turn is
+            # skipped: asyncio's ready queue says so (an unknown loop: take the turn).
+            while joined != len(self._waiting) and getattr(loop, "_ready", True):
                 joined = len(self._waiting)
                 await asyncio.sleep(0)
         except BaseException:  # cancelled: those who joined are written all the same

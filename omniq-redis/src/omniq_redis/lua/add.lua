@@ -15,11 +15,17 @@
 -- key at the end (a command per task per index is most of the cost of a bulk add); nothing
 -- can observe the difference, since a script runs as one step.
 local now = tonumber(ARGV[2])
+local tasks = cmsgpack.unpack(ARGV[3])
 local out = {}
 local at = 1
 local zsets, keys, woken = {}, {}, {}
+local alone = #tasks == 1  -- nothing to gather: each entry is added at once
 
 local function zadd(key, score, member)
+  if alone then
+    redis.call('ZADD', key, score, member)
+    return
+  end
   local entries = zsets[key]
   if entries == nil then
     entries = {}
@@ -30,7 +36,7 @@ local function zadd(key, score, member)
   entries[#entries + 1] = member
 end
 
-for n, t in ipairs(cmsgpack.unpack(ARGV[3])) do
+for n, t in ipairs(tasks) do
   local id, s, a, q, p, m, l, parents = t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]
   local d = string.sub(ARGV[4], at, at + t[9] - 1)
   at = at + t[9]
