@@ -328,7 +328,12 @@ def main() -> int:
     parser.add_argument(
         "--postgres",
         default="postgresql://postgres@127.0.0.1:5432",
-        help="server URL; the bench creates and uses database omniq_bench",
+        help="server URL; the bench creates and uses its own database (--pg-database)",
+    )
+    parser.add_argument(
+        "--pg-database",
+        default="omniq_bench",
+        help="the bench's own PostgreSQL database (created, and emptied before and after)",
     )
     parser.add_argument("--nats", default="nats://127.0.0.1:4222")
     parser.add_argument(
@@ -360,7 +365,7 @@ def main() -> int:
     sqlite_dir = tempfile.mkdtemp(prefix="omniq-bench-")
     base_env = {
         "BENCH_REDIS_URL": f"redis://{args.redis}/{args.redis_db}",
-        "BENCH_PG_DSN": f"{args.postgres.rstrip('/')}/omniq_bench",
+        "BENCH_PG_DSN": f"{args.postgres.rstrip('/')}/{args.pg_database}",
         "BENCH_NATS_URL": args.nats,
         "BENCH_SQLITE_DIR": sqlite_dir,
     }

@@ -34,8 +34,8 @@ _BACKGROUND = -1
 class _Call:
     """One coroutine run for a caller: its outcome, and how the caller learns of it."""
 
-    __slots__ = ("coro", "done", "exc", "notify", "runs_loop", "task", "thread", "value",
-                 "woken")
+    __slots__ = ("coro", "done", "exc", "notify", "runs_loop", "started", "stop_early", "task",
+                 "thread", "value", "woken")
 
     def __init__(self, coro: Coroutine[Any, Any, Any],
                  notify: Callable[[_Call], None] | None = None) -> None:
@@ -43,7 +43,10 @@ class _Call:
         self.done = False
         self.value: Any = None
         self.exc: BaseException | None = None
-        self.task: asyncio.Task[Any] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.started = False
+        #: Cancelled before it started: it never runs.
+        self.stop_early = False
         #: The blocked caller's thread (None for a caller awaiting from another loop).
         self.thread = None if notify is not None else threading.get_ident()
         #: True while the caller's thread runs the loop for it (it stops the loop when done).
@@ -68,10 +71,13 @@ class Runner:
     ``_BACKGROUND``, or None for nobody); ``_waiting`` holds the calls of blocked callers not
     done yet, oldest first; ``_remote`` counts calls awaited from other loops not done yet. A
     thread runs the loop only while it is the owner, and passes it on when it stops.
+    ``_live`` counts the tasks on the loop not done yet (only the owner touches it).
     """
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self._live = 0
+        self.loop.set_task_factory(self._new_task)
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._waiting: dict[_Call, None] = {}
@@ -157,18 +163,36 @@ class Runner:
             self._wake_background()
 
     def _busy(self) -> bool:
-        return any(not t.done() for t in asyncio.all_tasks(self.loop))
+        return self._live > 0
 
     # -- on the loop ---------------------------------------------------------------------------
-    def _start(self, call: _Call) -> None:
-        call.task = self.loop.create_task(call.coro)
-        call.task.add_done_callback(functools.partial(self._finish, call))
+    def _new_task(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
+                  **kwargs: Any) -> asyncio.Task[Any]:
+        """Every task a coroutine creates on the loop, counted while it lives."""
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        self._live += 1
+        task.add_done_callback(self._task_done)
+        return task
 
-    def _finish(self, call: _Call, task: asyncio.Task[Any]) -> None:
+    def _task_done(self, _task: asyncio.Task[Any]) -> None:
+        self._live -= 1
+
+    def _start(self, call: _Call) -> None:
+        # Counted by ``_run`` itself, which also reports the outcome: no done callback, so
+        # the loop can stop in the very turn the call finishes.
+        self._live += 1
+        call.task = asyncio.Task(self._run(call), loop=self.loop)
+
+    async def _run(self, call: _Call) -> None:
         try:
-            call.value = task.result()
+            if call.stop_early:
+                call.coro.close()
+                raise asyncio.CancelledError
+            call.started = True
+            call.value = await call.coro
         except BaseException as exc:  # the caller's to handle, CancelledError included
             call.exc = exc
+        self._live -= 1
         call.done = True
         if call.runs_loop:
             self.loop.stop()
@@ -182,10 +206,11 @@ class Runner:
             call.woken.release()
 
     def _cancel(self, call: _Call) -> None:
-        if call.task is not None:
+        if call.started:
+            assert call.task is not None
             call.task.cancel()
-        else:  # never started
-            call.coro.close()
+        else:  # it has not run yet (a task that is cancelled before its start never ends)
+            call.stop_early = True
 
     # -- the background thread -----------------------------------------------------------------
     def _wake_background(self) -> None:
@@ -210,7 +235,7 @@ class Runner:
             others = [t for t in asyncio.all_tasks() if t is not me]
             if others:
                 await asyncio.wait(others, return_when=asyncio.FIRST_COMPLETED)
-            elif self._remote:
+            elif self._remote or self._waiting:
                 await asyncio.sleep(0)  # a call from another loop is about to start
             else:
                 return
