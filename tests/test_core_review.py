@@ -287,3 +287,27 @@ async def test_a_heartbeat_during_the_completion_write_does_not_cancel_its_task(
             await worker.events.flush()
         types = [e.type for e in await events.get_events(task_id=task_id)]
     assert EventType.COMPLETE in types
+
+
+class SwallowingQueue(AsyncMemoryTaskQueue):
+    """Turns the cancellation of a slow read into its own error, as a driver whose request
+    uses Python 3.11's ``asyncio.wait_for`` can when the cancel races with its timeout."""
+
+    async def expired_leases(self, now, limit):  # type: ignore[no-untyped-def]
+        try:
+            await asyncio.sleep(0.3)
+        except asyncio.CancelledError:
+            raise ConnectionError("request timed out") from None
+        return await super().expired_leases(now, limit)
+
+
+async def test_worker_stops_when_a_driver_swallowed_its_cancellation(
+        project_name: str, caplog: pytest.LogCaptureFixture) -> None:
+    queue = SwallowingQueue(project_name=project_name)
+    worker = AsyncioWorker(queue, AsyncMemoryResultStore(project_name=project_name),
+                           maintenance_interval=0.01)
+    await worker.start()
+    await asyncio.sleep(0.2)  # the maintenance loop is inside the slow read now
+    with anyio.fail_after(4):
+        await worker.stop()
+    assert "ignored cancellation" not in caplog.text

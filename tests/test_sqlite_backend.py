@@ -23,7 +23,6 @@ from omniq_sqlite import (
     SQLiteBackend,
     SQLiteResultStore,
     SQLiteTaskQueue,
-    _schema,
     _sql,
 )
 from omniq_sqlite._connected import resolve_path
@@ -187,7 +186,7 @@ async def test_file_is_in_wal_mode_and_claim_uses_the_runnable_index(tmp_path: P
         await queue.enqueue(noop)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        plan = conn.execute("EXPLAIN QUERY PLAN " + _sql.CLAIM,
+        plan = conn.execute("EXPLAIN QUERY PLAN " + _sql.SQL["claim"],
                             (1.0, "p", "p", "q", 1.0, 10)).fetchall()
     details = " | ".join(row[3] for row in plan)
     assert "USING INDEX omniq_tasks_runnable" in details
@@ -268,7 +267,7 @@ async def test_another_process_commit_wakes_an_idle_worker(tmp_path: Path) -> No
         async with anyio.create_task_group() as tg:
             tg.start_soon(queue.wait_for_work, ["default"], 10.0)
             await anyio.sleep(0.05)
-            other.execute(_sql.INSERT_TASK, _sql.task_row(queue.project_name, task))
+            other.execute(_sql.SQL["insert_task"], _sql.task_row(queue.project_name, task))
         other.close()
         assert time.monotonic() - started < 1.0
 
@@ -375,7 +374,7 @@ async def test_older_database_is_upgraded_in_one_transaction(
     async with AsyncSQLiteTaskQueue(database_path=path) as queue:
         task_id = await queue.enqueue(noop)
     step = ["CREATE TABLE omniq_v2_probe (x INTEGER)", "INSERT INTO omniq_v2_probe VALUES (2)"]
-    monkeypatch.setitem(_schema.MIGRATIONS, "tasks", {**_schema.MIGRATIONS["tasks"], 2: step})
+    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], 2: step})
     async with AsyncSQLiteTaskQueue(database_path=path) as queue:
         assert (await queue.get_task(task_id)) is not None  # the data came along
     assert versions(path)["tasks"] == 2
@@ -390,7 +389,7 @@ async def test_failed_upgrade_leaves_the_old_schema(tmp_path: Path,
     async with AsyncSQLiteTaskQueue(database_path=path):
         pass
     step = ["CREATE TABLE omniq_v2_probe (x INTEGER)", "THIS IS NOT SQL"]
-    monkeypatch.setitem(_schema.MIGRATIONS, "tasks", {**_schema.MIGRATIONS["tasks"], 2: step})
+    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], 2: step})
     with pytest.raises(BackendError):
         async with AsyncSQLiteTaskQueue(database_path=path):
             pass

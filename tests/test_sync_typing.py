@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,13 @@ import omniq
 import pytest
 from omniq.queue.memory import AsyncMemoryTaskQueue
 from omniq.sync import TaskQueue, as_async, run_sync
-from omniq.sync._generate import TARGET, render
+
+# The generator is a development tool of this repository, not part of the package.
+_TOOL = Path(__file__).parents[1] / "tools" / "generate_sync_forwarders.py"
+_spec = importlib.util.spec_from_file_location("generate_sync_forwarders", _TOOL)
+assert _spec is not None and _spec.loader is not None
+generator = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(generator)
 
 SNIPPET = """\
 from omniq import OmniQ
@@ -34,9 +41,9 @@ queue.count_taskz()
 
 
 def test_generated_forwarders_match_the_async_classes() -> None:
-    assert TARGET.read_text() == render(), (
-        f"{TARGET.name} is stale: an async method changed. Regenerate it with "
-        "`python -m omniq.sync._generate` and commit the result.")
+    assert generator.TARGET.read_text() == generator.render(), (
+        f"{generator.TARGET.name} is stale: an async method changed. Regenerate it with "
+        "`python tools/generate_sync_forwarders.py` and commit the result.")
 
 
 def test_mypy_sees_the_methods_of_omniq_and_of_a_plugin_twin(tmp_path: Path) -> None:

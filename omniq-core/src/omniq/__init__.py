@@ -45,40 +45,13 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
 
-__all__ = [
-    "AsyncBackend",
-    "AsyncEventStore",
-    "AsyncOmniQ",
-    "AsyncResultStore",
-    "AsyncTaskQueue",
-    "BackendError",
-    "CancelOutcome",
-    "BackendUnavailableError",
-    "ConfigError",
-    "EventStore",
-    "EventType",
-    "OmniQ",
-    "OmniQError",
-    "PluginNotFoundError",
-    "ResultStore",
-    "Schedule",
-    "ScheduleNotFoundError",
-    "ScheduleStatus",
-    "SerializationError",
-    "SignatureError",
-    "Task",
-    "TaskCancelledError",
-    "TaskContext",
-    "TaskEvent",
-    "TaskFailedError",
-    "TaskNotFoundError",
-    "TaskQueue",
-    "TaskResult",
-    "TaskStatus",
-    "TaskTimeoutError",
-    "__version__",
-    "current_task",
-]
+__all__ = ["AsyncBackend", "AsyncEventStore", "AsyncOmniQ", "AsyncResultStore", "AsyncTaskQueue",
+           "BackendError", "CancelOutcome", "BackendUnavailableError", "ConfigError", "EventStore",
+           "EventType", "OmniQ", "OmniQError", "PluginNotFoundError", "ResultStore", "Schedule",
+           "ScheduleNotFoundError", "ScheduleStatus", "SerializationError", "SignatureError",
+           "Task", "TaskCancelledError", "TaskContext", "TaskEvent", "TaskFailedError",
+           "TaskNotFoundError", "TaskQueue", "TaskResult", "TaskStatus", "TaskTimeoutError",
+           "__version__", "current_task"]
 
 
 def __getattr__(name: str) -> object:

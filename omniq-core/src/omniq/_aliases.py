@@ -1,12 +1,9 @@
-"""Other spellings of public names, all in one place.
+"""Other spellings of public names, all in one place (``docs/architecture.md`` lists them).
 
-OmniQ names one thing one way: stores are ``...Store`` (``SQLiteResultStore``), task queues
-``...TaskQueue``, PostgreSQL's classes ``Postgres...``. The spellings of the seed documents and
-of earlier releases stay importable from the facade modules (``omniq.queue``,
-``omniq.storage``, ``omniq.workers``, ``omniq.models``, ``omniq.backend``): a name they do not
-define is turned into its canonical spelling here and looked up again. So
-``from omniq.storage import SQLiteResultStorage`` gives ``SQLiteResultStore``, for any
-plugin's classes, a third party's included. ``docs/architecture.md`` lists the same rules.
+The spellings of the seed documents and of earlier releases stay importable from the facade
+modules: a name they do not define is turned into its canonical spelling here and looked up
+again, so ``from omniq.storage import SQLiteResultStorage`` gives ``SQLiteResultStore``, for
+any plugin's classes, a third party's included.
 """
 
 from __future__ import annotations

@@ -96,8 +96,6 @@ def backend(spec: Any, *, project_name: str, secret_key: str | None = None,
         return as_async(spec)
     try:
         cls = plugins.resolve("backend", spec)
-    except ConfigError:
-        raise
     except LookupError:
         plugins.lookup("task_queue", spec)  # raises the install hint if nothing provides it
         return None

@@ -13,29 +13,20 @@ from omniq.plugins import Register, hookimpl
 
 @hookimpl
 def omniq_register_task_queues(register: Register) -> None:
-    register(
-        "memory",
-        "omniq.queue.memory:AsyncMemoryTaskQueue",
-        exports=["MemoryTaskQueue", "MemoryTaskQueueConfig"],
-    )
+    register("memory", "omniq.queue.memory:AsyncMemoryTaskQueue",
+             exports=["MemoryTaskQueue", "MemoryTaskQueueConfig"])
 
 
 @hookimpl
 def omniq_register_result_stores(register: Register) -> None:
-    register(
-        "memory",
-        "omniq.storage.memory:AsyncMemoryResultStore",
-        exports=["MemoryResultStore", "MemoryResultStoreConfig"],
-    )
+    register("memory", "omniq.storage.memory:AsyncMemoryResultStore",
+             exports=["MemoryResultStore", "MemoryResultStoreConfig"])
 
 
 @hookimpl
 def omniq_register_event_stores(register: Register) -> None:
-    register(
-        "memory",
-        "omniq.storage.memory:AsyncMemoryEventStore",
-        exports=["MemoryEventStore", "MemoryEventStoreConfig"],
-    )
+    register("memory", "omniq.storage.memory:AsyncMemoryEventStore",
+             exports=["MemoryEventStore", "MemoryEventStoreConfig"])
 
 
 @hookimpl
@@ -47,15 +38,7 @@ def omniq_register_backends(register: Register) -> None:
 @hookimpl
 def omniq_register_workers(register: Register) -> None:
     register("async", "omniq.workers._asyncio:AsyncioWorker", exports=["AsyncWorker"])
-    register(
-        "thread_pool",
-        "omniq.workers._threads:AsyncThreadPoolWorker",
-        aliases=["thread", "threads"],
-        exports=["ThreadPoolWorker",],
-    )
-    register(
-        "process_pool",
-        "omniq.workers._processes:AsyncProcessPoolWorker",
-        aliases=["process", "processes"],
-        exports=["ProcessPoolWorker",],
-    )
+    register("thread_pool", "omniq.workers._threads:AsyncThreadPoolWorker",
+             aliases=["thread", "threads"], exports=["ThreadPoolWorker"])
+    register("process_pool", "omniq.workers._processes:AsyncProcessPoolWorker",
+             aliases=["process", "processes"], exports=["ProcessPoolWorker"])

@@ -86,12 +86,8 @@ class AsyncComponent:
     def from_dict(cls, config: Mapping[str, Any], *, source: str | None = None) -> Self:
         """Build from keyword arguments in a mapping; unknown keys are a ConfigError."""
         if not isinstance(config, Mapping):
-            raise ConfigError(
-                f"{cls.__name__} config must be a mapping",
-                value=config,
-                expected="a mapping of constructor arguments",
-                source=source,
-            )
+            raise ConfigError(f"{cls.__name__} config must be a mapping", value=config,
+                              expected="a mapping of constructor arguments", source=source)
         _check_parameters(cls, config, source)
         return cls(**dict(config))
 
@@ -118,14 +114,10 @@ class AsyncComponent:
         """This kind of component, built by a backend bundle (``TaskQueue.from_backend(b)``)."""
         from ._sync import as_async
 
-        bundle = as_async(backend)
-        build = {"task_queue": bundle.create_task_queue,
-                 "result_store": bundle.create_result_store,
-                 "event_store": bundle.create_event_store}.get(cls.kind)
-        if build is None:
+        if cls.kind not in ("task_queue", "result_store", "event_store"):
             raise ConfigError(f"{cls.__name__} cannot be built from a backend",
                               value=backend, expected="a task queue, result or event store")
-        return build(**overrides)
+        return getattr(as_async(backend), f"create_{cls.kind}")(**overrides)
 
 
 def _check_parameters(cls: type, config: Mapping[str, Any], source: str | None) -> None:
@@ -134,10 +126,6 @@ def _check_parameters(cls: type, config: Mapping[str, Any], source: str | None) 
         return
     unknown = sorted(set(config) - set(params))
     if unknown:
-        raise ConfigError(
-            f"unknown option(s) for {cls.__name__}: {', '.join(unknown)}",
-            field=unknown[0],
-            value=config[unknown[0]],
-            expected=f"one of {', '.join(sorted(p for p in params if p != 'self'))}",
-            source=source,
-        )
+        raise ConfigError(f"unknown option(s) for {cls.__name__}: {', '.join(unknown)}",
+                          field=unknown[0], value=config[unknown[0]], source=source,
+                          expected=f"one of {', '.join(sorted(p for p in params if p != 'self'))}")

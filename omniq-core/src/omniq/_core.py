@@ -59,20 +59,11 @@ class AsyncOmniQ:
         **kwargs: Connection settings for the backend (``url=``, ``host=``, ``base_dir=`` ...).
     """
 
-    def __init__(
-        self,
-        project_name: str | None = None,
-        backend_type: str | None = None,
-        backend: Any = None,
-        task_queue: Any = None,
-        result_store: Any = None,
-        event_store: Any = None,
-        queues: Sequence[str] | None = None,
-        worker_type: str | None = None,
-        worker_config: Mapping[str, Any] | None = None,
-        secret_key: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, project_name: str | None = None, backend_type: str | None = None,
+                 backend: Any = None, task_queue: Any = None, result_store: Any = None,
+                 event_store: Any = None, queues: Sequence[str] | None = None,
+                 worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None,
+                 secret_key: str | None = None, **kwargs: Any) -> None:
         # Logging is the application's (or the CLI's) to configure, never the library's.
         self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
         self.worker_type = worker_type
@@ -122,7 +113,7 @@ class AsyncOmniQ:
     def _component(self, kind: str, spec: Any) -> Any:
         """A store from ``spec``; the bare type name of our backend means "the backend's own",
         so it shares the backend's connection settings."""
-        if self.backend is not None and isinstance(spec, str) and _has_backend(spec) \
+        if self.backend is not None and isinstance(spec, str) and _has_type("backend", spec) \
                 and plugins.resolve("backend", spec) is type(self.backend):
             return getattr(self.backend, f"create_{kind}")()
         return _assembly.component(kind, spec, **self._ident)
@@ -154,7 +145,7 @@ class AsyncOmniQ:
         }
         queue = config.task_queue
         if queue is not None and queue.type and not queue.url and not config.backend_type \
-                and _has_backend(queue.type):
+                and _has_type("backend", queue.type):
             # `task_queue: {type: sqlite, config: {...}}` alone: the same engine for all three.
             check_options(plugins.resolve("backend", queue.type), queue.config,
                           what=f"the {queue.type} backend", field_prefix="task_queue.config.",
@@ -288,15 +279,9 @@ class AsyncOmniQ:
             await self.result_store.delete(task_id)
         return await self.task_queue.requeue(task_id)
 
-    async def get_result(
-        self,
-        task_id: str | None = None,
-        timeout: float | None = None,
-        poll_interval: float = 0.1,
-        *,
-        schedule_id: str | None = None,
-        kind: Literal["latest", "all"] = "latest",
-    ) -> Any:
+    async def get_result(self, task_id: str | None = None, timeout: float | None = None,
+                         poll_interval: float = 0.1, *, schedule_id: str | None = None,
+                         kind: Literal["latest", "all"] = "latest") -> Any:
         """The value of a task, waiting up to ``timeout`` seconds (None: as long as it takes).
 
         With ``schedule_id``, the values of that schedule's runs: ``kind="latest"`` (with a
@@ -398,10 +383,6 @@ class AsyncOmniQ:
     @property
     def worker(self) -> Any:
         return self._worker
-
-
-def _has_backend(type_name: str) -> bool:
-    return _has_type("backend", type_name)
 
 
 def _has_type(kind: str, type_name: str) -> bool:

@@ -2,11 +2,8 @@
 
 ``omniq.queue``, ``omniq.storage``, ``omniq.workers``, ``omniq.backend``, ``omniq.backends`` and
 ``omniq.models`` keep the seeds' imports working (``from omniq.queue import SQLiteTaskQueue``)
-without the core importing any plugin: each ends with::
-
-    __getattr__ = facade_getattr(__name__, globals())
-
-and an unknown class name is looked up among the exports of the installed plugins.
+without the core importing any plugin: an unknown class name is looked up among the exports of
+the installed plugins.
 """
 
 from __future__ import annotations
@@ -24,20 +21,13 @@ _CLASS_NAME_RE = re.compile(r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\Z")
 
 
 def facade_getattr(module_name: str, namespace: dict[str, Any]) -> Callable[[str], object]:
-    """Build a PEP 562 module ``__getattr__`` that resolves class names through the plugins.
+    """A PEP 562 ``__getattr__`` for the module ``module_name`` (``namespace``: its globals,
+    where each resolved class is cached) that returns the class an installed plugin exports.
 
-    Args:
-        module_name: The facade module's ``__name__``, for error messages.
-        namespace: The facade module's ``globals()``; a resolved class is cached there, so the
-            registry is consulted once per name.
-
-    Returns:
-        The ``__getattr__`` function. For a plausible class name it returns the class exported
-        by an installed plugin. When none exports it and the name belongs to one of OmniQ's own
-        plugins (``SQLiteTaskQueue``), it raises
-        :class:`~omniq.exceptions.PluginNotFoundError` with the ``pip install`` line, so
-        ``from omniq.queue import SQLiteTaskQueue`` shows the hint rather than a bare "cannot
-        import name". Any other miss is an :class:`AttributeError`.
+    A class of one of OmniQ's own plugins that is not installed (``SQLiteTaskQueue``) raises
+    PluginNotFoundError with the ``pip install`` line, so ``from omniq.queue import
+    SQLiteTaskQueue`` shows the hint rather than a bare "cannot import name"; any other miss is
+    an AttributeError.
     """
 
     def __getattr__(name: str) -> object:

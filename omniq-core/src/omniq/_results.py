@@ -44,12 +44,8 @@ def _failed(task_id: str, error: ErrorInfo | None) -> TaskFailedError:
 async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStore | None,
                          task_id: str, timeout: float | None = None,
                          poll_interval: float = 0.05) -> Any:
-    """The value of ``task_id``, waiting up to ``timeout`` seconds (None: no limit).
-
-    Raises ``TaskFailedError`` (with the remote type, message and traceback),
-    ``TaskCancelledError`` for a cancelled or expired task, ``TaskNotFoundError`` for an
-    unknown id and ``TaskTimeoutError`` (a ``TimeoutError``) when time runs out.
-    """
+    """The value of ``task_id``, waiting up to ``timeout`` seconds (None: no limit); raises as
+    ``AsyncOmniQ.get_result`` says."""
     if results is None:
         raise ConfigError("no result store configured", field="result_store", value=None,
                           expected="a result store to read results from")

@@ -166,7 +166,7 @@ class Runner:
         return self._live > 0
 
     # -- on the loop ---------------------------------------------------------------------------
-    def _new_task(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
+    def _new_task(self, loop: asyncio.AbstractEventLoop, coro: Any,
                   **kwargs: Any) -> asyncio.Task[Any]:
         """Every task a coroutine creates on the loop, counted while it lives."""
         task = asyncio.Task(coro, loop=loop, **kwargs)
@@ -320,7 +320,7 @@ class SyncWrapper:
     """Base of every sync class; holds the async object in ``_async``.
 
     A subclass names the async class it wraps with ``twin_of=``; its methods are the forwarders
-    written by ``python -m omniq.sync._generate`` (inherited from the base of its kind), plus a
+    written by ``tools/generate_sync_forwarders.py`` (inherited from the base of its kind), plus a
     forwarder made here for each public coroutine those do not cover (a plugin's own methods).
     """
 

@@ -1,14 +1,8 @@
 """Time as backends store it: aware UTC datetimes, and float epoch seconds in columns.
 
-Public API for backend plugins (and anyone else): every time OmniQ hands a backend is
-timezone-aware, and a backend that keeps times as numbers converts them with these two
-functions, so an instant reads back as the same instant whatever its zone was::
-
-    from omniq.clock import from_epoch, to_epoch, utcnow
-
-    to_epoch(utcnow())           # 1796400000.123456
-    from_epoch(1796400000.0)     # datetime(2026, 12, 5, ..., tzinfo=UTC)
-    to_epoch(None), from_epoch(None)   # None, None: optional times stay optional
+Public API for backend plugins: every time OmniQ hands a backend is timezone-aware, and a
+backend that keeps times as numbers converts them with these two functions, so an instant
+reads back as the same instant whatever its zone was (``None`` stays ``None``).
 """
 
 from __future__ import annotations

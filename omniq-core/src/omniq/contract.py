@@ -1,13 +1,9 @@
 """The storage interface: everything a backend implements, and nothing more.
 
-OmniQ has two layers. The core (:class:`omniq.queue.AsyncTaskQueue`,
-:class:`omniq.storage.AsyncResultStore`, :class:`omniq.storage.AsyncEventStore`, the workers)
-decides every lifecycle question once: retries and backoff, dead letters, poison pills,
-dependencies, TTLs, events, schedule fires, fencing, results. A backend fills in the abstract
-methods of the three classes below with its engine's own tools and inherits the rest; it may not
-override a lifecycle method (:class:`~omniq.queue.AsyncTaskQueue` refuses such a subclass when it
-is defined). ``docs/architecture.md`` maps every call onto SQLite, PostgreSQL, Redis, NATS
-JetStream and object stores, and ``omniq.testing`` checks every rule stated here.
+The core (``AsyncTaskQueue``, the stores' base classes, the workers) decides every lifecycle
+question once; a backend fills in the abstract methods of the three classes below and may not
+override a lifecycle method. ``docs/architecture.md`` maps every call onto the engines, and
+``omniq.testing`` checks every rule stated here.
 
 Rules every implementation keeps:
 
@@ -94,9 +90,8 @@ class TaskQueueContract(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def claim(
-        self, queues: Sequence[str], *, worker_id: str, lease: float, now: datetime, limit: int = 1
-    ) -> list[Task]:
+    async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float, now: datetime,
+                    limit: int = 1) -> list[Task]:
         """Atomically take up to ``limit`` runnable tasks and lease them to ``worker_id``.
 
         Runnable: status ``pending`` or ``retrying`` and ``run_at <= now``. Order: by position of
@@ -111,13 +106,8 @@ class TaskQueueContract(abc.ABC):
         """The stored task, or None."""
 
     @abc.abstractmethod
-    async def update_task(
-        self,
-        task: Task,
-        *,
-        expect_status: Collection[TaskStatus],
-        expect_attempts: int | None = None,
-    ) -> bool:
+    async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
+                          expect_attempts: int | None = None) -> bool:
         """Replace the stored task by ``task`` if its stored status is in ``expect_status`` and
         (when given) its stored ``attempts`` equals ``expect_attempts``; atomically.
 
@@ -126,20 +116,13 @@ class TaskQueueContract(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def list_tasks(
-        self,
-        *,
-        queue_name: str | None = None,
-        status: TaskStatus | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Task]:
+    async def list_tasks(self, *, queue_name: str | None = None, status: TaskStatus | None = None,
+                         limit: int = 100, offset: int = 0) -> list[Task]:
         """Tasks filtered by queue and status, oldest id first."""
 
     @abc.abstractmethod
-    async def count_tasks(
-        self, *, queue_name: str | None = None, status: TaskStatus | None = None
-    ) -> int:
+    async def count_tasks(self, *, queue_name: str | None = None,
+                          status: TaskStatus | None = None) -> int:
         """How many tasks match; cheap enough to call from a dashboard."""
 
     @abc.abstractmethod
@@ -155,10 +138,8 @@ class TaskQueueContract(abc.ABC):
         """Remove tasks (and their dependency index entries); returns how many existed."""
 
     # -- optional: faster forms of the above ---------------------------------------------------
-    async def finish_tasks(
-        self, updates: Sequence[tuple[Task, int]],
-        results: Sequence[ResultRecord | None] | None = None,
-    ) -> list[Finished]:
+    async def finish_tasks(self, updates: Sequence[tuple[Task, int]],
+                           results: Sequence[ResultRecord | None] | None = None) -> list[Finished]:
         """Write finished attempts as one batch; *optional* (default: one
         :meth:`update_task` each).
 
@@ -215,9 +196,8 @@ class TaskQueueContract(abc.ABC):
         """
         await anyio.sleep(timeout)
 
-    async def claim_when_ready(
-        self, queues: Sequence[str], *, worker_id: str, lease: float, limit: int, timeout: float
-    ) -> list[Task]:
+    async def claim_when_ready(self, queues: Sequence[str], *, worker_id: str, lease: float,
+                               limit: int, timeout: float) -> list[Task]:
         """Wait as :meth:`wait_for_work` does, then :meth:`claim` as of the time it woke.
 
         What an idle worker calls; *optional*: engines that can send the claim with the wait,
@@ -319,16 +299,9 @@ class EventStoreContract(abc.ABC):
         """Store a batch of events."""
 
     @abc.abstractmethod
-    async def query(
-        self,
-        *,
-        task_id: str | None = None,
-        schedule_id: str | None = None,
-        type: EventType | str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[TaskEvent]:
+    async def query(self, *, task_id: str | None = None, schedule_id: str | None = None,
+                    type: EventType | str | None = None, since: datetime | None = None,
+                    until: datetime | None = None, limit: int = 1000) -> list[TaskEvent]:
         """Events matching every given filter, in time order (ties by id)."""
 
     @abc.abstractmethod

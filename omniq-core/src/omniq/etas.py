@@ -1,14 +1,8 @@
 """Future etas remembered per key: what an idle worker wakes up for without polling.
 
 Public API for backend plugins. Engines that learn of delayed tasks as they are written (a
-NOTIFY payload, this process's own writes) keep them here; ``wait_for_work`` ends its wait at
-the earliest one still ahead::
-
-    from omniq.etas import Etas
-
-    etas = Etas()
-    etas.add(("my_project", "default"), task.run_at.timestamp())
-    etas.next([("my_project", "default")])   # earliest eta still ahead, or None
+NOTIFY payload, this process's own writes) keep them here (``etas.add(key, epoch_seconds)``);
+``wait_for_work`` ends its wait at ``etas.next(keys)``, the earliest one still ahead.
 """
 
 from __future__ import annotations

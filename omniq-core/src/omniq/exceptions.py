@@ -19,16 +19,9 @@ class ConfigError(OmniQError, ValueError):
     The message names the field, the value given and what was expected.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        field: str | None = None,
-        value: object = None,
-        expected: str | None = None,
-        source: str | None = None,
-        hint: str | None = None,
-    ) -> None:
+    def __init__(self, message: str, *, field: str | None = None, value: object = None,
+                 expected: str | None = None, source: str | None = None,
+                 hint: str | None = None) -> None:
         self.message, self.hint = message, hint
         self.field, self.value, self.expected, self.source = field, value, expected, source
         parts = [message]
@@ -70,15 +63,10 @@ class TaskFailedError(OmniQError):
     No class is imported from the data; ``exc_type`` is only a name.
     """
 
-    def __init__(
-        self, task_id: str, exc_type: str, message: str, traceback: str | None = None
-    ) -> None:
-        self.task_id, self.exc_type, self.message, self.remote_traceback = (
-            task_id,
-            exc_type,
-            message,
-            traceback,
-        )
+    def __init__(self, task_id: str, exc_type: str, message: str,
+                 traceback: str | None = None) -> None:
+        self.task_id, self.exc_type, self.message = task_id, exc_type, message
+        self.remote_traceback = traceback
         super().__init__(f"task {task_id} failed: {exc_type}: {message}")
 
 
@@ -112,17 +100,6 @@ class BackendError(OmniQError):
     """The store answered, but not as expected (wrong schema, wrong key type, ...). Permanent."""
 
 
-__all__ = [
-    "BackendError",
-    "BackendUnavailableError",
-    "ConfigError",
-    "OmniQError",
-    "PluginNotFoundError",
-    "ScheduleNotFoundError",
-    "SerializationError",
-    "SignatureError",
-    "TaskCancelledError",
-    "TaskFailedError",
-    "TaskNotFoundError",
-    "TaskTimeoutError",
-]
+__all__ = ["BackendError", "BackendUnavailableError", "ConfigError", "OmniQError",
+           "PluginNotFoundError", "ScheduleNotFoundError", "SerializationError", "SignatureError",
+           "TaskCancelledError", "TaskFailedError", "TaskNotFoundError", "TaskTimeoutError"]

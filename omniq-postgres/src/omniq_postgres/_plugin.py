@@ -7,34 +7,31 @@ from __future__ import annotations
 
 from omniq.plugins import Register, hookimpl
 
-_ALIASES = ["postgresql"]
-_SCHEMES = ["postgres", "postgresql"]
+
+def _postgres(register: Register, target: str, *exports: str) -> None:
+    register("postgres", f"omniq_postgres.{target}", aliases=["postgresql"],
+             schemes=["postgres", "postgresql"], exports=exports)
 
 
 @hookimpl
 def omniq_register_task_queues(register: Register) -> None:
-    register("postgres", "omniq_postgres.queue:AsyncPostgresTaskQueue", aliases=_ALIASES,
-             schemes=_SCHEMES,
-             exports=["PostgresTaskQueue", "PostgresTaskQueueConfig"])
+    _postgres(register, "queue:AsyncPostgresTaskQueue", "PostgresTaskQueue",
+              "PostgresTaskQueueConfig")
 
 
 @hookimpl
 def omniq_register_result_stores(register: Register) -> None:
-    register("postgres", "omniq_postgres.results:AsyncPostgresResultStore", aliases=_ALIASES,
-             schemes=_SCHEMES,
-             exports=["PostgresResultStore", "PostgresResultStoreConfig"])
+    _postgres(register, "results:AsyncPostgresResultStore", "PostgresResultStore",
+              "PostgresResultStoreConfig")
 
 
 @hookimpl
 def omniq_register_event_stores(register: Register) -> None:
-    register("postgres", "omniq_postgres.events:AsyncPostgresEventStore", aliases=_ALIASES,
-             schemes=_SCHEMES,
-             exports=["PostgresEventStore",
-                      "PostgresEventStoreConfig"])
+    _postgres(register, "events:AsyncPostgresEventStore", "PostgresEventStore",
+              "PostgresEventStoreConfig")
 
 
 @hookimpl
 def omniq_register_backends(register: Register) -> None:
-    register("postgres", "omniq_postgres.backend:AsyncPostgresBackend", aliases=_ALIASES,
-             schemes=_SCHEMES,
-             exports=["PostgresBackend", "PostgresBackendConfig"])
+    _postgres(register, "backend:AsyncPostgresBackend", "PostgresBackend",
+              "PostgresBackendConfig")

@@ -16,13 +16,8 @@ from .results import AsyncPostgresResultStore
 
 
 class AsyncPostgresBackend(AsyncBackend):
-    """PostgreSQL for tasks, results and events.
-
-    Takes the connection arguments of :class:`~omniq_postgres.AsyncPostgresTaskQueue`
-    (``url``/``dsn``, ``host``, ``port``, ``username``, ``password``, ``database``, ``schema``,
-    ``pool``, ``min_size``, ``max_size``, ``connect_timeout``, ``auto_migrate``,
-    ``server_settings``) and hands them to each component it builds.
-    """
+    """PostgreSQL for tasks, results and events: takes the connection arguments of
+    :class:`~omniq_postgres.AsyncPostgresTaskQueue` and hands them to each component."""
 
     config_class = PostgresBackendConfig
     task_queue_class = AsyncPostgresTaskQueue
@@ -52,6 +47,4 @@ class PostgresBackend(Backend, twin_of=AsyncPostgresBackend):
     """Blocking twin of :class:`AsyncPostgresBackend`."""
 
 
-
-__all__ = ["AsyncPostgresBackend", "PostgresBackend",
-           "PostgresBackendConfig"]
+__all__ = ["AsyncPostgresBackend", "PostgresBackend", "PostgresBackendConfig"]

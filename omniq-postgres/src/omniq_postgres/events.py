@@ -20,13 +20,8 @@ _decode = msgspec.json.Decoder(TaskEvent).decode
 
 
 class AsyncPostgresEventStore(PostgresComponent, AsyncEventStore):
-    """Events in PostgreSQL, in the schema ``omniq_<project_name>``.
-
-    Takes the connection arguments of :class:`~omniq_postgres.AsyncPostgresTaskQueue`
-    (``url``/``dsn``, ``host``, ``port``, ``username``, ``password``, ``database``, ``schema``,
-    ``pool``, ``min_size``, ``max_size``, ``connect_timeout``, ``auto_migrate``,
-    ``server_settings``).
-    """
+    """Events in PostgreSQL, in the schema ``omniq_<project_name>``, with the connection
+    arguments of :class:`~omniq_postgres.AsyncPostgresTaskQueue`."""
 
     config_class = PostgresEventStoreConfig
     component = "events"
@@ -82,6 +77,4 @@ class PostgresEventStore(EventStore, twin_of=AsyncPostgresEventStore):
     """Blocking twin of :class:`AsyncPostgresEventStore`."""
 
 
-
-__all__ = ["AsyncPostgresEventStore", "PostgresEventStore",
-           "PostgresEventStoreConfig"]
+__all__ = ["AsyncPostgresEventStore", "PostgresEventStore", "PostgresEventStoreConfig"]

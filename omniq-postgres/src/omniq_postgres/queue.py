@@ -402,5 +402,4 @@ class PostgresTaskQueue(TaskQueue, twin_of=AsyncPostgresTaskQueue):
     """Blocking twin of :class:`AsyncPostgresTaskQueue`."""
 
 
-
-__all__ = [ "AsyncPostgresTaskQueue", "PostgresTaskQueue", "PostgresTaskQueueConfig"]
+__all__ = ["AsyncPostgresTaskQueue", "PostgresTaskQueue", "PostgresTaskQueueConfig"]

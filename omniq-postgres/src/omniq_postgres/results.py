@@ -53,13 +53,9 @@ def _payloads(rows: Sequence[tuple[str, bytes, Any, Any, Any]]) -> list[str]:
 
 
 class AsyncPostgresResultStore(PostgresComponent, AsyncResultStore):
-    """Results in PostgreSQL, in the schema ``omniq_<project_name>``.
-
-    Takes the connection arguments of :class:`~omniq_postgres.AsyncPostgresTaskQueue`
-    (``url``/``dsn``, ``host``, ``port``, ``username``, ``password``, ``database``, ``schema``,
-    ``pool``, ``min_size``, ``max_size``, ``connect_timeout``, ``auto_migrate``,
-    ``server_settings``). Expired results are hidden at once and deleted by ``purge``.
-    """
+    """Results in PostgreSQL, in the schema ``omniq_<project_name>``, with the connection
+    arguments of :class:`~omniq_postgres.AsyncPostgresTaskQueue`. Expired results are hidden at
+    once and deleted by ``purge``."""
 
     config_class = PostgresResultStoreConfig
     statement_files = ("results.sql",)
@@ -151,9 +147,4 @@ class PostgresResultStore(ResultStore, twin_of=AsyncPostgresResultStore):
     """Blocking twin of :class:`AsyncPostgresResultStore`."""
 
 
-
-__all__ = [
-    "AsyncPostgresResultStore",
-    "PostgresResultStore",
-    "PostgresResultStoreConfig",
-]
+__all__ = ["AsyncPostgresResultStore", "PostgresResultStore", "PostgresResultStoreConfig"]

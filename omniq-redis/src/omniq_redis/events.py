@@ -116,11 +116,8 @@ class AsyncRedisEventStore(RedisConnection, AsyncEventStore):
                 return removed
 
 
-
-
 class RedisEventStore(EventStore, twin_of=AsyncRedisEventStore):
     """Blocking twin of :class:`AsyncRedisEventStore`."""
-
 
 
 __all__ = ["AsyncRedisEventStore", "RedisEventStore", "RedisEventStoreConfig"]

@@ -429,11 +429,8 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
                 "retries": self._retries}
 
 
-
-
 class RedisTaskQueue(TaskQueue, twin_of=AsyncRedisTaskQueue):
     """Blocking twin of :class:`AsyncRedisTaskQueue`."""
-
 
 
 __all__ = [ "AsyncRedisTaskQueue", "RedisTaskQueue",

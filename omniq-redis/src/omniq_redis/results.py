@@ -249,11 +249,8 @@ def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
         cache.popitem(last=False)
 
 
-
-
 class RedisResultStore(ResultStore, twin_of=AsyncRedisResultStore):
     """Blocking twin of :class:`AsyncRedisResultStore`."""
-
 
 
 __all__ = ["AsyncRedisResultStore", "RedisResultStore", "RedisResultStoreConfig"]

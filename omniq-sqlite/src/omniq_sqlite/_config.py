@@ -7,11 +7,8 @@ from omniq.models import ConfigStruct
 
 
 class _SQLiteConnectionConfig(ConfigStruct, kw_only=True):
-    """Where the database is and how long to wait for its write lock.
-
-    Each component's config (``SQLiteTaskQueueConfig``, ``SQLiteResultStoreConfig``,
-    ``SQLiteEventStoreConfig``, ``SQLiteBackendConfig``) subclasses this and adds its own.
-    """
+    """Where the database is and how long to wait for its write lock; each component's
+    config struct subclasses this."""
 
     project_name: str | None = None
     url: str | None = None

@@ -1,10 +1,6 @@
-"""Where a component's database is, and the one connection per file a process shares.
-
-:func:`resolve_path` turns the constructor forms of the seeds (``database_path=``,
-``base_dir=``, ``url="sqlite:///..."``, nothing at all) into one absolute path or
-``":memory:"``; :func:`acquire` hands every component of this process that names the same
-file the same open :class:`~._db.Database`, and the last :func:`release` closes it.
-"""
+"""Where a component's database is, and the one connection per file a process shares: every
+component of this process that names the same file gets the same open :class:`~._db.Database`
+from :func:`acquire`, and the last :func:`release` closes it."""
 
 from __future__ import annotations
 
@@ -26,9 +22,8 @@ def resolve_path(project: str, *, url: str | None, database_path: str | os.PathL
 
     ``url`` (``sqlite:///relative.db``, ``sqlite:////abs.db``, ``sqlite:///:memory:``) or
     ``database_path`` name the file (relative to ``base_dir`` when given); otherwise it is
-    ``<base_dir>/<project>.db`` with ``base_dir`` defaulting to the ``BASE_DIR`` setting, so
-    the queue, results and events of a project share one file beside the project.
-    """
+    ``<base_dir>/<project>.db`` (``base_dir`` defaults to the ``BASE_DIR`` setting), so a
+    project's queue, results and events share one file beside the project."""
     if url is not None and database_path is not None:
         raise ConfigError("give url or database_path, not both", field="url", value=url)
     if url is not None:
@@ -92,17 +87,26 @@ async def release(db: Database) -> None:
     """Give back a database from :func:`acquire`; the last user closes it."""
     with _registry_lock:
         db.users -= 1
-        last = db.users <= 0
-        if last:
-            key = (os.getpid(), db.path)
-            if _registry.get(key) is db:
-                del _registry[key]
-    if last:
-        await db.close()
+        if db.users > 0:
+            return
+        if _registry.get((os.getpid(), db.path)) is db:
+            del _registry[(os.getpid(), db.path)]
+    await db.close()
 
 
 class SQLiteConnected:
-    """Mixin of the three components: where their database is, and connecting to it."""
+    """Mixin of the three components: where their database is, and connecting to it.
+
+    Args:
+        project_name: Namespace of this project's rows, and the default file name.
+        url: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``sqlite:///:memory:``.
+        database_path: Path of the database file, or ``":memory:"``.
+        base_dir: Directory of ``<project_name>.db`` when no path is given (default: the
+            ``BASE_DIR`` setting, ``.omniq`` in the current directory); also the base of a
+            relative ``database_path``.
+        busy_timeout: Seconds to wait for another process's write lock before giving up.
+        secret_key: Signing key.
+    """
 
     #: The schema component this class owns: "tasks", "results" or "events".
     schema: ClassVar[str] = ""
@@ -112,9 +116,7 @@ class SQLiteConnected:
                  url: str | None = None, database_path: str | os.PathLike[str] | None = None,
                  base_dir: str | os.PathLike[str] | None = None,
                  busy_timeout: float | None = None) -> None:
-        # The constructor of the result and event stores (the queue, which also takes
-        # `queues`, has its own): the component base that follows in the MRO
-        # (AsyncResultStore, AsyncEventStore) takes the project and key.
+        # The stores' constructor (the queue has its own, with `queues`).
         super().__init__(project_name=project_name, secret_key=secret_key)  # type: ignore[call-arg]
         self._locate(url, database_path, base_dir, busy_timeout)
 

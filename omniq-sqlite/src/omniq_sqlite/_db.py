@@ -1,20 +1,15 @@
 """An open SQLite database: one connection per file per process, and how work runs on it.
 
-Why one connection: the queue, result store and event store of a project usually live in one
-file, and several ``OmniQ`` objects of one process may open it too. Sharing one connection
-means in-process writers take turns instead of spinning on the file lock, and ``:memory:``
-works at all (each connection would see its own empty database). Other processes use their
-own connections; WAL mode, short ``BEGIN IMMEDIATE`` transactions and a busy timeout make
+Why one connection: a project's queue, result store and event store usually share a file, and
+so may several ``OmniQ`` objects of one process. With one connection in-process writers take
+turns instead of spinning on the file lock, and ``:memory:`` works at all. Other processes use
+their own connections; WAL mode, short ``BEGIN IMMEDIATE`` transactions and a busy timeout make
 that safe.
 
-Each operation is one function of the raw connection (a whole transaction). It runs inline on
-the caller's event loop when it cannot block, else in the thread aiosqlite runs the
-connection in (see :class:`Database`). That uses aiosqlite's ``Connection._execute``, its
-primitive for running a call in its thread, pinned by the ``aiosqlite<0.23`` range of this
-distribution.
-
-Opening reads before it writes: a file that is not SQLite (or is corrupt) fails the first
-read, and a schema newer than this release is refused, both before anything is written.
+Work that must not run on the event loop goes to aiosqlite's thread through
+``Connection._execute``, its primitive for running a call there, pinned by the
+``aiosqlite<0.23`` range of this distribution. Opening reads before it writes: a file that is
+not SQLite (or is corrupt), or a schema newer than this release, is refused untouched.
 """
 
 from __future__ import annotations
@@ -25,7 +20,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,8 +28,8 @@ import aiosqlite
 from omniq.etas import Etas
 from omniq.exceptions import BackendError, BackendUnavailableError
 
-from . import _schema
-from ._signal import Listener, Signal
+from . import _sql
+from ._signal import Signal
 from ._wakeups import WakeChannel, kind_of
 
 T = TypeVar("T")
@@ -45,6 +40,8 @@ FALLBACK_POLL = 0.002
 #: Commits between two background WAL checkpoints (a large batch counts as this many).
 CHECKPOINT_EVERY = 100
 DEFAULT_BUSY_TIMEOUT = 30.0
+#: Batches larger than this are written from the connection's thread, not the event loop.
+HEAVY = 200
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _INVALID = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
 
@@ -95,12 +92,10 @@ class Database:
     """One open SQLite database, shared by the components of this process that use it.
 
     Every operation is one function of the raw connection (a whole transaction). It runs
-    inline on the caller's event loop when the connection is free and the file is not locked
-    by another process: an indexed statement takes microseconds, a hop to another thread and
-    back ~100 us, which would dominate enqueue-to-result latency. Anything that may have to
-    wait (another process holds the write lock) or is large (``heavy``) runs in aiosqlite's
-    thread instead, where waiting blocks no event loop. One lock keeps the connection used by
-    one thread at a time.
+    inline on the caller's event loop when the connection is free and the file unlocked (a
+    statement takes microseconds, a hop to another thread ~100 us); what may wait for another
+    process's lock, or is ``heavy``, runs in aiosqlite's thread. One lock keeps the connection
+    used by one thread at a time.
     """
 
     def __init__(self, path: str, busy_timeout: float) -> None:
@@ -126,13 +121,6 @@ class Database:
         return self.path == MEMORY
 
     # -- wake-ups ------------------------------------------------------------------------------
-    def listen(self, keys: Iterable[tuple[str, ...]]) -> Listener:
-        """Register a waiter for ``keys`` (before checking the database)."""
-        keys = list(keys)
-        if self.wake is not None and keys:
-            self.wake.listen(kind_of(keys[0]))
-        return self.signal.listen(keys)
-
     def notify(self, keys: Iterable[tuple[str, ...]]) -> None:
         """Wake waiters of ``keys`` here and in the other processes using this file."""
         keys = list(keys)
@@ -143,14 +131,14 @@ class Database:
 
     async def wait(self, keys: Iterable[tuple[str, ...]], timeout: float,
                    check: Callable[[], Awaitable[T | None]], max_poll: float = 0.1) -> T | None:
-        """``check()``'s first truthy value, or None after ``timeout`` seconds.
-
-        It checks at once, whenever ``keys`` are notified (by this process or, through the
-        wake channel, another), and whenever another connection has committed: that fallback
-        polls ``PRAGMA data_version`` (microseconds) every 2 ms, backing off to ``max_poll``.
-        """
-        deadline = time.monotonic() + timeout
-        listener = self.listen(keys)
+        """``check()``'s first truthy value, or None after ``timeout`` seconds. It checks at
+        once, whenever ``keys`` are notified (by any process using the file), and whenever
+        another connection has committed: that fallback polls ``PRAGMA data_version`` every
+        2 ms, backing off to ``max_poll``."""
+        deadline, keys = time.monotonic() + timeout, list(keys)
+        if self.wake is not None and keys:
+            self.wake.listen(kind_of(keys[0]))
+        listener = self.signal.listen(keys)  # before the first check: no notify is missed
         try:
             version = None if self.is_memory else await self.data_version()
             found = await check()
@@ -191,20 +179,16 @@ class Database:
 
     def _check_and_configure(self, conn: sqlite3.Connection) -> None:
         # Reads first: a non-SQLite or corrupt file fails here, before anything is written.
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "omniq_schema_version" in tables:
-            for component, version in conn.execute(_schema.ALL_VERSIONS):
-                if component in _schema.MIGRATIONS:  # tables of components we don't know
-                    _schema.migration_steps(component, version, self.where)  # raises if newer
-        if not self.is_memory:
-            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-            if str(mode).lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+        for component, version in _sql.stored_versions(conn).items():
+            if component in _sql.MIGRATIONS:  # tables of components we don't know
+                _sql.migration_steps(component, version, self.where)  # raises if newer
         # NORMAL in WAL mode: a crashed process loses nothing; a power cut may lose the last
         # commits but never corrupts the file. FULL (fsync per commit) is ~10x slower.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA temp_store = MEMORY")
         if not self.is_memory:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
             # Checkpoints run on their own connection in the background (see _wrote): copying
             # the WAL into the file (and its fsync) then never stalls a commit or the loop.
             conn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -312,6 +296,14 @@ class Database:
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         return await self._call(_fetchall, sql, tuple(params))
 
+    async def execute(self, sql: str, params: Sequence[Any], *, heavy: bool = False) -> int:
+        """One statement in its own write transaction; how many rows it changed."""
+        return await self.write(_rowcount, sql, params, heavy=heavy)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement per row, in one write transaction."""
+        await self.write(sqlite3.Connection.executemany, sql, rows, heavy=len(rows) > HEAVY)
+
     async def data_version(self) -> int:
         """Changes whenever another connection (another process) commits to the file."""
         return await self._call(_data_version)
@@ -327,30 +319,28 @@ def _fetchall(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> li
     return conn.execute(sql, params).fetchall()
 
 
+def _rowcount(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+    return conn.execute(sql, params).rowcount
+
+
 def _data_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
-def _stored_version(conn: sqlite3.Connection, component: str) -> int | None:
-    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
-                          "AND name='omniq_schema_version'").fetchone()
-    if not exists:
-        return None
-    row = conn.execute(_schema.GET_VERSION, (component,)).fetchone()
-    return None if row is None else int(row[0])
-
-
 def _migrate(conn: sqlite3.Connection, component: str, where: str) -> None:
-    if not _schema.migration_steps(component, _stored_version(conn, component), where):
+    def steps(conn: sqlite3.Connection) -> list[tuple[int, list[str]]]:
+        stored = _sql.stored_versions(conn).get(component)
+        return _sql.migration_steps(component, stored, where)
+
+    if not steps(conn):
         return  # up to date: nothing written
 
     def upgrade(conn: sqlite3.Connection) -> None:
+        conn.execute(_sql.VERSION_SQL["create_table"])
         # Again under the write lock: another process may have upgraded it meanwhile.
-        steps = _schema.migration_steps(component, _stored_version(conn, component), where)
-        conn.execute(_schema.VERSION_TABLE)
-        for version, statements in steps:
+        for version, statements in steps(conn):
             for statement in statements:
                 conn.execute(statement)
-            conn.execute(_schema.SET_VERSION, (component, version))
+            conn.execute(_sql.VERSION_SQL["set_version"], (component, version))
 
     transaction(conn, upgrade)

@@ -4,32 +4,29 @@ from __future__ import annotations
 
 from omniq.plugins import Register, hookimpl
 
-_SCHEMES = ["sqlite"]
+
+def _sqlite(register: Register, target: str, *exports: str) -> None:
+    register("sqlite", f"omniq_sqlite.{target}", aliases=["sqlite3"], schemes=["sqlite"],
+             exports=exports)
 
 
 @hookimpl
 def omniq_register_task_queues(register: Register) -> None:
-    register("sqlite", "omniq_sqlite.queue:AsyncSQLiteTaskQueue", aliases=["sqlite3"],
-             schemes=_SCHEMES,
-             exports=["SQLiteTaskQueue",
-                      "SQLiteTaskQueueConfig"])
+    _sqlite(register, "queue:AsyncSQLiteTaskQueue", "SQLiteTaskQueue", "SQLiteTaskQueueConfig")
 
 
 @hookimpl
 def omniq_register_result_stores(register: Register) -> None:
-    register("sqlite", "omniq_sqlite.results:AsyncSQLiteResultStore", aliases=["sqlite3"],
-             schemes=_SCHEMES,
-             exports=["SQLiteResultStore", "AsyncSQLiteResultStore", "SQLiteResultStoreConfig"])
+    _sqlite(register, "results:AsyncSQLiteResultStore", "SQLiteResultStore",
+            "AsyncSQLiteResultStore", "SQLiteResultStoreConfig")
 
 
 @hookimpl
 def omniq_register_event_stores(register: Register) -> None:
-    register("sqlite", "omniq_sqlite.events:AsyncSQLiteEventStore", aliases=["sqlite3"],
-             schemes=_SCHEMES,
-             exports=["SQLiteEventStore", "SQLiteEventStoreConfig"])
+    _sqlite(register, "events:AsyncSQLiteEventStore", "SQLiteEventStore",
+            "SQLiteEventStoreConfig")
 
 
 @hookimpl
 def omniq_register_backends(register: Register) -> None:
-    register("sqlite", "omniq_sqlite.backend:AsyncSQLiteBackend", aliases=["sqlite3"],
-             schemes=_SCHEMES, exports=["SQLiteBackend", "SQLiteBackendConfig"])
+    _sqlite(register, "backend:AsyncSQLiteBackend", "SQLiteBackend", "SQLiteBackendConfig")

@@ -9,11 +9,9 @@ from collections.abc import Hashable, Iterable
 
 
 class Listener:
-    """A registration made *before* checking the database, so no notify falls in between.
-
-    A flag and one future instead of ``asyncio.wait_for(event.wait())``, which costs a task
-    per wait: this sits on the enqueue-to-result path of every task.
-    """
+    """A registration made *before* checking the database, so no notify falls in between; a
+    flag and one future, not ``wait_for(event.wait())`` and its task per wait (this sits on the
+    enqueue-to-result path of every task)."""
 
     def __init__(self, keys: list[Hashable]) -> None:
         self.keys = keys
@@ -42,6 +40,14 @@ class Listener:
 
     def clear(self) -> None:
         self.notified = False
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _expire(waiter: asyncio.Future[bool]) -> None:
@@ -75,10 +81,7 @@ class Signal:
     def notify(self, keys: Iterable[Hashable]) -> None:
         with self._lock:
             found = {x for k in keys for x in self._listeners.get(k, ())}
-        try:
-            here = asyncio.get_running_loop()
-        except RuntimeError:
-            here = None
+        here = running_loop()
         for listener in found:
             if listener.loop is here:
                 listener.set()  # same loop: no need to go through its self-pipe

@@ -1,13 +1,12 @@
-"""This plugin's SQL: the named statements of ``sql/*.sql`` and the parameters they take.
+"""This plugin's SQL: the named statements of ``sql/*.sql`` (``-- name: x`` blocks, each file's
+header saying what they touch), the parameters they take, and the schema's versions.
 
-Each file holds ``-- name: x`` blocks (see the file's header for what they touch); this module
-loads them once and names them, and builds the parameter tuples in the order each statement
-expects, so a statement and its column order are read in two places only: its file and here.
-A few statements have ``{...}`` slots (an ``IN`` list of variable length, optional filters)
-that the builders below fill in.
-
-The msgpack-encoded ``data`` is the truth for a task or schedule; the columns beside it are
-copies of some of its fields, written in the same statement, that queries filter and sort by.
+A component ("tasks", "results", "events") is at the version of its newest
+``sql/<component>_v<N>.sql`` file and ``omniq_schema_version`` records each one's version in a
+database. Opening a component runs the files it lacks, with the new version row, in one
+``BEGIN IMMEDIATE`` transaction: an upgrade that fails leaves the old schema as it was, and a
+database made by a newer omniq-sqlite is refused before anything is written. A new release
+adds a file; a shipped one is never edited.
 """
 
 from __future__ import annotations
@@ -21,9 +20,11 @@ from typing import Any
 
 import msgspec
 from omniq.clock import to_epoch
-from omniq.models import Schedule, Task, TaskEvent, TaskStatus
+from omniq.exceptions import BackendError
+from omniq.models import Task
 
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+_encode = msgspec.msgpack.encode
 
 
 def read_sql(filename: str) -> str:
@@ -40,7 +41,7 @@ def script(filename: str) -> list[str]:
     """The statements of a file of ``;``-terminated statements (a migration step), one by one:
     ``executescript`` would commit the transaction the step must run in."""
     found: list[str] = []
-    current = ""
+    current = ""  # the statement being read
     for line in read_sql(filename).splitlines(keepends=True):
         current += line
         if sqlite3.complete_statement(current):
@@ -54,144 +55,86 @@ def marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-# -- tasks ----------------------------------------------------------------------------------------
-
-_TASKS = statements("tasks.sql")
-INSERT_TASK = _TASKS["insert_task"]
-INSERT_DEP = _TASKS["insert_dep"]
-GET_TASK = _TASKS["get_task"]
-GET_RUNNING = _TASKS["get_running"]
-EXPIRED_LEASES = _TASKS["expired_leases"]
-DEPENDENTS = _TASKS["dependents"]
-CLAIM = _TASKS["claim"]
-SET_TASK_DATA = _TASKS["set_task_data"]
-HAS_WORK = _TASKS["has_work"]
+#: Every named statement of the components' files (the names are unique across them).
+SQL = {name: sql for file in ("tasks.sql", "schedules.sql", "results.sql", "events.sql")
+       for name, sql in statements(file).items()}
 
 
-def task_row(project: str, task: Task, data: bytes | None = None) -> tuple[Any, ...]:
-    """Parameters of :data:`INSERT_TASK` for ``task``."""
+# -- schema versions ------------------------------------------------------------------------------
+
+VERSION_SQL = statements("schema_version.sql")
+
+
+def _steps(component: str) -> dict[int, list[str]]:
+    steps: dict[int, list[str]] = {}
+    while True:
+        try:
+            steps[len(steps) + 1] = script(f"{component}_v{len(steps) + 1}.sql")
+        except FileNotFoundError:
+            return steps
+
+
+#: component -> {version: statements that bring the schema from version-1 to version}.
+MIGRATIONS: dict[str, dict[int, list[str]]] = {c: _steps(c) for c in ("tasks", "results", "events")}
+
+
+def stored_versions(conn: sqlite3.Connection) -> dict[str, int]:
+    """The version of each component this database records (none before the first)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
+                    "AND name='omniq_schema_version'").fetchone() is None:
+        return {}
+    return {component: int(v) for component, v in conn.execute(VERSION_SQL["all_versions"])}
+
+
+def migration_steps(component: str, stored: int | None,
+                    where: str) -> list[tuple[int, list[str]]]:
+    """The steps that bring ``component`` from ``stored`` (None: no schema yet) to this
+    release's version; BackendError (before anything is written) when the database was made
+    by a newer omniq-sqlite, whose schema an older release cannot know the meaning of."""
+    current, target = stored or 0, max(MIGRATIONS[component])
+    if current > target:
+        raise BackendError(f"the {component} schema in {where} is version {current}, newer "
+                           f"than this omniq-sqlite understands (version {target}); upgrade "
+                           "omniq-sqlite to open it. Nothing was written.")
+    steps = MIGRATIONS[component]
+    return [(v, steps[v]) for v in range(current + 1, target + 1)]
+
+
+# -- parameters ---------------------------------------------------------------------------------
+
+def where(project: str, *conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """A ``{where}`` slot: ``project = ?`` and each ``("column op ?", value)`` given a value."""
+    given = [(condition, value) for condition, value in conditions if value is not None]
+    return (" AND ".join(["project = ?", *(c for c, _ in given)]),
+            [project, *(value for _, value in given)])
+
+
+def with_ids(name: str, n: int) -> str:
+    """Statement ``name`` with its ``{ids}`` slots made for ``n`` ids."""
+    return SQL[name].replace("{ids}", marks(n))
+
+
+def task_row(project: str, task: Task) -> tuple[Any, ...]:
+    """Parameters of ``insert_task`` for ``task``."""
     return (project, task.id, task.queue_name, task.status.value, task.priority,
             task.run_at.timestamp(), to_epoch(task.lease_expires_at), task.attempts,
-            msgspec.msgpack.encode(task) if data is None else data)
+            _encode(task))
 
 
-def update_task_sql(n_statuses: int, fenced: bool) -> str:
-    return (_TASKS["update_task"].replace("{statuses}", marks(n_statuses))
-            .replace("{attempts}", " AND attempts = ?" if fenced else ""))
-
-
-def update_task_params(project: str, task: Task, expect_status: Sequence[TaskStatus],
-                       expect_attempts: int | None) -> tuple[Any, ...]:
-    """Parameters of :func:`update_task_sql` (``expect_status`` in a stable order)."""
+def update_task(project: str, task: Task, expect_status: Sequence[str],
+                expect_attempts: int | None) -> tuple[str, tuple[Any, ...]]:
+    """The fenced ``update_task`` statement and its parameters (``expect_status`` in a stable
+    order)."""
+    sql = (SQL["update_task"].replace("{statuses}", marks(len(expect_status)))
+           .replace("{attempts}", "" if expect_attempts is None else " AND attempts = ?"))
     params: tuple[Any, ...] = (
         task.queue_name, task.status.value, task.priority, task.run_at.timestamp(),
-        to_epoch(task.lease_expires_at), task.attempts, msgspec.msgpack.encode(task), project,
-        task.id, *(s.value if isinstance(s, TaskStatus) else str(s) for s in expect_status))
-    return params if expect_attempts is None else (*params, expect_attempts)
-
-
-def parents_among_sql(n: int) -> str:
-    """Which of ``n`` task ids have dependents (params: project, ids...)."""
-    return _TASKS["parents_among"].replace("{ids}", marks(n))
-
-
-def select_tasks(project: str, *, queue_name: str | None, status: TaskStatus | None,
-                 count: bool = False, limit: int = 100,
-                 offset: int = 0) -> tuple[str, list[Any]]:
-    """``list_tasks`` / ``count_tasks`` query and parameters."""
-    where, params = ["project = ?"], [project]
-    if queue_name is not None:
-        where.append("queue = ?")
-        params.append(queue_name)
-    if status is not None:
-        where.append("status = ?")
-        params.append(TaskStatus(status).value)
-    if count:
-        return _TASKS["count_tasks"].replace("{where}", " AND ".join(where)), params
-    return (_TASKS["list_tasks"].replace("{where}", " AND ".join(where)),
-            [*params, limit, offset])
-
-
-def delete_tasks_sql(n: int) -> tuple[str, str]:
-    """Statements removing ``n`` tasks and their dependency edges (params: project, ids...)."""
-    return (_TASKS["delete_tasks"].replace("{ids}", marks(n)),
-            _TASKS["delete_deps"].replace("{ids}", marks(n)))
-
-
-# -- schedules ------------------------------------------------------------------------------------
-
-_SCHEDULES = statements("schedules.sql")
-INSERT_SCHEDULE = _SCHEDULES["insert_schedule"]
-GET_SCHEDULE = _SCHEDULES["get_schedule"]
-LIST_SCHEDULES = _SCHEDULES["list_schedules"]
-LIST_SCHEDULES_BY_STATUS = _SCHEDULES["list_schedules_by_status"]
-UPDATE_SCHEDULE = _SCHEDULES["update_schedule"]
-DELETE_SCHEDULE = _SCHEDULES["delete_schedule"]
-DUE_SCHEDULES = _SCHEDULES["due_schedules"]
-
-
-def schedule_row(project: str, schedule: Schedule) -> tuple[Any, ...]:
-    """Parameters of :data:`INSERT_SCHEDULE`."""
-    return (project, schedule.id, schedule.status.value, to_epoch(schedule.next_run_at),
-            schedule.version, msgspec.msgpack.encode(schedule))
-
-
-def update_schedule_params(project: str, schedule: Schedule,
-                           expect_version: int) -> tuple[Any, ...]:
-    return (schedule.status.value, to_epoch(schedule.next_run_at), schedule.version,
-            msgspec.msgpack.encode(schedule), project, schedule.id, expect_version)
-
-
-# -- results --------------------------------------------------------------------------------------
-
-_RESULTS = statements("results.sql")
-PUT_RESULT = _RESULTS["put_result"]
-GET_RESULT = _RESULTS["get_result"]
-SCHEDULE_RESULTS = _RESULTS["schedule_results"]
-LATEST_SCHEDULE_RESULT = _RESULTS["latest_schedule_result"]
-DELETE_RESULT = _RESULTS["delete_result"]
-PURGE_RESULTS = _RESULTS["purge_results"]
+        to_epoch(task.lease_expires_at), task.attempts, _encode(task), project, task.id,
+        *expect_status)
+    return sql, params if expect_attempts is None else (*params, expect_attempts)
 
 
 def result_row(project: str, task_id: str, blob: bytes, expires_at: datetime | None,
                schedule_id: str | None, finished_at: datetime) -> tuple[Any, ...]:
-    """Parameters of :data:`PUT_RESULT`."""
+    """Parameters of ``put_result``."""
     return (project, task_id, schedule_id, finished_at.timestamp(), to_epoch(expires_at), blob)
-
-
-# -- events ---------------------------------------------------------------------------------------
-
-_EVENTS = statements("events.sql")
-INSERT_EVENT = _EVENTS["insert_event"]
-PURGE_EVENTS = _EVENTS["purge_events"]
-_event_json = msgspec.json.Encoder()
-_event_decoder = msgspec.json.Decoder(TaskEvent)
-
-
-def event_row(project: str, event: TaskEvent) -> tuple[Any, ...]:
-    """Parameters of :data:`INSERT_EVENT`; the body is JSON, queryable by any tool."""
-    return (project, event.id, str(event.type), event.timestamp.timestamp(), event.task_id,
-            event.schedule_id, _event_json.encode(event).decode())
-
-
-def decode_event(body: str | bytes) -> TaskEvent:
-    return _event_decoder.decode(body)
-
-
-def select_events(project: str, *, task_id: str | None = None, schedule_id: str | None = None,
-                  type: str | None = None, since: datetime | None = None,
-                  until: datetime | None = None, limit: int = 1000) -> tuple[str, list[Any]]:
-    """The event query for these filters, in time order (ties by id)."""
-    where: list[str] = ["project = ?"]
-    params: list[Any] = [project]
-    for column, value in (("task_id", task_id), ("schedule_id", schedule_id), ("type", type)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if since is not None:
-        where.append("ts >= ?")
-        params.append(since.timestamp())
-    if until is not None:
-        where.append("ts <= ?")
-        params.append(until.timestamp())
-    return _EVENTS["select_events"].replace("{where}", " AND ".join(where)), [*params, limit]

@@ -1,21 +1,15 @@
 """Cross-process wake-ups for one SQLite file: datagrams over Unix sockets.
 
-SQLite cannot notify another process of a commit, so waiters would have to poll. Instead, a
-process that waits on a database binds a Unix datagram socket in a private directory named
-after the database (``<tmp>/omniq-<uid>/<hash of the path>/``), one per kind of wait: ``w``
-for idle workers (keys ``(project, queue)``), ``r`` for result waiters (keys
-``(project, "result", task_id)``). A process that commits something worth waking for sends the
-keys to every socket of that kind. The waiter's event loop reads the socket (no thread in
-between) and hands the keys to the in-process :class:`~._signal.Signal`; the waiter re-checks
-the database, so a lost or spurious datagram costs nothing but a check. Polling
-``PRAGMA data_version`` stays as the fallback for writers that don't publish (another
-container with its own ``/tmp``, other tools).
-
-A lone commit is sent at once by the committer (a non-blocking ``sendto``); during a burst, a
-sender thread merges whatever accumulated while it was busy into one datagram per peer, so a
-burst of commits costs the peers one wake-up, not one each.
-
-This works between processes of one machine, which is all SQLite supports anyway.
+SQLite cannot notify another process of a commit. Instead, a process that waits on a database
+binds a Unix datagram socket in a private directory named after it
+(``<tmp>/omniq-<uid>/<hash of the path>/``), one per kind of wait: ``w`` for idle workers (keys
+``(project, queue)``), ``r`` for result waiters (keys ``(project, "result", task_id)``). A
+committer sends the keys worth waking for to every socket of that kind; the waiter's event
+loop reads them and hands them to the in-process :class:`~._signal.Signal`, and the waiter
+re-checks the database, so a lost or spurious datagram costs nothing but a check. Polling
+``PRAGMA data_version`` stays the fallback for writers that don't publish (another container,
+other tools). A lone commit is sent at once; during a burst a sender thread merges what
+accumulated into one datagram per peer.
 """
 
 from __future__ import annotations
@@ -33,6 +27,8 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 
+from ._signal import running_loop
+
 logger = logging.getLogger("omniq.sqlite")
 _KEY_SEP, _PART_SEP = "\x1e", "\x1f"
 _MAX_DATAGRAM = 32_000
@@ -45,13 +41,6 @@ def _directory(database_path: str) -> str:
     digest = hashlib.sha1(os.path.realpath(database_path).encode()).hexdigest()[:16]
     uid = os.getuid() if hasattr(os, "getuid") else 0
     return os.path.join(tempfile.gettempdir(), f"omniq-{uid}", digest)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _drop(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
@@ -105,12 +94,9 @@ class WakeChannel:
 
     # -- receiving ---------------------------------------------------------------------------
     def listen(self, kind: str) -> None:
-        """Make sure this process's socket of ``kind`` is bound and read by a running loop.
-
-        The socket is read by the event loop of the waiter (``add_reader``): a datagram wakes
-        that loop directly, with no thread in between. If that loop has since stopped, the
-        next waiter's loop takes over.
-        """
+        """Make sure this process's socket of ``kind`` is bound and read (``add_reader``) by
+        the waiter's running event loop, which a datagram then wakes directly; if that loop
+        has since stopped, the next waiter's loop takes over."""
         if self._broken or self._closed:
             return
         entry = self._receivers.get(kind)
@@ -173,11 +159,8 @@ class WakeChannel:
 
     # -- sending -----------------------------------------------------------------------------
     def publish(self, keys: list[Key]) -> None:
-        """Send ``keys`` to the other waiting processes; never blocks, never raises.
-
-        A lone commit is sent at once, from the caller (one non-blocking ``sendto`` per peer);
-        during a burst, keys go to the sender thread, which merges them.
-        """
+        """Send ``keys`` to the other waiting processes; never blocks, never raises. A lone
+        commit's are sent at once, from the caller; during a burst the sender thread merges."""
         if self._broken or self._closed:
             return
         now = time.monotonic()
@@ -245,17 +228,13 @@ class WakeChannel:
     def _current_peers(self) -> dict[str, list[str]]:
         try:
             mtime = os.stat(self.directory).st_mtime_ns
+            if mtime != self._peers_mtime:
+                paths = [os.path.join(self.directory, n) for n in os.listdir(self.directory)]
+                self._peers_mtime = mtime
+                self._peers = {kind: [p for p in paths if p.endswith(f"-{kind}")
+                                      and p not in self._own] for kind in ("w", "r")}
         except OSError:
             return {"w": [], "r": []}
-        if mtime != self._peers_mtime:
-            try:
-                names = os.listdir(self.directory)
-            except OSError:
-                return {"w": [], "r": []}
-            self._peers_mtime = mtime
-            paths = [os.path.join(self.directory, n) for n in names]
-            self._peers = {kind: [p for p in paths if p.endswith(f"-{kind}")
-                                  and p not in self._own] for kind in ("w", "r")}
         return self._peers
 
     def _forget(self, peer: str) -> None:
@@ -274,7 +253,7 @@ class WakeChannel:
         if self._sender is not None:
             self._outbox.put(None)
         for sock, loop in receivers:
-            if loop.is_running() and _running_loop() is not loop:
+            if loop.is_running() and running_loop() is not loop:
                 try:  # that loop's thread unregisters the socket, then closes it
                     loop.call_soon_threadsafe(_drop, loop, sock)
                     continue

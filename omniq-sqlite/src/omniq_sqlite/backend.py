@@ -19,19 +19,9 @@ class SQLiteBackendConfig(_SQLiteConnectionConfig, kw_only=True):
 
 
 class AsyncSQLiteBackend(AsyncBackend):
-    """Tasks, results and events of a project in one SQLite file (separate tables).
-
-    ``SQLiteBackend(project_name="p", base_dir="data")`` keeps them in ``data/p.db``; with no
-    location at all, in ``<BASE_DIR>/p.db`` (``.omniq/p.db`` in the current directory).
-
-    Args:
-        project_name: Namespace of this project's rows, and the default file name.
-        url: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``sqlite:///:memory:``.
-        database_path: Path of the database file, or ``":memory:"``.
-        base_dir: Directory of ``<project_name>.db`` when no path is given.
-        busy_timeout: Seconds to wait for another process's write lock.
-        secret_key: Signing key.
-    """
+    """Tasks, results and events of a project in one SQLite file (separate tables), with the
+    settings of :class:`~omniq_sqlite._connected.SQLiteConnected`:
+    ``SQLiteBackend(project_name="p", base_dir="data")`` keeps them in ``data/p.db``."""
 
     config_class = SQLiteBackendConfig
     task_queue_class = AsyncSQLiteTaskQueue

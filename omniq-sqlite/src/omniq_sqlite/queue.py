@@ -1,15 +1,10 @@
 """``AsyncSQLiteTaskQueue``: tasks and schedules in an SQLite file (or ``:memory:``).
 
-Tasks are stored whole (msgpack, in ``data``) beside the columns the queries need; tables,
-indexes and statements are this plugin's own (``sql/*.sql``, loaded by :mod:`._sql`). The
-claim is one ``BEGIN IMMEDIATE`` transaction per batch: ``UPDATE ... RETURNING`` over the
-partial index of runnable tasks, so claiming costs the same with a thousand or a million tasks
-waiting.
-
-The encoded blob is authoritative: every read decodes ``data`` and nothing else, and every
-write sets ``data`` and the columns copied from it (queue, status, priority, run_at,
-lease_expires_at, attempts) in one transaction. A claim's ``UPDATE`` changes the columns, then
-rewrites ``data`` of the rows it took before it commits, so the two never disagree.
+Tasks and schedules are stored whole (msgpack, in ``data``), and that blob is authoritative:
+reads decode ``data`` only, and every write sets it with the columns copied from it for the
+queries, in one transaction (a claim's ``UPDATE`` changes the columns, then rewrites ``data``
+of the rows it took before it commits). The claim walks the partial index of runnable tasks,
+so it costs the same with a thousand or a million tasks waiting.
 """
 
 from __future__ import annotations
@@ -22,10 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+from omniq.clock import to_epoch
 from omniq.contract import Finished, ResultRecord
 from omniq.models import (
     RUNNABLE,
-    UNREADABLE,
     Schedule,
     ScheduleStatus,
     Task,
@@ -38,14 +33,13 @@ from omniq.sync import TaskQueue
 from . import _sql
 from ._config import _SQLiteConnectionConfig
 from ._connected import SQLiteConnected
-from ._db import transaction
+from ._db import HEAVY, transaction
+from ._sql import SQL
 from .results import AsyncSQLiteResultStore
 
 replace = msgspec.structs.replace
 _schedule = msgspec.msgpack.Decoder(Schedule)
 _encode = msgspec.msgpack.encode
-#: Batches larger than this are written from the connection's thread, not the event loop.
-HEAVY = 200
 
 
 class SQLiteTaskQueueConfig(_SQLiteConnectionConfig, kw_only=True):
@@ -55,19 +49,9 @@ class SQLiteTaskQueueConfig(_SQLiteConnectionConfig, kw_only=True):
 
 
 class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
-    """Task queue in an SQLite database, shared safely by the worker processes of one machine.
-
-    Args:
-        project_name: Namespace of this project's rows.
-        url: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``sqlite:///:memory:``.
-        database_path: Path of the database file, or ``":memory:"``.
-        base_dir: Directory of ``<project_name>.db`` when no path is given (default: the
-            ``BASE_DIR`` setting, ``.omniq`` in the current directory); also the base of a
-            relative ``database_path``.
-        queues: Queue names in priority order.
-        busy_timeout: Seconds to wait for another process's write lock before giving up.
-        secret_key: Signing key.
-    """
+    """Task queue in an SQLite database, shared safely by the worker processes of one machine;
+    ``queues`` in priority order, the other settings as
+    :class:`~omniq_sqlite._connected.SQLiteConnected` says."""
 
     config_class = SQLiteTaskQueueConfig
     schema = "tasks"
@@ -82,9 +66,8 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
 
     def default_result_store(self) -> AsyncSQLiteResultStore:
         """A result store in the same database (used when none is configured)."""
-        return AsyncSQLiteResultStore(project_name=self.project_name,
-                                        secret_key=self._secret_key,
-                                        database_path=self.database_path)
+        return AsyncSQLiteResultStore(project_name=self.project_name, secret_key=self._secret_key,
+                                      database_path=self.database_path)
 
     def _wake(self, tasks: Sequence[Task]) -> None:
         """Wake idle workers of the queues that got runnable tasks, and tell this process's
@@ -120,7 +103,7 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
 
     async def get_task(self, task_id: str) -> Task | None:
         db = await self._database()
-        rows = await db.fetchall(_sql.GET_TASK, (self.project_name, task_id))
+        rows = await db.fetchall(SQL["get_task"], (self.project_name, task_id))
         return decode_task(*rows[0]) if rows else None
 
     async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
@@ -135,10 +118,13 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
         which finished tasks have dependents (read in that transaction)."""
         if not updates:
             return [], set()
-        db = await self._database()
+        db, project = await self._database(), self.project_name
+        statements = [_sql.update_task(project, task, sorted(str(s) for s in statuses), attempts)
+                      if statuses else None for task, statuses, attempts in updates]
         rows = None if not results else [
-            None if r is None else _sql.result_row(self.project_name, *r) for r in results]
-        oks, parents = await db.write(_update_tasks, *self._update_args(updates), rows,
+            None if r is None else _sql.result_row(project, *r) for r in results]
+        finished = [t.id for t, _, _ in updates if t.is_finished]
+        oks, parents = await db.write(_update_tasks, statements, project, finished, rows,
                                       heavy=len(updates) > HEAVY)
         self._wake([t for (t, _, _), ok in zip(updates, oks, strict=True) if ok])
         if results:
@@ -161,21 +147,6 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                 and store.project_name == self.project_name
                 and store.database_path == self.database_path)
 
-    def _update_args(self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]]
-                     ) -> tuple[list[tuple[str, tuple[Any, ...]] | None], str, list[str]]:
-        """The fenced statements of ``updates``, the project, the finished tasks' ids."""
-        statements: list[tuple[str, tuple[Any, ...]] | None] = []
-        for task, statuses, attempts in updates:
-            ordered = sorted(str(s) for s in statuses)
-            if not ordered:
-                statements.append(None)
-                continue
-            statements.append((_sql.update_task_sql(len(ordered), attempts is not None),
-                               _sql.update_task_params(self.project_name, task,
-                                                       [TaskStatus(s) for s in ordered],
-                                                       attempts)))
-        return statements, self.project_name, [t.id for t, _, _ in updates if t.is_finished]
-
     async def modify_running(self, task_id: str, attempts: int,
                              change: Callable[[Task], Task]) -> Task | None:
         db = await self._database()  # one write transaction: nothing lands in between
@@ -184,26 +155,32 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
     async def list_tasks(self, *, queue_name: str | None = None,
                          status: TaskStatus | None = None, limit: int = 100,
                          offset: int = 0) -> list[Task]:
-        db = await self._database()
-        sql, params = _sql.select_tasks(self.project_name, queue_name=queue_name, status=status,
-                                        limit=limit, offset=offset)
-        return [decode_task(*r) for r in await db.fetchall(sql, params)]
+        clause, params = self._filter(queue_name, status)
+        rows = await (await self._database()).fetchall(
+            SQL["list_tasks"].replace("{where}", clause), [*params, limit, offset])
+        return [decode_task(*r) for r in rows]
 
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
-        db = await self._database()
-        sql, params = _sql.select_tasks(self.project_name, queue_name=queue_name, status=status,
-                                        count=True)
-        return int((await db.fetchall(sql, params))[0][0])
+        clause, params = self._filter(queue_name, status)
+        rows = await (await self._database()).fetchall(
+            SQL["count_tasks"].replace("{where}", clause), params)
+        return int(rows[0][0])
+
+    def _filter(self, queue_name: str | None, status: TaskStatus | None
+                ) -> tuple[str, list[Any]]:
+        return _sql.where(self.project_name, ("queue = ?", queue_name),
+                          ("status = ?", None if status is None else TaskStatus(status).value))
 
     async def expired_leases(self, now: datetime, limit: int = 100) -> list[Task]:
         db = await self._database()
-        rows = await db.fetchall(_sql.EXPIRED_LEASES, (self.project_name, now.timestamp(), limit))
+        rows = await db.fetchall(SQL["expired_leases"],
+                                 (self.project_name, now.timestamp(), limit))
         return [decode_task(*r) for r in rows]
 
     async def dependents(self, task_id: str) -> list[Task]:
         db = await self._database()
-        rows = await db.fetchall(_sql.DEPENDENTS, (self.project_name, task_id))
+        rows = await db.fetchall(SQL["dependents"], (self.project_name, task_id))
         return [decode_task(*r) for r in rows]
 
     async def delete_tasks(self, task_ids: Sequence[str]) -> int:
@@ -215,9 +192,8 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         """Return when work may be runnable in ``queues``: at once when a process using this
-        file enqueues (in-process signal, or a datagram from another process), within a few
-        ms when any other writer commits (``PRAGMA data_version``), when a task this process
-        delayed comes due, else after ``timeout``."""
+        file enqueues, within a few ms when any other writer commits (``PRAGMA data_version``),
+        when a task this process delayed comes due, else after ``timeout``."""
         db = await self._database()
         names = list(queues)
         keys = [(self.project_name, q) for q in names]
@@ -242,121 +218,107 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
     # -- schedules -----------------------------------------------------------------------------
     async def add_schedule(self, schedule: Schedule) -> bool:
         db = await self._database()
-        return await db.write(_changed, _sql.INSERT_SCHEDULE,
-                              _sql.schedule_row(self.project_name, schedule)) == 1
+        return await db.execute(SQL["insert_schedule"], (
+            self.project_name, schedule.id, schedule.status.value,
+            to_epoch(schedule.next_run_at), schedule.version, _encode(schedule))) == 1
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         db = await self._database()
-        rows = await db.fetchall(_sql.GET_SCHEDULE, (self.project_name, schedule_id))
+        rows = await db.fetchall(SQL["get_schedule"], (self.project_name, schedule_id))
         return _schedule.decode(rows[0][0]) if rows else None
 
     async def list_schedules(self, *, status: ScheduleStatus | None = None) -> list[Schedule]:
         db = await self._database()
         if status is None:
-            rows = await db.fetchall(_sql.LIST_SCHEDULES, (self.project_name,))
+            rows = await db.fetchall(SQL["list_schedules"], (self.project_name,))
         else:
-            rows = await db.fetchall(_sql.LIST_SCHEDULES_BY_STATUS,
+            rows = await db.fetchall(SQL["list_schedules_by_status"],
                                      (self.project_name, ScheduleStatus(status).value))
         return [_schedule.decode(r[0]) for r in rows]
 
     async def update_schedule(self, schedule: Schedule, *, expect_version: int) -> bool:
         db = await self._database()
-        params = _sql.update_schedule_params(self.project_name, schedule, expect_version)
-        return await db.write(_changed, _sql.UPDATE_SCHEDULE, params) == 1
+        return await db.execute(SQL["update_schedule"], (
+            schedule.status.value, to_epoch(schedule.next_run_at), schedule.version,
+            _encode(schedule), self.project_name, schedule.id, expect_version)) == 1
 
     async def delete_schedule(self, schedule_id: str) -> bool:
         db = await self._database()
-        return await db.write(_changed, _sql.DELETE_SCHEDULE,
-                              (self.project_name, schedule_id)) == 1
+        return await db.execute(SQL["delete_schedule"], (self.project_name, schedule_id)) == 1
 
     async def due_schedules(self, now: datetime, limit: int = 100) -> list[Schedule]:
         db = await self._database()
-        rows = await db.fetchall(_sql.DUE_SCHEDULES, (self.project_name, now.timestamp(), limit))
+        rows = await db.fetchall(SQL["due_schedules"],
+                                 (self.project_name, now.timestamp(), limit))
         return [_schedule.decode(r[0]) for r in rows]
 
 
 # -- what runs in the connection's thread ----------------------------------------------------------
 
-def _changed(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
-    return conn.execute(sql, params).rowcount
-
-
 def _insert_tasks(conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
                   deps: list[list[tuple[str, str, str]]]) -> list[bool]:
     inserted = []
     for row, edges in zip(rows, deps, strict=True):
-        new = conn.execute(_sql.INSERT_TASK, row).rowcount == 1
+        new = conn.execute(SQL["insert_task"], row).rowcount == 1
         if new and edges:
-            conn.executemany(_sql.INSERT_DEP, edges)
+            conn.executemany(SQL["insert_dep"], edges)
         inserted.append(new)
     return inserted
 
 
 def _has_work(conn: sqlite3.Connection, project: str, queues: list[str], now: float) -> bool:
-    return any(conn.execute(_sql.HAS_WORK, (project, q, now)).fetchone() for q in queues)
+    return any(conn.execute(SQL["has_work"], (project, q, now)).fetchone() for q in queues)
 
 
 def _claim(conn: sqlite3.Connection, project: str, queues: list[str], worker_id: str,
            now: datetime, expires: datetime, limit: int) -> list[Task]:
-    now_ts = now.timestamp()
     # A read first: idle workers polling an empty queue never take the write lock.
-    if not _has_work(conn, project, queues, now_ts):
+    if not _has_work(conn, project, queues, now.timestamp()):
         return []
-    return transaction(conn, _claim_locked, project, queues, worker_id, now, expires, limit)
 
+    def claim(conn: sqlite3.Connection) -> list[Task]:
+        claimed: list[Task] = []
+        for queue in queues:
+            found = []
+            for data, task_id, attempts, in_queue in conn.execute(SQL["claim"], (
+                    expires.timestamp(), project, project, queue, now.timestamp(),
+                    limit - len(claimed))).fetchall():
+                # The queue the row was found in: a stand-in for an unreadable record has none.
+                found.append(replace(decode_task(data, task_id), queue_name=in_queue,
+                                     status=TaskStatus.RUNNING, attempts=attempts,
+                                     worker_id=worker_id, started_at=now, lease_expires_at=expires))
+            claimed += sorted(found, key=lambda t: (-t.priority, t.run_at, t.id))
+            if len(claimed) >= limit:
+                break
+        conn.executemany(SQL["set_task_data"], [(_encode(t), project, t.id) for t in claimed])
+        return claimed
 
-def _claim_locked(conn: sqlite3.Connection, project: str, queues: list[str], worker_id: str,
-                  now: datetime, expires: datetime, limit: int) -> list[Task]:
-    claimed: list[Task] = []
-    sql, expires_ts, now_ts = _sql.CLAIM, expires.timestamp(), now.timestamp()
-    for queue in queues:
-        rows = conn.execute(sql, (expires_ts, project, project, queue, now_ts,
-                                  limit - len(claimed))).fetchall()
-        found = sorted((_claimed(*r) for r in rows), key=lambda t: (-t.priority, t.run_at, t.id))
-        claimed.extend(replace(t, status=TaskStatus.RUNNING, worker_id=worker_id,
-                               started_at=now, lease_expires_at=expires) for t in found)
-        if len(claimed) >= limit:
-            break
-    conn.executemany(_sql.SET_TASK_DATA, [(_encode(t), project, t.id) for t in claimed])
-    return claimed
-
-
-def _claimed(data: bytes, task_id: str, attempts: int, queue: str) -> Task:
-    """A row the claim returned: its record, with the attempt the claim counted (and, for a
-    record that cannot be read, the queue it was found in)."""
-    task = decode_task(data, task_id)
-    task.attempts = attempts
-    if task.func_name == UNREADABLE:
-        task.queue_name = queue
-    return task
+    return transaction(conn, claim)
 
 
 def _modify_running(conn: sqlite3.Connection, project: str, task_id: str, attempts: int,
                     change: Callable[[Task], Task]) -> Task | None:
-    row = conn.execute(_sql.GET_RUNNING, (project, task_id, attempts)).fetchone()
+    row = conn.execute(SQL["get_running"], (project, task_id, attempts)).fetchone()
     if row is None:
         return None
     new = change(decode_task(*row))
-    conn.execute(_sql.update_task_sql(1, True),
-                 _sql.update_task_params(project, new, [TaskStatus.RUNNING], attempts))
+    conn.execute(*_sql.update_task(project, new, [TaskStatus.RUNNING.value], attempts))
     return new
 
 
 def _update_tasks(conn: sqlite3.Connection, statements: list[tuple[str, tuple[Any, ...]] | None],
-                  project: str, finished: list[str],
-                  results: list[tuple[Any, ...] | None] | None = None
+                  project: str, finished: list[str], results: list[tuple[Any, ...] | None] | None
                   ) -> tuple[list[bool], set[str]]:
-    """Fenced updates, and the result rows (one per update, or None) of those that were
-    written; also which finished tasks have dependents (read in the same transaction, so the
-    answer holds: a child enqueued later sees its parent finished)."""
+    """Fenced updates, the result rows (one per update, or None) of those written, and which
+    finished tasks have dependents (read in the same transaction, so the answer holds)."""
     oks = [stmt is not None and conn.execute(*stmt).rowcount == 1 for stmt in statements]
     if results:
-        conn.executemany(_sql.PUT_RESULT, [row for row, ok in zip(results, oks, strict=True)
+        conn.executemany(SQL["put_result"], [row for row, ok in zip(results, oks, strict=True)
                                            if ok and row is not None])
     parents: set[str] = set()
     for start in range(0, len(finished), 500):
         chunk = finished[start:start + 500]
-        parents.update(r[0] for r in conn.execute(_sql.parents_among_sql(len(chunk)),
+        parents.update(r[0] for r in conn.execute(_sql.with_ids("parents_among", len(chunk)),
                                                   (project, *chunk)))
     return oks, parents
 
@@ -365,18 +327,14 @@ def _delete_tasks(conn: sqlite3.Connection, project: str, ids: list[str]) -> int
     removed = 0
     for start in range(0, len(ids), 300):  # stay under SQLite's host-parameter limit
         chunk = ids[start:start + 300]
-        tasks_sql, deps_sql = _sql.delete_tasks_sql(len(chunk))
-        removed += conn.execute(tasks_sql, (project, *chunk)).rowcount
-        conn.execute(deps_sql, (project, *chunk, *chunk))
+        removed += conn.execute(_sql.with_ids("delete_tasks", len(chunk)),
+                                (project, *chunk)).rowcount
+        conn.execute(_sql.with_ids("delete_deps", len(chunk)), (project, *chunk, *chunk))
     return removed
-
-
 
 
 class SQLiteTaskQueue(TaskQueue, twin_of=AsyncSQLiteTaskQueue):
     """Blocking twin of :class:`AsyncSQLiteTaskQueue`."""
 
 
-
-__all__ = [ "AsyncSQLiteTaskQueue", "SQLiteTaskQueue",
-           "SQLiteTaskQueueConfig"]
+__all__ = ["AsyncSQLiteTaskQueue", "SQLiteTaskQueue", "SQLiteTaskQueueConfig"]

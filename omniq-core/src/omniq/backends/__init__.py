@@ -42,9 +42,6 @@ class _TypeModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return None
         return importlib.machinery.ModuleSpec(fullname, self)
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
-        return None  # the default module object
-
     def exec_module(self, module: types.ModuleType) -> None:
         name = module.__name__.removeprefix(__name__ + ".")
         exported: list[str] = []

@@ -22,7 +22,8 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from ..exceptions import ConfigError
 from . import settings as _settings
@@ -39,59 +40,33 @@ _INT_RE = re.compile(r"[+-]?\d+")
 _FLOAT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-class _Invalid(ValueError):
-    """A value that does not parse; the spec's ``expected`` says why."""
-
-
-@dataclass(frozen=True)
-class _Spec:
+class _Spec(NamedTuple):
+    #: Turns the stripped string into the value; any ValueError (ConfigError included) means
+    #: invalid, and ``expected`` says why.
     parse: Callable[[str], Any]
     expected: str
     nullable: bool = False
 
 
-def _text(raw: str) -> str:
-    return raw
-
-
-def _type_name(raw: str) -> str:
-    try:
-        return validate_type_name("type", raw)
-    except ConfigError as exc:
-        raise _Invalid() from exc
-
-
-def _project(raw: str) -> str:
-    try:
-        return validate_name("project", raw)
-    except ConfigError as exc:
-        raise _Invalid() from exc
-
-
 def _bool(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise _Invalid()
+    if raw.lower() not in _TRUE | _FALSE:
+        raise ValueError(raw)
+    return raw.lower() in _TRUE
 
 
 def _int(minimum: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         if not _INT_RE.fullmatch(raw) or int(raw) < minimum:
-            raise _Invalid()
+            raise ValueError(raw)
         return int(raw)
 
     return parse
 
 
 def _seconds(raw: str) -> float:
-    if not _FLOAT_RE.fullmatch(raw):
-        raise _Invalid()
-    value = float(raw)
+    value = float(raw) if _FLOAT_RE.fullmatch(raw) else math.nan
     if not math.isfinite(value) or value <= 0:
-        raise _Invalid()
+        raise ValueError(raw)
     return value
 
 
@@ -100,11 +75,7 @@ def _seconds_or_zero(raw: str) -> float:
 
 
 def parse_level(raw: str | int) -> str | int:
-    """Return a level name from LEVEL_NAMES (upper case) or a non-negative int.
-
-    Raises:
-        ValueError: ``raw`` is neither.
-    """
+    """A level name from LEVEL_NAMES (upper case) or a non-negative int; ValueError if neither."""
     if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
         return raw
     if isinstance(raw, str):
@@ -115,51 +86,45 @@ def parse_level(raw: str | int) -> str | int:
             return name
         if _INT_RE.fullmatch(name) and int(name) >= 0:
             return int(name)
-    raise _Invalid()
+    raise ValueError(raw)
 
 
 def _level(raw: str) -> str:
-    level = parse_level(raw)
-    return level if isinstance(level, str) else str(level)
+    return str(parse_level(raw))
 
 
 def _levels(raw: str) -> dict[str, str]:
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise _Invalid() from exc
+    data = json.loads(raw)
     if not isinstance(data, dict):
-        raise _Invalid()
+        raise ValueError(raw)
     return {str(name): _level(str(level)) for name, level in data.items()}
 
 
 def _queues(raw: str) -> list[str]:
-    try:
-        return [validate_name("queue", part.strip()) for part in raw.split(",")]
-    except ConfigError as exc:
-        raise _Invalid() from exc
+    return [validate_name("queue", part.strip()) for part in raw.split(",")]
 
 
 _SECONDS = "a finite number of seconds > 0"
 _LEVELS = "one of " + ", ".join(LEVEL_NAMES)
 _TYPE = "a type name such as memory, sqlite, postgres, redis, nats or file"
 _URL = "a connection URL"
+_type_name = partial(validate_type_name, "type")
 
 SPECS: dict[str, _Spec] = {
-    "PROJECT_NAME": _Spec(_project, "a project name: " + NAME_RULE),
-    "BASE_DIR": _Spec(_text, "a directory path"),
+    "PROJECT_NAME": _Spec(partial(validate_name, "project"), "a project name: " + NAME_RULE),
+    "BASE_DIR": _Spec(str, "a directory path"),
     "LOG_LEVEL": _Spec(_level, _LEVELS),
     "DISABLE_LOGGING": _Spec(_bool, "a boolean: 1/0, true/false, yes/no or on/off"),
     "COMPONENT_LOG_LEVELS": _Spec(
         _levels, 'a JSON object of logger name to level, e.g. {"omniq.worker": "DEBUG"}'
     ),
     "TASK_QUEUE_TYPE": _Spec(_type_name, _TYPE),
-    "TASK_QUEUE_URL": _Spec(_text, _URL, nullable=True),
+    "TASK_QUEUE_URL": _Spec(str, _URL, nullable=True),
     "RESULT_STORAGE_TYPE": _Spec(_type_name, _TYPE, nullable=True),
-    "RESULT_STORAGE_URL": _Spec(_text, _URL, nullable=True),
+    "RESULT_STORAGE_URL": _Spec(str, _URL, nullable=True),
     "EVENT_STORAGE_TYPE": _Spec(_type_name, _TYPE, nullable=True),
-    "EVENT_STORAGE_URL": _Spec(_text, _URL, nullable=True),
-    "FSSPEC_URI": _Spec(_text, "an fsspec URI such as file:///path or s3://bucket", nullable=True),
+    "EVENT_STORAGE_URL": _Spec(str, _URL, nullable=True),
+    "FSSPEC_URI": _Spec(str, "an fsspec URI such as file:///path or s3://bucket", nullable=True),
     "QUEUES": _Spec(_queues, "comma-separated queue names, highest priority first"),
     "DEFAULT_WORKER": _Spec(_type_name, "a worker type such as async, thread_pool, process_pool"),
     "MAX_WORKERS": _Spec(_int(1), "an integer >= 1"),
@@ -175,52 +140,31 @@ SPECS: dict[str, _Spec] = {
     "POLL_INTERVAL": _Spec(_seconds, _SECONDS),
     "MAX_DELIVERIES": _Spec(_int(1), "an integer >= 1"),
     "EVENT_RETENTION": _Spec(_seconds, _SECONDS, nullable=True),
-    "SECRET_KEY": _Spec(_text, "a secret key", nullable=True),
+    "SECRET_KEY": _Spec(str, "a secret key", nullable=True),
 }
 
 
 def convert_setting(name: str, raw: str, *, var: str | None = None) -> Any:
-    """Convert one environment string to the type of setting ``name``.
-
-    Args:
-        name: The setting, without prefix (``"MAX_WORKERS"``).
-        raw: The environment string.
-        var: The variable's name for error messages; ``OMNIQ_<name>`` by default.
-
-    Raises:
-        ConfigError: ``raw`` is not a valid value; names the variable, the value, and what
-            was expected.
-    """
+    """The environment string ``raw`` as a value of setting ``name`` (``"MAX_WORKERS"``); an
+    invalid one is a ConfigError naming the variable (``var``, default ``OMNIQ_<name>``)."""
     spec = _spec(name)
     value = raw.strip()
     if spec.nullable and value.lower() in _NULL:
         return None
     try:
         return spec.parse(value)
-    except _Invalid:
+    except ValueError:
         var = var or ENV_PREFIX + name
-        raise ConfigError(
-            f"invalid value for environment variable {var}",
-            field=var,
-            value=redact_value(var, raw),
-            expected=f"{spec.expected}, or none" if spec.nullable else spec.expected,
-            source="environment",
-        ) from None
+        expected = f"{spec.expected}, or none" if spec.nullable else spec.expected
+        raise ConfigError(f"invalid value for environment variable {var}", field=var,
+                          value=redact_value(var, raw), expected=expected,
+                          source="environment") from None
 
 
 def get_setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
-    """Return a setting: ``OMNIQ_<NAME>`` from the environment when set, else the constant.
-
-    Args:
-        name: The setting's name without prefix, any case (``"max_workers"``).
-        environ: Where to read variables; ``os.environ`` (at call time) by default.
-
-    Returns:
-        The value, converted to the setting's type. Lists and dicts are fresh copies.
-
-    Raises:
-        ConfigError: ``name`` is not a setting, or the variable's value is invalid.
-    """
+    """Setting ``name`` (no prefix, any case): ``OMNIQ_<NAME>`` from ``environ`` (default:
+    ``os.environ``, read now) when set, else the constant; lists and dicts are fresh copies.
+    ConfigError for an unknown name or an invalid value."""
     key = name.upper()
     _spec(key)  # an unknown name is an error even when no variable is set
     raw = (os.environ if environ is None else environ).get(ENV_PREFIX + key)
@@ -236,12 +180,8 @@ def _spec(name: str) -> _Spec:
     try:
         return SPECS[name]
     except KeyError:
-        raise ConfigError(
-            "unknown setting",
-            field="name",
-            value=name,
-            expected="one of " + ", ".join(SPECS),
-        ) from None
+        raise ConfigError("unknown setting", field="name", value=name,
+                          expected="one of " + ", ".join(SPECS)) from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -284,34 +224,22 @@ class Settings:
 
 
 def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Return a frozen snapshot of every setting, each read as :func:`get_setting` does.
-
-    Raises:
-        ConfigError: One of the ``OMNIQ_*`` variables is invalid.
-    """
+    """A frozen snapshot of every setting, each read as :func:`get_setting` does."""
     return Settings(**{name.lower(): get_setting(name, environ) for name in SPECS})
 
 
 def parse_env_value(raw: str) -> Any:
-    """Turn a free-form environment string (a component option) into a Python value.
-
-    ``[...]`` and ``{...}`` are JSON; ``true``/``false`` are booleans; decimal numbers are
-    ``int`` or ``float``; a value with commas is a list of such scalars (``high,medium,low``);
-    anything else stays a string.
-
-    Raises:
-        ConfigError: The value starts like JSON but is not valid JSON.
-    """
+    """A free-form environment string (a component option) as a Python value: ``[...]`` and
+    ``{...}`` are JSON (ConfigError if invalid), ``true``/``false`` booleans, decimal numbers
+    ``int`` or ``float``, a value with commas a list of such scalars (``high,medium,low``);
+    anything else stays a string."""
     value = raw.strip()
     if value[:1] in ("[", "{"):
         try:
             return json.loads(value)
         except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"invalid JSON ({exc.msg} at column {exc.colno})",
-                value=raw,
-                expected="valid JSON, or a plain value",
-            ) from None
+            raise ConfigError(f"invalid JSON ({exc.msg} at column {exc.colno})", value=raw,
+                              expected="valid JSON, or a plain value") from None
     if "," in value:
         return [_scalar(part.strip()) for part in value.split(",")]
     return _scalar(value)
@@ -326,16 +254,3 @@ def _scalar(value: str) -> Any:
     if _FLOAT_RE.fullmatch(value):
         return float(value)
     return value
-
-
-__all__ = [
-    "ENV_PREFIX",
-    "LEVEL_NAMES",
-    "SPECS",
-    "Settings",
-    "convert_setting",
-    "get_setting",
-    "get_settings",
-    "parse_env_value",
-    "parse_level",
-]

@@ -26,6 +26,7 @@ from ._validate import redact_value
 ALIASES = {"result_storage": "result_store", "event_storage": "event_store"}
 _COMPONENTS = ("task_queue", "result_store", "event_store")
 _KNOWN = tuple(OmniQConfig.__struct_fields__)
+_A_MAPPING = "a mapping of " + ", ".join(_KNOWN)
 
 # ${VAR} or ${VAR:-default}; "$${" is a literal "${".
 _PLACEHOLDER_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -34,27 +35,15 @@ _PATH_TOKEN_RE = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
 
 def parse_config(data: Mapping[str, Any], *, source: str | None = None) -> OmniQConfig:
-    """Validate a configuration mapping and return it as an :class:`OmniQConfig`.
+    """Validate a configuration mapping (``source``: where it came from, for messages).
 
     Accepts the seeds' ``result_storage``/``event_storage`` for ``result_store``/``event_store``,
     and a bare string for a component (``task_queue: sqlite`` or
     ``task_queue: redis://localhost``), meaning its type or its URL.
-
-    Args:
-        data: The mapping, as ``yaml.safe_load`` or a caller builds it.
-        source: Where it came from (a file path), for error messages.
-
-    Raises:
-        ConfigError: An unknown key, a value of the wrong type, an invalid name.
     """
     if not isinstance(data, Mapping):
-        raise ConfigError(
-            "configuration must be a mapping",
-            field="$",
-            value=type(data).__name__,
-            expected="a mapping of " + ", ".join(_KNOWN),
-            source=source,
-        )
+        raise ConfigError("configuration must be a mapping", field="$",
+                          value=type(data).__name__, expected=_A_MAPPING, source=source)
     normalized = _normalize(data, source)
     try:
         return msgspec.convert(normalized, OmniQConfig)
@@ -65,22 +54,14 @@ def parse_config(data: Mapping[str, Any], *, source: str | None = None) -> OmniQ
 def load_config_file(
     path: str | os.PathLike[str], env_vars: bool = True, **overrides: Any
 ) -> OmniQConfig:
-    """Read a YAML configuration file.
+    """Read a YAML configuration file (an empty one is every default).
 
-    Args:
-        path: The file. An empty file is an empty configuration (every default).
-        env_vars: Replace ``${VAR}`` and ``${VAR:-default}`` in string values with environment
-            variables (``$${`` stays a literal ``${``); on by default, the one rule for
-            ``OmniQ.from_config_file`` and ``omniq worker --config`` alike. Substituted values
-            stay strings; each component converts its own options.
-        **overrides: Top-level keys that replace the file's (``project_name="x"``,
-            ``queues=[...]``, ``task_queue={...}``), plus ``worker_type`` (sets
-            ``worker.type``) and ``worker_config`` (merged into ``worker.config``).
-
-    Raises:
-        ConfigError: The file is missing or unreadable, is not valid YAML (the message gives
-            the line and column), is not a mapping, names an unset variable with no default,
-            or fails :func:`parse_config`.
+    ``env_vars`` replaces ``${VAR}`` and ``${VAR:-default}`` in string values with environment
+    variables (``$${`` stays a literal ``${``), the one rule for ``OmniQ.from_config_file`` and
+    ``omniq worker --config`` alike; substituted values stay strings, each component converts
+    its own options. ``overrides`` replace top-level keys (``project_name="x"``); ``worker_type``
+    sets ``worker.type`` and ``worker_config`` is merged into ``worker.config``. An error names
+    the file and, where it can, the line.
     """
     source = os.fspath(path)
     data = read_yaml_mapping(source)
@@ -113,15 +94,11 @@ def _key_lines(text: str) -> dict[str, int]:
     lines: dict[str, int] = {}
 
     def walk(node: yaml.Node, prefix: str) -> None:
-        if not isinstance(node, yaml.MappingNode):
-            return
-        for key, value in node.value:
-            name = str(key.value)
-            if not prefix:
-                name = ALIASES.get(name, name)
-            path = f"{prefix}{name}"
-            lines[path] = key.start_mark.line + 1
-            walk(value, path + ".")
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = str(key.value) if prefix else ALIASES.get(key.value, str(key.value))
+                lines[prefix + name] = key.start_mark.line + 1
+                walk(value, f"{prefix}{name}.")
 
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is not None:
@@ -129,14 +106,9 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
-
 def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The mapping at the top of a YAML file (empty file: empty mapping).
-
-    Raises:
-        ConfigError: missing or unreadable file, malformed YAML (with line and column), or a
-            top level that is not a mapping; the message names the file.
-    """
+    """The mapping at the top of a YAML file (empty file: empty mapping); a ConfigError naming
+    the file when it is missing or unreadable, malformed (with line and column) or no mapping."""
     source = os.fspath(path)
     try:
         text = Path(source).read_text(encoding="utf-8")
@@ -147,63 +119,50 @@ def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, source) from None
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"malformed YAML{where}: {problem or exc}", source=source) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(
-            "configuration file must hold a mapping at the top level",
-            field="$",
-            value=type(data).__name__,
-            expected="a mapping of " + ", ".join(_KNOWN),
-            source=source,
-        )
+        raise ConfigError("configuration file must hold a mapping at the top level", field="$",
+                          value=type(data).__name__, expected=_A_MAPPING, source=source)
     return data
+
 
 def apply_overrides(
     data: Mapping[str, Any], overrides: Mapping[str, Any], *, source: str | None = None
 ) -> dict[str, Any]:
-    """Return ``data`` with top-level keys replaced and ``worker_type``/``worker_config`` applied.
-
-    Values may be config structs (``task_queue=TaskQueueConfig(...)``) or plain builtins.
-    """
+    """``data`` with top-level keys replaced and ``worker_type``/``worker_config`` applied;
+    values may be config structs (``task_queue=TaskQueueConfig(...)``) or plain builtins."""
     result = {ALIASES.get(key, key): value for key, value in data.items()}
     for key, value in overrides.items():
         if isinstance(value, msgspec.Struct):
             value = msgspec.to_builtins(value)
-        if key in ("worker_type", "worker_config"):
-            worker = result.get("worker")
-            if isinstance(worker, WorkerConfig):
-                worker = worker.to_dict()
-            worker = dict(worker) if isinstance(worker, Mapping) else {}
-            if key == "worker_type":
-                worker["type"] = value
-            else:
-                if not isinstance(value, Mapping):
-                    raise ConfigError(
-                        "invalid override",
-                        field=key,
-                        value=value,
-                        expected="a mapping",
-                        source=source,
-                    )
-                worker["config"] = {**(worker.get("config") or {}), **value}
-            result["worker"] = worker
-        else:
+        if key not in ("worker_type", "worker_config"):
             result[ALIASES.get(key, key)] = value
+            continue
+        worker = result.get("worker")
+        if isinstance(worker, WorkerConfig):
+            worker = worker.to_dict()
+        worker = dict(worker) if isinstance(worker, Mapping) else {}
+        if key == "worker_type":
+            worker["type"] = value
+        elif isinstance(value, Mapping):
+            worker["config"] = {**(worker.get("config") or {}), **value}
+        else:
+            raise ConfigError("invalid override", field=key, value=value, expected="a mapping",
+                              source=source)
+        result["worker"] = worker
     return result
 
 
 def substitute_env(
     data: Any, environ: Mapping[str, str] | None = None, *, source: str | None = None
 ) -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string value of ``data`` (recursively).
-
-    Keys are left alone. ``${VAR:-default}`` uses the default when VAR is unset or empty.
-
-    Raises:
-        ConfigError: A variable is unset and has no default.
-    """
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string value of ``data``
+    (recursively; keys are left alone). The default applies when VAR is unset or empty; an
+    unset VAR without one is a ConfigError."""
     env = os.environ if environ is None else environ
 
     def walk(value: Any, path: str) -> Any:
@@ -220,19 +179,13 @@ def substitute_env(
             return "${"
         name, default = match.group(1), match.group(2)
         found = env.get(name)
-        if found:
+        if found is not None and (found or default is None):  # set, if only to "" (no default)
             return found
         if default is not None:
             return default
-        if found is not None:  # set but empty, no default: an empty string is what they set
-            return found
-        raise ConfigError(
-            f"environment variable {name} is not set and ${{{name}}} has no default "
-            f"(write ${{{name}:-default}} to give one)",
-            field=path,
-            value=match.group(0),
-            source=source,
-        )
+        raise ConfigError(f"environment variable {name} is not set and ${{{name}}} has no "
+                          f"default (write ${{{name}:-default}} to give one)", field=path,
+                          value=match.group(0), source=source)
 
     return walk(data, "$")
 
@@ -258,10 +211,7 @@ def config_from_env(
     ``DEFAULT_WORKER``), ``WORKER_CONFIG_<KEY>`` and ``MAX_WORKERS`` (the worker's
     ``max_workers``); ``QUEUES``, ``BACKEND_TYPE`` and ``SECRET_KEY``. A type of ``none``
     leaves that component unset. Variables not set leave the field unset, so the settings'
-    defaults apply later.
-
-    Raises:
-        ConfigError: A variable's value is invalid; the error names the variable.
+    defaults apply later. An invalid value is a ConfigError naming the variable.
     """
     env = os.environ if environ is None else environ
     data: dict[str, Any] = {}
@@ -270,43 +220,40 @@ def config_from_env(
         raw = env.get(prefix + name)
         return raw.strip() if raw is not None and raw.strip() else None
 
-    if (raw := get("PROJECT_NAME")) is not None:
-        data["project_name"] = convert_setting("PROJECT_NAME", raw, var=prefix + "PROJECT_NAME")
+    def setting(name: str, var: str) -> Any:  # the value of variable ``var`` as setting ``name``
+        return convert_setting(name, get(var) or "", var=prefix + var)
+
+    if get("PROJECT_NAME") is not None:
+        data["project_name"] = setting("PROJECT_NAME", "PROJECT_NAME")
     for field, spellings in _ENV_COMPONENTS.items():
         component: dict[str, Any] = {}
         for spelling in spellings:
             for key, value in _component_from_env(env, prefix, spelling).items():
                 if key in component and component[key] != value:
-                    raise ConfigError(
-                        f"{prefix}{spellings[0]}_* and {prefix}{spelling}_* disagree",
-                        field=f"{field}.{key}",
-                        value=redact_value(key, value),
-                        expected="one spelling, or the same value in both",
-                        source="environment",
-                    )
+                    raise ConfigError(f"{prefix}{spellings[0]}_* and {prefix}{spelling}_* "
+                                      "disagree", field=f"{field}.{key}",
+                                      value=redact_value(key, value), source="environment",
+                                      expected="one spelling, or the same value in both")
                 component[key] = value
         if component:
             data[field] = component
     worker: dict[str, Any] = {}
-    worker_type = get("WORKER_TYPE") or get("DEFAULT_WORKER")
-    if worker_type is not None:
-        var = prefix + ("WORKER_TYPE" if get("WORKER_TYPE") else "DEFAULT_WORKER")
-        worker["type"] = convert_setting("DEFAULT_WORKER", worker_type, var=var)
+    if get("WORKER_TYPE") or get("DEFAULT_WORKER"):
+        worker["type"] = setting("DEFAULT_WORKER",
+                                 "WORKER_TYPE" if get("WORKER_TYPE") else "DEFAULT_WORKER")
     worker_config = _options_from_env(env, f"{prefix}WORKER_CONFIG_")
-    if (raw := get("MAX_WORKERS")) is not None:
-        worker_config.setdefault(
-            "max_workers", convert_setting("MAX_WORKERS", raw, var=prefix + "MAX_WORKERS")
-        )
+    if get("MAX_WORKERS") is not None:
+        worker_config.setdefault("max_workers", setting("MAX_WORKERS", "MAX_WORKERS"))
     if worker_config:
         worker["config"] = worker_config
     if worker:
         data["worker"] = worker
-    if (raw := get("QUEUES")) is not None:
-        data["queues"] = convert_setting("QUEUES", raw, var=prefix + "QUEUES")
-    if (raw := get("BACKEND_TYPE")) is not None:
-        data["backend_type"] = convert_setting("TASK_QUEUE_TYPE", raw, var=prefix + "BACKEND_TYPE")
-    if (raw := get("SECRET_KEY")) is not None:
-        data["secret_key"] = raw
+    if get("QUEUES") is not None:
+        data["queues"] = setting("QUEUES", "QUEUES")
+    if get("BACKEND_TYPE") is not None:
+        data["backend_type"] = setting("TASK_QUEUE_TYPE", "BACKEND_TYPE")
+    if get("SECRET_KEY") is not None:
+        data["secret_key"] = get("SECRET_KEY")
     return parse_config(data, source="environment")
 
 
@@ -326,52 +273,34 @@ def _component_from_env(env: Mapping[str, str], prefix: str, name: str) -> dict[
 
 def _options_from_env(env: Mapping[str, str], start: str) -> dict[str, Any]:
     options: dict[str, Any] = {}
-    for var in sorted(env):
-        if not var.startswith(start):
-            continue
-        key = var[len(start) :].lower()
+    for var in sorted(v for v in env if v.startswith(start)):
+        key = var[len(start):].lower()
         if not key:
-            raise ConfigError(
-                "option name missing",
-                field=var,
-                value=env[var],
-                expected=f"{start}<OPTION>=value",
-                source="environment",
-            )
+            raise ConfigError("option name missing", field=var, value=env[var],
+                              expected=f"{start}<OPTION>=value", source="environment")
         try:
             options[key] = parse_env_value(env[var])
         except ConfigError as exc:
-            raise ConfigError(
-                f"invalid value for environment variable {var}",
-                field=var,
-                value=redact_value(key, env[var]),
-                expected=exc.expected,
-                source="environment",
-            ) from None
+            raise ConfigError(f"invalid value for environment variable {var}", field=var,
+                              value=redact_value(key, env[var]), expected=exc.expected,
+                              source="environment") from None
     return options
 
 
 def _normalize(data: Mapping[str, Any], source: str | None) -> dict[str, Any]:
     result: dict[str, Any] = {}
+    names = _KNOWN + tuple(ALIASES)
     for key, value in data.items():
         field = ALIASES.get(key, key) if isinstance(key, str) else key
         if field not in _KNOWN:
-            raise ConfigError(
-                f"unknown configuration key {key!r}",
-                field=f"$.{key}",
-                value=redact_value(str(key), value),
-                expected="one of " + ", ".join(_KNOWN + tuple(ALIASES)),
-                source=source,
-                hint=did_you_mean(str(key), _KNOWN + tuple(ALIASES)) or None,
-            )
+            raise ConfigError(f"unknown configuration key {key!r}", field=f"$.{key}",
+                              value=redact_value(str(key), value), source=source,
+                              expected="one of " + ", ".join(names),
+                              hint=did_you_mean(str(key), names) or None)
         if field in result:
-            raise ConfigError(
-                f"{field!r} given twice (as {field!r} and as its alias)",
-                field=field,
-                value=key,
-                expected="one of the two spellings",
-                source=source,
-            )
+            raise ConfigError(f"{field!r} given twice (as {field!r} and as its alias)",
+                              field=field, value=key, expected="one of the two spellings",
+                              source=source)
         if field in _COMPONENTS and isinstance(value, str):
             # Shorthand: "task_queue: sqlite" names the type, "task_queue: redis://h" the URL.
             value = {"url": value} if ":" in value or "/" in value else {"type": value}
@@ -388,44 +317,27 @@ def _translate(
     cause = exc.__cause__
     match = _ERROR_RE.match(str(exc))
     message = match["msg"] if match else str(exc)
-    path = (match["outer"] or match["path"]) if match else None
-    path = path or "$"
+    path = ((match["outer"] or match["path"]) if match else None) or "$"
     if isinstance(cause, ConfigError):
         # Raised by a struct's __post_init__ (an invalid name): keep its field and wording.
-        field = f"{path}.{cause.field}" if cause.field else path
-        return ConfigError(
-            str(cause.args[0]).split(";")[0],
-            field=field,
-            value=cause.value,
-            expected=cause.expected,
-            source=source,
-        )
+        return ConfigError(str(cause.args[0]).split(";")[0], value=cause.value, source=source,
+                           field=f"{path}.{cause.field}" if cause.field else path,
+                           expected=cause.expected)
     if match and match["outer"] and match["path"] == "key":
-        return ConfigError(
-            "invalid key in mapping",
-            field=path,
-            value=_lookup(data, path),
-            expected=_expected(message) + " keys",
-            source=source,
-        )
-    key = path.rsplit(".", 1)[-1]
-    value = redact_value(key, _lookup(data, path))
+        return ConfigError("invalid key in mapping", field=path, value=_lookup(data, path),
+                           expected=_expected(message) + " keys", source=source)
+    unknown = re.match(r"Object contains unknown field `([^`]*)`", message)
+    if unknown:
+        name, struct = unknown[1], _struct_at(path)
+        fields = struct.__struct_fields__ if struct else ()
+        return ConfigError(f"unknown configuration key {name!r}", field=f"{path}.{name}",
+                           value=redact_value(name, _lookup(data, f"{path}.{name}")),
+                           expected=f"one of {', '.join(fields)}" if struct else None,
+                           source=source, hint=did_you_mean(name, fields) if struct else None)
+    value = redact_value(path.rsplit(".", 1)[-1], _lookup(data, path))
     expected = None
     if message.startswith("Expected `"):
         expected, message = _expected(message), "invalid value"
-    unknown = re.match(r"Object contains unknown field `([^`]*)`", message)
-    if unknown:
-        name = unknown[1]
-        struct = _struct_at(path)
-        fields = ", ".join(struct.__struct_fields__) if struct else None
-        return ConfigError(
-            f"unknown configuration key {name!r}",
-            field=f"{path}.{name}",
-            value=redact_value(name, _lookup(data, f"{path}.{name}")),
-            expected=f"one of {fields}" if fields else None,
-            source=source,
-            hint=did_you_mean(name, struct.__struct_fields__) if struct else None,
-        )
     return ConfigError(message, field=path, value=value, expected=expected, source=source)
 
 
@@ -451,23 +363,3 @@ def _struct_at(path: str) -> type[msgspec.Struct] | None:
     if len(parts) == 2:
         return WorkerConfig if parts[1] == "worker" else ComponentConfig
     return None
-
-
-def _yaml_error(exc: yaml.YAMLError, source: str) -> ConfigError:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    if mark is not None:
-        where = f"line {mark.line + 1}, column {mark.column + 1}"
-        return ConfigError(f"malformed YAML at {where}: {problem}", source=source)
-    return ConfigError(f"malformed YAML: {problem}", source=source)
-
-
-__all__ = [
-    "ALIASES",
-    "apply_overrides",
-    "config_from_env",
-    "load_config_file",
-    "locate_error",
-    "parse_config",
-    "substitute_env",
-]

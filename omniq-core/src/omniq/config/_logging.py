@@ -33,7 +33,7 @@ def configure_logging(
     *,
     add_handler: bool = False,
 ) -> None:
-    """Set the levels of OmniQ's loggers.
+    """Set the levels of OmniQ's loggers (a ConfigError for an unknown level).
 
     Args:
         level: Level of the ``omniq`` logger (``"DEBUG"`` ... ``"CRITICAL"``, ``"DISABLED"``
@@ -45,9 +45,6 @@ def configure_logging(
             ``DISABLE_LOGGING`` setting.
         add_handler: Also attach one stderr handler to ``omniq`` (once), for command-line
             tools and quick scripts; applications normally configure handlers themselves.
-
-    Raises:
-        ConfigError: A level is not a known level name or a non-negative int.
     """
     if disable is None:
         disable = bool(get_setting("DISABLE_LOGGING"))
@@ -91,15 +88,9 @@ def _level(field: str, value: str | int) -> int:
     try:
         parsed = parse_level(value)
     except ValueError:
-        raise ConfigError(
-            "invalid log level",
-            field=field,
-            value=value,
-            expected="one of " + ", ".join(LEVEL_NAMES) + ", or a non-negative int",
-        ) from None
+        raise ConfigError("invalid log level", field=field, value=value,
+                          expected="one of " + ", ".join(LEVEL_NAMES) + ", or a non-negative int",
+                          ) from None
     if isinstance(parsed, int):
         return parsed
     return DISABLED_LEVEL if parsed == "DISABLED" else logging.getLevelName(parsed)
-
-
-__all__ = ["DISABLED_LEVEL", "configure_logging"]

@@ -33,31 +33,20 @@ def unknown_option(what: str, name: str, value: Any, choices: Iterable[str], *,
                    field: str | None = None, source: str | None = None) -> ConfigError:
     """The error for an option ``what`` does not take, with the closest valid name."""
     choices = sorted(choices)
-    return ConfigError(
-        f"unknown option {name!r} for {what}",
-        field=field or name,
-        value=redact_value(str(name), value),
-        expected="one of " + ", ".join(choices),
-        source=source,
-        hint=did_you_mean(name, choices) or None,
-    )
+    return ConfigError(f"unknown option {name!r} for {what}", field=field or name,
+                       value=redact_value(str(name), value), source=source,
+                       expected="one of " + ", ".join(choices),
+                       hint=did_you_mean(name, choices) or None)
 
 
 def check_options(target: Callable[..., Any], options: Mapping[str, Any], *, what: str,
                   field_prefix: str = "", ignore: Iterable[str] = (),
                   also: Iterable[str] = (), source: str | None = None) -> None:
-    """Raise a ConfigError for an option ``target`` does not take or a value of the wrong kind.
-
-    Args:
-        target: The class or function the options are for.
-        options: The keyword options.
-        what: How to call the target in messages (``"the sqlite task queue"``).
-        field_prefix: Prepended to an option's name to name the field
-            (``"task_queue.config."``).
-        ignore: Parameters that are not the user's to give (``project_name`` ...).
-        also: Further names the caller takes itself (not checked against ``target``).
-        source: Where the options came from, for the message.
-    """
+    """Raise a ConfigError for an option ``target`` (a class or function) does not take or a
+    value of the wrong kind. ``what`` names the target in messages (``"the sqlite task
+    queue"``), ``field_prefix`` is put before an option's name (``"task_queue.config."``),
+    ``ignore`` lists parameters that are not the user's to give, ``also`` names the caller
+    takes itself (not checked), ``source`` where the options came from."""
     if not options:
         return
     params, hints = _spec(getattr(target, "__func__", target))  # bound method: its function
@@ -144,6 +133,3 @@ def _fits(kind: type, value: Any) -> bool:
             return False
         return True
     return False
-
-
-__all__ = ["check_options", "did_you_mean", "unknown_option"]

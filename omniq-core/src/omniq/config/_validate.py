@@ -33,21 +33,9 @@ _KV_SECRET_RE = re.compile(
 
 
 def validate_name(kind: str, value: str) -> str:
-    """Check a queue, project or schedule name and return it unchanged.
-
-    Args:
-        kind: What the name is for (``"queue"``, ``"project"``, ``"schedule"``); used in the
-            error message.
-        value: The name to check.
-
-    Returns:
-        ``value``, so the call can wrap an assignment.
-
-    Raises:
-        ConfigError: ``value`` is not a string of 1 to 64 characters from ``A-Z a-z 0-9 _ . -``
-            or starts with ``.`` or ``-``: path separators, spaces, quotes, colons, braces,
-            wildcards and control characters are all refused.
-    """
+    """``value``, checked as a ``kind`` name (``"queue"``, ``"project"``, ``"schedule"``):
+    anything but :data:`NAME_RULE` (path separators, spaces, quotes, colons, braces, wildcards,
+    control characters) is a ConfigError."""
     if not isinstance(value, str) or _NAME_RE.fullmatch(value) is None:
         field = kind if kind.endswith("name") else f"{kind}_name"
         raise ConfigError(f"invalid {kind} name", field=field, value=value, expected=NAME_RULE)
@@ -55,23 +43,19 @@ def validate_name(kind: str, value: str) -> str:
 
 
 def validate_type_name(kind: str, value: str) -> str:
-    """Check a component or worker type name (``sqlite``, ``thread_pool``) and return it.
-
-    Raises:
-        ConfigError: ``value`` is empty or has characters a registry key cannot have.
-    """
+    """``value``, checked as a component or worker type name (``sqlite``, ``thread_pool``)."""
     if not isinstance(value, str) or _TYPE_RE.fullmatch(value) is None:
         raise ConfigError(f"invalid {kind}", field=kind, value=value, expected=TYPE_RULE)
     return value
 
 
 def is_sensitive(key: str) -> bool:
-    """Tell whether a setting or option name probably holds a secret (password, token, key)."""
+    """Whether a setting or option name probably holds a secret (password, token, key)."""
     return bool(_SENSITIVE_RE.search(key))
 
 
 def redact_value(key: str, value: Any) -> Any:
-    """Return ``value`` fit for a message: hidden when ``key`` names a secret, URLs redacted."""
+    """``value`` fit for a message: hidden when ``key`` names a secret, URLs redacted."""
     if value is None:
         return None
     if is_sensitive(key):
@@ -82,14 +66,9 @@ def redact_value(key: str, value: Any) -> Any:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with its password and secret-looking query parameters replaced by ``***``.
-
-    ``postgresql://app:s3cret@db:5432/x?sslpassword=p`` becomes
-    ``postgresql://app:***@db:5432/x?sslpassword=***``. Query parameters whose names contain
-    ``key``, ``secret``, ``pass``, ``token``, ``sig`` or ``credential`` are hidden too, and so
-    are ``password=...`` pairs of a DSN that is not a URL (``host=db password=s3cret``).
-    Strings without anything secret are returned unchanged.
-    """
+    """``url`` with its password, secret-looking query parameters (``key``, ``secret``,
+    ``pass``, ``token``, ``sig``, ``credential``) and a non-URL DSN's ``password=...`` pairs
+    replaced by ``***``: ``postgresql://app:***@db:5432/x?sslpassword=***``."""
     if "://" not in url:
         return _KV_SECRET_RE.sub(_hide_pair, url)
     scheme, sep, rest = url.partition("://")
@@ -125,15 +104,3 @@ def _redact_query(tail: str) -> str:
 
 def _hide_pair(match: re.Match[str]) -> str:
     return f"{match['key']}{match['sep']}{REDACTED}"
-
-
-__all__ = [
-    "NAME_RULE",
-    "REDACTED",
-    "TYPE_RULE",
-    "is_sensitive",
-    "redact_url",
-    "redact_value",
-    "validate_name",
-    "validate_type_name",
-]

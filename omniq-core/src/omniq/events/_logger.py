@@ -1,9 +1,6 @@
-"""A non-blocking, batched event logger.
-
-Recording an event appends to an in-memory buffer and returns; a background task writes
-batches to the event store. With no event store the logger drops events at once, so events
-cost nothing when they are off. A failing store never fails a task: the batch is logged and,
-past a bound, dropped (library logging says so).
+"""A non-blocking, batched event logger: recording appends to a buffer that a background task
+writes to the event store in batches. Without a store events cost nothing; a failing store
+never fails a task (the batch is kept, and past a bound the oldest events are dropped).
 """
 
 from __future__ import annotations

@@ -30,33 +30,11 @@ from ._task import (
     unreadable,
 )
 
-__all__ = [
-    "UNREADABLE",
-    "binding",
-    "binding_values",
-    "decode_task",
-    "unreadable",
-    "ConfigStruct",
-    "ComponentConfig",
-    "EventStoreConfig",
-    "OmniQConfig",
-    "ResultStoreConfig",
-    "TaskQueueConfig",
-    "WorkerConfig",
-    "CancelOutcome",
-    "DEAD",
-    "FINISHED",
-    "RUNNABLE",
-    "ErrorInfo",
-    "EventType",
-    "Schedule",
-    "ScheduleStatus",
-    "ScheduleType",
-    "Task",
-    "TaskEvent",
-    "TaskResult",
-    "TaskStatus",
-]
+__all__ = ["UNREADABLE", "binding", "binding_values", "decode_task", "unreadable", "ConfigStruct",
+           "ComponentConfig", "EventStoreConfig", "OmniQConfig", "ResultStoreConfig",
+           "TaskQueueConfig", "WorkerConfig", "CancelOutcome", "DEAD", "FINISHED", "RUNNABLE",
+           "ErrorInfo", "EventType", "Schedule", "ScheduleStatus", "ScheduleType", "Task",
+           "TaskEvent", "TaskResult", "TaskStatus"]
 
 # Plugin config structs by name: ``from omniq.models import SQLiteTaskQueueConfig``.
 __getattr__ = facade_getattr(__name__, globals())

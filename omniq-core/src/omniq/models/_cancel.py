@@ -7,15 +7,10 @@ import enum
 
 
 class CancelOutcome(enum.StrEnum):
-    """The answer of ``cancel(task_id)``.
-
-    ``CANCELLED`` and ``REQUESTED`` are true, ``ALREADY_FINISHED`` is false (as ``cancel``
-    returned True and False before it said which). What a worker does with a request depends
-    on its type: an ``async`` worker cancels the coroutine at once, a ``process_pool`` worker
-    kills the task's process, a ``thread_pool`` worker (and a sync function on an ``async``
-    worker) sets the task's ``current_task().cancelled`` flag and drops its late result. In
-    every case the task ends ``cancelled`` and ``get_result`` raises ``TaskCancelledError``;
-    the stored error message says how it was stopped.
+    """The answer of ``cancel(task_id)``: ``CANCELLED`` and ``REQUESTED`` are true,
+    ``ALREADY_FINISHED`` is false (as ``cancel`` returned True and False before it said which).
+    How a worker stops a running task depends on its type (docs/concepts.md); the task then
+    ends ``cancelled`` and ``get_result`` raises ``TaskCancelledError``.
     """
 
     #: It had not started (queued, waiting or retrying): cancelled now, with its dependents.

@@ -1,10 +1,8 @@
 """Configuration structs: what ``OmniQ.from_config`` and the YAML/dict/env loaders produce.
 
-msgspec needs the field types at runtime, so this module does not use
-``from __future__ import annotations``. Unknown fields are errors (a typo must not be
-ignored), and ``to_dict()`` leaves out fields still at their defaults, so a config survives a
-round trip through YAML. Validation that needs more than a type (names, type names) happens
-in ``__post_init__``, which runs both for direct construction and for ``msgspec.convert``.
+msgspec needs the field types at runtime, so no ``from __future__ import annotations``.
+Validation that needs more than a type (names, type names) happens in ``__post_init__``, which
+runs both for direct construction and for ``msgspec.convert``.
 """
 
 from typing import Any
@@ -31,12 +29,13 @@ def _check_type_name(kind: str, value: str | None) -> None:
 
 
 class ConfigStruct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
-    """Base of every settings struct, plugins' included: unknown fields are errors,
-    ``to_dict`` leaves defaults out, and ``repr``/``str`` never show a secret (passwords,
-    keys and tokens as ``***``, wherever they sit: a field, a URL, a DSN, an options dict)."""
+    """Base of every settings struct, plugins' included: unknown fields are errors (a typo
+    must not be ignored), ``to_dict`` leaves defaults out (so a config survives a round trip
+    through YAML), and ``repr``/``str`` never show a secret (passwords, keys and tokens as
+    ``***``, wherever they sit: a field, a URL, a DSN, an options dict)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Return plain builtins (dicts, lists, strings, numbers); default fields left out."""
+        """Plain builtins (dicts, lists, strings, numbers); default fields left out."""
         data: dict[str, Any] = msgspec.to_builtins(self)
         return data
 
@@ -128,20 +127,6 @@ class OmniQConfig(ConfigStruct, kw_only=True):
             try:
                 validate_name("queue", queue)
             except ConfigError as exc:
-                raise ConfigError(
-                    "invalid queue name",
-                    field=f"queues[{index}]",
-                    value=queue,
-                    expected=exc.expected,
-                ) from None
+                raise ConfigError("invalid queue name", field=f"queues[{index}]", value=queue,
+                                  expected=exc.expected) from None
         _check_type_name("backend_type", self.backend_type)
-
-
-__all__ = [
-    "ComponentConfig",
-    "EventStoreConfig",
-    "OmniQConfig",
-    "ResultStoreConfig",
-    "TaskQueueConfig",
-    "WorkerConfig",
-]

@@ -25,17 +25,5 @@ from omniq.plugins._lookup import (
 )
 from omniq.plugins._registry import PluginType, reset
 
-__all__ = [
-    "KINDS",
-    "PluginType",
-    "Register",
-    "available",
-    "find_export",
-    "hookimpl",
-    "hookspec",
-    "lookup",
-    "reset",
-    "resolve",
-    "resolve_url",
-    "split_type",
-]
+__all__ = ["KINDS", "PluginType", "Register", "available", "find_export", "hookimpl", "hookspec",
+           "lookup", "reset", "resolve", "resolve_url", "split_type"]

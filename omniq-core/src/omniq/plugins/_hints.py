@@ -12,41 +12,24 @@ from __future__ import annotations
 import re
 
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*\Z")
+# Cloud URL schemes need the file backend's extras that bring their drivers (s3fs, ...).
+_CLOUD = ("omniq-fsspec", "s3,gcs,azure")
 
-# Our own plugin distributions, so a missing one is named with the extra that installs it.
-# Keys are type names and URL schemes; values are extras of the `omniq` distribution.
-_OUR_NAMES: dict[str, str] = {
-    "sqlite": "sqlite",
-    "postgres": "postgres",
-    "postgresql": "postgres",
-    "redis": "redis",
-    "rediss": "redis",
-    "nats": "nats",
-    "file": "file",
-    "fsspec": "file",
-    "s3": "cloud",
-    "s3a": "cloud",
-    "gs": "cloud",
-    "gcs": "cloud",
-    "abfs": "cloud",
-    "abfss": "cloud",
-    "az": "cloud",
-    "gevent": "gevent",
+#: Type names and URL schemes of our own plugins: the distribution that provides each, and
+#: the extras it needs for that scheme.
+_OUR_NAMES: dict[str, tuple[str, str | None]] = {
+    "sqlite": ("omniq-sqlite", None),
+    "postgres": ("omniq-postgres", None),
+    "postgresql": ("omniq-postgres", None),
+    "redis": ("omniq-redis", None),
+    "rediss": ("omniq-redis", None),
+    "nats": ("omniq-nats", None),
+    "file": ("omniq-fsspec", None),
+    "fsspec": ("omniq-fsspec", None),
+    "gevent": ("omniq-gevent", None),  # the only worker type among them
+    **dict.fromkeys(("s3", "s3a", "gs", "gcs", "abfs", "abfss", "az"), _CLOUD),
 }
-_STORE_KINDS = frozenset({"task_queue", "result_store", "event_store", "backend"})
-_EXTRA_KINDS: dict[str, frozenset[str]] = {"gevent": frozenset({"worker"})}
-_EXTRA_DISTRIBUTION: dict[str, str] = {
-    "sqlite": "omniq-sqlite",
-    "postgres": "omniq-postgres",
-    "redis": "omniq-redis",
-    "nats": "omniq-nats",
-    "file": "omniq-fsspec",
-    "cloud": "omniq-fsspec",
-    "gevent": "omniq-gevent",
-}
-# Extras of our distribution that bring a scheme's driver (s3fs for s3://, ...).
-_DRIVER_EXTRAS: dict[str, str] = {"cloud": "s3,gcs,azure"}
-OUR_DISTRIBUTIONS = frozenset(_EXTRA_DISTRIBUTION.values())
+OUR_DISTRIBUTIONS = frozenset(distribution for distribution, _ in _OUR_NAMES.values())
 
 # Class-name prefixes of our plugins' exports (after an optional "Async"), longest first.
 _EXPORT_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -63,33 +46,27 @@ _EXPORT_PREFIXES: tuple[tuple[str, str], ...] = (
 
 def install_hint(kind: str, name: str) -> str | None:
     """The ``pip install`` line for one of our type names or schemes, if it has one."""
-    extra = _OUR_NAMES.get(name.strip().lower())
-    if extra is None or kind not in _EXTRA_KINDS.get(extra, _STORE_KINDS):
+    found = _OUR_NAMES.get(name.strip().lower())
+    if found is None or (kind == "worker") != (found[0] == "omniq-gevent"):
         return None
-    return distribution_hint(_EXTRA_DISTRIBUTION[extra], _DRIVER_EXTRAS.get(extra))
+    return distribution_hint(*found)
 
 
 def export_hint(name: str) -> str | None:
     """Guess the plugin of a class name from its prefix (``SQLiteTaskQueue`` -> sqlite)."""
     base = name.removeprefix("Async")
-    for prefix, extra in _EXPORT_PREFIXES:
+    for prefix, type_name in _EXPORT_PREFIXES:
         if base.startswith(prefix):
-            return distribution_hint(_EXTRA_DISTRIBUTION[extra], _DRIVER_EXTRAS.get(extra))
+            return distribution_hint(*_OUR_NAMES[type_name])
     return None
 
 
 def distribution_hint(distribution: str, extras: str | None = None) -> str:
     """How to install one of our plugin distributions, from the index or from a checkout."""
-    if extras:
-        spec = f"{distribution}[{extras}]"
-        return (
-            f'it is provided by the {distribution} plugin: pip install "{spec}" '
-            f'(from a checkout of the OmniQ repository: pip install -e "./{spec}")'
-        )
-    return (
-        f"it is provided by the {distribution} plugin: pip install {distribution} "
-        f"(from a checkout of the OmniQ repository: pip install -e ./{distribution})"
-    )
+    spec = f"{distribution}[{extras}]" if extras else distribution
+    index, checkout = (f'"{spec}"', f'"./{spec}"') if extras else (spec, f"./{spec}")
+    return (f"it is provided by the {distribution} plugin: pip install {index} "
+            f"(from a checkout of the OmniQ repository: pip install -e {checkout})")
 
 
 def scheme_of(url: str) -> str:

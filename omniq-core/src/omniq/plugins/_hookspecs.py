@@ -1,22 +1,8 @@
-"""The hooks an OmniQ plugin implements.
+"""The hooks an OmniQ plugin implements (docs/plugins.md shows a plugin's whole module).
 
 Every hook only registers: it receives a ``register`` callable and hands over type names and
 ``"module:Class"`` strings. No hook imports a driver, opens a connection or does any other I/O,
 so loading every installed plugin stays cheap and cannot fail because a server is down.
-
-A plugin distribution declares an entry point in the group ``omniq`` that names a module of
-hookimpls::
-
-    # pyproject.toml
-    [project.entry-points.omniq]
-    acme = "omniq_acme.plugin"
-
-    # omniq_acme/plugin.py
-    from omniq.plugins import hookimpl
-
-    @hookimpl
-    def omniq_register_task_queues(register):
-        register("acme", "omniq_acme.queue:AsyncAcmeTaskQueue", schemes=["acme"])
 """
 
 from __future__ import annotations
@@ -26,35 +12,22 @@ from typing import Protocol
 
 import pluggy
 
+#: The pluggy project name, which is also the entry-point group plugins declare.
 PROJECT_NAME = "omniq"
-"""The pluggy project name, which is also the entry-point group plugins declare."""
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 # The component kinds, in the order `available()` lists them, and the hook that registers each.
 KINDS: tuple[str, ...] = ("task_queue", "result_store", "event_store", "worker", "backend")
-HOOK_OF_KIND: dict[str, str] = {
-    "task_queue": "omniq_register_task_queues",
-    "result_store": "omniq_register_result_stores",
-    "event_store": "omniq_register_event_stores",
-    "worker": "omniq_register_workers",
-    "backend": "omniq_register_backends",
-}
+HOOK_OF_KIND: dict[str, str] = {kind: f"omniq_register_{kind}s" for kind in KINDS}
 
 
 class Register(Protocol):
     """The callable every registration hook receives."""
 
-    def __call__(
-        self,
-        name: str,
-        target: str,
-        *,
-        aliases: Sequence[str] = (),
-        schemes: Sequence[str] = (),
-        exports: Sequence[str] = (),
-    ) -> None:
+    def __call__(self, name: str, target: str, *, aliases: Sequence[str] = (),
+                 schemes: Sequence[str] = (), exports: Sequence[str] = ()) -> None:
         """Register one type.
 
         Args:

@@ -22,9 +22,8 @@ from omniq.plugins._registry import PluginType, get_registry, kind_label, normal
 
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
-        raise ConfigError(
-            "unknown plugin kind", field="kind", value=kind, expected=f"one of {KINDS}"
-        )
+        raise ConfigError("unknown plugin kind", field="kind", value=kind,
+                          expected=f"one of {KINDS}")
 
 
 def _import_attr(t: PluginType, attr: str) -> Any:
@@ -62,20 +61,13 @@ def _load_class(t: PluginType) -> type:
 
 
 def available() -> list[PluginType]:
-    """Every installed type, sorted by kind then name.
-
-    Loads the plugins on first use but imports none of their classes.
-    """
+    """Every installed type, sorted by kind then name (none of their classes imported)."""
     return list(get_registry().types)
 
 
 def lookup(kind: str, name: str) -> PluginType:
-    """The registration of a type name or alias (case-insensitive), without importing it.
-
-    Raises:
-        PluginNotFoundError: No installed plugin registers ``name`` for ``kind``; the message
-            lists the installed names and, for one of OmniQ's own plugins, the install command.
-    """
+    """The registration of a type name or alias (case-insensitive), without importing it; a
+    PluginNotFoundError lists the installed names and, for one of ours, how to install it."""
     _check_kind(kind)
     registry = get_registry()
     t = registry.by_name.get((kind, normalize_name(name)))
@@ -98,16 +90,9 @@ def _closest(name: str, names: list[str]) -> str | None:
 
 
 def resolve(kind: str, name: str) -> type:
-    """The class registered for a type name or alias (case-insensitive), imported now.
-
-    Args:
-        kind: One of :data:`KINDS`.
-        name: A type name such as ``"redis"`` or an alias such as ``"postgresql"``.
-
-    Raises:
-        PluginNotFoundError: The name is unknown (see :func:`lookup`), or its class cannot be
-            imported (a missing driver), with the :class:`ImportError` chained.
-    """
+    """The class registered for a type name or alias of ``kind`` (``"redis"``,
+    ``"postgresql"``), imported now; PluginNotFoundError when the name is unknown (see
+    :func:`lookup`) or the class cannot be imported (the ImportError chained)."""
     return _load_class(lookup(kind, name))
 
 
@@ -135,45 +120,25 @@ def _lookup_url(kind: str, url: str) -> PluginType:
 
 
 def resolve_url(kind: str, url: str) -> type:
-    """The class whose registration claims the URL's scheme (a plain path is ``file``).
-
-    Passwords in the URL are redacted in every message.
-
-    Raises:
-        PluginNotFoundError: No installed type handles the scheme, or its class cannot be
-            imported.
-    """
+    """The class whose registration claims the URL's scheme (a plain path is ``file``);
+    PluginNotFoundError, with the URL's password redacted, as for :func:`resolve`."""
     return _load_class(_lookup_url(kind, url))
 
 
 def split_type(kind: str, value: str) -> tuple[str, str | None]:
-    """Tell a type name from a URL or path, as config values may hold either.
-
-    Returns:
-        ``(type_name, None)`` for a type name or alias, ``(type_name, value)`` for a URL or a
-        path, where ``type_name`` is the registered name of the type that handles it. Nothing is
-        imported.
-
-    Raises:
-        PluginNotFoundError: As :func:`lookup` or :func:`resolve_url`.
-    """
+    """``(type_name, None)`` for a type name or alias, ``(type_name, value)`` for a URL or a
+    path (config values may hold either), ``type_name`` being the registered name of the type
+    that handles it; nothing is imported."""
     if ":" in value or "/" in value or "\\" in value:
         return _lookup_url(kind, value).name, value
     return lookup(kind, value).name, None
 
 
 def find_export(name: str) -> Any:
-    """A public class by its exported name, from whichever installed plugin exports it.
-
-    The names are each type's target class (``AsyncSQLiteTaskQueue``) and its ``exports``
-    (``SQLiteTaskQueue``, ``SQLiteTaskQueueConfig``). ``omniq.queue``, ``omniq.storage`` and
-    the other facade modules resolve unknown attributes through this.
-
-    Raises:
-        PluginNotFoundError: No installed plugin exports ``name`` (the message names the
-            plugin to install when the prefix is one of ours), or its module cannot be
-            imported.
-    """
+    """A public class by its exported name (a type's target class, ``AsyncSQLiteTaskQueue``,
+    or one of its ``exports``, ``SQLiteTaskQueue``), from whichever installed plugin exports
+    it; the facade modules (``omniq.queue`` ...) resolve unknown attributes through this.
+    PluginNotFoundError names the plugin to install when the prefix is one of ours."""
     exports = get_registry().exports
     hit = exports.get(name)
     if hit is None:

@@ -16,7 +16,7 @@ import importlib.metadata
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -37,19 +37,9 @@ _EXPORT_RE = re.compile(r"[A-Za-z_]\w*\Z")
 
 
 class PluginType(msgspec.Struct, frozen=True):
-    """One registered type, as :func:`available` lists it.
-
-    Attributes:
-        kind: ``"task_queue"``, ``"result_store"``, ``"event_store"``, ``"worker"`` or
-            ``"backend"``.
-        name: The type name as registered (``"redis"``).
-        target: ``"module:AsyncClass"``, imported on first use.
-        aliases: Other names for the type.
-        schemes: URL schemes that select the type.
-        exports: Further public class names of the target's module.
-        distribution: The distribution that registered it (``"omniq"`` for the core).
-        version: That distribution's version.
-    """
+    """One registered type, as :func:`available` lists it: what ``register`` was given (see
+    :class:`~omniq.plugins.Register`), and the distribution (``"omniq"`` for the core) and
+    version that registered it."""
 
     kind: str
     name: str
@@ -87,34 +77,28 @@ def _as_names(
 ) -> tuple[str, ...]:
     # A bare string is a sequence too: aliases="thread" would register t, h, r, e, a, d.
     if isinstance(value, str) or not all(isinstance(v, str) and pattern.match(v) for v in value):
-        raise ConfigError(
-            f"plugin registered invalid {what}",
-            value=value,
-            expected="a list of names",
-            source=str(origin),
-        )
+        raise ConfigError(f"plugin registered invalid {what}", value=value,
+                          expected="a list of names", source=str(origin))
     return tuple(value)
 
 
 class _Registry:
-    """The immutable index built from every plugin's registrations."""
+    """The immutable index built from every plugin's registrations (in registration order,
+    each with the plugin it came from)."""
 
-    def __init__(
-        self, types: Iterable[PluginType], origins: dict[tuple[str, str], _Origin]
-    ) -> None:
-        self.types = sorted(types, key=lambda t: (KINDS.index(t.kind), t.name))
+    def __init__(self, registered: Sequence[tuple[PluginType, _Origin]]) -> None:
+        origins = {id(t): origin for t, origin in registered}
+        self.types = sorted((t for t, _ in registered),
+                            key=lambda t: (KINDS.index(t.kind), t.name))
         self.by_name: dict[tuple[str, str], PluginType] = {}
         self.by_scheme: dict[tuple[str, str], PluginType] = {}
         self.exports: dict[str, tuple[PluginType, str]] = {}
         self.classes: dict[str, Any] = {}
 
         def clash(what: str, first: PluginType, second: PluginType) -> ConfigError:
-            a = origins[(first.kind, first.name)]
-            b = origins[(second.kind, second.name)]
-            return ConfigError(
-                f"{what} is registered twice: by {a} as {first.target!r} "
-                f"and by {b} as {second.target!r}; uninstall one of them"
-            )
+            return ConfigError(f"{what} is registered twice: by {origins[id(first)]} as "
+                               f"{first.target!r} and by {origins[id(second)]} as "
+                               f"{second.target!r}; uninstall one of them")
 
         for t in self.types:
             for name in (t.name, *t.aliases):
@@ -136,11 +120,8 @@ class _Registry:
                     raise clash(f"exported class name {export!r}", prev[0], t)
 
     def names(self, kind: str) -> str:
-        shown = [
-            t.name + (f" ({', '.join(t.aliases)})" if t.aliases else "")
-            for t in self.types
-            if t.kind == kind
-        ]
+        shown = [t.name + (f" ({', '.join(t.aliases)})" if t.aliases else "")
+                 for t in self.types if t.kind == kind]
         return ", ".join(shown) or "none"
 
 
@@ -195,70 +176,42 @@ def _load() -> _Registry:
         origins[name] = origin
         _register_plugin(pm, plugin, name, origin)
 
-    types: list[PluginType] = []
-    type_origins: dict[tuple[str, str], _Origin] = {}
+    registered: list[tuple[PluginType, _Origin]] = []
     for kind in KINDS:
         for impl in getattr(pm.hook, HOOK_OF_KIND[kind]).get_hookimpls():
             origin = origins[impl.plugin_name]
-            register = _make_register(kind, origin, types, type_origins)
+            register = _make_register(kind, origin, registered)
             try:
                 impl.function(**{arg: register for arg in impl.argnames})
             except ConfigError:
                 raise
             except Exception as exc:
-                raise ConfigError(
-                    f"plugin failed in {HOOK_OF_KIND[kind]}: {exc!r}", source=str(origin)
-                ) from exc
-    return _Registry(types, type_origins)
+                raise ConfigError(f"plugin failed in {HOOK_OF_KIND[kind]}: {exc!r}",
+                                  source=str(origin)) from exc
+    return _Registry(registered)
 
 
-def _make_register(
-    kind: str,
-    origin: _Origin,
-    types: list[PluginType],
-    type_origins: dict[tuple[str, str], _Origin],
-) -> Callable[..., None]:
-    def register(
-        name: str,
-        target: str,
-        *,
-        aliases: Sequence[str] = (),
-        schemes: Sequence[str] = (),
-        exports: Sequence[str] = (),
-    ) -> None:
+def _make_register(kind: str, origin: _Origin,
+                   registered: list[tuple[PluginType, _Origin]]) -> Callable[..., None]:
+    """The ``register`` callable handed to one plugin's hook of ``kind``; a name registered
+    twice is refused when the registry is indexed."""
+
+    def register(name: str, target: str, *, aliases: Sequence[str] = (),
+                 schemes: Sequence[str] = (), exports: Sequence[str] = ()) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise ConfigError(
-                f"plugin registered an invalid {kind_label(kind)} type name",
-                value=name,
-                expected="letters, digits, '_', '-' or '.'",
-                source=str(origin),
-            )
+            raise ConfigError(f"plugin registered an invalid {kind_label(kind)} type name",
+                              value=name, expected="letters, digits, '_', '-' or '.'",
+                              source=str(origin))
         if not isinstance(target, str) or not _TARGET_RE.match(target):
-            raise ConfigError(
-                f"plugin registered {kind_label(kind)} {name!r} with an invalid target",
-                value=target,
-                expected='"module:Class"',
-                source=str(origin),
-            )
-        t = PluginType(
-            kind=kind,
-            name=name,
-            target=target,
+            raise ConfigError(f"plugin registered {kind_label(kind)} {name!r} with an invalid "
+                              "target", value=target, expected='"module:Class"',
+                              source=str(origin))
+        registered.append((PluginType(
+            kind=kind, name=name, target=target,
             aliases=_as_names(aliases, "aliases", origin, _NAME_RE),
             schemes=tuple(s.lower() for s in _as_names(schemes, "schemes", origin, _SCHEME_RE)),
             exports=_as_names(exports, "exports", origin, _EXPORT_RE),
-            distribution=origin.distribution,
-            version=origin.version,
-        )
-        previous = type_origins.get((kind, name))
-        if previous is not None:
-            first = next(x for x in types if x.kind == kind and x.name == name)
-            raise ConfigError(
-                f"{kind_label(kind)} type name {name!r} is registered twice: by {previous} "
-                f"as {first.target!r} and by {origin} as {target!r}; uninstall one of them"
-            )
-        type_origins[(kind, name)] = origin
-        types.append(t)
+            distribution=origin.distribution, version=origin.version), origin))
 
     return register
 

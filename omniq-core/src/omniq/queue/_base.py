@@ -1,9 +1,5 @@
-"""``AsyncTaskQueue``: the task queue API and lifecycle, written once over the storage interface.
-
-Backends subclass this and implement :class:`omniq.contract.TaskQueueContract`; they inherit enqueue
-(with signing, options, dependencies), cancellation, dead letters and every fenced lifecycle
-transition a worker makes, and may not override any of it (see ``__init_subclass__``).
-"""
+"""``AsyncTaskQueue``: the task queue API and lifecycle, written once over the storage interface
+(:class:`omniq.contract.TaskQueueContract`, which backends implement)."""
 
 from __future__ import annotations
 
@@ -56,8 +52,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
     kind = "task_queue"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Refuse a subclass that overrides the lifecycle: a backend implements the storage
-        interface (:class:`omniq.contract.TaskQueueContract`) and nothing above it."""
+        # A backend implements the storage interface and nothing above it.
         super().__init_subclass__(**kwargs)
         overridden = sorted(_LIFECYCLE.intersection(vars(cls)))
         if overridden:
@@ -66,13 +61,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
                 "backend implements only the storage interface (omniq.contract.TaskQueueContract); "
                 "the lifecycle is the core's (see docs/architecture.md)")
 
-    def __init__(
-        self,
-        *,
-        project_name: str | None = None,
-        queues: Sequence[str] | None = None,
-        secret_key: str | None = None,
-    ) -> None:
+    def __init__(self, *, project_name: str | None = None, queues: Sequence[str] | None = None,
+                 secret_key: str | None = None) -> None:
         super().__init__(project_name=project_name, secret_key=secret_key)
         if isinstance(queues, str):
             queues = [q.strip() for q in queues.split(",") if q.strip()]
@@ -318,12 +308,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
                      results: Sequence[ResultRecord | None] | None = None) -> list[bool]:
         """Write finished attempts (each fenced by the attempt it ran under) in one batch, with
         their results when :meth:`writes_results_for` the result store; then release or cancel
-        the dependents of those that landed. Returns, per update, whether it landed.
-
-        Once the batch is written this does not raise: a failure to settle the dependents
-        is logged and left to :meth:`settle_waiting` (a caller retrying the whole call would
-        be fenced off, and take its own write for someone else's).
-        """
+        the dependents of those that landed. Returns, per update, whether it landed; once the
+        batch is written it does not raise (a retry would be fenced off by its own write)."""
         done = await self.finish_tasks(updates, results) if results else \
             await self.finish_tasks(updates)
         for (task, _), outcome in zip(updates, done, strict=True):
@@ -335,8 +321,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         return [outcome != Finished.FENCED for outcome in done]
 
     async def _settle_dependents_of(self, task: Task) -> None:
-        """Release or cancel the dependents of a task just finished; never raises (what is
-        left is settled by a worker's maintenance, :meth:`settle_waiting`)."""
+        """Release or cancel the dependents of a task just finished; what a failure leaves is
+        settled by a worker's maintenance (:meth:`settle_waiting`)."""
         try:
             if task.status == TaskStatus.COMPLETED:
                 await self.release_dependents(task.id)
@@ -389,9 +375,9 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
                 await self._settle_waiting(child)
 
     async def settle_waiting(self, offset: int = 0, limit: int = 100) -> int:
-        """Release or cancel waiting tasks whose parents have all finished (the ones a
-        failure right after their last parent finished left waiting). Looks at ``limit``
-        waiting tasks from ``offset`` in id order; returns how many it looked at."""
+        """Release or cancel the ``limit`` waiting tasks from ``offset`` (id order) whose
+        parents have all finished (a failure right after the last one left them waiting);
+        returns how many it looked at."""
         waiting = await self.list_tasks(status=TaskStatus.WAITING, limit=limit, offset=offset)
         for child in waiting:
             await self._settle_waiting(child)

@@ -1,16 +1,9 @@
-"""Schedules, written once over the contract's schedule primitives (docs/architecture.md).
+"""Schedules, written once over the contract's schedule primitives.
 
 Each fire becomes a task whose id is derived from (schedule id, fire time), so any number of
 schedulers running at once enqueue it exactly once; the schedule itself advances by
-compare-and-set on its ``version``.
-
-Policies:
-* Missed fires (no worker ran) are coalesced into one run; the next fire is computed from now.
-* A resumed schedule continues from now: no burst of the runs missed while paused.
-* Cron expressions are evaluated in the schedule's time zone (croniter): a wall-clock time that
-  a daylight-saving jump skips fires at the first instant after the gap; a repeated hour fires
-  once.
-* An interval schedule fires first at ``start_at`` (or at once), then every ``interval``.
+compare-and-set on its ``version``. docs/concepts.md states the policies (missed fires
+coalesced, resumed schedules go on from now, cron across daylight-saving changes).
 """
 
 from __future__ import annotations
@@ -89,42 +82,26 @@ class SchedulingMixin:
     """Schedule management for :class:`AsyncTaskQueue`."""
 
     async def schedule(
-        self: AsyncTaskQueue,
-        func: Callable[..., Any],
-        *args: Any,
-        func_args: dict[str, Any] | None = None,
-        func_kwargs: dict[str, Any] | None = None,
-        schedule_type: str | None = None,
-        cron_expression: str | None = None,
-        cron: str | None = None,
-        interval: timedelta | float | None = None,
-        run_at: datetime | None = None,
-        max_runs: int | None = None,
-        start_at: datetime | None = None,
-        end_at: datetime | None = None,
-        timezone: str = "UTC",
-        allow_overlap: bool = True,
-        queue_name: str | None = None,
-        name: str | None = None,
-        description: str | None = None,
-        tags: Sequence[str] | None = None,
-        priority: int = 0,
-        ttl: timedelta | float | None = None,
-        result_ttl: timedelta | float | None = None,
-        max_retries: int | None = None,
-        retry_delay: timedelta | float | None = None,
-        timeout: timedelta | float | None = None,
-        store_result: bool = True,
-        callback: Callable[..., Any] | None = None,
-        callback_args: dict[str, Any] | None = None,
-        schedule_id: str | None = None,
+        self: AsyncTaskQueue, func: Callable[..., Any], *args: Any,
+        func_args: dict[str, Any] | None = None, func_kwargs: dict[str, Any] | None = None,
+        # The schedule: one of cron_expression (or cron), interval or run_at, and its limits.
+        schedule_type: str | None = None, cron_expression: str | None = None,
+        cron: str | None = None, interval: timedelta | float | None = None,
+        run_at: datetime | None = None, max_runs: int | None = None,
+        start_at: datetime | None = None, end_at: datetime | None = None,
+        timezone: str = "UTC", allow_overlap: bool = True,
+        # The options of the tasks it creates (those of enqueue).
+        queue_name: str | None = None, name: str | None = None, description: str | None = None,
+        tags: Sequence[str] | None = None, priority: int = 0, ttl: timedelta | float | None = None,
+        result_ttl: timedelta | float | None = None, max_retries: int | None = None,
+        retry_delay: timedelta | float | None = None, timeout: timedelta | float | None = None,
+        store_result: bool = True, callback: Callable[..., Any] | None = None,
+        callback_args: dict[str, Any] | None = None, schedule_id: str | None = None,
         depends_on: Sequence[str] | None = None,
     ) -> str:
-        """Create a cron, interval or run-at schedule; returns its id.
-
-        Invalid cron strings, intervals <= 0 and unknown time zones raise ``ConfigError`` here,
-        not later in a worker. ``depends_on`` is not supported on schedules.
-        """
+        """Create a cron, interval or run-at schedule; returns its id. Invalid cron strings,
+        intervals <= 0 and unknown time zones raise ``ConfigError`` here, not later in a
+        worker. ``depends_on`` is not supported on schedules."""
         if depends_on:
             raise ConfigError("schedules cannot depend on tasks", field="depends_on",
                               value=depends_on, expected="None; enqueue dependent tasks instead")
@@ -247,12 +224,11 @@ class SchedulingMixin:
 
     def _task_of_fire(self: AsyncTaskQueue, sched: Schedule, task_id: str, fire_time: datetime,
                       now: datetime) -> Task:
-        eta = max(fire_time, now) if fire_time > now else fire_time
         task = Task(
             id=task_id, func_name=sched.func_name, payload=b"",
             queue_name=sched.queue_name, name=sched.name, description=sched.description,
             tags=list(sched.tags), priority=sched.priority, status=TaskStatus.PENDING,
-            created_at=now, run_at=eta, expires_at=after(now, sched.ttl),
+            created_at=now, run_at=fire_time, expires_at=after(now, sched.ttl),
             result_ttl=sched.result_ttl, max_retries=sched.max_retries,
             retry_delay=sched.retry_delay, timeout=sched.timeout,
             store_result=sched.store_result, schedule_id=sched.id,
@@ -270,25 +246,22 @@ class SchedulingMixin:
 
 def _schedule_kind(schedule_type: str | None, cron_expression: str | None,
                    interval: Any, run_at: datetime | None) -> ScheduleType:
-    if schedule_type is not None and cron_expression is None and interval is None \
-            and run_at is None:
-        raise ConfigError("schedule needs cron_expression, interval or run_at",
-                          field="schedule_type", value=schedule_type)
     given = {name: value for name, value in (("cron_expression", cron_expression),
              ("interval", interval), ("run_at", run_at)) if value is not None}
+    if not given and schedule_type is not None:
+        raise ConfigError("schedule needs cron_expression, interval or run_at",
+                          field="schedule_type", value=schedule_type)
+    if not given:
+        raise ConfigError("schedule needs one of cron_expression, interval or run_at",
+                          expected="e.g. interval=timedelta(minutes=1) or "
+                                   "cron_expression='0 9 * * *'")
     if len(given) > 1:
         # Refused rather than one silently winning over the other.
         raise ConfigError(f"schedule got both {' and '.join(given)}", field=next(iter(given)),
                           value=given, expected="exactly one of cron_expression, interval or "
                           "run_at (one schedule each if you want both)")
-    if cron_expression is not None:
-        return ScheduleType.CRON
-    if interval is not None:
-        return ScheduleType.INTERVAL
-    if run_at is not None:
-        return ScheduleType.RUN_AT
-    raise ConfigError("schedule needs one of cron_expression, interval or run_at",
-                      expected="e.g. interval=timedelta(minutes=1) or cron_expression='0 9 * * *'")
+    name = next(iter(given))
+    return ScheduleType.CRON if name == "cron_expression" else ScheduleType(name)
 
 
 def _resumed_fire(sched: Schedule, now: datetime) -> datetime | None:

@@ -1,11 +1,9 @@
 """The in-process ``memory`` task queue: complete against the contract, not a toy.
 
 Per queue, delayed tasks wait in a heap by eta and runnable ones in a heap by
-(-priority, eta, id); entries are checked against the live task when popped (lazy deletion),
-so updates never have to search a heap. Counts by (queue, status) and the set of running tasks
-are kept as tasks change, so a dashboard's ``count_tasks`` and the maintenance loop's lease
-check cost nothing like a scan of every task. One lock makes every primitive atomic across
-threads.
+(-priority, eta, id), checked against the live task when popped (lazy deletion), so updates
+never search a heap; counts and the running set are kept as tasks change, so neither a
+dashboard nor the lease check scans every task. One lock makes every primitive atomic.
 """
 
 from __future__ import annotations
@@ -239,7 +237,6 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
 
 class MemoryTaskQueue(TaskQueue, twin_of=AsyncMemoryTaskQueue):
     """Blocking twin of :class:`AsyncMemoryTaskQueue`."""
-
 
 
 __all__ = ["AsyncMemoryTaskQueue", "MemoryTaskQueue", "MemoryTaskQueueConfig"]

@@ -51,15 +51,7 @@ def key_id_for(secret: bytes) -> str:
 
 
 class Keyring:
-    """Signs with one key and verifies with any of several.
-
-    Args:
-        keys: key id -> secret bytes. Every key verifies.
-        current: the id of the key that signs.
-
-    Raises:
-        ConfigError: no keys, an empty secret, or ``current`` not among ``keys``.
-    """
+    """Signs with the key ``current`` and verifies with any of ``keys`` (id -> secret)."""
 
     __slots__ = ("_keys", "_current", "_current_key")
 
@@ -72,33 +64,20 @@ class Keyring:
                 raise ConfigError("key ids are non-empty strings", field="key_id", value=key_id)
             if not isinstance(secret, bytes | bytearray) or not secret:
                 # Never echo the secret itself into an error message.
-                raise ConfigError(
-                    "a secret key must be non-empty bytes",
-                    field=f"keys[{key_id!r}]",
-                    expected="non-empty bytes",
-                )
+                raise ConfigError("a secret key must be non-empty bytes",
+                                  field=f"keys[{key_id!r}]", expected="non-empty bytes")
             checked[key_id] = bytes(secret)
         if current not in checked:
-            raise ConfigError(
-                "the signing key must be one of the keys",
-                field="current",
-                value=current,
-                expected=f"one of {sorted(checked)}",
-            )
+            raise ConfigError("the signing key must be one of the keys", field="current",
+                              value=current, expected=f"one of {sorted(checked)}")
         self._keys = checked
         self._current = current
         self._current_key = checked[current]
 
     @classmethod
     def from_secrets(cls, secrets: Sequence[str | bytes]) -> Keyring:
-        """Build a keyring from secrets: the first signs, all verify.
-
-        Each key id is the first 8 hex characters of the SHA-256 of the secret (UTF-8 for
-        ``str``), so the same secret gives the same id on every machine.
-
-        Raises:
-            ConfigError: no secrets, or an empty one.
-        """
+        """A keyring of ``secrets``: the first signs, all verify. A key's id derives from its
+        secret (:func:`key_id_for`), so the same secret has the same id on every machine."""
         if isinstance(secrets, str | bytes):
             secrets = [secrets]
         keys: dict[str, bytes] = {}
@@ -120,17 +99,11 @@ class Keyring:
         ``$XDG_CONFIG_HOME/omniq/keys/<project>.key`` (``~/.config`` when unset), mode 0600.
         A secret string is a comma-separated list: the first signs, all verify (rotation).
         An empty string counts as unset. Results are cached per project and secret.
-
-        Raises:
-            ConfigError: a bad project name, or an unreadable or empty key file.
         """
         if not isinstance(project_name, str) or not _PROJECT_RE.fullmatch(project_name):
-            raise ConfigError(
-                "invalid project name",
-                field="project_name",
-                value=project_name,
-                expected="1-128 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit",
-            )
+            raise ConfigError("invalid project name", field="project_name", value=project_name,
+                              expected="1-128 characters of A-Z a-z 0-9 _ . -, starting with a "
+                                       "letter or digit")
         secret = _nonempty(secret_key) or _nonempty(os.environ.get(SECRET_ENV))
         path = "" if secret is not None else str(_key_path(project_name))
         cache_key = (project_name, secret, path)
@@ -162,12 +135,8 @@ class Keyring:
         return _encode((ENVELOPE_VERSION, self._current, mac, body))
 
     def verify(self, envelope: bytes) -> bytes:
-        """Check an envelope's signature and return its body.
-
-        Raises:
-            SignatureError: the envelope is missing or malformed, was signed with a key this
-                ring does not know, or its signature does not match the body.
-        """
+        """The body of a signed envelope; SignatureError if it is missing or malformed, was
+        signed with a key this ring does not know, or its signature does not match."""
         if not envelope:
             raise SignatureError("refused an unsigned payload: the signed envelope is missing")
         try:
@@ -248,12 +217,8 @@ def _load_or_create_key_file(path: Path, project_name: str) -> str:
         except FileExistsError:
             pass  # another process won the race: use its key
         else:
-            logger.info(
-                "generated a secret key for project %r in %s; %s",
-                project_name,
-                path,
-                _ROTATION_HINT,
-            )
+            logger.info("generated a secret key for project %r in %s; %s", project_name, path,
+                        _ROTATION_HINT)
     finally:
         tmp.unlink(missing_ok=True)
     return _read_key_file(path)
@@ -279,10 +244,8 @@ def _read_key_file(path: Path) -> str:
             logger.warning("key file %s is readable by others (mode %o): chmod 600 it", path, mode)
         secret = file.read().strip()
     if not secret:
-        raise ConfigError(
-            f"the key file is empty: delete it to generate a new key, or set {SECRET_ENV}",
-            source=str(path),
-        )
+        raise ConfigError(f"the key file is empty: delete it to generate a new key, or set "
+                          f"{SECRET_ENV}", source=str(path))
     return secret
 
 

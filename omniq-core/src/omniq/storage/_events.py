@@ -1,8 +1,4 @@
-"""Event stores: the plumbing written once over :class:`omniq.contract.EventStoreContract`.
-
-Events are plain data (:class:`~omniq.models.TaskEvent`): engines keep them as columns or JSON,
-never pickled, so anything can query them.
-"""
+"""Event stores: the plumbing written once over :class:`omniq.contract.EventStoreContract`."""
 
 from __future__ import annotations
 
@@ -19,5 +15,3 @@ class AsyncEventStore(AsyncComponent, EventStoreContract):
     async def get_events(self, **filters: object) -> list[TaskEvent]:
         await self.connect()
         return await self.query(**filters)  # type: ignore[arg-type]
-
-

@@ -1,9 +1,5 @@
-"""Result stores: the plumbing written once over :class:`omniq.contract.ResultStoreContract`.
-
-A backend stores opaque signed blobs (the encoded :class:`~omniq.models.TaskResult`) keyed by
-task id, with the expiry and schedule id beside them for lookups; encoding, signing and
-verifying happen here, so no backend ever unpickles a byte it was not handed by us.
-"""
+"""Result stores: encoding, signing and verifying, written once over the blobs of
+:class:`omniq.contract.ResultStoreContract`."""
 
 from __future__ import annotations
 
@@ -16,7 +12,7 @@ import msgspec
 from .._component import AsyncComponent
 from .._time import utcnow
 from ..contract import ResultRecord, ResultStoreContract
-from ..exceptions import TaskNotFoundError
+from ..exceptions import TaskNotFoundError, TaskTimeoutError
 from ..models import TaskResult
 
 _encoder = msgspec.msgpack.Encoder()
@@ -62,8 +58,6 @@ class AsyncResultStore(AsyncComponent, ResultStoreContract):
     async def wait(self, task_id: str, timeout: float | None = None,
                    poll_interval: float = 0.05) -> TaskResult:
         """Wait for the result of ``task_id``; raises ``TaskTimeoutError`` after ``timeout``."""
-        from ..exceptions import TaskTimeoutError
-
         await self.connect()
         blob = await self.wait_blob(task_id, float("inf") if timeout is None else timeout,
                                     poll_interval)
@@ -99,5 +93,3 @@ class AsyncResultStore(AsyncComponent, ResultStoreContract):
         """Just the value of a finished task (None if it has no result yet)."""
         result = await self.get(task_id)
         return None if result is None else result.result
-
-

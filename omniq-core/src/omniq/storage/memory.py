@@ -120,8 +120,6 @@ class MemoryResultStore(ResultStore, twin_of=AsyncMemoryResultStore):
     """Blocking twin of :class:`AsyncMemoryResultStore`."""
 
 
-
-
 class MemoryEventStore(EventStore, twin_of=AsyncMemoryEventStore):
     """Blocking twin of :class:`AsyncMemoryEventStore`."""
 

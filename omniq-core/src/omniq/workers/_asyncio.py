@@ -15,11 +15,8 @@ from ._threads import Threads
 
 
 class AsyncioWorker(AsyncWorkerBase):
-    """Runs ``max_workers`` tasks at once on the event loop.
-
-    Coroutine functions are awaited on the loop (a timeout or cancel cancels them); plain
-    functions run in a thread pool of the same size, so blocking code never stalls the loop.
-    """
+    """Runs ``max_workers`` tasks at once: coroutine functions on the event loop, plain ones in
+    a thread pool of the same size, so blocking code never stalls the loop."""
 
     worker_type = "async"
 
@@ -51,5 +48,3 @@ class AsyncioWorker(AsyncWorkerBase):
 
 class AsyncWorker(Worker, twin_of=AsyncioWorker):
     """Blocking twin of :class:`AsyncioWorker`."""
-
-

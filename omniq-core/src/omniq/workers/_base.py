@@ -1,11 +1,10 @@
 """The worker: one async core loop, with an execution strategy per worker type.
 
 The loop claims tasks for its free slots (several per round trip), runs each through the
-strategy, writes results and completions in batches, renews leases from the event loop (task
-code runs off-loop in thread and process workers, so it cannot starve them), looks for cancel
-requests while tasks run, fires due schedules, recovers expired leases, and backs off when the
-store fails. A worker type subclasses :class:`AsyncWorkerBase` and implements its four
-abstract methods (see docs/plugins.md, "Writing a worker type").
+strategy, writes results and completions in batches, renews leases and looks for cancel
+requests from the event loop (which task code never holds), fires due schedules, recovers
+expired leases, and backs off when the store fails. docs/plugins.md ("Writing a worker type")
+states what a worker type's four methods must do.
 """
 
 from __future__ import annotations
@@ -48,6 +47,20 @@ SWEEP_PAGE = 100  # waiting tasks looked at per sweep
 CANCEL_CHECK_INTERVAL = 0.5
 
 
+async def nap(seconds: float) -> None:
+    """Sleep between rounds of a background loop, unless this task was asked to stop.
+
+    A driver can swallow a cancellation: Python 3.11's ``asyncio.wait_for`` loses one that
+    races with its own timeout, and nats-py requests use it. A loop that caught the driver's
+    error would then go round forever, so the request, still counted on the task, is
+    honoured here.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    await anyio.sleep(seconds)
+
+
 def retry_delay(task: Task) -> float:
     """Exponential backoff with full jitter over the upper half, capped."""
     if task.retry_delay <= 0:
@@ -65,14 +78,7 @@ def error_info(exc: BaseException) -> ErrorInfo:
 
 
 class AsyncWorkerBase(AsyncComponent, abc.ABC):
-    """Runs tasks from a task queue.
-
-    A worker type (``async``, ``thread_pool``, ``process_pool``, or a plugin's) subclasses this
-    and implements :meth:`start_pool`, :meth:`stop_pool`, :meth:`execute` and
-    :meth:`cancel_running`; the base does everything else (claims, leases and heartbeats,
-    timeouts, cancel requests, retries, results, events, schedules, logging). All of it runs
-    on the worker's asyncio event loop, which task code must never hold: that is what keeps
-    heartbeats and cancel checks going while tasks run.
+    """Runs tasks from a task queue; a worker type implements the four abstract methods.
 
     Args:
         queue: The task queue (``task_queue=`` is accepted too).
@@ -93,23 +99,12 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
     kind = "worker"
     worker_type = "base"
 
-    def __init__(
-        self,
-        queue: Any = None,
-        result_store: Any = None,
-        event_store: Any = None,
-        *,
-        task_queue: Any = None,
-        queues: Sequence[str] | None = None,
-        max_workers: int | None = None,
-        lease: float | None = None,
-        poll_interval: float | None = None,
-        grace_period: float = 30.0,
-        scheduler: bool = True,
-        maintenance_interval: float | None = None,
-        batch_size: int = 100,
-        worker_id: str | None = None,
-    ) -> None:
+    def __init__(self, queue: Any = None, result_store: Any = None, event_store: Any = None, *,
+                 task_queue: Any = None, queues: Sequence[str] | None = None,
+                 max_workers: int | None = None, lease: float | None = None,
+                 poll_interval: float | None = None, grace_period: float = 30.0,
+                 scheduler: bool = True, maintenance_interval: float | None = None,
+                 batch_size: int = 100, worker_id: str | None = None) -> None:
         queue = as_async(queue if queue is not None else task_queue)
         if queue is None:
             raise ConfigError("a worker needs a task queue", field="queue", value=None,
@@ -153,49 +148,25 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
     def _default_concurrency(self) -> int:
         return int(get_setting("MAX_WORKERS"))
 
-    # -- extension points: what a worker type implements ---------------------------------------
+    # -- extension points: what a worker type implements (docs/plugins.md) --------------------
     @abc.abstractmethod
     async def start_pool(self) -> None:
-        """Create what runs task code (threads, processes, greenlets...).
-
-        Called once when the worker starts, on its event loop, before the first claim.
-        """
+        """Create what runs task code (threads, processes, a hub), before the first claim."""
 
     @abc.abstractmethod
     async def stop_pool(self) -> None:
-        """Tear down what :meth:`start_pool` created.
-
-        Called once when the worker stops, after the grace period: do not wait for task code
-        still running (its attempt has been put back or will be fenced off).
-        """
+        """Tear down what :meth:`start_pool` made, without waiting for task code still running."""
 
     @abc.abstractmethod
     async def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
-        """Run ``call.func(*call.args, **call.kwargs)`` for ``task`` and return its value, or
-        raise what it raised. ``call.func`` may be a coroutine function.
-
-        Called on the worker's event loop; the code must run somewhere that cannot block that
-        loop (a thread, a process, a hub in another thread), except coroutines, which may be
-        awaited on it. ``current_task()`` returns ``ctx`` in the calling context: carry it
-        to where the code runs (``contextvars.copy_context().run``), or pass what ``ctx``
-        offers another way, as the process pool does.
-
-        The base enforces ``task.timeout`` and cancel requests: it calls
-        :meth:`cancel_running`, then cancels the coroutine awaiting this method. Let that
-        ``CancelledError`` through; the base records the outcome.
-        """
+        """Run ``call`` (perhaps a coroutine function) where it cannot block the event loop,
+        with ``ctx`` as its ``current_task()``; return its value or raise what it raised. Let
+        the ``CancelledError`` of a timeout or cancel request through."""
 
     @abc.abstractmethod
     async def cancel_running(self, task_id: str) -> str:
-        """Stop the running task ``task_id`` as far as this worker type can; say how.
-
-        Called on the event loop when the task overran its timeout or a cancel request was
-        seen, just before the coroutine awaiting :meth:`execute` is cancelled (on a cancel
-        request its context's ``cancelled`` flag is already set, for code that checks it).
-        Must return promptly.
-        Returns a few words for logs and the cancelled task's stored error message, e.g.
-        ``"its process was killed"`` or ``"its thread was asked to stop"``.
-        """
+        """Stop the running task as far as this type can, promptly; return a few words saying
+        how (``"its process was killed"``) for the log and the task's stored error."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def _connect(self) -> None:
@@ -351,19 +322,13 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await anyio.sleep(self.lease / 3)
+            await nap(self.lease / 3)
             await self.heartbeat()
 
     async def heartbeat(self) -> None:
-        """Renew the lease of every task this worker holds, once, and act on the answers: a
-        refused renewal (another attempt owns the task now) abandons this attempt; a cancel
-        request stored with the task stops it.
-
-        The base calls this every third of the lease from its own asyncio task, on the
-        worker's event loop: the one place task code cannot block while :meth:`execute` keeps
-        it off that loop. Between heartbeats, while tasks run, the base also reads their
-        cancel requests every ``CANCEL_CHECK_INTERVAL`` seconds.
-        """
+        """Renew the lease of every task this worker holds, once (the base does so every third
+        of the lease), and act on the answers: a refused renewal (another attempt owns the task
+        now) abandons this attempt; a cancel request stored with the task stops it."""
         for task_id, (_, ctx, handler) in list(self._running.items()):
             lease = self._lease_for(ctx.task)
             if ctx.task.lease_expires_at is not None:  # never cut what the task extended
@@ -387,14 +352,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                 ctx.task = renewed
 
     async def _cancel_watch_loop(self) -> None:
-        """Read the cancel requests of the tasks executing here, between heartbeats.
-
-        Reads only, one per executing task per interval, and none while nothing runs: a
-        cancel request reaches a running task within about ``CANCEL_CHECK_INTERVAL``
-        seconds, not a third of the lease.
-        """
+        """Read the cancel requests of the tasks executing here (none while nothing runs), so
+        one reaches its task within about ``CANCEL_CHECK_INTERVAL`` seconds, not a third of
+        the lease."""
         while True:
-            await anyio.sleep(CANCEL_CHECK_INTERVAL)
+            await nap(CANCEL_CHECK_INTERVAL)
             executing = [(task_id, self._running[task_id]) for task_id in list(self._executing)
                          if task_id in self._running]
             if not executing:
@@ -431,7 +393,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         last_purge = 0.0
         waiting_cursor = 0  # the sweep of waiting tasks goes through them a page a time
         while True:
-            await anyio.sleep(self.maintenance_interval)
+            await nap(self.maintenance_interval)
             try:
                 self._log_recovered(await self.queue.recover_leases())
                 if self.scheduler:
@@ -446,7 +408,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                 failures += 1
                 if failures == 1:
                     logger.warning("maintenance failed: %s", exc)
-                await anyio.sleep(min(30.0, 0.1 * 2 ** min(failures, 8)))
+                await nap(min(30.0, 0.1 * 2 ** min(failures, 8)))
 
     @staticmethod
     def _log_recovered(recovered: Sequence[Task]) -> None:

@@ -36,10 +36,7 @@ class Completer:
 
     async def submit(self, task: Task, attempt: int, result: TaskResult | None) -> bool:
         """Write ``task`` (fenced by ``attempt``) and then ``result``; True if it was current.
-
-        After :meth:`stop` nothing is written (False): a task that outran the grace period is
-        left leased, and runs again when its lease expires.
-        """
+        After :meth:`stop` nothing is written (False): the task runs again after its lease."""
         if self._writer is None:
             logger.warning("task %s finished after its worker stopped; it will run again "
                            "when its lease expires", task.id)
@@ -118,11 +115,8 @@ class Completer:
                 delay = min(delay * 2, 5.0)
 
     async def stop(self) -> None:
-        """Write what is queued, then stop.
-
-        The writer is told to finish, not cancelled: a cancel landing inside a write would
-        leave finished tasks RUNNING (run again after their lease) and drop their results.
-        """
+        """Write what is queued, then stop. The writer is told to finish, not cancelled: a
+        cancel inside a write would leave finished tasks running and drop their results."""
         if self._writer is None:
             return
         self._pending.put_nowait(None)

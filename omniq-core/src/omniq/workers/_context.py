@@ -18,10 +18,8 @@ _current: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
 
 
 class TaskContext:
-    """The running task's handle: cancellation token, progress and lease extension.
-
-    Works from coroutines and from threads (thread-pool workers, sync functions).
-    """
+    """The running task's handle (cancellation token, progress, lease extension), from
+    coroutines and from threads alike."""
 
     def __init__(self, task: Task, worker: AsyncWorkerBase, loop: asyncio.AbstractEventLoop):
         self.task = task

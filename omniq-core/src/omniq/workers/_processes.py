@@ -2,12 +2,9 @@
 
 A child receives the signed payload, checks it with the project's keyring, runs the call
 (coroutines on their own loop) and sends back the signed value or the error as data. A task
-past its timeout, or cancelled, is killed: the pool is torn down and rebuilt, and the other
-tasks it was running are resubmitted transparently.
-
-Task code in a child still has ``current_task()``: progress and lease extensions travel back to
-the parent over a queue, and the parent's loop applies them. (Cancellation kills the child, so
-its ``cancelled`` flag never turns true.)
+past its timeout, or cancelled, is killed: the pool is rebuilt and the other tasks it was
+running are resubmitted. In a child, ``current_task()`` sends progress and lease extensions to
+the parent over a queue (cancellation kills the child, so its ``cancelled`` never turns true).
 """
 
 from __future__ import annotations
@@ -15,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
-import traceback
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -25,7 +21,7 @@ from ..exceptions import OmniQError
 from ..models import ErrorInfo, Task
 from ..serialization import Call, Keyring, Serializer
 from ..sync import Worker
-from ._base import AsyncWorkerBase
+from ._base import AsyncWorkerBase, error_info
 from ._context import TaskContext, _current
 from ._threads import run_call
 
@@ -67,8 +63,7 @@ def _run_in_child(payload: bytes, task_id: str, attempt: int) -> tuple[bool, Any
     try:
         value = run_call(call.func, call.args, call.kwargs)
     except Exception as exc:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return False, (type(exc).__qualname__, str(exc), tb)
+        return False, error_info(exc)  # as data: the exception itself may not unpickle
     finally:
         _current.reset(token)
     return True, _child_serializer.dump_value(value)
@@ -150,11 +145,9 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         else:
             raise RuntimeError("process pool kept breaking while running this task")
         if not ok:
-            raise RemoteTaskError(ErrorInfo(*value))
+            raise RemoteTaskError(value)
         return self.serializer.load_value(value)
 
 
 class ProcessPoolWorker(Worker, twin_of=AsyncProcessPoolWorker):
     """Blocking twin of :class:`AsyncProcessPoolWorker`."""
-
-

@@ -65,6 +65,7 @@ class Threads:
     def _serve(self) -> None:
         while (job := self._jobs.get()) is not None:
             future, context, fn, args = job
+            outcome: tuple[asyncio.Future[Any], Any, BaseException | None]
             try:
                 outcome = (future, context.run(fn, *args), None)
             except StopIteration as exc:  # a future cannot hold one: it ends coroutines
@@ -116,13 +117,9 @@ class Threads:
 
 
 class AsyncThreadPoolWorker(AsyncWorkerBase):
-    """Runs ``max_workers`` tasks at once, each in a thread of a pool.
-
-    Leases are renewed from the event loop, which task code never occupies. A thread cannot
-    be killed: a task past its timeout is marked failed, a cancelled one cancelled (its
-    ``current_task().cancelled`` turns true, for code that checks it), and a late result is
-    dropped.
-    """
+    """Runs ``max_workers`` tasks at once, each in a thread of a pool. A thread cannot be
+    killed: a task past its timeout is marked failed, a cancelled one cancelled (its
+    ``current_task().cancelled`` turns true), and a late result is dropped."""
 
     worker_type = "thread_pool"
 
@@ -145,5 +142,3 @@ class AsyncThreadPoolWorker(AsyncWorkerBase):
 
 class ThreadPoolWorker(Worker, twin_of=AsyncThreadPoolWorker):
     """Blocking twin of :class:`AsyncThreadPoolWorker`."""
-
-

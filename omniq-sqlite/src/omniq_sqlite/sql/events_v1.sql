@@ -1,6 +1,6 @@
 -- Version 1 of the "events" component: creates omniq_events (each event as JSON text in
 -- `body`, readable by any SQLite tool, plus indexed columns for the queries by time, task,
--- schedule and type). Run by omniq_sqlite._schema in one write transaction with the version
+-- schedule and type). Run by omniq_sqlite._sql in one write transaction with the version
 -- row. A shipped version is never edited: a change is a new events_v2.sql.
 
 CREATE TABLE IF NOT EXISTS omniq_events (

@@ -1,6 +1,6 @@
 -- Version 1 of the "results" component: creates omniq_results (signed result blobs in
 -- `data`, with finish time, expiry and schedule id as REAL epoch seconds / text for the
--- queries) and its indexes. Run by omniq_sqlite._schema in one write transaction with the
+-- queries) and its indexes. Run by omniq_sqlite._sql in one write transaction with the
 -- version row. A shipped version is never edited: a change is a new results_v2.sql.
 
 CREATE TABLE IF NOT EXISTS omniq_results (

@@ -1,4 +1,4 @@
--- The schema version table (omniq_sqlite._schema): one row per component ("tasks",
+-- The schema version table (omniq_sqlite._sql): one row per component ("tasks",
 -- "results", "events") holding the version of that component's tables in this file, so a
 -- database holding only results is versioned too. Touches omniq_schema_version only.
 
@@ -7,10 +7,6 @@ CREATE TABLE IF NOT EXISTS omniq_schema_version (
     component TEXT PRIMARY KEY,
     version INTEGER NOT NULL
 )
-
--- name: get_version
--- The version of component ?.
-SELECT version FROM omniq_schema_version WHERE component = ?
 
 -- name: all_versions
 SELECT component, version FROM omniq_schema_version

@@ -1,6 +1,6 @@
 -- Version 1 of the "tasks" component: creates omniq_tasks (every task, unfinished and
 -- finished), omniq_task_deps (parent -> child edges, so `dependents` is an index lookup) and
--- omniq_schedules, with their indexes. Run by omniq_sqlite._schema in one write transaction
+-- omniq_schedules, with their indexes. Run by omniq_sqlite._sql in one write transaction
 -- with the version row. A shipped version is never edited: a change is a new tasks_v2.sql.
 --
 -- The msgpack Task in `data` is the truth; the other columns are copies of its fields that
