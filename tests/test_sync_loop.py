@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import omniq
 import pytest
 from omniq._sync import run_on_sync_loop, run_sync
+from omniq.sync import pausable
 
 
 async def _thread_ident() -> int:
@@ -87,3 +89,29 @@ def test_concurrent_blocking_enqueues_are_all_stored() -> None:
             ids = list(pool.map(lambda i: oq.enqueue(print, i), range(320)))
         assert len(set(ids)) == 320
         assert oq.task_queue.count_tasks(status=omniq.TaskStatus.PENDING) == 320
+
+
+def test_a_pausable_task_runs_during_calls_and_keeps_no_thread_on_the_loop() -> None:
+    ticks: list[float] = []
+
+    async def start() -> asyncio.Task[None]:
+        async def listen() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.001)
+
+        return pausable(asyncio.get_running_loop().create_task(listen()))
+
+    async def stop(task: asyncio.Task[None]) -> None:
+        task.cancel()
+
+    task = run_sync(start)
+    try:
+        assert run_sync(_thread_ident) == threading.get_ident()  # still run in the caller
+        seen = len(ticks)
+        time.sleep(0.05)
+        assert len(ticks) == seen  # nobody runs the loop between calls
+        run_sync(asyncio.sleep, 0.05)
+        assert len(ticks) > seen  # and it runs while a call does
+    finally:
+        run_sync(stop, task)

@@ -22,6 +22,7 @@ import functools
 import inspect
 import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
@@ -77,6 +78,7 @@ class Runner:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self._live = 0
+        self._pausable: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self.loop.set_task_factory(self._new_task)
         self._lock = threading.Lock()
         self._owner: int | None = None
@@ -177,6 +179,12 @@ class Runner:
     def _task_done(self, _task: asyncio.Task[Any]) -> None:
         self._live -= 1
 
+    def pausable(self, task: asyncio.Task[Any]) -> None:
+        """Leave ``task`` out of the work that keeps the loop running between calls."""
+        if task.remove_done_callback(self._task_done):
+            self._live -= 1
+            self._pausable.add(task)
+
     def _start(self, call: _Call) -> None:
         # Counted by ``_run`` itself, which also reports the outcome: no done callback, so
         # the loop can stop in the very turn the call finishes.
@@ -232,7 +240,7 @@ class Runner:
         """Return once nothing but this coroutine is left on the loop."""
         me = asyncio.current_task()
         while True:
-            others = [t for t in asyncio.all_tasks() if t is not me]
+            others = [t for t in asyncio.all_tasks() if t is not me and t not in self._pausable]
             if others:
                 await asyncio.wait(others, return_when=asyncio.FIRST_COMPLETED)
             elif self._remote or self._waiting:
@@ -294,6 +302,18 @@ def _forget_runner() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_runner)
+
+
+def pausable(task: asyncio.Task[T]) -> asyncio.Task[T]:
+    """Mark ``task`` as serving only calls in progress (a subscription that wakes waiters):
+    on the sync API's loop, it runs while some call runs the loop, and no thread is kept
+    running the loop for it between calls, so blocking calls stay in their own thread.
+    Anything it receives meanwhile waits in its socket. Returns ``task``; on other loops it
+    does nothing."""
+    current = _runner
+    if current is not None and task.get_loop() is current.loop:
+        current.pausable(task)
+    return task
 
 
 def run_sync(fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any, **kwargs: Any) -> T:
