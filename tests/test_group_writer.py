@@ -82,3 +82,24 @@ async def test_one_refused_task_fails_only_its_own_enqueue(tmp_path: Path) -> No
         assert max(queue.batches) > 1  # they did share a batch before it failed
         for task_id in outcomes.values():
             assert await queue.get_task(str(task_id)) is not None
+
+
+async def test_a_large_bulk_enqueue_is_written_in_chunks_while_it_is_built(
+        tmp_path: Path) -> None:
+    async with CountingQueue(project_name="p", database_path=tmp_path / "q.db") as queue:
+        ids = await queue.enqueue_many(noop, [() for _ in range(2500)])
+        # The first chunk goes out alone; the later ones go as they are built, merged when
+        # several are ready while one is being written.
+        assert queue.batches[0] == 1000 and len(queue.batches) >= 2
+        assert sum(queue.batches) == 2500
+        assert len(set(ids)) == 2500
+        tasks = await queue.list_tasks(limit=3000)
+        assert [t.id for t in tasks] == ids  # ids are time-ordered: the order of the items
+
+
+async def test_a_bulk_enqueue_with_an_argument_to_pickle_is_built_whole_first(
+        tmp_path: Path) -> None:
+    async with CountingQueue(project_name="p", database_path=tmp_path / "q.db") as queue:
+        items = [(i,) for i in range(1500)] + [(object(),)]  # may fail: nothing stored then
+        await queue.enqueue_many(noop, items)
+        assert queue.batches == [1501]

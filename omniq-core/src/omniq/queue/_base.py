@@ -29,7 +29,7 @@ from ..models import (
 )
 from ._options import check_task_options
 from ._scheduling import SchedulingMixin
-from ._writer import GroupWriter
+from ._writer import GroupWriter, build_while_writing, can_overlap
 
 if TYPE_CHECKING:
     from ..events import EventLogger
@@ -189,15 +189,18 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         if options:
             check_task_options(self.build_task, options)
         now = utcnow()
-        tasks = []
-        for item in items:
+
+        def build(item: Any) -> Task:
             if isinstance(item, tuple):
-                tasks.append(self.build_task(func, *item, now=now, **options))
-            elif isinstance(item, dict):
-                tasks.append(self.build_task(func, func_args=item, now=now, **options))
-            else:
-                tasks.append(self.build_task(func, item, now=now, **options))
-        return await self.enqueue_tasks(tasks)
+                return self.build_task(func, *item, now=now, **options)
+            if isinstance(item, dict):
+                return self.build_task(func, func_args=item, now=now, **options)
+            return self.build_task(func, item, now=now, **options)
+
+        items = items if isinstance(items, Sequence) else list(items)
+        if not can_overlap(items):
+            return await self.enqueue_tasks([build(item) for item in items])
+        return await build_while_writing(build, items, self.enqueue_tasks)
 
     async def enqueue_tasks(self, tasks: Sequence[Task]) -> list[str]:
         """Store built tasks, resolving their dependencies first; returns their ids."""
