@@ -83,6 +83,7 @@ class Runner:
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._waiting: dict[_Call, None] = {}
+        self._inbox: list[_Call] = []  # handed over, not started yet
         self._remote = 0
         self._background: threading.Thread | None = None
         self._background_turn = threading.Lock()
@@ -104,7 +105,7 @@ class Runner:
                 self._owner = call.thread
             else:
                 self._waiting[call] = None
-                self.loop.call_soon_threadsafe(self._start, call)
+                self._hand_over(call)
         if ours:
             self._start(call)
         else:
@@ -112,6 +113,19 @@ class Runner:
         if not call.done:  # the loop is this thread's to run, from the start or handed over
             self._run_until_done(call)
         return cast(T, call.outcome())
+
+    def _hand_over(self, call: _Call) -> None:
+        """Queue ``call`` for the loop (under ``_lock``). Only the first call of a burst wakes
+        the loop (a write to its pipe); the others join it before it runs."""
+        self._inbox.append(call)
+        if len(self._inbox) == 1:
+            self.loop.call_soon_threadsafe(self._start_inbox)
+
+    def _start_inbox(self) -> None:
+        with self._lock:
+            calls, self._inbox = self._inbox, []
+        for call in calls:
+            self._start(call)
 
     def _sleep(self, call: _Call) -> None:
         try:
@@ -262,7 +276,7 @@ class Runner:
         call = _Call(coro, notify)
         with self._lock:
             self._remote += 1
-            self.loop.call_soon_threadsafe(self._start, call)
+            self._hand_over(call)
             idle = self._owner is None
             if idle:
                 self._owner = _BACKGROUND
