@@ -200,15 +200,22 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         items = items if isinstance(items, Sequence) else list(items)
         if not can_overlap(items):
             return await self.enqueue_tasks([build(item) for item in items])
-        return await build_while_writing(build, items, self.enqueue_tasks)
+        return await build_while_writing(build, items, self._enqueue_chunk)
 
     async def enqueue_tasks(self, tasks: Sequence[Task]) -> list[str]:
         """Store built tasks, resolving their dependencies first; returns their ids."""
+        return await self._enqueue_built(tasks)
+
+    async def _enqueue_chunk(self, tasks: list[Task]) -> list[str]:
+        return await self._enqueue_built(tasks, join=False)
+
+    async def _enqueue_built(self, tasks: Sequence[Task], join: bool = True) -> list[str]:
+        """What ``enqueue_tasks`` does; ``join``: see ``GroupWriter.add``."""
         await self.connect()
         with_deps = [t for t in tasks if t.depends_on]
         if with_deps:
             tasks = [await self._gate_on_parents(t) if t.depends_on else t for t in tasks]
-        inserted = await self._writer.add(tasks)
+        inserted = await self._writer.add(tasks, join=join)
         for task, new in zip(tasks, inserted, strict=True):
             if new:
                 self._emit(EventType.ENQUEUED if task.status != TaskStatus.WAITING

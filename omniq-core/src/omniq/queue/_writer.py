@@ -22,6 +22,9 @@ from ..exceptions import BackendUnavailableError
 from ..models import Task
 from ..serialization._codec import is_plain
 
+#: Most turns of the loop a write waits for producers to join it.
+JOIN_TURNS = 3
+
 Write = Callable[[Sequence[Task]], Awaitable[list[bool]]]
 _Waiting = list[tuple[Sequence[Task], "asyncio.Future[list[bool]]"]]
 
@@ -37,8 +40,10 @@ class GroupWriter:
         self._waiting: _Waiting = []
         self._flush_task: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
 
-    async def add(self, tasks: Sequence[Task]) -> list[bool]:
-        """Store ``tasks`` (with whatever else is waiting); per task, whether it was new."""
+    async def add(self, tasks: Sequence[Task], *, join: bool = True) -> list[bool]:
+        """Store ``tasks`` (with whatever else is waiting); per task, whether it was new.
+        ``join=False``: write at once, without waiting a turn for others to join (a chunk of
+        a bulk enqueue, whose builder would take that turn)."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # first use, or a loop that ended with a batch in flight
             self._loop, self._busy, self._waiting = loop, False, []
@@ -48,13 +53,17 @@ class GroupWriter:
             return await future
         self._busy = True
         try:
-            joined = -1
-            # A turn of the loop lets the producers that are ready to run join, and more turns
-            # while they do. With nothing else ready to run (a lone producer) the turn is
-            # skipped: asyncio's ready queue says so (an unknown loop: take the turn).
-            while joined != len(self._waiting) and getattr(loop, "_ready", True):
+            # A few turns of the loop let the producers that are ready to run join (a producer
+            # handed over from another thread takes two: its task starts, then it runs); they
+            # stop once a turn brings no one new. With nothing else ready to run (a lone
+            # producer) no turn is taken: asyncio's ready queue says so (other loops: a turn).
+            for _ in range(JOIN_TURNS if join else 0):
+                if not getattr(loop, "_ready", True):
+                    break
                 joined = len(self._waiting)
                 await asyncio.sleep(0)
+                if joined and len(self._waiting) == joined:
+                    break
         except BaseException:  # cancelled: those who joined are written all the same
             self._next()
             raise
