@@ -37,16 +37,20 @@ class Threads:
     Lighter than ``loop.run_in_executor``: a call is one queue entry and one asyncio future,
     and finished calls come back in batches, since a thread that finishes while the loop has
     not yet collected earlier results adds its own to them instead of waking the loop again
-    (each wake-up is a write to the loop's pipe and a turn of the loop).
+    (each wake-up is a write to the loop's pipe and a turn of the loop). Results taken together
+    free their worker slots together, so the worker claims and completes many tasks per
+    transaction or round trip, as the async worker does, instead of one at a time.
     """
+
+    #: Seconds the loop waits for the next of the calls still running, once one has finished.
+    GATHER = 0.0001
 
     def __init__(self, size: int, name: str) -> None:
         self._loop = asyncio.get_running_loop()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._finished = threading.Condition()
         self._done: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         self._in_flight = 0  # calls handed to the threads and not yet collected
-        self._seen = 0  # finished calls seen by the last turn that waited for more
         self._size, self._name = size, name
         self._threads: list[threading.Thread] = []  # started as calls need them
 
@@ -72,9 +76,10 @@ class Threads:
                 outcome = (future, None, RuntimeError(f"the task raised {exc!r}"))
             except BaseException as exc:  # the caller's to handle
                 outcome = (future, None, exc)
-            with self._lock:
+            with self._finished:
                 self._done.append(outcome)
                 first = len(self._done) == 1
+                self._finished.notify()
             if first:
                 try:
                     self._loop.call_soon_threadsafe(self._collect)
@@ -82,18 +87,13 @@ class Threads:
                     return
 
     def _collect(self) -> None:
-        # Wait a turn of the loop while other calls are still finishing: results taken
-        # together free their slots together, and the worker claims and completes in batches
-        # (one transaction or round trip for many tasks) instead of one task at a time.
-        with self._lock:
-            ready = len(self._done)
-        if ready != self._seen and ready < self._in_flight:
-            self._seen = ready
-            self._loop.call_soon(self._collect)
-            return
-        with self._lock:
+        with self._finished:
+            # Other calls still running may be about to finish (a thread waits for the GIL
+            # this loop holds): wait, GIL released, for as long as they keep finishing within
+            # GATHER of each other. A call that runs on is left to its own wake-up.
+            while len(self._done) < self._in_flight and self._finished.wait(self.GATHER):
+                pass
             done, self._done = self._done, []
-        self._seen = 0
         self._in_flight -= len(done)
         for future, value, exc in done:
             if future.done():  # cancelled meanwhile
