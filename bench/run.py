@@ -15,6 +15,8 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -27,11 +29,13 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 
 import _report  # noqa: E402
+from _moto import moto_server  # noqa: E402
 from _procs import kill_groups_from_file  # noqa: E402
 
 VENV = os.path.join(BENCH, ".venv-peers")
@@ -67,16 +71,18 @@ class Row:
     note: str = ""
 
 
-def _omniq(engine: str, sync: bool = False) -> Row:
+def _omniq(engine: str, name: str | None = None, workloads: list[str] | None = None,
+           sync: bool = False, **extra: Any) -> Row:
     """OmniQ on ``engine``; ``sync``: the blocking client, plain functions and the thread-pool
     worker, on every workload but depth and parallel (the claims those time are the same)."""
-    workloads = list(ALL_WORKLOADS)
+    workloads = list(workloads or ALL_WORKLOADS)
     if engine == "memory":  # one process only: no second worker process
         workloads.remove("parallel")
     if sync:
         workloads = [w for w in workloads if w not in ("depth", "parallel")]
-    name = f"omniq-{engine}" + ("-sync" if sync else "")
-    return Row(name, f"omniq:{name}", "omniq", engine, {"BENCH_OMNIQ_ENGINE": engine}, workloads)
+    name = name or f"omniq-{engine}" + ("-sync" if sync else "")
+    return Row(name, f"omniq:{name}", "omniq", engine, {"BENCH_OMNIQ_ENGINE": engine},
+               workloads, **extra)
 
 
 ROWS: list[Row] = [
@@ -88,6 +94,11 @@ ROWS: list[Row] = [
     _omniq("sqlite"),
     _omniq("sqlite", sync=True),
     _omniq("nats"),
+    _omniq("file"),
+    # Every S3 call is an HTTP round trip to moto (a Python server sharing the 2 cores), so
+    # drains are 2,000 tasks and no depth workload (bench/scale_file.py --s3 measures that).
+    _omniq("s3", "omniq-file-s3", workloads=list(NO_DEPTH), tasks=2_000,
+           note="S3 through moto's server on loopback (run.py starts it)"),
     Row("celery", "celery:celery", "peers", "redis"),
     Row("rq", "rq:rq", "peers", "redis"),
     Row("rq-simple", "rq:rq-simple", "peers", "redis"),
@@ -120,6 +131,14 @@ ROWS: list[Row] = [
         workloads=list(WITH_DEPTH),
     ),
     Row("taskiq-nats", "taskiq_nats:taskiq-nats", "peers", "nats", workloads=list(WITH_DEPTH)),
+    Row(
+        "huey-file",
+        "huey:huey-file",
+        "peers",
+        "file",
+        {"BENCH_HUEY_ENGINE": "file"},
+        workloads=list(WITH_DEPTH),
+    ),
 ]
 
 
@@ -375,6 +394,12 @@ def main() -> int:
     for engine, state in servers.items():
         log(f"{engine}: {'up, ' + str(state.get('version')) if state['ok'] else state['error']}")
     pythons = {"omniq": args.omniq_python, "peers": peers_python}
+    # S3 rows run against moto's server on loopback, one for the whole run (stopped at exit).
+    if any(r.engine == "s3" for r in rows):
+        s3 = contextlib.ExitStack()
+        atexit.register(s3.close)
+        base_env["BENCH_S3_URL"] = s3.enter_context(moto_server(args.omniq_python))
+        log(f"s3: moto server at {base_env['BENCH_S3_URL']}")
 
     # Describe every row once (versions and settings, from its own interpreter).
     described: list[dict] = []

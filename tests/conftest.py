@@ -76,6 +76,16 @@ def nats_url() -> str:
     return "nats://127.0.0.1:4222"
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures the chaos scenarios recorded (tests/chaos/engines.py), if any ran here."""
+    engines = sys.modules.get("engines")
+    if engines is not None and getattr(engines, "FIGURES", None):
+        form = "full" if engines.FULL else "quick"
+        terminalreporter.section(f"chaos figures ({form} form)")
+        for line in engines.FIGURES:
+            terminalreporter.write_line(line)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run test_gevent.py last: gevent's monkey-patching is process-wide and cannot be undone,

@@ -1,6 +1,7 @@
 """A worker process on the PostgreSQL backend, for the multi-process tests.
 
-Usage: python postgres_worker.py DSN PROJECT [--concurrency N] [--lease S]
+Usage: python postgres_worker.py DSN PROJECT [--concurrency N | --max-workers N] [--lease S]
+(``--max-workers`` as the other server workers spell it, for ``ServerWorkers``).
 
 Prints ``ready`` once it serves; stops gracefully on SIGTERM or SIGINT.
 """
@@ -20,7 +21,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("dsn")
     parser.add_argument("project")
-    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--concurrency", "--max-workers", dest="concurrency", type=int, default=10)
     parser.add_argument("--lease", type=float, default=30.0)
     args = parser.parse_args()
     backend = AsyncPostgresBackend(project_name=args.project, url=args.dsn)

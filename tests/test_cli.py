@@ -1,19 +1,36 @@
-"""The ``omniq`` command: plugins, demo, and a worker that stops gracefully on SIGTERM."""
+"""The ``omniq`` command: plugins, demo, a worker that stops gracefully on SIGTERM, exit codes,
+``events --follow``, progress bars over thousands of dead letters, and commands from plugins
+(the inspection commands on every backend are in ``test_cli_backends.py``)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
+
+import msgspec
+import pytest
+from click.testing import CliRunner, Result
+from omniq import OmniQ
+from omniq.cli import cli
+from omniq.models import TaskStatus, WorkerInfo
 
 TESTS = Path(__file__).parent
 
 
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(TESTS)}
+
+
+def add(x: int, y: int) -> int:
+    return x + y
 
 
 def test_plugins_lists_core_types_with_their_distribution() -> None:
@@ -57,3 +74,175 @@ def test_worker_with_a_bad_app_reports_a_clear_error(tmp_path) -> None:
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2
     assert "module:attribute" in result.stderr
+
+
+# -- exit codes ------------------------------------------------------------------------------
+
+def _invoke(*argv: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(argv), input=input)
+
+
+def test_usage_errors_exit_2_with_what_was_expected(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/x.db"
+    bad_time = _invoke("tasks", "list", "--url", url, "--since", "yesterday-ish")
+    assert bad_time.exit_code == 2 and "15m, 2h, 7d" in bad_time.stderr
+    assert _invoke("tasks", "list", "--url", url, "--status", "sleeping").exit_code == 2
+    assert _invoke("status", "--no-such-option").exit_code == 2
+    assert _invoke("no-such-command").exit_code == 2
+    both = _invoke("status", "--app", "x:y", "--config", "omniq.yaml")
+    assert both.exit_code == 2 and "not both" in both.stderr
+
+
+def test_the_memory_backend_is_refused_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("OMNIQ_") and n != "OMNIQ_SECRET_KEY"]:
+        monkeypatch.delenv(name)
+    result = _invoke("status", "--backend-type", "memory")
+    assert result.exit_code == 2
+    assert "memory" in result.stderr and "--url" in result.stderr
+
+
+def test_an_unreachable_backend_exits_3(tmp_path: Path) -> None:
+    port = _free_port()
+    started = time.monotonic()
+    result = _invoke("status", "--url", f"postgresql://postgres@127.0.0.1:{port}/test")
+    assert result.exit_code == 3, (result.output, result.exception)
+    assert "127.0.0.1" in result.stderr and time.monotonic() - started < 30
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_not_found_exits_1(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/x.db"
+    missing = _invoke("tasks", "show", "--url", url, "nope")
+    assert missing.exit_code == 1 and "no task with id 'nope'" in missing.stderr
+    assert _invoke("schedules", "pause", "--url", url, "nope").exit_code == 1
+
+
+# -- workers in status -------------------------------------------------------------------------
+
+def test_status_shows_a_worker_that_stopped_reporting_as_gone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/x.db"
+    silent = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+    with OmniQ(project_name="p", task_queue=url) as oq:
+        oq.task_queue.put_worker(WorkerInfo(
+            id="box:77:dead", host="box", pid=77, worker_type="async", concurrency=10,
+            queues=["default"], started_at=silent, last_heartbeat=silent))
+    state = json.loads(_invoke("status", "--url", url, "--project", "p", "--json").stdout)
+    [worker] = state["workers"]
+    assert worker["id"] == "box:77:dead" and not worker["alive"]
+    assert worker["heartbeat_age"] >= 120
+    people = _invoke("status", "--url", url, "--project", "p").stdout
+    assert "gone" in people and "2m0" in people
+
+
+# -- progress bars for thousands ---------------------------------------------------------------
+
+def test_requeue_and_purge_of_thousands_of_dead_letters(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/x.db"
+    with OmniQ(project_name="p", task_queue=url) as oq:
+        dead = [msgspec.structs.replace(oq.task_queue.build_task(add, i, i, queue_name=q),
+                                        status=TaskStatus.FAILED)
+                for q in ("a", "b") for i in range(1500)]
+        oq.task_queue.add_tasks(dead)
+    where = ["--url", url, "--project", "p"]
+    requeued = _invoke("dlq", "requeue", *where, "--all", "--queue", "a")
+    assert requeued.exit_code == 0 and "1500 dead letter(s) requeued" in requeued.stdout
+    assert "Requeueing" in requeued.stderr  # the progress bar's label, on stderr
+    purge = _invoke("dlq", "purge", *where, "--all", "--json", input="n\n")
+    assert purge.exit_code == 1 and "Aborted" in purge.stderr  # asked, and refused
+    purged = _invoke("dlq", "purge", *where, "--all", "--yes", "--json")
+    assert json.loads(purged.stdout) == {"purged": 1500, "refused": []}
+    counts = json.loads(_invoke("status", *where, "--json").stdout)
+    assert {q["queue"]: q["counts"] for q in counts["queues"]} == {
+        "a": {"pending": 1500}, "default": {}}
+
+
+# -- events --follow ---------------------------------------------------------------------------
+
+def test_events_follow_prints_events_as_they_come(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/x.db"
+    proc = subprocess.Popen([sys.executable, "-m", "omniq", "events", "--url", url,
+                             "--project", "p", "--follow", "--json"],
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        time.sleep(1.0)  # it has looked once and is waiting
+        with OmniQ(project_name="p", task_queue=url, event_store=url) as oq:
+            first = oq.enqueue(add, 1, 1)
+            second = oq.enqueue(add, 2, 2, queue_name="other")
+        assert proc.stdout is not None
+        seen = [json.loads(proc.stdout.readline()) for _ in range(2)]
+        assert [(e["type"], e["task_id"]) for e in seen] == [("ENQUEUED", first),
+                                                             ("ENQUEUED", second)]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+# -- commands from plugins ---------------------------------------------------------------------
+
+def _plugin_dist(root: Path, entry_points: str) -> None:
+    """A throwaway installed distribution: its module and its dist-info with entry points."""
+    (root / "acme_cli.py").write_text(textwrap.dedent('''
+        import click
+        from omniq.cli import backend_options, run
+
+
+        @click.command()
+        @click.option("--name", default="world")
+        def hello(name):
+            """Say hello."""
+            click.echo(f"hello {name}")
+
+
+        @click.command()
+        @backend_options
+        def queues(source):
+            """The project's queues, as the built-in commands see it."""
+            async def work(client):
+                return sorted(await client.task_counts())
+            click.echo(" ".join(run(source, work)))
+
+
+        not_a_command = 42
+        '''))
+    info = root / "acme_cli-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-cli\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+
+
+def test_plugin_commands_join_the_group_and_broken_ones_are_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _plugin_dist(tmp_path, "[omniq.commands]\nhello = acme_cli:hello\n"
+                           "queues = acme_cli:queues\nbroken = acme_cli_missing:command\n"
+                           "number = acme_cli:not_a_command\nstatus = acme_cli:hello\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # as if installed: found by importlib.metadata
+
+    hello = _invoke("hello", "--name", "plugins")
+    assert hello.exit_code == 0 and hello.stdout == "hello plugins\n"
+    listing = _invoke("--help")
+    assert listing.exit_code == 0
+    assert "hello" in listing.stdout and "Say hello." in listing.stdout
+    assert "plugin command 'broken'" in listing.stderr and "skipped" in listing.stderr
+    assert "plugin command 'number'" in listing.stderr and "not a click.Command" \
+        in listing.stderr
+    assert "number" not in listing.stdout.split("Commands:")[1].split()
+    assert _invoke("plugins").exit_code == 0  # a broken plugin breaks nothing else
+    broken = _invoke("broken")
+    assert broken.exit_code == 2 and "could not be loaded" in broken.stderr
+    builtin = _invoke("status", "--help")  # the built-in wins over the plugin's "status"
+    assert builtin.exit_code == 0 and "Queues (tasks by state" in builtin.stdout
+    # omniq.cli's exports give a plugin command the project as the built-in ones get it.
+    url = f"sqlite:///{tmp_path}/x.db"
+    with OmniQ(project_name="p", task_queue=url) as oq:
+        oq.enqueue(add, 1, 2, queue_name="emails")
+    queues = _invoke("queues", "--url", url, "--project", "p")
+    assert queues.exit_code == 0 and queues.stdout == "emails\n"
+    assert _invoke("queues", "--backend-type", "memory").exit_code == 2

@@ -175,10 +175,16 @@ CONVERSIONS = [
     ("RESULT_TTL", "None", None),
     ("LEASE_SECONDS", "12.5", 12.5),
     ("POLL_INTERVAL", ".25", 0.25),
+    ("WORKER_HEARTBEAT", "2.5", 2.5),
     ("MAX_DELIVERIES", "2", 2),
     ("EVENT_RETENTION", "86400", 86400.0),
     ("EVENT_RETENTION", "none", None),
     ("SECRET_KEY", "k" * 32, "k" * 32),
+    ("METRICS", "true", True),
+    ("METRICS_PORT", "9100", 9100),
+    ("METRICS_PORT", "none", None),
+    ("METRICS_HOST", "0.0.0.0", "0.0.0.0"),
+    ("TRACING", "on", True),
 ]
 
 
@@ -204,6 +210,8 @@ BAD_VALUES = [
     ("RETRY_ATTEMPTS", "-1", "integer >= 0"),
     ("MAX_DELIVERIES", "0", "integer >= 1"),
     ("DISABLE_LOGGING", "maybe", "boolean"),
+    ("METRICS_PORT", "http", "TCP port"),
+    ("TRACING", "sometimes", "boolean"),
     ("TASK_TIMEOUT", "soon", "seconds > 0"),
     ("TASK_TIMEOUT", "-1", "seconds > 0"),
     ("TASK_TIMEOUT", "inf", "seconds > 0"),
@@ -820,10 +828,20 @@ def test_configure_logging_rejects_bad_levels_and_adds_one_handler_on_request() 
         configure_logging(level="LOUD")
     with pytest.raises(ConfigError, match="omniq.worker"):
         configure_logging(level="INFO", component_levels={"omniq.worker": "chatty"})
-    handlers = len(logging.getLogger("omniq").handlers)
-    configure_logging(level="INFO", component_levels={}, add_handler=True)
-    configure_logging(level="INFO", component_levels={}, add_handler=True)
-    assert len(logging.getLogger("omniq").handlers) == handlers + 1
+    root = logging.getLogger("omniq")
+    ours = [h for h in root.handlers if h.get_name() == "omniq.stderr"]  # a CLI test added it
+    for handler in ours:
+        root.removeHandler(handler)
+    try:
+        handlers = len(root.handlers)
+        configure_logging(level="INFO", component_levels={}, add_handler=True)
+        configure_logging(level="INFO", component_levels={}, add_handler=True)
+        assert len(root.handlers) == handlers + 1
+    finally:
+        for handler in [h for h in root.handlers if h.get_name() == "omniq.stderr"]:
+            root.removeHandler(handler)
+        for handler in ours:
+            root.addHandler(handler)
 
 
 def test_msgspec_is_what_validates() -> None:

@@ -332,14 +332,29 @@ async def _schema_of(dsn: str, schema: str) -> list[str]:
 
 
 async def test_version_1_is_the_schema_shipped_before(
-        postgres_dsn: str, project_name: str, cleanup: Callable[[str], str]) -> None:
+        monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, project_name: str,
+        cleanup: Callable[[str], str]) -> None:
     schema = f"omniq_{cleanup(project_name)}"
+    monkeypatch.setitem(engine_module.MIGRATIONS, "tasks",
+                        {1: engine_module.MIGRATIONS["tasks"][1]})
     for component in (AsyncPostgresTaskQueue, AsyncPostgresResultStore,
                       AsyncPostgresEventStore):
         async with component(project_name=project_name, url=postgres_dsn):
             pass
     assert await _versions(postgres_dsn, schema) == {"tasks": 1, "results": 1, "events": 1}
     assert await _schema_of(postgres_dsn, schema) == SCHEMA_V1
+
+
+async def test_version_2_of_the_tasks_adds_the_worker_registry(
+        postgres_dsn: str, project_name: str, cleanup: Callable[[str], str]) -> None:
+    schema = f"omniq_{cleanup(project_name)}"
+    async with AsyncPostgresTaskQueue(project_name=project_name, url=postgres_dsn):
+        pass
+    assert await _versions(postgres_dsn, schema) == {"tasks": 2}
+    found = await _schema_of(postgres_dsn, schema)
+    assert "omniq_workers(id text not null, last_heartbeat double precision not null, data " \
+           "bytea not null)" in found
+    assert "CREATE UNIQUE INDEX omniq_workers_pkey ON omniq_workers USING btree (id)" in found
 
 
 async def test_an_older_schema_is_upgraded_in_one_transaction(
@@ -429,7 +444,8 @@ async def test_concurrent_first_connects_create_the_schema_once(
             tg.start_soon(q.connect)
     for q in queues:
         await q.close()
-    assert await _versions(postgres_dsn, f"omniq_{project_name}") == {"tasks": 1}
+    latest = max(engine_module.MIGRATIONS["tasks"])
+    assert await _versions(postgres_dsn, f"omniq_{project_name}") == {"tasks": latest}
 
 
 # -- the hot table --------------------------------------------------------------------------------

@@ -8,14 +8,7 @@ server on 5432 is never touched.
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -28,80 +21,18 @@ from omniq.exceptions import BackendError, BackendUnavailableError
 from omniq.models import TaskStatus
 from omniq.testing import _tasks
 from omniq_postgres import AsyncPostgresBackend, AsyncPostgresTaskQueue
+from postgres_server import PASSWORD, Cluster, private_cluster
 from test_postgres_processes import Workers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.anyio]
 
-PASSWORD = "omniq-test-pw"
 T = TypeVar("T")
-
-
-@dataclass
-class Cluster:
-    bindir: str
-    data: str
-    port: int
-
-    def dsn(self, password: str = PASSWORD, database: str = "postgres") -> str:
-        return f"postgresql://postgres:{password}@127.0.0.1:{self.port}/{database}"
-
-    def pg_ctl(self, *args: str) -> None:
-        _run([f"{self.bindir}/pg_ctl", "-D", self.data, "-w", "-t", "60", *args])
-
-    def start(self) -> None:
-        self.pg_ctl("-l", f"{self.data}/server.log", "-o",
-                    f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1", "start")
-
-    def postmaster_pid(self) -> int:
-        return int(Path(self.data, "postmaster.pid").read_text().split()[0])
-
-    def restart(self, mode: str) -> None:
-        self.pg_ctl("-m", mode, "-l", f"{self.data}/server.log", "-o",
-                    f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1", "restart")
-
-
-def _run(argv: list[str]) -> None:
-    if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-        argv = ["runuser", "-u", "postgres", "--", *argv]
-    subprocess.run(argv, check=True, capture_output=True, timeout=120)
-
-
-def _free_port(preferred: int = 15432) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(s.getsockname()[1])
-    raise RuntimeError("no free port")
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or \
-        [p for p in [shutil.which("initdb")] if p]
-    if not found:
-        pytest.skip("initdb not found (install the PostgreSQL server binaries)")
-    bindir = os.path.dirname(found[-1])
-    root = tempfile.mkdtemp(prefix="omniq-pg-")
-    data = os.path.join(root, "data")
-    pwfile = os.path.join(root, "pw")
-    Path(pwfile).write_text(PASSWORD + "\n")
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(pwfile, "postgres")
-    _run([f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth-host=scram-sha-256",
-          "--auth-local=trust", f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8"])
-    own = Cluster(bindir, data, _free_port())
-    own.start()
-    try:
+    with private_cluster() as own:
         yield own
-    finally:
-        try:
-            own.pg_ctl("-m", "immediate", "stop")
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
 
 
 async def test_wrong_password_is_a_clear_error_without_the_password(

@@ -285,7 +285,7 @@ async def test_new_database_records_each_component_version(tmp_path: Path) -> No
     async with backend.create_task_queue(), backend.create_result_store(), \
             backend.create_event_store():
         pass
-    assert versions(tmp_path / "v.db") == {"tasks": 1, "results": 1, "events": 1}
+    assert versions(tmp_path / "v.db") == {"tasks": 2, "results": 1, "events": 1}
 
 
 #: What the release before the SQL moved into this plugin wrote, as SQLite recorded it: every
@@ -327,6 +327,13 @@ SCHEMA_V1 = [
 ]
 
 
+#: What version 2 of the tasks component adds: the worker registry.
+SCHEMA_V2_TASKS = [
+    "CREATE TABLE omniq_workers ( project TEXT NOT NULL, id TEXT NOT NULL, last_heartbeat "
+    "REAL NOT NULL, data BLOB NOT NULL, PRIMARY KEY (project, id) )",
+]
+
+
 def schema_of(path: Path) -> list[str]:
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
@@ -334,13 +341,25 @@ def schema_of(path: Path) -> list[str]:
 
 
 @pytest.mark.anyio
-async def test_version_1_is_the_schema_shipped_before(tmp_path: Path) -> None:
+async def test_version_1_is_the_schema_shipped_before(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     # A shipped step is never edited: a database recorded as version 1 holds exactly this.
+    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {1: _sql.MIGRATIONS["tasks"][1]})
     backend = AsyncSQLiteBackend(database_path=tmp_path / "v1.db")
     async with backend.create_task_queue(), backend.create_result_store(), \
             backend.create_event_store():
         pass
     assert schema_of(tmp_path / "v1.db") == SCHEMA_V1
+
+
+@pytest.mark.anyio
+async def test_a_new_database_holds_version_1_then_version_2(tmp_path: Path) -> None:
+    backend = AsyncSQLiteBackend(database_path=tmp_path / "v2.db")
+    async with backend.create_task_queue(), backend.create_result_store(), \
+            backend.create_event_store():
+        pass
+    tasks_v1 = SCHEMA_V1[:9]  # the version table and the tasks component, created first
+    assert schema_of(tmp_path / "v2.db") == [*tasks_v1, *SCHEMA_V2_TASKS, *SCHEMA_V1[9:]]
 
 
 @pytest.mark.anyio
@@ -363,8 +382,13 @@ async def test_a_version_1_database_of_the_previous_release_opens_and_runs(
         claimed = await queue.claim(["default"], worker_id="w", lease=30,
                                     now=datetime.now(UTC), limit=5)
         assert [t.id for t in claimed] == [task.id]
-    assert versions(path) == {"tasks": 1, "results": 1, "events": 1}
-    assert schema_of(path) == SCHEMA_V1  # nothing rewritten
+    # Upgraded to version 2 (the worker registry added); nothing of version 1 rewritten.
+    assert versions(path) == {"tasks": 2, "results": 1, "events": 1}
+    assert schema_of(path) == [*SCHEMA_V1, *SCHEMA_V2_TASKS]
+
+
+#: A tasks schema version after this release's, for the upgrade tests.
+NEXT = max(_sql.MIGRATIONS["tasks"]) + 1
 
 
 @pytest.mark.anyio
@@ -374,10 +398,10 @@ async def test_older_database_is_upgraded_in_one_transaction(
     async with AsyncSQLiteTaskQueue(database_path=path) as queue:
         task_id = await queue.enqueue(noop)
     step = ["CREATE TABLE omniq_v2_probe (x INTEGER)", "INSERT INTO omniq_v2_probe VALUES (2)"]
-    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], 2: step})
+    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], NEXT: step})
     async with AsyncSQLiteTaskQueue(database_path=path) as queue:
         assert (await queue.get_task(task_id)) is not None  # the data came along
-    assert versions(path)["tasks"] == 2
+    assert versions(path)["tasks"] == NEXT
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT x FROM omniq_v2_probe").fetchall() == [(2,)]
 
@@ -389,11 +413,11 @@ async def test_failed_upgrade_leaves_the_old_schema(tmp_path: Path,
     async with AsyncSQLiteTaskQueue(database_path=path):
         pass
     step = ["CREATE TABLE omniq_v2_probe (x INTEGER)", "THIS IS NOT SQL"]
-    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], 2: step})
+    monkeypatch.setitem(_sql.MIGRATIONS, "tasks", {**_sql.MIGRATIONS["tasks"], NEXT: step})
     with pytest.raises(BackendError):
         async with AsyncSQLiteTaskQueue(database_path=path):
             pass
-    assert versions(path)["tasks"] == 1
+    assert versions(path)["tasks"] == NEXT - 1
     assert "omniq_v2_probe" not in tables(path)  # the first statement was rolled back too
 
 

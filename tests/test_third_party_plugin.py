@@ -4,8 +4,9 @@ Most tests build a throwaway distribution ``omniq-acme`` from a pyproject with h
 installs it with pip into a temporary ``--target`` directory (put on ``sys.path``, where
 ``importlib.metadata`` finds its entry point), rather than into the shared virtualenv, so
 nothing outlives the test and concurrent runs do not see each other's plugin. The last one
-installs a working plugin and this checkout's core into a fresh virtual environment and runs the
-kit there exactly as its documentation says.
+builds the plugin of ``docs/user_guide/writing_a_plugin.qmd`` from that page's code blocks,
+installs it and this checkout's core into a fresh virtual environment and runs the kit there
+exactly as the page says.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import omniq
 import omniq.testing
 import pytest
 from omniq import plugins
+from test_docs_examples import page_blocks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -168,91 +170,17 @@ async def test_plugin_queue_built_on_the_memory_queue_works() -> None:
 
 
 # -- the conformance kit, run by a stranger ------------------------------------------------------
-# A plugin distribution in one module: the core's memory engine under the type name "acme".
-KIT_PLUGIN_FILES = {
-    "pyproject.toml": """
-        [build-system]
-        requires = ["hatchling>=1.25"]
-        build-backend = "hatchling.build"
-
-        [project]
-        name = "omniq-acme"
-        version = "0.1.0"
-        requires-python = ">=3.11"
-        dependencies = ["omniq>=2026.12.0,<2026.13"]
-
-        [project.entry-points.omniq]
-        acme = "omniq_acme"
-
-        [tool.hatch.build.targets.wheel]
-        packages = ["src/omniq_acme"]
-    """,
-    "src/omniq_acme/__init__.py": """
-        from omniq.backend.memory import AsyncMemoryBackend, MemoryBackend
-        from omniq.plugins import hookimpl
-        from omniq.queue.memory import AsyncMemoryTaskQueue, MemoryTaskQueue
-        from omniq.storage.memory import (
-            AsyncMemoryEventStore,
-            AsyncMemoryResultStore,
-            MemoryEventStore,
-            MemoryResultStore,
-        )
+PLUGIN_PAGE = REPO / "docs" / "user_guide" / "writing_a_plugin.qmd"
 
 
-        class AsyncAcmeTaskQueue(AsyncMemoryTaskQueue):
-            pass
+def plugin_page_files() -> dict[str, str]:
+    """The files of omniq-acme as docs/user_guide/writing_a_plugin.qmd shows them."""
+    files = {b.filename: b.code for b in page_blocks(PLUGIN_PAGE) if b.filename}
+    assert {"pyproject.toml", "tests/test_conformance_acme.py"} <= set(files), (
+        f"{PLUGIN_PAGE.name} lost its pyproject.toml or its test module")
+    return files
 
 
-        class AsyncAcmeResultStore(AsyncMemoryResultStore):
-            pass
-
-
-        class AsyncAcmeEventStore(AsyncMemoryEventStore):
-            pass
-
-
-        class AsyncAcmeBackend(AsyncMemoryBackend):
-            task_queue_class = AsyncAcmeTaskQueue
-            result_store_class = AsyncAcmeResultStore
-            event_store_class = AsyncAcmeEventStore
-
-
-        class AcmeTaskQueue(MemoryTaskQueue):
-            pass
-
-
-        class AcmeResultStore(MemoryResultStore):
-            pass
-
-
-        class AcmeEventStore(MemoryEventStore):
-            pass
-
-
-        class AcmeBackend(MemoryBackend):
-            pass
-
-
-        @hookimpl
-        def omniq_register_task_queues(register):
-            register("acme", "omniq_acme:AsyncAcmeTaskQueue", exports=["AcmeTaskQueue"])
-
-
-        @hookimpl
-        def omniq_register_result_stores(register):
-            register("acme", "omniq_acme:AsyncAcmeResultStore", exports=["AcmeResultStore"])
-
-
-        @hookimpl
-        def omniq_register_event_stores(register):
-            register("acme", "omniq_acme:AsyncAcmeEventStore", exports=["AcmeEventStore"])
-
-
-        @hookimpl
-        def omniq_register_backends(register):
-            register("acme", "omniq_acme:AsyncAcmeBackend", exports=["AcmeBackend"])
-    """,
-}
 #: The test tools the kit needs, installed at the versions requirements-dev.txt pins.
 KIT_TOOLS = ("pytest", "anyio", "hypothesis", "pytest-timeout")
 
@@ -285,18 +213,19 @@ def files_under(*directories: Path) -> list[str]:
     return sorted(str(path) for d in directories for path in d.rglob("*"))
 
 
-def test_plugin_docs_show_the_kit_example_verbatim() -> None:
-    assert kit_example() in (REPO / "docs" / "plugins.md").read_text()
+def test_plugin_page_shows_the_kit_example_verbatim() -> None:
+    assert plugin_page_files()["tests/test_conformance_acme.py"] == kit_example()
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a venv, an install and the whole kit
 def test_kit_runs_as_documented_for_a_plugin_in_a_fresh_environment(tmp_path: Path) -> None:
+    # The plugin exactly as the documentation's page builds it, file by file.
     project = tmp_path / "omniq-acme"
-    for name, text in {**KIT_PLUGIN_FILES,
-                       "tests/test_conformance_acme.py": kit_example()}.items():
+    for name, text in plugin_page_files().items():
         path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
+        path.write_text(text)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"

@@ -267,7 +267,7 @@ def test_install_hints_never_name_the_unrelated_omniq_distribution() -> None:
     pattern = re.compile(r"pip install[^\n]*omniq\[")
     offenders = []
     for path in REPO.rglob("*"):
-        if path.suffix not in (".py", ".md", ".txt", ".toml", ".yaml", ".yml") \
+        if path.suffix not in (".py", ".md", ".qmd", ".txt", ".toml", ".yaml", ".yml") \
                 or any(part.startswith(".") for part in path.relative_to(REPO).parts) \
                 or path == Path(__file__):
             continue

@@ -1,4 +1,6 @@
-"""OmniQ, on each backend: memory, sqlite, redis, postgres, nats; with either client.
+"""OmniQ, on each backend: memory, sqlite, redis, postgres, nats, file (a local directory) and
+file on S3 (moto's server on loopback, started by ``run.py``: ``BENCH_S3_URL``); with either
+client.
 
 Driven through the public API only: ``AsyncOmniQ(project_name=..., backend_type=..., ...)``,
 ``enqueue``, ``enqueue_many``, ``get_result``, ``task_queue.count_tasks`` (the completion
@@ -24,10 +26,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from _moto import BUCKET, s3_options
 from omniq import AsyncOmniQ, OmniQ, TaskStatus
 
 from ._base import (
     RESULT_POLL_S,
+    WORKER_POLL_S,
     BenchEnv,
     System,
     dist_versions,
@@ -38,6 +42,14 @@ from ._base import (
 _env = BenchEnv.from_environ()
 ENGINE = os.environ.get("BENCH_OMNIQ_ENGINE", "memory")
 SQLITE_PATH = os.path.join(_env.sqlite_dir, f"{_env.ns}-omniq.db")
+FILE_DIR = os.path.join(_env.sqlite_dir, f"{_env.ns}-omniq-files")
+#: The engines that are the ``file`` backend, by location.
+FILE_ENGINES = ("file", "s3")
+
+
+def _s3_options() -> dict[str, Any]:
+    """For the moto server ``run.py`` started (``bench/_moto.py``)."""
+    return s3_options(os.environ.get("BENCH_S3_URL", "http://127.0.0.1:5000"))
 
 
 def _backend_kwargs(engine: str) -> dict[str, Any]:
@@ -50,6 +62,10 @@ def _backend_kwargs(engine: str) -> dict[str, Any]:
         return {"database_path": SQLITE_PATH}
     if engine == "nats":
         return {"url": _env.nats_url}
+    if engine == "file":
+        return {"base_dir": FILE_DIR}
+    if engine == "s3":
+        return {"url": f"s3://{BUCKET}/{_env.ns}", "storage_options": _s3_options()}
     return {}
 
 
@@ -57,7 +73,7 @@ def make_app() -> AsyncOmniQ:
     """The app the client and ``omniq worker --app systems.omniq:make_app`` both use."""
     return AsyncOmniQ(
         project_name=_env.ns,
-        backend_type=ENGINE,
+        backend_type="file" if ENGINE in FILE_ENGINES else ENGINE,
         queues=[_env.ns],
         **_backend_kwargs(ENGINE),
     )
@@ -67,7 +83,7 @@ def make_sync_app() -> OmniQ:
     """The blocking twin of ``make_app()``, for the ``-sync`` rows."""
     return OmniQ(
         project_name=_env.ns,
-        backend_type=ENGINE,
+        backend_type="file" if ENGINE in FILE_ENGINES else ENGINE,
         queues=[_env.ns],
         **_backend_kwargs(ENGINE),
     )
@@ -114,9 +130,12 @@ class _OmniQ(System):
 
     def versions(self) -> dict[str, str]:
         names = ["omniq"]
-        if self.engine != "memory":
+        if self.engine in FILE_ENGINES:
+            names.append("omniq-fsspec")
+        elif self.engine != "memory":
             names.append(f"omniq-{self.engine}")
-        drivers = {"redis": "redis", "postgres": "asyncpg", "nats": "nats-py"}
+        drivers = {"redis": "redis", "postgres": "asyncpg", "nats": "nats-py",
+                   "s3": "s3fs", "file": "fsspec"}
         if self.engine in drivers:
             names.append(drivers[self.engine])
         out = dist_versions(*names)
@@ -124,6 +143,8 @@ class _OmniQ(System):
             import sqlite3
 
             out["sqlite"] = sqlite3.sqlite_version
+        if self.engine == "s3":
+            out.update(dist_versions("moto"))
         return out
 
     def settings(self, concurrency: int) -> dict[str, str]:
@@ -132,12 +153,18 @@ class _OmniQ(System):
             if self.inprocess_worker
             else f"omniq worker --type async --concurrency {concurrency}"
         )
-        return {
+        out = {
             "worker": worker,
             "result wait": f"AsyncOmniQ.get_result(poll_interval={RESULT_POLL_S})",
             "completion signal": "task_queue.count_tasks(status=completed)",
             "events": "off (no event store configured)",
         }
+        if self.engine == "file":
+            out["storage"] = "a local directory (idle worker woken by inotify)"
+        if self.engine == "s3":
+            out["storage"] = "S3: moto's server mode on loopback (its own process)"
+            out["worker"] += f", OMNIQ_POLL_INTERVAL={WORKER_POLL_S} (an idle worker polls)"
+        return out
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -204,7 +231,10 @@ class _OmniQ(System):
         ]  # fmt: skip
 
     def worker_env(self) -> dict[str, str]:
-        return {"BENCH_OMNIQ_ENGINE": self.engine}
+        env = {"BENCH_OMNIQ_ENGINE": self.engine}
+        if self.engine == "s3":  # the common interval of every worker that polls
+            env["OMNIQ_POLL_INTERVAL"] = str(WORKER_POLL_S)
+        return env
 
     async def start_inprocess_worker(self, concurrency: int) -> None:
         await self.app.start_worker(
@@ -352,6 +382,29 @@ class OmniQNats(_OmniQ):
             await nc.close()
 
 
+class OmniQFile(_OmniQ):
+    name = "omniq-file"
+    engine = "file"
+
+    async def wipe(self) -> None:
+        import shutil
+
+        shutil.rmtree(FILE_DIR, ignore_errors=True)
+
+
+class OmniQFileS3(_OmniQ):
+    name = "omniq-file-s3"
+    engine = "s3"
+
+    async def wipe(self) -> None:
+        import s3fs
+
+        # The run's own prefix of the bench's own bucket on the run's own moto server.
+        fs = s3fs.S3FileSystem(**_s3_options())
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(fs.rm, f"{BUCKET}/{_env.ns}", recursive=True)
+
+
 class OmniQSqliteSync(_SyncOmniQ, OmniQSqlite):
     name = "omniq-sqlite-sync"
 
@@ -370,6 +423,8 @@ ROWS = {
     "omniq-redis": OmniQRedis,
     "omniq-postgres": OmniQPostgres,
     "omniq-nats": OmniQNats,
+    "omniq-file": OmniQFile,
+    "omniq-file-s3": OmniQFileS3,
     "omniq-sqlite-sync": OmniQSqliteSync,
     "omniq-redis-sync": OmniQRedisSync,
     "omniq-postgres-sync": OmniQPostgresSync,

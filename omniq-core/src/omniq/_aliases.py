@@ -1,4 +1,6 @@
-"""Other spellings of public names, all in one place (``docs/architecture.md`` lists them).
+"""Other spellings of public names, all in one place.
+
+``docs/user_guide/architecture.qmd`` lists them.
 
 The spellings of the seed documents and of earlier releases stay importable from the facade
 modules: a name they do not define is turned into its canonical spelling here and looked up

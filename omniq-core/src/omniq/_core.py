@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from . import _assembly, plugins
 from ._results import wait_for_schedule_result, wait_for_value
 from ._sync import as_async
+from ._time import aware
 from .config import (
     check_options,
     config_from_env,
@@ -28,12 +30,17 @@ from .models import (
     CancelOutcome,
     EventType,
     OmniQConfig,
+    QueueStats,
     Schedule,
     ScheduleStatus,
     Task,
     TaskEvent,
+    TaskFilter,
+    TaskPage,
     TaskStatus,
+    WorkerInfo,
 )
+from .observe import enable
 
 if TYPE_CHECKING:
     from .queue import AsyncTaskQueue
@@ -56,6 +63,8 @@ class AsyncOmniQ:
         queues: Queue names in priority order.
         worker_type, worker_config: Defaults for :meth:`start_worker`.
         secret_key: Signing key (default ``OMNIQ_SECRET_KEY`` or the project's own key).
+        metrics: Record Prometheus metrics (``prometheus-client``); default ``OMNIQ_METRICS``.
+        tracing: Record OpenTelemetry spans (``opentelemetry-api``); default ``OMNIQ_TRACING``.
         **kwargs: Connection settings for the backend (``url=``, ``host=``, ``base_dir=`` ...).
     """
 
@@ -63,7 +72,8 @@ class AsyncOmniQ:
                  backend: Any = None, task_queue: Any = None, result_store: Any = None,
                  event_store: Any = None, queues: Sequence[str] | None = None,
                  worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None,
-                 secret_key: str | None = None, **kwargs: Any) -> None:
+                 secret_key: str | None = None, metrics: bool | None = None,
+                 tracing: bool | None = None, **kwargs: Any) -> None:
         # Logging is the application's (or the CLI's) to configure, never the library's.
         self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
         self.worker_type = worker_type
@@ -108,6 +118,8 @@ class AsyncOmniQ:
                     part.project_name)
         self.events = EventLogger(self.event_store)
         self.task_queue.event_logger = self.events
+        if metrics or tracing:  # None: the settings, which the task queue applied itself
+            enable(self.task_queue, metrics=bool(metrics), tracing=bool(tracing))
         self._worker: Any = None
 
     def _component(self, kind: str, spec: Any) -> Any:
@@ -258,6 +270,49 @@ class AsyncOmniQ:
             queue_name=queue_name, status=TaskStatus(status) if status else None, limit=limit,
             offset=offset)
 
+    async def find_tasks(self, queue_name: str | None = None,
+                         status: TaskStatus | str | None = None, *, name: str | None = None,
+                         tag: str | None = None, since: datetime | None = None,
+                         until: datetime | None = None, limit: int = 50,
+                         after: str | None = None, newest_first: bool = False) -> TaskPage:
+        """A page of tasks passing every filter given, in enqueue order (``newest_first``
+        reverses it); pass the page's ``next_after`` as ``after`` for the next one.
+
+        ``name`` is a glob matched against a task's name and its function
+        (``"myapp.tasks:*"``); ``tag`` a tag it carries; ``since`` / ``until`` bound when it
+        was enqueued. Queue and status are served by the store's indexes; the other filters
+        are checked on the tasks of that selection, and a page that had to look at many
+        tasks may come back short, with ``next_after`` set to go on.
+        """
+        await self.task_queue.connect()
+        query = TaskFilter(queue_name=queue_name, status=TaskStatus(status) if status else None,
+                           name=name, tag=tag, since=aware(since, "since") if since else None,
+                           until=aware(until, "until") if until else None)
+        return await self.task_queue.find_tasks(query, limit=limit, after=after,
+                                                newest_first=newest_first)
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        """How many tasks each queue holds, by status (``{queue: {status: n}}``)."""
+        await self.task_queue.connect()
+        return await self.task_queue.task_counts()
+
+    async def queue_stats(self) -> list[QueueStats]:
+        """Per queue: tasks by status, how long the oldest runnable task has waited, and the
+        tasks registered workers finished in the last 1, 5 and 15 minutes."""
+        await self.task_queue.connect()
+        return await self.task_queue.queue_stats()
+
+    async def delete_tasks(self, task_ids: Sequence[str]) -> int:
+        """Delete tasks and their results (meant for finished ones: a running task's worker
+        then finds it gone and drops its outcome); returns how many tasks existed."""
+        await self.task_queue.connect()
+        deleted = await self.task_queue.delete_tasks(list(task_ids))
+        if self.result_store is not None:
+            await self.result_store.connect()
+            for task_id in task_ids:
+                await self.result_store.delete(task_id)
+        return deleted
+
     async def cancel(self, task_id: str) -> CancelOutcome:
         """Cancel a task: ``CANCELLED`` (it had not started), ``REQUESTED`` (it is running;
         its worker stops it within about a second) or ``ALREADY_FINISHED``, which is false."""
@@ -350,7 +405,14 @@ class AsyncOmniQ:
         return await self.event_store.query(task_id=task_id, schedule_id=schedule_id, type=type,
                                             since=since, until=until, limit=limit)
 
-    # -- worker --------------------------------------------------------------------------------
+    # -- workers -------------------------------------------------------------------------------
+    async def list_workers(self) -> list[WorkerInfo]:
+        """The workers registered in this project's task queue, by id: those running, and
+        those that stopped without a clean stop within the last hour (``worker.alive`` is
+        False once three refreshes of its record are missing)."""
+        await self.task_queue.connect()
+        return await self.task_queue.list_workers()
+
     async def start_worker(self, worker_type: str | None = None,
                            worker_config: Mapping[str, Any] | None = None,
                            **options: Any) -> Any:

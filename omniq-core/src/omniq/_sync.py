@@ -8,7 +8,7 @@ While another thread runs the loop, a call hands its coroutine over and sleeps o
 its own until its result is in, or until the loop is handed to it. A background thread runs
 the loop whenever no caller does and work is left on it (an in-process worker, the event
 writer, a subscription), so such work never waits for the next call. See
-``docs/architecture.md``, "The blocking API". Exceptions cross unchanged, with their
+``docs/user_guide/architecture.qmd``, "The blocking API". Exceptions cross unchanged, with their
 tracebacks.
 
 Each sync class also offers ``<name>_async`` coroutines that run the same call on that loop

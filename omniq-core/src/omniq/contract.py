@@ -2,8 +2,8 @@
 
 The core (``AsyncTaskQueue``, the stores' base classes, the workers) decides every lifecycle
 question once; a backend fills in the abstract methods of the three classes below and may not
-override a lifecycle method. ``docs/architecture.md`` maps every call onto the engines, and
-``omniq.testing`` checks every rule stated here.
+override a lifecycle method. ``docs/user_guide/architecture.qmd`` maps every call onto the
+engines, and ``omniq.testing`` checks every rule stated here.
 
 Rules every implementation keeps:
 
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 import anyio
 import msgspec
 
-from .models import EventType, Schedule, ScheduleStatus, Task, TaskEvent, TaskStatus
+from .models import EventType, Schedule, ScheduleStatus, Task, TaskEvent, TaskStatus, WorkerInfo
 
 if TYPE_CHECKING:
     from .storage import AsyncResultStore
@@ -136,6 +136,65 @@ class TaskQueueContract(abc.ABC):
     @abc.abstractmethod
     async def delete_tasks(self, task_ids: Sequence[str]) -> int:
         """Remove tasks (and their dependency index entries); returns how many existed."""
+
+    # -- optional: reads for inspection (the CLI, dashboards) -----------------------------------
+    async def page_tasks(
+        self,
+        *,
+        queue_name: str | None = None,
+        status: TaskStatus | None = None,
+        after: str | None = None,
+        descending: bool = False,
+        limit: int = 100,
+    ) -> list[Task]:
+        """Up to ``limit`` tasks filtered by queue and status, in id order (newest first when
+        ``descending``), starting after the id ``after`` in that order (keyset pagination: a
+        page deep in a million tasks costs what the first does).
+
+        *Optional*: the default walks :meth:`list_tasks` by offset from the start (every page
+        costs what all pages before it cost); every engine we ship reads its indexes from
+        ``after`` on instead.
+        """
+        if limit <= 0:
+            return []
+        if descending:
+            total = await self.count_tasks(queue_name=queue_name, status=status)
+            end = total
+            found: list[Task] = []
+            while end > 0 and len(found) < limit:
+                start = max(0, end - 500)
+                chunk = await self.list_tasks(queue_name=queue_name, status=status,
+                                              limit=end - start, offset=start)
+                found += [t for t in reversed(chunk) if after is None or t.id < after]
+                end = start
+            return found[:limit]
+        found, offset = [], 0
+        while len(found) < limit:
+            chunk = await self.list_tasks(queue_name=queue_name, status=status, limit=500,
+                                          offset=offset)
+            found += [t for t in chunk if after is None or t.id > after]
+            if len(chunk) < 500:
+                break
+            offset += 500
+        return found[:limit]
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        """How many tasks each queue holds, by status: ``{queue: {status: n}}``, leaving out
+        queues and statuses with none.
+
+        *Optional*: the default reads every task through :meth:`list_tasks`; every engine we
+        ship counts from its indexes (a ``GROUP BY``, counters, index sizes).
+        """
+        counts: dict[str, dict[TaskStatus, int]] = {}
+        offset = 0
+        while True:
+            chunk = await self.list_tasks(limit=1000, offset=offset)
+            for task in chunk:
+                per_queue = counts.setdefault(task.queue_name, {})
+                per_queue[task.status] = per_queue.get(task.status, 0) + 1
+            if len(chunk) < 1000:
+                return counts
+            offset += 1000
 
     # -- optional: faster forms of the above ---------------------------------------------------
     async def finish_tasks(self, updates: Sequence[tuple[Task, int]],
@@ -240,6 +299,24 @@ class TaskQueueContract(abc.ABC):
     @abc.abstractmethod
     async def due_schedules(self, now: datetime, limit: int = 100) -> list[Schedule]:
         """Active schedules whose ``next_run_at`` is at or before ``now``."""
+
+    # -- the worker registry -------------------------------------------------------------------
+    @abc.abstractmethod
+    async def put_worker(self, worker: WorkerInfo) -> None:
+        """Store ``worker`` under its id, replacing any record stored there.
+
+        A worker calls this when it starts and again at every heartbeat (every few seconds),
+        so it should cost one small write. Records are few (one per worker, gone ones pruned
+        by the core through :meth:`delete_workers`) and are stored whole, like tasks.
+        """
+
+    @abc.abstractmethod
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Every stored worker record, by id (a record that cannot be decoded is left out)."""
+
+    @abc.abstractmethod
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        """Remove the records of these workers; returns how many existed."""
 
 
 class ResultStoreContract(abc.ABC):

@@ -16,7 +16,7 @@ import anyio
 from omniq.config import get_setting
 from omniq.exceptions import ConfigError
 
-from ._stores import S3Store, Store, check_location, open_store
+from ._stores import Store, check_location, open_store
 
 T = TypeVar("T")
 
@@ -68,7 +68,7 @@ class FileLocated:
     async def _connect(self) -> None:
         store = await anyio.to_thread.run_sync(open_store, self.project_location,
                                                self.storage_options)
-        if self.needs_claims and isinstance(store, S3Store):
+        if self.needs_claims:
             await anyio.to_thread.run_sync(store.probe)
         self._store = store
 

@@ -3,15 +3,15 @@
 Every component works on a :class:`Store`: keys are ``/``-separated paths under the store's
 root (``<location>/<project>``), and the primitives are read-with-version, exclusive create,
 compare-and-swap, overwrite, delete and a sorted listing of one folder. How each store makes the
-conditional ones atomic (``docs/file.md`` has the table):
+conditional ones atomic (``docs/user_guide/backends/file.qmd`` has the table):
 
 * a local directory: records are written to a temporary file and renamed into place (readers
   never see half a record); exclusive create is ``link(2)`` of that file (fails if the name
   exists); the read-compare-write of one record runs under an ``flock(2)`` on one of 64 lock
   files (picked by a hash of the record's name), which the kernel releases if the process dies;
 * ``memory://`` (fsspec's process-wide memory filesystem): one process-wide lock;
-* S3: ``PutObject`` with ``If-None-Match: *`` (create) and ``If-Match: <etag>`` (swap); the
-  store answers 412 to the loser, so no lock is needed.
+* S3 (:mod:`._s3`) and Azure Blob Storage (:mod:`._azure`): uploads with ``If-None-Match: *``
+  (create) and ``If-Match: <etag>`` (swap); the store refuses the loser, so no lock is needed.
 
 A store that offers none of these cannot claim atomically: :func:`check_location` refuses it
 when a component is constructed, saying why.
@@ -20,17 +20,18 @@ when a component is constructed, saying why.
 from __future__ import annotations
 
 import abc
-import asyncio
 import contextlib
 import os
 import re
 import threading
 import uuid
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from omniq.exceptions import BackendUnavailableError, ConfigError
+from omniq.exceptions import ConfigError
+
+from ._listings import FolderIndex, WatchedListings, walk_from_head
 
 try:
     import fcntl
@@ -38,10 +39,15 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 #: Protocols whose conditional writes this backend implements, by store kind.
-KINDS = {"file": "local", "local": "local", "memory": "memory", "s3": "s3", "s3a": "s3"}
+KINDS = {"file": "local", "local": "local", "memory": "memory", "s3": "s3", "s3a": "s3",
+         "abfs": "azure", "abfss": "azure", "az": "azure"}
 #: Protocols fsspec knows but where this release has no conditional writes: results and events
 #: (plain writes) work there, a task queue does not.
-UNCONDITIONAL = {"gs", "gcs", "abfs", "abfss", "az", "adl"}
+_NO_GCS = ("this release does not implement GCS generation preconditions (ifGenerationMatch): "
+           "no GCS emulator installable here honours them on every upload, so they could not "
+           "be tested")
+UNCONDITIONAL = {"gs": _NO_GCS, "gcs": _NO_GCS,
+                 "adl": "Azure Data Lake Gen1 offers no conditional writes"}
 _KEY = re.compile(r"(?:[A-Za-z0-9_~][A-Za-z0-9_.~=-]*)(?:/[A-Za-z0-9_~][A-Za-z0-9_.~=-]*)*")
 LOCK_STRIPES = 64
 
@@ -66,20 +72,20 @@ def check_location(location: str, *, needs_claims: bool) -> tuple[str, str]:
                 "a file task queue on a local directory needs flock(2), which this platform "
                 "lacks, so two workers could claim the same task", field="base_dir",
                 value=location, expected="a POSIX system, or an s3:// location")
-        if KINDS[protocol] == "s3" and not path:
-            raise ConfigError("an s3 location needs a bucket", field="base_dir",
-                              value=location, expected="s3://bucket or s3://bucket/prefix")
+        if KINDS[protocol] in ("s3", "azure") and not path:
+            raise ConfigError(f"a {protocol}:// location needs a bucket or container",
+                              field="base_dir", value=location,
+                              expected=f"{protocol}://bucket or {protocol}://bucket/prefix")
         return protocol, path
     if protocol in UNCONDITIONAL and not needs_claims:
         return protocol, path
-    why = (f"conditional writes on {protocol}:// are not implemented by this release of "
-           "omniq-fsspec" if protocol in UNCONDITIONAL
-           else f"{protocol}:// offers no atomic create or compare-and-swap")
+    why = UNCONDITIONAL.get(protocol, f"{protocol}:// offers no atomic create or "
+                                      "compare-and-swap")
     raise ConfigError(
         f"the file task queue cannot claim tasks atomically on {protocol}:// ({why}): two "
         "workers could run the same task", field="base_dir", value=location,
-        expected="a local directory, memory:// or s3://bucket/prefix (results and events may "
-                 "also use gs:// and abfs://)")
+        expected="a local directory, memory://, s3://bucket/prefix or abfs://container/prefix "
+                 "(results and events may also use gs://)")
 
 
 def check_key(key: str) -> str:
@@ -98,6 +104,12 @@ class Store(abc.ABC):
     local_root: str | None = None
     #: How many batch slices to write at once (object stores: each write is a round trip).
     parallel = 1
+    #: Object stores: whether :meth:`probe` checks that conditional writes are honoured, and
+    #: what they are called there.
+    check_conditions = False
+    conditions = ""
+    #: Where the store is, for messages.
+    url = ""
 
     @abc.abstractmethod
     def read(self, key: str) -> tuple[bytes, Any] | None:
@@ -120,6 +132,10 @@ class Store(abc.ABC):
     def delete(self, key: str) -> bool:
         """Remove ``key``; True if it existed."""
 
+    def create_all(self, items: Sequence[tuple[str, bytes]]) -> list[bool]:
+        """:meth:`create` of each ``(key, data)``; whether each was created."""
+        return [self.create(key, data) for key, data in items]
+
     def create_many(self, keys: Collection[str]) -> None:
         """Create empty index entries (those that exist are left alone)."""
         for key in keys:
@@ -134,6 +150,16 @@ class Store(abc.ABC):
     def names(self, folder: str) -> list[str]:
         """Sorted names directly under ``folder`` (files and folders); [] if it is missing."""
 
+    def count(self, folder: str) -> int:
+        """How many names :meth:`names` would give."""
+        return len(self.names(folder))
+
+    def scan(self, folder: str) -> Iterator[str]:
+        """The names of :meth:`names`, read lazily from the head, at a cost that does not grow
+        with the folder's size where the store allows it (claims read only the head of the
+        index folders)."""
+        return iter(self.names(folder))
+
     def locked(self, name: str) -> contextlib.AbstractContextManager[None]:
         """A section no other writer of record ``name`` enters (where the store needs one)."""
         return contextlib.nullcontext()
@@ -143,8 +169,26 @@ class Store(abc.ABC):
         """Delete everything under the root (tests clean up with it)."""
 
     def close(self) -> None:
-        """Release what the store holds (only local directories hold anything: lock files)."""
+        """Release what the store holds (local directories: lock files, inotify)."""
         return None
+
+    def probe(self) -> None:
+        """Refuse, when a task queue connects, a store that accepts conditional writes but
+        ignores them (some S3-compatible servers do): one object created twice, the second
+        create must be refused. Only object stores need the check."""
+        if not self.check_conditions:
+            return
+        key = f"probe/{uuid.uuid4().hex}"
+        try:
+            first, second = self.create(key, b"1"), self.create(key, b"2")
+        finally:
+            with contextlib.suppress(Exception):
+                self.delete(key)
+        if not (first and not second):
+            raise ConfigError(
+                f"{self.url} ignores exclusive creates ({self.conditions}), so the file task "
+                "queue cannot claim tasks atomically there", field="base_dir", value=self.url,
+                expected=f"a store that honours {self.conditions}")
 
 
 class LocalStore(Store):
@@ -156,6 +200,8 @@ class LocalStore(Store):
         self._fds: dict[int, int] = {}
         self._pid = os.getpid()
         self._fd_lock = threading.Lock()
+        self._listings: WatchedListings | None = None
+        self._watching = True  # until inotify turns out to be missing
 
     def _path(self, key: str) -> str:
         return os.path.join(self.root, *check_key(key).split("/"))
@@ -225,6 +271,31 @@ class LocalStore(Store):
             return []
         return sorted(n for n in found if not n.startswith("."))
 
+    def count(self, folder: str) -> int:
+        """Without sorting (counts of finished tasks list folders that grow with history)."""
+        try:
+            return sum(1 for name in os.listdir(self._path(folder)) if not name.startswith("."))
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+
+    def scan(self, folder: str) -> Iterator[str]:
+        """From a listing kept fresh by inotify (see :mod:`._listings`); where the platform
+        has none, a new listing each time."""
+        with self._fd_lock:
+            self._forked()
+            if self._listings is None and self._watching:
+                self._listings = WatchedListings.open()
+                self._watching = self._listings is not None
+            listings = self._listings
+        names = None if listings is None else listings.scan(self._path(folder))
+        return iter(self.names(folder)) if names is None else names
+
+    def _forked(self) -> None:
+        """In a forked child, forget the parent's lock files and inotify instance (the
+        parent's locks are not this process's; the caller holds ``_fd_lock``)."""
+        if os.getpid() != self._pid:
+            self._fds, self._listings, self._pid = {}, None, os.getpid()
+
     def remove_folder(self, folder: str) -> None:
         """Remove ``folder`` if it is empty (so finished history leaves no empty folders)."""
         with contextlib.suppress(OSError):
@@ -232,8 +303,7 @@ class LocalStore(Store):
 
     def _lock_fd(self, stripe: int) -> int:
         with self._fd_lock:
-            if os.getpid() != self._pid:  # a forked child must not share its parent's locks
-                self._fds, self._pid = {}, os.getpid()
+            self._forked()
             fd = self._fds.get(stripe)
             if fd is None:
                 folder = os.path.join(self.root, ".locks")
@@ -261,16 +331,24 @@ class LocalStore(Store):
     def close(self) -> None:
         with self._fd_lock:
             fds, self._fds = self._fds, {}
+            listings, self._listings = self._listings, None
             if os.getpid() == self._pid:
                 for fd in fds.values():
                     os.close(fd)
+                if listings is not None:
+                    listings.close()
 
 
 class MemoryStore(Store):
-    """fsspec's ``memory://`` filesystem: shared by the components of this process only."""
+    """fsspec's ``memory://`` filesystem: shared by the components of this process only.
+
+    Listings come from a process-wide index of every folder's children kept by these writes
+    (fsspec's own listing scans every file of the filesystem), so files written there other
+    than through this store are not listed."""
 
     blocking = False
     _lock = threading.RLock()  # one for the whole process, as the filesystem is
+    _index = FolderIndex()
 
     def __init__(self, root: str) -> None:
         import fsspec
@@ -288,12 +366,16 @@ class MemoryStore(Store):
             return None
         return data, data
 
+    def _write(self, path: str, data: bytes) -> None:
+        self.fs.pipe_file(path, data)
+        self._index.added(path)
+
     def create(self, key: str, data: bytes = b"") -> bool:
         path = self._path(key)
         with self._lock:
             if path in self.fs.store:
                 return False
-            self.fs.pipe_file(path, data)
+            self._write(path, data)
             return True
 
     def swap(self, key: str, data: bytes, token: Any) -> bool:
@@ -301,23 +383,26 @@ class MemoryStore(Store):
             current = self.read(key)
             if current is None or current[1] != token:
                 return False
-            self.fs.pipe_file(self._path(key), data)
+            self._write(self._path(key), data)
             return True
 
     def put(self, key: str, data: bytes) -> None:
         with self._lock:
-            self.fs.pipe_file(self._path(key), data)
+            self._write(self._path(key), data)
 
     def delete(self, key: str) -> bool:
+        path = self._path(key)
         with self._lock:
-            return self.fs.store.pop(self._path(key), None) is not None
+            self._index.removed(path)
+            return self.fs.store.pop(path, None) is not None
 
     def names(self, folder: str) -> list[str]:
-        try:
-            found = self.fs.ls(self._path(folder), detail=False)
-        except FileNotFoundError:
-            return []
-        return sorted(p.rsplit("/", 1)[-1] for p in found)
+        with self._lock:
+            return list(self._index.children(self._path(folder)) or ())
+
+    def scan(self, folder: str) -> Iterator[str]:
+        path = self._path(folder)
+        return walk_from_head(self._lock, lambda: self._index.children(path))
 
     @contextlib.contextmanager
     def locked(self, name: str) -> Iterator[None]:
@@ -328,164 +413,9 @@ class MemoryStore(Store):
         with self._lock:
             for path in [p for p in self.fs.store if p.startswith(self.root + "/")]:
                 del self.fs.store[path]
+                self._index.removed(path)
             for path in [p for p in self.fs.pseudo_dirs if p.startswith(self.root)]:
                 self.fs.pseudo_dirs.remove(path)
-
-
-def _condition_failed(exc: BaseException) -> bool:
-    """Whether S3 refused a conditional write (412, or 409 for a concurrent one)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        response = getattr(seen, "response", None)
-        if isinstance(response, dict):
-            code = str(response.get("Error", {}).get("Code", ""))
-            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
-                return True
-        seen = seen.__cause__
-    return isinstance(exc, FileExistsError)
-
-
-class S3Store(Store):
-    """An S3 bucket (AWS, or any server that honours ``If-None-Match`` / ``If-Match`` on
-    ``PutObject``) through s3fs; ``storage_options`` go to ``s3fs.S3FileSystem``."""
-
-    parallel = 16
-
-    def __init__(self, path: str, storage_options: dict[str, Any]) -> None:
-        try:
-            import s3fs
-        except ImportError as exc:
-            raise ConfigError(
-                "s3:// needs the s3fs package", field="base_dir", value=f"s3://{path}",
-                expected="pip install 'omniq-fsspec[s3]' (from a checkout: "
-                         "pip install -e './omniq-fsspec[s3]')") from exc
-        options = {"use_listings_cache": False, **storage_options}
-        self.fs = s3fs.S3FileSystem(**options)
-        self.bucket, _, prefix = path.partition("/")
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-
-    def _key(self, key: str) -> str:
-        return self.prefix + check_key(key)
-
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return self.fs.call_s3(method, Bucket=self.bucket, **kwargs)
-        except (FileNotFoundError, PermissionError, FileExistsError):
-            raise
-        except OSError as exc:
-            if _condition_failed(exc):
-                raise
-            raise BackendUnavailableError(f"S3 {method} on bucket {self.bucket!r} failed: "
-                                          f"{exc}") from exc
-
-    def read(self, key: str) -> tuple[bytes, Any] | None:
-        from fsspec.asyn import sync
-
-        async def get() -> tuple[bytes, Any] | None:
-            try:
-                resp = await self.fs._call_s3("get_object", Bucket=self.bucket,
-                                              Key=self._key(key))
-            except FileNotFoundError:
-                return None
-            async with resp["Body"] as body:
-                data = await body.read()
-            return data, resp["ETag"]
-
-        try:
-            return sync(self.fs.loop, get)
-        except OSError as exc:
-            raise BackendUnavailableError(f"S3 read of {key!r} failed: {exc}") from exc
-
-    def _conditional_put(self, key: str, data: bytes, **condition: str) -> bool:
-        try:
-            self._call("put_object", Key=self._key(key), Body=data, **condition)
-        except OSError as exc:
-            if _condition_failed(exc):
-                return False
-            raise
-        return True
-
-    def create(self, key: str, data: bytes = b"") -> bool:
-        return self._conditional_put(key, data, IfNoneMatch="*")
-
-    def swap(self, key: str, data: bytes, token: Any) -> bool:
-        return self._conditional_put(key, data, IfMatch=token)
-
-    def put(self, key: str, data: bytes) -> None:
-        self._call("put_object", Key=self._key(key), Body=data)
-
-    def delete(self, key: str) -> bool:
-        # S3 answers a delete of a missing key with success, so "existed" needs a look first.
-        try:
-            self._call("head_object", Key=self._key(key))
-        except FileNotFoundError:
-            return False
-        self._call("delete_object", Key=self._key(key))
-        return True
-
-    def create_many(self, keys: Collection[str]) -> None:
-        """All at once: one round trip of time, not one per entry."""
-        if len(keys) <= 1:
-            super().create_many(keys)
-            return
-        from fsspec.asyn import sync
-
-        async def put(key: str) -> None:
-            await self.fs._call_s3("put_object", Bucket=self.bucket, Key=self._key(key),
-                                   Body=b"")
-
-        async def put_all() -> None:
-            await asyncio.gather(*(put(k) for k in keys))
-
-        try:
-            sync(self.fs.loop, put_all)
-        except OSError as exc:
-            raise BackendUnavailableError(f"S3 writes to {self.bucket!r} failed: {exc}") from exc
-
-    def discard_many(self, keys: Collection[str]) -> None:
-        """One ``DeleteObjects`` request (S3 deletes missing keys silently)."""
-        listed = sorted(keys)
-        for start in range(0, len(listed), 1000):
-            objects = [{"Key": self._key(k)} for k in listed[start:start + 1000]]
-            self._call("delete_objects", Delete={"Objects": objects, "Quiet": True})
-
-    def names(self, folder: str) -> list[str]:
-        prefix = self._key(folder) + "/"
-        found: list[str] = []
-        token: str | None = None
-        while True:
-            extra = {"ContinuationToken": token} if token else {}
-            try:
-                page = self._call("list_objects_v2", Prefix=prefix, Delimiter="/", **extra)
-            except FileNotFoundError:
-                return []
-            found += [o["Key"][len(prefix):] for o in page.get("Contents", ())]
-            found += [p["Prefix"][len(prefix):].rstrip("/")
-                      for p in page.get("CommonPrefixes", ())]
-            token = page.get("NextContinuationToken")
-            if not token:
-                return sorted(found)
-
-    def probe(self) -> None:
-        """Refuse a bucket that ignores conditional writes (some S3-compatible servers do):
-        create one object twice; the second must be refused."""
-        key = f"probe/{uuid.uuid4().hex}"
-        try:
-            first, second = self.create(key, b"1"), self.create(key, b"2")
-        finally:
-            with contextlib.suppress(Exception):
-                self._call("delete_object", Key=self._key(key))
-        if not (first and not second):
-            raise ConfigError(
-                f"s3://{self.bucket} ignores If-None-Match on PutObject, so the file task queue "
-                "cannot claim tasks atomically there", field="base_dir",
-                value=f"s3://{self.bucket}/{self.prefix}",
-                expected="AWS S3 or an S3-compatible server with conditional writes "
-                         "(If-None-Match / If-Match)")
-
-    def remove_all(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.fs.rm(f"{self.bucket}/{self.prefix}", recursive=True)
 
 
 def open_store(location: str, storage_options: dict[str, Any] | None) -> Store:
@@ -497,7 +427,13 @@ def open_store(location: str, storage_options: dict[str, Any] | None) -> Store:
     if kind == "memory":
         return MemoryStore(path)
     if kind == "s3":
+        from ._s3 import S3Store
+
         return S3Store(path, dict(storage_options or {}))
+    if kind == "azure":
+        from ._azure import AzureStore
+
+        return AzureStore(protocol, path, dict(storage_options or {}))
     return FsspecStore(protocol, path, dict(storage_options or {}))
 
 

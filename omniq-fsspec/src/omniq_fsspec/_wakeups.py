@@ -21,7 +21,8 @@ IN_MOVED_TO = 0x80
 _libc: ctypes.CDLL | None = None
 
 
-def _inotify() -> ctypes.CDLL | None:
+def inotify_library() -> ctypes.CDLL | None:
+    """libc with inotify's calls, or None where the platform lacks them."""
     global _libc
     if _libc is None and sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
@@ -50,7 +51,7 @@ class Watch:
 
 def watch(root: str, queues: list[str]) -> Watch | None:
     """A watch on the index folders of ``queues`` under ``root``, or None without inotify."""
-    libc = _inotify()
+    libc = inotify_library()
     if libc is None:
         return None
     fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)

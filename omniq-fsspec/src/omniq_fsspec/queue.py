@@ -4,22 +4,28 @@ Layout under ``<location>/<project>/`` (names made safe by :mod:`._keys`):
 
 * ``tasks/<id>``: the task, msgpack-encoded; authoritative. Everything else is an index entry
   (an empty object) that readers check against this record.
-* ``wait/<queue>/<eta>_<priority>_<id>``: a runnable task (pending or retrying), by eta;
-  claims move the due ones to ``ready/<queue>/<priority>_<eta>_<id>``, which lists in claim
-  order, so a claim reads the head of one short listing whatever the history.
+* ``ready/<queue>/<priority>_<eta>_<id>``: a runnable task (pending or retrying) that is due,
+  in claim order; ``wait/<queue>/<eta>_<priority>_<id>``: one that was not due when written,
+  by eta, moved to ``ready/`` by the claims once due. A claim reads the head of these folders
+  (:meth:`._stores.Store.scan`: a listing kept in memory, or one page of an object store), so
+  its cost depends neither on the history nor on the backlog.
 * ``running/<lease expiry>_<id>``: running tasks by lease expiry (for ``expired_leases``).
 * ``status/<status>/<queue>/<id>``: lists and counts by status and queue.
 * ``deps/<parent>/<child>``: dependents.
 * ``schedules/<id>``: schedules, msgpack-encoded, compare-and-set on the stored version.
+* ``workers/<id>``: the worker registry, one msgpack-encoded ``WorkerInfo`` per worker,
+  overwritten at each of its heartbeats.
 
 Every change of a task is one compare-and-swap of its record (a claim is one too), with the
 index entries its new state needs written before it and those of its old state removed after,
 so a crash in between leaves extra entries (dropped when a reader finds them stale), never a
-task that no index leads to. ``docs/file.md`` describes how each store makes the swap atomic.
+task that no index leads to. ``docs/user_guide/backends/file.qmd`` describes how each store
+makes the swap atomic.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import threading
@@ -38,6 +44,8 @@ from omniq.models import (
     ScheduleStatus,
     Task,
     TaskStatus,
+    WorkerInfo,
+    decode_workers,
     unreadable,
 )
 from omniq.queue import AsyncTaskQueue
@@ -66,11 +74,13 @@ class FileTaskQueueConfig(_FileLocationConfig, kw_only=True):
 
 class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
     """Task queue in a folder: a local directory (safe between the processes of one machine),
-    ``memory://`` (this process) or an S3 bucket (any number of machines).
+    ``memory://`` (this process), an S3 bucket or an Azure Blob container (any number of
+    machines).
 
     Args:
         project_name: Name of this project's folder under the location.
-        url: The location as a URL (``file:///abs/dir``, ``memory://``, ``s3://bucket/prefix``).
+        url: The location as a URL (``file:///abs/dir``, ``memory://``, ``s3://bucket/prefix``,
+            ``abfs://container/prefix``).
         base_dir: The location as a directory or URL (the seeds' spelling); default: the
             ``FSSPEC_URI`` setting, else ``BASE_DIR`` (``.omniq``).
         storage_options: Passed to the fsspec filesystem (credentials, ``endpoint_url``, ...).
@@ -95,10 +105,7 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
         AsyncTaskQueue.__init__(self, project_name=project_name, queues=queues,
                                 secret_key=secret_key)
         self._locate(url, base_dir, storage_options)
-        # Entries a claim of this instance is trying right now: its other claims skip them
-        # instead of racing for the same task (which on an object store costs round trips).
-        self._trying: set[str] = set()
-        self._trying_lock = threading.Lock()
+        self._claims = _ClaimState()
         interval = get_setting("POLL_INTERVAL") if poll_interval is None else poll_interval
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
             raise ConfigError("bad poll_interval", field="poll_interval", value=poll_interval,
@@ -119,21 +126,7 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
         if limit <= 0 or not queues:
             return []
         return await self._run(_claim, list(queues), worker_id, now,
-                               now + timedelta(seconds=lease), limit, self._reserve)
-
-    @contextlib.contextmanager
-    def _reserve(self, entry: str) -> Iterator[bool]:
-        """True (and held until the block ends) if no other claim of this instance is trying
-        ``entry``."""
-        with self._trying_lock:
-            mine = entry not in self._trying
-            self._trying.add(entry)
-        try:
-            yield mine
-        finally:
-            if mine:
-                with self._trying_lock:
-                    self._trying.discard(entry)
+                               now + timedelta(seconds=lease), limit, self._claims)
 
     async def get_task(self, task_id: str) -> Task | None:
         got = await self._run(_read_task, task_id)
@@ -176,6 +169,16 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
                          status: TaskStatus | None = None, limit: int = 100,
                          offset: int = 0) -> list[Task]:
         return await self._run(_list_tasks, queue_name, status, limit, offset)
+
+    async def page_tasks(self, *, queue_name: str | None = None,
+                         status: TaskStatus | None = None, after: str | None = None,
+                         descending: bool = False, limit: int = 100) -> list[Task]:
+        if limit <= 0:
+            return []
+        return await self._run(_page_tasks, queue_name, status, after, descending, limit)
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        return await self._run(_task_counts)
 
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
@@ -243,6 +246,61 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
                and s.next_run_at is not None and s.next_run_at <= now]
         return sorted(due, key=lambda s: (s.next_run_at, s.id))[:limit]
 
+    # -- the worker registry -------------------------------------------------------------------
+    async def put_worker(self, worker: WorkerInfo) -> None:
+        await self._run(_put, f"workers/{safe_name(worker.id)}", _encode(worker))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        return await self._run(_all_workers)
+
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        return await self._run(_delete_workers, list(worker_ids))
+
+
+class _ClaimState:
+    """What the claims of one queue instance share."""
+
+    #: Seconds an index entry may go unowned by its record (missing, or in another state)
+    #: before a claim removes it: every write adds the new state's entries first and writes
+    #: the record right after, and on an object store (no lock) a claim can look in between.
+    STALE_AFTER = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Entries a claim of this instance is trying right now: its other claims skip them
+        # instead of racing for the same task (which on an object store costs round trips).
+        self._trying: set[str] = set()
+        self._unowned: dict[str, float] = {}  # entry -> when a claim first found it unowned
+
+    @contextlib.contextmanager
+    def reserve(self, entry: str) -> Iterator[bool]:
+        """True (and held until the block ends) if no other claim of this instance is trying
+        ``entry``."""
+        with self._lock:
+            mine = entry not in self._trying
+            self._trying.add(entry)
+        try:
+            yield mine
+        finally:
+            if mine:
+                with self._lock:
+                    self._trying.discard(entry)
+
+    def stale(self, entry: str) -> bool:
+        """Whether ``entry``, which its record does not own, has been so for
+        :attr:`STALE_AFTER` seconds (a leftover of a crash, to remove) rather than the entry
+        of a write under way."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._unowned) > 10_000:  # entries a write took over since: forget them
+                self._unowned = {e: t for e, t in self._unowned.items()
+                                 if now - t < 2 * self.STALE_AFTER}
+            first = self._unowned.setdefault(entry, now)
+            if now - first < self.STALE_AFTER:
+                return False
+            del self._unowned[entry]
+            return True
+
 
 # -- keys ----------------------------------------------------------------------------------------
 
@@ -259,13 +317,19 @@ def _ready_key(task: Task) -> str:
             f"{safe_name(task.id)}")
 
 
+def _wait_key(task: Task) -> str:
+    return (f"wait/{task.queue_name}/{micros(task.run_at)}_{priority_key(task.priority)}_"
+            f"{safe_name(task.id)}")
+
+
 def _required(task: Task) -> set[str]:
-    """The index entries the state of ``task`` needs."""
+    """The index entries the state of ``task`` needs: a runnable task that is due when
+    written goes straight to ``ready/``, a later one to ``wait/``."""
     name = safe_name(task.id)
     keys = {f"status/{TaskStatus(task.status).value}/{task.queue_name}/{name}"}
     if task.status in RUNNABLE:
-        keys.add(f"wait/{task.queue_name}/{micros(task.run_at)}_{priority_key(task.priority)}_"
-                 f"{name}")
+        due = task.run_at.timestamp() <= time.time()
+        keys.add(_ready_key(task) if due else _wait_key(task))
     elif task.status == TaskStatus.RUNNING and task.lease_expires_at is not None:
         keys.add(f"running/{micros(task.lease_expires_at)}_{name}")
     return keys
@@ -277,7 +341,7 @@ def _owned(task: Task | None) -> set[str]:
         return set()
     keys = _required(task)
     if task.status in RUNNABLE:
-        keys.add(_ready_key(task))
+        keys |= {_ready_key(task), _wait_key(task)}
     return keys
 
 
@@ -351,23 +415,24 @@ def _change_task(store: Store, task_id: str,
     return None
 
 
+def _deps_entries(task: Task) -> set[str]:
+    return {f"deps/{safe_name(parent)}/{safe_name(task.id)}" for parent in task.depends_on}
+
+
 def _add_tasks(store: Store, tasks: list[Task]) -> list[bool]:
-    inserted = []
-    for task in tasks:
-        name = safe_name(task.id)
-        with store.locked(name):
-            # Index entries first (no record without its entries); the record's exclusive
-            # create then decides whether the id was new.
-            deps = {f"deps/{safe_name(parent)}/{name}" for parent in task.depends_on}
-            store.create_many(deps | _required(task))
-            new = store.create(_task_key(task.id), _encode(task))
-            if not new:  # the id exists: keep only the entries of the stored task
+    """The index entries of every task first (no record without its entries), then the
+    records' exclusive creates, which decide whether each id was new; each step all at once
+    on an object store."""
+    entries = [_deps_entries(task) | _required(task) for task in tasks]
+    store.create_many(set().union(*entries))
+    inserted = store.create_all([(_task_key(task.id), _encode(task)) for task in tasks])
+    for task, mine, new in zip(tasks, entries, inserted, strict=True):
+        if not new:  # the id exists: keep only the entries of the stored task
+            with store.locked(safe_name(task.id)):
                 current = _read_task(store, task.id)
                 stored = None if current is None else current[0]
-                kept = _owned(stored) | ({f"deps/{safe_name(p)}/{name}"
-                                          for p in stored.depends_on} if stored else set())
-                store.discard_many((deps | _required(task)) - kept)
-            inserted.append(new)
+                kept = _owned(stored) | (_deps_entries(stored) if stored else set())
+                store.discard_many(mine - kept)
     return inserted
 
 
@@ -375,7 +440,7 @@ def _promote(store: Store, queue: str, now: datetime) -> None:
     """Move the due entries of ``wait/<queue>`` to ``ready/<queue>`` (ready first, so a crash
     leaves both, never neither)."""
     limit = micros(now)
-    for name in store.names(f"wait/{queue}"):
+    for name in store.scan(f"wait/{queue}"):
         eta = name[:20]
         if eta > limit:
             break
@@ -385,25 +450,28 @@ def _promote(store: Store, queue: str, now: datetime) -> None:
 
 
 def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expires: datetime,
-           limit: int,
-           reserve: Callable[[str], contextlib.AbstractContextManager[bool]]) -> list[Task]:
+           limit: int, state: _ClaimState) -> list[Task]:
     claimed: list[Task] = []
     for queue in queues:
         if len(claimed) >= limit:
             break
         _promote(store, queue, now)
-        for name in store.names(f"ready/{queue}"):
+        for name in store.scan(f"ready/{queue}"):
             if len(claimed) >= limit:
                 break
             entry = f"ready/{queue}/{name}"
             task_name = tail(name, 3)
-            with reserve(entry) as mine, store.locked(task_name):
+            with state.reserve(entry) as mine, store.locked(task_name):
                 if not mine:
                     continue
                 got = store.read(f"tasks/{task_name}")
                 stored = None if got is None else _decoded(got[0], task_name)
                 if got is None or stored is None or entry not in _owned(stored):
-                    store.discard_many([entry])  # stale: the task moved on
+                    # Not this record's, or not yet: writers add the entries of a new state
+                    # before the record and remove the old state's after it, so only an
+                    # entry that stays unowned is a crash's leftover.
+                    if state.stale(entry):
+                        store.discard_many([entry])
                     continue
                 if stored.run_at > now:
                     continue
@@ -420,11 +488,11 @@ def _next_due(store: Store, queues: list[str]) -> float:
     now = time.time()
     soonest = float("inf")
     for queue in queues:
-        if store.names(f"ready/{queue}"):
+        if next(store.scan(f"ready/{queue}"), None) is not None:
             return 0.0
-        waiting = store.names(f"wait/{queue}")
-        if waiting:
-            soonest = min(soonest, int(waiting[0][:20]) / 1_000_000 - now)
+        first = next(store.scan(f"wait/{queue}"), None)
+        if first is not None:
+            soonest = min(soonest, int(first[:20]) / 1_000_000 - now)
     return max(0.0, soonest)
 
 
@@ -469,10 +537,47 @@ def _list_tasks(store: Store, queue: str | None, status: TaskStatus | None, limi
     return found
 
 
+def _page_tasks(store: Store, queue: str | None, status: TaskStatus | None, after: str | None,
+                descending: bool, limit: int) -> list[Task]:
+    """The listing of the selection's index folders from ``after`` on, in name order (which is
+    id order for the ids OmniQ makes), each entry checked against its task's record."""
+    if queue is None and status is None:
+        names = store.names("tasks")
+    else:
+        names = _ids_in(store, _status_folders(store, queue, status))
+    if after is not None:
+        mark = safe_name(after)
+        names = names[:bisect.bisect_left(names, mark)] if descending \
+            else names[bisect.bisect_right(names, mark):]
+    found: list[Task] = []
+    for name in reversed(names) if descending else names:
+        got = store.read(f"tasks/{name}")
+        if got is None:
+            continue
+        task = _decoded(got[0], name)
+        if (queue is not None and task.queue_name != queue) or (
+                status is not None and task.status != status):
+            continue  # a stale entry
+        found.append(task)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _task_counts(store: Store) -> dict[str, dict[TaskStatus, int]]:
+    counts: dict[str, dict[TaskStatus, int]] = {}
+    for name in store.names("status"):
+        for queue in store.names(f"status/{name}"):
+            size = len(store.names(f"status/{name}/{queue}"))
+            if size:
+                counts.setdefault(queue, {})[TaskStatus(name)] = size
+    return counts
+
+
 def _count_tasks(store: Store, queue: str | None, status: TaskStatus | None) -> int:
     if queue is None and status is None:
-        return len(store.names("tasks"))
-    return sum(len(store.names(f)) for f in _status_folders(store, queue, status))
+        return store.count("tasks")
+    return sum(store.count(f) for f in _status_folders(store, queue, status))
 
 
 def _expired_leases(store: Store, now: datetime, limit: int) -> list[Task]:
@@ -524,6 +629,19 @@ def _all_schedules(store: Store) -> list[Schedule]:
         if got is not None:
             found.append(_schedule.decode(got[0]))
     return sorted(found, key=lambda s: s.id)
+
+
+def _put(store: Store, key: str, data: bytes) -> None:
+    store.put(key, data)
+
+
+def _all_workers(store: Store) -> list[WorkerInfo]:
+    blobs = (store.read(f"workers/{name}") for name in store.names("workers"))
+    return decode_workers(got[0] for got in blobs if got is not None)
+
+
+def _delete_workers(store: Store, worker_ids: list[str]) -> int:
+    return sum(store.delete(f"workers/{safe_name(w)}") for w in worker_ids)
 
 
 def _update_schedule(store: Store, schedule: Schedule, expect_version: int) -> bool:

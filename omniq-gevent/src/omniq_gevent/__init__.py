@@ -1,4 +1,4 @@
-"""omniq-gevent: the ``gevent`` worker type (see docs/gevent.md).
+"""omniq-gevent: the ``gevent`` worker type (see docs/user_guide/workers/gevent.qmd).
 
 ``patch()`` monkey-patches what the worker needs; ``python -m omniq_gevent worker ...`` is the
 ``omniq`` command with that patching done first. Importing this package imports only gevent's

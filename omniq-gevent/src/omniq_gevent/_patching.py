@@ -3,7 +3,7 @@
 Only the modules task code blocks in are patched: ``socket`` (and DNS), ``ssl``, ``time`` and
 ``select`` (``select.select`` and ``select.poll``, not ``epoll``). ``threading`` is left alone
 on purpose: the worker's asyncio loop, its drivers' helper threads (aiosqlite) and the hub of
-the greenlets each keep a real OS thread. See docs/gevent.md, "Monkey-patching".
+the greenlets each keep a real OS thread. See docs/user_guide/workers/gevent.qmd, "Monkey-patching".
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """A process's live copy of a project's task bucket, kept by a KV watch.
 
-The bucket (records keyed ``t.<task id>`` and ``s.<schedule id>``) is the truth; every write
+The bucket (records keyed ``t.<task id>``, ``s.<schedule id>`` and, for the worker registry,
+``w.<worker id>``) is the truth; every write
 to it is a compare-and-set on the key's revision. The copy answers what JetStream cannot
 (ordered claims over priority, eta and id; listing and counting by queue and status; leases
 past their expiry; dependents), and a claim or update it chose is still decided on the
@@ -43,6 +44,8 @@ class Mirror:
         self.prefix = f"$KV.{bucket}."
         self.tasks: dict[str, tuple[int, Task]] = {}
         self.schedules: dict[str, tuple[int, Schedule]] = {}
+        #: Worker registry records, still encoded (decoded when listed).
+        self.workers: dict[str, bytes] = {}
         #: (queue, status) -> ids; parent id -> child ids.
         self.index: dict[tuple[str, TaskStatus], set[str]] = {}
         self.children: dict[str, set[str]] = {}
@@ -124,6 +127,12 @@ class Mirror:
                     self.schedules.pop(ident, None)
                 else:
                     self.schedules[ident] = (revision, _decode_schedule(data))
+        elif kind == "w":
+            # A key's messages arrive in revision order, so the latest one is the truth.
+            if data is None:
+                self.workers.pop(ident, None)
+            else:
+                self.workers[ident] = data
         if revision > self.seq:
             self.seq = revision
             if self._seq_waiters:

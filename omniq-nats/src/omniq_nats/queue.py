@@ -7,12 +7,13 @@ Why not a work-queue stream with acks: a claim must honour the ``now`` it is giv
 must be fenced by its attempt so a late worker's write is refused; a task must wait for its
 eta without being delivered. A stream's delivery order, ``AckWait`` and ``MaxDeliver`` cannot
 express those, so the records are the truth and the bucket's own stream is the wake-up
-channel (docs/nats.md).
+channel (docs/user_guide/backends/nats.qmd).
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
@@ -23,7 +24,15 @@ import nats.js.errors
 from omniq.clock import utcnow
 from omniq.contract import Finished, ResultRecord
 from omniq.exceptions import BackendUnavailableError
-from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus, decode_task
+from omniq.models import (
+    Schedule,
+    ScheduleStatus,
+    Task,
+    TaskStatus,
+    WorkerInfo,
+    decode_task,
+    decode_workers,
+)
 from omniq.queue import AsyncTaskQueue
 from omniq.sync import TaskQueue
 
@@ -53,6 +62,10 @@ def _task_key(task_id: str) -> str:
 
 def _schedule_key(schedule_id: str) -> str:
     return "s." + token(schedule_id)
+
+
+def _worker_key(worker_id: str) -> str:
+    return "w." + token(worker_id)
 
 
 class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
@@ -312,6 +325,26 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
         ids = sorted(mirror.ids(queue_name, TaskStatus(status) if status else None))
         return [_copy(mirror.tasks[i][1]) for i in ids[offset:offset + limit]]
 
+    async def page_tasks(self, *, queue_name: str | None = None,
+                         status: TaskStatus | None = None, after: str | None = None,
+                         descending: bool = False, limit: int = 100) -> list[Task]:
+        if limit <= 0:
+            return []
+        mirror = await self._sync()
+        ids = mirror.ids(queue_name, TaskStatus(status) if status else None)
+        if after is not None:
+            ids = [i for i in ids if (i < after if descending else i > after)]
+        page = heapq.nlargest(limit, ids) if descending else heapq.nsmallest(limit, ids)
+        return [_copy(mirror.tasks[i][1]) for i in page]
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        mirror = await self._sync()
+        counts: dict[str, dict[TaskStatus, int]] = {}
+        for (queue, status), ids in mirror.index.items():
+            if ids:
+                counts.setdefault(queue, {})[status] = len(ids)
+        return counts
+
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
         mirror = await self._sync()
@@ -413,6 +446,24 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
     async def due_schedules(self, now: datetime, limit: int = 100) -> list[Schedule]:
         mirror = await self._sync()
         return [_copy(s) for s in mirror.due_schedules(now, limit)]
+
+    # -- the worker registry -------------------------------------------------------------------
+    async def put_worker(self, worker: WorkerInfo) -> None:
+        await self.connect()
+        with self.errors:
+            await self._kv.put(_worker_key(worker.id), _encode(worker))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        mirror = await self._sync()
+        return decode_workers(mirror.workers.values())
+
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        mirror = await self._sync()
+        present = [w for w in dict.fromkeys(worker_ids) if w in mirror.workers]
+        with self.errors:
+            for worker_id in present:
+                await self._kv.delete(_worker_key(worker_id))
+        return len(present)
 
     def default_result_store(self) -> AsyncNATSResultStore:
         """A NATS result store on the same servers, for ``OmniQ(task_queue=...)`` alone."""

@@ -193,8 +193,8 @@ def translating(display: str, timeout: float | None = None) -> Iterator[None]:
 # -- SQL: files and migrations ---------------------------------------------------------------------
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 # Every table of a project; statements name them bare and get them qualified with its schema.
-_TABLES = re.compile(r"\b(omniq_(?:tasks_done|tasks|task_deps|schedules|results|events|"
-                     r"schema_version))\b")
+_TABLES = re.compile(r"\b(omniq_(?:tasks_done|tasks|task_deps|schedules|workers|results|"
+                     r"events|schema_version))\b")
 
 
 @functools.lru_cache(maxsize=1024)

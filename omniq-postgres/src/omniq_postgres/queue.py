@@ -27,12 +27,13 @@ from omniq.exceptions import BackendUnavailableError
 from omniq.models import (
     FINISHED,
     RUNNABLE,
-    UNREADABLE,
     Schedule,
     ScheduleStatus,
     Task,
     TaskStatus,
+    WorkerInfo,
     decode_task,
+    decode_workers,
 )
 from omniq.queue import AsyncTaskQueue
 from omniq.sync import TaskQueue
@@ -88,7 +89,7 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
 
     config_class = PostgresTaskQueueConfig
     pushes_work = True
-    statement_files = ("tasks.sql", "schedules.sql")
+    statement_files = ("tasks.sql", "schedules.sql", "workers.sql")
     component = "tasks"
 
     def __init__(self, *, project_name: str | None = None, queues: Sequence[str] | None = None,
@@ -161,8 +162,7 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         tasks = []
         for data, attempts, task_id, queue in rows:
             task = decode_task(data, task_id)
-            if task.func_name == UNREADABLE:
-                task.queue_name = queue
+            task.queue_name = queue  # the column it was claimed by is the truth, as in SQLite
             task.status, task.attempts, task.worker_id = TaskStatus.RUNNING, attempts, worker_id
             task.started_at, task.lease_expires_at = now, expires
             tasks.append(task)
@@ -314,6 +314,65 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         rows = await (await self._db()).fetch(sql, *args, limit, offset)
         return [_task(r) for r in rows]
 
+    async def page_tasks(self, *, queue_name: str | None = None,
+                         status: TaskStatus | None = None, after: str | None = None,
+                         descending: bool = False, limit: int = 100) -> list[Task]:
+        """One index range in id order per part of the selection, merged: the hot table by
+        its primary key; finished tasks by (status, queue, id), one queue at a time when no
+        queue is given (the queues found by a loose index scan), or by their primary key
+        when neither status nor queue is."""
+        if limit <= 0:
+            return []
+        args: list[Any] = [limit]
+        order, cmp = ("id DESC", "<") if descending else ("id", ">")
+        where = []
+        if queue_name is not None:
+            args.append(queue_name)
+            where.append(f"queue = ${len(args)}")
+        if after is not None:
+            args.append(after)
+            where.append(f"id {cmp} ${len(args)}")
+        statuses = [TaskStatus(status)] if status is not None else list(TaskStatus)
+        schema = quote_ident(self.schema)
+        hot, done = f"{schema}.omniq_tasks", f"{schema}.omniq_tasks_done"
+
+        def part(table: str, conds: list[str]) -> str:
+            cond = " AND ".join(conds) or "TRUE"
+            return f"SELECT {_ROW} FROM {table} WHERE {cond} ORDER BY {order} LIMIT $1"
+
+        parts = []
+        unfinished = [s for s in statuses if s not in FINISHED]
+        if unfinished:
+            named = "" if status is None else f"status = '{unfinished[0].value}'"
+            parts.append(part(hot, [c for c in (named, *where) if c]))
+        finished = [s for s in statuses if s in FINISHED]
+        if finished and status is None and queue_name is None:
+            parts.append(part(done, where))
+        elif finished and queue_name is not None:
+            parts += [part(done, [f"status = '{s.value}'", *where]) for s in finished]
+        elif finished:  # one finished status, every queue
+            literal = f"status = '{finished[0].value}'"
+            inner = part(done, [literal, "queue = qs.queue", *where])
+            parts.append(
+                f"WITH RECURSIVE qs(queue) AS (SELECT min(queue) FROM {done} WHERE {literal} "
+                f"UNION ALL SELECT (SELECT min(queue) FROM {done} WHERE {literal} AND "
+                f"queue > qs.queue) FROM qs WHERE qs.queue IS NOT NULL) "
+                f"SELECT x.* FROM qs CROSS JOIN LATERAL ({inner}) x WHERE qs.queue IS NOT NULL")
+        union = " UNION ALL ".join(f"SELECT * FROM ({p}) p{i}" for i, p in enumerate(parts))
+        sql = f"SELECT {_ROW} FROM ({union}) x ORDER BY {order} LIMIT $1"
+        rows = await (await self._db()).fetch(sql, *args)
+        return [_task(r) for r in rows]
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        schema = quote_ident(self.schema)
+        sql = " UNION ALL ".join(f"SELECT queue, status, count(*) FROM {schema}.{table} "
+                                 "GROUP BY queue, status"
+                                 for table in ("omniq_tasks", "omniq_tasks_done"))
+        counts: dict[str, dict[TaskStatus, int]] = {}
+        for queue, status, n in await (await self._db()).fetch(sql):
+            counts.setdefault(queue, {})[_STATUS[status]] = int(n)
+        return counts
+
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
         args: list[Any] = []
@@ -396,6 +455,21 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         rows = await (await self._db()).fetch(self.sql["due_schedules"],
                                               self.project_name, now.timestamp(), limit)
         return [_decode_schedule(r[0]) for r in rows]
+
+    # -- the worker registry -------------------------------------------------------------------
+    async def put_worker(self, worker: WorkerInfo) -> None:
+        await (await self._db()).execute(self.sql["put_worker"], worker.id,
+                                         worker.last_heartbeat.timestamp(), _encode(worker))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        rows = await (await self._db()).fetch(self.sql["list_workers"])
+        return decode_workers(r[0] for r in rows)
+
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        if not worker_ids:
+            return 0
+        return int(await (await self._db()).fetchval(self.sql["delete_workers"],
+                                                     list(worker_ids)))
 
 
 class PostgresTaskQueue(TaskQueue, twin_of=AsyncPostgresTaskQueue):

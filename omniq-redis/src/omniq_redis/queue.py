@@ -6,7 +6,8 @@ holding the msgpack :class:`~omniq.models.Task` and the fields the scripts compa
 ``ready`` sorted set (priority, then eta, then id), a ``delayed`` set by eta and a one-token
 ``wake`` list that idle workers block on; a ``running`` set by lease expiry; id-ordered
 indexes for listing and counting; a set of dependents per parent; schedules in two hashes and
-a ``due`` set by next fire time.
+a ``due`` set by next fire time; the worker registry in one hash (``workers``: worker id ->
+msgpack :class:`~omniq.models.WorkerInfo`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ import anyio
 import msgspec
 from omniq.clock import utcnow
 from omniq.contract import Finished, ResultRecord
-from omniq.models import UNREADABLE, Schedule, ScheduleStatus, Task, TaskStatus, decode_task
+from omniq.models import (
+    UNREADABLE,
+    Schedule,
+    ScheduleStatus,
+    Task,
+    TaskStatus,
+    WorkerInfo,
+    decode_task,
+    decode_workers,
+)
 from omniq.queue import AsyncTaskQueue
 from omniq.sync import TaskQueue
 from redis.exceptions import NoScriptError
@@ -302,6 +312,45 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
                                            offset + limit - 1)
         return await self._fetch(ids)
 
+    async def page_tasks(self, *, queue_name: str | None = None,
+                         status: TaskStatus | None = None, after: str | None = None,
+                         descending: bool = False, limit: int = 100) -> list[Task]:
+        """A range of the id-ordered index of the selection (its members all score 0, so
+        they sort by id and a range starts right after ``after``)."""
+        await self.connect()
+        if limit <= 0:
+            return []
+        key = self._index(queue_name, status)
+        with self.errors:
+            if descending:
+                ids = await self.client.zrevrangebylex(key, f"({after}" if after else "+", "-",
+                                                       start=0, num=limit)
+            else:
+                ids = await self.client.zrangebylex(key, f"({after}" if after else "-", "+",
+                                                    start=0, num=limit)
+        return await self._fetch(ids)
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        """The sizes of the per-queue, per-status indexes, for every queue in ``queues``."""
+        await self.connect()
+        with self.errors:
+            queues = sorted(q.decode() for q in await self.client.smembers(self.prefix + "queues"))
+            async with self.client.pipeline(transaction=False) as pipe:
+                for queue in queues:
+                    for status in TaskStatus:
+                        pipe.zcard(self._index(queue, status))
+                sizes = iter(await pipe.execute())
+        counts: dict[str, dict[TaskStatus, int]] = {}
+        for queue in queues:
+            held: dict[TaskStatus, int] = {}
+            for status in TaskStatus:
+                size = int(next(sizes))
+                if size:
+                    held[status] = size
+            if held:
+                counts[queue] = held
+        return counts
+
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
         await self.connect()
@@ -412,6 +461,25 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
             blobs = await self.client.hmget(self.prefix + "sc", ids)
         due = [_decode_schedule(b) for b in blobs if b is not None]
         return [s for s in due if s.status == ScheduleStatus.ACTIVE]
+
+    # -- the worker registry -------------------------------------------------------------------
+    async def put_worker(self, worker: WorkerInfo) -> None:
+        await self.connect()
+        with self.errors:
+            await self.client.hset(self.prefix + "workers", worker.id, _encode(worker))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        await self.connect()
+        with self.errors:
+            blobs = await self.client.hvals(self.prefix + "workers")
+        return decode_workers(blobs)
+
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        if not worker_ids:
+            return 0
+        await self.connect()
+        with self.errors:
+            return int(await self.client.hdel(self.prefix + "workers", *worker_ids))
 
     def default_result_store(self) -> AsyncRedisResultStore:
         """A Redis result store on the same server, for ``OmniQ(task_queue=...)`` alone."""

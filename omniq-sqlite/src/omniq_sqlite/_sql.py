@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 from omniq.clock import to_epoch
 from omniq.exceptions import BackendError
-from omniq.models import Task
+from omniq.models import Task, TaskStatus, WorkerInfo
 
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 _encode = msgspec.msgpack.encode
@@ -56,7 +56,8 @@ def marks(n: int) -> str:
 
 
 #: Every named statement of the components' files (the names are unique across them).
-SQL = {name: sql for file in ("tasks.sql", "schedules.sql", "results.sql", "events.sql")
+SQL = {name: sql for file in ("tasks.sql", "schedules.sql", "workers.sql", "results.sql",
+                               "events.sql")
        for name, sql in statements(file).items()}
 
 
@@ -132,6 +133,23 @@ def update_task(project: str, task: Task, expect_status: Sequence[str],
         to_epoch(task.lease_expires_at), task.attempts, _encode(task), project, task.id,
         *expect_status)
     return sql, params if expect_attempts is None else (*params, expect_attempts)
+
+
+def page_tasks(project: str, *, queue_name: str | None, status: TaskStatus | None,
+               after: str | None, descending: bool, limit: int) -> tuple[str, list[Any]]:
+    """``page_tasks`` and its parameters (a queue without a status is read one status at a
+    time by the caller, so each query walks one index range in id order)."""
+    clause, params = where(project, ("queue = ?", queue_name),
+                           ("status = ?", None if status is None else TaskStatus(status).value),
+                           ("id < ?" if descending else "id > ?", after))
+    sql = (SQL["page_tasks"].replace("{where}", clause)
+           .replace("{order}", "id DESC" if descending else "id"))
+    return sql, [*params, limit]
+
+
+def worker_row(project: str, worker: WorkerInfo) -> tuple[Any, ...]:
+    """Parameters of ``put_worker``."""
+    return (project, worker.id, worker.last_heartbeat.timestamp(), _encode(worker))
 
 
 def result_row(project: str, task_id: str, blob: bytes, expires_at: datetime | None,

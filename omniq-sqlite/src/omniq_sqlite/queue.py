@@ -25,7 +25,9 @@ from omniq.models import (
     ScheduleStatus,
     Task,
     TaskStatus,
+    WorkerInfo,
     decode_task,
+    decode_workers,
 )
 from omniq.queue import AsyncTaskQueue
 from omniq.sync import TaskQueue
@@ -160,6 +162,27 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
             SQL["list_tasks"].replace("{where}", clause), [*params, limit, offset])
         return [decode_task(*r) for r in rows]
 
+    async def page_tasks(self, *, queue_name: str | None = None,
+                         status: TaskStatus | None = None, after: str | None = None,
+                         descending: bool = False, limit: int = 100) -> list[Task]:
+        if limit <= 0:
+            return []
+        db = await self._database()
+        # A queue alone: one index range per status (omniq_tasks_queue_status), merged.
+        statuses = list(TaskStatus) if queue_name is not None and status is None else [status]
+        queries = [_sql.page_tasks(self.project_name, queue_name=queue_name, status=s,
+                                   after=after, descending=descending, limit=limit)
+                   for s in statuses]
+        rows = await db.read(_fetch_merged, queries, descending, limit)
+        return [decode_task(*r) for r in rows]
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        db = await self._database()
+        counts: dict[str, dict[TaskStatus, int]] = {}
+        for queue, status, n in await db.fetchall(SQL["task_counts"], (self.project_name,)):
+            counts.setdefault(queue, {})[TaskStatus(status)] = n
+        return counts
+
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
         clause, params = self._filter(queue_name, status)
@@ -252,6 +275,22 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                                  (self.project_name, now.timestamp(), limit))
         return [_schedule.decode(r[0]) for r in rows]
 
+    # -- the worker registry -------------------------------------------------------------------
+    async def put_worker(self, worker: WorkerInfo) -> None:
+        db = await self._database()
+        await db.execute(SQL["put_worker"], _sql.worker_row(self.project_name, worker))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        db = await self._database()
+        rows = await db.fetchall(SQL["list_workers"], (self.project_name,))
+        return decode_workers(r[0] for r in rows)
+
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        if not worker_ids:
+            return 0
+        db = await self._database()
+        return await db.write(_delete_workers, self.project_name, list(worker_ids))
+
 
 # -- what runs in the connection's thread ----------------------------------------------------------
 
@@ -264,6 +303,15 @@ def _insert_tasks(conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
             conn.executemany(SQL["insert_dep"], edges)
         inserted.append(new)
     return inserted
+
+
+def _fetch_merged(conn: sqlite3.Connection, queries: list[tuple[str, list[Any]]],
+                  descending: bool, limit: int) -> list[tuple[bytes, str]]:
+    """The first ``limit`` rows, in id order, of queries each already in that order."""
+    if len(queries) == 1:
+        return conn.execute(*queries[0]).fetchall()
+    rows = [row for sql, params in queries for row in conn.execute(sql, params)]
+    return sorted(rows, key=lambda row: row[1], reverse=descending)[:limit]
 
 
 def _has_work(conn: sqlite3.Connection, project: str, queues: list[str], now: float) -> bool:
@@ -321,6 +369,10 @@ def _update_tasks(conn: sqlite3.Connection, statements: list[tuple[str, tuple[An
         parents.update(r[0] for r in conn.execute(_sql.with_ids("parents_among", len(chunk)),
                                                   (project, *chunk)))
     return oks, parents
+
+
+def _delete_workers(conn: sqlite3.Connection, project: str, ids: list[str]) -> int:
+    return sum(conn.execute(SQL["delete_worker"], (project, i)).rowcount for i in ids)
 
 
 def _delete_tasks(conn: sqlite3.Connection, project: str, ids: list[str]) -> int:

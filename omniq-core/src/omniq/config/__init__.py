@@ -5,8 +5,9 @@
   validated; :func:`get_settings` snapshots all of them.
 * :func:`parse_config`, :func:`load_config_file` and :func:`config_from_env` build an
   :class:`~omniq.models.OmniQConfig` from a dict, a YAML file or the environment.
-* :func:`validate_name` checks queue, project and schedule names; :func:`redact_url` hides
-  passwords before a URL is logged, printed or raised.
+* :func:`validate_name` checks queue, project and schedule names, :func:`validate_task_id`
+  the task ids callers choose; :func:`redact_url` hides passwords before a URL is logged,
+  printed or raised.
 * :func:`configure_logging` sets the levels of the ``omniq`` loggers.
 """
 
@@ -40,6 +41,7 @@ from ._validate import (
     redact_url,
     redact_value,
     validate_name,
+    validate_task_id,
     validate_type_name,
 )
 
@@ -47,4 +49,5 @@ __all__ = ["ALIASES", "ENV_PREFIX", "LEVEL_NAMES", "NAME_RULE", "Settings", "app
            "check_options", "config_from_env", "configure_logging", "convert_setting",
            "did_you_mean", "get_setting", "get_settings", "is_sensitive", "load_config_file",
            "locate_error", "parse_config", "read_yaml_mapping", "parse_env_value", "redact_url",
-           "redact_value", "settings", "substitute_env", "validate_name", "validate_type_name"]
+           "redact_value", "settings", "substitute_env", "validate_name", "validate_task_id",
+           "validate_type_name"]

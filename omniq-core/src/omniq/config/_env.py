@@ -138,9 +138,14 @@ SPECS: dict[str, _Spec] = {
     "RESULT_TTL": _Spec(_seconds, _SECONDS, nullable=True),
     "LEASE_SECONDS": _Spec(_seconds, _SECONDS),
     "POLL_INTERVAL": _Spec(_seconds, _SECONDS),
+    "WORKER_HEARTBEAT": _Spec(_seconds, _SECONDS),
     "MAX_DELIVERIES": _Spec(_int(1), "an integer >= 1"),
     "EVENT_RETENTION": _Spec(_seconds, _SECONDS, nullable=True),
     "SECRET_KEY": _Spec(str, "a secret key", nullable=True),
+    "METRICS": _Spec(_bool, "a boolean: 1/0, true/false, yes/no or on/off"),
+    "METRICS_PORT": _Spec(_int(0), "a TCP port number (0: any free port)", nullable=True),
+    "METRICS_HOST": _Spec(str, "an address to bind, e.g. 127.0.0.1"),
+    "TRACING": _Spec(_bool, "a boolean: 1/0, true/false, yes/no or on/off"),
 }
 
 
@@ -213,9 +218,14 @@ class Settings:
     result_ttl: float | None
     lease_seconds: float
     poll_interval: float
+    worker_heartbeat: float
     max_deliveries: int
     event_retention: float | None
     secret_key: str | None
+    metrics: bool
+    metrics_port: int | None
+    metrics_host: str
+    tracing: bool
 
     def __repr__(self) -> str:
         # The secret key and URL passwords must never reach a log through a repr.

@@ -3,7 +3,7 @@
 Queue, project and schedule names end up in file paths, SQL identifiers and values, Redis keys
 and NATS subjects; one conservative character set keeps every backend safe without escaping
 rules of its own. Connection URLs and storage options are redacted wherever they are logged,
-printed or raised (see docs/concepts.md, security).
+printed or raised (see docs/user_guide/security.qmd).
 """
 
 from __future__ import annotations
@@ -39,6 +39,27 @@ def validate_name(kind: str, value: str) -> str:
     if not isinstance(value, str) or _NAME_RE.fullmatch(value) is None:
         field = kind if kind.endswith("name") else f"{kind}_name"
         raise ConfigError(f"invalid {kind} name", field=field, value=value, expected=NAME_RULE)
+    return value
+
+
+#: What :func:`validate_task_id` accepts, in words.
+TASK_ID_RULE = "a string without control characters (no newline, tab or NUL)"
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def validate_task_id(value: str) -> str:
+    """Check a task id a caller chose and return it unchanged.
+
+    Task ids are otherwise free text (each backend stores them as values or encodes them into
+    keys and paths), but a control character breaks line-based replies, cannot be stored in
+    PostgreSQL text, and forges lines in logs.
+
+    Raises:
+        ConfigError: ``value`` is not a string, or holds a control character.
+    """
+    if not isinstance(value, str) or _CONTROL_RE.search(value):
+        raise ConfigError("invalid task_id", field="task_id", value=value,
+                          expected=TASK_ID_RULE)
     return value
 
 

@@ -38,9 +38,11 @@ TASK_QUEUE_TYPE: str = "memory"
 TASK_QUEUE_URL: str | None = None
 #: Type name of the result store; None means the same type as the task queue.
 RESULT_STORAGE_TYPE: str | None = None
+#: Connection URL of the result store (its scheme may name the type); None: the type's default.
 RESULT_STORAGE_URL: str | None = None
 #: Type name of the event store; None turns task events off (they then cost nothing).
 EVENT_STORAGE_TYPE: str | None = None
+#: Connection URL of the event store (its scheme may name the type); setting it turns events on.
 EVENT_STORAGE_URL: str | None = None
 #: fsspec URI for the ``file`` backend (``file:///path``, ``s3://bucket``, ``memory://``).
 FSSPEC_URI: str | None = None
@@ -50,10 +52,13 @@ QUEUES: list[str] = ["default"]
 # -- workers -----------------------------------------------------------------------------------
 #: Worker type: ``async``, ``thread_pool``, ``process_pool``, ``gevent`` or a plugin's.
 DEFAULT_WORKER: str = "async"
-#: Tasks one worker runs at once.
+#: Tasks one worker runs at once (the ``async`` worker's default ``max_workers``).
 MAX_WORKERS: int = 10
+#: Default ``max_workers`` of the ``thread_pool`` worker: its threads.
 THREAD_WORKERS: int = 10
+#: Default ``max_workers`` of the ``process_pool`` worker: its processes (the CPU count).
 PROCESS_WORKERS: int = os.cpu_count() or 1
+#: Default ``max_workers`` of the ``gevent`` worker: its greenlets.
 GEVENT_WORKERS: int = 100
 
 # -- task defaults -----------------------------------------------------------------------------
@@ -73,6 +78,9 @@ RESULT_TTL: float | None = None
 LEASE_SECONDS: float = 30.0
 #: Seconds between polls, for engines that cannot wake an idle worker.
 POLL_INTERVAL: float = 0.5
+#: Seconds between two refreshes of a worker's record in the worker registry (``omniq status``,
+#: ``list_workers()``); a worker that misses three in a row is shown as gone.
+WORKER_HEARTBEAT: float = 5.0
 #: Crash redeliveries after which a task is dead-lettered as a poison pill.
 MAX_DELIVERIES: int = 5
 #: Seconds events are kept; None = kept until purged by hand.
@@ -82,6 +90,16 @@ EVENT_RETENTION: float | None = 7 * 24 * 3600.0
 #: Key that signs task envelopes. None: a key generated once per project and kept in the
 #: user's config directory (fine on one machine; set the same key on every machine otherwise).
 SECRET_KEY: str | None = None
+
+# -- observability (docs/user_guide/operations.qmd) -----------------------------------------------
+#: Record Prometheus metrics (``prometheus-client``) in this process's default registry.
+METRICS: bool = False
+#: Port a worker serves its metrics on (0: any free port); None: not served. Implies METRICS.
+METRICS_PORT: int | None = None
+#: Address a worker's metrics are served on; loopback unless you choose otherwise.
+METRICS_HOST: str = "127.0.0.1"
+#: Record OpenTelemetry spans (``opentelemetry-api``) for enqueue, claim, execute, complete.
+TRACING: bool = False
 
 #: Every setting's name, in the order above.
 NAMES: tuple[str, ...] = tuple(

@@ -14,6 +14,7 @@ from ._config import (
     WorkerConfig,
 )
 from ._event import EventType, TaskEvent
+from ._query import QueueStats, TaskFilter, TaskPage
 from ._result import TaskResult
 from ._schedule import Schedule, ScheduleStatus, ScheduleType
 from ._task import (
@@ -29,12 +30,14 @@ from ._task import (
     decode_task,
     unreadable,
 )
+from ._worker import MinuteCount, WorkerInfo, decode_workers
 
 __all__ = ["UNREADABLE", "binding", "binding_values", "decode_task", "unreadable", "ConfigStruct",
            "ComponentConfig", "EventStoreConfig", "OmniQConfig", "ResultStoreConfig",
            "TaskQueueConfig", "WorkerConfig", "CancelOutcome", "DEAD", "FINISHED", "RUNNABLE",
            "ErrorInfo", "EventType", "Schedule", "ScheduleStatus", "ScheduleType", "Task",
-           "TaskEvent", "TaskResult", "TaskStatus"]
+           "TaskEvent", "TaskResult", "TaskStatus", "MinuteCount", "QueueStats", "TaskFilter",
+           "TaskPage", "WorkerInfo", "decode_workers"]
 
 # Plugin config structs by name: ``from omniq.models import SQLiteTaskQueueConfig``.
 __getattr__ = facade_getattr(__name__, globals())

@@ -9,8 +9,8 @@ import enum
 class CancelOutcome(enum.StrEnum):
     """The answer of ``cancel(task_id)``: ``CANCELLED`` and ``REQUESTED`` are true,
     ``ALREADY_FINISHED`` is false (as ``cancel`` returned True and False before it said which).
-    How a worker stops a running task depends on its type (docs/concepts.md); the task then
-    ends ``cancelled`` and ``get_result`` raises ``TaskCancelledError``.
+    How a worker stops a running task depends on its type (docs/user_guide/tasks.qmd); the task
+    then ends ``cancelled`` and ``get_result`` raises ``TaskCancelledError``.
     """
 
     #: It had not started (queued, waiting or retrying): cancelled now, with its dependents.

@@ -73,6 +73,8 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     store_result: bool = True
     schedule_id: str | None = None
     max_deliveries: int | None = None
+    #: The enqueue's trace context (W3C ``traceparent``...) when tracing is on; signed.
+    trace_context: dict[str, str] | None = None
     # Lifecycle state, changed by the queue and the worker.
     attempts: int = 0  # claims so far; the fencing token of the current claim
     retries: int = 0  # failed attempts that were retried
@@ -102,21 +104,31 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 def binding(task_id: str, task: "Task") -> list[Any]:
-    """What a task's signature binds besides its call: its id and every field that decides
-    how it runs (queue, timeout, retries, dependencies, deliveries, result options, schedule).
+    """What a task's signature binds besides its call: its id, every field that decides how it
+    runs (queue, timeout, retries, dependencies, deliveries, result options, schedule), every
+    other field set at enqueue and never changed after (the function's name shown, priority,
+    name, description, tags, creation time) and its trace context when it has one: only
+    lifecycle state is left unsigned.
     """
     return binding_values(task_id, task.queue_name, task.timeout, task.max_retries,
                           task.retry_delay, task.depends_on, task.max_deliveries,
-                          task.store_result, task.result_ttl, task.schedule_id)
+                          task.store_result, task.result_ttl, task.schedule_id,
+                          task.func_name, task.priority, task.name, task.description,
+                          task.tags, task.created_at, task.trace_context)
 
 
 def binding_values(task_id: str, queue_name: str, timeout: float | None, max_retries: int,
                    retry_delay: float, depends_on: list[str], max_deliveries: int | None,
-                   store_result: bool, result_ttl: float | None,
-                   schedule_id: str | None) -> list[Any]:
+                   store_result: bool, result_ttl: float | None, schedule_id: str | None,
+                   func_name: str, priority: int, name: str | None, description: str | None,
+                   tags: list[str], created_at: datetime,
+                   trace_context: dict[str, str] | None = None) -> list[Any]:
     """:func:`binding` of a task still being built, from its fields."""
-    return [task_id, queue_name, timeout, max_retries, retry_delay, list(depends_on),
-            max_deliveries, store_result, result_ttl, schedule_id]
+    bound = [task_id, queue_name, timeout, max_retries, retry_delay, list(depends_on),
+             max_deliveries, store_result, result_ttl, schedule_id, func_name, priority, name,
+             description, list(tags), created_at]
+    # Appended only when present, so tasks signed before traces existed still verify.
+    return [*bound, trace_context] if trace_context is not None else bound
 
 
 #: ``func_name`` of the stand-in for a record that could not be read.

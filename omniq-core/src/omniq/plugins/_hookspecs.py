@@ -1,4 +1,4 @@
-"""The hooks an OmniQ plugin implements (docs/plugins.md shows a plugin's whole module).
+"""The hooks an OmniQ plugin implements (docs/user_guide/writing_a_plugin.qmd shows a whole plugin).
 
 Every hook only registers: it receives a ``register`` callable and hands over type names and
 ``"module:Class"`` strings. No hook imports a driver, opens a connection or does any other I/O,

@@ -13,7 +13,7 @@ import msgspec
 from .._component import AsyncComponent
 from .._ids import new_id
 from .._time import after, aware, seconds, utcnow
-from ..config import get_setting, validate_name
+from ..config import get_setting, validate_name, validate_task_id
 from ..contract import Finished, ResultRecord, TaskQueueContract
 from ..exceptions import ConfigError, TaskNotFoundError
 from ..models import (
@@ -27,6 +27,8 @@ from ..models import (
     TaskStatus,
     binding_values,
 )
+from ..observe import Observer, observers_from_settings
+from ._inspection import InspectionMixin
 from ._options import check_task_options
 from ._scheduling import SchedulingMixin
 from ._writer import GroupWriter, build_while_writing, can_overlap
@@ -39,7 +41,7 @@ replace = msgspec.structs.replace
 DEFAULT_QUEUE = "default"
 
 
-class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
+class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueueContract):
     """Named queues of tasks, with priorities, etas, leases, dependencies and schedules.
 
     Args:
@@ -59,7 +61,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
             raise TypeError(
                 f"{cls.__qualname__} overrides {', '.join(overridden)} of AsyncTaskQueue: a "
                 "backend implements only the storage interface (omniq.contract.TaskQueueContract); "
-                "the lifecycle is the core's (see docs/architecture.md)")
+                "the lifecycle is the core's (see docs/user_guide/architecture.qmd)")
 
     def __init__(self, *, project_name: str | None = None, queues: Sequence[str] | None = None,
                  secret_key: str | None = None) -> None:
@@ -73,6 +75,10 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         self.queues = names + ([DEFAULT_QUEUE] if DEFAULT_QUEUE not in names else [])
         #: Set by OmniQ or a worker; lifecycle transitions report events through it.
         self.event_logger: EventLogger | None = None
+        #: Sees enqueues, claims, executions and finishes (metrics, traces); None: nothing
+        #: is called (see omniq.observe).
+        self.observer: Observer | None = None
+        observers_from_settings(self)
         # Task defaults are read from settings once, when the queue is made, not per task.
         self._defaults = {name: get_setting(name) for name in (
             "TASK_TTL", "RESULT_TTL", "RETRY_ATTEMPTS", "RETRY_DELAY", "TASK_TIMEOUT",
@@ -106,6 +112,7 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         task_id: str | None = None,
         max_deliveries: int | None = None,
         schedule_id: str | None = None,
+        trace_context: dict[str, str] | None = None,
         now: datetime | None = None,
     ) -> Task:
         """A signed :class:`Task` for ``func(*args, **func_args, **func_kwargs)``; not stored."""
@@ -137,18 +144,21 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
                                "result_ttl")
         parents = list(dict.fromkeys(depends_on or ()))
         deliveries = max_deliveries or defaults["MAX_DELIVERIES"]
-        task_id = task_id or new_id()
+        task_id = validate_task_id(task_id) if task_id else new_id()
+        labels, trace = list(tags or ()), trace_context or None
         func_name, payload = self.serializer.dump_call(
             func, tuple(args), kwargs, callback=callback, callback_args=callback_args,
             binding=binding_values(task_id, queue, timeout_s, max_retries, delay_s, parents,
-                                   deliveries, store_result, result_ttl_s, schedule_id))
+                                   deliveries, store_result, result_ttl_s, schedule_id,
+                                   self.serializer.name_of(func), priority, name, description,
+                                   labels, now, trace))
         return Task(id=task_id, func_name=func_name, payload=payload, queue_name=queue,
-                    name=name, description=description, tags=list(tags or ()),
+                    name=name, description=description, tags=labels,
                     priority=priority, created_at=now, run_at=eta,
                     expires_at=after(eta, ttl_s), result_ttl=result_ttl_s, depends_on=parents,
                     max_retries=max_retries, retry_delay=delay_s, timeout=timeout_s,
                     store_result=store_result, schedule_id=schedule_id,
-                    max_deliveries=deliveries)
+                    max_deliveries=deliveries, trace_context=trace)
 
     def _queue_name(self, queue_name: str | None) -> str:
         if queue_name is None:
@@ -173,6 +183,10 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         """
         if options:
             check_task_options(self.build_task, options)
+        if self.observer is not None:
+            with self.observer.enqueuing() as carried:
+                return (await self.enqueue_tasks([self.build_task(
+                    func, *args, **{"trace_context": carried, **options})]))[0]
         return (await self.enqueue_tasks([self.build_task(func, *args, **options)]))[0]
 
     async def enqueue_many(
@@ -188,6 +202,14 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         """
         if options:
             check_task_options(self.build_task, options)
+        if self.observer is not None:
+            with self.observer.enqueuing() as carried:
+                return await self._enqueue_items(func, items, {"trace_context": carried,
+                                                               **options})
+        return await self._enqueue_items(func, items, options)
+
+    async def _enqueue_items(self, func: Callable[..., Any], items: Iterable[Any],
+                             options: dict[str, Any]) -> list[str]:
         now = utcnow()
 
         def build(item: Any) -> Task:
@@ -216,6 +238,8 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
         if with_deps:
             tasks = [await self._gate_on_parents(t) if t.depends_on else t for t in tasks]
         inserted = await self._writer.add(tasks, join=join)
+        if self.observer is not None:
+            self.observer.enqueued(tasks, inserted)
         for task, new in zip(tasks, inserted, strict=True):
             if new:
                 self._emit(EventType.ENQUEUED if task.status != TaskStatus.WAITING
@@ -415,6 +439,14 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
             self._emit(EventType.CANCELLED, gone, message=reason)
             await self.cancel_dependents(child.id, f"parent {child.id} was cancelled")
 
+    # -- the worker registry -------------------------------------------------------------------
+    async def prune_workers(self, before: datetime) -> int:
+        """Remove the records of workers last heard from before ``before`` (they died without
+        a clean stop); returns how many. A worker pruned by mistake (its heartbeat landed
+        between the read and the removal) stores its record again at its next heartbeat."""
+        gone = [w.id for w in await self.list_workers() if w.last_heartbeat < before]
+        return await self.delete_workers(gone) if gone else 0
+
     # -- events --------------------------------------------------------------------------------
     def _emit(self, type_: EventType, task: Task, **fields: Any) -> None:
         if self.event_logger is not None:
@@ -424,6 +456,6 @@ class AsyncTaskQueue(SchedulingMixin, AsyncComponent, TaskQueueContract):
 # What a backend may not override: everything AsyncTaskQueue and its scheduling add on top of
 # the storage interface and the component plumbing.
 _LIFECYCLE = frozenset(
-    name for klass in (AsyncTaskQueue, SchedulingMixin) for name in vars(klass)
+    name for klass in (AsyncTaskQueue, SchedulingMixin, InspectionMixin) for name in vars(klass)
     if not name.startswith("__") and not hasattr(TaskQueueContract, name)
     and not hasattr(AsyncComponent, name)) - {"kind"}

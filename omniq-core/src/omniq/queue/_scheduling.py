@@ -2,7 +2,7 @@
 
 Each fire becomes a task whose id is derived from (schedule id, fire time), so any number of
 schedulers running at once enqueue it exactly once; the schedule itself advances by
-compare-and-set on its ``version``. docs/concepts.md states the policies (missed fires
+compare-and-set on its ``version``. docs/user_guide/queues.qmd states the policies (missed fires
 coalesced, resumed schedules go on from now, cron across daylight-saving changes).
 """
 

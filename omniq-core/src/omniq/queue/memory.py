@@ -19,7 +19,15 @@ import msgspec
 
 from .._time import utcnow
 from .._waker import Waker
-from ..models import RUNNABLE, Schedule, ScheduleStatus, Task, TaskStatus
+from ..models import (
+    RUNNABLE,
+    Schedule,
+    ScheduleStatus,
+    Task,
+    TaskStatus,
+    WorkerInfo,
+    decode_workers,
+)
 from ..sync import TaskQueue
 from ._base import AsyncTaskQueue
 
@@ -51,6 +59,7 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
         self._ready: dict[str, list[tuple[int, datetime, str]]] = defaultdict(list)
         self._children: dict[str, list[str]] = defaultdict(list)
         self._schedules: dict[str, Schedule] = {}
+        self._workers: dict[str, bytes] = {}
         self._waker = Waker()
 
     # -- tasks ---------------------------------------------------------------------------------
@@ -161,6 +170,25 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
         found.sort(key=lambda t: t.id)
         return found[offset:offset + limit]
 
+    async def page_tasks(self, *, queue_name: str | None = None,
+                         status: TaskStatus | None = None, after: str | None = None,
+                         descending: bool = False, limit: int = 100) -> list[Task]:
+        with self._lock:
+            found = [t for t in self._tasks.values()
+                     if (queue_name is None or t.queue_name == queue_name)
+                     and (status is None or t.status == status)
+                     and (after is None or (t.id < after if descending else t.id > after))]
+        return heapq.nlargest(limit, found, key=lambda t: t.id) if descending \
+            else heapq.nsmallest(limit, found, key=lambda t: t.id)
+
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        counts: dict[str, dict[TaskStatus, int]] = {}
+        with self._lock:
+            for (queue, status), n in self._counts.items():
+                if n:
+                    counts.setdefault(queue, {})[status] = n
+        return counts
+
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
         with self._lock:
@@ -233,6 +261,22 @@ class AsyncMemoryTaskQueue(AsyncTaskQueue):
             due = [s for s in self._schedules.values() if s.status == ScheduleStatus.ACTIVE
                    and s.next_run_at is not None and s.next_run_at <= now]
         return sorted(due, key=lambda s: (s.next_run_at, s.id))[:limit]
+
+
+    # -- the worker registry -------------------------------------------------------------------
+    # Kept encoded, as other engines keep them: a caller never shares an object with the store.
+    async def put_worker(self, worker: WorkerInfo) -> None:
+        with self._lock:
+            self._workers[worker.id] = msgspec.msgpack.encode(worker)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        with self._lock:
+            blobs = list(self._workers.values())
+        return decode_workers(blobs)
+
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        with self._lock:
+            return sum(self._workers.pop(w, None) is not None for w in worker_ids)
 
 
 class MemoryTaskQueue(TaskQueue, twin_of=AsyncMemoryTaskQueue):

@@ -2,7 +2,7 @@
 
 Anyone who can write to a store must not be able to make a worker run code, so every payload
 a worker reads travels in a signed envelope, checked before a name is imported or a byte
-unpickled (docs/concepts.md, security). The envelope is a msgpack array
+unpickled (docs/user_guide/security.qmd). The envelope is a msgpack array
 ``[version, key_id, mac, body]`` where ``mac = HMAC-SHA256(key, body)``. Signing uses the
 current key; verifying accepts any key of the ring, which is how a secret is rotated without
 refusing payloads already in the stores.

@@ -88,6 +88,12 @@ class Serializer:
                                        pack_strict), binding))
         return name, self._sign(body)
 
+    @staticmethod
+    def name_of(func: Callable[..., Any]) -> str:
+        """The name :meth:`dump_call` gives ``func``: its import reference, else
+        ``module:qualname`` (cheap: nothing is pickled)."""
+        return reference_for(func) or func_name(func)
+
     def load_call(self, payload: bytes, binding: list[Any] | None = None) -> Call:
         """Verify a payload, check what it binds against ``binding``, then decode the call.
 
@@ -205,13 +211,15 @@ def _pack_mapping(
 
 
 _BOUND_FIELDS = ("id", "queue_name", "timeout", "max_retries", "retry_delay", "depends_on",
-                 "max_deliveries", "store_result", "result_ttl", "schedule_id")
+                 "max_deliveries", "store_result", "result_ttl", "schedule_id", "func_name",
+                 "priority", "name", "description", "tags", "created_at", "trace_context")
 
 
 def _rebound(signed: Any, stored: list[Any]) -> str:
     """Which task fields differ from what was signed, for the refusal message."""
     if type(signed) is not list or len(signed) != len(stored):
         return "the task record does not match what was signed"
+    # Bindings end at trace_context only when the task has one.
     changed = [f"{name} (signed {a!r}, stored {b!r})" for name, a, b
-               in zip(_BOUND_FIELDS, signed, stored, strict=True) if a != b]
+               in zip(_BOUND_FIELDS[:len(stored)], signed, stored, strict=True) if a != b]
     return "the task record was changed after it was signed: " + ", ".join(changed)

@@ -5,7 +5,8 @@ calling thread when it can (see ``omniq._sync``); it has no logic of its own. It
 the async methods' parameters and return their values, so type checkers know them; each also
 has an ``<name>_async`` coroutine, and ``with`` and ``async with`` open and close the async
 object. A plugin declares the sync twin of each async class in one line
-(``class AcmeTaskQueue(TaskQueue, twin_of=AsyncAcmeTaskQueue)``; see docs/plugins.md).
+(``class AcmeTaskQueue(TaskQueue, twin_of=AsyncAcmeTaskQueue)``; see
+docs/user_guide/writing_a_plugin.qmd).
 
 Components handed out by a sync object are sync too (``oq.task_queue`` is a ``TaskQueue``).
 ``as_async(obj)`` is the async object behind a sync one; ``run_sync(fn, *args, **kwargs)`` runs

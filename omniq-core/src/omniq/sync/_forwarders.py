@@ -19,9 +19,11 @@ if TYPE_CHECKING:
     from omniq.models._cancel import CancelOutcome
     from omniq.models._config import OmniQConfig
     from omniq.models._event import EventType, TaskEvent
+    from omniq.models._query import QueueStats, TaskFilter, TaskPage
     from omniq.models._result import TaskResult
     from omniq.models._schedule import Schedule, ScheduleStatus
     from omniq.models._task import ErrorInfo, Task, TaskStatus
+    from omniq.models._worker import WorkerInfo
     from omniq.queue._base import AsyncTaskQueue
     from omniq.serialization._serializer import Call, Serializer
     from omniq.storage._events import AsyncEventStore
@@ -38,8 +40,8 @@ class OmniQMethods(SyncWrapper):
 
     _async: AsyncOmniQ
 
-    def __init__(self, project_name: str | None = None, backend_type: str | None = None, backend: Any = None, task_queue: Any = None, result_store: Any = None, event_store: Any = None, queues: Sequence[str] | None = None, worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None, secret_key: str | None = None, **kwargs: Any) -> None:
-        object.__setattr__(self, '_async', self._async_class(project_name, backend_type, backend, task_queue, result_store, event_store, queues, worker_type, worker_config, secret_key, **kwargs))
+    def __init__(self, project_name: str | None = None, backend_type: str | None = None, backend: Any = None, task_queue: Any = None, result_store: Any = None, event_store: Any = None, queues: Sequence[str] | None = None, worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None, secret_key: str | None = None, metrics: bool | None = None, tracing: bool | None = None, **kwargs: Any) -> None:
+        object.__setattr__(self, '_async', self._async_class(project_name, backend_type, backend, task_queue, result_store, event_store, queues, worker_type, worker_config, secret_key, metrics, tracing, **kwargs))
 
     def cancel(self, task_id: str) -> CancelOutcome:
         return rewrap(run_sync(self._async.cancel, task_id))
@@ -65,6 +67,12 @@ class OmniQMethods(SyncWrapper):
     async def dead_letters_async(self, queue_name: str | None = None, limit: int = 100) -> list[Task]:
         return rewrap(await run_on_sync_loop(self._async.dead_letters, queue_name, limit))
 
+    def delete_tasks(self, task_ids: Sequence[str]) -> int:
+        return rewrap(run_sync(self._async.delete_tasks, task_ids))
+
+    async def delete_tasks_async(self, task_ids: Sequence[str]) -> int:
+        return rewrap(await run_on_sync_loop(self._async.delete_tasks, task_ids))
+
     def enqueue(self, func: Callable[..., Any], *args: Any, **options: Any) -> str:
         return rewrap(run_sync(self._async.enqueue, func, *args, **options))
 
@@ -76,6 +84,12 @@ class OmniQMethods(SyncWrapper):
 
     async def enqueue_many_async(self, func: Callable[..., Any], items: Iterable[Any], **options: Any) -> list[str]:
         return rewrap(await run_on_sync_loop(self._async.enqueue_many, func, items, **options))
+
+    def find_tasks(self, queue_name: str | None = None, status: TaskStatus | str | None = None, *, name: str | None = None, tag: str | None = None, since: datetime | None = None, until: datetime | None = None, limit: int = 50, after: str | None = None, newest_first: bool = False) -> TaskPage:
+        return rewrap(run_sync(self._async.find_tasks, queue_name, status, name=name, tag=tag, since=since, until=until, limit=limit, after=after, newest_first=newest_first))
+
+    async def find_tasks_async(self, queue_name: str | None = None, status: TaskStatus | str | None = None, *, name: str | None = None, tag: str | None = None, since: datetime | None = None, until: datetime | None = None, limit: int = 50, after: str | None = None, newest_first: bool = False) -> TaskPage:
+        return rewrap(await run_on_sync_loop(self._async.find_tasks, queue_name, status, name=name, tag=tag, since=since, until=until, limit=limit, after=after, newest_first=newest_first))
 
     @classmethod
     def from_backend(cls, backend: Any, result_store_backend: Any = None, event_store_backend: Any = None, worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None, queues: Sequence[str] | None = None, **kwargs: Any) -> Self:
@@ -137,11 +151,23 @@ class OmniQMethods(SyncWrapper):
     async def list_tasks_async(self, queue_name: str | None = None, status: TaskStatus | str | None = None, limit: int = 100, offset: int = 0) -> list[Task]:
         return rewrap(await run_on_sync_loop(self._async.list_tasks, queue_name, status, limit, offset))
 
+    def list_workers(self) -> list[WorkerInfo]:
+        return rewrap(run_sync(self._async.list_workers))
+
+    async def list_workers_async(self) -> list[WorkerInfo]:
+        return rewrap(await run_on_sync_loop(self._async.list_workers))
+
     def pause_schedule(self, schedule_id: str) -> bool:
         return rewrap(run_sync(self._async.pause_schedule, schedule_id))
 
     async def pause_schedule_async(self, schedule_id: str) -> bool:
         return rewrap(await run_on_sync_loop(self._async.pause_schedule, schedule_id))
+
+    def queue_stats(self) -> list[QueueStats]:
+        return rewrap(run_sync(self._async.queue_stats))
+
+    async def queue_stats_async(self) -> list[QueueStats]:
+        return rewrap(await run_on_sync_loop(self._async.queue_stats))
 
     def remove_schedule(self, schedule_id: str) -> bool:
         return rewrap(run_sync(self._async.remove_schedule, schedule_id))
@@ -179,6 +205,12 @@ class OmniQMethods(SyncWrapper):
     async def stop_worker_async(self, timeout: float | None = None) -> None:
         await run_on_sync_loop(self._async.stop_worker, timeout)
 
+    def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        return rewrap(run_sync(self._async.task_counts))
+
+    async def task_counts_async(self) -> dict[str, dict[TaskStatus, int]]:
+        return rewrap(await run_on_sync_loop(self._async.task_counts))
+
     @property
     def worker(self) -> Any:
         return rewrap(self._async.worker)
@@ -201,8 +233,8 @@ class TaskQueueMethods(SyncWrapper):
     async def add_tasks_async(self, tasks: Sequence[Task]) -> list[bool]:
         return rewrap(await run_on_sync_loop(self._async.add_tasks, tasks))
 
-    def build_task(self, func: Callable[..., Any], *args: Any, func_args: dict[str, Any] | None = None, func_kwargs: dict[str, Any] | None = None, queue_name: str | None = None, name: str | None = None, description: str | None = None, tags: Sequence[str] | None = None, priority: int = 0, run_at: datetime | None = None, run_in: timedelta | float | None = None, ttl: timedelta | float | None = None, result_ttl: timedelta | float | None = None, depends_on: Sequence[str] | None = None, callback: Callable[..., Any] | None = None, callback_args: dict[str, Any] | None = None, max_retries: int | None = None, retry_delay: timedelta | float | None = None, store_result: bool = True, timeout: timedelta | float | None = None, task_id: str | None = None, max_deliveries: int | None = None, schedule_id: str | None = None, now: datetime | None = None) -> Task:
-        return self._async.build_task(func, *args, func_args=func_args, func_kwargs=func_kwargs, queue_name=queue_name, name=name, description=description, tags=tags, priority=priority, run_at=run_at, run_in=run_in, ttl=ttl, result_ttl=result_ttl, depends_on=depends_on, callback=callback, callback_args=callback_args, max_retries=max_retries, retry_delay=retry_delay, store_result=store_result, timeout=timeout, task_id=task_id, max_deliveries=max_deliveries, schedule_id=schedule_id, now=now)
+    def build_task(self, func: Callable[..., Any], *args: Any, func_args: dict[str, Any] | None = None, func_kwargs: dict[str, Any] | None = None, queue_name: str | None = None, name: str | None = None, description: str | None = None, tags: Sequence[str] | None = None, priority: int = 0, run_at: datetime | None = None, run_in: timedelta | float | None = None, ttl: timedelta | float | None = None, result_ttl: timedelta | float | None = None, depends_on: Sequence[str] | None = None, callback: Callable[..., Any] | None = None, callback_args: dict[str, Any] | None = None, max_retries: int | None = None, retry_delay: timedelta | float | None = None, store_result: bool = True, timeout: timedelta | float | None = None, task_id: str | None = None, max_deliveries: int | None = None, schedule_id: str | None = None, trace_context: dict[str, str] | None = None, now: datetime | None = None) -> Task:
+        return self._async.build_task(func, *args, func_args=func_args, func_kwargs=func_kwargs, queue_name=queue_name, name=name, description=description, tags=tags, priority=priority, run_at=run_at, run_in=run_in, ttl=ttl, result_ttl=result_ttl, depends_on=depends_on, callback=callback, callback_args=callback_args, max_retries=max_retries, retry_delay=retry_delay, store_result=store_result, timeout=timeout, task_id=task_id, max_deliveries=max_deliveries, schedule_id=schedule_id, trace_context=trace_context, now=now)
 
     def cancel(self, task_id: str, reason: str = 'cancelled by request') -> CancelOutcome:
         return rewrap(run_sync(self._async.cancel, task_id, reason))
@@ -270,6 +302,12 @@ class TaskQueueMethods(SyncWrapper):
     async def delete_tasks_async(self, task_ids: Sequence[str]) -> int:
         return rewrap(await run_on_sync_loop(self._async.delete_tasks, task_ids))
 
+    def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        return rewrap(run_sync(self._async.delete_workers, worker_ids))
+
+    async def delete_workers_async(self, worker_ids: Sequence[str]) -> int:
+        return rewrap(await run_on_sync_loop(self._async.delete_workers, worker_ids))
+
     def dependents(self, task_id: str) -> list[Task]:
         return rewrap(run_sync(self._async.dependents, task_id))
 
@@ -320,6 +358,12 @@ class TaskQueueMethods(SyncWrapper):
 
     def failed(self, task: Task, error: ErrorInfo, now: datetime, retry_at: datetime | None = None) -> Task:
         return self._async.failed(task, error, now, retry_at)
+
+    def find_tasks(self, filter: TaskFilter | None = None, *, limit: int = 50, after: str | None = None, newest_first: bool = False, scan_limit: int = 10000) -> TaskPage:
+        return rewrap(run_sync(self._async.find_tasks, filter, limit=limit, after=after, newest_first=newest_first, scan_limit=scan_limit))
+
+    async def find_tasks_async(self, filter: TaskFilter | None = None, *, limit: int = 50, after: str | None = None, newest_first: bool = False, scan_limit: int = 10000) -> TaskPage:
+        return rewrap(await run_on_sync_loop(self._async.find_tasks, filter, limit=limit, after=after, newest_first=newest_first, scan_limit=scan_limit))
 
     def finish(self, updates: Sequence[tuple[Task, int]], results: Sequence[ResultRecord | None] | None = None) -> list[bool]:
         return rewrap(run_sync(self._async.finish, updates, results))
@@ -379,17 +423,53 @@ class TaskQueueMethods(SyncWrapper):
     async def list_tasks_async(self, *, queue_name: str | None = None, status: TaskStatus | None = None, limit: int = 100, offset: int = 0) -> list[Task]:
         return rewrap(await run_on_sync_loop(self._async.list_tasks, queue_name=queue_name, status=status, limit=limit, offset=offset))
 
+    def list_workers(self) -> list[WorkerInfo]:
+        return rewrap(run_sync(self._async.list_workers))
+
+    async def list_workers_async(self) -> list[WorkerInfo]:
+        return rewrap(await run_on_sync_loop(self._async.list_workers))
+
     def modify_running(self, task_id: str, attempts: int, change: Callable[[Task], Task]) -> Task | None:
         return rewrap(run_sync(self._async.modify_running, task_id, attempts, change))
 
     async def modify_running_async(self, task_id: str, attempts: int, change: Callable[[Task], Task]) -> Task | None:
         return rewrap(await run_on_sync_loop(self._async.modify_running, task_id, attempts, change))
 
+    def oldest_waiting(self, queue_name: str, now: datetime | None = None) -> float | None:
+        return rewrap(run_sync(self._async.oldest_waiting, queue_name, now))
+
+    async def oldest_waiting_async(self, queue_name: str, now: datetime | None = None) -> float | None:
+        return rewrap(await run_on_sync_loop(self._async.oldest_waiting, queue_name, now))
+
+    def page_tasks(self, *, queue_name: str | None = None, status: TaskStatus | None = None, after: str | None = None, descending: bool = False, limit: int = 100) -> list[Task]:
+        return rewrap(run_sync(self._async.page_tasks, queue_name=queue_name, status=status, after=after, descending=descending, limit=limit))
+
+    async def page_tasks_async(self, *, queue_name: str | None = None, status: TaskStatus | None = None, after: str | None = None, descending: bool = False, limit: int = 100) -> list[Task]:
+        return rewrap(await run_on_sync_loop(self._async.page_tasks, queue_name=queue_name, status=status, after=after, descending=descending, limit=limit))
+
     def pause_schedule(self, schedule_id: str) -> bool:
         return rewrap(run_sync(self._async.pause_schedule, schedule_id))
 
     async def pause_schedule_async(self, schedule_id: str) -> bool:
         return rewrap(await run_on_sync_loop(self._async.pause_schedule, schedule_id))
+
+    def prune_workers(self, before: datetime) -> int:
+        return rewrap(run_sync(self._async.prune_workers, before))
+
+    async def prune_workers_async(self, before: datetime) -> int:
+        return rewrap(await run_on_sync_loop(self._async.prune_workers, before))
+
+    def put_worker(self, worker: WorkerInfo) -> None:
+        run_sync(self._async.put_worker, worker)
+
+    async def put_worker_async(self, worker: WorkerInfo) -> None:
+        await run_on_sync_loop(self._async.put_worker, worker)
+
+    def queue_stats(self, now: datetime | None = None) -> list[QueueStats]:
+        return rewrap(run_sync(self._async.queue_stats, now))
+
+    async def queue_stats_async(self, now: datetime | None = None) -> list[QueueStats]:
+        return rewrap(await run_on_sync_loop(self._async.queue_stats, now))
 
     def recover_leases(self, now: datetime | None = None, limit: int = 100) -> list[Task]:
         return rewrap(run_sync(self._async.recover_leases, now, limit))
@@ -470,6 +550,12 @@ class TaskQueueMethods(SyncWrapper):
 
     async def settle_waiting_async(self, offset: int = 0, limit: int = 100) -> int:
         return rewrap(await run_on_sync_loop(self._async.settle_waiting, offset, limit))
+
+    def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        return rewrap(run_sync(self._async.task_counts))
+
+    async def task_counts_async(self) -> dict[str, dict[TaskStatus, int]]:
+        return rewrap(await run_on_sync_loop(self._async.task_counts))
 
     def update_schedule(self, schedule: Schedule, *, expect_version: int) -> bool:
         return rewrap(run_sync(self._async.update_schedule, schedule, expect_version=expect_version))
@@ -820,6 +906,10 @@ class WorkerMethods(SyncWrapper):
     @property
     def is_running(self) -> bool:
         return rewrap(self._async.is_running)
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        return rewrap(self._async.metrics_address)
 
     def run(self) -> None:
         run_sync(self._async.run)

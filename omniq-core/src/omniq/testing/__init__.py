@@ -51,8 +51,9 @@ kit run writes no signing key into the user's home.
 Worker tasks are module-level functions in :mod:`omniq.testing._tasks` (the process pool
 pickles them by reference), and the whole kit runs in about a minute on the memory backend.
 
-Example (``tests/test_conformance_acme.py`` of a plugin ``omniq-acme`` whose engine keeps its
-data in memory, so each instance has its own)::
+Example (``tests/test_conformance_acme.py`` of a plugin ``omniq-acme`` whose engine keeps a
+project's data in the memory of the process, shared by the instances there; the plugin is built
+step by step in ``docs/user_guide/writing_a_plugin.qmd``)::
 
     import pytest
     from omniq.testing import ConformanceTests
@@ -69,14 +70,17 @@ data in memory, so each instance has its own)::
 
         @pytest.fixture
         def store_scope(self):
-            return "instance"  # leave this fixture out when instances share a store
+            return "process"  # instances in one process share a project's data; leave it out
+                              # when every process does (a server, a file)
 
 Or pick contracts one by one (``class TestAcmeQueue(TaskQueueTests)``): a result-store-only
 plugin subclasses just :class:`ResultStoreTests`.
 :class:`ConformanceTests` is every contract of a full backend, including
-:class:`ClaimAtomicityTests` and :class:`PackagingTests` (entry point, backend bundle, sync
-twins). The kit needs ``pytest``, ``anyio`` (its pytest plugin runs the async tests) and
-``hypothesis``; ``pytest-timeout`` is recommended.
+:class:`ClaimAtomicityTests`, :class:`PackagingTests` (entry point, backend bundle, sync
+twins), :class:`WorkerRegistryTests` (the records workers keep of themselves) and
+:class:`InspectionTests` (the reads of ``omniq status`` and ``omniq tasks``). The kit needs
+``pytest``, ``anyio`` (its pytest plugin runs the async tests) and ``hypothesis``;
+``pytest-timeout`` is recommended.
 """
 
 from __future__ import annotations
@@ -84,10 +88,12 @@ from __future__ import annotations
 from ._atomicity import ClaimAtomicityTests, QueueFactory
 from ._events import EventStoreTests
 from ._fixtures import KIT_SECRET, STORE_SCOPES
+from ._inspection import InspectionTests
 from ._lifecycle import LifecycleTests
 from ._model import QueueMachine, TaskQueueModelTests
 from ._packaging import PackagingTests
 from ._queue import TaskQueueTests
+from ._registry import WorkerRegistryTests
 from ._results import ResultStoreTests
 from ._scheduling import SchedulingTests
 from ._support import FAST_WORKER, eventually, running_worker
@@ -104,6 +110,8 @@ class ConformanceTests(
     TaskQueueModelTests,
     ClaimAtomicityTests,
     PackagingTests,
+    WorkerRegistryTests,
+    InspectionTests,
 ):
     """Every contract at once: what a full backend (queue, results, events) must pass."""
 
@@ -115,6 +123,7 @@ __all__ = [
     "ClaimAtomicityTests",
     "ConformanceTests",
     "EventStoreTests",
+    "InspectionTests",
     "LifecycleTests",
     "PackagingTests",
     "QueueFactory",
@@ -123,6 +132,7 @@ __all__ = [
     "SchedulingTests",
     "TaskQueueModelTests",
     "TaskQueueTests",
+    "WorkerRegistryTests",
     "WorkerTests",
     "eventually",
     "running_worker",

@@ -3,7 +3,7 @@
 The loop claims tasks for its free slots (several per round trip), runs each through the
 strategy, writes results and completions in batches, renews leases and looks for cancel
 requests from the event loop (which task code never holds), fires due schedules, recovers
-expired leases, and backs off when the store fails. docs/plugins.md ("Writing a worker type")
+expired leases, and backs off when the store fails. docs/user_guide/writing_a_worker_type.qmd
 states what a worker type's four methods must do.
 """
 
@@ -30,10 +30,12 @@ from ..config import get_setting
 from ..events import EventLogger
 from ..exceptions import ConfigError, SerializationError, TaskCancelledError, TaskTimeoutError
 from ..models import UNREADABLE, ErrorInfo, EventType, Task, TaskResult, TaskStatus, binding
+from ..observe import enable
 from ..serialization import Call
 from ._completions import Completer
 from ._context import TaskContext, _current
 from ._labels import backend_label, location_of
+from ._registry import PRUNE_AFTER, Registration
 
 logger = logging.getLogger("omniq.worker")
 #: What happens to each task: claims and completions at DEBUG, retries, expiries, timeouts and
@@ -94,6 +96,10 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         grace_period: Seconds a graceful stop waits for running tasks.
         scheduler: Whether this worker also fires due schedules.
         maintenance_interval: Seconds between lease recovery and schedule checks.
+        metrics_port: Serve Prometheus metrics on this port (0: any free one; see
+            ``metrics_address``); default ``OMNIQ_METRICS_PORT``, None: off.
+        metrics_host: The address metrics are served on (default ``OMNIQ_METRICS_HOST``,
+            127.0.0.1).
     """
 
     kind = "worker"
@@ -104,7 +110,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                  max_workers: int | None = None, lease: float | None = None,
                  poll_interval: float | None = None, grace_period: float = 30.0,
                  scheduler: bool = True, maintenance_interval: float | None = None,
-                 batch_size: int = 100, worker_id: str | None = None) -> None:
+                 batch_size: int = 100, worker_id: str | None = None,
+                 metrics_port: int | None = None, metrics_host: str | None = None) -> None:
         queue = as_async(queue if queue is not None else task_queue)
         if queue is None:
             raise ConfigError("a worker needs a task queue", field="queue", value=None,
@@ -144,11 +151,22 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         self._slot_freed: asyncio.Event | None = None
         self._completer: Completer | None = None
         self._store_down = False
+        self.metrics_port = metrics_port if metrics_port is not None \
+            else get_setting("METRICS_PORT")
+        self.metrics_host = metrics_host or get_setting("METRICS_HOST")
+        self._metrics_server: asyncio.Server | None = None
+        self._pool_started = False
+        if self.metrics_port is not None:
+            enable(queue, metrics=True)
+        #: Seconds between two refreshes of this worker's record in the worker registry.
+        self.heartbeat_interval = float(get_setting("WORKER_HEARTBEAT"))
+        self._registration: Registration | None = None
 
     def _default_concurrency(self) -> int:
         return int(get_setting("MAX_WORKERS"))
 
-    # -- extension points: what a worker type implements (docs/plugins.md) --------------------
+    # -- extension points: what a worker type implements ----------------------------------------
+    # (docs/user_guide/writing_a_worker_type.qmd)
     @abc.abstractmethod
     async def start_pool(self) -> None:
         """Create what runs task code (threads, processes, a hub), before the first claim."""
@@ -170,6 +188,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def _connect(self) -> None:
+        if self.metrics_port is not None:  # first: a port in use fails the start, nothing runs
+            from ..observe.metrics import serve
+
+            self._metrics_server = await serve(self.queue, self.queues, self.metrics_host,
+                                               self.metrics_port)
         await self.queue.connect()
         if self.result_store is not None:
             await self.result_store.connect()
@@ -179,16 +202,21 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             self.queue.event_logger = self.events
         await self.events.start()
         await self.start_pool()
+        self._pool_started = True
         self._stopping = False
         self._slot_freed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._completer = Completer(self.queue, self.result_store)
         await self._completer.start()
+        self._registration = Registration(self.worker_id, self.worker_type, self.max_workers,
+                                          self.queues, utcnow(), self.heartbeat_interval)
+        await self._register()
         loop = asyncio.get_running_loop()
         self._main = loop.create_task(self._claim_loop(), name=f"omniq-worker-{self.worker_id}")
         self._helpers = [loop.create_task(self._heartbeat_loop(), name="omniq-heartbeat"),
-                         loop.create_task(self._maintenance_loop(), name="omniq-maintenance")]
+                         loop.create_task(self._maintenance_loop(), name="omniq-maintenance"),
+                         loop.create_task(self._registry_loop(), name="omniq-registry")]
         if self.lease / 3 > CANCEL_CHECK_INTERVAL:  # heartbeats alone would notice too late
             self._helpers.append(loop.create_task(self._cancel_watch_loop(),
                                                   name="omniq-cancel-watch"))
@@ -216,6 +244,14 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             await asyncio.shield(self._main)
         finally:
             await self.stop()
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` metrics are served on while the worker runs, else None."""
+        if self._metrics_server is None:
+            return None
+        host, port = self._metrics_server.sockets[0].getsockname()[:2]
+        return host, port
 
     @property
     def is_running(self) -> bool:
@@ -247,7 +283,13 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                            self.worker_id, len(stuck))
         if self._completer is not None:
             await self._completer.stop()
-        await self.stop_pool()
+        await self._unregister()
+        if self._pool_started:  # a start that failed earlier left no pool to stop
+            self._pool_started = False
+            await self.stop_pool()
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
         await self.events.stop()
         if self.queue.event_logger is self.events:
             self.queue.event_logger = None
@@ -277,13 +319,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                 continue
             limit = min(free, self.batch_size)
             try:
-                if drained:  # the queues had no more ready: wait for a wake-up, then claim
-                    tasks = await self.queue.claim_when_ready(
-                        self.queues, worker_id=self.worker_id, lease=self.lease, limit=limit,
-                        timeout=self.poll_interval)
-                else:
-                    tasks = await self.queue.claim(self.queues, worker_id=self.worker_id,
-                                                   lease=self.lease, now=utcnow(), limit=limit)
+                tasks = await self._claim(drained, limit)
             except Exception as exc:
                 failures += 1
                 await self._store_failed(exc, failures)
@@ -291,6 +327,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             if failures:
                 failures = 0
                 self._store_recovered()
+            if self.queue.observer is not None and tasks:
+                self.queue.observer.claimed(tasks)
             loop = asyncio.get_running_loop()
             for task in await self._one_suspect_at_most(tasks):
                 task_log.debug("claimed task %s (%s, queue %s, attempt %d)", task.id,
@@ -306,6 +344,29 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             # empty claim would also hold the connection the completions use).
             drained = len(tasks) < limit
 
+    async def _claim(self, drained: bool, limit: int) -> list[Task]:
+        """Claim up to ``limit`` tasks. A stop does not cut a claim short: the store may have
+        leased the tasks to this worker already, so the claim is awaited and what it took is
+        given back at once, not left to wait for its lease."""
+        if drained:  # the queues had no more ready: wait for a wake-up, then claim
+            call = self.queue.claim_when_ready(self.queues, worker_id=self.worker_id,
+                                               lease=self.lease, limit=limit,
+                                               timeout=self.poll_interval)
+        else:
+            call = self.queue.claim(self.queues, worker_id=self.worker_id, lease=self.lease,
+                                    now=utcnow(), limit=limit)
+        claim = asyncio.ensure_future(call)
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            try:
+                for task in await claim:
+                    await self.queue.release(task)
+            except Exception as exc:  # left to its lease, as a crash would leave it
+                logger.warning("worker %s: could not give back a claim cut short by the stop: "
+                               "%s", self.worker_id, exc)
+            raise
+
     async def _store_failed(self, exc: Exception, failures: int) -> None:
         """Circuit breaker: back off exponentially, log once per state change."""
         if not self._store_down:
@@ -319,6 +380,36 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         if self._store_down:
             self._store_down = False
             logger.warning("worker %s: store reachable again", self.worker_id)
+
+    # -- the worker registry -------------------------------------------------------------------
+    async def _register(self) -> None:
+        """Store this worker's record, brought up to date. The registry only shows workers:
+        failing to write it is logged, never a reason to stop working."""
+        assert self._registration is not None
+        record = self._registration.refreshed(utcnow(), len(self._running))
+        try:
+            await self.queue.put_worker(record)
+        except Exception as exc:
+            logger.debug("worker %s: registry refresh failed: %s", self.worker_id, exc)
+
+    async def _unregister(self) -> None:
+        if self._registration is None:
+            return
+        self._registration = None
+        try:
+            await self.queue.delete_workers([self.worker_id])
+        except Exception as exc:  # pruned later, an hour after its last heartbeat
+            logger.warning("worker %s: could not remove its registry record: %s",
+                           self.worker_id, exc)
+
+    async def _registry_loop(self) -> None:
+        while True:
+            await nap(self.heartbeat_interval)
+            await self._register()
+
+    def _count(self, task: Task, *, ok: bool) -> None:
+        if self._registration is not None:
+            self._registration.finished(task.queue_name, utcnow(), ok=ok)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -410,10 +501,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                     logger.warning("maintenance failed: %s", exc)
                 await nap(min(30.0, 0.1 * 2 ** min(failures, 8)))
 
-    @staticmethod
-    def _log_recovered(recovered: Sequence[Task]) -> None:
+    def _log_recovered(self, recovered: Sequence[Task]) -> None:
         for task in recovered:
             if task.status == TaskStatus.FAILED:
+                if self.queue.observer is not None:
+                    self.queue.observer.finished(task, None)
                 task_log.warning("task %s (%s, queue %s, attempt %d) dead-lettered as a poison "
                                  "pill: %s", task.id, task.func_name, task.queue_name,
                                  task.attempts, task.error.message if task.error else "")
@@ -430,6 +522,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         retention = get_setting("EVENT_RETENTION")
         if self.event_store is not None and retention:
             await self.event_store.purge(now - timedelta(seconds=retention))
+        await self.queue.prune_workers(now - timedelta(seconds=PRUNE_AFTER))
 
     def _lease_for(self, task: Task) -> float:
         return max(self.lease, (task.timeout or 0) * 1.5 + 1)
@@ -477,6 +570,15 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                     return
                 self._idle.clear()
                 await self._idle.wait()
+            # Held while others ran, its lease may have run out (heartbeats fail while the
+            # store is away) and another worker may hold it now: renew first, run only if ours.
+            renewed = await self.queue.extend_lease(ctx.task, self._lease_for(ctx.task))
+            if renewed is None:
+                task_log.warning("task %s (%s, queue %s): lease lost while it waited to run "
+                                 "alone; not run here", task.id, task.func_name,
+                                 task.queue_name)
+                return
+            ctx.task = renewed
             task_log.info("task %s (%s, queue %s) lost its worker %d time(s): running it "
                           "alone", task.id, task.func_name, task.queue_name, task.redeliveries)
             self._executing.add(task.id)
@@ -497,7 +599,14 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         """Hand a finished attempt to the completer, freeing its slot; True if it landed."""
         self._free_slot(task.id)
         assert self._completer is not None
-        return await self._completer.submit(task, attempt, result)
+        observer = self.queue.observer
+        if observer is None:
+            return await self._completer.submit(task, attempt, result)
+        handed_over = utcnow()
+        landed = await self._completer.submit(task, attempt, result)
+        if landed:
+            observer.finished(task, handed_over)
+        return landed
 
     async def _process(self, task: Task, ctx: TaskContext) -> None:
         now = utcnow()
@@ -527,7 +636,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         deadline = asyncio.timeout(task.timeout or None)
         try:
             async with deadline:
-                value = await self.execute(call, task, ctx)
+                if self.queue.observer is None:
+                    value = await self.execute(call, task, ctx)
+                else:
+                    with self.queue.observer.executing(task):
+                        value = await self.execute(call, task, ctx)
         except asyncio.CancelledError:
             if self._stopping and not ctx.cancelled:
                 raise
@@ -576,6 +689,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         done = self.queue.completed(task, now)
         result = self._result(done, started, now, value=value) if task.store_result else None
         if await self._complete(done, task.attempts, result):
+            self._count(done, ok=True)
             task_log.debug("task %s (%s, queue %s, attempt %d) completed in %.3f s", task.id,
                            task.func_name, task.queue_name, task.attempts,
                            (now - started).total_seconds())
@@ -590,6 +704,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             now = utcnow()
             again = self.queue.failed(task, error, now, now + timedelta(seconds=delay))
             if await self._complete(again, task.attempts, None):
+                self._count(again, ok=False)
                 task_log.info("task %s (%s, queue %s) failed attempt %d of %d (%s: %s); "
                               "retrying in %.3f s", task.id, task.func_name, task.queue_name,
                               task.attempts, task.max_retries + 1, error.type, error.message,
@@ -610,6 +725,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             if status == TaskStatus.CANCELLED:
                 self.events.task_event(EventType.CANCELLED, gone)
             else:
+                self._count(gone, ok=False)
                 task_log.warning("task %s (%s, queue %s) failed attempt %d (%s: %s); "
                                  "dead-lettered", task.id, task.func_name, task.queue_name,
                                  task.attempts, error.type, error.message)

@@ -8,7 +8,7 @@
 --          order member, lease expiry in us as a string ("" unless running),
 --          {parent ids}, length of its blob}
 -- ARGV[4]  the tasks' msgpack blobs, concatenated in the same order
--- Touches  t:<id>, x:* indexes, ready:/delayed:/wake:<queue>, running, ch:<parent>
+-- Touches  t:<id>, x:* indexes, queues, ready:/delayed:/wake:<queue>, running, ch:<parent>
 -- Returns  a string with one digit per task: 1 if inserted, 0 if the id already existed
 --
 -- The sorted-set entries of the whole batch are gathered per key and added with one ZADD per
@@ -18,7 +18,7 @@ local now = tonumber(ARGV[2])
 local tasks = cmsgpack.unpack(ARGV[3])
 local out = {}
 local at = 1
-local zsets, keys, woken = {}, {}, {}
+local zsets, keys, woken, named = {}, {}, {}, {}
 local alone = #tasks == 1  -- nothing to gather: each entry is added at once
 
 local function zadd(key, score, member)
@@ -50,6 +50,7 @@ for n, t in ipairs(tasks) do
     zadd(P .. 'x:*', 0, id)
     zadd(P .. 'x:' .. q .. ':' .. s, 0, id)
     zadd(P .. 'x:*:' .. s, 0, id)
+    named[q] = true
     if runnable(s) then
       local where, score = placement(q, m, p, now)
       zadd(where, score, m)
@@ -69,6 +70,9 @@ for _, key in ipairs(keys) do
   for i = 1, #entries, 1000 do  -- bounded: unpack puts every value on Lua's stack
     redis.call('ZADD', key, unpack(entries, i, math.min(i + 999, #entries)))
   end
+end
+for q in pairs(named) do
+  redis.call('SADD', P .. 'queues', q)
 end
 for q in pairs(woken) do
   wake(q)

@@ -17,7 +17,10 @@
 --   running           zset, claimed tasks by lease expiry
 --   x:<queue>:<status>, x:*:<status>, x:<queue>, x:*
 --                     zsets with score 0 (so ordered by id): the listing and count indexes
+--   queues            set of every queue name a task was stored under (for counts per queue)
 --   ch:<id>           set of the ids of the tasks that depend on task <id>
+--   workers           hash of the worker registry: worker id -> msgpack WorkerInfo (written
+--                     by plain HSET / HDEL from Python; no script touches it)
 local P = ARGV[1]
 
 local function idx_add(q, s, id)

@@ -11,7 +11,7 @@
 --          order member, lease expiry in us as a string ("" unless running), length of
 --          its blob}
 -- ARGV[4]  the tasks' new msgpack blobs, concatenated in the same order
--- Touches  t:<id>, x:* indexes, ready:/delayed:/wake:<queue>, running; reads ch:<id>
+-- Touches  t:<id>, x:* indexes, queues, ready:/delayed:/wake:<queue>, running; reads ch:<id>
 -- Returns  a string with one digit per task: 0 = missing or condition failed (nothing
 --          written), 1 = written, 2 = written and other tasks depend on it
 local now = tonumber(ARGV[2])
@@ -35,6 +35,7 @@ for n, u in ipairs(cmsgpack.unpack(ARGV[3])) do
       if cur[3] ~= q then
         redis.call('ZREM', P .. 'x:' .. cur[3], id)
         redis.call('ZADD', P .. 'x:' .. q, 0, id)
+        redis.call('SADD', P .. 'queues', q)
       end
       if cur[1] ~= s or cur[3] ~= q then
         idx_del(cur[3], cur[1], id)

@@ -77,6 +77,16 @@ SELECT data, id FROM omniq_tasks WHERE {where} ORDER BY id LIMIT ? OFFSET ?
 -- name: count_tasks
 SELECT COUNT(*) FROM omniq_tasks WHERE {where}
 
+-- name: page_tasks
+-- Keyset pagination. {where}: "project = ?", the queue and status filters given and, after
+-- the first page, "id > ?" ("id < ?" newest first); {order}: "id" or "id DESC". Parameters:
+-- theirs, limit. Served by omniq_tasks_queue_status / omniq_tasks_status / the primary key.
+SELECT data, id FROM omniq_tasks WHERE {where} ORDER BY {order} LIMIT ?
+
+-- name: task_counts
+-- Tasks per queue and status (read from omniq_tasks_queue_status alone). Parameters: project.
+SELECT queue, status, COUNT(*) FROM omniq_tasks WHERE project = ? GROUP BY queue, status
+
 -- name: delete_tasks
 -- Parameters: project, the ids ({ids}: one `?` each).
 DELETE FROM omniq_tasks WHERE project = ? AND id IN ({ids})

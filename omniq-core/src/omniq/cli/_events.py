@@ -1,0 +1,112 @@
+"""``omniq events``: recorded lifecycle events, filtered, and followed as they come."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import click
+
+from .._time import utcnow
+from ..models import EventType, TaskEvent
+from ._app import Failure, Source, backend_options, run
+from ._output import TIME, echo_json, echo_json_line, json_option, note
+
+if TYPE_CHECKING:
+    from .._core import AsyncOmniQ
+
+#: How far back ``omniq events`` looks when neither a task, a schedule nor --since is given.
+DEFAULT_WINDOW = timedelta(minutes=10)
+#: Seconds between two looks for new events with --follow.
+FOLLOW_INTERVAL = 1.0
+#: How far back each look of --follow reaches, for events written late; and how many it reads.
+FOLLOW_LAG = timedelta(seconds=5)
+FOLLOW_BATCH = 10_000
+
+
+def line(event: TaskEvent) -> str:
+    """One event as a log line: time, type, task or schedule, then what else it carries."""
+    moment = event.timestamp.astimezone(UTC)
+    parts = [moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}",
+             f"{event.type.value:<16}", event.task_id or f"schedule {event.schedule_id}"]
+    for label, value in (("queue", event.queue_name), ("attempt", event.attempt),
+                         ("worker", event.worker_id)):
+        if value is not None:
+            parts.append(f"{label}={value}")
+    if event.task_id and event.schedule_id:
+        parts.append(f"schedule={event.schedule_id}")
+    if event.message:
+        parts.append(event.message)
+    return "  ".join(parts)
+
+
+@click.command()
+@backend_options
+@click.option("--task", "task_id", metavar="ID", help="Only this task's events.")
+@click.option("--schedule", "schedule_id", metavar="ID", help="Only this schedule's events.")
+@click.option("--type", "type_", type=click.Choice([t.value for t in EventType],
+                                                   case_sensitive=False),
+              help="Only events of this type.")
+@click.option("--since", type=TIME, help="From this time on: an ISO time (UTC unless it has "
+              "an offset) or an age such as 15m (default: 10m, unless --task or --schedule).")
+@click.option("--until", type=TIME, help="Up to this time (same forms).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="At most this many events (the oldest first).")
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep printing new events as they are recorded, until Ctrl-C.")
+@json_option
+def events(source: Source, task_id: str | None, schedule_id: str | None, type_: str | None,
+           since: datetime | None, until: datetime | None, limit: int, follow: bool,
+           as_json: bool) -> None:
+    """Lifecycle events, oldest first: ENQUEUED, EXECUTING, COMPLETE, ERROR, RETRY,
+    DEAD_LETTER, SCHEDULE_* and the rest (needs an event store: events are recorded only
+    where one is configured)."""
+    if since is None and task_id is None and schedule_id is None:
+        since = utcnow() - DEFAULT_WINDOW
+    kind = EventType(type_.upper()) if type_ else None
+
+    def show(found: list[TaskEvent]) -> None:
+        for event in found:
+            if as_json and follow:
+                echo_json_line(event)
+            elif not as_json:
+                click.echo(line(event))
+
+    async def read(client: AsyncOmniQ) -> None:
+        if client.event_store is None:
+            raise Failure("no event store is configured, so no events are recorded: set "
+                          "OMNIQ_EVENT_STORAGE_TYPE / OMNIQ_EVENT_STORAGE_URL or event_store "
+                          "in the config file, for the workers and here")
+        found = await client.get_events(task_id, schedule_id=schedule_id, type=kind,
+                                        since=since, until=until, limit=limit)
+        if as_json and not follow:
+            echo_json(found)
+        show(found)
+        if len(found) == limit and not follow:
+            note(f"Stopped at --limit {limit}: more events may follow; go on with "
+                 f"--since {found[-1].timestamp.isoformat()}")
+        if not follow:
+            return
+        # Events reach the store in batches, a little after their time: each look goes back
+        # FOLLOW_LAG seconds and skips the ids already printed.
+        seen = {e.id: e.timestamp for e in found}
+        latest = found[-1].timestamp if found else (since or utcnow())
+        while True:
+            await asyncio.sleep(FOLLOW_INTERVAL)
+            batch = await client.get_events(task_id, schedule_id=schedule_id, type=kind,
+                                            since=latest - FOLLOW_LAG, until=until,
+                                            limit=FOLLOW_BATCH)
+            new = [e for e in batch if e.id not in seen]
+            show(new)
+            seen.update((e.id, e.timestamp) for e in new)
+            if batch:
+                latest = max(latest, batch[-1].timestamp)
+            if len(batch) == FOLLOW_BATCH:  # a burst: move on without looking back
+                latest = batch[-1].timestamp + FOLLOW_LAG
+            horizon = latest - 2 * FOLLOW_LAG
+            seen = {i: t for i, t in seen.items() if t >= horizon}
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends --follow: a normal end
+        run(source, read)

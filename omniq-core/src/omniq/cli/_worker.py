@@ -1,0 +1,78 @@
+"""``omniq worker``: run a worker in the foreground until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import click
+
+from ._app import Source, backend_options, build_client, refuse_memory
+
+logger = logging.getLogger("omniq.cli")
+
+
+def _queue_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str]:
+    return [q.strip() for q in (value or "").split(",") if q.strip()]
+
+
+def served(queues: list[str]) -> list[str]:
+    """The queues a CLI worker serves: those listed, then ``default`` unless listed, so a task
+    enqueued without a queue_name is never stranded (docs/user_guide/queues.qmd)."""
+    return queues if "default" in queues else [*queues, "default"]
+
+
+@click.command()
+@backend_options
+@click.option("--queues", callback=_queue_list, metavar="Q1,Q2,...",
+              help="Queues to serve, highest priority first ('default' is served last unless "
+                   "listed).")
+@click.option("--type", "worker_type", metavar="TYPE",
+              help="Worker type: async, thread_pool, process_pool, gevent, or a plugin's.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Tasks run at once.")
+@click.option("--lease", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Seconds a claim lasts without a heartbeat.")
+@click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              metavar="SECONDS", help="Seconds running tasks get to finish on stop.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Serve Prometheus metrics on this port (off by default; needs "
+                   "prometheus-client).")
+@click.option("--metrics-host", metavar="ADDRESS",
+              help="Address the metrics are served on (default 127.0.0.1).")
+def worker(source: Source, queues: list[str], worker_type: str | None,
+           concurrency: int | None, lease: float | None, grace: float,
+           metrics_port: int | None, metrics_host: str | None) -> None:
+    """Run a worker until SIGTERM or SIGINT, then stop gracefully: claim nothing more, let
+    running tasks finish within --grace seconds, put the rest back."""
+    metrics = {"metrics_port": metrics_port, "metrics_host": metrics_host}
+    asyncio.run(_run(source, queues, worker_type, concurrency, lease, grace,
+                     {k: v for k, v in metrics.items() if v is not None}))
+
+
+async def _run(source: Source, queues: list[str], worker_type: str | None,
+               concurrency: int | None, lease: float | None, grace: float,
+               metrics: dict[str, Any]) -> None:
+    client = build_client(source, queues=served(queues)) if queues else build_client(source)
+    refuse_memory(client, "a worker process")
+    options: dict[str, Any] = {"grace_period": grace, **metrics}
+    if queues:
+        options["queues"] = served(queues)
+    if concurrency:
+        options["max_workers"] = concurrency
+    if lease:
+        options["lease"] = lease
+    started = await client.start_worker(worker_type=worker_type, **options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    served_metrics = started.metrics_address
+    click.echo(f"omniq worker {started.worker_id} ({started.worker_type}, "
+               f"{started.max_workers} slots) serving {started.queues}"
+               + (f"; metrics on http://{served_metrics[0]}:{served_metrics[1]}/metrics"
+                  if served_metrics else "") + "; Ctrl-C stops it")
+    await stop.wait()
+    logger.warning("stopping gracefully (grace %.0f s)", grace)
+    await client.close()

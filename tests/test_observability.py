@@ -1,0 +1,336 @@
+"""Metrics and traces on real backends (sqlite and redis): the observer hook sees each step,
+Prometheus counters, histograms and queue depths (also over a worker's metrics port), and
+OpenTelemetry spans joined from the enqueue into the task's execution (the SDK's in-memory
+exporter); a trace context changed in the store is refused; a missing optional package is
+named."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import urllib.request
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omniq import AsyncOmniQ, TaskFailedError
+from omniq.exceptions import ConfigError, SignatureError
+from omniq.models import Task, TaskStatus, binding
+from omniq.observe import Observer, installed, observe
+from omniq.observe.metrics import PrometheusObserver, exposition
+from omniq.observe.tracing import TracingObserver
+from omniq.testing import _tasks
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
+
+pytestmark = pytest.mark.anyio
+FAST = {"poll_interval": 0.05, "maintenance_interval": 0.1}
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def oq(request: pytest.FixtureRequest, project_name: str,
+             tmp_path: Path) -> AsyncIterator[AsyncOmniQ]:
+    if request.param == "sqlite":
+        options: dict[str, Any] = {"base_dir": str(tmp_path)}
+    else:
+        options = {"url": request.getfixturevalue("redis_url")}
+    async with AsyncOmniQ(project_name=project_name, backend_type=request.param,
+                          **options) as client:
+        yield client
+
+
+def scrape(host: str, port: int) -> tuple[int, str, str]:
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
+        return response.status, response.headers["Content-Type"], response.read().decode()
+
+
+def span_ids() -> tuple[str, str]:
+    """A task that reports the span its code runs in: (trace id, span id)."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+class Recorder(Observer):
+    """Writes down every call it gets."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    @contextmanager
+    def _around(self, step: str, what: Any) -> Any:
+        self.calls.append((step, what))
+        yield {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"} \
+            if step == "enqueuing" else None
+        self.calls.append((f"/{step}", what))
+
+    def enqueuing(self) -> AbstractContextManager[dict[str, str] | None]:
+        return self._around("enqueuing", None)
+
+    def enqueued(self, tasks: Sequence[Task], inserted: Sequence[bool]) -> None:
+        self.calls.append(("enqueued", [(t.id, new) for t, new in zip(tasks, inserted,
+                                                                         strict=True)]))
+
+    def claimed(self, tasks: Sequence[Task]) -> None:
+        self.calls.append(("claimed", [t.id for t in tasks]))
+
+    def executing(self, task: Task) -> AbstractContextManager[None]:
+        return self._around("executing", task.id)
+
+    def finished(self, task: Task, handed_over: datetime | None) -> None:
+        self.calls.append(("finished", (task.id, task.status)))
+
+
+async def test_no_observer_is_installed_unless_asked(oq: AsyncOmniQ) -> None:
+    assert oq.task_queue.observer is None
+
+
+async def test_an_observer_sees_enqueue_claim_execution_and_finish(oq: AsyncOmniQ) -> None:
+    recorder = Recorder()
+    observe(oq.task_queue, recorder)
+    first = await oq.enqueue(_tasks.add, 1, 2, task_id="obs-1")
+    assert await oq.enqueue(_tasks.add, 1, 2, task_id="obs-1") == first  # stored once
+    await oq.start_worker(worker_type="async", **FAST)
+    assert await oq.get_result(first, timeout=10) == 3
+    await oq.stop_worker()
+    assert recorder.calls[:6] == [
+        ("enqueuing", None), ("enqueued", [(first, True)]), ("/enqueuing", None),
+        ("enqueuing", None), ("enqueued", [(first, False)]), ("/enqueuing", None)]
+    assert recorder.calls[6:] == [
+        ("claimed", [first]), ("executing", first), ("/executing", first),
+        ("finished", (first, TaskStatus.COMPLETED))]
+    # What enqueuing yielded travels with the task.
+    assert (await oq.get_task(first)).trace_context == {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+
+
+async def test_prometheus_counts_and_times_tasks_by_queue_and_function(
+        oq: AsyncOmniQ) -> None:
+    registry = CollectorRegistry()
+    observe(oq.task_queue, PrometheusObserver(registry))
+    ok = [await oq.enqueue(_tasks.add, i, i) for i in range(3)]
+    bad = await oq.enqueue(_tasks.fail, "boom", max_retries=1, retry_delay=0.01)
+    await oq.start_worker(worker_type="async", **FAST)
+    for task_id in ok:
+        await oq.get_result(task_id, timeout=10)
+    with pytest.raises(TaskFailedError):
+        await oq.get_result(bad, timeout=10)
+    await oq.stop_worker()
+
+    def value(name: str, func: Any) -> float | None:
+        labels = {"queue": "default", "function": f"{func.__module__}:{func.__qualname__}"}
+        return registry.get_sample_value(name, labels)
+
+    add, fail = _tasks.add, _tasks.fail
+    assert value("omniq_tasks_enqueued_total", add) == 3
+    assert value("omniq_tasks_enqueued_total", fail) == 1
+    assert value("omniq_tasks_started_total", add) == 3
+    assert value("omniq_tasks_started_total", fail) == 2
+    assert value("omniq_tasks_completed_total", add) == 3
+    assert value("omniq_tasks_failed_total", fail) == 2
+    assert value("omniq_tasks_retried_total", fail) == 1
+    assert value("omniq_tasks_dead_lettered_total", fail) == 1
+    assert value("omniq_tasks_completed_total", fail) == 0
+    assert value("omniq_task_run_seconds_count", add) == 3
+    assert value("omniq_task_wait_seconds_count", fail) == 2
+    assert 0 < value("omniq_task_run_seconds_sum", add) < 5
+
+    await oq.enqueue(_tasks.add, 0, 0, run_in=3600)
+    text = (await exposition(oq.task_queue, ["default"])).decode()
+    assert 'omniq_queue_depth{queue="default",status="pending"} 1.0' in text
+    assert 'omniq_queue_depth{queue="default",status="failed"} 1.0' in text
+    assert 'omniq_queue_depth{queue="default",status="running"} 0.0' in text
+    assert 'omniq_tasks_completed_total{function="omniq.testing._tasks:add",queue="default"} ' \
+           '3.0' in text
+
+
+async def test_a_worker_serves_its_metrics_on_loopback_when_given_a_port(
+        oq: AsyncOmniQ) -> None:
+    registry = CollectorRegistry()
+    observe(oq.task_queue, PrometheusObserver(registry))
+    worker = await oq.start_worker(worker_type="async", metrics_port=0, **FAST)
+    try:
+        host, port = worker.metrics_address
+        assert host == "127.0.0.1"
+        assert await oq.get_result(await oq.enqueue(_tasks.add, 2, 2), timeout=10) == 4
+        # From a thread: the worker serves on this test's event loop. The task is counted
+        # right after its result is stored.
+        for _ in range(100):
+            status, content_type, text = await asyncio.to_thread(scrape, host, port)
+            if 'add",queue="default"} 1.0' in text:
+                break
+            await asyncio.sleep(0.05)
+        assert status == 200 and content_type.startswith("text/plain")
+    finally:
+        await oq.stop_worker()
+    assert 'omniq_tasks_completed_total{function="omniq.testing._tasks:add",queue="default"} ' \
+           '1.0' in text
+    assert 'omniq_queue_depth{queue="default",status="pending"} 0.0' in text
+    assert worker.metrics_address is None  # closed with the worker
+
+
+async def test_a_metrics_port_in_use_is_refused_with_its_number(oq: AsyncOmniQ) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
+            await oq.start_worker(worker_type="async", metrics_port=port, **FAST)
+    assert oq.worker is None
+    task_id = await oq.enqueue(_tasks.add, 1, 1)
+    await asyncio.sleep(0.3)  # nothing was left running to take it
+    assert (await oq.get_task(task_id)).status == TaskStatus.PENDING
+
+
+@pytest.mark.parametrize("worker_type", ["thread_pool", "process_pool"])
+async def test_a_worker_that_cannot_start_reports_why(project_name: str, worker_type: str) -> None:
+    from omniq import BackendUnavailableError, plugins
+    from omniq_redis import AsyncRedisTaskQueue
+
+    queue = AsyncRedisTaskQueue(project_name=project_name, url="redis://127.0.0.1:1/0")
+    worker = plugins.resolve("worker", worker_type)(queue, max_workers=1)
+    with pytest.raises(BackendUnavailableError):  # not a pool it never started failing to stop
+        await worker.start()
+
+
+async def test_metrics_are_off_by_default_and_on_from_the_settings(
+        oq: AsyncOmniQ, monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = await oq.start_worker(worker_type="async", **FAST)
+    assert worker.metrics_address is None and oq.task_queue.observer is None
+    await oq.stop_worker()
+    monkeypatch.setenv("OMNIQ_METRICS", "true")
+    monkeypatch.setenv("OMNIQ_TRACING", "true")
+    again = AsyncOmniQ(project_name=oq.project_name, backend=oq.backend)
+    assert {type(o) for o in installed(again.task_queue)} == {PrometheusObserver,
+                                                               TracingObserver}
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.mark.parametrize("worker_type", ["async", "thread_pool"])
+async def test_a_trace_runs_from_enqueue_into_the_task_code(
+        oq: AsyncOmniQ, exporter: InMemorySpanExporter, worker_type: str) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    with provider.get_tracer("test").start_as_current_span("request") as request:
+        task_id = await oq.enqueue(span_ids)
+    await oq.start_worker(worker_type=worker_type, **FAST)
+    seen_trace, seen_span = await oq.get_result(task_id, timeout=10)
+    await oq.stop_worker()
+    provider.force_flush()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert set(spans) == {"request", "omniq.enqueue", "omniq.claim", "omniq.execute",
+                          "omniq.complete"}
+    trace_id = request.get_span_context().trace_id
+    assert {s.context.trace_id for s in spans.values()} == {trace_id}
+    enqueue = spans["omniq.enqueue"]
+    assert enqueue.parent.span_id == request.get_span_context().span_id
+    for name in ("omniq.claim", "omniq.execute", "omniq.complete"):
+        assert spans[name].parent.span_id == enqueue.context.span_id, name
+        assert spans[name].attributes["omniq.task.id"] == task_id
+    # The task's own code ran inside the execute span.
+    assert (seen_trace, seen_span) == (format(trace_id, "032x"),
+                                       format(spans["omniq.execute"].context.span_id, "016x"))
+    assert spans["omniq.enqueue"].kind == trace.SpanKind.PRODUCER
+    assert spans["omniq.complete"].attributes["omniq.task.status"] == "completed"
+    assert spans["omniq.claim"].start_time <= spans["omniq.claim"].end_time \
+        <= spans["omniq.execute"].start_time
+
+
+async def test_without_a_tracer_provider_no_span_is_made_but_the_context_passes(
+        oq: AsyncOmniQ) -> None:
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        pytest.skip("this process has set a global tracer provider")
+    observe(oq.task_queue, TracingObserver())
+    caller = trace.SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+                               span_id=0xB7AD6B7169203331, is_remote=True,
+                               trace_flags=trace.TraceFlags(1))
+    with trace.use_span(trace.NonRecordingSpan(caller)):
+        task_id = await oq.enqueue(span_ids)
+    assert (await oq.get_task(task_id)).trace_context == {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    untraced = await oq.enqueue(span_ids)
+    assert (await oq.get_task(untraced)).trace_context is None
+    await oq.start_worker(worker_type="async", **FAST)
+    assert await oq.get_result(task_id, timeout=10) == ("0af7651916cd43dd8448eb211c80319c",
+                                                        "b7ad6b7169203331")
+    assert await oq.get_result(untraced, timeout=10) == ("0" * 32, "0" * 16)
+    await oq.stop_worker()
+
+
+async def test_a_sampled_out_trace_makes_no_span_but_reaches_the_code(
+        oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    task_id = await oq.enqueue(span_ids)
+    carried = (await oq.get_task(task_id)).trace_context
+    assert carried is not None
+    assert int(carried["traceparent"].split("-")[3], 16) & 1 == 0  # the sampled flag is off
+    await oq.start_worker(worker_type="async", **FAST)
+    seen_trace, _ = await oq.get_result(task_id, timeout=10)
+    await oq.stop_worker()
+    assert exporter.get_finished_spans() == ()
+    assert seen_trace == carried["traceparent"].split("-")[1]
+
+
+async def test_a_failed_task_leaves_an_error_span(
+        oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    task_id = await oq.enqueue(_tasks.fail, "broken")
+    await oq.start_worker(worker_type="async", **FAST)
+    with pytest.raises(TaskFailedError):
+        await oq.get_result(task_id, timeout=10)
+    await oq.stop_worker()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert spans["omniq.execute"].status.status_code == trace.StatusCode.ERROR
+    assert spans["omniq.execute"].events[0].name == "exception"
+    assert spans["omniq.complete"].status.description == "ValueError: broken"
+
+
+async def test_a_trace_context_changed_in_the_store_is_refused(oq: AsyncOmniQ) -> None:
+    queue = oq.task_queue
+    task = queue.build_task(_tasks.add, 1, 2, trace_context={
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+    queue.serializer.load_call(task.payload, binding(task.id, task))  # as signed: fine
+    for changed in ({"traceparent": "00-ffffffffffffffffffffffffffffffff-b7ad6b7169203331-01"},
+                    None):
+        task.trace_context = changed
+        with pytest.raises(SignatureError):
+            queue.serializer.load_call(task.payload, binding(task.id, task))
+    plain = queue.build_task(_tasks.add, 1, 2)
+    plain.trace_context = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b71692033"
+                                          "31-01"}
+    with pytest.raises(SignatureError):
+        queue.serializer.load_call(plain.payload, binding(plain.id, plain))
+
+
+@pytest.mark.parametrize(("module", "distribution", "option"), [
+    ("prometheus_client", "prometheus-client", "metrics"),
+    ("opentelemetry", "opentelemetry-api", "tracing"),
+])
+async def test_turning_a_feature_on_without_its_package_names_the_package(
+        project_name: str, monkeypatch: pytest.MonkeyPatch, module: str, distribution: str,
+        option: str) -> None:
+    for name in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.setattr(PrometheusObserver, "_shared", None)
+    with pytest.raises(ConfigError) as caught:
+        AsyncOmniQ(project_name=project_name, backend_type="memory", **{option: True})
+    message = str(caught.value)
+    assert f"pip install {distribution}" in message and "omniq[" not in message
