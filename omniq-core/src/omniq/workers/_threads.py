@@ -7,6 +7,7 @@ import contextvars
 import inspect
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,8 +43,9 @@ class Threads:
     transaction or round trip, as the async worker does, instead of one at a time.
     """
 
-    #: Seconds the loop waits for the next of the calls still running, once one has finished.
-    GATHER = 0.0001
+    #: Seconds the loop waits for the next of the calls still running, once one has finished,
+    #: and at most in all.
+    GATHER, GATHER_MAX = 0.0001, 0.001
 
     def __init__(self, size: int, name: str) -> None:
         self._loop = asyncio.get_running_loop()
@@ -90,8 +92,12 @@ class Threads:
         with self._finished:
             # Other calls still running may be about to finish (a thread waits for the GIL
             # this loop holds): wait, GIL released, for as long as they keep finishing within
-            # GATHER of each other. A call that runs on is left to its own wake-up.
-            while len(self._done) < self._in_flight and self._finished.wait(self.GATHER):
+            # GATHER of each other, and never more than GATHER_MAX in all (the loop is held
+            # meanwhile). A call that runs on is left to its own wake-up.
+            deadline = time.monotonic() + self.GATHER_MAX
+            while len(self._done) < self._in_flight \
+                    and (left := deadline - time.monotonic()) > 0 \
+                    and self._finished.wait(min(self.GATHER, left)):
                 pass
             done, self._done = self._done, []
         self._in_flight -= len(done)
