@@ -435,9 +435,13 @@ async def test_task_of_a_killed_worker_runs_again_after_its_lease(workers: Worke
         with anyio.fail_after(20):
             while "start 0" not in read_logs(out_dir).get(victim.pid, []):
                 await anyio.sleep(0.02)
-        survivor = workers.start(concurrency=2, lease=1.0)
+        # Killed at once, mid-task: the survivor is started only after. (Killed after starting
+        # it, the victim could finish the 1.5 s task while a loaded machine took that long to
+        # start a process: the task then ran once, with no redelivery.)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
+        assert read_logs(out_dir)[victim.pid] == ["start 0"]
+        survivor = workers.start(concurrency=2, lease=1.0)
         assert await oq.get_result(slow_id, timeout=30) == 0
         task = await oq.get_task(slow_id)
         assert task is not None and task.status == TaskStatus.COMPLETED

@@ -82,10 +82,13 @@ async def test_task_of_a_killed_worker_runs_again_after_its_lease(workers: Worke
         with anyio.fail_after(20):  # the victim is in the middle of the slow task
             while "start 0" not in read_logs(out_dir).get(victim.pid, []):
                 await anyio.sleep(0.02)
-        quick = await oq.enqueue_many(record, [(n, out_dir) for n in range(1, 301)])
-        survivor = workers.start(concurrency=4, lease=1.0)
+        # Killed at once, mid-task, and the survivor started after: killed after starting it,
+        # the victim could finish the 1.5 s task while a loaded machine started the survivor.
         victim.send_signal(signal.SIGKILL)
         victim.wait()
+        assert read_logs(out_dir)[victim.pid] == ["start 0"]
+        quick = await oq.enqueue_many(record, [(n, out_dir) for n in range(1, 301)])
+        survivor = workers.start(concurrency=4, lease=1.0)
 
         assert await oq.get_result(slow_id, timeout=30) == 0
         await wait_completed(oq, 301, timeout=30)
