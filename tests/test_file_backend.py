@@ -1,5 +1,6 @@
 """The file backend (omniq-fsspec) beyond the conformance kit: the seeds' constructor forms,
-names that cannot escape the base directory, stores that cannot claim atomically refused,
+names that cannot escape the base directory, stores that cannot claim atomically refused, the
+object stores' conditional writes (S3, Azure, GCS on loopback servers),
 events as JSON files, idle workers woken by inotify, listings that do not grow with history,
 and several worker processes on one directory (each task once; a SIGKILLed worker's task runs
 again after its lease).
@@ -20,6 +21,7 @@ from pathlib import Path
 import anyio
 import pytest
 from azurite import CONTAINER, azure_options, azurite_server
+from fake_gcs import gcs_options, gcs_server
 from moto_s3 import BUCKET, moto_server, s3_options
 from omniq import AsyncOmniQ, OmniQ
 from omniq.exceptions import ConfigError
@@ -108,15 +110,17 @@ def test_seed_cloud_forms_construct_without_connecting() -> None:
     assert s3_queue.location == "s3://my-bucket/omniq"
     results = FileResultStorage(base_dir="s3://my-bucket/omniq/results")
     assert results.location.endswith("/results")
-    # Results and events need no conditional writes: GCS and Azure take them.
     FileResultStorage(base_dir="gs://my-bucket/omniq", storage_options={"token": "t.json"})
     FileResultStorage(base_dir="abfs://my-container/omniq")
+    gcs_queue = SeedQueue(project_name="my_project", base_dir="gs://my-bucket/omniq",
+                          storage_options={"token": "t.json"})
+    assert gcs_queue.location == "gs://my-bucket/omniq"
 
 
 # -- refusals --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("location", ["ftp://host/omniq", "http://host/omniq",
-                                      "gs://my-bucket/omniq", "adl://store/omniq"])
+                                      "adl://store/omniq"])
 def test_store_that_cannot_claim_atomically_is_refused_at_construction(location: str) -> None:
     with pytest.raises(ConfigError, match="cannot claim tasks atomically") as info:
         FileTaskQueue(project_name="p", base_dir=location)
@@ -503,3 +507,74 @@ async def test_azure_layout_and_conditional_claims(project_name: str,
                                    b.claim(["default"], worker_id="b", lease=30, now=now))
         assert sorted(len(g) for g in got) == [0, 1]
         assert store.names("ready/default") == [] and len(store.names("running")) == 1
+
+
+# -- GCS -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def gcs_endpoint() -> Iterator[str]:
+    with gcs_server() as endpoint:
+        yield endpoint
+
+
+def test_gcs_store_refuses_a_conflicting_create_or_update(gcs_endpoint: str) -> None:
+    """The two primitives a claim rests on, against fake-gcs-server: a second exclusive create
+    (ifGenerationMatch=0) and a swap from a version that was replaced since are refused."""
+    from fake_gcs import BUCKET as GCS_BUCKET
+    from omniq_fsspec._gcs import GCSStore
+    from omniq_fsspec._stores import open_store
+
+    store = open_store(f"gs://{GCS_BUCKET}/primitives", gcs_options(gcs_endpoint))
+    assert isinstance(store, GCSStore)
+    try:
+        assert store.create("tasks/t", b"first") is True
+        assert store.create("tasks/t", b"second") is False
+        read = store.read("tasks/t")
+        assert read is not None and read[0] == b"first"
+        assert store.swap("tasks/t", b"mine", read[1]) is True
+        assert store.swap("tasks/t", b"late", read[1]) is False  # that version is gone
+        assert store.create_all([("tasks/t", b"again"), ("tasks/u", b"new")]) == [False, True]
+        now = store.read("tasks/t")
+        assert now is not None and now[0] == b"mine"
+    finally:
+        store.remove_all()
+
+
+@pytest.mark.anyio
+async def test_gcs_layout_and_conditional_claims(project_name: str, gcs_endpoint: str) -> None:
+    """On fake-gcs-server: the same layout as elsewhere, and of two instances claiming one task
+    at once, one wins (ifGenerationMatch on the record). The whole kit on GCS:
+    tests/test_file_conformance.py -k GCS."""
+    from fake_gcs import BUCKET as GCS_BUCKET
+    from omniq_fsspec._gcs import GCSStore
+
+    options = {"url": f"gs://{GCS_BUCKET}/layout", "storage_options": gcs_options(gcs_endpoint)}
+    async with AsyncFileTaskQueue(project_name=project_name, **options) as a, \
+            AsyncFileTaskQueue(project_name=project_name, **options) as b:
+        task_id = await a.enqueue(double, 2)
+        later = await a.enqueue(double, 3, run_in=3600)
+        store = a._store
+        assert isinstance(store, GCSStore)
+        assert store.names("tasks") == sorted([task_id, later])
+        assert [n.rsplit("_", 1)[1] for n in store.names("ready/default")] == [task_id]
+        assert [n.rsplit("_", 1)[1] for n in store.names("wait/default")] == [later]
+        now = datetime.now(UTC)
+        got = await asyncio.gather(a.claim(["default"], worker_id="a", lease=30, now=now),
+                                   b.claim(["default"], worker_id="b", lease=30, now=now))
+        assert sorted(len(g) for g in got) == [0, 1]
+        assert store.names("ready/default") == [] and len(store.names("running")) == 1
+        store.remove_all()
+
+
+@pytest.mark.anyio
+async def test_gcs_store_that_ignores_generation_preconditions_is_refused(
+        monkeypatch: pytest.MonkeyPatch, gcs_endpoint: str) -> None:
+    from fake_gcs import BUCKET as GCS_BUCKET
+    from omniq_fsspec._gcs import GCSStore
+
+    options = {"url": f"gs://{GCS_BUCKET}/probe", "storage_options": gcs_options(gcs_endpoint)}
+    async with AsyncFileTaskQueue(project_name="p", **options) as queue:
+        assert await queue.get_task("nothing") is None  # fake-gcs-server honours them
+    monkeypatch.setattr(GCSStore, "create", lambda self, key, data=b"": True)
+    with pytest.raises(ConfigError, match="ignores exclusive creates .ifGenerationMatch"):
+        await AsyncFileTaskQueue(project_name="p", **options).connect()

@@ -1,6 +1,7 @@
 """The whole conformance kit (``omniq.testing``) on the ``file`` backend (omniq-fsspec), on a
-local directory, on ``memory://``, on S3 (moto's server mode on a loopback port) and on Azure
-Blob Storage (Azurite on a loopback port; with ``OMNIQ_AZURE_KIT=1``, as it takes minutes).
+local directory, on ``memory://``, on S3 (moto's server mode on a loopback port), on GCS
+(fake-gcs-server on a loopback port) and on Azure Blob Storage (Azurite on a loopback port;
+with ``OMNIQ_AZURE_KIT=1``, as it takes minutes).
 
 Each test gets its own project name, hence its own folder under the location; the folder is
 removed afterwards.
@@ -17,6 +18,7 @@ from typing import Any
 import anyio
 import pytest
 from azurite import CONTAINER, azure_options, azurite_server
+from fake_gcs import gcs_options, gcs_server
 from moto_s3 import BUCKET, moto_server, s3_options
 from omniq.models import TaskStatus
 from omniq.testing import ConformanceTests
@@ -28,6 +30,12 @@ from omniq_fsspec._stores import open_store
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def gcs_endpoint() -> Iterator[str]:
+    with gcs_server() as endpoint:
         yield endpoint
 
 
@@ -103,6 +111,18 @@ class TestFileConformanceS3(FileKit):
                         project_name: str) -> Iterator[dict[str, Any]]:
         options = {"url": f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
                    "storage_options": s3_options(s3_endpoint)}
+        yield options
+        _remove_project(options, project_name)
+
+
+class TestFileConformanceGCS(FileKit):
+    @pytest.fixture
+    def backend_options(self, gcs_endpoint: str,
+                        project_name: str) -> Iterator[dict[str, Any]]:
+        from fake_gcs import BUCKET as GCS_BUCKET
+
+        options = {"url": f"gs://{GCS_BUCKET}/{uuid.uuid4().hex[:8]}",
+                   "storage_options": gcs_options(gcs_endpoint)}
         yield options
         _remove_project(options, project_name)
 

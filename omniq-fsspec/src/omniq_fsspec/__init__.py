@@ -1,12 +1,13 @@
 """omniq-fsspec: the ``file`` backend. Task queue, result and event stores as files in a folder
-of any fsspec store: a local directory, ``memory://``, S3, Azure Blob Storage (results and
-events also on GCS).
+of any fsspec store: a local directory, ``memory://``, S3, Google Cloud Storage, Azure Blob
+Storage.
 
 Each project keeps its files under ``<location>/<project>/``; records are msgpack (tasks,
 schedules, results) or JSON (events), and index entries beside them (empty objects whose names
 sort in claim order) keep claims and listings independent of the history of finished tasks.
 Claims are atomic on every store it accepts: ``flock`` + rename on a local directory, one lock
-in ``memory://``, conditional writes (``If-None-Match`` / ``If-Match``) on S3 and Azure. See
+in ``memory://``, conditional writes on S3 and Azure (``If-None-Match`` / ``If-Match``) and GCS
+(``ifGenerationMatch``). See
 ``docs/user_guide/backends/file.qmd``.
 """
 

@@ -11,7 +11,9 @@ conditional ones atomic (``docs/user_guide/backends/file.qmd`` has the table):
   files (picked by a hash of the record's name), which the kernel releases if the process dies;
 * ``memory://`` (fsspec's process-wide memory filesystem): one process-wide lock;
 * S3 (:mod:`._s3`) and Azure Blob Storage (:mod:`._azure`): uploads with ``If-None-Match: *``
-  (create) and ``If-Match: <etag>`` (swap); the store refuses the loser, so no lock is needed.
+  (create) and ``If-Match: <etag>`` (swap); GCS (:mod:`._gcs`): uploads with
+  ``ifGenerationMatch=0`` (create) and ``ifGenerationMatch=<generation>`` (swap); the store
+  refuses the loser, so no lock is needed (:mod:`._objects` has what they share).
 
 A store that offers none of these cannot claim atomically: :func:`check_location` refuses it
 when a component is constructed, saying why.
@@ -40,14 +42,10 @@ except ImportError:  # pragma: no cover - Windows
 
 #: Protocols whose conditional writes this backend implements, by store kind.
 KINDS = {"file": "local", "local": "local", "memory": "memory", "s3": "s3", "s3a": "s3",
-         "abfs": "azure", "abfss": "azure", "az": "azure"}
+         "abfs": "azure", "abfss": "azure", "az": "azure", "gs": "gcs", "gcs": "gcs"}
 #: Protocols fsspec knows but where this release has no conditional writes: results and events
 #: (plain writes) work there, a task queue does not.
-_NO_GCS = ("this release does not implement GCS generation preconditions (ifGenerationMatch): "
-           "no GCS emulator installable here honours them on every upload, so they could not "
-           "be tested")
-UNCONDITIONAL = {"gs": _NO_GCS, "gcs": _NO_GCS,
-                 "adl": "Azure Data Lake Gen1 offers no conditional writes"}
+UNCONDITIONAL = {"adl": "Azure Data Lake Gen1 offers no conditional writes"}
 _KEY = re.compile(r"(?:[A-Za-z0-9_~][A-Za-z0-9_.~=-]*)(?:/[A-Za-z0-9_~][A-Za-z0-9_.~=-]*)*")
 LOCK_STRIPES = 64
 
@@ -72,7 +70,7 @@ def check_location(location: str, *, needs_claims: bool) -> tuple[str, str]:
                 "a file task queue on a local directory needs flock(2), which this platform "
                 "lacks, so two workers could claim the same task", field="base_dir",
                 value=location, expected="a POSIX system, or an s3:// location")
-        if KINDS[protocol] in ("s3", "azure") and not path:
+        if KINDS[protocol] in ("s3", "azure", "gcs") and not path:
             raise ConfigError(f"a {protocol}:// location needs a bucket or container",
                               field="base_dir", value=location,
                               expected=f"{protocol}://bucket or {protocol}://bucket/prefix")
@@ -84,8 +82,8 @@ def check_location(location: str, *, needs_claims: bool) -> tuple[str, str]:
     raise ConfigError(
         f"the file task queue cannot claim tasks atomically on {protocol}:// ({why}): two "
         "workers could run the same task", field="base_dir", value=location,
-        expected="a local directory, memory://, s3://bucket/prefix or abfs://container/prefix "
-                 "(results and events may also use gs://)")
+        expected="a local directory, memory://, s3://bucket/prefix, gs://bucket/prefix or "
+                 "abfs://container/prefix")
 
 
 def check_key(key: str) -> str:
@@ -434,6 +432,10 @@ def open_store(location: str, storage_options: dict[str, Any] | None) -> Store:
         from ._azure import AzureStore
 
         return AzureStore(protocol, path, dict(storage_options or {}))
+    if kind == "gcs":
+        from ._gcs import GCSStore
+
+        return GCSStore(protocol, path, dict(storage_options or {}))
     return FsspecStore(protocol, path, dict(storage_options or {}))
 
 
@@ -446,10 +448,9 @@ class FsspecStore(Store):
         try:
             self.fs = fsspec.filesystem(protocol, **storage_options)
         except ImportError as exc:
-            extra = {"gs": "gcs", "gcs": "gcs"}.get(protocol, "azure")
             raise ConfigError(f"{protocol}:// needs its fsspec driver", field="base_dir",
                               value=f"{protocol}://{path}",
-                              expected=f"pip install 'omniq-fsspec[{extra}]'") from exc
+                              expected=f"the fsspec driver package of {protocol}://") from exc
         self.root = path
 
     def _path(self, key: str) -> str:

