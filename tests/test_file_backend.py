@@ -536,6 +536,11 @@ def test_gcs_store_refuses_a_conflicting_create_or_update(gcs_endpoint: str) -> 
         assert store.create_all([("tasks/t", b"again"), ("tasks/u", b"new")]) == [False, True]
         now = store.read("tasks/t")
         assert now is not None and now[0] == b"mine"
+        # Any bytes round-trip through the multipart upload, part delimiters included.
+        awkward = b"\r\n--x\r\n--\x00\xff" + bytes(range(256))
+        store.put("tasks/awkward", awkward)
+        back = store.read("tasks/awkward")
+        assert back is not None and back[0] == awkward
     finally:
         store.remove_all()
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 from urllib.parse import quote
 
 from omniq.exceptions import BackendUnavailableError, ConfigError
 
 from ._objects import ABSENT, ObjectStore
-
-_BOUNDARY = "omniq-part"
 
 
 class GCSStore(ObjectStore):
@@ -64,15 +63,18 @@ class GCSStore(ObjectStore):
     async def _upload(self, key: str, data: bytes, condition: Any = None) -> bool:
         match = None if condition is None else "0" if condition is ABSENT else str(condition)
         meta = json.dumps({"name": self._key(key)})
-        body = (f"--{_BOUNDARY}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}"
-                f"\r\n--{_BOUNDARY}\r\nContent-Type: application/octet-stream\r\n\r\n"
-                ).encode() + data + f"\r\n--{_BOUNDARY}--".encode()
+        boundary = uuid.uuid4().hex
+        while boundary.encode() in data:  # a record's bytes must not end the part early
+            boundary = uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}"
+                f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
+                ).encode() + data + f"\r\n--{boundary}--".encode()
         # gcsfs answers the upload endpoint's host (GCS, or the emulator it was pointed at).
         url = f"{self.fs._location}/upload/storage/v1/b/{quote(self.bucket, safe='')}/o"
         try:
             await self.fs._call(
                 "POST", url, uploadType="multipart", ifGenerationMatch=match, data=body,
-                headers={"Content-Type": f'multipart/related; boundary="{_BOUNDARY}"'})
+                headers={"Content-Type": f'multipart/related; boundary="{boundary}"'})
         except FileExistsError:  # gcsfs's form of 412: the generation did not match
             return False
         return True
