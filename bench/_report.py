@@ -7,7 +7,9 @@ run are kept in the JSON.
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ ENGINE_ORDER = ["memory", "redis", "postgres", "sqlite", "nats", "file", "s3"]
 METRICS: list[tuple[str, str, str, bool, str]] = [
     ("throughput", "enqueue_one_per_s", "enqueue one by one /s", True, "rate"),
     ("throughput", "enqueue_bulk_per_s", "enqueue bulk /s", True, "rate"),
+    ("producers", "enqueue_concurrent_per_s", "enqueue from concurrent producers /s", True, "rate"),
     ("throughput", "processed_per_s", "processed /s (1 worker)", True, "rate"),
     ("parallel", "processed_2w_per_s", "processed /s (2 workers)", True, "rate"),
     ("latency", "p50_ms", "p50 ms", False, "ms"),
@@ -152,10 +155,18 @@ def bulk_or_one(agg: dict[str, dict[str, Cell]], name: str) -> float | None:
 
 
 TARGETS_P50_MS = {"redis": 1.0, "sqlite": 1.0, "postgres": 3.0}
+#: The thread-pool worker of a ``-sync`` row drains within this factor of the async worker.
+THREAD_POOL_FACTOR = 1.5
+
+
+def async_twin(row: dict[str, Any]) -> str | None:
+    """The async row a ``-sync`` row is measured against (None for other rows)."""
+    name = row["name"]
+    return name.removesuffix("-sync") if name.endswith("-sync") else None
 
 
 def ratio_rows(agg: dict[str, dict[str, Cell]], rows: list[dict[str, Any]]) -> list[list[str]]:
-    """The "OmniQ over best peer" table, with the issue's targets and whether each is met."""
+    """The "OmniQ over best peer" table, with the issues' targets and whether each is met."""
     out: list[list[str]] = []
 
     def add(
@@ -164,13 +175,17 @@ def ratio_rows(agg: dict[str, dict[str, Cell]], rows: list[dict[str, Any]]) -> l
         ours: float | None,
         peer: tuple[str, float] | None,
         kind: str,
-        higher: bool,
         target: str,
-        met: bool | None,
+        met: Callable[[float, float], bool],
+        needs_peer: bool = True,
     ) -> None:
+        """``met(ours, peer)`` says whether the target is met (peer 0 when there is none)."""
         ratio = None
         if ours is not None and peer is not None and peer[1]:
             ratio = ours / peer[1]
+        ok = None
+        if ours is not None and (peer is not None or not needs_peer):
+            ok = met(ours, peer[1] if peer else 0.0)
         out.append(
             [
                 engine,
@@ -179,7 +194,7 @@ def ratio_rows(agg: dict[str, dict[str, Cell]], rows: list[dict[str, Any]]) -> l
                 f"{fmt(peer[1], kind)} ({peer[0]})" if peer else "–",
                 f"{ratio:.2f}×" if ratio is not None else "–",
                 target,
-                "–" if met is None else ("yes" if met else "**no**"),
+                "–" if ok is None else ("yes" if ok else "**no**"),
             ]
         )
 
@@ -187,6 +202,8 @@ def ratio_rows(agg: dict[str, dict[str, Cell]], rows: list[dict[str, Any]]) -> l
         if not row["is_omniq"]:
             continue
         name, engine = row["name"], row["engine"]
+        twin = async_twin(row)
+        client = "sync client" if twin else "async client"
         cells = agg.get(name, {})
         has_peers = any(r["engine"] == engine and not r["is_omniq"] for r in rows)
 
@@ -194,39 +211,25 @@ def ratio_rows(agg: dict[str, dict[str, Cell]], rows: list[dict[str, Any]]) -> l
             cell = cells.get(metric)
             return cell.median if cell is not None else None
 
-        if has_peers:
+        if twin:
+            cell = agg.get(twin, {}).get("processed_per_s")
+            ref = (f"{twin}, async worker", cell.median) if cell and cell.median else None
+            add(engine, "processed /s, thread-pool worker", med("processed_per_s"), ref, "rate",
+                f"≥ async worker ÷ {THREAD_POOL_FACTOR:g} (the ratio's reference)",
+                lambda o, p: o * THREAD_POOL_FACTOR >= p)
+        elif has_peers:
             peer = best_peer(agg, rows, engine, "processed_per_s", True)
-            ours = med("processed_per_s")
-            add(
-                engine,
-                "processed /s",
-                ours,
-                peer,
-                "rate",
-                True,
-                "≥ 3× best peer",
-                None if ours is None or peer is None else ours >= 3 * peer[1],
-            )
+            add(engine, "processed /s", med("processed_per_s"), peer, "rate", "≥ 3× best peer",
+                lambda o, p: o >= 3 * p)
+        if has_peers:
             peer = best_peer(agg, rows, engine, "p50_ms", False)
-            ours = med("p50_ms")
-            limit = TARGETS_P50_MS.get(engine)
-            target = "≤ best peer" + (f", < {limit:g} ms" if limit else "")
-            met = None
-            if ours is not None and peer is not None:
-                met = ours <= peer[1] and (limit is None or ours < limit)
-            add(engine, "p50 latency ms", ours, peer, "ms", False, target, met)
-            peer = best_peer(agg, rows, engine, "enqueue_one_per_s", True)
-            ours = med("enqueue_one_per_s")
-            add(
-                engine,
-                "enqueue one by one /s",
-                ours,
-                peer,
-                "rate",
-                True,
-                "≥ 2× best peer",
-                None if ours is None or peer is None else ours >= 2 * peer[1],
-            )
+            limit = TARGETS_P50_MS.get(engine, math.inf)
+            add(engine, f"p50 latency ms, {client}", med("p50_ms"), peer, "ms",
+                "≤ best peer" + (f", < {limit:g} ms" if limit < math.inf else ""),
+                lambda o, p, limit=limit: o <= p and o < limit)
+            one = best_peer(agg, rows, engine, "enqueue_one_per_s", True)
+            add(engine, f"enqueue one by one /s, {client}", med("enqueue_one_per_s"), one,
+                "rate", "≥ best peer", lambda o, p: o >= p)
             peers = [
                 (r["name"], v)
                 for r in rows
@@ -235,39 +238,43 @@ def ratio_rows(agg: dict[str, dict[str, Cell]], rows: list[dict[str, Any]]) -> l
                 and (v := bulk_or_one(agg, r["name"])) is not None
             ]
             bpeer = max(peers, key=lambda p: p[1]) if peers else None
-            ours = med("enqueue_bulk_per_s")
-            add(
-                engine,
-                "enqueue bulk /s",
-                ours,
-                bpeer,
-                "rate",
-                True,
-                "≥ 10× best peer (its bulk, else one by one)",
-                None if ours is None or bpeer is None else ours >= 10 * bpeer[1],
-            )
-        ours = med("large_over_small")
-        add(
-            engine,
-            "claim cost large / small backlog",
-            ours,
-            None,
-            "x",
-            False,
-            "≤ 1.5×",
-            None if ours is None else ours <= 1.5,
-        )
-        ours = med("wall_s")
-        add(
-            engine,
-            "1,000 × 10 ms at concurrency 100, wall s",
-            ours,
-            None,
-            "s",
-            False,
-            "≤ 0.2 s (2× ideal)",
-            None if ours is None else ours <= 0.2,
-        )
+            add(engine, f"enqueue bulk /s, {client}", med("enqueue_bulk_per_s"), bpeer, "rate",
+                "≥ 5× best peer (its bulk, else one by one)", lambda o, p: o >= 5 * p)
+            add(engine, f"enqueue from concurrent producers /s, {client}",
+                med("enqueue_concurrent_per_s"), one, "rate", "≥ 5× best peer one by one",
+                lambda o, p: o >= 5 * p)
+        if not twin:
+            add(engine, "claim cost large / small backlog", med("large_over_small"), None, "x",
+                "≤ 1.5×", lambda o, _: o <= 1.5, needs_peer=False)
+        add(engine, f"1,000 × 10 ms at concurrency 100, wall s ({client})", med("wall_s"),
+            None, "s", "≤ 0.2 s (2× ideal)", lambda o, _: o <= 0.2, needs_peer=False)
+    return out
+
+
+def sync_rows(agg: dict[str, dict[str, Cell]], rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Each ``-sync`` row beside its async row: the same figures, and sync over async."""
+    out: list[list[str]] = []
+    figures = [
+        ("enqueue_one_per_s", "enqueue one by one /s", "rate"),
+        ("enqueue_bulk_per_s", "enqueue bulk /s", "rate"),
+        ("enqueue_concurrent_per_s", "enqueue from concurrent producers /s", "rate"),
+        ("processed_per_s", "processed /s (1 worker)", "rate"),
+        ("p50_ms", "p50 ms", "ms"),
+        ("p99_ms", "p99 ms", "ms"),
+        ("wall_s", "1,000 × 10 ms at concurrency 100, wall s", "s"),
+    ]
+    for row in rows:
+        twin = async_twin(row)
+        if twin is None:
+            continue
+        for metric, label, kind in figures:
+            ours = agg.get(row["name"], {}).get(metric)
+            theirs = agg.get(twin, {}).get(metric)
+            ratio = "–"
+            if ours and theirs and ours.median is not None and theirs.median:
+                ratio = f"{ours.median / theirs.median:.2f}×"
+            out.append([row["engine"], label, cell_text(theirs, kind), cell_text(ours, kind),
+                        ratio])
     return out
 
 
@@ -327,7 +334,10 @@ def render_markdown(
     parts.append("## OmniQ against the best peer on the same engine\n")
     parts.append(
         "Ratio = OmniQ's median over the best peer's median on the same engine (for "
-        "throughput higher is better, for latency lower is better). Targets are issue 7's.\n"
+        "throughput higher is better, for latency lower is better). The async client rows are "
+        "`AsyncOmniQ` with `async def` tasks and the async worker; the sync client rows are "
+        "the blocking `OmniQ` with plain `def` tasks and the thread-pool worker. Targets are "
+        "issue 20's (issue 7's for processed /s, claim cost and the concurrency run).\n"
     )
     parts.append(
         table(
@@ -336,6 +346,17 @@ def render_markdown(
         )
     )
     parts.append("")
+    body = sync_rows(agg, rows)
+    if body:
+        parts.append("## Sync and async side by side\n")
+        parts.append(
+            "The blocking `OmniQ` client with plain task functions and `omniq worker --type "
+            "thread_pool` (sync), beside `AsyncOmniQ` with `async def` tasks and `--type async` "
+            "(async), in the same run. Producers: 100 coroutines (async) or 16 threads (sync) "
+            "of one process, each enqueueing one by one.\n"
+        )
+        parts.append(table(["engine", "figure", "async", "sync", "sync ÷ async"], body))
+        parts.append("")
     # Profiles of the targets missed are written by hand (they need a profiler, not a
     # stopwatch), beside this script; each run carries the latest into RESULTS.md.
     if MISSES.exists():

@@ -259,6 +259,20 @@ async def throughput(system: System, cfg: Config) -> dict[str, Any]:
     return out
 
 
+async def producers(system: System, cfg: Config) -> dict[str, Any]:
+    """N no-op tasks enqueued one by one by many producers of one process at once (100
+    coroutines of an async app, or 16 threads of a sync one); no worker runs."""
+    t0 = time.perf_counter()
+    handles = await system.enqueue_concurrently("noop", cfg.tasks)
+    seconds = time.perf_counter() - t0
+    if len(handles) != cfg.tasks or len(set(handles)) != cfg.tasks:
+        raise RuntimeError(f"{len(set(handles))} distinct handles for {cfg.tasks} tasks")
+    waiting = await system.waiting_count()
+    if waiting is not None and waiting != cfg.tasks:
+        raise RuntimeError(f"{waiting} tasks waiting after {cfg.tasks} acknowledged enqueues")
+    return {"enqueue_concurrent_per_s": rate(cfg.tasks, seconds)}
+
+
 async def parallel(system: System, cfg: Config) -> dict[str, Any]:
     """The throughput drain with two worker processes instead of one."""
     handles = await fill(system, "noop", cfg.tasks, cfg)
@@ -384,6 +398,7 @@ WORKLOADS = {
     "depth": depth,
     "concurrency": concurrency,
     "parallel": parallel,
+    "producers": producers,
 }
 
 

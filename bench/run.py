@@ -41,10 +41,20 @@ from _procs import kill_groups_from_file  # noqa: E402
 VENV = os.path.join(BENCH, ".venv-peers")
 REQS = os.path.join(BENCH, "requirements-peers.txt")
 REQS_NODEPS = os.path.join(BENCH, "requirements-peers-nodeps.txt")
-ALL_WORKLOADS = ["throughput", "parallel", "latency", "concurrency", "depth"]
+ALL_WORKLOADS = ["throughput", "parallel", "latency", "concurrency", "depth", "producers"]
 NO_DEPTH = ["throughput", "parallel", "latency", "concurrency"]
+#: Peers run everything but ``producers`` (OmniQ's coalescing of concurrent enqueues, whose
+#: target is set against the peers' one-by-one rate).
+WITH_DEPTH = [*NO_DEPTH, "depth"]
 #: Per-workload time limit in seconds (a broken peer becomes an error cell, not a hang).
-TIME_LIMITS = {"throughput": 240, "parallel": 200, "latency": 120, "concurrency": 120, "depth": 420}
+TIME_LIMITS = {
+    "throughput": 240,
+    "parallel": 200,
+    "latency": 120,
+    "concurrency": 120,
+    "depth": 420,
+    "producers": 120,
+}
 
 
 @dataclass
@@ -62,11 +72,15 @@ class Row:
 
 
 def _omniq(engine: str, name: str | None = None, workloads: list[str] | None = None,
-           **extra: Any) -> Row:
+           sync: bool = False, **extra: Any) -> Row:
+    """OmniQ on ``engine``; ``sync``: the blocking client, plain functions and the thread-pool
+    worker, on every workload but depth and parallel (the claims those time are the same)."""
     workloads = list(workloads or ALL_WORKLOADS)
     if engine == "memory":  # one process only: no second worker process
         workloads.remove("parallel")
-    name = name or f"omniq-{engine}"
+    if sync:
+        workloads = [w for w in workloads if w not in ("depth", "parallel")]
+    name = name or f"omniq-{engine}" + ("-sync" if sync else "")
     return Row(name, f"omniq:{name}", "omniq", engine, {"BENCH_OMNIQ_ENGINE": engine},
                workloads, **extra)
 
@@ -74,8 +88,11 @@ def _omniq(engine: str, name: str | None = None, workloads: list[str] | None = N
 ROWS: list[Row] = [
     _omniq("memory"),
     _omniq("redis"),
+    _omniq("redis", sync=True),
     _omniq("postgres"),
+    _omniq("postgres", sync=True),
     _omniq("sqlite"),
+    _omniq("sqlite", sync=True),
     _omniq("nats"),
     _omniq("file"),
     # Every S3 call is an HTTP round trip to moto (a Python server sharing the 2 cores), so
@@ -95,14 +112,14 @@ ROWS: list[Row] = [
         "peers",
         "redis",
         {"BENCH_HUEY_ENGINE": "redis"},
-        workloads=list(ALL_WORKLOADS),
+        workloads=list(WITH_DEPTH),
     ),
     Row(
         "procrastinate",
         "procrastinate:procrastinate",
         "peers",
         "postgres",
-        workloads=list(ALL_WORKLOADS),
+        workloads=list(WITH_DEPTH),
     ),
     Row("saq-postgres", "saq:saq-postgres", "peers", "postgres"),
     Row(
@@ -111,16 +128,16 @@ ROWS: list[Row] = [
         "peers",
         "sqlite",
         {"BENCH_HUEY_ENGINE": "sqlite"},
-        workloads=list(ALL_WORKLOADS),
+        workloads=list(WITH_DEPTH),
     ),
-    Row("taskiq-nats", "taskiq_nats:taskiq-nats", "peers", "nats", workloads=list(ALL_WORKLOADS)),
+    Row("taskiq-nats", "taskiq_nats:taskiq-nats", "peers", "nats", workloads=list(WITH_DEPTH)),
     Row(
         "huey-file",
         "huey:huey-file",
         "peers",
         "file",
         {"BENCH_HUEY_ENGINE": "file"},
-        workloads=list(ALL_WORKLOADS),
+        workloads=list(WITH_DEPTH),
     ),
 ]
 
@@ -330,7 +347,12 @@ def main() -> int:
     parser.add_argument(
         "--postgres",
         default="postgresql://postgres@127.0.0.1:5432",
-        help="server URL; the bench creates and uses database omniq_bench",
+        help="server URL; the bench creates and uses its own database (--pg-database)",
+    )
+    parser.add_argument(
+        "--pg-database",
+        default="omniq_bench",
+        help="the bench's own PostgreSQL database (created, and emptied before and after)",
     )
     parser.add_argument("--nats", default="nats://127.0.0.1:4222")
     parser.add_argument(
@@ -362,7 +384,7 @@ def main() -> int:
     sqlite_dir = tempfile.mkdtemp(prefix="omniq-bench-")
     base_env = {
         "BENCH_REDIS_URL": f"redis://{args.redis}/{args.redis_db}",
-        "BENCH_PG_DSN": f"{args.postgres.rstrip('/')}/omniq_bench",
+        "BENCH_PG_DSN": f"{args.postgres.rstrip('/')}/{args.pg_database}",
         "BENCH_NATS_URL": args.nats,
         "BENCH_SQLITE_DIR": sqlite_dir,
     }

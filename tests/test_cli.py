@@ -69,6 +69,28 @@ def test_worker_stops_gracefully_on_sigterm(tmp_path) -> None:
             proc.kill()
 
 
+def test_worker_script_finds_task_modules_in_its_current_directory(tmp_path, monkeypatch) -> None:
+    """`omniq worker --config` (the console script, whose own folder is first on its import
+    path, unlike `python -m`) imports `tasks.py` from the folder it was started in."""
+    (tmp_path / "cwd_tasks.py").write_text("def add(x, y):\n    return x + y\n")
+    (tmp_path / "omniq.yaml").write_text(
+        "project_name: cwd\ntask_queue: {type: sqlite, url: 'sqlite:///cwd.db'}\n")
+    script = Path(sys.executable).with_name("omniq")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.Popen([str(script), "worker", "--config", "omniq.yaml"], cwd=tmp_path,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        monkeypatch.chdir(tmp_path)  # the config's relative database path, as the worker reads it
+        monkeypatch.syspath_prepend(str(tmp_path))
+        from cwd_tasks import add as cwd_add  # type: ignore[import-not-found]
+
+        with OmniQ.from_config_file(tmp_path / "omniq.yaml") as oq:
+            assert oq.get_result(oq.enqueue(cwd_add, 2, 3), timeout=30) == 5
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def test_worker_with_a_bad_app_reports_a_clear_error(tmp_path) -> None:
     result = subprocess.run([sys.executable, "-m", "omniq", "worker", "--app", "nocolon"],
                             capture_output=True, text=True, cwd=tmp_path)

@@ -125,6 +125,11 @@ class System:
         """Enqueue ``n`` tasks through the system's bulk API."""
         raise NotImplementedError
 
+    async def enqueue_concurrently(self, kind: str, n: int) -> list[Any]:
+        """Enqueue ``n`` tasks one by one from many producers of one process at once (the
+        ``producers`` workload; OmniQ rows only)."""
+        raise NotImplementedError
+
     async def wait_result(self, handle: Any, timeout: float) -> Any:
         """Block until the task's result is available and return it (the system's own wait)."""
         raise NotImplementedError
@@ -133,6 +138,10 @@ class System:
     async def done_count(self) -> int | None:
         """A counter of completed tasks the system keeps (monotonic during a measurement), or
         None when it keeps none (then ``done_flags`` checks each task's result)."""
+        return None
+
+    async def waiting_count(self) -> int | None:
+        """How many tasks wait in the queue (None when the system cannot say cheaply)."""
         return None
 
     async def done_flags(self, handles: list[Any]) -> list[bool]:

@@ -1,10 +1,16 @@
 """OmniQ, on each backend: memory, sqlite, redis, postgres, nats, file (a local directory) and
-file on S3 (moto's server on loopback, started by ``run.py``: ``BENCH_S3_URL``).
+file on S3 (moto's server on loopback, started by ``run.py``: ``BENCH_S3_URL``); with either
+client.
 
 Driven through the public API only: ``AsyncOmniQ(project_name=..., backend_type=..., ...)``,
 ``enqueue``, ``enqueue_many``, ``get_result``, ``task_queue.count_tasks`` (the completion
 counter) and the ``omniq worker`` CLI (``--type async``). The memory backend lives in one
 process, so its worker runs inside the client (``start_worker``) and it has no two-process row.
+
+The ``-sync`` rows are the same calls the way most applications make them: the blocking
+``OmniQ`` client (as in a Django or Flask view, or a script), plain ``def`` task functions, and
+``omniq worker --type thread_pool``. They are called straight from the harness's coroutines,
+as the peers' blocking clients are.
 
 The project name is the run's namespace, so every key, table, stream or file the run creates is
 its own; ``reset`` closes the app, wipes the engine's state of this run, and opens a new app.
@@ -15,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from _moto import BUCKET, s3_options
-from omniq import AsyncOmniQ, TaskStatus
+from omniq import AsyncOmniQ, OmniQ, TaskStatus
 
 from ._base import (
     RESULT_POLL_S,
@@ -71,6 +79,16 @@ def make_app() -> AsyncOmniQ:
     )
 
 
+def make_sync_app() -> OmniQ:
+    """The blocking twin of ``make_app()``, for the ``-sync`` rows."""
+    return OmniQ(
+        project_name=_env.ns,
+        backend_type="file" if ENGINE in FILE_ENGINES else ENGINE,
+        queues=[_env.ns],
+        **_backend_kwargs(ENGINE),
+    )
+
+
 async def noop() -> int:
     return 1
 
@@ -80,7 +98,21 @@ async def sleep10() -> int:
     return 1
 
 
+def noop_sync() -> int:
+    return 1
+
+
+def sleep10_sync() -> int:
+    time.sleep(0.01)
+    return 1
+
+
 _FUNCS = {"noop": noop, "sleep": sleep10}
+_SYNC_FUNCS = {"noop": noop_sync, "sleep": sleep10_sync}
+#: Producers of the ``producers`` workload: coroutines of one async app, or threads of a sync
+#: web app, in one process.
+ASYNC_PRODUCERS = 100
+SYNC_PRODUCERS = 16
 
 
 class _OmniQ(System):
@@ -88,6 +120,7 @@ class _OmniQ(System):
     supports_bulk = True
     bulk_api = "AsyncOmniQ.enqueue_many(func, items)"
     async_tasks = True
+    worker_type = "async"
 
     def __init__(self, env: BenchEnv) -> None:
         super().__init__(env)
@@ -168,6 +201,14 @@ class _OmniQ(System):
             _FUNCS[kind], [() for _ in range(n)], queue_name=self.queue_name
         )
 
+    async def enqueue_concurrently(self, kind: str, n: int) -> list[Any]:
+        per = _shares(n, ASYNC_PRODUCERS)
+
+        async def produce(count: int) -> list[Any]:
+            return [await self.enqueue(kind) for _ in range(count)]
+
+        return [h for part in await asyncio.gather(*map(produce, per)) for h in part]
+
     async def wait_result(self, handle: Any, timeout: float) -> Any:
         return await self.app.get_result(handle, timeout=timeout, poll_interval=RESULT_POLL_S)
 
@@ -186,7 +227,7 @@ class _OmniQ(System):
         return [
             python_bin(), *profile, "-m", "omniq", "--log-level", "WARNING", "worker",
             "--app", "systems.omniq:make_app", "--queues", self.queue_name,
-            "--type", "async", "--concurrency", str(concurrency),
+            "--type", self.worker_type, "--concurrency", str(concurrency),
         ]  # fmt: skip
 
     def worker_env(self) -> dict[str, str]:
@@ -202,6 +243,79 @@ class _OmniQ(System):
 
     async def stop_inprocess_worker(self) -> None:
         await self.app.stop_worker()
+
+
+def _shares(n: int, parts: int) -> list[int]:
+    """``n`` split into ``parts`` near-equal counts."""
+    return [n // parts + (i < n % parts) for i in range(parts)]
+
+
+class _SyncOmniQ(_OmniQ):
+    """The blocking client, plain task functions and the thread-pool worker."""
+
+    bulk_api = "OmniQ.enqueue_many(func, items)"
+    async_tasks = False
+    worker_type = "thread_pool"
+
+    def __init__(self, env: BenchEnv) -> None:
+        super().__init__(env)
+        self.sync_oq: OmniQ | None = None
+
+    def settings(self, concurrency: int) -> dict[str, str]:
+        return {
+            "client": "OmniQ (blocking), called from the harness's coroutines",
+            "worker": f"omniq worker --type thread_pool --concurrency {concurrency}",
+            "task": "def noop() / def sleep10() (time.sleep)",
+            "result wait": f"OmniQ.get_result(poll_interval={RESULT_POLL_S})",
+            "producers": f"{SYNC_PRODUCERS} threads calling OmniQ.enqueue",
+            "completion signal": "task_queue.count_tasks(status=completed)",
+            "events": "off (no event store configured)",
+        }
+
+    async def open(self) -> None:
+        self.sync_oq = make_sync_app()
+        self.sync_oq.connect()
+
+    async def close(self) -> None:
+        if self.sync_oq is not None:
+            self.sync_oq.close()
+            self.sync_oq = None
+
+    @property
+    def sync_app(self) -> OmniQ:
+        assert self.sync_oq is not None, "open() first"
+        return self.sync_oq
+
+    async def enqueue(self, kind: str) -> Any:
+        return self.sync_app.enqueue(_SYNC_FUNCS[kind], queue_name=self.queue_name)
+
+    async def enqueue_bulk(self, kind: str, n: int) -> list[Any]:
+        return self.sync_app.enqueue_many(
+            _SYNC_FUNCS[kind], [() for _ in range(n)], queue_name=self.queue_name
+        )
+
+    async def enqueue_concurrently(self, kind: str, n: int) -> list[Any]:
+        app, func, queue = self.sync_app, _SYNC_FUNCS[kind], self.queue_name
+
+        def produce(count: int) -> list[Any]:
+            return [app.enqueue(func, queue_name=queue) for _ in range(count)]
+
+        with ThreadPoolExecutor(SYNC_PRODUCERS) as pool:
+            parts = list(pool.map(produce, _shares(n, SYNC_PRODUCERS)))
+        return [h for part in parts for h in part]
+
+    async def wait_result(self, handle: Any, timeout: float) -> Any:
+        return self.sync_app.get_result(handle, timeout=timeout, poll_interval=RESULT_POLL_S)
+
+    async def done_count(self) -> int | None:
+        return self.sync_app.task_queue.count_tasks(
+            queue_name=self.queue_name, status=TaskStatus.COMPLETED
+        )
+
+    async def waiting_count(self) -> int | None:
+        return self.sync_app.task_queue.count_tasks(
+            queue_name=self.queue_name, status=TaskStatus.PENDING
+        )
 
 
 class OmniQMemory(_OmniQ):
@@ -291,6 +405,18 @@ class OmniQFileS3(_OmniQ):
             await asyncio.to_thread(fs.rm, f"{BUCKET}/{_env.ns}", recursive=True)
 
 
+class OmniQSqliteSync(_SyncOmniQ, OmniQSqlite):
+    name = "omniq-sqlite-sync"
+
+
+class OmniQRedisSync(_SyncOmniQ, OmniQRedis):
+    name = "omniq-redis-sync"
+
+
+class OmniQPostgresSync(_SyncOmniQ, OmniQPostgres):
+    name = "omniq-postgres-sync"
+
+
 ROWS = {
     "omniq-memory": OmniQMemory,
     "omniq-sqlite": OmniQSqlite,
@@ -299,4 +425,7 @@ ROWS = {
     "omniq-nats": OmniQNats,
     "omniq-file": OmniQFile,
     "omniq-file-s3": OmniQFileS3,
+    "omniq-sqlite-sync": OmniQSqliteSync,
+    "omniq-redis-sync": OmniQRedisSync,
+    "omniq-postgres-sync": OmniQPostgresSync,
 }

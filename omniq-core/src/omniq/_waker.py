@@ -11,7 +11,7 @@ from collections.abc import Hashable
 class Waker:
     """``await wait(key, timeout)`` returns when ``notify(key)`` is called (or on timeout).
 
-    Waiters may sit in different event loops (the sync API's portal loop and a user's loop),
+    Waiters may sit in different event loops (the sync API's loop and a user's loop),
     so notification goes through ``call_soon_threadsafe``.
     """
 

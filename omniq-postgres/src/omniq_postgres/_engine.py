@@ -2,7 +2,7 @@
 SQL files and schema migrations.
 
 Components of one process that connect to the same server with the same settings (a
-backend's queue, result store and event store; several sync objects on the portal loop) share
+backend's queue, result store and event store; several sync objects on the sync loop) share
 one :class:`Engine`: one asyncpg pool and one LISTEN connection, reference-counted and closed
 with the last component. A pool passed in by the user is used as it is and never closed.
 """

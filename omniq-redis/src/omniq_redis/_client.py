@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
+import hiredis
 import redis.asyncio as aioredis
 from omniq.config import redact_url
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError, OmniQError
@@ -152,7 +153,9 @@ class Lane:
             except (rex.ConnectionError, rex.TimeoutError, OSError) as exc:
                 raise _ConnectFailed from exc
         try:
-            await conn.send_packed_command(conn.pack_commands(commands))
+            # hiredis packs the commands in C; redis-py's own packing checks every argument
+            # in Python first, which costs a tenth of a whole enqueue.
+            await conn.send_packed_command(b"".join(map(hiredis.pack_command, commands)))
             replies, error = [], None
             for _ in commands:
                 try:

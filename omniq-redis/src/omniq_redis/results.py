@@ -22,7 +22,7 @@ import anyio
 import msgspec
 from omniq.clock import utcnow
 from omniq.storage import AsyncResultStore
-from omniq.sync import ResultStore
+from omniq.sync import ResultStore, pausable
 
 from ._client import RedisConnection, to_us
 from ._config import RedisResultStoreConfig
@@ -176,8 +176,10 @@ class AsyncRedisResultStore(RedisConnection, AsyncResultStore):
         """Start the subscriber if needed; True once it is subscribed."""
         if self._listener is None or self._listener.done():
             self._subscribed = asyncio.Event()
-            self._listener = asyncio.get_running_loop().create_task(
-                self._listen(), name=f"omniq-redis-results-{self.project_name}")
+            # It only wakes waiters of this process: between blocking calls of the sync API,
+            # announcements wait in its socket (see omniq.sync.pausable).
+            self._listener = pausable(asyncio.get_running_loop().create_task(
+                self._listen(), name=f"omniq-redis-results-{self.project_name}"))
         assert self._subscribed is not None
         with anyio.move_on_after(2.0):
             await self._subscribed.wait()

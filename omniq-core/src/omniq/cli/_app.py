@@ -107,13 +107,21 @@ def backend_options(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def import_from_cwd() -> None:
+    """Put the current directory first on the import path, as ``python -m`` does: the
+    ``omniq`` script would otherwise not find the user's task modules (``tasks.py`` beside the
+    config) that Celery's and RQ's workers find."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
 def load_app(spec: str) -> Any:
     """``module:attribute`` naming an OmniQ / AsyncOmniQ (or a function returning one)."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ConfigError("bad --app", field="--app", value=spec,
                           expected="module:attribute, e.g. myapp.tasks:oq")
-    sys.path.insert(0, os.getcwd())
+    import_from_cwd()
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ._app import Source, backend_options, build_client, refuse_memory
+from ._app import Source, backend_options, build_client, import_from_cwd, refuse_memory
 
 logger = logging.getLogger("omniq.cli")
 
@@ -46,6 +46,7 @@ def worker(source: Source, queues: list[str], worker_type: str | None,
            metrics_port: int | None, metrics_host: str | None) -> None:
     """Run a worker until SIGTERM or SIGINT, then stop gracefully: claim nothing more, let
     running tasks finish within --grace seconds, put the rest back."""
+    import_from_cwd()  # task functions are imported by name: the user's modules beside us
     metrics = {"metrics_port": metrics_port, "metrics_host": metrics_host}
     asyncio.run(_run(source, queues, worker_type, concurrency, lease, grace,
                      {k: v for k, v in metrics.items() if v is not None}))

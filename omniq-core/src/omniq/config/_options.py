@@ -53,12 +53,13 @@ def check_options(target: Callable[..., Any], options: Mapping[str, Any], *, wha
     if params is None:
         return
     also = set(also)
-    accepted = {name for name in params if name not in set(ignore)} | also
     for name, value in options.items():
         field = f"{field_prefix}{name}"
         if name in also:
             continue
         if name not in params:
+            ignored = set(ignore)
+            accepted = {n for n in params if n not in ignored} | also
             raise unknown_option(what, name, value, accepted, field=field, source=source)
         expected = _mismatch(hints.get(name), value)
         if expected is not None:
@@ -96,15 +97,23 @@ def _mismatch(hint: Any, value: Any) -> str | None:
     """What was expected when ``value`` cannot be of type ``hint``; None when it can."""
     if hint is None or value is None:
         return None
-    members = typing.get_args(hint) if isinstance(hint, types.UnionType) \
-        or typing.get_origin(hint) is typing.Union else (hint,)
-    members = tuple(m for m in members if m is not type(None))
-    if not members or not all(m in _SIMPLE for m in members):
+    members = _simple_members(hint)
+    if not members:
         return None
     for member in members:
         if _fits(member, value):
             return None
     return " or ".join(_SIMPLE[m] for m in members)
+
+
+@functools.lru_cache(maxsize=256)
+def _simple_members(hint: Any) -> tuple[type, ...]:
+    """The types of ``hint`` (its union's members, None left out) if all are simple; else ()
+    (read once per hint: enqueue checks its options on every call)."""
+    members = typing.get_args(hint) if isinstance(hint, types.UnionType) \
+        or typing.get_origin(hint) is typing.Union else (hint,)
+    members = tuple(m for m in members if m is not type(None))
+    return members if all(m in _SIMPLE for m in members) else ()
 
 
 def _fits(kind: type, value: Any) -> bool:

@@ -31,6 +31,7 @@ from ..observe import Observer, observers_from_settings
 from ._inspection import InspectionMixin
 from ._options import check_task_options
 from ._scheduling import SchedulingMixin
+from ._writer import GroupWriter, build_while_writing, can_overlap
 
 if TYPE_CHECKING:
     from ..events import EventLogger
@@ -82,6 +83,8 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         self._defaults = {name: get_setting(name) for name in (
             "TASK_TTL", "RESULT_TTL", "RETRY_ATTEMPTS", "RETRY_DELAY", "TASK_TIMEOUT",
             "MAX_DELIVERIES")}
+        # Concurrent enqueues of this process share round trips (see ._writer).
+        self._writer = GroupWriter(self.add_tasks)
 
     # -- building tasks ------------------------------------------------------------------------
     def build_task(
@@ -208,23 +211,33 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
     async def _enqueue_items(self, func: Callable[..., Any], items: Iterable[Any],
                              options: dict[str, Any]) -> list[str]:
         now = utcnow()
-        tasks = []
-        for item in items:
+
+        def build(item: Any) -> Task:
             if isinstance(item, tuple):
-                tasks.append(self.build_task(func, *item, now=now, **options))
-            elif isinstance(item, dict):
-                tasks.append(self.build_task(func, func_args=item, now=now, **options))
-            else:
-                tasks.append(self.build_task(func, item, now=now, **options))
-        return await self.enqueue_tasks(tasks)
+                return self.build_task(func, *item, now=now, **options)
+            if isinstance(item, dict):
+                return self.build_task(func, func_args=item, now=now, **options)
+            return self.build_task(func, item, now=now, **options)
+
+        items = items if isinstance(items, Sequence) else list(items)
+        if not can_overlap(items):
+            return await self.enqueue_tasks([build(item) for item in items])
+        return await build_while_writing(build, items, self._enqueue_chunk)
 
     async def enqueue_tasks(self, tasks: Sequence[Task]) -> list[str]:
         """Store built tasks, resolving their dependencies first; returns their ids."""
+        return await self._enqueue_built(tasks)
+
+    async def _enqueue_chunk(self, tasks: list[Task]) -> list[str]:
+        return await self._enqueue_built(tasks, join=False)
+
+    async def _enqueue_built(self, tasks: Sequence[Task], join: bool = True) -> list[str]:
+        """What ``enqueue_tasks`` does; ``join``: see ``GroupWriter.add``."""
         await self.connect()
         with_deps = [t for t in tasks if t.depends_on]
         if with_deps:
             tasks = [await self._gate_on_parents(t) if t.depends_on else t for t in tasks]
-        inserted = await self.add_tasks(tasks)
+        inserted = await self._writer.add(tasks, join=join)
         if self.observer is not None:
             self.observer.enqueued(tasks, inserted)
         for task, new in zip(tasks, inserted, strict=True):

@@ -97,7 +97,9 @@ def resolve(ref: str) -> Callable[..., Any]:
     except Exception as exc:
         raise SerializationError(
             f"cannot import module {module_name!r} for task function {ref!r} on this worker "
-            f"({type(exc).__name__}: {exc}): install the code that defines it where workers run"
+            f"({type(exc).__name__}: {exc}): make it importable where workers run (install "
+            f"it, start `omniq worker` in the folder that holds it, or add that folder to "
+            f"PYTHONPATH)"
         ) from exc
     func = _walk(module, qualname)
     if func is None or not callable(func):

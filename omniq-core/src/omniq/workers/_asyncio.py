@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import functools
 import inspect
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..models import Task
@@ -14,6 +11,7 @@ from ..serialization import Call
 from ..sync import Worker
 from ._base import AsyncWorkerBase
 from ._context import TaskContext
+from ._threads import Threads
 
 
 class AsyncioWorker(AsyncWorkerBase):
@@ -23,21 +21,19 @@ class AsyncioWorker(AsyncWorkerBase):
     worker_type = "async"
 
     async def start_pool(self) -> None:
-        self._threads = ThreadPoolExecutor(self.max_workers, thread_name_prefix="omniq-async")
+        self._threads = Threads(self.max_workers, "omniq-async")
         self._in_threads: set[str] = set()
 
     async def stop_pool(self) -> None:
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown()
 
     async def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
         if inspect.iscoroutinefunction(call.func):
             return await call.func(*call.args, **call.kwargs)
-        context = contextvars.copy_context()
         self._in_threads.add(task.id)
         try:
-            value = await asyncio.get_running_loop().run_in_executor(
-                self._threads,
-                functools.partial(context.run, call.func, *call.args, **call.kwargs))
+            value = await self._threads.run(
+                functools.partial(call.func, *call.args, **call.kwargs))
         finally:
             self._in_threads.discard(task.id)
         if inspect.isawaitable(value):

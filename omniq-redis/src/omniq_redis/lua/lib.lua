@@ -45,14 +45,19 @@ local function wake(q)
 end
 
 -- A runnable task goes to its queue's ready set when its eta has come, else to the
--- delayed set (a claim moves it over when due); either way an idle worker is woken.
-local function enqueue(q, m, p, now)
+-- delayed set (a claim moves it over when due): the set and the score, for member m.
+local function placement(q, m, p, now)
   local eta = tonumber(string.sub(m, 1, 17))
   if eta <= now then
-    redis.call('ZADD', P .. 'ready:' .. q, 0 - tonumber(p), m)
-  else
-    redis.call('ZADD', P .. 'delayed:' .. q, eta, m)
+    return P .. 'ready:' .. q, 0 - tonumber(p)
   end
+  return P .. 'delayed:' .. q, eta
+end
+
+-- Queue a runnable task and wake an idle worker.
+local function enqueue(q, m, p, now)
+  local key, score = placement(q, m, p, now)
+  redis.call('ZADD', key, score, m)
   wake(q)
 end
 

@@ -1,0 +1,117 @@
+"""The loop under the blocking API (``omniq._sync``): who runs it, and that nothing waits on it.
+
+A blocking call runs the loop in its own thread when nobody else does; calls from other threads
+meanwhile are handed over and woken; work left on the loop keeps running between calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import omniq
+import pytest
+from omniq._sync import run_on_sync_loop, run_sync
+from omniq.sync import pausable
+
+
+async def _thread_ident() -> int:
+    await asyncio.sleep(0)
+    return threading.get_ident()
+
+
+def test_a_blocking_call_runs_the_loop_in_the_calling_thread_when_it_is_free() -> None:
+    assert run_sync(_thread_ident) == threading.get_ident()
+    seen: list[int] = []
+    thread = threading.Thread(target=lambda: seen.append(run_sync(_thread_ident)))
+    thread.start()
+    thread.join()
+    assert seen == [thread.ident]
+
+
+def test_calls_from_many_threads_at_once_each_get_their_own_result() -> None:
+    async def echo(value: int) -> int:
+        await asyncio.sleep(0.001)
+        return value
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: run_sync(echo, i), range(400)))
+    assert results == list(range(400))
+
+
+def test_work_left_on_the_loop_runs_on_between_calls() -> None:
+    finished = threading.Event()
+
+    async def leave_work_behind() -> None:
+        async def later() -> None:
+            await asyncio.sleep(0.05)
+            finished.set()
+
+        asyncio.get_running_loop().create_task(later())  # noqa: RUF006 (the test holds it)
+
+    run_sync(leave_work_behind)
+    # No further call runs the loop: the background thread must.
+    assert finished.wait(5), "a task left on the sync loop did not run until the next call"
+
+
+def test_a_blocking_call_from_a_coroutine_on_the_sync_loop_is_refused() -> None:
+    async def nested() -> None:
+        run_sync(_thread_ident)
+
+    with pytest.raises(RuntimeError, match="await the async method"):
+        run_sync(nested)
+
+
+def test_a_blocking_call_works_inside_another_event_loop() -> None:
+    async def main() -> str:
+        with omniq.OmniQ(project_name="p", backend_type="memory") as oq:
+            task_id = oq.enqueue(print, "x")
+            stored = oq.get_task(task_id)
+            assert stored is not None
+            return stored.id
+
+    assert asyncio.run(main())
+
+
+def test_async_twins_are_awaited_from_another_loop_while_nobody_runs_the_sync_loop() -> None:
+    async def main() -> int:
+        return await run_on_sync_loop(_thread_ident)
+
+    ran_in = asyncio.run(main())
+    assert ran_in != threading.get_ident()  # the background thread ran it
+
+
+def test_concurrent_blocking_enqueues_are_all_stored() -> None:
+    with omniq.OmniQ(project_name="p", backend_type="memory") as oq:
+        with ThreadPoolExecutor(16) as pool:
+            ids = list(pool.map(lambda i: oq.enqueue(print, i), range(320)))
+        assert len(set(ids)) == 320
+        assert oq.task_queue.count_tasks(status=omniq.TaskStatus.PENDING) == 320
+
+
+def test_a_pausable_task_runs_during_calls_and_keeps_no_thread_on_the_loop() -> None:
+    ticks: list[float] = []
+
+    async def start() -> asyncio.Task[None]:
+        async def listen() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.001)
+
+        return pausable(asyncio.get_running_loop().create_task(listen()))
+
+    async def stop(task: asyncio.Task[None]) -> None:
+        task.cancel()
+
+    task = run_sync(start)
+    try:
+        assert run_sync(_thread_ident) == threading.get_ident()  # still run in the caller
+        seen = len(ticks)
+        time.sleep(0.05)
+        assert len(ticks) == seen  # nobody runs the loop between calls
+        run_sync(asyncio.sleep, 0.05)
+        assert len(ticks) > seen  # and it runs while a call does
+    finally:
+        run_sync(stop, task)
