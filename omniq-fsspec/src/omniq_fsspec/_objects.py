@@ -55,7 +55,7 @@ class ObjectStore(Store):
             return sync(self.fs.loop, call)
         except Exception as exc:
             if self._unavailable(exc):
-                raise BackendUnavailableError(f"{self.url}: {exc}") from exc
+                raise BackendUnavailableError(f"a call to {self.url} failed: {exc}") from exc
             raise
 
     @abc.abstractmethod
