@@ -90,6 +90,7 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
     def _init_component(self) -> None:
         # Called at the end of NATSConnection.__init__.
         self.bucket = f"{self.base}_tasks"
+        self._prefix = f"$KV.{self.bucket}."  # a key's subject
         self._kv: Any = None
         self._mirror: Mirror | None = None
         # Ids some claim of this instance is taking right now: its other claims skip them.
@@ -117,9 +118,9 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
     async def _catch_up(self) -> Mirror:
         mirror = self._mirror
         assert mirror is not None
+        assert self.requests is not None
         with self.errors:
-            info = await self.js.stream_info(f"KV_{self.bucket}")
-        target = info.state.last_seq
+            target = await self.requests.last_sequence(f"KV_{self.bucket}")
         try:
             await mirror.caught_up(target, STALL_SECONDS)
             return mirror
@@ -133,7 +134,7 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
         except TimeoutError:
             raise BackendUnavailableError(
                 f"the watch of bucket {self.bucket} on NATS at {self.where} fell behind "
-                f"(sequence {mirror.seq} of {info.state.last_seq}); retry") from None
+                f"(sequence {mirror.seq} of {target}); retry") from None
         return mirror
 
     # -- reading and writing one record --------------------------------------------------------
@@ -149,9 +150,11 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
 
     async def _swap(self, last: int, task: Task) -> int:
         """Write ``task`` if its record is still at revision ``last``; its new revision, or 0."""
+        assert self.requests is not None
         with self.errors:
             try:
-                revision = await self._kv.update(_task_key(task.id), _encode(task), last=last)
+                revision = await self.requests.put(self._prefix + _task_key(task.id),
+                                                   _encode(task), last=last)
             except _Stale:
                 return 0
         assert self._mirror is not None

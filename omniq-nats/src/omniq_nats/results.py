@@ -79,16 +79,17 @@ class AsyncNATSResultStore(NATSConnection, AsyncResultStore):
         if not records:
             return
         await self.connect()
-        kv = self._kv
+        requests, prefix = self.requests, f"$KV.{self.bucket}."
+        assert requests is not None
 
         async def put(record: ResultRecord) -> None:
             task_id, blob, expires_at, schedule_id, finished_at = record
             expires = None if expires_at is None else to_us(expires_at)
             if schedule_id is not None:
-                await kv.put(f"s.{token(schedule_id)}.{token(task_id)}",
-                             _encode((expires, None, to_us(finished_at), b"")))
-            await kv.put("r." + token(task_id),
-                         _encode((expires, schedule_id, to_us(finished_at), blob)))
+                await requests.put(f"{prefix}s.{token(schedule_id)}.{token(task_id)}",
+                                   _encode((expires, None, to_us(finished_at), b"")))
+            await requests.put(f"{prefix}r.{token(task_id)}",
+                               _encode((expires, schedule_id, to_us(finished_at), blob)))
 
         with self.errors:
             for start in range(0, len(records), PUT_CONCURRENCY):
