@@ -194,14 +194,18 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
     async def add_tasks(self, tasks: Sequence[Task]) -> list[bool]:
         """A create per task (refused by the server when the key exists), many in flight."""
         await self.connect()
-        assert self._mirror is not None
-        mirror, kv = self._mirror, self._kv
+        assert self._mirror is not None and self.requests is not None
+        mirror, kv, requests = self._mirror, self._kv, self.requests
 
         async def create(task: Task) -> bool:
+            key, value = _task_key(task.id), _encode(task)
             try:
-                revision = await kv.create(_task_key(task.id), _encode(task))
-            except _Stale:
-                return False
+                revision = await requests.put(self._prefix + key, value, last=0)
+            except _Stale:  # the key exists, or holds the tombstone of a deleted task
+                try:
+                    revision = await kv.create(key, value)  # which nats-py writes over
+                except _Stale:
+                    return False
             mirror.apply_task(revision, task)
             return True
 
