@@ -150,10 +150,8 @@ class Requests:
         if future is not None and not future.done():
             future.set_result(msg)
 
-    async def request(self, subject: str, payload: bytes = b"",
-                      headers: dict[str, str] | None = None) -> _Reply:
-        """Send a request (a publish to a stream or an API call) and read its reply; raises
-        nats-py's errors (a refused compare-and-set as ``KeyWrongLastSequenceError``)."""
+    async def _send(self, subject: str, payload: bytes, headers: dict[str, str] | None
+                    ) -> tuple[str, asyncio.Future[Any], asyncio.TimerHandle]:
         self._count += 1
         key = str(self._count)
         loop = asyncio.get_running_loop()
@@ -162,10 +160,23 @@ class Requests:
         timer = loop.call_later(self.timeout, _expire, future)
         try:
             await self.nc.publish(subject, payload, reply=self._prefix + key, headers=headers)
-            msg = await future
+        except BaseException:
+            self._forget((key, future, timer))
+            raise
+        return key, future, timer
+
+    def _forget(self, sent: tuple[str, asyncio.Future[Any], asyncio.TimerHandle]) -> None:
+        key, future, timer = sent
+        timer.cancel()
+        future.cancel()
+        self._waiting.pop(key, None)
+
+    async def _receive(self, sent: tuple[str, asyncio.Future[Any], asyncio.TimerHandle]
+                       ) -> _Reply:
+        try:
+            msg = await sent[1]
         finally:
-            timer.cancel()
-            self._waiting.pop(key, None)
+            self._forget(sent)
         if not msg.data:  # a status only: 503 when no stream listens on the subject
             raise nats.errors.NoRespondersError
         reply = _decode_reply(msg.data)
@@ -176,15 +187,48 @@ class Requests:
             raise nats.js.errors.APIError.from_error(reply.error)
         return reply
 
+    async def request(self, subject: str, payload: bytes = b"",
+                      headers: dict[str, str] | None = None) -> _Reply:
+        """Send a request (a publish to a stream or an API call) and read its reply; raises
+        nats-py's errors (a refused compare-and-set as ``KeyWrongLastSequenceError``)."""
+        return await self._receive(await self._send(subject, payload, headers))
+
     async def put(self, subject: str, payload: bytes, last: int | None = None) -> int:
         """Store ``payload`` (if ``last`` is given: only if the subject's last message is at
         that sequence, 0 for none); returns its stream sequence."""
-        headers = None if last is None else {"Nats-Expected-Last-Subject-Sequence": str(last)}
-        return (await self.request(subject, payload, headers)).seq
+        return (await self.request(subject, payload, _expect(last))).seq
+
+    async def put_many(self, items: Sequence[tuple[str, bytes, int | None]]
+                       ) -> list[int | Exception]:
+        """:meth:`put` of every ``(subject, payload, last)``, all in flight at once (without
+        a task each); per item its sequence, or the error it met."""
+        sent: list[tuple[str, asyncio.Future[Any], asyncio.TimerHandle]] = []
+        try:
+            for subject, payload, last in items:
+                sent.append(await self._send(subject, payload, _expect(last)))
+        except BaseException:
+            for pending in sent:
+                self._forget(pending)
+            raise
+        done: list[int | Exception] = []
+        try:
+            for pending in sent:
+                try:
+                    done.append((await self._receive(pending)).seq)
+                except Exception as exc:
+                    done.append(exc)
+        finally:  # cancelled: nothing left waiting
+            for pending in sent:
+                self._forget(pending)
+        return done
 
     async def last_sequence(self, stream: str) -> int:
         reply = await self.request(f"$JS.API.STREAM.INFO.{stream}")
         return int(reply.state.get("last_seq", 0))
+
+
+def _expect(last: int | None) -> dict[str, str] | None:
+    return None if last is None else {"Nats-Expected-Last-Subject-Sequence": str(last)}
 
 
 def _expire(future: asyncio.Future[Any]) -> None:

@@ -161,6 +161,21 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
         self._mirror.apply_task(revision, task)
         return int(revision)
 
+    async def _swap_many(self, writes: Sequence[tuple[int, Task]]) -> list[int]:
+        """:meth:`_swap` of every ``(last, task)``, all in flight at once."""
+        assert self.requests is not None and self._mirror is not None
+        with self.errors:
+            done = await self.requests.put_many(
+                [(self._prefix + _task_key(t.id), _encode(t), last) for last, t in writes])
+        failed = [e for e in done if isinstance(e, Exception) and not isinstance(e, _Stale)]
+        for (_, task), revision in zip(writes, done, strict=True):
+            if isinstance(revision, int):
+                self._mirror.apply_task(revision, task)
+        if failed:
+            with self.errors:
+                raise failed[0]
+        return [r if isinstance(r, int) else 0 for r in done]
+
     async def _change(self, task_id: str, change: Callable[[Task], Task | None]) -> Task | None:
         """Compare-and-set loop: ``change(stored)`` (None: leave it) until it lands. Starts
         from the live copy (a stale copy only costs a failed compare-and-set)."""
@@ -246,28 +261,24 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
                 ids = [t.id for _, t in chosen]
                 self._claiming.update(ids)
                 try:
-                    got = await asyncio.gather(*(
-                        self._claim_one(revision, task, worker_id, now, expires)
-                        for revision, task in chosen))
+                    leased = [(revision, _copy(
+                        task, status=_RUNNING, attempts=task.attempts + 1, worker_id=worker_id,
+                        started_at=now, lease_expires_at=expires)) for revision, task in chosen]
+                    for (_, task), written in zip(leased, await self._swap_many(leased),
+                                                  strict=True):
+                        if written:
+                            claimed.append(task)
+                            continue
+                        # Someone else wrote it first: refresh the copy so the next look
+                        # sees what they did.
+                        fresh = await self._read(task.id)
+                        if fresh is not None:
+                            mirror.apply_task(*fresh)
                 finally:
                     self._claiming.difference_update(ids)
-                claimed += [t for t in got if t is not None]
             if len(claimed) >= limit:
                 break
         return claimed
-
-    async def _claim_one(self, revision: int, task: Task, worker_id: str, now: datetime,
-                         expires: datetime) -> Task | None:
-        leased = _copy(task, status=_RUNNING, attempts=task.attempts + 1, worker_id=worker_id,
-                       started_at=now, lease_expires_at=expires)
-        if await self._swap(revision, leased):
-            return leased
-        # Someone else wrote it first: refresh the copy so the next look sees what they did.
-        fresh = await self._read(task.id)
-        if fresh is not None:
-            assert self._mirror is not None
-            self._mirror.apply_task(*fresh)
-        return None
 
     async def get_task(self, task_id: str) -> Task | None:
         await self.connect()
@@ -298,11 +309,26 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
             return lambda stored: task if stored.status == _RUNNING \
                 and stored.attempts == attempt else None
 
-        written = await asyncio.gather(*(self._change_at(task.id, fenced(task, attempt))
-                                         for task, attempt in updates))
-        latest = max(revision for _, revision in written)
+        await self.connect()
         mirror = self._mirror
         assert mirror is not None
+        # First together, each at the revision the copy holds when it shows the attempt
+        # running; what that misses (a stale copy, another write first) goes one by one.
+        first = [i for i, (task, attempt) in enumerate(updates)
+                 if (held := mirror.tasks.get(task.id)) is not None
+                 and fenced(task, attempt)(held[1]) is not None]
+        swapped = await self._swap_many([(mirror.tasks[updates[i][0].id][0], updates[i][0])
+                                         for i in first])
+        written: list[tuple[Task | None, int]] = [(None, 0)] * len(updates)
+        for i, revision in zip(first, swapped, strict=True):
+            if revision:
+                written[i] = (updates[i][0], revision)
+        rest = [i for i, (_, revision) in enumerate(written) if not revision]
+        for i, done in zip(rest, await asyncio.gather(*(
+                self._change_at(updates[i][0].id, fenced(*updates[i])) for i in rest)),
+                strict=True):
+            written[i] = done
+        latest = max(revision for _, revision in written)
         try:
             await mirror.caught_up(latest, self._request_timeout)
             sure = True
