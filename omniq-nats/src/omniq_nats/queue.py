@@ -210,25 +210,24 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
         """A create per task (refused by the server when the key exists), many in flight."""
         await self.connect()
         assert self._mirror is not None and self.requests is not None
-        mirror, kv, requests = self._mirror, self._kv, self.requests
-
-        async def create(task: Task) -> bool:
-            key, value = _task_key(task.id), _encode(task)
-            try:
-                revision = await requests.put(self._prefix + key, value, last=0)
-            except _Stale:  # the key exists, or holds the tombstone of a deleted task
-                try:
-                    revision = await kv.create(key, value)  # which nats-py writes over
-                except _Stale:
-                    return False
-            mirror.apply_task(revision, task)
-            return True
-
         inserted: list[bool] = []
         with self.errors:
             for start in range(0, len(tasks), ADD_CONCURRENCY):
-                chunk = tasks[start:start + ADD_CONCURRENCY]
-                inserted += await asyncio.gather(*(create(t) for t in chunk))
+                chunk = [(task, _task_key(task.id), _encode(task))
+                         for task in tasks[start:start + ADD_CONCURRENCY]]
+                done = await self.requests.put_many(
+                    [(self._prefix + key, value, 0) for _, key, value in chunk])
+                for (task, key, value), revision in zip(chunk, done, strict=True):
+                    if isinstance(revision, _Stale):  # the key exists, or holds a tombstone
+                        try:
+                            revision = await self._kv.create(key, value)  # nats-py's: over one
+                        except _Stale:
+                            inserted.append(False)
+                            continue
+                    elif isinstance(revision, Exception):
+                        raise revision
+                    self._mirror.apply_task(revision, task)
+                    inserted.append(True)
         return inserted
 
     async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float,
