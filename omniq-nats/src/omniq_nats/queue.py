@@ -93,16 +93,28 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
         self._prefix = f"$KV.{self.bucket}."  # a key's subject
         self._kv: Any = None
         self._mirror: Mirror | None = None
+        self._starting = asyncio.Lock()  # made again at each connect, in its loop
         # Ids some claim of this instance is taking right now: its other claims skip them.
         self._claiming: set[str] = set()
 
     async def _connect(self) -> None:
         await self._open()
         self._kv = await self._key_value(self.bucket)
-        self._mirror = Mirror(self.bucket)
-        with self.errors:
-            await self._mirror.start(self.js)
-        await self._catch_up()
+        self._starting = asyncio.Lock()
+
+    async def _live(self) -> Mirror:
+        """The live copy, its watch started by the first call that needs it: a process that
+        only enqueues and waits for results never receives the bucket's writes."""
+        await self.connect()
+        if self._mirror is not None:
+            return self._mirror
+        async with self._starting:
+            if self._mirror is None:
+                mirror = Mirror(self.bucket)
+                with self.errors:
+                    await mirror.start(self.js)
+                self._mirror = mirror
+        return self._mirror
 
     async def _close(self) -> None:
         mirror, self._mirror = self._mirror, None
@@ -112,7 +124,7 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
 
     async def _sync(self) -> Mirror:
         """The live copy, once it holds every write finished before this call."""
-        await self.connect()
+        await self._live()
         return await self._catch_up()
 
     async def _catch_up(self) -> Mirror:
@@ -157,19 +169,19 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
                                                    _encode(task), last=last)
             except _Stale:
                 return 0
-        assert self._mirror is not None
-        self._mirror.apply_task(revision, task)
+        if self._mirror is not None:
+            self._mirror.apply_task(revision, task)
         return int(revision)
 
     async def _swap_many(self, writes: Sequence[tuple[int, Task]]) -> list[int]:
         """:meth:`_swap` of every ``(last, task)``, all in flight at once."""
-        assert self.requests is not None and self._mirror is not None
+        assert self.requests is not None
         with self.errors:
             done = await self.requests.put_many(
                 [(self._prefix + _task_key(t.id), _encode(t), last) for last, t in writes])
         failed = [e for e in done if isinstance(e, Exception) and not isinstance(e, _Stale)]
         for (_, task), revision in zip(writes, done, strict=True):
-            if isinstance(revision, int):
+            if isinstance(revision, int) and self._mirror is not None:
                 self._mirror.apply_task(revision, task)
         if failed:
             with self.errors:
@@ -185,8 +197,7 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
                          ) -> tuple[Task | None, int]:
         """:meth:`_change`, and the revision written (0 if none)."""
         await self.connect()
-        assert self._mirror is not None
-        held = self._mirror.tasks.get(task_id)
+        held = None if self._mirror is None else self._mirror.tasks.get(task_id)
         while True:
             if held is None:
                 held = await self._read(task_id)
@@ -209,7 +220,7 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
     async def add_tasks(self, tasks: Sequence[Task]) -> list[bool]:
         """A create per task (refused by the server when the key exists), many in flight."""
         await self.connect()
-        assert self._mirror is not None and self.requests is not None
+        assert self.requests is not None
         inserted: list[bool] = []
         with self.errors:
             for start in range(0, len(tasks), ADD_CONCURRENCY):
@@ -226,7 +237,8 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
                             continue
                     elif isinstance(revision, Exception):
                         raise revision
-                    self._mirror.apply_task(revision, task)
+                    if self._mirror is not None:
+                        self._mirror.apply_task(revision, task)
                     inserted.append(True)
         return inserted
 
@@ -308,9 +320,7 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
             return lambda stored: task if stored.status == _RUNNING \
                 and stored.attempts == attempt else None
 
-        await self.connect()
-        mirror = self._mirror
-        assert mirror is not None
+        mirror = await self._live()
         # First together, each at the revision the copy holds when it shows the attempt
         # running; what that misses (a stale copy, another write first) goes one by one.
         first = [i for i, (task, attempt) in enumerate(updates)
