@@ -179,7 +179,11 @@ class Requests:
             self._forget(sent)
         if not msg.data:  # a status only: 503 when no stream listens on the subject
             raise nats.errors.NoRespondersError
-        reply = _decode_reply(msg.data)
+        try:
+            reply = _decode_reply(msg.data)
+        except msgspec.DecodeError as exc:
+            raise nats.js.errors.APIError(description=f"unreadable JetStream reply: {exc}") \
+                from exc
         if reply.error is not None:
             if reply.error.get("err_code") in _WRONG_LAST:
                 raise nats.js.errors.KeyWrongLastSequenceError(
@@ -187,25 +191,18 @@ class Requests:
             raise nats.js.errors.APIError.from_error(reply.error)
         return reply
 
-    async def request(self, subject: str, payload: bytes = b"",
-                      headers: dict[str, str] | None = None) -> _Reply:
-        """Send a request (a publish to a stream or an API call) and read its reply; raises
-        nats-py's errors (a refused compare-and-set as ``KeyWrongLastSequenceError``)."""
-        return await self._receive(await self._send(subject, payload, headers))
-
-    async def put(self, subject: str, payload: bytes, last: int | None = None) -> int:
-        """Store ``payload`` (if ``last`` is given: only if the subject's last message is at
-        that sequence, 0 for none); returns its stream sequence."""
-        return (await self.request(subject, payload, _expect(last))).seq
-
     async def put_many(self, items: Sequence[tuple[str, bytes, int | None]]
                        ) -> list[int | Exception]:
-        """:meth:`put` of every ``(subject, payload, last)``, all in flight at once (without
-        a task each); per item its sequence, or the error it met."""
+        """Store each ``(subject, payload, last)`` (when ``last`` is not None: only if the
+        subject's last message is at that sequence, 0 for none), all in flight at once
+        (without a task each); per item its stream sequence, or the error it met (a refused
+        compare-and-set as nats-py's ``KeyWrongLastSequenceError``)."""
         sent: list[tuple[str, asyncio.Future[Any], asyncio.TimerHandle]] = []
         try:
             for subject, payload, last in items:
-                sent.append(await self._send(subject, payload, _expect(last)))
+                headers = None if last is None else \
+                    {"Nats-Expected-Last-Subject-Sequence": str(last)}
+                sent.append(await self._send(subject, payload, headers))
         except BaseException:
             for pending in sent:
                 self._forget(pending)
@@ -223,12 +220,9 @@ class Requests:
         return done
 
     async def last_sequence(self, stream: str) -> int:
-        reply = await self.request(f"$JS.API.STREAM.INFO.{stream}")
+        reply = await self._receive(await self._send(f"$JS.API.STREAM.INFO.{stream}", b"",
+                                                     None))
         return int(reply.state.get("last_seq", 0))
-
-
-def _expect(last: int | None) -> dict[str, str] | None:
-    return None if last is None else {"Nats-Expected-Last-Subject-Sequence": str(last)}
 
 
 def _expire(future: asyncio.Future[Any]) -> None:

@@ -162,19 +162,11 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
 
     async def _swap(self, last: int, task: Task) -> int:
         """Write ``task`` if its record is still at revision ``last``; its new revision, or 0."""
-        assert self.requests is not None
-        with self.errors:
-            try:
-                revision = await self.requests.put(self._prefix + _task_key(task.id),
-                                                   _encode(task), last=last)
-            except _Stale:
-                return 0
-        if self._mirror is not None:
-            self._mirror.apply_task(revision, task)
-        return int(revision)
+        return (await self._swap_many([(last, task)]))[0]
 
     async def _swap_many(self, writes: Sequence[tuple[int, Task]]) -> list[int]:
-        """:meth:`_swap` of every ``(last, task)``, all in flight at once."""
+        """:meth:`_swap` of every ``(last, task)``, all in flight at once (the first error
+        other than a refusal is raised once every reply is in)."""
         assert self.requests is not None
         with self.errors:
             done = await self.requests.put_many(
