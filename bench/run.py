@@ -94,6 +94,7 @@ ROWS: list[Row] = [
     _omniq("sqlite"),
     _omniq("sqlite", sync=True),
     _omniq("nats"),
+    _omniq("nats", sync=True),
     _omniq("file"),
     # Every S3 call is an HTTP round trip to moto (a Python server sharing the 2 cores), so
     # drains are 2,000 tasks and no depth workload (bench/scale_file.py --s3 measures that).

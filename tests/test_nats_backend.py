@@ -242,6 +242,23 @@ async def test_a_delayed_task_costs_no_round_trips_while_it_waits(nats_url: str,
         assert queue.nc.stats["out_msgs"] - before < 12
 
 
+@pytest.mark.anyio
+async def test_a_producer_receives_no_writes_until_it_queries(nats_url: str,
+                                                             project: str) -> None:
+    async with AsyncNATSTaskQueue(project_name=project, url=nats_url) as producer, \
+            AsyncNATSTaskQueue(project_name=project, url=nats_url) as other:
+        for _ in range(20):
+            await producer.enqueue(_tasks.noop)
+        await other.enqueue(_tasks.noop)
+        # No watch on the bucket yet: the producer's writes do not come back to it.
+        info = await producer.js.stream_info(f"KV_omniq_{project}_tasks")
+        assert info.state.consumer_count == 0 and producer.nc.stats["in_msgs"] < 30
+        # The first query starts the watch and sees every write, the other instance's too.
+        assert await producer.count_tasks(status=TaskStatus.PENDING) == 21
+        info = await producer.js.stream_info(f"KV_omniq_{project}_tasks")
+        assert info.state.consumer_count == 1
+
+
 # -- the seeds' NATS examples, as written --------------------------------------------------------
 def test_seed003_nats_task_queue(project: str) -> None:
     queue = NATSTaskQueue(servers=["nats://localhost:4222"])

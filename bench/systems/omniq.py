@@ -417,6 +417,10 @@ class OmniQPostgresSync(_SyncOmniQ, OmniQPostgres):
     name = "omniq-postgres-sync"
 
 
+class OmniQNatsSync(_SyncOmniQ, OmniQNats):
+    name = "omniq-nats-sync"
+
+
 ROWS = {
     "omniq-memory": OmniQMemory,
     "omniq-sqlite": OmniQSqlite,
@@ -428,4 +432,5 @@ ROWS = {
     "omniq-sqlite-sync": OmniQSqliteSync,
     "omniq-redis-sync": OmniQRedisSync,
     "omniq-postgres-sync": OmniQPostgresSync,
+    "omniq-nats-sync": OmniQNatsSync,
 }

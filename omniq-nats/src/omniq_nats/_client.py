@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+import msgspec
 import nats
 import nats.errors
 import nats.js.errors
@@ -105,6 +106,128 @@ class NATSErrors:
         if exc is not None and not isinstance(exc, OmniQError) \
                 and isinstance(exc, nats.errors.Error | OSError | TimeoutError):
             raise translate(exc, self.where) from exc
+
+
+# -- requests ------------------------------------------------------------------------------------
+class _Reply(msgspec.Struct):
+    """The parts of a JetStream API reply read here (a publish ack, or stream info)."""
+    seq: int = 0
+    state: dict[str, Any] = {}
+    error: dict[str, Any] | None = None
+
+
+_decode_reply = msgspec.json.Decoder(_Reply).decode
+#: Error codes of a compare-and-set refused for a wrong last revision.
+_WRONG_LAST = (10071, 10164)
+
+
+class Requests:
+    """JetStream requests on one reply subscription, many in flight. nats-py's ``request``
+    spends more of a worker's time on its own bookkeeping (a random token, a ``wait_for``
+    per call) and on reading the reply into dataclasses than on the round trip; here a
+    request is a counter, a future and a timer, and a reply is read by msgspec."""
+
+    def __init__(self, nc: Any, timeout: float) -> None:
+        self.nc, self.timeout = nc, timeout
+        self._prefix = nc.new_inbox() + "."
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._count = 0
+        self._sub: Any = None
+
+    async def start(self) -> None:
+        self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
+
+    async def stop(self) -> None:
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except Exception as exc:  # the connection may be gone already
+                logger.debug("dropping the reply subscription: %s", exc)
+
+    async def _on_reply(self, msg: Any) -> None:
+        future = self._waiting.pop(msg.subject[len(self._prefix):], None)
+        if future is not None and not future.done():
+            future.set_result(msg)
+
+    async def _send(self, subject: str, payload: bytes, headers: dict[str, str] | None
+                    ) -> tuple[str, asyncio.Future[Any], asyncio.TimerHandle]:
+        self._count += 1
+        key = str(self._count)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._waiting[key] = future
+        timer = loop.call_later(self.timeout, _expire, future)
+        try:
+            await self.nc.publish(subject, payload, reply=self._prefix + key, headers=headers)
+        except BaseException:
+            self._forget((key, future, timer))
+            raise
+        return key, future, timer
+
+    def _forget(self, sent: tuple[str, asyncio.Future[Any], asyncio.TimerHandle]) -> None:
+        key, future, timer = sent
+        timer.cancel()
+        future.cancel()
+        self._waiting.pop(key, None)
+
+    async def _receive(self, sent: tuple[str, asyncio.Future[Any], asyncio.TimerHandle]
+                       ) -> _Reply:
+        try:
+            msg = await sent[1]
+        finally:
+            self._forget(sent)
+        if not msg.data:  # a status only: 503 when no stream listens on the subject
+            raise nats.errors.NoRespondersError
+        try:
+            reply = _decode_reply(msg.data)
+        except msgspec.DecodeError as exc:
+            raise nats.js.errors.APIError(description=f"unreadable JetStream reply: {exc}") \
+                from exc
+        if reply.error is not None:
+            if reply.error.get("err_code") in _WRONG_LAST:
+                raise nats.js.errors.KeyWrongLastSequenceError(
+                    description=reply.error.get("description"))
+            raise nats.js.errors.APIError.from_error(reply.error)
+        return reply
+
+    async def put_many(self, items: Sequence[tuple[str, bytes, int | None]]
+                       ) -> list[int | Exception]:
+        """Store each ``(subject, payload, last)`` (when ``last`` is not None: only if the
+        subject's last message is at that sequence, 0 for none), all in flight at once
+        (without a task each); per item its stream sequence, or the error it met (a refused
+        compare-and-set as nats-py's ``KeyWrongLastSequenceError``)."""
+        sent: list[tuple[str, asyncio.Future[Any], asyncio.TimerHandle]] = []
+        try:
+            for subject, payload, last in items:
+                headers = None if last is None else \
+                    {"Nats-Expected-Last-Subject-Sequence": str(last)}
+                sent.append(await self._send(subject, payload, headers))
+        except BaseException:
+            for pending in sent:
+                self._forget(pending)
+            raise
+        done: list[int | Exception] = []
+        try:
+            for pending in sent:
+                try:
+                    done.append((await self._receive(pending)).seq)
+                except Exception as exc:
+                    done.append(exc)
+        finally:  # cancelled: nothing left waiting
+            for pending in sent:
+                self._forget(pending)
+        return done
+
+    async def last_sequence(self, stream: str) -> int:
+        reply = await self._receive(await self._send(f"$JS.API.STREAM.INFO.{stream}", b"",
+                                                     None))
+        return int(reply.state.get("last_seq", 0))
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(nats.errors.TimeoutError())
 
 
 # -- the connection mixin ------------------------------------------------------------------------
@@ -201,6 +324,7 @@ class NATSConnection:
         self.errors = NATSErrors(self.where)
         self.nc: Any = None
         self.js: Any = None
+        self.requests: Requests | None = None
         self._init_component()
 
     def _init_component(self) -> None:
@@ -276,9 +400,15 @@ class NATSConnection:
             # calls meanwhile raise BackendUnavailableError, and workers back off and resume.
             self.nc.options["max_reconnect_attempts"] = -1
         self.js = self.nc.jetstream(timeout=self._request_timeout)
+        self.requests = Requests(self.nc, self._request_timeout)
+        with self.errors:
+            await self.requests.start()
 
     async def _shut(self) -> None:
         nc, self.nc, self.js = self.nc, None, None
+        requests, self.requests = self.requests, None
+        if requests is not None:
+            await requests.stop()
         if nc is not None and self._given_client is None:
             try:
                 await nc.close()

@@ -90,18 +90,31 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
     def _init_component(self) -> None:
         # Called at the end of NATSConnection.__init__.
         self.bucket = f"{self.base}_tasks"
+        self._prefix = f"$KV.{self.bucket}."  # a key's subject
         self._kv: Any = None
         self._mirror: Mirror | None = None
+        self._starting = asyncio.Lock()  # made again at each connect, in its loop
         # Ids some claim of this instance is taking right now: its other claims skip them.
         self._claiming: set[str] = set()
 
     async def _connect(self) -> None:
         await self._open()
         self._kv = await self._key_value(self.bucket)
-        self._mirror = Mirror(self.bucket)
-        with self.errors:
-            await self._mirror.start(self.js)
-        await self._catch_up()
+        self._starting = asyncio.Lock()
+
+    async def _live(self) -> Mirror:
+        """The live copy, its watch started by the first call that needs it: a process that
+        only enqueues and waits for results never receives the bucket's writes."""
+        await self.connect()
+        if self._mirror is not None:
+            return self._mirror
+        async with self._starting:
+            if self._mirror is None:
+                mirror = Mirror(self.bucket)
+                with self.errors:
+                    await mirror.start(self.js)
+                self._mirror = mirror
+        return self._mirror
 
     async def _close(self) -> None:
         mirror, self._mirror = self._mirror, None
@@ -111,15 +124,15 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
 
     async def _sync(self) -> Mirror:
         """The live copy, once it holds every write finished before this call."""
-        await self.connect()
+        await self._live()
         return await self._catch_up()
 
     async def _catch_up(self) -> Mirror:
         mirror = self._mirror
         assert mirror is not None
+        assert self.requests is not None
         with self.errors:
-            info = await self.js.stream_info(f"KV_{self.bucket}")
-        target = info.state.last_seq
+            target = await self.requests.last_sequence(f"KV_{self.bucket}")
         try:
             await mirror.caught_up(target, STALL_SECONDS)
             return mirror
@@ -133,7 +146,7 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
         except TimeoutError:
             raise BackendUnavailableError(
                 f"the watch of bucket {self.bucket} on NATS at {self.where} fell behind "
-                f"(sequence {mirror.seq} of {info.state.last_seq}); retry") from None
+                f"(sequence {mirror.seq} of {target}); retry") from None
         return mirror
 
     # -- reading and writing one record --------------------------------------------------------
@@ -149,14 +162,23 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
 
     async def _swap(self, last: int, task: Task) -> int:
         """Write ``task`` if its record is still at revision ``last``; its new revision, or 0."""
+        return (await self._swap_many([(last, task)]))[0]
+
+    async def _swap_many(self, writes: Sequence[tuple[int, Task]]) -> list[int]:
+        """:meth:`_swap` of every ``(last, task)``, all in flight at once (the first error
+        other than a refusal is raised once every reply is in)."""
+        assert self.requests is not None
         with self.errors:
-            try:
-                revision = await self._kv.update(_task_key(task.id), _encode(task), last=last)
-            except _Stale:
-                return 0
-        assert self._mirror is not None
-        self._mirror.apply_task(revision, task)
-        return int(revision)
+            done = await self.requests.put_many(
+                [(self._prefix + _task_key(t.id), _encode(t), last) for last, t in writes])
+        failed = [e for e in done if isinstance(e, Exception) and not isinstance(e, _Stale)]
+        for (_, task), revision in zip(writes, done, strict=True):
+            if isinstance(revision, int) and self._mirror is not None:
+                self._mirror.apply_task(revision, task)
+        if failed:
+            with self.errors:
+                raise failed[0]
+        return [r if isinstance(r, int) else 0 for r in done]
 
     async def _change(self, task_id: str, change: Callable[[Task], Task | None]) -> Task | None:
         """Compare-and-set loop: ``change(stored)`` (None: leave it) until it lands. Starts
@@ -167,8 +189,7 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
                          ) -> tuple[Task | None, int]:
         """:meth:`_change`, and the revision written (0 if none)."""
         await self.connect()
-        assert self._mirror is not None
-        held = self._mirror.tasks.get(task_id)
+        held = None if self._mirror is None else self._mirror.tasks.get(task_id)
         while True:
             if held is None:
                 held = await self._read(task_id)
@@ -191,22 +212,26 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
     async def add_tasks(self, tasks: Sequence[Task]) -> list[bool]:
         """A create per task (refused by the server when the key exists), many in flight."""
         await self.connect()
-        assert self._mirror is not None
-        mirror, kv = self._mirror, self._kv
-
-        async def create(task: Task) -> bool:
-            try:
-                revision = await kv.create(_task_key(task.id), _encode(task))
-            except _Stale:
-                return False
-            mirror.apply_task(revision, task)
-            return True
-
+        assert self.requests is not None
         inserted: list[bool] = []
         with self.errors:
             for start in range(0, len(tasks), ADD_CONCURRENCY):
-                chunk = tasks[start:start + ADD_CONCURRENCY]
-                inserted += await asyncio.gather(*(create(t) for t in chunk))
+                chunk = [(task, _task_key(task.id), _encode(task))
+                         for task in tasks[start:start + ADD_CONCURRENCY]]
+                done = await self.requests.put_many(
+                    [(self._prefix + key, value, 0) for _, key, value in chunk])
+                for (task, key, value), revision in zip(chunk, done, strict=True):
+                    if isinstance(revision, _Stale):  # the key exists, or holds a tombstone
+                        try:
+                            revision = await self._kv.create(key, value)  # nats-py's: over one
+                        except _Stale:
+                            inserted.append(False)
+                            continue
+                    elif isinstance(revision, Exception):
+                        raise revision
+                    if self._mirror is not None:
+                        self._mirror.apply_task(revision, task)
+                    inserted.append(True)
         return inserted
 
     async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float,
@@ -239,28 +264,24 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
                 ids = [t.id for _, t in chosen]
                 self._claiming.update(ids)
                 try:
-                    got = await asyncio.gather(*(
-                        self._claim_one(revision, task, worker_id, now, expires)
-                        for revision, task in chosen))
+                    leased = [(revision, _copy(
+                        task, status=_RUNNING, attempts=task.attempts + 1, worker_id=worker_id,
+                        started_at=now, lease_expires_at=expires)) for revision, task in chosen]
+                    for (_, task), written in zip(leased, await self._swap_many(leased),
+                                                  strict=True):
+                        if written:
+                            claimed.append(task)
+                            continue
+                        # Someone else wrote it first: refresh the copy so the next look
+                        # sees what they did.
+                        fresh = await self._read(task.id)
+                        if fresh is not None:
+                            mirror.apply_task(*fresh)
                 finally:
                     self._claiming.difference_update(ids)
-                claimed += [t for t in got if t is not None]
             if len(claimed) >= limit:
                 break
         return claimed
-
-    async def _claim_one(self, revision: int, task: Task, worker_id: str, now: datetime,
-                         expires: datetime) -> Task | None:
-        leased = _copy(task, status=_RUNNING, attempts=task.attempts + 1, worker_id=worker_id,
-                       started_at=now, lease_expires_at=expires)
-        if await self._swap(revision, leased):
-            return leased
-        # Someone else wrote it first: refresh the copy so the next look sees what they did.
-        fresh = await self._read(task.id)
-        if fresh is not None:
-            assert self._mirror is not None
-            self._mirror.apply_task(*fresh)
-        return None
 
     async def get_task(self, task_id: str) -> Task | None:
         await self.connect()
@@ -291,11 +312,24 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
             return lambda stored: task if stored.status == _RUNNING \
                 and stored.attempts == attempt else None
 
-        written = await asyncio.gather(*(self._change_at(task.id, fenced(task, attempt))
-                                         for task, attempt in updates))
+        mirror = await self._live()
+        # First together, each at the revision the copy holds when it shows the attempt
+        # running; what that misses (a stale copy, another write first) goes one by one.
+        first = [i for i, (task, attempt) in enumerate(updates)
+                 if (held := mirror.tasks.get(task.id)) is not None
+                 and fenced(task, attempt)(held[1]) is not None]
+        swapped = await self._swap_many([(mirror.tasks[updates[i][0].id][0], updates[i][0])
+                                         for i in first])
+        written: list[tuple[Task | None, int]] = [(None, 0)] * len(updates)
+        for i, revision in zip(first, swapped, strict=True):
+            if revision:
+                written[i] = (updates[i][0], revision)
+        rest = [i for i, (_, revision) in enumerate(written) if not revision]
+        for i, done in zip(rest, await asyncio.gather(*(
+                self._change_at(updates[i][0].id, fenced(*updates[i])) for i in rest)),
+                strict=True):
+            written[i] = done
         latest = max(revision for _, revision in written)
-        mirror = self._mirror
-        assert mirror is not None
         try:
             await mirror.caught_up(latest, self._request_timeout)
             sure = True

@@ -79,20 +79,24 @@ class AsyncNATSResultStore(NATSConnection, AsyncResultStore):
         if not records:
             return
         await self.connect()
-        kv = self._kv
-
-        async def put(record: ResultRecord) -> None:
-            task_id, blob, expires_at, schedule_id, finished_at = record
+        requests, prefix = self.requests, f"$KV.{self.bucket}."
+        assert requests is not None
+        index: list[tuple[str, bytes, None]] = []
+        values: list[tuple[str, bytes, None]] = []
+        for task_id, blob, expires_at, schedule_id, finished_at in records:
             expires = None if expires_at is None else to_us(expires_at)
+            finished = to_us(finished_at)
             if schedule_id is not None:
-                await kv.put(f"s.{token(schedule_id)}.{token(task_id)}",
-                             _encode((expires, None, to_us(finished_at), b"")))
-            await kv.put("r." + token(task_id),
-                         _encode((expires, schedule_id, to_us(finished_at), blob)))
-
+                index.append((f"{prefix}s.{token(schedule_id)}.{token(task_id)}",
+                              _encode((expires, None, finished, b"")), None))
+            values.append((f"{prefix}r.{token(task_id)}",
+                           _encode((expires, schedule_id, finished, blob)), None))
         with self.errors:
-            for start in range(0, len(records), PUT_CONCURRENCY):
-                await asyncio.gather(*(put(r) for r in records[start:start + PUT_CONCURRENCY]))
+            for batch in (index, values):
+                for start in range(0, len(batch), PUT_CONCURRENCY):
+                    done = await requests.put_many(batch[start:start + PUT_CONCURRENCY])
+                    for error in (e for e in done if isinstance(e, Exception)):
+                        raise error
 
     # -- reading -------------------------------------------------------------------------------
     async def get_blob(self, task_id: str) -> bytes | None:
