@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_server import free_port, running
 
 CONTAINER = "omniq-test"
 #: Azurite's fixed development account (public, documented with Azurite).
@@ -38,12 +36,6 @@ def azurite_blob() -> str | None:
     return shutil.which("azurite-blob") or (str(cached) if cached.exists() else None)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def azure_options(endpoint: str) -> dict[str, Any]:
     """``storage_options`` for adlfs against the Azurite at ``endpoint``."""
     return {"connection_string": f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};"
@@ -60,35 +52,17 @@ def azurite_server() -> Iterator[str]:
             pytest.fail(message)
         pytest.skip(message)
     pytest.importorskip("adlfs", reason="pip install adlfs for the Azure tests")
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="omniq-azurite-") as data:
-        # In memory (much faster than its on-disk database), no telemetry (no traffic off
-        # loopback); started in the temporary folder, so whatever it writes goes there.
-        proc = subprocess.Popen([command, "--skipApiVersionCheck", "--blobHost", "127.0.0.1",
-                                 "--blobPort", str(port), "--inMemoryPersistence",
-                                 "--disableTelemetry", "--silent"], cwd=data,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("Azurite did not start") from None
-                    time.sleep(0.1)
-            endpoint = f"http://127.0.0.1:{port}/{ACCOUNT}"
-            from azure.storage.blob import BlobServiceClient
+    port = free_port()
+    # In memory (much faster than its on-disk database), no telemetry (no traffic off
+    # loopback); started in a temporary folder, so whatever it writes goes there.
+    with tempfile.TemporaryDirectory(prefix="omniq-azurite-") as data, running(
+            [command, "--skipApiVersionCheck", "--blobHost", "127.0.0.1", "--blobPort",
+             str(port), "--inMemoryPersistence", "--disableTelemetry", "--silent"],
+            port, "Azurite", cwd=data):
+        endpoint = f"http://127.0.0.1:{port}/{ACCOUNT}"
+        from azure.storage.blob import BlobServiceClient
 
-            with BlobServiceClient.from_connection_string(
-                    azure_options(endpoint)["connection_string"]) as client:
-                client.create_container(CONTAINER)
-            yield endpoint
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        with BlobServiceClient.from_connection_string(
+                azure_options(endpoint)["connection_string"]) as client:
+            client.create_container(CONTAINER)
+        yield endpoint

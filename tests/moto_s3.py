@@ -4,22 +4,14 @@ loopback port (it needs no network and enforces If-None-Match / If-Match on PutO
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from local_server import free_port, running
 
 BUCKET = "omniq-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -27,27 +19,14 @@ def moto_server() -> Iterator[str]:
     """The endpoint URL of a fresh moto server with the bucket :data:`BUCKET`."""
     pytest.importorskip("moto.server", reason="pip install 'moto[server]' for the S3 tests")
     pytest.importorskip("s3fs", reason="pip install s3fs for the S3 tests")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
+    port = free_port()
+    with running([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                 port, "moto server"):
         endpoint = f"http://127.0.0.1:{port}"
         import s3fs
 
         s3fs.S3FileSystem(**s3_options(endpoint)).call_s3("create_bucket", Bucket=BUCKET)
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def s3_options(endpoint: str) -> dict[str, Any]:

@@ -9,19 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from local_server import free_port
 
 
 class NATSServer:
     """A ``nats-server`` of the test's own, with JetStream on file storage in ``directory``."""
 
     def __init__(self, directory: Path, *options: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self.directory = directory
         self.options = options

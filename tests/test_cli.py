@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from click.testing import CliRunner, Result
+from local_server import free_port
 from omniq import OmniQ
 from omniq.cli import cli
 from omniq.models import TaskStatus, WorkerInfo
@@ -124,17 +124,12 @@ def test_the_memory_backend_is_refused_with_a_hint(monkeypatch: pytest.MonkeyPat
 
 
 def test_an_unreachable_backend_exits_3(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     started = time.monotonic()
     result = _invoke("status", "--url", f"postgresql://postgres@127.0.0.1:{port}/test")
     assert result.exit_code == 3, (result.output, result.exception)
     assert "127.0.0.1" in result.stderr and time.monotonic() - started < 30
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_not_found_exits_1(tmp_path: Path) -> None:

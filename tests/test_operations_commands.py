@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,15 +16,10 @@ from pathlib import Path
 
 import click
 from click.testing import CliRunner
+from local_server import free_port
 from omniq import OmniQ
 from omniq.cli import cli
 from omniq.testing import _tasks
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def get(url: str, data: bytes | None = None) -> tuple[int, str]:
