@@ -412,22 +412,38 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             self._registration.finished(task.queue_name, utcnow(), ok=ok)
 
     async def _heartbeat_loop(self) -> None:
+        # Rounds start every third of the lease, however long the last one took (a slow
+        # round followed by a full third of a lease of sleep let short leases run out).
+        due = anyio.current_time()
         while True:
-            await nap(self.lease / 3)
+            now = anyio.current_time()
+            due = max(due + self.lease / 3, now)
+            await nap(due - now)
             await self.heartbeat()
 
     async def heartbeat(self) -> None:
         """Renew the lease of every task this worker holds, once (the base does so every third
         of the lease), and act on the answers: a refused renewal (another attempt owns the task
-        now) abandons this attempt; a cancel request stored with the task stops it."""
-        for task_id, (_, ctx, handler) in list(self._running.items()):
+        now) abandons this attempt; a cancel request stored with the task stops it.
+
+        The renewals go out together: one after the other, on a store reached through threads
+        while CPU-bound tasks hold the GIL, a round took longer than a 1 s lease (the chaos
+        suite's long tasks on the file backend lost every lease)."""
+        held = list(self._running.items())
+
+        async def renew(ctx: TaskContext) -> Task | None:
             lease = self._lease_for(ctx.task)
             if ctx.task.lease_expires_at is not None:  # never cut what the task extended
                 lease = max(lease, (ctx.task.lease_expires_at - utcnow()).total_seconds())
-            try:
-                renewed = await self.queue.extend_lease(ctx.task, lease)
-            except Exception as exc:
-                logger.debug("heartbeat for %s failed: %s", task_id, exc)
+            return await self.queue.extend_lease(ctx.task, lease)
+
+        answers = await asyncio.gather(*(renew(ctx) for _, (_, ctx, _) in held),
+                                       return_exceptions=True)
+        for (task_id, (_, ctx, handler)), renewed in zip(held, answers, strict=True):
+            if isinstance(renewed, BaseException):
+                if not isinstance(renewed, Exception):
+                    raise renewed
+                logger.debug("heartbeat for %s failed: %s", task_id, renewed)
                 continue
             if task_id not in self._executing:
                 # Its outcome is with the completer: a refusal means the finish has
