@@ -311,3 +311,34 @@ async def test_worker_stops_when_a_driver_swallowed_its_cancellation(
     with anyio.fail_after(4):
         await worker.stop()
     assert "ignored cancellation" not in caplog.text
+
+
+class SlowRenewals(AsyncMemoryTaskQueue):
+    """Each lease renewal takes 0.4 s (more than a third of the lease below), as on a store
+    reached through a thread while CPU-bound tasks hold the GIL (the chaos suite's long tasks
+    on the file backend)."""
+
+    async def renew_lease(self, task_id, attempts, expires_at):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.4)
+        return await super().renew_lease(task_id, attempts, expires_at)
+
+
+async def sleepy(seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+async def test_slow_renewals_keep_the_leases_of_many_tasks(project_name: str) -> None:
+    """Six tasks, each renewal 0.4 s, a 1 s lease: renewed one after the other, a round
+    outlasted the lease and every task was recovered and run again; renewed together, each
+    round starts as soon as the last one ends (it outlasts a third of the lease)."""
+    queue = SlowRenewals(project_name=project_name)
+    async with AsyncioWorker(queue, AsyncMemoryResultStore(project_name=project_name),
+                             lease=1.0, max_workers=6, poll_interval=0.05,
+                             maintenance_interval=0.1) as worker:
+        ids = [await queue.enqueue(sleepy, 3.0) for _ in range(6)]
+        with anyio.fail_after(20):
+            for task_id in ids:
+                assert await worker.get_result(task_id) == 3.0
+    tasks = [await queue.get_task(task_id) for task_id in ids]
+    assert [(t.attempts, t.redeliveries) for t in tasks] == [(1, 0)] * 6

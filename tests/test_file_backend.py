@@ -23,6 +23,7 @@ import pytest
 from azurite import CONTAINER, azure_options, azurite_server
 from fake_gcs import gcs_options, gcs_server
 from moto_s3 import BUCKET, moto_server, s3_options
+from msgspec.structs import replace
 from omniq import AsyncOmniQ, OmniQ
 from omniq.exceptions import ConfigError
 from omniq.models import EventType, TaskEvent, TaskStatus
@@ -305,6 +306,71 @@ async def test_claim_leaves_an_entry_whose_record_is_still_being_written(
             assert claimed.id == task.id
         finally:
             store.remove_all()
+
+
+class Killed(Exception):
+    """Stands for a SIGKILL: the write stops where it was."""
+
+
+def dying_after(monkeypatch: pytest.MonkeyPatch, removals: int) -> None:
+    """Make the local directory's deletes stop the process after ``removals`` of them."""
+    from omniq_fsspec._stores import LocalStore
+
+    real = LocalStore.delete
+    done = 0
+
+    def delete(self: LocalStore, key: str) -> bool:
+        nonlocal done
+        if done == removals:
+            raise Killed(key)
+        done += 1
+        return real(self, key)
+
+    monkeypatch.setattr(LocalStore, "delete", delete)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("removals", [0, 1])
+async def test_counts_stay_exact_after_a_completion_cut_short(
+        tmp_path: Path, project_name: str, monkeypatch: pytest.MonkeyPatch,
+        removals: int) -> None:
+    """A worker killed after a task's record says completed but before the entries of its
+    running state are gone (found by the chaos suite's SIGKILL storm, which counted a completed
+    task as running too, for good): the lease checks drop what it left behind."""
+    async with AsyncFileTaskQueue(project_name=project_name, url=f"file://{tmp_path}") as queue:
+        await queue.enqueue(double, 1)
+        now = datetime.now(UTC)
+        (task,) = await queue.claim(["default"], worker_id="w", lease=1, now=now)
+        done = replace(task, status=TaskStatus.COMPLETED, lease_expires_at=None)
+        with monkeypatch.context() as patch:
+            dying_after(patch, removals)
+            with pytest.raises(Killed):
+                await queue.update_task(done, expect_status=[TaskStatus.RUNNING])
+        assert await queue.expired_leases(now + timedelta(seconds=5)) == []
+        assert await queue.task_counts() == {"default": {TaskStatus.COMPLETED: 1}}
+        assert await queue.count_tasks(status=TaskStatus.RUNNING) == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("removals", [0, 1])
+async def test_counts_stay_exact_after_a_claim_cut_short(
+        tmp_path: Path, project_name: str, monkeypatch: pytest.MonkeyPatch,
+        removals: int) -> None:
+    """The same for a claim killed after the record says running, before the pending state's
+    entries are gone: the next claims drop them once they are stale."""
+    from omniq_fsspec.queue import _ClaimState
+
+    monkeypatch.setattr(_ClaimState, "STALE_AFTER", 0.0)
+    async with AsyncFileTaskQueue(project_name=project_name, url=f"file://{tmp_path}") as queue:
+        await queue.enqueue(double, 1)
+        now = datetime.now(UTC)
+        with monkeypatch.context() as patch:
+            dying_after(patch, removals)
+            with pytest.raises(Killed):
+                await queue.claim(["default"], worker_id="w", lease=30, now=now)
+        assert await queue.claim(["default"], worker_id="v", lease=30, now=now) == []
+        assert await queue.task_counts() == {"default": {TaskStatus.RUNNING: 1}}
+        assert await queue.count_tasks(status=TaskStatus.PENDING) == 0
 
 
 @pytest.mark.anyio

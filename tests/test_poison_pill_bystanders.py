@@ -52,6 +52,73 @@ async def test_a_task_that_lost_its_worker_runs_alone(project_name: str) -> None
         assert end <= alone[0] or start >= alone[1], "the suspect ran beside another task"
 
 
+STARTED: dict[str, float] = {}
+
+
+async def marked(tag: str, seconds: float) -> str:
+    STARTED[tag] = time.monotonic()
+    await anyio.sleep(seconds)
+    return tag
+
+
+@pytest.mark.anyio
+async def test_a_suspect_is_never_held_beside_another_task(project_name: str) -> None:
+    """Held by a worker (claimed, waiting to run alone) while another task runs there, a task
+    that lost its worker would be charged a delivery it never ran if that task killed the
+    worker: a few fresh poison pills claimed beside it would dead-letter it. Claimed together
+    with a busy task, it runs first, alone, and is never held while the other runs."""
+    queue = AsyncMemoryTaskQueue(project_name=project_name)
+    suspect = await queue.enqueue(marked, "suspect", 0.1)
+    [claimed] = await queue.claim(["default"], worker_id="dead", lease=0.01, now=utcnow())
+    await anyio.sleep(0.05)
+    assert [t.id for t in await queue.recover_leases()] == [suspect]
+    busy = await queue.enqueue(marked, "busy", 1.0)  # claimed in the same batch
+    held_beside: list[str | None] = []
+    results = AsyncMemoryResultStore(project_name=project_name)
+    async with AsyncioWorker(queue, results, max_workers=4, poll_interval=0.05) as worker:
+        with anyio.fail_after(10):
+            while (await queue.get_task(busy)).status != TaskStatus.COMPLETED:
+                held = await queue.get_task(suspect)
+                if "busy" in STARTED and "suspect" not in STARTED \
+                        and held.status == TaskStatus.RUNNING:
+                    held_beside.append(held.worker_id)
+                await anyio.sleep(0.01)
+            await worker.get_result(suspect)
+    assert held_beside == []
+    assert STARTED["suspect"] < STARTED["busy"]
+
+
+@pytest.mark.anyio
+async def test_a_busy_worker_gives_a_suspect_back_and_runs_it_once_idle(
+        project_name: str) -> None:
+    """A worker that claims a suspect while another task runs there gives it back and claims
+    nothing more until that task is done; then it claims the suspect again, alone."""
+    queue = AsyncMemoryTaskQueue(project_name=project_name)
+    short = await queue.enqueue(marked, "short", 0.5)
+    long = await queue.enqueue(marked, "long", 1.5)
+    results = AsyncMemoryResultStore(project_name=project_name)
+    async with AsyncioWorker(queue, results, max_workers=2, poll_interval=0.05) as worker:
+        with anyio.fail_after(10):
+            while "long" not in STARTED or "short" not in STARTED:
+                await anyio.sleep(0.01)
+            # Both slots busy: this worker claims nothing until "short" is done.
+            suspect = await queue.enqueue(marked, "late suspect", 0.1)
+            [claimed] = await queue.claim(["default"], worker_id="dead", lease=0.01,
+                                          now=utcnow())
+            await anyio.sleep(0.05)
+            assert [t.id for t in await queue.recover_leases()] == [suspect]
+            held_beside: list[str | None] = []
+            while (await queue.get_task(long)).status != TaskStatus.COMPLETED:
+                held = await queue.get_task(suspect)
+                if "late suspect" not in STARTED and held.status == TaskStatus.RUNNING:
+                    held_beside.append(held.worker_id)
+                await anyio.sleep(0.01)
+            await worker.get_result(suspect)
+            await worker.get_result(short)
+    assert held_beside == []
+    assert STARTED["late suspect"] > STARTED["long"] + 1.5  # after "long", alone
+
+
 @pytest.mark.slow
 @pytest.mark.anyio
 async def test_no_bystander_of_a_poison_pill_is_dead_lettered(tmp_path: Path,

@@ -195,7 +195,9 @@ async def test_a_frozen_workers_late_completion_is_refused(engine: Engine) -> No
         task_id = await oq.enqueue(work, 0, str(engine.ledger), 1.0)
         began = time.monotonic()
         sleeper = await start_worker(engine, 1, lease)
-        await eventually(lambda: (engine.ledger / f"{sleeper.pid}.log").exists(),
+        # Its start line, not just its ledger file: a freeze between the file's creation and
+        # the line's write stamps the start after the thaw, after the rescuer's run.
+        await eventually(lambda: any(r.pid == sleeper.pid for r in read(engine.ledger)),
                          timeout=PATIENCE, what="the task to start")
         with frozen(sleeper, log):
             await oq.start_worker("async", max_workers=1, lease=lease)  # the rescuer, here

@@ -386,16 +386,45 @@ def _read_task(store: Store, task_id: str) -> tuple[Task, Any] | None:
     return None if got is None else (_decoded(got[0], safe_name(task_id)), got[1])
 
 
+def _is_status(key: str) -> bool:
+    return key.startswith("status/")
+
+
+def _handles_first(keys: set[str]) -> list[str]:
+    """Entries to create, the ``ready/``, ``wait/`` and ``running/`` ones before ``status/``."""
+    return sorted(keys, key=_is_status)
+
+
+def _status_first(keys: set[str]) -> list[str]:
+    """Entries to remove, ``status/`` before the others."""
+    return sorted(keys, key=lambda key: not _is_status(key))
+
+
 def _write(store: Store, old: Task, new: Task, token: Any) -> bool:
-    """Swap the record of ``old`` (version ``token``) for ``new``, keeping the index right."""
+    """Swap the record of ``old`` (version ``token``) for ``new``, keeping the index right.
+
+    A ``status/`` entry is created after, and removed before, the ``ready/``, ``wait/`` or
+    ``running/`` entry of the same state (on stores that write one entry at a time), so one a
+    crash leaves behind always has such an entry beside it, which claims and lease checks
+    visit and drop with it: counts are listings of ``status/`` and stay exact."""
     needed = _required(new) - _required(old)
-    store.create_many(needed)
+    store.create_many(_handles_first(needed))
     if not store.swap(_task_key(new.id), _encode(new), token):
         current = _read_task(store, new.id)
-        store.discard_many(needed - _owned(None if current is None else current[0]))
+        store.discard_many(_status_first(
+            needed - _owned(None if current is None else current[0])))
         return False
-    store.discard_many(_owned(old) - _owned(new))
+    store.discard_many(_status_first(_owned(old) - _owned(new)))
     return True
+
+
+def _drop_status(store: Store, name: str, queue: str, statuses: Collection[TaskStatus],
+                 stored: Task | None) -> None:
+    """Remove the ``status/`` entries of task ``name`` in ``queue`` for ``statuses`` that its
+    record ``stored`` does not own: leftovers of a crash, found beside the stale ``ready/`` or
+    ``running/`` entry being dropped (the caller holds the record's lock)."""
+    keys = {f"status/{TaskStatus(s).value}/{queue}/{name}" for s in statuses}
+    store.discard_many(keys - _owned(stored))
 
 
 def _change_task(store: Store, task_id: str,
@@ -424,7 +453,7 @@ def _add_tasks(store: Store, tasks: list[Task]) -> list[bool]:
     records' exclusive creates, which decide whether each id was new; each step all at once
     on an object store."""
     entries = [_deps_entries(task) | _required(task) for task in tasks]
-    store.create_many(set().union(*entries))
+    store.create_many(_handles_first(set().union(*entries)))
     inserted = store.create_all([(_task_key(task.id), _encode(task)) for task in tasks])
     for task, mine, new in zip(tasks, entries, inserted, strict=True):
         if not new:  # the id exists: keep only the entries of the stored task
@@ -471,6 +500,7 @@ def _claim(store: Store, queues: list[str], worker_id: str, now: datetime, expir
                     # before the record and remove the old state's after it, so only an
                     # entry that stays unowned is a crash's leftover.
                     if state.stale(entry):
+                        _drop_status(store, task_name, queue, RUNNABLE, stored)
                         store.discard_many([entry])
                     continue
                 if stored.run_at > now:
@@ -592,7 +622,14 @@ def _expired_leases(store: Store, now: datetime, limit: int) -> list[Task]:
                 task.lease_expires_at is not None and task.lease_expires_at < now):
             found.append(task)
         elif f"running/{name}" not in _owned(task):
-            store.delete(f"running/{name}")
+            with store.locked(tail(name, 2)):  # no write of the record under way
+                got = store.read(f"tasks/{tail(name, 2)}")
+                task = None if got is None else _decoded(got[0], tail(name, 2))
+                if f"running/{name}" not in _owned(task):
+                    if task is not None:
+                        _drop_status(store, tail(name, 2), task.queue_name,
+                                     [TaskStatus.RUNNING], task)
+                    store.delete(f"running/{name}")
     return found
 
 

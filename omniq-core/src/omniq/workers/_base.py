@@ -144,6 +144,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         # beside them): each runs alone, so only a task that really kills workers uses up its
         # deliveries; no more is claimed while any waits or runs.
         self._suspects: set[str] = set()
+        self._clearing = False  # a suspect was given back: claim again once nothing is held
         self._idle: asyncio.Event | None = None
         self._stopping = False
         self._main: asyncio.Task[None] | None = None
@@ -313,10 +314,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             # Completions in flight are bounded too: at most one more round of slots.
             free = min(self.max_workers - len(self._executing),
                        2 * self.max_workers - len(self._running))
-            if free <= 0 or self._suspects:
+            if free <= 0 or self._suspects or (self._clearing and self._running):
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
+            self._clearing = False
             limit = min(free, self.batch_size)
             try:
                 tasks = await self._claim(drained, limit)
@@ -412,22 +414,38 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             self._registration.finished(task.queue_name, utcnow(), ok=ok)
 
     async def _heartbeat_loop(self) -> None:
+        # Rounds start every third of the lease, however long the last one took (a slow
+        # round followed by a full third of a lease of sleep let short leases run out).
+        due = anyio.current_time()
         while True:
-            await nap(self.lease / 3)
+            now = anyio.current_time()
+            due = max(due + self.lease / 3, now)
+            await nap(due - now)
             await self.heartbeat()
 
     async def heartbeat(self) -> None:
         """Renew the lease of every task this worker holds, once (the base does so every third
         of the lease), and act on the answers: a refused renewal (another attempt owns the task
-        now) abandons this attempt; a cancel request stored with the task stops it."""
-        for task_id, (_, ctx, handler) in list(self._running.items()):
+        now) abandons this attempt; a cancel request stored with the task stops it.
+
+        The renewals go out together: one after the other, on a store reached through threads
+        while CPU-bound tasks hold the GIL, a round took longer than a 1 s lease (the chaos
+        suite's long tasks on the file backend lost every lease)."""
+        held = list(self._running.items())
+
+        async def renew(ctx: TaskContext) -> Task | None:
             lease = self._lease_for(ctx.task)
             if ctx.task.lease_expires_at is not None:  # never cut what the task extended
                 lease = max(lease, (ctx.task.lease_expires_at - utcnow()).total_seconds())
-            try:
-                renewed = await self.queue.extend_lease(ctx.task, lease)
-            except Exception as exc:
-                logger.debug("heartbeat for %s failed: %s", task_id, exc)
+            return await self.queue.extend_lease(ctx.task, lease)
+
+        answers = await asyncio.gather(*(renew(ctx) for _, (_, ctx, _) in held),
+                                       return_exceptions=True)
+        for (task_id, (_, ctx, handler)), renewed in zip(held, answers, strict=True):
+            if isinstance(renewed, BaseException):
+                if not isinstance(renewed, Exception):
+                    raise renewed
+                logger.debug("heartbeat for %s failed: %s", task_id, renewed)
                 continue
             if task_id not in self._executing:
                 # Its outcome is with the completer: a refusal means the finish has
@@ -550,14 +568,24 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             self._free_slot(task.id)
 
     async def _one_suspect_at_most(self, tasks: list[Task]) -> list[Task]:
-        """Keep one claimed task whose last delivery died with its worker, and give the other
-        such tasks back at once: held here while it runs alone, they would die with this worker
-        too if it kills it, though they never ran."""
+        """What of a claim to keep, given its suspects (tasks whose last delivery died with
+        their worker). A suspect is kept only by a worker that holds nothing else, and then
+        alone: the rest of the claim goes back at once. Held beside other tasks it would be
+        charged a delivery it never ran if one of them killed this worker (a fresh poison
+        pill), and dead-lettered after enough of them. A busy worker gives every suspect back
+        and claims nothing more until what it holds is done, then claims again, alone."""
         suspects = [t for t in tasks if t.redeliveries]
-        for task in suspects[1:] if not self._suspects else suspects:
-            await self.queue.release(task)
-        keep = set() if self._suspects else {t.id for t in suspects[:1]}
-        return [t for t in tasks if not t.redeliveries or t.id in keep]
+        if not suspects:
+            return tasks
+        keep = suspects[0] if not self._running and not self._suspects else None
+        if keep is None:
+            self._clearing = True
+        for task in tasks:
+            if task is not keep and (keep is not None or task.redeliveries):
+                await self.queue.release(task)
+        if keep is not None:
+            return [keep]
+        return [t for t in tasks if not t.redeliveries]
 
     async def _alone(self, task: Task, ctx: TaskContext) -> None:
         """Run a task whose last delivery died with its worker once nothing else runs here,
