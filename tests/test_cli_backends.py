@@ -205,4 +205,10 @@ def test_every_inspection_command_on_a_live_project(url: str, project_name: str,
             assert oq.get_task(failed) is None
         finally:
             oq.stop_worker()
-    assert omniq.json("status")["workers"] == []  # a clean stop removes the worker's record
+    status = omniq.json("status")
+    # A clean stop marks the record stopped, and what the worker finished still counts.
+    [stopped] = status["workers"]
+    assert stopped["completed"] > 0
+    assert sum(q["completed"]["15m"] for q in status["queues"]) >= stopped["completed"]
+    assert stopped["stopped_at"] is not None and stopped["alive"] is False
+    assert "stopped" in omniq("status").stdout

@@ -3,6 +3,7 @@ registered workers."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -57,9 +58,15 @@ def queue_table(queues: list[QueueStats]) -> str:
     return table(headers, rows, right=[s.value.upper() for s in shown])
 
 
+def _state(worker: WorkerInfo, now: datetime) -> str:
+    if worker.stopped_at is not None:
+        return "stopped"
+    return "alive" if worker.is_alive(now) else "gone"
+
+
 def worker_table(workers: list[WorkerInfo]) -> str:
     now = utcnow()
-    rows = [[w.id, "alive" if w.is_alive(now) else "gone", w.host, w.pid, w.worker_type,
+    rows = [[w.id, _state(w, now), w.host, w.pid, w.worker_type,
              w.concurrency, w.running, ",".join(w.queues), ago(w.last_heartbeat, now)]
             for w in workers]
     return table(["WORKER", "STATE", "HOST", "PID", "TYPE", "CONCURRENCY", "RUNNING", "QUEUES",

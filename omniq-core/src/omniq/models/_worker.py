@@ -29,9 +29,11 @@ class WorkerInfo(msgspec.Struct, kw_only=True):
     """One worker, as it keeps itself registered in its task queue's store.
 
     A worker stores this when it starts, stores it again every ``heartbeat_interval`` seconds
-    with ``last_heartbeat`` and its counts brought up to date, and removes it on a clean stop.
-    A worker that died leaves its record behind: it is *stale* (:attr:`alive` is False) once
-    :data:`MISSED_HEARTBEATS` refreshes are missing, and workers' maintenance removes it an
+    with ``last_heartbeat`` and its counts brought up to date, and marks it stopped
+    (``stopped_at``) on a clean stop: the tasks it finished keep counting in ``omniq status``
+    until they are older than :data:`RECENT_MINUTES`, when workers' maintenance removes the
+    record. A worker that died leaves its record behind: it is *stale* (:attr:`alive` is False)
+    once :data:`MISSED_HEARTBEATS` refreshes are missing, and workers' maintenance removes it an
     hour after its last heartbeat. Times are timezone-aware UTC.
     """
 
@@ -49,6 +51,7 @@ class WorkerInfo(msgspec.Struct, kw_only=True):
     failed: int = 0  # failed attempts since it started (retried or dead-lettered)
     #: Per queue and minute, the tasks it finished in the last :data:`RECENT_MINUTES` minutes.
     recent: list[MinuteCount] = []
+    stopped_at: datetime | None = None  # when it stopped cleanly; None while it runs (or died)
 
     def heartbeat_age(self, now: datetime | None = None) -> float:
         """Seconds since its last heartbeat."""
@@ -56,8 +59,9 @@ class WorkerInfo(msgspec.Struct, kw_only=True):
 
     def is_alive(self, now: datetime | None = None) -> bool:
         """Whether it refreshed its record recently enough (within :data:`MISSED_HEARTBEATS`
-        heartbeat intervals) to be taken as running."""
-        return self.heartbeat_age(now) <= MISSED_HEARTBEATS * self.heartbeat_interval
+        heartbeat intervals) to be taken as running, and has not stopped."""
+        return self.stopped_at is None and \
+            self.heartbeat_age(now) <= MISSED_HEARTBEATS * self.heartbeat_interval
 
     @property
     def alive(self) -> bool:

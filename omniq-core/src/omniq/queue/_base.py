@@ -27,6 +27,7 @@ from ..models import (
     TaskStatus,
     binding_values,
 )
+from ..models._worker import recent_window
 from ..observe import Observer, observers_from_settings
 from ._inspection import InspectionMixin
 from ._options import check_task_options
@@ -440,11 +441,15 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
             await self.cancel_dependents(child.id, f"parent {child.id} was cancelled")
 
     # -- the worker registry -------------------------------------------------------------------
-    async def prune_workers(self, before: datetime) -> int:
+    async def prune_workers(self, before: datetime, now: datetime | None = None) -> int:
         """Remove the records of workers last heard from before ``before`` (they died without
-        a clean stop); returns how many. A worker pruned by mistake (its heartbeat landed
-        between the read and the removal) stores its record again at its next heartbeat."""
-        gone = [w.id for w in await self.list_workers() if w.last_heartbeat < before]
+        a clean stop), and of workers that stopped cleanly before the recent minutes whose
+        counts ``omniq status`` shows; returns how many. A worker pruned by mistake (its
+        heartbeat landed between the read and the removal) stores its record again at its
+        next heartbeat."""
+        counted_from = recent_window(now or utcnow())
+        gone = [w.id for w in await self.list_workers() if w.last_heartbeat < before
+                or (w.stopped_at is not None and w.stopped_at < counted_from)]
         return await self.delete_workers(gone) if gone else 0
 
     # -- events --------------------------------------------------------------------------------

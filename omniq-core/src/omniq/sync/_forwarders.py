@@ -453,11 +453,11 @@ class TaskQueueMethods(SyncWrapper):
     async def pause_schedule_async(self, schedule_id: str) -> bool:
         return rewrap(await run_on_sync_loop(self._async.pause_schedule, schedule_id))
 
-    def prune_workers(self, before: datetime) -> int:
-        return rewrap(run_sync(self._async.prune_workers, before))
+    def prune_workers(self, before: datetime, now: datetime | None = None) -> int:
+        return rewrap(run_sync(self._async.prune_workers, before, now))
 
-    async def prune_workers_async(self, before: datetime) -> int:
-        return rewrap(await run_on_sync_loop(self._async.prune_workers, before))
+    async def prune_workers_async(self, before: datetime, now: datetime | None = None) -> int:
+        return rewrap(await run_on_sync_loop(self._async.prune_workers, before, now))
 
     def put_worker(self, worker: WorkerInfo) -> None:
         run_sync(self._async.put_worker, worker)

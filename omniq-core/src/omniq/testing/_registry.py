@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from ..models import MinuteCount, WorkerInfo
+from ..models._worker import RECENT_MINUTES
 from . import _tasks
 from ._support import KitBase, eventually, moment, running_worker
 
@@ -105,7 +106,14 @@ class WorkerRegistryTests(KitBase):
             assert latest.last_heartbeat > info.last_heartbeat
             assert latest.finished_since(latest.started_at, "high") == (3, 0)
             assert latest.finished_since(latest.started_at, "default") == (0, 1)
-        assert await omniq.list_workers() == []  # a clean stop removes the record
+        # A clean stop marks the record stopped; what it finished still counts until pruned.
+        [stopped] = await omniq.list_workers()
+        assert stopped.stopped_at is not None and not stopped.is_alive()
+        assert (stopped.completed, stopped.failed) == (3, 1)
+        assert await omniq.task_queue.prune_workers(stopped.started_at) == 0
+        later = stopped.stopped_at + timedelta(minutes=RECENT_MINUTES)
+        assert await omniq.task_queue.prune_workers(stopped.started_at, now=later) == 1
+        assert await omniq.list_workers() == []
 
     @pytest.mark.anyio
     async def test_a_record_not_refreshed_is_not_alive(self, task_queue: Any) -> None:

@@ -395,13 +395,15 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             logger.debug("worker %s: registry refresh failed: %s", self.worker_id, exc)
 
     async def _unregister(self) -> None:
+        """Marks the record stopped rather than removing it: the tasks this worker finished
+        keep counting in ``omniq status`` until maintenance prunes it."""
         if self._registration is None:
             return
-        self._registration = None
+        record, self._registration = self._registration.stopped(utcnow()), None
         try:
-            await self.queue.delete_workers([self.worker_id])
-        except Exception as exc:  # pruned later, an hour after its last heartbeat
-            logger.warning("worker %s: could not remove its registry record: %s",
+            await self.queue.put_worker(record)
+        except Exception as exc:  # shown as gone, then pruned an hour after its last heartbeat
+            logger.warning("worker %s: could not mark its registry record stopped: %s",
                            self.worker_id, exc)
 
     async def _registry_loop(self) -> None:

@@ -1,9 +1,10 @@
 """A worker's entry in the worker registry: its record, and the counts that go into it.
 
 The worker stores its :class:`~omniq.models.WorkerInfo` through the task queue's
-``put_worker`` when it starts and every ``WORKER_HEARTBEAT`` seconds, and removes it on a
-clean stop; ``omniq status`` and ``list_workers()`` read them. Counting a finished task is a
-dict update on the worker's event loop, so the registry costs the task path nothing else.
+``put_worker`` when it starts and every ``WORKER_HEARTBEAT`` seconds, and marks it stopped on
+a clean stop (kept while its counts are recent); ``omniq status`` and ``list_workers()`` read
+them. Counting a finished task is a dict update on the worker's event loop, so the registry
+costs the task path nothing else.
 """
 
 from __future__ import annotations
@@ -60,3 +61,7 @@ class Registration:
         return msgspec.structs.replace(self.record, last_heartbeat=now, running=running,
                                        completed=self.completed, failed=self.failed,
                                        recent=recent)
+
+    def stopped(self, now: datetime) -> WorkerInfo:
+        """The last record, of a clean stop at ``now``."""
+        return msgspec.structs.replace(self.refreshed(now, 0), stopped_at=now)
