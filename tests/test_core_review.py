@@ -342,3 +342,30 @@ async def test_slow_renewals_keep_the_leases_of_many_tasks(project_name: str) ->
                 assert await worker.get_result(task_id) == 3.0
     tasks = [await queue.get_task(task_id) for task_id in ids]
     assert [(t.attempts, t.redeliveries) for t in tasks] == [(1, 0)] * 6
+
+
+async def test_enqueue_event_comes_first_when_a_worker_claims_before_the_write_returns(
+        project_name: str) -> None:
+    """The write lands, its reply is slow, a worker runs the task meanwhile: the ENQUEUED event
+    is stamped when the write began, so the task's events still read in the order they
+    happened (they came out EXECUTING, COMPLETE, ENQUEUED under a loaded CI run)."""
+    queue = AsyncMemoryTaskQueue(project_name=project_name)
+    results = AsyncMemoryResultStore(project_name=project_name)
+    events = AsyncMemoryEventStore(project_name=project_name)
+    async with AsyncioWorker(queue, results, events, poll_interval=0.01) as worker:
+        write = queue._writer._write
+
+        async def slow_reply(tasks: Sequence[object]) -> list[bool]:
+            stored = await write(tasks)  # type: ignore[arg-type]
+            await asyncio.sleep(0.3)  # the worker claims and runs it meanwhile
+            return stored
+
+        queue._writer._write = slow_reply
+        task_id = await queue.enqueue(pow, 2, 3)
+        with anyio.fail_after(5):
+            assert await worker.get_result(task_id) == 8
+            while len(await events.get_events(task_id=task_id)) < 3:
+                await asyncio.sleep(0.02)
+    found = sorted(await events.get_events(task_id=task_id), key=lambda e: e.timestamp)
+    assert [e.type for e in found] == [EventType.ENQUEUED, EventType.EXECUTING,
+                                       EventType.COMPLETE]

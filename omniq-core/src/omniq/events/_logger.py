@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .._ids import new_id
@@ -54,14 +55,16 @@ class EventLogger:
             self._wake.set()
 
     def task_event(self, type_: EventType, task: Task, *, message: str | None = None,
-                   **data: Any) -> None:
+                   at: datetime | None = None, **data: Any) -> None:
+        """``at``: when it happened, if earlier than now (an enqueue is stamped when its write
+        began: a worker may claim the task, and record that, before the write returns)."""
         if self.store is None:
             return
         if message is None and task.error is not None and type_ in (
                 EventType.ERROR, EventType.RETRY, EventType.CANCELLED, EventType.DEAD_LETTER):
             message = f"{task.error.type}: {task.error.message}"
         self.record(TaskEvent(
-            id=new_id(), type=type_, timestamp=utcnow(), task_id=task.id,
+            id=new_id(), type=type_, timestamp=at or utcnow(), task_id=task.id,
             schedule_id=task.schedule_id, queue_name=task.queue_name,
             worker_id=self.worker_id or task.worker_id, attempt=task.attempts,
             message=message, data=data,

@@ -238,13 +238,14 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         with_deps = [t for t in tasks if t.depends_on]
         if with_deps:
             tasks = [await self._gate_on_parents(t) if t.depends_on else t for t in tasks]
+        writing = utcnow()
         inserted = await self._writer.add(tasks, join=join)
         if self.observer is not None:
             self.observer.enqueued(tasks, inserted)
         for task, new in zip(tasks, inserted, strict=True):
             if new:
                 self._emit(EventType.ENQUEUED if task.status != TaskStatus.WAITING
-                           else EventType.WAITING, task)
+                           else EventType.WAITING, task, at=writing)
         for task, new in zip(tasks, inserted, strict=True):
             # A parent may have finished between the check and the insert: look again.
             if new and task.status == TaskStatus.WAITING:
@@ -424,9 +425,10 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         if statuses & DEAD:
             await self._cancel_child(child, "a parent failed or was cancelled")
         elif statuses == {TaskStatus.COMPLETED}:
-            ready = replace(child, status=TaskStatus.PENDING)
+            ready, releasing = replace(child, status=TaskStatus.PENDING), utcnow()
             if await self.update_task(ready, expect_status={TaskStatus.WAITING}):
-                self._emit(EventType.ENQUEUED, ready, message="dependencies completed")
+                self._emit(EventType.ENQUEUED, ready, message="dependencies completed",
+                           at=releasing)
 
     async def cancel_dependents(self, parent_id: str, reason: str) -> None:
         for child in await self.dependents(parent_id):
