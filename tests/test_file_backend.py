@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -559,12 +560,19 @@ async def test_azure_layout_and_conditional_claims(project_name: str,
 
     options = {"url": f"abfs://{CONTAINER}/layout",
                "storage_options": azure_options(azure_endpoint)}
+    await one_of_two_claimers_wins(project_name, options, AzureStore)
+
+
+async def one_of_two_claimers_wins(project_name: str, options: dict[str, Any],
+                                   store_type: type) -> None:
+    """On an object store: the layout (records, ready and wait entries), and of two instances
+    claiming one task at once, exactly one wins (the record's conditional write)."""
     async with AsyncFileTaskQueue(project_name=project_name, **options) as a, \
             AsyncFileTaskQueue(project_name=project_name, **options) as b:
         task_id = await a.enqueue(double, 2)
         later = await a.enqueue(double, 3, run_in=3600)
         store = a._store
-        assert isinstance(store, AzureStore)
+        assert isinstance(store, store_type)
         assert store.names("tasks") == sorted([task_id, later])
         assert [n.rsplit("_", 1)[1] for n in store.names("ready/default")] == [task_id]
         assert [n.rsplit("_", 1)[1] for n in store.names("wait/default")] == [later]
@@ -573,6 +581,7 @@ async def test_azure_layout_and_conditional_claims(project_name: str,
                                    b.claim(["default"], worker_id="b", lease=30, now=now))
         assert sorted(len(g) for g in got) == [0, 1]
         assert store.names("ready/default") == [] and len(store.names("running")) == 1
+        store.remove_all()
 
 
 # -- GCS -------------------------------------------------------------------------------------------
@@ -620,21 +629,7 @@ async def test_gcs_layout_and_conditional_claims(project_name: str, gcs_endpoint
     from omniq_fsspec._gcs import GCSStore
 
     options = {"url": f"gs://{GCS_BUCKET}/layout", "storage_options": gcs_options(gcs_endpoint)}
-    async with AsyncFileTaskQueue(project_name=project_name, **options) as a, \
-            AsyncFileTaskQueue(project_name=project_name, **options) as b:
-        task_id = await a.enqueue(double, 2)
-        later = await a.enqueue(double, 3, run_in=3600)
-        store = a._store
-        assert isinstance(store, GCSStore)
-        assert store.names("tasks") == sorted([task_id, later])
-        assert [n.rsplit("_", 1)[1] for n in store.names("ready/default")] == [task_id]
-        assert [n.rsplit("_", 1)[1] for n in store.names("wait/default")] == [later]
-        now = datetime.now(UTC)
-        got = await asyncio.gather(a.claim(["default"], worker_id="a", lease=30, now=now),
-                                   b.claim(["default"], worker_id="b", lease=30, now=now))
-        assert sorted(len(g) for g in got) == [0, 1]
-        assert store.names("ready/default") == [] and len(store.names("running")) == 1
-        store.remove_all()
+    await one_of_two_claimers_wins(project_name, options, GCSStore)
 
 
 @pytest.mark.anyio
