@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -644,3 +645,19 @@ async def test_gcs_store_that_ignores_generation_preconditions_is_refused(
     monkeypatch.setattr(GCSStore, "create", lambda self, key, data=b"": True)
     with pytest.raises(ConfigError, match="ignores exclusive creates .ifGenerationMatch"):
         await AsyncFileTaskQueue(project_name="p", **options).connect()
+
+
+@pytest.mark.parametrize(("url", "module", "extra"), [
+    ("s3://bucket/p", "s3fs", "s3"), ("gs://bucket/p", "gcsfs", "gcs"),
+    ("abfs://container/p", "adlfs", "azure")])
+def test_an_object_store_without_its_client_package_names_the_extra(
+        monkeypatch: pytest.MonkeyPatch, url: str, module: str, extra: str) -> None:
+    from omniq.exceptions import ConfigError
+    from omniq_fsspec._stores import open_store
+
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    with pytest.raises(ConfigError) as caught:
+        open_store(url, {})
+    message = str(caught.value)
+    assert f"needs the {module} package" in message
+    assert f"omniq-fsspec[{extra}]" in message and "omniq[" not in message

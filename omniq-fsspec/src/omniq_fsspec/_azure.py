@@ -15,9 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from omniq.exceptions import ConfigError
-
-from ._objects import ABSENT, ObjectStore
+from ._objects import ABSENT, ObjectStore, missing_package
 
 
 class AzureStore(ObjectStore):
@@ -31,11 +29,7 @@ class AzureStore(ObjectStore):
             from azure.core import MatchConditions
             from azure.core import exceptions as errors
         except ImportError as exc:
-            raise ConfigError(
-                f"{protocol}:// needs the adlfs package", field="base_dir",
-                value=f"{protocol}://{path}",
-                expected="pip install 'omniq-fsspec[azure]' (from a checkout: "
-                         "pip install -e './omniq-fsspec[azure]')") from exc
+            raise missing_package(f"{protocol}://{path}", "adlfs", "azure") from exc
         self.fs = adlfs.AzureBlobFileSystem(**storage_options)
         self._unchanged = MatchConditions.IfNotModified
         self._errors = errors

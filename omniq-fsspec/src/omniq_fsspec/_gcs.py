@@ -16,9 +16,9 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from omniq.exceptions import BackendUnavailableError, ConfigError
+from omniq.exceptions import BackendUnavailableError
 
-from ._objects import ABSENT, ObjectStore
+from ._objects import ABSENT, ObjectStore, missing_package
 
 
 class GCSStore(ObjectStore):
@@ -31,11 +31,7 @@ class GCSStore(ObjectStore):
             import gcsfs
             from gcsfs.retry import HttpError
         except ImportError as exc:
-            raise ConfigError(
-                f"{protocol}:// needs the gcsfs package", field="base_dir",
-                value=f"{protocol}://{path}",
-                expected="pip install 'omniq-fsspec[gcs]' (from a checkout: "
-                         "pip install -e './omniq-fsspec[gcs]')") from exc
+            raise missing_package(f"{protocol}://{path}", "gcsfs", "gcs") from exc
         self.fs = gcsfs.GCSFileSystem(**storage_options)
         self._http_error = HttpError
         bucket, _, prefix = path.partition("/")

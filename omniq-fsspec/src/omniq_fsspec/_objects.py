@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
-from omniq.exceptions import BackendUnavailableError
+from omniq.exceptions import BackendUnavailableError, ConfigError
 
 from ._stores import Store, check_key
 
@@ -21,6 +21,14 @@ T = TypeVar("T")
 
 #: The ``condition`` of :meth:`ObjectStore._upload` for an exclusive create.
 ABSENT: Final = object()
+
+
+def missing_package(url: str, package: str, extra: str) -> ConfigError:
+    """The error for an object store URL whose client package is not installed."""
+    scheme = url.split("://", 1)[0]
+    return ConfigError(f"{scheme}:// needs the {package} package", field="base_dir", value=url,
+                       expected=f"pip install 'omniq-fsspec[{extra}]' (from a checkout: "
+                                f"pip install -e './omniq-fsspec[{extra}]')")
 
 
 class ObjectStore(Store):

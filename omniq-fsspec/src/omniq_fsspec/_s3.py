@@ -9,9 +9,7 @@ import contextlib
 from collections.abc import Collection
 from typing import Any
 
-from omniq.exceptions import ConfigError
-
-from ._objects import ABSENT, ObjectStore
+from ._objects import ABSENT, ObjectStore, missing_package
 
 
 def _condition_failed(exc: BaseException) -> bool:
@@ -37,10 +35,7 @@ class S3Store(ObjectStore):
         try:
             import s3fs
         except ImportError as exc:
-            raise ConfigError(
-                "s3:// needs the s3fs package", field="base_dir", value=f"s3://{path}",
-                expected="pip install 'omniq-fsspec[s3]' (from a checkout: "
-                         "pip install -e './omniq-fsspec[s3]')") from exc
+            raise missing_package(f"s3://{path}", "s3fs", "s3") from exc
         options = {"use_listings_cache": False, **storage_options}
         self.fs = s3fs.S3FileSystem(**options)
         bucket, _, prefix = path.partition("/")
