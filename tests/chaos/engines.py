@@ -26,9 +26,12 @@ class Sizes:
     concurrency: int  # slots per worker
     kill_every: float  # seconds between two faults of a storm
     task_seconds: float  # how long each storm task works
+    # Faults of a SIGKILL storm at most (None: until its tasks are done). A loaded machine
+    # finishes fewer tasks between two kills; the bound keeps the storm from outrunning it.
+    kills: int | None
 
 
-SIZES = Sizes(5000, 4, 8, 2.0, 0.1) if FULL else Sizes(200, 2, 4, 1.0, 0.2)
+SIZES = Sizes(5000, 4, 8, 2.0, 0.1, None) if FULL else Sizes(200, 2, 4, 1.0, 0.2, 30)
 ENGINES = ["sqlite", "file", "redis", "postgres", "nats"]
 SERVERS = ["redis", "postgres", "nats"]
 

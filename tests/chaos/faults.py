@@ -114,10 +114,11 @@ class Supervisor:
 
 
 class Driver:
-    """Does ``fault`` every ``every`` seconds in a thread, until the block ends."""
+    """Does ``fault`` every ``every`` seconds in a thread, until the block ends (or ``times``
+    faults were done)."""
 
-    def __init__(self, every: float, fault: Callable[[], None]) -> None:
-        self.every, self.fault = every, fault
+    def __init__(self, every: float, fault: Callable[[], bool], times: int | None = None) -> None:
+        self.every, self.fault, self.times = every, fault, times
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chaos-driver", daemon=True)
 
@@ -130,22 +131,28 @@ class Driver:
         self._thread.join(60)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.fault()
+        done = 0
+        while not self._stop.wait(self.every) and (self.times is None or done < self.times):
+            if self.fault():
+                done += 1
 
 
-def signal_one(supervisor: Supervisor, sig: signal.Signals) -> Callable[[], None]:
-    """A fault: ``sig`` to one running worker, chosen at random."""
+def signal_one(supervisor: Supervisor, sig: signal.Signals) -> Callable[[], bool]:
+    """A fault: ``sig`` to one running worker, chosen at random; True if one was sent."""
 
-    def fault() -> None:
+    def fault() -> bool:
         targets = supervisor.targets()
-        if targets:
-            victim = random.choice(targets)
-            if sig == signal.SIGTERM:
-                supervisor.stopping.add(victim.pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(victim.pid, sig)
-                supervisor.log.add(Fault(time.time(), sig.name, victim.pid))
+        if not targets:
+            return False
+        victim = random.choice(targets)
+        if sig == signal.SIGTERM:
+            supervisor.stopping.add(victim.pid)
+        try:
+            os.kill(victim.pid, sig)
+        except ProcessLookupError:
+            return False
+        supervisor.log.add(Fault(time.time(), sig.name, victim.pid))
+        return True
     return fault
 
 
