@@ -7,9 +7,12 @@ meanwhile are handed over and woken; work left on the loop keeps running between
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import omniq
 import pytest
@@ -115,3 +118,41 @@ def test_a_pausable_task_runs_during_calls_and_keeps_no_thread_on_the_loop() -> 
         assert len(ticks) > seen  # and it runs while a call does
     finally:
         run_sync(stop, task)
+
+
+def test_a_thread_a_blocking_call_borrowed_through_anyio_is_gone_when_the_call_returns() -> None:
+    # anyio stops its worker thread in a callback at the end of the calling task: a loop
+    # stopped before that callback ran left the thread waiting, and the interpreter with it.
+    import anyio.to_thread
+
+    async def borrow_a_thread() -> threading.Thread:
+        return await anyio.to_thread.run_sync(threading.current_thread)
+
+    borrowed = run_sync(borrow_a_thread)
+    assert borrowed is not threading.current_thread()
+    borrowed.join(5)
+    assert not borrowed.is_alive(), "anyio's worker thread outlived the blocking call"
+
+
+@pytest.mark.parametrize("script", [
+    # the file backend's calls run in anyio's threads; the client is never closed
+    "oq = OmniQ(project_name='exits', task_queue=f'file://{sys.argv[1]}')\n"
+    "print(oq.enqueue(print, 1))\n",
+    # the store fails to open in __enter__ (no gcsfs), so __exit__ never runs
+    "sys.modules['gcsfs'] = None\n"
+    "try:\n"
+    "    with OmniQ(project_name='exits', task_queue='gs://bucket/q') as oq:\n"
+    "        oq.enqueue(print, 1)\n"
+    "except omniq.exceptions.ConfigError as exc:\n"
+    "    print(exc)\n",
+], ids=["file-store-never-closed", "store-failed-to-open"])
+def test_a_script_using_the_blocking_client_exits_when_it_ends(script: str,
+                                                               tmp_path: Path) -> None:
+    code = "import sys\nimport omniq.exceptions\nfrom omniq import OmniQ\n" + script
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], timeout=60,
+                              capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the script printed its last line but its process did not exit")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
