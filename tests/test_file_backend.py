@@ -556,7 +556,7 @@ async def test_s3_layout_and_conditional_claims(s3_endpoint: str, project_name: 
 async def test_azure_layout_and_conditional_claims(project_name: str,
                                                    azure_endpoint: str) -> None:
     """On Azurite: the same layout as elsewhere, and of two instances claiming one task, one
-    wins (If-Match on the record). The whole kit on Azure: OMNIQ_AZURE_KIT=1."""
+    wins (If-Match on the record). The whole kit runs on Azurite in test_file_conformance.py."""
     from omniq_fsspec._azure import AzureStore
 
     options = {"url": f"abfs://{CONTAINER}/layout",

@@ -1,7 +1,6 @@
 """The whole conformance kit (``omniq.testing``) on the ``file`` backend (omniq-fsspec), on a
 local directory, on ``memory://``, on S3 (moto's server mode on a loopback port), on GCS
-(fake-gcs-server on a loopback port) and on Azure Blob Storage (Azurite on a loopback port;
-with ``OMNIQ_AZURE_KIT=1``, as it takes minutes).
+(fake-gcs-server on a loopback port) and on Azure Blob Storage (Azurite on a loopback port).
 
 Each test gets its own project name, hence its own folder under the location; the folder is
 removed afterwards.
@@ -9,7 +8,6 @@ removed afterwards.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -96,6 +94,10 @@ class TestFileConformanceMemory(FileKit):
 
 
 class _EmulatedObjectStore(FileKit):
+    """An object store emulated on a loopback port for this module, in memory: each test has
+    a folder of its own, left for the emulator's end to drop (removed one object at a time
+    it cost up to 10 s a test)."""
+
     @pytest.mark.anyio
     async def test_enqueue_many_of_1000_tasks_in_one_call_is_quick(self, task_queue: Any) -> None:
         """1,000 tasks are about 3,000 requests to an object store, here an emulator on this
@@ -110,47 +112,22 @@ class _EmulatedObjectStore(FileKit):
 
 class TestFileConformanceS3(_EmulatedObjectStore):
     @pytest.fixture
-    def backend_options(self, s3_endpoint: str,
-                        project_name: str) -> Iterator[dict[str, Any]]:
-        options = {"url": f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
-                   "storage_options": s3_options(s3_endpoint)}
-        yield options
-        _remove_project(options, project_name)
+    def backend_options(self, s3_endpoint: str) -> dict[str, Any]:
+        return {"url": f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
+                "storage_options": s3_options(s3_endpoint)}
 
 
 class TestFileConformanceGCS(_EmulatedObjectStore):
     @pytest.fixture
-    def backend_options(self, gcs_endpoint: str,
-                        project_name: str) -> Iterator[dict[str, Any]]:
+    def backend_options(self, gcs_endpoint: str) -> dict[str, Any]:
         from fake_gcs import BUCKET as GCS_BUCKET
 
-        options = {"url": f"gs://{GCS_BUCKET}/{uuid.uuid4().hex[:8]}",
-                   "storage_options": gcs_options(gcs_endpoint)}
-        yield options
-        _remove_project(options, project_name)
+        return {"url": f"gs://{GCS_BUCKET}/{uuid.uuid4().hex[:8]}",
+                "storage_options": gcs_options(gcs_endpoint)}
 
 
-#: The Azure kit takes 4-5 minutes here (the azure SDK spends about 2.5 ms of CPU on each
-#: request), too long for the default run: ``OMNIQ_AZURE_KIT=1`` runs it. The default run
-#: checks Azure's conditional writes in tests/test_file_backend.py.
-AZURE_KIT = os.environ.get("OMNIQ_AZURE_KIT") == "1"
-
-
-class _FileKitAzure(FileKit):
-    @pytest.mark.skip(reason="1,000 tasks are 3,000 requests to Azurite, 12-19 s here (the "
-                             "azure SDK's CPU per request), over this test's 10 s bound")
-    async def test_enqueue_many_of_1000_tasks_in_one_call_is_quick(self) -> None:
-        """Not run on Azure (see the skip reason); the figure is in the file backend's page."""
-
+class TestFileConformanceAzure(_EmulatedObjectStore):
     @pytest.fixture
-    def backend_options(self, azure_endpoint: str,
-                        project_name: str) -> Iterator[dict[str, Any]]:
-        options = {"url": f"abfs://{CONTAINER}/{uuid.uuid4().hex[:8]}",
-                   "storage_options": azure_options(azure_endpoint)}
-        yield options
-        _remove_project(options, project_name)
-
-
-if AZURE_KIT:  # collected only when asked for (see AZURE_KIT)
-    class TestFileConformanceAzure(_FileKitAzure):
-        pass
+    def backend_options(self, azure_endpoint: str) -> dict[str, Any]:
+        return {"url": f"abfs://{CONTAINER}/{uuid.uuid4().hex[:8]}",
+                "storage_options": azure_options(azure_endpoint)}
