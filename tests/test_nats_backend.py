@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -334,3 +336,33 @@ def test_seed004_backend_class_and_async_usage(project: str) -> None:
                 await oq.stop_worker_async()
 
     assert asyncio.run(main()) == 15
+
+
+def test_a_blocking_client_runs_its_calls_itself_and_stays_connected_while_idle(
+        tmp_path: Path) -> None:
+    """nats-py keeps tasks on the blocking API's loop (readers, flushers, pingers,
+    subscriptions). They do not keep a thread running it between calls, which would make
+    every call a hop to that thread; but the loop gives them a turn every second, so a client
+    left idle still answers the server's pings (here every second, and the server drops a
+    client after two unanswered) and keeps its connection."""
+    from omniq.sync import as_async, run_sync
+
+    async def thread_ident() -> int:
+        return threading.get_ident()
+
+    config = tmp_path / "nats.conf"
+    config.write_text('ping_interval: "1s"\nping_max: 2\n')
+    server = NATSServer(tmp_path / "js", "-c", str(config))
+    server.start()
+    try:
+        with OmniQ(project_name="idle", backend_type="nats", url=server.url) as oq:
+            oq.enqueue(simple_task, "before")
+            assert run_sync(thread_ident) == threading.get_ident()
+            connections = [as_async(oq.task_queue).nc, as_async(oq.result_store).nc]
+            time.sleep(5)  # five of the server's pings
+            oq.enqueue(simple_task, "after")
+            assert oq.task_queue.count_tasks(status=TaskStatus.PENDING) == 2
+            # Dropped as stale, a connection would have come back, counted, at this call.
+            assert [c.stats["reconnects"] for c in connections] == [0, 0]
+    finally:
+        server.kill()

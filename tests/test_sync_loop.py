@@ -120,6 +120,33 @@ def test_a_pausable_task_runs_during_calls_and_keeps_no_thread_on_the_loop() -> 
         run_sync(stop, task)
 
 
+def test_a_pausable_task_still_gets_a_turn_every_pulse_while_no_call_comes() -> None:
+    # A connection's reader must answer the server's pings while the client sits idle.
+    from omniq._sync import PULSE
+
+    ticks: list[float] = []
+
+    async def start() -> asyncio.Task[None]:
+        async def tick() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(PULSE / 10)
+
+        return pausable(asyncio.get_running_loop().create_task(tick()))
+
+    async def stop(task: asyncio.Task[None]) -> None:
+        task.cancel()
+
+    task = run_sync(start)
+    try:
+        seen = len(ticks)
+        time.sleep(PULSE * 3.5)
+        assert len(ticks) - seen >= 2  # a turn a pulse, not one a tenth of it
+        assert len(ticks) - seen <= 10
+    finally:
+        run_sync(stop, task)
+
+
 def test_a_thread_a_blocking_call_borrowed_through_anyio_is_gone_when_the_call_returns() -> None:
     # anyio stops its worker thread in a callback at the end of the calling task: a loop
     # stopped before that callback ran left the thread waiting, and the interpreter with it.

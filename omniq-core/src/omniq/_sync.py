@@ -31,6 +31,11 @@ T = TypeVar("T")
 #: ``Runner._owner`` while the background thread runs the loop.
 _BACKGROUND = -1
 
+#: Seconds between two turns the background thread gives pausable tasks while no call runs
+#: the loop: they answer a server's pings and drain their sockets, so a client left idle for
+#: minutes is not dropped as stale or as a slow consumer.
+PULSE = 1.0
+
 
 class _Call:
     """One coroutine run for a caller: its outcome, and how the caller learns of it."""
@@ -194,10 +199,17 @@ class Runner:
         self._live -= 1
 
     def pausable(self, task: asyncio.Task[Any]) -> None:
-        """Leave ``task`` out of the work that keeps the loop running between calls."""
+        """Leave ``task`` out of the work that keeps the loop running between calls (the
+        background thread still gives it a turn every ``PULSE`` seconds)."""
         if task.remove_done_callback(self._task_done):
             self._live -= 1
-            self._pausable.add(task)
+            with self._lock:  # read by the background thread
+                self._pausable.add(task)
+            self._start_background()
+
+    def _paused(self) -> bool:
+        """Whether a pausable task is alive (under ``_lock``, with nobody running the loop)."""
+        return any(not t.done() for t in self._pausable)
 
     def _start(self, call: _Call) -> None:
         # Counted by ``_run`` itself, which also reports the outcome.
@@ -238,19 +250,35 @@ class Runner:
 
     # -- the background thread -----------------------------------------------------------------
     def _wake_background(self) -> None:
-        if self._background is None:
-            self._background = threading.Thread(target=self._serve, name="omniq-sync",
-                                                daemon=True)
-            self._background.start()
+        self._start_background()
         self._background_turn.release()
+
+    def _start_background(self) -> None:
+        with self._lock:
+            if self._background is None:
+                self._background = threading.Thread(target=self._serve, name="omniq-sync",
+                                                    daemon=True)
+                self._background.start()
 
     def _serve(self) -> None:
         while True:
-            self._background_turn.acquire()
+            run = self._settle
+            if not self._background_turn.acquire(timeout=PULSE):
+                with self._lock:  # nobody called for a while: a turn for pausable tasks
+                    if self._owner is not None or not self._paused():
+                        continue
+                    self._owner = _BACKGROUND
+                run = self._pulse
             try:
-                self.loop.run_until_complete(self._settle())
+                self.loop.run_until_complete(run())
             finally:
                 self._release()
+
+    async def _pulse(self) -> None:
+        """A few milliseconds for pausable tasks to read their sockets and answer, then
+        whatever that started."""
+        await asyncio.sleep(0.002)
+        await self._settle()
 
     async def _settle(self) -> None:
         """Return once nothing but this coroutine is left on the loop."""

@@ -34,6 +34,7 @@ import nats.js.errors
 from nats.js import api
 from omniq.config import redact_url
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError, OmniQError
+from omniq.sync import pausable
 
 logger = logging.getLogger("omniq.nats")
 
@@ -387,6 +388,7 @@ class NATSConnection:
                         servers=self._servers, connect_timeout=self._connect_timeout,
                         allow_reconnect=True, max_reconnect_attempts=1,
                         reconnect_time_wait=0.5, error_cb=on_error,
+                        reconnected_cb=self._reconnected,
                         name=f"omniq {self.project_name}", **options)
             except BackendUnavailableError as exc:
                 # nats-py reports refused credentials only to the error callback, then says
@@ -403,6 +405,11 @@ class NATSConnection:
         self.requests = Requests(self.nc, self._request_timeout)
         with self.errors:
             await self.requests.start()
+        pause_when_idle(self.nc)
+
+    async def _reconnected(self) -> None:
+        if self.nc is not None:
+            pause_when_idle(self.nc)  # the connection's tasks are new ones
 
     async def _shut(self) -> None:
         nc, self.nc, self.js = self.nc, None, None
@@ -419,12 +426,32 @@ class NATSConnection:
         """The KV bucket ``bucket``, created when missing."""
         with self.errors:
             try:
-                return await self.js.key_value(bucket)
+                found = await self.js.key_value(bucket)
             except nats.js.errors.BucketNotFoundError:
-                pass
-            return await self.js.create_key_value(api.KeyValueConfig(
-                bucket=bucket, history=1, storage=self._storage, replicas=self._replicas,
-                **config))
+                found = await self.js.create_key_value(api.KeyValueConfig(
+                    bucket=bucket, history=1, storage=self._storage, replicas=self._replicas,
+                    **config))
+        pause_when_idle(self.nc)  # the subscription of nats-py's requests is new
+        return found
+
+
+def pause_when_idle(*owners: Any) -> None:
+    """Let the blocking API's loop rest between calls although these nats-py objects keep
+    tasks on it (a connection's reader, flusher and pinger; a subscription's dispatcher):
+    they serve calls in progress, and a thread kept running the loop for them would cost every
+    blocking call two thread switches (see ``omniq.sync.pausable``; the loop still gives them
+    a turn every second, to answer the server's pings). A connection brings its current
+    subscriptions along. The attributes are nats-py's own: one it no longer has is skipped,
+    which is slower, never wrong. Nothing on other loops."""
+    for owner in owners:
+        subscriptions = getattr(owner, "_subs", None)
+        if isinstance(subscriptions, dict):
+            pause_when_idle(*subscriptions.values())
+        for name in ("_reading_task", "_flusher_task", "_ping_interval_task",
+                     "_wait_for_msgs_task"):
+            task = getattr(owner, name, None)
+            if isinstance(task, asyncio.Task):
+                pausable(task)
 
 
 async def scan(js: Any, stream: str, subject: str, *,

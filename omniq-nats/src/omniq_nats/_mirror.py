@@ -28,7 +28,7 @@ import msgspec
 from nats.js import api
 from omniq.models import Schedule, ScheduleStatus, Task, TaskStatus, decode_task
 
-from ._client import untoken
+from ._client import pause_when_idle, untoken
 
 logger = logging.getLogger("omniq.nats")
 
@@ -70,6 +70,7 @@ class Mirror:
         self._sub = await js.subscribe(
             self.prefix + ">", stream=f"KV_{self.bucket}", cb=self._on_message,
             ordered_consumer=True, inactive_threshold=300.0, config=config)
+        pause_when_idle(self._sub)
 
     async def restart(self, js: Any) -> None:
         """A new watch from the last applied write: the server lost the old consumer (a

@@ -24,7 +24,7 @@ from omniq.models import EventType, TaskEvent
 from omniq.storage import AsyncEventStore
 from omniq.sync import EventStore
 
-from ._client import NATSConnection, scan, token
+from ._client import NATSConnection, pause_when_idle, scan, token
 from ._config import NATSEventStoreConfig
 
 _encode = msgspec.json.Encoder().encode
@@ -66,6 +66,7 @@ class AsyncNATSEventStore(NATSConnection, AsyncEventStore):
                 await self.js.stream_info(self.stream)
             except nats.js.errors.NotFoundError:
                 await self.js.add_stream(config)
+        pause_when_idle(self.nc)  # the subscription of nats-py's requests is new
 
     async def _close(self) -> None:
         await self._shut()
