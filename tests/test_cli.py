@@ -156,6 +156,18 @@ def test_status_shows_a_worker_that_stopped_reporting_as_gone(tmp_path: Path) ->
     assert "gone" in people and "2m0" in people
 
 
+def test_status_of_an_empty_store_says_where_to_look(tmp_path: Path) -> None:
+    typo = _invoke("status", "--url", f"sqlite:///{tmp_path}/typo.db", "--project", "shop")
+    assert typo.exit_code == 0
+    assert "Nothing is recorded for project 'shop'" in typo.stderr
+    assert "--url" in typo.stderr and "--project" in typo.stderr
+    url = f"sqlite:///{tmp_path}/x.db"
+    with OmniQ(project_name="shop", task_queue=url) as oq:
+        oq.enqueue(add, 1, 2)
+    found = _invoke("status", "--url", url, "--project", "shop")
+    assert found.exit_code == 0 and "Nothing is recorded" not in found.stderr
+
+
 # -- progress bars for thousands ---------------------------------------------------------------
 
 def test_requeue_and_purge_of_thousands_of_dead_letters(tmp_path: Path) -> None:

@@ -27,10 +27,15 @@ def status(source: Source, as_json: bool) -> None:
     """Queues (tasks by state, oldest wait, completions in the last 1/5/15 minutes) and
     workers (alive or gone, last heartbeat, type, concurrency, queues)."""
 
-    async def read(client: AsyncOmniQ) -> tuple[list[QueueStats], list[WorkerInfo]]:
-        return await client.queue_stats(), await client.list_workers()
+    async def read(client: AsyncOmniQ) -> tuple[str, list[QueueStats], list[WorkerInfo]]:
+        return client.project_name, await client.queue_stats(), await client.list_workers()
 
-    queues, workers = run(source, read)
+    project, queues, workers = run(source, read)
+    if not workers and not any(any(q.counts.values()) for q in queues):
+        # Most often a mistyped --url or --project (a SQLite file is even created by it).
+        click.echo(f"Nothing is recorded for project {project!r} in this store: no task, no "
+                   "worker. If you expected some, check --url or --config, and --project.",
+                   err=True)
     if as_json:
         now = utcnow()
         echo_json({"queues": queues, "workers": [
