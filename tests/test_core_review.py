@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import anyio
 import pytest
+from msgspec.structs import replace
 from omniq.events import EventLogger
 from omniq.exceptions import TaskFailedError
 from omniq.models import EventType, TaskEvent, TaskStatus
@@ -368,4 +370,35 @@ async def test_enqueue_event_comes_first_when_a_worker_claims_before_the_write_r
                 await asyncio.sleep(0.02)
     found = sorted(await events.get_events(task_id=task_id), key=lambda e: e.timestamp)
     assert [e.type for e in found] == [EventType.ENQUEUED, EventType.EXECUTING,
+                                       EventType.COMPLETE]
+
+
+async def test_requeue_event_comes_first_when_a_worker_runs_the_task_before_the_write_returns(
+        project_name: str) -> None:
+    """A dead letter requeued: the write lands, its reply is slow, a worker runs the task
+    meanwhile. REQUEUED is stamped when the write began, so it reads before that run's
+    EXECUTING (it was stamped after the write, and came out after EXECUTING)."""
+    queue = AsyncMemoryTaskQueue(project_name=project_name)
+    results = AsyncMemoryResultStore(project_name=project_name)
+    events = AsyncMemoryEventStore(project_name=project_name)
+    task_id = await queue.enqueue(pow, 2, 3)
+    task = await queue.require_task(task_id)
+    await queue.update_task(replace(task, status=TaskStatus.FAILED),
+                            expect_status={TaskStatus.PENDING})
+    update = queue.update_task
+
+    async def slow_reply(*args: Any, **kwargs: Any) -> bool:
+        stored = await update(*args, **kwargs)
+        await asyncio.sleep(0.3)  # the worker claims and runs it meanwhile
+        return stored
+
+    async with AsyncioWorker(queue, results, events, poll_interval=0.01) as worker:
+        queue.update_task = slow_reply  # type: ignore[method-assign]
+        assert await queue.requeue(task_id)
+        with anyio.fail_after(5):
+            assert await worker.get_result(task_id) == 8
+            while len(await events.get_events(task_id=task_id)) < 3:
+                await asyncio.sleep(0.02)
+    found = sorted(await events.get_events(task_id=task_id), key=lambda e: e.timestamp)
+    assert [e.type for e in found] == [EventType.REQUEUED, EventType.EXECUTING,
                                        EventType.COMPLETE]

@@ -309,8 +309,8 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
                         retries=0, redeliveries=0, error=None, finished_at=None, worker_id=None,
                         lease_expires_at=None, cancel_requested=False)
         ok = await self.update_task(fresh, expect_status={task.status})
-        if ok:
-            self._emit(EventType.REQUEUED, fresh)
+        if ok:  # stamped when the write began: a worker may run the task before it returns
+            self._emit(EventType.REQUEUED, fresh, at=now)
         return ok
 
     # -- fenced transitions made by workers ----------------------------------------------------
