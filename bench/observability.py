@@ -20,9 +20,9 @@ of what observability adds, since the servers' work does not change with it. Mod
 - ``both``: metrics and SDK tracing (every span) together.
 
 A second table times the observers alone (no store, one task's calls at a time, this process's
-CPU time including the span exporter's thread) and sets that against each backend's CPU per
-task with observability off: the steady figure when the machine is shared and the end-to-end
-rows are noisy.
+CPU time including the span exporter's thread; medians of ``--repeats`` rounds, modes
+interleaved) and sets that against each backend's CPU per task with observability off: the
+steady figure when the machine is shared and the end-to-end rows are noisy.
 
 A mode whose package is missing is skipped. Needs Redis on 127.0.0.1:6379 for the redis rows.
 """
@@ -199,8 +199,12 @@ async def main() -> None:
     print("| mode | client µs | worker µs | " + " | ".join(
         f"{b}: client | {b}: worker" for b in backends) + " |")
     print("|---|---|---|" + "---|---|" * len(backends))
+    costs: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(args.repeats):  # interleaved too: one run alone moves by half on a busy box
+        for mode in modes[1:]:
+            costs.setdefault(mode, []).append(hook_cost(mode))
     for mode in modes[1:]:
-        client, worker = hook_cost(mode)
+        client, worker = (statistics.median(c[i] for c in costs[mode]) for i in range(2))
         shares = " | ".join(f"{100 * client / off[b][0]:.1f}% | {100 * worker / off[b][1]:.1f}%"
                             for b in backends)
         print(f"| {mode} | {client:.1f} | {worker:.1f} | {shares} |")

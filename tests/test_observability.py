@@ -10,7 +10,7 @@ import asyncio
 import socket
 import sys
 import urllib.request
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +24,13 @@ from omniq.observe import Observer, installed, observe
 from omniq.observe.metrics import PrometheusObserver, exposition
 from omniq.observe.tracing import TracingObserver
 from omniq.testing import _tasks
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry import baggage, context, propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import CollectorRegistry
 
 pytestmark = pytest.mark.anyio
@@ -55,6 +58,11 @@ def span_ids() -> tuple[str, str]:
     """A task that reports the span its code runs in: (trace id, span id)."""
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def span_ids_and_baggage() -> tuple[str, str, dict[str, Any]]:
+    """A task that reports the span its code runs in and the baggage it sees."""
+    return (*span_ids(), dict(baggage.get_all()))
 
 
 class Recorder(Observer):
@@ -284,6 +292,188 @@ async def test_a_sampled_out_trace_makes_no_span_but_reaches_the_code(
     await oq.stop_worker()
     assert exporter.get_finished_spans() == ()
     assert seen_trace == carried["traceparent"].split("-")[1]
+
+
+async def test_a_caller_sampled_out_passes_its_context_through_without_spans(
+        oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
+    # The SDK's default sampler, ParentBased: under a parent not sampled, every span is
+    # dropped; so the enqueue makes none and the task carries the caller's own context.
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    caller = trace.SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+                               span_id=0xB7AD6B7169203331, is_remote=True,
+                               trace_flags=trace.TraceFlags(2))  # random id, not sampled
+    with trace.use_span(trace.NonRecordingSpan(caller)):
+        task_id = await oq.enqueue(span_ids)
+    assert (await oq.get_task(task_id)).trace_context == {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02"}
+    await oq.start_worker(worker_type="async", **FAST)
+    assert await oq.get_result(task_id, timeout=10) == ("0af7651916cd43dd8448eb211c80319c",
+                                                        "b7ad6b7169203331")
+    await oq.stop_worker()
+    provider.force_flush()
+    assert exporter.get_finished_spans() == ()
+
+
+async def test_a_sampler_that_keeps_unsampled_parents_still_gets_its_enqueue_span(
+        oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
+    # Not the default decision for a parent not sampled: the SDK is asked, and records.
+    provider = TracerProvider(sampler=sampling.ParentBased(
+        sampling.ALWAYS_ON, remote_parent_not_sampled=sampling.ALWAYS_ON))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    caller = trace.SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+                               span_id=0xB7AD6B7169203331, is_remote=True,
+                               trace_flags=trace.TraceFlags(0))
+    with trace.use_span(trace.NonRecordingSpan(caller)):
+        task_id = await oq.enqueue(span_ids)
+    await oq.start_worker(worker_type="async", **FAST)
+    await oq.get_result(task_id, timeout=10)
+    await oq.stop_worker()
+    provider.force_flush()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert set(spans) == {"omniq.enqueue", "omniq.claim", "omniq.execute", "omniq.complete"}
+    assert spans["omniq.enqueue"].parent.span_id == 0xB7AD6B7169203331
+
+
+async def test_sampled_and_sampled_out_tasks_side_by_side(
+        oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
+    # Roots are dropped, children of a sampled caller kept: one worker runs both kinds, and
+    # records all four spans of the sampled task and none of the other's.
+    provider = TracerProvider(sampler=sampling.ParentBased(sampling.ALWAYS_OFF))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    caller = trace.SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+                               span_id=0xB7AD6B7169203331, is_remote=True,
+                               trace_flags=trace.TraceFlags(1))
+    with trace.use_span(trace.NonRecordingSpan(caller)):
+        sampled = await oq.enqueue(span_ids)
+    dropped = [await oq.enqueue(span_ids) for _ in range(3)]
+    carried = [(await oq.get_task(t)).trace_context for t in dropped]
+    await oq.start_worker(worker_type="async", **FAST)
+    seen_sampled = await oq.get_result(sampled, timeout=10)
+    seen_dropped = [await oq.get_result(t, timeout=10) for t in dropped]
+    await oq.stop_worker()
+    provider.force_flush()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert len(exporter.get_finished_spans()) == 4
+    assert set(spans) == {"omniq.enqueue", "omniq.claim", "omniq.execute", "omniq.complete"}
+    assert {s.context.trace_id for s in spans.values()} == {caller.trace_id}
+    assert seen_sampled == (format(caller.trace_id, "032x"),
+                            format(spans["omniq.execute"].context.span_id, "016x"))
+    for seen, parent in zip(seen_dropped, carried, strict=True):  # each in its own trace
+        assert parent is not None and int(parent["traceparent"][-2:], 16) & 1 == 0
+        assert seen == tuple(parent["traceparent"].split("-")[1:3])
+
+
+@pytest.fixture
+def textmap() -> Iterator[Callable[[Any], None]]:
+    """Sets the global propagator for the test."""
+    previous = propagate.get_global_textmap()
+    yield propagate.set_global_textmap
+    propagate.set_global_textmap(previous)
+
+
+class RenamedTraceContext(TraceContextTextMapPropagator):
+    """W3C's format under another header name: a propagator OmniQ does not read itself."""
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+        found: dict[str, str] = {}
+        super().inject(found, context)
+        if "traceparent" in found:
+            carrier["x-parent"] = found["traceparent"]
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+        header = carrier.get("x-parent")
+        return super().extract({"traceparent": header} if header else {}, context)
+
+
+@pytest.mark.parametrize("propagator", [
+    CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()]),
+    RenamedTraceContext(),
+], ids=["w3c", "other"])
+@pytest.mark.parametrize("sampled", [True, False])
+async def test_the_global_propagator_decides_what_a_task_carries(
+        oq: AsyncOmniQ, exporter: InMemorySpanExporter, textmap: Callable[[Any], None],
+        propagator: Any, sampled: bool) -> None:
+    textmap(propagator)
+    provider = TracerProvider(sampler=sampling.ALWAYS_ON if sampled else sampling.ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    token = context.attach(baggage.set_baggage("tenant", "acme"))
+    try:
+        with_baggage = await oq.enqueue(span_ids_and_baggage)
+    finally:
+        context.detach(token)
+    plain = await oq.enqueue(span_ids_and_baggage)
+    carried = (await oq.get_task(with_baggage)).trace_context, \
+        (await oq.get_task(plain)).trace_context
+    await oq.start_worker(worker_type="async", **FAST)
+    seen = [await oq.get_result(t, timeout=10) for t in (with_baggage, plain)]
+    await oq.stop_worker()
+    provider.force_flush()
+    header = "traceparent" if isinstance(propagator, CompositePropagator) else "x-parent"
+    for found in carried:
+        assert found is not None and int(found[header][-2:], 16) & 1 == int(sampled)
+    if header == "traceparent":
+        assert carried[0]["baggage"] == "tenant=acme"
+        assert set(carried[1]) == {"traceparent"}
+        if not sampled:  # the code runs in the context carried, baggage and all
+            assert seen[0][2] == {"tenant": "acme"}
+    else:
+        assert set(carried[0]) == set(carried[1]) == {"x-parent"}
+    assert seen[1][2] == {}
+    for found, (trace_id, _, _) in zip(carried, seen, strict=True):
+        assert trace_id == found[header].split("-")[1]  # the code ran in the carried trace
+    names = sorted(s.name for s in exporter.get_finished_spans())
+    assert names == (sorted(["omniq.enqueue", "omniq.claim", "omniq.execute",
+                             "omniq.complete"] * 2) if sampled else [])
+
+
+@pytest.mark.parametrize("carried", [
+    {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+    {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02"},
+    {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"},
+    {"traceparent": "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"},
+    {"traceparent": "00-00000000000000000000000000000000-b7ad6b7169203331-01"},
+    {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"},
+    {"traceparent": "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-later"},
+    {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-no"},
+    {"traceparent": " 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\n"},
+    {"traceparent": "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+    {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+     "tracestate": "vendor=1"},
+    {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+     "baggage": "tenant=acme"},
+    {"traceparent": ""},
+    {"other": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+])
+def test_a_carried_context_is_read_as_the_propagator_reads_it(carried: dict[str, str]) -> None:
+    # The worker reads a lone traceparent itself, for speed: it must come to the same context.
+    observer = TracingObserver(tracer_provider=TracerProvider())
+    ours, theirs = observer._extract(carried), propagate.extract(carried)
+    assert trace.get_current_span(ours).get_span_context() == \
+        trace.get_current_span(theirs).get_span_context()
+    assert dict(baggage.get_all(ours)) == dict(baggage.get_all(theirs))
+
+
+@pytest.mark.parametrize("state", [None, trace.TraceState([("vendor", "1")])])
+@pytest.mark.parametrize("flags", [0, 1, 2, 3])
+@pytest.mark.parametrize("with_baggage", [False, True])
+def test_a_context_is_written_as_the_propagator_writes_it(
+        state: Any, flags: int, with_baggage: bool) -> None:
+    observer = TracingObserver(tracer_provider=TracerProvider())
+    span = trace.NonRecordingSpan(trace.SpanContext(
+        trace_id=0x0AF7651916CD43DD8448EB211C80319C, span_id=0x00AD6B7169203331,
+        is_remote=False, trace_flags=trace.TraceFlags(flags), trace_state=state))
+    within = trace.set_span_in_context(span, baggage.set_baggage("tenant", "acme")
+                                       if with_baggage else None)
+    ours: dict[str, str] = {}
+    theirs: dict[str, str] = {}
+    observer._inject(ours, span, within)
+    propagate.inject(theirs, context=within)
+    assert ours == theirs
 
 
 async def test_a_failed_task_leaves_an_error_span(

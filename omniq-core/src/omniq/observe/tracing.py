@@ -5,6 +5,14 @@ record changed in the store is refused like any other change), and ``omniq.claim
 code runs inside ``omniq.execute``: spans it starts are its children (in thread workers too;
 a process-pool child starts a trace of its own).
 
+A trace the sampler dropped still carries its context to the task's code (which runs in it,
+so spans the code starts follow the same decision), at little cost: no span is made for an
+enqueue whose caller's trace was sampled out when the SDK's ``ParentBased`` sampler would drop
+it anyway (the caller's context passes through), nor on the worker for a task whose trace was
+sampled out; and with W3C's propagator (OpenTelemetry's default) a plain ``traceparent`` is
+written and read here rather than by the propagator (the same header and the same context,
+for less).
+
 What the spans are exported to is the application's choice: OmniQ only uses the API, whose
 default does nothing; configure an SDK tracer provider (``opentelemetry-sdk``) to record them.
 """
@@ -12,6 +20,7 @@ default does nothing; configure an SDK tracer provider (``opentelemetry-sdk``) t
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -20,9 +29,56 @@ from typing import Any
 from ..models import Task, TaskStatus
 from . import Observer, require
 
+#: A W3C ``traceparent`` of version 00: trace id, span id, flags (TraceContext's own pattern
+#: admits surrounding blanks; a header with them goes to the propagator).
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
 
 def _ns(moment: datetime) -> int:
     return int(moment.timestamp() * 1e9)
+
+
+class _Within:
+    """A context manager that makes ``context`` current inside (none: leaves it) and yields
+    ``carried``. A class, not ``contextlib.contextmanager``: the generator machinery costs more
+    than the attach itself, and this runs for every enqueue and task of a sampled-out trace."""
+
+    __slots__ = ("_api", "_context", "_carried", "_token")
+
+    def __init__(self, api: Any, context: Any, carried: dict[str, str] | None = None) -> None:
+        self._api, self._context, self._carried = api, context, carried
+
+    def __enter__(self) -> Any:  # the carrier (enqueuing), or None (executing)
+        if self._context is not None:
+            self._token = self._api.attach(self._context)
+        return self._carried
+
+    def __exit__(self, *exc: object) -> None:
+        if self._context is not None:
+            self._api.detach(self._token)
+
+
+def _drops_unsampled_parents(tracer: Any) -> bool:
+    """Whether ``tracer`` is the SDK's and its sampler is ``ParentBased`` with the defaults
+    for a parent not sampled (drop, local or remote): a span it starts under such a parent
+    would record nothing, whatever its root sampler."""
+    sampler = getattr(tracer, "sampler", None)
+    if sampler is None:
+        return False
+    try:
+        from opentelemetry.sdk.trace import sampling
+    except ImportError:
+        return False
+
+    def drops(delegate: Any) -> bool:
+        return isinstance(delegate, sampling.StaticSampler) and \
+            type(delegate).should_sample is sampling.StaticSampler.should_sample and \
+            getattr(delegate, "_decision", None) is sampling.Decision.DROP
+
+    return isinstance(sampler, sampling.ParentBased) and \
+        type(sampler).should_sample is sampling.ParentBased.should_sample and \
+        drops(getattr(sampler, "_remote_parent_not_sampled", None)) and \
+        drops(getattr(sampler, "_local_parent_not_sampled", None))
 
 
 class TracingObserver(Observer):
@@ -37,15 +93,21 @@ class TracingObserver(Observer):
 
     def __init__(self, tracer_provider: Any = None) -> None:
         require("opentelemetry.trace", "opentelemetry-api", "tracing")
-        from opentelemetry import context, propagate, trace
+        from opentelemetry import baggage, context, propagate, trace
 
         from .. import __version__
 
         self._trace, self._propagate, self._context = trace, propagate, context
+        self._baggage = baggage
         self._kind = trace.SpanKind
         self._provider = tracer_provider
+        self._version = __version__
         self._recording_from: float | None = 0.0 if tracer_provider is None else None
-        self._parents: dict[str, Any] = {}
+        #: task id -> (the context it carries, whether its trace is sampled).
+        self._parents: dict[str, tuple[Any, bool]] = {}
+        self._textmap: Any = None  # the global propagator _w3c was worked out for
+        self._w3c = False
+        self._skips_unsampled: bool | None = None  # _drops_unsampled_parents(self.tracer)
         self.tracer = trace.get_tracer("omniq", __version__, tracer_provider=tracer_provider)
 
     def _recording(self) -> bool:
@@ -61,33 +123,105 @@ class TracingObserver(Observer):
             self._recording_from = now + 1.0
             return False
         self._recording_from = None
+        # The provider's own tracer rather than the proxy made before it was set: one call
+        # less per span, and its sampler can be read (_drops_unsampled_parents).
+        self.tracer = self._trace.get_tracer("omniq", self._version)
         return True
 
-    def _dropped(self, task: Task, parent: Any) -> bool:
-        """Whether the enqueue's trace was sampled out: its spans would record nothing (the
-        SDK's default sampler follows the parent), so none is made here."""
-        return bool(task.trace_context) and \
-            not self._trace.get_current_span(parent).get_span_context().trace_flags.sampled
+    def _w3c_only(self) -> bool:
+        """Whether the global propagator is W3C's: TraceContext, alone or followed by W3C
+        Baggage (OpenTelemetry's default), so a span's context travels as a ``traceparent``
+        header (and ``tracestate``), nothing else reads or writes one, and an extracted
+        context starts empty (the baggage propagator first would start from the current one).
+        """
+        textmap = self._propagate.get_global_textmap()
+        if textmap is not self._textmap:
+            from opentelemetry.baggage.propagation import W3CBaggagePropagator
+            from opentelemetry.propagators.composite import CompositePropagator
+            from opentelemetry.trace.propagation.tracecontext import (
+                TraceContextTextMapPropagator,
+            )
 
-    def _parent(self, task: Task) -> Any:
-        """The context the task carries, or an empty one (a root span, never the worker's)."""
-        found = self._parents.get(task.id)
-        if found is None:
-            found = self._propagate.extract(task.trace_context) if task.trace_context \
-                else self._context.Context()
-        return found
+            parts = [type(p) for p in getattr(textmap, "_propagators", ())] \
+                if isinstance(textmap, CompositePropagator) else [type(textmap)]
+            self._w3c = parts[:1] == [TraceContextTextMapPropagator] and all(
+                p in (TraceContextTextMapPropagator, W3CBaggagePropagator) for p in parts)
+            self._textmap = textmap
+        return self._w3c
+
+    def _inject(self, carrier: dict[str, str], span: Any, context: Any = None) -> None:
+        """Writes ``span``'s context (current in ``context``, default the current one) into
+        ``carrier``, as the global propagator does. When that is W3C's and there is neither
+        trace state nor baggage to write, the ``traceparent`` is written here, at half the
+        propagator's cost, which every enqueue pays."""
+        found = span.get_span_context()
+        if not found.trace_state and self._w3c_only() and not self._baggage.get_all(context):
+            carrier["traceparent"] = (  # TraceContext's format
+                f"00-{found.trace_id:032x}-{found.span_id:016x}-{found.trace_flags:02x}")
+        else:
+            self._propagate.inject(carrier, context=context)
+
+    def _extract(self, carried: dict[str, str]) -> Any:
+        """The context a task carries, as the global propagator reads it. When that is W3C's
+        and the carrier holds a version-00 ``traceparent`` alone (what OmniQ's enqueue
+        writes without baggage or trace state), it is read here instead: the same context, at
+        less than half the propagator's cost, which a worker pays for every task, sampled or
+        not (its code runs in the context either way)."""
+        header = carried.get("traceparent") if len(carried) == 1 else None
+        if isinstance(header, str) and self._w3c_only():
+            found = _TRACEPARENT.fullmatch(header)
+            if found is not None:
+                trace_id, span_id, flags = (int(field, 16) for field in found.groups())
+                if trace_id and span_id:  # all zeros: invalid, the propagator says so
+                    trace = self._trace
+                    return trace.set_span_in_context(trace.NonRecordingSpan(trace.SpanContext(
+                        trace_id, span_id, is_remote=True, trace_flags=trace.TraceFlags(flags))),
+                        self._context.Context())
+        return self._propagate.extract(carried)
+
+    def _parent(self, task: Task) -> tuple[Any, bool]:
+        """The context the task carries (an empty one: a root span, never the worker's), and
+        whether its trace is sampled: if not, its spans would record nothing (the SDK's
+        default sampler follows the parent), so none is made."""
+        if not task.trace_context:
+            return self._context.Context(), True
+        parent = self._extract(task.trace_context)
+        return parent, self._trace.get_current_span(parent).get_span_context().trace_flags.sampled
+
+    def enqueuing(self) -> contextlib.AbstractContextManager[dict[str, str] | None]:
+        carrier: dict[str, str] = {}
+        current = self._trace.get_current_span()
+        if not self._recording():
+            if current.get_span_context().is_valid:
+                self._inject(carrier, current)  # the caller's context passes through
+            return _Within(self._context, None, carrier or None)
+        caller = current.get_span_context()
+        if caller.is_valid and not caller.trace_flags.sampled and not current.is_recording():
+            if self._skips_unsampled is None:
+                self._skips_unsampled = _drops_unsampled_parents(self.tracer)
+            if self._skips_unsampled:
+                # The caller's trace was sampled out, and the sampler follows the parent: the
+                # enqueue span would be dropped, and the worker's after it. Its context passes
+                # through as it is (the same trace and flags; the task's code sees the
+                # caller's span as its parent, where the dropped span's id would have been).
+                self._inject(carrier, current)
+                return _Within(self._context, None, carrier)
+        span = self.tracer.start_span("omniq.enqueue", kind=self._kind.PRODUCER)
+        if span.is_recording():
+            return self._recorded(span, carrier)
+        # Sampled out: the span is only a context to carry. It is still made current (the
+        # plain attach), so spans started while enqueuing (an instrumented client library's)
+        # follow the same decision, but without use_span's machinery, which is for spans that
+        # record (exceptions, status, end).
+        within = self._trace.set_span_in_context(span)
+        self._inject(carrier, span, within)
+        return _Within(self._context, within, carrier)
 
     @contextlib.contextmanager
-    def enqueuing(self) -> Iterator[dict[str, str] | None]:
-        carrier: dict[str, str] = {}
-        if not self._recording():
-            if self._trace.get_current_span().get_span_context().is_valid:
-                self._propagate.inject(carrier)  # the caller's context passes through
-            yield carrier or None
-            return
-        with self.tracer.start_as_current_span("omniq.enqueue", kind=self._kind.PRODUCER):
+    def _recorded(self, span: Any, carrier: dict[str, str]) -> Iterator[dict[str, str] | None]:
+        with self._trace.use_span(span, end_on_exit=True):
             self._propagate.inject(carrier)
-            yield carrier or None
+            yield carrier
 
     def enqueued(self, tasks: Sequence[Task], inserted: Sequence[bool]) -> None:
         span = self._trace.get_current_span()
@@ -104,8 +238,8 @@ class TracingObserver(Observer):
             self._parents.clear()
         now = time.time_ns()
         for task in tasks:
-            parent = self._parents[task.id] = self._parent(task)
-            if self._dropped(task, parent):
+            parent, sampled = self._parents[task.id] = self._parent(task)
+            if not sampled:
                 continue
             span = self.tracer.start_span(
                 "omniq.claim", context=parent, kind=self._kind.CONSUMER,
@@ -113,20 +247,19 @@ class TracingObserver(Observer):
                 start_time=_ns(task.started_at) if task.started_at else now)
             span.end(end_time=now)
 
+    def executing(self, task: Task) -> contextlib.AbstractContextManager[None]:
+        if not self._recording():  # no span, but the code runs in the context carried
+            return _Within(self._context, self._extract(task.trace_context)) \
+                if task.trace_context else contextlib.nullcontext()
+        parent, sampled = self._parents.get(task.id) or self._parent(task)
+        if not sampled:  # no span, but the code runs in the trace's context
+            return _Within(self._context, parent)
+        return self._executed(task, parent)
+
     @contextlib.contextmanager
-    def executing(self, task: Task) -> Iterator[None]:
-        if not self._recording() or self._dropped(task, self._parent(task)):
-            if not task.trace_context:
-                yield
-                return
-            token = self._context.attach(self._parent(task))  # passed through to the code
-            try:
-                yield
-            finally:
-                self._context.detach(token)
-            return
+    def _executed(self, task: Task, parent: Any) -> Iterator[None]:
         with self.tracer.start_as_current_span(
-                "omniq.execute", context=self._parent(task), kind=self._kind.CONSUMER,
+                "omniq.execute", context=parent, kind=self._kind.CONSUMER,
                 attributes={"messaging.destination.name": task.queue_name,
                             "omniq.task.id": task.id, "omniq.task.function": task.func_name,
                             "omniq.task.attempt": task.attempts}):
@@ -136,9 +269,9 @@ class TracingObserver(Observer):
         if not self._recording():
             return
         now = time.time_ns()
-        parent = self._parent(task)
-        self._parents.pop(task.id, None)
-        if self._dropped(task, parent):
+        remembered = self._parents.pop(task.id, None)
+        parent, sampled = remembered if remembered is not None else self._parent(task)
+        if not sampled:
             return
         span = self.tracer.start_span(
             "omniq.complete", context=parent, start_time=_ns(handed_over) if handed_over
