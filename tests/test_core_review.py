@@ -346,6 +346,18 @@ async def test_slow_renewals_keep_the_leases_of_many_tasks(project_name: str) ->
     assert [(t.attempts, t.redeliveries) for t in tasks] == [(1, 0)] * 6
 
 
+async def events_once_run(worker: AsyncioWorker, events: AsyncMemoryEventStore,
+                          task_id: str) -> list[EventType]:
+    """The task's event types in timestamp order, once it has run (``pow(2, 3)``) and its
+    three events are in."""
+    with anyio.fail_after(5):
+        assert await worker.get_result(task_id) == 8
+        while len(await events.get_events(task_id=task_id)) < 3:
+            await asyncio.sleep(0.02)
+    return [e.type for e in sorted(await events.get_events(task_id=task_id),
+                                   key=lambda e: e.timestamp)]
+
+
 async def test_enqueue_event_comes_first_when_a_worker_claims_before_the_write_returns(
         project_name: str) -> None:
     """The write lands, its reply is slow, a worker runs the task meanwhile: the ENQUEUED event
@@ -364,13 +376,8 @@ async def test_enqueue_event_comes_first_when_a_worker_claims_before_the_write_r
 
         queue._writer._write = slow_reply
         task_id = await queue.enqueue(pow, 2, 3)
-        with anyio.fail_after(5):
-            assert await worker.get_result(task_id) == 8
-            while len(await events.get_events(task_id=task_id)) < 3:
-                await asyncio.sleep(0.02)
-    found = sorted(await events.get_events(task_id=task_id), key=lambda e: e.timestamp)
-    assert [e.type for e in found] == [EventType.ENQUEUED, EventType.EXECUTING,
-                                       EventType.COMPLETE]
+        assert await events_once_run(worker, events, task_id) == [
+            EventType.ENQUEUED, EventType.EXECUTING, EventType.COMPLETE]
 
 
 async def test_requeue_event_comes_first_when_a_worker_runs_the_task_before_the_write_returns(
@@ -395,10 +402,5 @@ async def test_requeue_event_comes_first_when_a_worker_runs_the_task_before_the_
     async with AsyncioWorker(queue, results, events, poll_interval=0.01) as worker:
         queue.update_task = slow_reply  # type: ignore[method-assign]
         assert await queue.requeue(task_id)
-        with anyio.fail_after(5):
-            assert await worker.get_result(task_id) == 8
-            while len(await events.get_events(task_id=task_id)) < 3:
-                await asyncio.sleep(0.02)
-    found = sorted(await events.get_events(task_id=task_id), key=lambda e: e.timestamp)
-    assert [e.type for e in found] == [EventType.REQUEUED, EventType.EXECUTING,
-                                       EventType.COMPLETE]
+        assert await events_once_run(worker, events, task_id) == [
+            EventType.REQUEUED, EventType.EXECUTING, EventType.COMPLETE]

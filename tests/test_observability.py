@@ -224,12 +224,26 @@ def exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()
 
 
+def traced(oq: AsyncOmniQ, exporter: InMemorySpanExporter, sampler: Any = None) -> TracerProvider:
+    """A tracer provider that records into ``exporter`` (with the SDK's default sampler unless
+    given one), observing ``oq``."""
+    provider = TracerProvider() if sampler is None else TracerProvider(sampler=sampler)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    return provider
+
+
+def caller_span(flags: int) -> Any:
+    """The caller's span, as an incoming request's trace context makes it."""
+    return trace.NonRecordingSpan(trace.SpanContext(
+        trace_id=0x0AF7651916CD43DD8448EB211C80319C, span_id=0xB7AD6B7169203331,
+        is_remote=True, trace_flags=trace.TraceFlags(flags)))
+
+
 @pytest.mark.parametrize("worker_type", ["async", "thread_pool"])
 async def test_a_trace_runs_from_enqueue_into_the_task_code(
         oq: AsyncOmniQ, exporter: InMemorySpanExporter, worker_type: str) -> None:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    provider = traced(oq, exporter)
     with provider.get_tracer("test").start_as_current_span("request") as request:
         task_id = await oq.enqueue(span_ids)
     await oq.start_worker(worker_type=worker_type, **FAST)
@@ -260,10 +274,7 @@ async def test_without_a_tracer_provider_no_span_is_made_but_the_context_passes(
     if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         pytest.skip("this process has set a global tracer provider")
     observe(oq.task_queue, TracingObserver())
-    caller = trace.SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C,
-                               span_id=0xB7AD6B7169203331, is_remote=True,
-                               trace_flags=trace.TraceFlags(1))
-    with trace.use_span(trace.NonRecordingSpan(caller)):
+    with trace.use_span(caller_span(1)):
         task_id = await oq.enqueue(span_ids)
     assert (await oq.get_task(task_id)).trace_context == {
         "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
@@ -280,9 +291,7 @@ async def test_a_sampled_out_trace_makes_no_span_but_reaches_the_code(
         oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-    provider = TracerProvider(sampler=ALWAYS_OFF)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    traced(oq, exporter, ALWAYS_OFF)
     task_id = await oq.enqueue(span_ids)
     carried = (await oq.get_task(task_id)).trace_context
     assert carried is not None
@@ -298,13 +307,8 @@ async def test_a_caller_sampled_out_passes_its_context_through_without_spans(
         oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
     # The SDK's default sampler, ParentBased: under a parent not sampled, every span is
     # dropped; so the enqueue makes none and the task carries the caller's own context.
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
-    caller = trace.SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C,
-                               span_id=0xB7AD6B7169203331, is_remote=True,
-                               trace_flags=trace.TraceFlags(2))  # random id, not sampled
-    with trace.use_span(trace.NonRecordingSpan(caller)):
+    provider = traced(oq, exporter)
+    with trace.use_span(caller_span(2)):  # random id, not sampled
         task_id = await oq.enqueue(span_ids)
     assert (await oq.get_task(task_id)).trace_context == {
         "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02"}
@@ -319,14 +323,9 @@ async def test_a_caller_sampled_out_passes_its_context_through_without_spans(
 async def test_a_sampler_that_keeps_unsampled_parents_still_gets_its_enqueue_span(
         oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
     # Not the default decision for a parent not sampled: the SDK is asked, and records.
-    provider = TracerProvider(sampler=sampling.ParentBased(
+    provider = traced(oq, exporter, sampling.ParentBased(
         sampling.ALWAYS_ON, remote_parent_not_sampled=sampling.ALWAYS_ON))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
-    caller = trace.SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C,
-                               span_id=0xB7AD6B7169203331, is_remote=True,
-                               trace_flags=trace.TraceFlags(0))
-    with trace.use_span(trace.NonRecordingSpan(caller)):
+    with trace.use_span(caller_span(0)):
         task_id = await oq.enqueue(span_ids)
     await oq.start_worker(worker_type="async", **FAST)
     await oq.get_result(task_id, timeout=10)
@@ -341,13 +340,9 @@ async def test_sampled_and_sampled_out_tasks_side_by_side(
         oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
     # Roots are dropped, children of a sampled caller kept: one worker runs both kinds, and
     # records all four spans of the sampled task and none of the other's.
-    provider = TracerProvider(sampler=sampling.ParentBased(sampling.ALWAYS_OFF))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
-    caller = trace.SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C,
-                               span_id=0xB7AD6B7169203331, is_remote=True,
-                               trace_flags=trace.TraceFlags(1))
-    with trace.use_span(trace.NonRecordingSpan(caller)):
+    provider = traced(oq, exporter, sampling.ParentBased(sampling.ALWAYS_OFF))
+    caller = caller_span(1).get_span_context()
+    with trace.use_span(caller_span(1)):
         sampled = await oq.enqueue(span_ids)
     dropped = [await oq.enqueue(span_ids) for _ in range(3)]
     carried = [(await oq.get_task(t)).trace_context for t in dropped]
@@ -398,9 +393,8 @@ async def test_the_global_propagator_decides_what_a_task_carries(
         oq: AsyncOmniQ, exporter: InMemorySpanExporter, textmap: Callable[[Any], None],
         propagator: Any, sampled: bool) -> None:
     textmap(propagator)
-    provider = TracerProvider(sampler=sampling.ALWAYS_ON if sampled else sampling.ALWAYS_OFF)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    provider = traced(oq, exporter,
+                      sampling.ALWAYS_ON if sampled else sampling.ALWAYS_OFF)
     token = context.attach(baggage.set_baggage("tenant", "acme"))
     try:
         with_baggage = await oq.enqueue(span_ids_and_baggage)
@@ -478,9 +472,7 @@ def test_a_context_is_written_as_the_propagator_writes_it(
 
 async def test_a_failed_task_leaves_an_error_span(
         oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+    traced(oq, exporter)
     task_id = await oq.enqueue(_tasks.fail, "broken")
     await oq.start_worker(worker_type="async", **FAST)
     with pytest.raises(TaskFailedError):
