@@ -1,5 +1,6 @@
 """An S3 endpoint for the file backend's S3 figures: moto's server mode in a subprocess on a
-loopback port (no network; it enforces If-None-Match / If-Match on PutObject).
+loopback port (no network; it enforces If-None-Match / If-Match on PutObject), started
+through ``tools/moto_s3_server.py``, which makes each conditional write atomic as S3's are.
 
 Used by ``run.py`` (the ``omniq-file-s3`` row: ``BENCH_S3_URL``) and ``scale_file.py --s3``.
 Standard library only; the server runs in an interpreter with ``moto[server]`` (the one of
@@ -15,9 +16,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 BUCKET = "omniq-bench"
+SERVER = Path(__file__).resolve().parents[1] / "tools" / "moto_s3_server.py"
 
 
 def s3_options(endpoint: str) -> dict[str, Any]:
@@ -33,7 +36,7 @@ def moto_server(python: str = sys.executable) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    proc = subprocess.Popen([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen([python, str(SERVER), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

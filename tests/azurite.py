@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,17 @@ def azurite_server() -> Iterator[str]:
              str(port), "--inMemoryPersistence", "--disableTelemetry", "--silent"],
             port, "Azurite", cwd=data):
         endpoint = f"http://127.0.0.1:{port}/{ACCOUNT}"
-        from azure.storage.blob import BlobServiceClient
-
-        with BlobServiceClient.from_connection_string(
-                azure_options(endpoint)["connection_string"]) as client:
-            client.create_container(CONTAINER)
+        create_container(endpoint, CONTAINER)
         yield endpoint
+
+
+def create_container(endpoint: str, name: str | None = None) -> str:
+    """A new container on the Azurite (a fresh name unless given): tests that share an Azurite
+    keep their blobs apart this way, as they do on the S3 and GCS emulators."""
+    from azure.storage.blob import BlobServiceClient
+
+    name = name or f"t-{uuid.uuid4().hex[:12]}"
+    with BlobServiceClient.from_connection_string(
+            azure_options(endpoint)["connection_string"]) as client:
+        client.create_container(name)
+    return name

@@ -7,6 +7,7 @@ its objects in memory, stopped by pid. It enforces ``ifGenerationMatch`` on mult
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,15 @@ def gcs_server() -> Iterator[str]:
     with running([str(found[0]), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
                   "-backend", "memory", "-log-level", "error"], port, "fake-gcs-server"):
         endpoint = f"http://127.0.0.1:{port}"
-        import gcsfs
-
-        gcsfs.GCSFileSystem(**gcs_options(endpoint)).mkdir(BUCKET)
+        create_bucket(endpoint, BUCKET)
         yield endpoint
+
+
+def create_bucket(endpoint: str, name: str | None = None) -> str:
+    """A new bucket on the server (a fresh name unless given): the server lists a bucket by
+    reading every object in it, so tests that share a server keep their objects apart this way."""
+    import gcsfs
+
+    name = name or f"t-{uuid.uuid4().hex[:12]}"
+    gcsfs.GCSFileSystem(**gcs_options(endpoint)).mkdir(name)
+    return name

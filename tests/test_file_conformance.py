@@ -15,10 +15,12 @@ from typing import Any
 
 import anyio
 import pytest
-from azurite import CONTAINER, azure_options, azurite_server
+from azurite import azure_options, azurite_server, create_container
+from fake_gcs import create_bucket as create_gcs_bucket
 from fake_gcs import gcs_options, gcs_server
 from hypothesis import settings
-from moto_s3 import BUCKET, moto_server, s3_options
+from moto_s3 import create_bucket as create_s3_bucket
+from moto_s3 import moto_server, s3_options
 from omniq.models import TaskStatus
 from omniq.testing import ConformanceTests
 from omniq.testing._tasks import identity
@@ -96,14 +98,23 @@ class TestFileConformanceMemory(FileKit):
 
 class _EmulatedObjectStore(FileKit):
     """An object store emulated on a loopback port for this module, in memory: each test has
-    a folder of its own, left for the emulator's end to drop (removed one object at a time
-    it cost up to 10 s a test)."""
+    a bucket (a container on Azure) of its own, left for the emulator's end to drop (removed
+    one object at a time it cost up to 10 s a test). Not a folder in a shared bucket: the
+    emulators list a prefix by reading every object of its bucket, so each test ran slower
+    than the last, until leases expired mid-test."""
 
     #: Fewer random sequences than the kit's 25: the queue's logic runs them all on the local
     #: directory and memory://, and here each step is several requests to a one-process
     #: emulator (S3's 25 took 108 s of the suite on a slow machine); 8 still drive the store's
     #: conditional writes through every operation.
     model_settings = settings(FileKit.model_settings, max_examples=8)
+
+    @pytest.fixture
+    def worker_settings(self) -> dict[str, Any]:
+        # A renewal is about 30 ms alone, but up to 0.5 s amid a worker's claims and
+        # completions, all going to one emulator process on this machine: a 1 s lease lapsed
+        # between heartbeats, and the worker's own maintenance requeued its running task.
+        return {"lease": 3.0}
 
     @pytest.mark.anyio
     async def test_enqueue_many_of_1000_tasks_in_one_call_is_quick(self, task_queue: Any) -> None:
@@ -120,21 +131,19 @@ class _EmulatedObjectStore(FileKit):
 class TestFileConformanceS3(_EmulatedObjectStore):
     @pytest.fixture
     def backend_options(self, s3_endpoint: str) -> dict[str, Any]:
-        return {"url": f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
+        return {"url": f"s3://{create_s3_bucket(s3_endpoint)}/{uuid.uuid4().hex[:8]}",
                 "storage_options": s3_options(s3_endpoint)}
 
 
 class TestFileConformanceGCS(_EmulatedObjectStore):
     @pytest.fixture
     def backend_options(self, gcs_endpoint: str) -> dict[str, Any]:
-        from fake_gcs import BUCKET as GCS_BUCKET
-
-        return {"url": f"gs://{GCS_BUCKET}/{uuid.uuid4().hex[:8]}",
+        return {"url": f"gs://{create_gcs_bucket(gcs_endpoint)}/{uuid.uuid4().hex[:8]}",
                 "storage_options": gcs_options(gcs_endpoint)}
 
 
 class TestFileConformanceAzure(_EmulatedObjectStore):
     @pytest.fixture
     def backend_options(self, azure_endpoint: str) -> dict[str, Any]:
-        return {"url": f"abfs://{CONTAINER}/{uuid.uuid4().hex[:8]}",
+        return {"url": f"abfs://{create_container(azure_endpoint)}/{uuid.uuid4().hex[:8]}",
                 "storage_options": azure_options(azure_endpoint)}

@@ -39,6 +39,10 @@ Fixtures the kit brings (override them only to change them):
     in any process, as with a server or a file), ``"process"`` (instances in one process only,
     like SQLite's ``:memory:``) or ``"instance"`` (each instance keeps its own data, like the
     core's ``memory``). The claim-atomicity tests that need sharing skip, saying why, otherwise.
+``worker_settings``
+    Options of the workers the kit starts, over ``FAST_WORKER`` (``{}`` by default: a 1 s
+    lease, 50 ms polls). A store whose lease renewal can take a good part of a second (an
+    emulator on a loaded machine) returns ``{"lease": 3.0}`` or so, so heartbeats keep up.
 ``worker_type``
     Parametrizes the worker tests: ``async``, ``thread_pool``, ``process_pool``.
 ``anyio_backend``

@@ -56,6 +56,21 @@ class KitFixtures:
         monkeypatch.setenv("OMNIQ_SECRET_KEY", KIT_SECRET)
 
     @pytest.fixture
+    def worker_settings(self) -> dict[str, Any]:
+        """Options of the workers the kit starts, over :data:`FAST_WORKER` (a 1 s lease,
+        50 ms polls). A store whose lease renewal can take a good part of a second (an
+        emulator on a loaded machine) returns a longer ``lease``, so heartbeats keep up."""
+        return {}
+
+    @pytest.fixture(autouse=True)
+    def _kit_worker_settings(self, worker_settings: dict[str, Any],
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+        from . import _support
+
+        monkeypatch.setattr(_support, "FAST_WORKER", {**_support.FAST_WORKER,
+                                                      **worker_settings})
+
+    @pytest.fixture
     def project_name(self) -> str:
         """A project name no other test uses, so stores shared across tests stay isolated."""
         return f"kit{uuid.uuid4().hex[:12]}"

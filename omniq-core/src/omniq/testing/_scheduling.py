@@ -18,8 +18,8 @@ from .. import plugins
 from .._ids import new_id
 from ..exceptions import ConfigError, TaskTimeoutError
 from ..models import EventType, Schedule, ScheduleStatus, ScheduleType, TaskStatus
-from . import _tasks
-from ._support import FAST_WORKER, KitBase, eventually, moment, running_worker
+from . import _support, _tasks
+from ._support import KitBase, eventually, moment, running_worker
 
 _replace = msgspec.structs.replace
 
@@ -337,7 +337,7 @@ class SchedulingTests(KitBase):
     async def test_three_workers_fire_each_run_once(self, omniq: Any) -> None:
         worker_class = plugins.resolve("worker", "async")
         workers = [worker_class(omniq.task_queue, omniq.result_store, omniq.event_store,
-                                **FAST_WORKER) for _ in range(3)]
+                                **_support.FAST_WORKER) for _ in range(3)]
         try:
             for worker in workers:
                 await worker.start()
