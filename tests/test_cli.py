@@ -196,8 +196,8 @@ def test_events_follow_prints_events_as_they_come(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/x.db"
     proc = subprocess.Popen([sys.executable, "-m", "omniq", "events", "--url", url,
                              "--project", "p", "--follow", "--json"],
-                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            env={**_env(), "PYTHONFAULTHANDLER": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1.0)  # it has looked once and is waiting
         with OmniQ(project_name="p", task_queue=url, event_store=url) as oq:
@@ -208,7 +208,11 @@ def test_events_follow_prints_events_as_they_come(tmp_path: Path) -> None:
         assert [(e["type"], e["task_id"]) for e in seen] == [("ENQUEUED", first),
                                                              ("ENQUEUED", second)]
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        try:
+            assert proc.wait(timeout=20) == 0
+        except subprocess.TimeoutExpired:  # seen once in CI: show where it was stuck
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            pytest.fail(f"still running 20 s after Ctrl-C:\n{proc.communicate(timeout=10)[1]}")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -99,3 +99,34 @@ def test_kit_says_which_fixture_a_plugin_must_provide(tmp_path: Path) -> None:
     # plugin must provide, and a test that needs a component names the first one missing.
     assert "provide a fixture 'task_queue'" not in output, output
     assert "2 errors" in output, output
+
+
+SLOW_STORE_TESTS = """
+    import pytest
+    from omniq.testing import ConformanceTests, running_worker
+
+
+    class TestSlowStore(ConformanceTests):
+        @pytest.fixture
+        def backend_type(self):
+            return "memory"
+
+        @pytest.fixture
+        def backend_options(self):
+            return {}
+
+        @pytest.fixture
+        def worker_settings(self):
+            return {"lease": 7.0}
+
+        @pytest.mark.anyio
+        async def test_kit_workers_take_the_plugins_settings(self, omniq):
+            async with running_worker(omniq, "async") as worker:
+                assert (worker.lease, worker.poll_interval) == (7.0, 0.05)
+"""
+
+
+def test_kit_workers_take_a_plugins_worker_settings(tmp_path: Path) -> None:
+    output = run_kit(tmp_path, {"test_slow_store.py": SLOW_STORE_TESTS}, "-k",
+                     "test_kit_workers_take_the_plugins_settings")
+    assert "1 passed" in output, output

@@ -12,7 +12,7 @@ import sys
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +158,26 @@ async def test_prometheus_counts_and_times_tasks_by_queue_and_function(
            '3.0' in text
 
 
+def test_histograms_count_a_value_on_a_bound_in_that_bucket_and_every_later_one() -> None:
+    registry = CollectorRegistry()
+    observer = PrometheusObserver(registry)
+    due = datetime(2026, 1, 1)
+    waits = [0.005, 0.004, 0.3, 7200.0]  # on a bound, under it, between two, past the last
+    observer.claimed([Task(id=str(i), func_name="f", payload=b"", created_at=due, run_at=due,
+                           started_at=due + timedelta(seconds=w)) for i, w in enumerate(waits)])
+
+    def bucket(le: str) -> float | None:
+        return registry.get_sample_value("omniq_task_wait_seconds_bucket",
+                                         {"queue": "default", "function": "f", "le": le})
+
+    assert [bucket(le) for le in ("0.0025", "0.005", "0.25", "0.5", "3600.0", "+Inf")] == \
+        [0, 2, 2, 3, 3, 4]
+    assert registry.get_sample_value("omniq_task_wait_seconds_sum", {
+        "queue": "default", "function": "f"}) == pytest.approx(sum(waits))
+    with pytest.raises(ValueError, match="Duplicated"):  # one set of names per registry
+        PrometheusObserver(registry)
+
+
 async def test_a_worker_serves_its_metrics_on_loopback_when_given_a_port(
         oq: AsyncOmniQ) -> None:
     registry = CollectorRegistry()
@@ -260,6 +280,8 @@ async def test_a_trace_runs_from_enqueue_into_the_task_code(
     for name in ("omniq.claim", "omniq.execute", "omniq.complete"):
         assert spans[name].parent.span_id == enqueue.context.span_id, name
         assert spans[name].attributes["omniq.task.id"] == task_id
+    assert {s.attributes.get("messaging.system") for n, s in spans.items()
+            if n != "request"} == {"omniq"}
     # The task's own code ran inside the execute span.
     assert (seen_trace, seen_span) == (format(trace_id, "032x"),
                                        format(spans["omniq.execute"].context.span_id, "016x"))
@@ -413,8 +435,7 @@ async def test_the_global_propagator_decides_what_a_task_carries(
     if header == "traceparent":
         assert carried[0]["baggage"] == "tenant=acme"
         assert set(carried[1]) == {"traceparent"}
-        if not sampled:  # the code runs in the context carried, baggage and all
-            assert seen[0][2] == {"tenant": "acme"}
+        assert seen[0][2] == {"tenant": "acme"}  # the code runs in the context carried
     else:
         assert set(carried[0]) == set(carried[1]) == {"x-parent"}
     assert seen[1][2] == {}

@@ -7,10 +7,14 @@ the task queue's ``count_tasks``; and the small HTTP endpoint a worker serves th
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from ..exceptions import ConfigError
 from ..models import Task, TaskStatus
@@ -29,46 +33,61 @@ def _prometheus() -> Any:
     return require("prometheus_client", "prometheus-client", "metrics")
 
 
-class _Series(NamedTuple):
-    """The label children of one (queue, function): looked up once, then used directly."""
+#: The counters, in the order :class:`_Series` keeps them: (name, help).
+COUNTERS = (("omniq_tasks_enqueued", "Tasks stored by enqueue"),
+            ("omniq_tasks_started", "Attempts whose code started"),
+            ("omniq_tasks_completed", "Tasks that completed"),
+            ("omniq_tasks_failed", "Attempts that failed (retried or dead-lettered)"),
+            ("omniq_tasks_retried", "Failed attempts that will be retried"),
+            ("omniq_tasks_dead_lettered", "Tasks that failed for good"))
+ENQUEUED, STARTED, COMPLETED, FAILED, RETRIED, DEAD_LETTERED = range(len(COUNTERS))
+#: The histograms, in the order :class:`_Series` keeps them: (name, help).
+HISTOGRAMS = (("omniq_task_run_seconds", "Seconds a task's code ran"),
+              ("omniq_task_wait_seconds", "Seconds from due to claimed"))
+RUN, WAIT = range(len(HISTOGRAMS))
 
-    enqueued: Any
-    started: Any
-    completed: Any
-    failed: Any
-    retried: Any
-    dead_lettered: Any
-    run: Any
-    wait: Any
+
+class _Series:
+    """The numbers of one (queue, function): counters, and per histogram the count in each
+    bucket (the last: above every bound) and the sum. Plain numbers, changed under the
+    observer's lock and read on scrape: prometheus-client's own metric objects cost about
+    twice as much per task, each value behind a lock of its own."""
+
+    __slots__ = ("counts", "buckets", "sums")
+
+    def __init__(self) -> None:
+        self.counts = [0] * len(COUNTERS)
+        self.buckets = [[0] * (len(BUCKETS) + 1) for _ in HISTOGRAMS]
+        self.sums = [0.0] * len(HISTOGRAMS)
+
+
+class _Timed:
+    """Times the block it wraps into the run-time histogram of ``series``."""
+
+    __slots__ = ("_observer", "_series", "_start")
+
+    def __init__(self, observer: PrometheusObserver, series: _Series) -> None:
+        self._observer, self._series = observer, series
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._observer._observe(self._series, RUN, time.perf_counter() - self._start)
 
 
 class PrometheusObserver(Observer):
-    """Counts and times tasks into a Prometheus registry (the default one unless given)."""
+    """Counts and times tasks, by queue and function, into a Prometheus registry (the default
+    one unless given), where they are read on each scrape."""
 
     _shared: ClassVar[PrometheusObserver | None] = None
 
     def __init__(self, registry: Any = None) -> None:
         prom = _prometheus()
         self.registry = registry if registry is not None else prom.REGISTRY
-        labels = ("queue", "function")
-
-        def counter(name: str, doc: str) -> Any:
-            return prom.Counter(name, doc, labels, registry=self.registry)
-
-        def histogram(name: str, doc: str) -> Any:
-            return prom.Histogram(name, doc, labels, buckets=BUCKETS, registry=self.registry)
-
-        self._families = _Series(
-            counter("omniq_tasks_enqueued", "Tasks stored by enqueue"),
-            counter("omniq_tasks_started", "Attempts whose code started"),
-            counter("omniq_tasks_completed", "Tasks that completed"),
-            counter("omniq_tasks_failed", "Attempts that failed (retried or dead-lettered)"),
-            counter("omniq_tasks_retried", "Failed attempts that will be retried"),
-            counter("omniq_tasks_dead_lettered", "Tasks that failed for good"),
-            histogram("omniq_task_run_seconds", "Seconds a task's code ran"),
-            histogram("omniq_task_wait_seconds", "Seconds from due to claimed"),
-        )
+        self._lock = threading.Lock()
         self._series: dict[tuple[str, str], _Series] = {}
+        self.registry.register(self)
 
     @classmethod
     def shared(cls) -> PrometheusObserver:
@@ -81,35 +100,73 @@ class PrometheusObserver(Observer):
         key = (task.queue_name, task.func_name)
         found = self._series.get(key)
         if found is None:
-            found = self._series[key] = _Series(*(f.labels(*key) for f in self._families))
+            with self._lock:
+                found = self._series.setdefault(key, _Series())
         return found
+
+    def _observe(self, series: _Series, histogram: int, seconds: float) -> None:
+        with self._lock:
+            series.buckets[histogram][bisect.bisect_left(BUCKETS, seconds)] += 1
+            series.sums[histogram] += seconds
+
+    def _count(self, series: _Series, *counters: int) -> None:
+        with self._lock:
+            for counter in counters:
+                series.counts[counter] += 1
 
     def enqueued(self, tasks: Sequence[Task], inserted: Sequence[bool]) -> None:
         for task, new in zip(tasks, inserted, strict=True):
             if new:
-                self.series(task).enqueued.inc()
+                self._count(self.series(task), ENQUEUED)
 
     def claimed(self, tasks: Sequence[Task]) -> None:
         for task in tasks:
             if task.started_at is not None:
                 waited = (task.started_at - task.run_at).total_seconds()
-                self.series(task).wait.observe(max(waited, 0.0))
+                self._observe(self.series(task), WAIT, max(waited, 0.0))
 
     def executing(self, task: Task) -> Any:
         series = self.series(task)
-        series.started.inc()
-        return series.run.time()
+        self._count(series, STARTED)
+        return _Timed(self, series)
 
     def finished(self, task: Task, handed_over: datetime | None) -> None:
-        series = self.series(task)
         if task.status == TaskStatus.COMPLETED:
-            series.completed.inc()
+            self._count(self.series(task), COMPLETED)
         elif task.status == TaskStatus.RETRYING:
-            series.failed.inc()
-            series.retried.inc()
+            self._count(self.series(task), FAILED, RETRIED)
         elif task.status == TaskStatus.FAILED:
-            series.failed.inc()
-            series.dead_lettered.inc()
+            self._count(self.series(task), FAILED, DEAD_LETTERED)
+
+    def describe(self) -> list[Any]:
+        """The families without samples: what the registry checks names against."""
+        return self._families({})
+
+    def collect(self) -> list[Any]:
+        """The families with every series' numbers as they are now (the registry's scrape)."""
+        with self._lock:
+            taken = {key: (list(s.counts), [list(b) for b in s.buckets], list(s.sums))
+                     for key, s in self._series.items()}
+        return self._families(taken)
+
+    @staticmethod
+    def _families(taken: dict[tuple[str, str], tuple[list[int], list[list[int]],
+                                                    list[float]]]) -> list[Any]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+        labels = ["queue", "function"]
+        counters = [CounterMetricFamily(name, doc, labels=labels) for name, doc in COUNTERS]
+        histograms = [HistogramMetricFamily(name, doc, labels=labels)
+                      for name, doc in HISTOGRAMS]
+        bounds = [*map(str, BUCKETS), "+Inf"]
+        for key, (counts, buckets, sums) in taken.items():
+            for counter, count in zip(counters, counts, strict=True):
+                counter.add_metric(list(key), count)
+            for histogram, in_bucket, total in zip(histograms, buckets, sums, strict=True):
+                cumulative = itertools.accumulate(in_bucket)
+                histogram.add_metric(list(key), list(zip(bounds, cumulative, strict=True)),
+                                     sum_value=total)
+        return [*counters, *histograms]
 
 
 async def queue_depths(queue: Any, queues: Sequence[str]) -> dict[tuple[str, str], int]:

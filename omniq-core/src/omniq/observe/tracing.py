@@ -226,7 +226,8 @@ class TracingObserver(Observer):
     def enqueued(self, tasks: Sequence[Task], inserted: Sequence[bool]) -> None:
         span = self._trace.get_current_span()
         if span.is_recording() and tasks:
-            span.set_attributes({"messaging.destination.name": tasks[0].queue_name,
+            span.set_attributes({"messaging.system": "omniq",
+                                 "messaging.destination.name": tasks[0].queue_name,
                                  "messaging.batch.message_count": len(tasks),
                                  "omniq.task.id": tasks[0].id,
                                  "omniq.task.function": tasks[0].func_name})
@@ -243,7 +244,7 @@ class TracingObserver(Observer):
                 continue
             span = self.tracer.start_span(
                 "omniq.claim", context=parent, kind=self._kind.CONSUMER,
-                attributes={"omniq.task.id": task.id},
+                attributes={"messaging.system": "omniq", "omniq.task.id": task.id},
                 start_time=_ns(task.started_at) if task.started_at else now)
             span.end(end_time=now)
 
@@ -258,9 +259,12 @@ class TracingObserver(Observer):
 
     @contextlib.contextmanager
     def _executed(self, task: Task, parent: Any) -> Iterator[None]:
-        with self.tracer.start_as_current_span(
+        # The carried context is made current first: the span is made current within it, so
+        # the code sees what else it carries (baggage) as well as the span.
+        with _Within(self._context, parent), self.tracer.start_as_current_span(
                 "omniq.execute", context=parent, kind=self._kind.CONSUMER,
-                attributes={"messaging.destination.name": task.queue_name,
+                attributes={"messaging.system": "omniq",
+                            "messaging.destination.name": task.queue_name,
                             "omniq.task.id": task.id, "omniq.task.function": task.func_name,
                             "omniq.task.attempt": task.attempts}):
             yield
@@ -275,7 +279,7 @@ class TracingObserver(Observer):
             return
         span = self.tracer.start_span(
             "omniq.complete", context=parent, start_time=_ns(handed_over) if handed_over
-            else now, attributes={"omniq.task.id": task.id,
+            else now, attributes={"messaging.system": "omniq", "omniq.task.id": task.id,
                                   "omniq.task.status": task.status.value})
         if task.status in (TaskStatus.FAILED, TaskStatus.RETRYING) and task.error is not None:
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR,
