@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -55,7 +57,7 @@ def line(event: TaskEvent) -> str:
 @click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True,
               help="At most this many events (the oldest first).")
 @click.option("--follow", "-f", is_flag=True,
-              help="Keep printing new events as they are recorded, until Ctrl-C.")
+              help="Keep printing new events as they are recorded, until Ctrl-C or SIGTERM.")
 @json_option
 def events(source: Source, task_id: str | None, schedule_id: str | None, type_: str | None,
            since: datetime | None, until: datetime | None, limit: int, follow: bool,
@@ -93,20 +95,49 @@ def events(source: Source, task_id: str | None, schedule_id: str | None, type_: 
         # FOLLOW_LAG seconds and skips the ids already printed.
         seen = {e.id: e.timestamp for e in found}
         latest = found[-1].timestamp if found else (since or utcnow())
-        while True:
-            await asyncio.sleep(FOLLOW_INTERVAL)
-            batch = await client.get_events(task_id, schedule_id=schedule_id, type=kind,
-                                            since=latest - FOLLOW_LAG, until=until,
-                                            limit=FOLLOW_BATCH)
-            new = [e for e in batch if e.id not in seen]
-            show(new)
-            seen.update((e.id, e.timestamp) for e in new)
-            if batch:
-                latest = max(latest, batch[-1].timestamp)
-            if len(batch) == FOLLOW_BATCH:  # a burst: move on without looking back
-                latest = batch[-1].timestamp + FOLLOW_LAG
-            horizon = latest - 2 * FOLLOW_LAG
-            seen = {i: t for i, t in seen.items() if t >= horizon}
+        with _stop_on_signals() as stop:
+            while not await _stopped_within(stop, FOLLOW_INTERVAL):
+                batch = await client.get_events(task_id, schedule_id=schedule_id, type=kind,
+                                                since=latest - FOLLOW_LAG, until=until,
+                                                limit=FOLLOW_BATCH)
+                new = [e for e in batch if e.id not in seen]
+                show(new)
+                seen.update((e.id, e.timestamp) for e in new)
+                if batch:
+                    latest = max(latest, batch[-1].timestamp)
+                if len(batch) == FOLLOW_BATCH:  # a burst: move on without looking back
+                    latest = batch[-1].timestamp + FOLLOW_LAG
+                horizon = latest - 2 * FOLLOW_LAG
+                seen = {i: t for i, t in seen.items() if t >= horizon}
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends --follow: a normal end
         run(source, read)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event that Ctrl-C (SIGINT) or SIGTERM sets, for a loop to end on: --follow then
+    ends at its next look, closes its connections and exits 0, rather than relying on the
+    cancellation of whatever it awaits at that moment (twice in CI that left it running). Where
+    the loop cannot take signal handlers (Windows), Ctrl-C interrupts as usual."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    taken = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+            taken.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    try:
+        yield stop
+    finally:
+        for signum in taken:
+            loop.remove_signal_handler(signum)
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Whether ``stop`` was set within ``seconds`` (waits no longer once it is)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
