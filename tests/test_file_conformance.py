@@ -99,9 +99,9 @@ class TestFileConformanceMemory(FileKit):
 class _EmulatedObjectStore(FileKit):
     """An object store emulated on a loopback port for this module, in memory: each test has
     a bucket (a container on Azure) of its own, left for the emulator's end to drop (removed
-    one object at a time it cost up to 10 s a test). Not a folder in a shared bucket: the
-    emulators list a prefix by reading every object of its bucket, so each test ran slower
-    than the last, until leases expired mid-test."""
+    one object at a time it cost up to 10 s a test). Not a folder in a shared bucket: moto
+    lists a prefix by reading every object of its bucket (fake-gcs-server's listings slowed
+    the same way), so each test ran slower than the last, until leases expired mid-test."""
 
     #: Fewer random sequences than the kit's 25: the queue's logic runs them all on the local
     #: directory and memory://, and here each step is several requests to a one-process
