@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pytest
 from msgspec.structs import replace
+from omniq.clock import utcnow
 from omniq.events import EventLogger
 from omniq.exceptions import TaskFailedError
 from omniq.models import EventType, TaskEvent, TaskStatus
@@ -344,6 +345,59 @@ async def test_slow_renewals_keep_the_leases_of_many_tasks(project_name: str) ->
                 assert await worker.get_result(task_id) == 3.0
     tasks = [await queue.get_task(task_id) for task_id in ids]
     assert [(t.attempts, t.redeliveries) for t in tasks] == [(1, 0)] * 6
+
+
+class TimedRenewals(AsyncMemoryTaskQueue):
+    """Records the lease each renewal asks for; the first round takes ``first_round`` seconds
+    (a worker whose heartbeat is starved), and rounds block while ``hold`` is clear."""
+
+    first_round = 0.0
+    hold: asyncio.Event | None = None
+
+    async def renew_leases(self, leases):  # type: ignore[no-untyped-def]
+        self.asked = getattr(self, "asked", [])
+        now = utcnow()
+        self.asked.append([(expires_at - now).total_seconds() for _, _, expires_at in leases])
+        if len(self.asked) == 1:
+            await asyncio.sleep(self.first_round)
+        return await super().renew_leases(leases)
+
+    async def renew_lease(self, task_id, attempts, expires_at):  # type: ignore[no-untyped-def]
+        if self.hold is not None:
+            await self.hold.wait()
+        return await super().renew_lease(task_id, attempts, expires_at)
+
+
+async def test_a_slow_heartbeat_round_lengthens_the_next_leases(project_name: str) -> None:
+    """A round that took 0.6 s of a 1 s lease: the next renewals ask for three times that, so
+    a worker slowed by its own CPU-bound threads outlasts the next slow round too."""
+    queue = TimedRenewals(project_name=project_name)
+    queue.first_round = 0.6
+    async with AsyncioWorker(queue, AsyncMemoryResultStore(project_name=project_name),
+                             lease=1.0, poll_interval=0.05, maintenance_interval=0.1) as worker:
+        task_id = await queue.enqueue(sleepy, 2.0)
+        with anyio.fail_after(10):
+            assert await worker.get_result(task_id) == 2.0
+    first, *later = [max(round_) for round_ in queue.asked]
+    assert first == pytest.approx(1.0, abs=0.1)
+    assert later and all(asked >= 1.7 for asked in later), queue.asked
+    task = await queue.get_task(task_id)
+    assert (task.attempts, task.redeliveries) == (1, 0)
+
+
+async def test_a_worker_never_takes_back_a_task_it_is_running(project_name: str) -> None:
+    """Its renewals stuck past the lease, the worker's own maintenance finds the lease lapsed:
+    it leaves the task alone (it is running it), and the task completes on its first run."""
+    queue = TimedRenewals(project_name=project_name)
+    queue.hold = asyncio.Event()
+    async with AsyncioWorker(queue, AsyncMemoryResultStore(project_name=project_name),
+                             lease=0.5, poll_interval=0.05, maintenance_interval=0.05) as worker:
+        task_id = await queue.enqueue(sleepy, 1.5)
+        with anyio.fail_after(10):
+            assert await worker.get_result(task_id) == 1.5
+        queue.hold.set()
+    task = await queue.get_task(task_id)
+    assert (task.attempts, task.redeliveries, task.status) == (1, 0, TaskStatus.COMPLETED)
 
 
 async def events_once_run(worker: AsyncioWorker, events: AsyncMemoryEventStore,

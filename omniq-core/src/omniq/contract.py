@@ -24,6 +24,7 @@ overrides them when its engine can do better, and nothing else looks for them.
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
 import logging
 from collections.abc import Callable, Collection, Sequence
@@ -246,6 +247,14 @@ class TaskQueueContract(abc.ABC):
         attempt is no longer current. *Optional*: default :meth:`modify_running`."""
         return await self.modify_running(
             task_id, attempts, lambda t: msgspec.structs.replace(t, lease_expires_at=expires_at))
+
+    async def renew_leases(self, leases: Sequence[tuple[str, int, datetime]]
+                           ) -> list[Task | None]:
+        """:meth:`renew_lease` for each ``(task_id, attempts, expires_at)``, answered in order:
+        a worker's heartbeat renews everything it holds at once. *Optional* (default: the
+        renewals sent together); engines whose calls contend for the GIL do them in one
+        transaction (each call a thread switch: beside CPU-bound threads, ~20 ms apiece)."""
+        return list(await asyncio.gather(*(self.renew_lease(*lease) for lease in leases)))
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         """Return when work may have arrived in ``queues``, or after ``timeout`` seconds.

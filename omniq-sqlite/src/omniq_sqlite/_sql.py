@@ -115,6 +115,12 @@ def with_ids(name: str, n: int) -> str:
     return SQL[name].replace("{ids}", marks(n))
 
 
+def with_rows(name: str, n: int, width: int) -> str:
+    """Statement ``name`` with its ``{rows}`` slot made for ``n`` rows of ``width`` values."""
+    row = f"({marks(width)})"
+    return SQL[name].replace("{rows}", ", ".join([row] * n))
+
+
 def task_row(project: str, task: Task) -> tuple[Any, ...]:
     """Parameters of ``insert_task`` for ``task``."""
     return (project, task.id, task.queue_name, task.status.value, task.priority,

@@ -159,6 +159,16 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
         db = await self._database()  # one write transaction: nothing lands in between
         return await db.write(_modify_running, self.project_name, task_id, attempts, change)
 
+    async def renew_leases(self, leases: Sequence[tuple[str, int, datetime]]
+                           ) -> list[Task | None]:
+        """One write transaction of two statements, whatever the number of leases: each
+        statement of the connection gives up the GIL, and beside CPU-bound threads getting it
+        back takes ~20 ms (eight renewals one by one took 1.9 s)."""
+        if not leases:
+            return []
+        db = await self._database()
+        return await db.write(_renew_leases, self.project_name, list(leases))
+
     async def list_tasks(self, *, queue_name: str | None = None,
                          status: TaskStatus | None = None, limit: int = 100,
                          offset: int = 0) -> list[Task]:
@@ -357,6 +367,36 @@ def _modify_running(conn: sqlite3.Connection, project: str, task_id: str, attemp
     new = change(decode_task(*row))
     conn.execute(*_sql.update_task(project, new, [TaskStatus.RUNNING.value], attempts))
     return new
+
+
+def _renew_leases(conn: sqlite3.Connection, project: str,
+                  leases: list[tuple[str, int, datetime]]) -> list[Task | None]:
+    """Read the running attempts among ``leases`` in one statement, write their leases in one
+    more (per 500); a later expiry already stored is kept (a task's own extension)."""
+    renewed: list[Task | None] = []
+    for start in range(0, len(leases), 500):
+        chunk = leases[start:start + 500]
+        rows = conn.execute(_sql.with_ids("get_among", len(chunk)),
+                            (project, *(task_id for task_id, _, _ in chunk))).fetchall()
+        stored = {task_id: decode_task(data, task_id) for data, task_id in rows}
+        written = []
+        for task_id, attempts, expires_at in chunk:
+            task = stored.get(task_id)
+            if task is not None and task.status == TaskStatus.RUNNING \
+                    and task.attempts == attempts:
+                held = task.lease_expires_at
+                task = msgspec.structs.replace(
+                    task, lease_expires_at=expires_at if held is None else max(held, expires_at))
+                written.append(task)
+            else:
+                task = None
+            renewed.append(task)
+        if written:
+            conn.execute(_sql.with_rows("set_leases", len(written), 3),
+                         (*(value for task in written for value in (
+                             task.id, to_epoch(task.lease_expires_at),
+                             msgspec.msgpack.encode(task))), project))
+    return renewed
 
 
 def _update_tasks(conn: sqlite3.Connection, statements: list[tuple[str, tuple[Any, ...]] | None],

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -319,6 +319,12 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         return await self.renew_lease(task.id, task.attempts,
                                       utcnow() + timedelta(seconds=lease))
 
+    async def extend_leases(self, leases: Sequence[tuple[Task, float]]) -> list[Task | None]:
+        """:meth:`extend_lease` for each ``(task, lease)`` at once (a worker's heartbeat)."""
+        now = utcnow()
+        return await self.renew_leases([(task.id, task.attempts, now + timedelta(seconds=lease))
+                                        for task, lease in leases])
+
     async def set_progress(self, task: Task, progress: Any) -> bool:
         """Record progress of a running task (shown by ``get_task``)."""
         msgspec.msgpack.encode(progress)  # progress must be plain data
@@ -384,12 +390,17 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
             self._emit(EventType.EXPIRED, gone)
         return ok
 
-    async def recover_leases(self, now: datetime | None = None, limit: int = 100) -> list[Task]:
+    async def recover_leases(self, now: datetime | None = None, limit: int = 100, *,
+                             running: Collection[tuple[str, int]] = ()) -> list[Task]:
         """Requeue running tasks whose worker died (lease expired); a task that has lost
-        ``max_deliveries`` workers is a poison pill and is dead-lettered instead."""
+        ``max_deliveries`` workers is a poison pill and is dead-lettered instead. ``running``
+        are the ``(id, attempt)`` the calling worker is running itself: alive, whatever their
+        lease says (its heartbeat is late), so never taken back by it."""
         now = now or utcnow()
         recovered = []
-        for task in await self.expired_leases(now, limit):
+        for task in await self.expired_leases(now, limit + len(running)):
+            if (task.id, task.attempts) in running:
+                continue
             lost = task.redeliveries + 1
             if task.max_deliveries and lost >= task.max_deliveries:
                 error = ErrorInfo("PoisonPill", f"worker lost {lost} times (max_deliveries)")

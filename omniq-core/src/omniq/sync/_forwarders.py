@@ -356,6 +356,12 @@ class TaskQueueMethods(SyncWrapper):
     async def extend_lease_async(self, task: Task, lease: float) -> Task | None:
         return rewrap(await run_on_sync_loop(self._async.extend_lease, task, lease))
 
+    def extend_leases(self, leases: Sequence[tuple[Task, float]]) -> list[Task | None]:
+        return rewrap(run_sync(self._async.extend_leases, leases))
+
+    async def extend_leases_async(self, leases: Sequence[tuple[Task, float]]) -> list[Task | None]:
+        return rewrap(await run_on_sync_loop(self._async.extend_leases, leases))
+
     def failed(self, task: Task, error: ErrorInfo, now: datetime, retry_at: datetime | None = None) -> Task:
         return self._async.failed(task, error, now, retry_at)
 
@@ -500,6 +506,12 @@ class TaskQueueMethods(SyncWrapper):
 
     async def renew_lease_async(self, task_id: str, attempts: int, expires_at: datetime) -> Task | None:
         return rewrap(await run_on_sync_loop(self._async.renew_lease, task_id, attempts, expires_at))
+
+    def renew_leases(self, leases: Sequence[tuple[str, int, datetime]]) -> list[Task | None]:
+        return rewrap(run_sync(self._async.renew_leases, leases))
+
+    async def renew_leases_async(self, leases: Sequence[tuple[str, int, datetime]]) -> list[Task | None]:
+        return rewrap(await run_on_sync_loop(self._async.renew_leases, leases))
 
     def requeue(self, task_id: str, *, run_at: datetime | None = None) -> bool:
         return rewrap(run_sync(self._async.requeue, task_id, run_at=run_at))

@@ -90,6 +90,43 @@ class LifecycleTests(KitBase):
         assert stored.lease_expires_at == renewed.lease_expires_at
         assert await q.recover_leases(now + timedelta(seconds=5)) == []
 
+    @pytest.mark.anyio
+    async def test_extend_leases_renews_each_current_attempt_and_refuses_the_rest(
+            self, omniq: Any) -> None:
+        q = omniq.task_queue
+        ids = await q.enqueue_many(_tasks.noop, [()] * 3)
+        now = moment()
+        held = await q.claim(["default"], worker_id="kit", lease=1, now=now, limit=3)
+        assert sorted(t.id for t in held) == sorted(ids)
+        finished, first, second = held
+        assert (await q.finish([(q.completed(finished, now), finished.attempts)]))[0]
+        answers = await q.extend_leases([(first, 60), (finished, 60), (second, 90)])
+        assert answers[1] is None  # finished meanwhile: no longer a running attempt
+        assert [a.id if a else None for a in answers] == [first.id, None, second.id]
+        assert answers[0].lease_expires_at > now + timedelta(seconds=30)
+        assert answers[2].lease_expires_at > answers[0].lease_expires_at
+        for renewed in (answers[0], answers[2]):
+            assert (await q.get_task(renewed.id)).lease_expires_at == renewed.lease_expires_at
+        assert await q.recover_leases(now + timedelta(seconds=5)) == []
+        assert await q.extend_leases([]) == []
+
+    @pytest.mark.anyio
+    async def test_recover_leases_spares_the_attempts_its_caller_runs(self, omniq: Any) -> None:
+        """A worker whose heartbeat is late is still running its tasks: it does not take
+        them back itself (another worker would, once the lease has lapsed)."""
+        q = omniq.task_queue
+        mine_id, theirs_id = await q.enqueue_many(_tasks.noop, [(), ()])
+        now = moment()
+        held = await q.claim(["default"], worker_id="kit", lease=5, now=now, limit=2)
+        mine = next(t for t in held if t.id == mine_id)
+        later = now + timedelta(seconds=6)
+        recovered = await q.recover_leases(later, running={(mine.id, mine.attempts)})
+        assert [t.id for t in recovered] == [theirs_id]
+        assert (await q.get_task(mine_id)).status == TaskStatus.RUNNING
+        # Another attempt of the same id is not spared.
+        assert [t.id for t in await q.recover_leases(later, running={(mine_id, 99)})] \
+            == [mine_id]
+
     # -- fencing -------------------------------------------------------------------------------
     async def _two_attempts(self, q: Any) -> tuple[str, Any, Any, Any]:
         """A task whose first attempt lost its lease and was claimed again: its id, the old

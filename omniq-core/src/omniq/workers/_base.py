@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import collections
 import logging
 import os
 import random
@@ -162,6 +163,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         #: Seconds between two refreshes of this worker's record in the worker registry.
         self.heartbeat_interval = float(get_setting("WORKER_HEARTBEAT"))
         self._registration: Registration | None = None
+        #: How long the last heartbeat rounds took (seconds), the newest last.
+        self._rounds: collections.deque[float] = collections.deque([0.0], maxlen=10)
 
     def _default_concurrency(self) -> int:
         return int(get_setting("MAX_WORKERS"))
@@ -430,25 +433,28 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         of the lease), and act on the answers: a refused renewal (another attempt owns the task
         now) abandons this attempt; a cancel request stored with the task stops it.
 
-        The renewals go out together: one after the other, on a store reached through threads
-        while CPU-bound tasks hold the GIL, a round took longer than a 1 s lease (the chaos
-        suite's long tasks on the file backend lost every lease)."""
+        The renewals go out as one batch (one transaction where the engine allows), and each
+        lease is at least three times the slowest of the last rounds: beside CPU-bound threads
+        holding the GIL, a round can take longer than a short lease, and a worker that is slow
+        but alive must not lose its tasks to its own heartbeat."""
         held = list(self._running.items())
-
-        async def renew(ctx: TaskContext) -> Task | None:
-            lease = self._lease_for(ctx.task)
+        if not held:
+            return
+        floor = 3 * max(self._rounds)
+        leases = []
+        for _, (_, ctx, _) in held:
+            lease = max(self._lease_for(ctx.task), floor)
             if ctx.task.lease_expires_at is not None:  # never cut what the task extended
                 lease = max(lease, (ctx.task.lease_expires_at - utcnow()).total_seconds())
-            return await self.queue.extend_lease(ctx.task, lease)
-
-        answers = await asyncio.gather(*(renew(ctx) for _, (_, ctx, _) in held),
-                                       return_exceptions=True)
+            leases.append((ctx.task, lease))
+        began = anyio.current_time()
+        try:
+            answers = await self.queue.extend_leases(leases)
+        except Exception as exc:  # the store is down: the next round tries again
+            logger.debug("heartbeat failed: %s", exc)
+            return
+        self._rounds.append(anyio.current_time() - began)
         for (task_id, (_, ctx, handler)), renewed in zip(held, answers, strict=True):
-            if isinstance(renewed, BaseException):
-                if not isinstance(renewed, Exception):
-                    raise renewed
-                logger.debug("heartbeat for %s failed: %s", task_id, renewed)
-                continue
             if task_id not in self._executing:
                 # Its outcome is with the completer: a refusal means the finish has
                 # landed (or will be fenced off there), and a cancel request came too late.
@@ -506,7 +512,9 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         while True:
             await nap(self.maintenance_interval)
             try:
-                self._log_recovered(await self.queue.recover_leases())
+                running = {(task_id, ctx.task.attempts)
+                           for task_id, (_, ctx, _) in self._running.items()}
+                self._log_recovered(await self.queue.recover_leases(running=running))
                 if self.scheduler:
                     await self.queue.fire_due_schedules()
                 if anyio.current_time() - last_purge > PURGE_INTERVAL:

@@ -31,6 +31,17 @@ WHERE project = ? AND id = ? AND status IN ({statuses}){attempts}
 SELECT data, id FROM omniq_tasks WHERE project = ? AND id = ? AND status = 'running'
     AND attempts = ?
 
+-- name: get_among
+-- Parameters: project, then the ids ({ids}: one `?` each).
+SELECT data, id FROM omniq_tasks WHERE project = ? AND id IN ({ids})
+
+-- name: set_leases
+-- New leases of running tasks read in the same transaction. Parameters: (id,
+-- lease_expires_at, data) for each ({rows}), then project.
+UPDATE omniq_tasks SET lease_expires_at = v.column2, data = v.column3
+FROM (VALUES {rows}) AS v
+WHERE omniq_tasks.project = ? AND omniq_tasks.id = v.column1
+
 -- name: expired_leases
 -- Parameters: project, now, limit.
 SELECT data, id FROM omniq_tasks WHERE project = ? AND status = 'running'
