@@ -242,11 +242,16 @@ class TaskQueueContract(abc.ABC):
 
     async def renew_lease(self, task_id: str, attempts: int,
                           expires_at: datetime) -> Task | None:
-        """Move the lease of running attempt ``attempts`` to ``expires_at`` (an engine may keep
-        a later expiry already held) and nothing else; returns the stored task, or None if the
-        attempt is no longer current. *Optional*: default :meth:`modify_running`."""
-        return await self.modify_running(
-            task_id, attempts, lambda t: msgspec.structs.replace(t, lease_expires_at=expires_at))
+        """Move the lease of running attempt ``attempts`` to ``expires_at`` unless the stored
+        one is later (a lease never moves back: a heartbeat worked out before the task's own
+        extension landed must not cut it), and nothing else; returns the stored task, or None
+        if the attempt is no longer current. *Optional*: default :meth:`modify_running`."""
+        def later(task: Task) -> Task:
+            held = task.lease_expires_at
+            return msgspec.structs.replace(
+                task, lease_expires_at=expires_at if held is None else max(held, expires_at))
+
+        return await self.modify_running(task_id, attempts, later)
 
     async def renew_leases(self, leases: Sequence[tuple[str, int, datetime]]
                            ) -> list[Task | None]:

@@ -177,11 +177,7 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         between."""
         row = await (await self._db()).fetchrow(self.sql["extend_lease"], task_id, attempts,
                                                 expires_at.timestamp())
-        if row is None:
-            return None
-        renewed = _task(row)
-        renewed.lease_expires_at = expires_at
-        return renewed
+        return None if row is None else _task(row)
 
     async def modify_running(self, task_id: str, attempts: int,
                              change: Callable[[Task], Task]) -> Task | None:

@@ -477,11 +477,11 @@ class TaskQueueMethods(SyncWrapper):
     async def queue_stats_async(self, now: datetime | None = None) -> list[QueueStats]:
         return rewrap(await run_on_sync_loop(self._async.queue_stats, now))
 
-    def recover_leases(self, now: datetime | None = None, limit: int = 100) -> list[Task]:
-        return rewrap(run_sync(self._async.recover_leases, now, limit))
+    def recover_leases(self, now: datetime | None = None, limit: int = 100, *, running: Collection[tuple[str, int]] = ()) -> list[Task]:
+        return rewrap(run_sync(self._async.recover_leases, now, limit, running=running))
 
-    async def recover_leases_async(self, now: datetime | None = None, limit: int = 100) -> list[Task]:
-        return rewrap(await run_on_sync_loop(self._async.recover_leases, now, limit))
+    async def recover_leases_async(self, now: datetime | None = None, limit: int = 100, *, running: Collection[tuple[str, int]] = ()) -> list[Task]:
+        return rewrap(await run_on_sync_loop(self._async.recover_leases, now, limit, running=running))
 
     def release(self, task: Task) -> bool:
         return rewrap(run_sync(self._async.release, task))

@@ -441,12 +441,9 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         if not held:
             return
         floor = 3 * max(self._rounds)
-        leases = []
-        for _, (_, ctx, _) in held:
-            lease = max(self._lease_for(ctx.task), floor)
-            if ctx.task.lease_expires_at is not None:  # never cut what the task extended
-                lease = max(lease, (ctx.task.lease_expires_at - utcnow()).total_seconds())
-            leases.append((ctx.task, lease))
+        leases: list[tuple[Task, float]] = []
+        for _, (_, ctx, _) in held:  # (a later expiry the task asked for is kept by the store)
+            leases.append((ctx.task, max(self._lease_for(ctx.task), floor)))
         began = anyio.current_time()
         try:
             answers = await self.queue.extend_leases(leases)

@@ -54,10 +54,10 @@ WHERE t.id = picked.id
 RETURNING t.data, t.attempts, t.id, t.queue
 
 -- name: extend_lease
--- Move the lease of attempt $2 of running task $1 to $3, and nothing else: what the row holds
--- (progress, a cancel request written meanwhile) comes back with it. Like a claim, it need not
--- survive a crash, so it does not wait for the WAL flush.
-UPDATE omniq_tasks t SET lease_expires_at = $3
+-- Move the lease of attempt $2 of running task $1 to $3 unless it is later already, and
+-- nothing else: what the row holds (progress, a cancel request written meanwhile) comes back
+-- with it. Like a claim, it need not survive a crash, so it does not wait for the WAL flush.
+UPDATE omniq_tasks t SET lease_expires_at = GREATEST(t.lease_expires_at, $3)
 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS lazy(commit)
 WHERE t.id = $1 AND t.status = 'running' AND t.attempts = $2
 RETURNING t.data, t.status, t.attempts, t.worker_id, t.started_at, t.lease_expires_at, t.id
