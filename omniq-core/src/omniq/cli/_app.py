@@ -214,14 +214,15 @@ def refuse_memory(client: AsyncOmniQ, what: str) -> None:
 
 def run(source: Source, work: Callable[[AsyncOmniQ], Awaitable[T]]) -> T:
     """Build the client, run ``work`` with it on a fresh event loop, close it."""
+    return asyncio.run(with_client(source, work))
 
-    async def main() -> T:
-        client = build_client(source, events_beside=True)
-        refuse_memory(client, "this command")
-        try:
-            await client.connect()
-            return await work(client)
-        finally:
-            await client.close()
 
-    return asyncio.run(main())
+async def with_client(source: Source, work: Callable[[AsyncOmniQ], Awaitable[T]]) -> T:
+    """Build the client, run ``work`` with it, close it (on the running loop)."""
+    client = build_client(source, events_beside=True)
+    refuse_memory(client, "this command")
+    try:
+        await client.connect()
+        return await work(client)
+    finally:
+        await client.close()

@@ -13,7 +13,7 @@ import click
 
 from .._time import utcnow
 from ..models import EventType, TaskEvent
-from ._app import Failure, Source, backend_options, run
+from ._app import Failure, Source, backend_options, run, with_client
 from ._output import TIME, echo_json, echo_json_line, json_option, note
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def events(source: Source, task_id: str | None, schedule_id: str | None, type_: 
             elif not as_json:
                 click.echo(line(event))
 
-    async def read(client: AsyncOmniQ) -> None:
+    async def read(client: AsyncOmniQ, stop: asyncio.Event | None = None) -> None:
         if client.event_store is None:
             raise Failure("no event store is configured, so no events are recorded: set "
                           "OMNIQ_EVENT_STORAGE_TYPE / OMNIQ_EVENT_STORAGE_URL or event_store "
@@ -89,37 +89,46 @@ def events(source: Source, task_id: str | None, schedule_id: str | None, type_: 
         if len(found) == limit and not follow:
             note(f"Stopped at --limit {limit}: more events may follow; go on with "
                  f"--since {found[-1].timestamp.isoformat()}")
-        if not follow:
+        if stop is None:
             return
         # Events reach the store in batches, a little after their time: each look goes back
         # FOLLOW_LAG seconds and skips the ids already printed.
         seen = {e.id: e.timestamp for e in found}
         latest = found[-1].timestamp if found else (since or utcnow())
-        with _stop_on_signals() as stop:
-            while not await _stopped_within(stop, FOLLOW_INTERVAL):
-                batch = await client.get_events(task_id, schedule_id=schedule_id, type=kind,
-                                                since=latest - FOLLOW_LAG, until=until,
-                                                limit=FOLLOW_BATCH)
-                new = [e for e in batch if e.id not in seen]
-                show(new)
-                seen.update((e.id, e.timestamp) for e in new)
-                if batch:
-                    latest = max(latest, batch[-1].timestamp)
-                if len(batch) == FOLLOW_BATCH:  # a burst: move on without looking back
-                    latest = batch[-1].timestamp + FOLLOW_LAG
-                horizon = latest - 2 * FOLLOW_LAG
-                seen = {i: t for i, t in seen.items() if t >= horizon}
+        while not await _stopped_within(stop, FOLLOW_INTERVAL):
+            batch = await client.get_events(task_id, schedule_id=schedule_id, type=kind,
+                                            since=latest - FOLLOW_LAG, until=until,
+                                            limit=FOLLOW_BATCH)
+            new = [e for e in batch if e.id not in seen]
+            show(new)
+            seen.update((e.id, e.timestamp) for e in new)
+            if batch:
+                latest = max(latest, batch[-1].timestamp)
+            if len(batch) == FOLLOW_BATCH:  # a burst: move on without looking back
+                latest = batch[-1].timestamp + FOLLOW_LAG
+            horizon = latest - 2 * FOLLOW_LAG
+            seen = {i: t for i, t in seen.items() if t >= horizon}
 
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends --follow: a normal end
-        run(source, read)
+    async def following() -> None:
+        # The handlers first: a Ctrl-C that lands while connecting or on the first look (a CI
+        # run sent one before the loop had begun) is not lost; the loop ends at its next look.
+        with _stop_on_signals() as stop:
+            await with_client(source, lambda client: read(client, stop))
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C (before the loop runs): a normal end
+        if follow:
+            asyncio.run(following())
+        else:
+            run(source, read)
 
 
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[asyncio.Event]:
     """An event that Ctrl-C (SIGINT) or SIGTERM sets, for a loop to end on: --follow then
     ends at its next look, closes its connections and exits 0, rather than relying on the
-    cancellation of whatever it awaits at that moment (twice in CI that left it running). Where
-    the loop cannot take signal handlers (Windows), Ctrl-C interrupts as usual."""
+    cancellation of whatever it awaits at that moment (in CI, a cancellation that landed while
+    it connected left it running). Where the loop cannot take signal handlers (Windows),
+    Ctrl-C interrupts as usual."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     taken = []
