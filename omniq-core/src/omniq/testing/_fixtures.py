@@ -59,7 +59,8 @@ class KitFixtures:
     def worker_settings(self) -> dict[str, Any]:
         """Options of the workers the kit starts, over :data:`FAST_WORKER` (a 1 s lease,
         50 ms polls). A store whose lease renewal can take a good part of a second (an
-        emulator on a loaded machine) returns a longer ``lease``, so heartbeats keep up."""
+        emulator on a loaded machine) returns a longer ``lease``, so heartbeats keep up; the
+        tests that need a short lease take a fraction of this one."""
         return {}
 
     @pytest.fixture(autouse=True)

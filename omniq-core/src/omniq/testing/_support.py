@@ -29,6 +29,13 @@ FAST_WORKER: dict[str, Any] = {
     "maintenance_interval": 0.05,
     "grace_period": 5.0,
 }
+def leases(n: float) -> float:
+    """``n`` of the kit workers' lease, in seconds (1 s unless the plugin's ``worker_settings``
+    says otherwise): tests that need a short lease take a fraction of it, so a store that
+    needs a longer one (an emulator) gets proportionally longer ones there too."""
+    return n * float(FAST_WORKER["lease"])
+
+
 #: Longest any single wait in the kit may take before the test fails.
 WAIT = 15.0
 

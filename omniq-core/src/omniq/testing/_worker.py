@@ -24,6 +24,7 @@ from ._support import (
     KitBase,
     events_of,
     eventually,
+    leases,
     moment,
     pid_alive,
     running_worker,
@@ -191,7 +192,7 @@ class WorkerTests(KitBase):
                                             tmp_path: Path) -> None:
         marker = str(tmp_path / "long")
         func = _tasks.async_wait_for_cancel if worker_type == "async" else _tasks.wait_for_cancel
-        async with running_worker(omniq, worker_type, lease=0.6):
+        async with running_worker(omniq, worker_type, lease=leases(0.6)):
             task_id = await omniq.enqueue(func, marker)
             await eventually(lambda: Path(marker + ".started").exists(),
                              timeout=WAIT, what="the task to start")
@@ -378,7 +379,8 @@ class WorkerTests(KitBase):
     async def test_task_can_extend_its_own_lease(self, omniq: Any, worker_type: str,
                                                  tmp_path: Path) -> None:
         release = tmp_path / "release"
-        async with running_worker(omniq, worker_type, lease=0.3):
+        lease = leases(0.3)
+        async with running_worker(omniq, worker_type, lease=lease):
             task_id = await omniq.enqueue(_tasks.extend_own_lease, str(release), 60)
 
             async def extended() -> bool:
@@ -387,11 +389,11 @@ class WorkerTests(KitBase):
                     task.lease_expires_at - moment() > timedelta(seconds=50)
 
             await eventually(extended, timeout=WAIT, what="the lease to be extended")
-            # Heartbeats (every 0.1 s here) keep renewing; watched over several of them, the
-            # extension must hold throughout.
+            # Heartbeats (every third of the lease) keep renewing; watched over several of
+            # them, the extension must hold throughout.
             for _ in range(25):
                 assert await extended(), "a heartbeat shortened the lease the task extended"
-                await anyio.sleep(0.02)
+                await anyio.sleep(lease / 15)
             release.write_text("go")
             assert await omniq.get_result(task_id, timeout=WAIT) == "extended"
         assert (await omniq.get_task(task_id)).attempts == 1
@@ -421,9 +423,10 @@ class WorkerTests(KitBase):
     async def test_heartbeats_keep_a_long_task_leased(self, omniq: Any, worker_type: str,
                                                       tmp_path: Path) -> None:
         marker = str(tmp_path / "long")
-        async with running_worker(omniq, worker_type, lease=0.4):
+        lease = leases(0.4)
+        async with running_worker(omniq, worker_type, lease=lease):
             # Blocks (no await) for three leases: only heartbeats from the loop keep it.
-            task_id = await omniq.enqueue(_tasks.sleep_then_touch, marker, 1.2, "kept")
+            task_id = await omniq.enqueue(_tasks.sleep_then_touch, marker, 3 * lease, "kept")
             assert await omniq.get_result(task_id, timeout=WAIT) == "kept"
         task = await omniq.get_task(task_id)
         assert task.attempts == 1 and task.redeliveries == 0
@@ -446,7 +449,7 @@ class WorkerTests(KitBase):
     async def test_graceful_stop_lets_running_tasks_finish(self, omniq: Any, worker_type: str,
                                                            tmp_path: Path) -> None:
         marker = str(tmp_path / "slow")
-        await omniq.start_worker(worker_type, max_workers=2, lease=1.0, poll_interval=0.05)
+        await omniq.start_worker(worker_type, max_workers=2, lease=leases(1), poll_interval=0.05)
         try:
             task_id = await omniq.enqueue(_tasks.sleep_then_touch, marker, 0.5, "finished")
             await eventually(lambda: Path(marker + ".started").exists(), timeout=WAIT,
