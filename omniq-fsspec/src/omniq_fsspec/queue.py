@@ -154,17 +154,6 @@ class AsyncFileTaskQueue(FileLocated, AsyncTaskQueue):
 
         return await self._run(_change_task, task_id, guarded)
 
-    async def renew_lease(self, task_id: str, attempts: int,
-                          expires_at: datetime) -> Task | None:
-        """Keeps a later expiry already stored (a task's own extension is never cut by a
-        heartbeat computed before it landed)."""
-        def later(stored: Task) -> Task:
-            held = stored.lease_expires_at
-            return replace(stored, lease_expires_at=expires_at if held is None
-                           else max(held, expires_at))
-
-        return await self.modify_running(task_id, attempts, later)
-
     async def list_tasks(self, *, queue_name: str | None = None,
                          status: TaskStatus | None = None, limit: int = 100,
                          offset: int = 0) -> list[Task]:

@@ -110,8 +110,8 @@ def events(source: Source, task_id: str | None, schedule_id: str | None, type_: 
             seen = {i: t for i, t in seen.items() if t >= horizon}
 
     async def following() -> None:
-        # The handlers first: a Ctrl-C that lands while connecting or on the first look (a CI
-        # run sent one before the loop had begun) is not lost; the loop ends at its next look.
+        # The handlers first: a Ctrl-C that lands while connecting or on the first look sets
+        # the event too, rather than cancelling whatever is awaited; the loop ends at once.
         with _stop_on_signals() as stop:
             await with_client(source, lambda client: read(client, stop))
 
