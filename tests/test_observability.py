@@ -7,6 +7,7 @@ named."""
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import sys
 import urllib.request
@@ -384,6 +385,73 @@ async def test_sampled_and_sampled_out_tasks_side_by_side(
         assert seen == tuple(parent["traceparent"].split("-")[1:3])
 
 
+async def test_a_root_sampled_by_trace_id_is_decided_as_the_sdk_decides_it(
+        oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
+    # OmniQ takes the ratio sampler's decision for a new trace itself (cheaper than starting a
+    # span through the SDK): a trace is recorded exactly when its id is under the sampler's
+    # bound, a recorded enqueue span has the ids the task carries, and every trace is new.
+    ratio = sampling.TraceIdRatioBased(0.5)
+    asked: list[int] = []  # the trace ids the SDK's sampler was asked about
+    decide = ratio.should_sample
+
+    def should_sample(*args: Any, **kwargs: Any) -> sampling.SamplingResult:
+        asked.append(kwargs["trace_id"] if "trace_id" in kwargs else args[1])
+        return decide(*args, **kwargs)
+
+    ratio.should_sample = should_sample  # type: ignore[method-assign]
+    provider = traced(oq, exporter, sampling.ParentBased(ratio))
+    random.seed(20261206)  # the SDK's ids come from random: the same split every run
+    task_ids = [await oq.enqueue(span_ids) for _ in range(60)]
+    carried = [(await oq.get_task(t)).trace_context or {} for t in task_ids]
+    provider.force_flush()
+    recorded = {(s.context.trace_id, s.context.span_id) for s in exporter.get_finished_spans()}
+    ids = [tuple(int(part, 16) for part in c["traceparent"].split("-")[1:])
+           for c in carried]
+    sampled = [(trace_id, span_id) for trace_id, span_id, flags in ids if flags & 1]
+    assert 0 < len(sampled) < len(ids)
+    assert recorded == set(sampled)
+    assert asked == [trace_id for trace_id, _ in sampled]  # a dropped root is not started
+    assert all(bool(flags & 1) == (trace_id & ratio.TRACE_ID_LIMIT < ratio.bound)
+               for trace_id, _, flags in ids)
+    assert len({trace_id for trace_id, _, _ in ids}) == len(ids)
+    # A dropped trace carries the flags the SDK gives a dropped root (the random-id flag).
+    dropped_by_sdk = TracerProvider(sampler=sampling.ALWAYS_OFF).get_tracer("t").start_span("x")
+    assert {flags for _, _, flags in ids if not flags & 1} == \
+        {int(dropped_by_sdk.get_span_context().trace_flags)}
+    # The worker records the sampled tasks' spans and none of the others'.
+    await oq.start_worker(worker_type="async", **FAST)
+    seen = [await oq.get_result(t, timeout=10) for t in task_ids]
+    await oq.stop_worker()
+    provider.force_flush()
+    assert sum(s.name == "omniq.execute" for s in exporter.get_finished_spans()) == len(sampled)
+    assert [(int(trace_id, 16)) for trace_id, _ in seen] == [i[0] for i in ids]
+
+
+async def test_a_root_sampler_only_the_sdk_can_run_is_asked_for_each_trace(
+        oq: AsyncOmniQ, exporter: InMemorySpanExporter) -> None:
+    class EveryOther(sampling.Sampler):
+        """Samples every other root: a decision no trace id tells."""
+
+        def __init__(self) -> None:
+            self.asked = 0
+
+        def should_sample(self, *args: Any, **kwargs: Any) -> sampling.SamplingResult:
+            self.asked += 1
+            return sampling.SamplingResult(sampling.Decision.RECORD_AND_SAMPLE
+                                           if self.asked % 2 else sampling.Decision.DROP)
+
+        def get_description(self) -> str:
+            return "EveryOther"
+
+    root = EveryOther()
+    provider = traced(oq, exporter, sampling.ParentBased(root))
+    for _ in range(4):
+        await oq.enqueue(span_ids)
+    provider.force_flush()
+    assert root.asked == 4
+    assert [s.name for s in exporter.get_finished_spans()] == ["omniq.enqueue"] * 2
+
+
 @pytest.fixture
 def textmap() -> Iterator[Callable[[Any], None]]:
     """Sets the global propagator for the test."""
@@ -467,9 +535,10 @@ async def test_the_global_propagator_decides_what_a_task_carries(
 def test_a_carried_context_is_read_as_the_propagator_reads_it(carried: dict[str, str]) -> None:
     # The worker reads a lone traceparent itself, for speed: it must come to the same context.
     observer = TracingObserver(tracer_provider=TracerProvider())
-    ours, theirs = observer._extract(carried), propagate.extract(carried)
+    (ours, sampled), theirs = observer._extract(carried), propagate.extract(carried)
     assert trace.get_current_span(ours).get_span_context() == \
         trace.get_current_span(theirs).get_span_context()
+    assert sampled == trace.get_current_span(theirs).get_span_context().trace_flags.sampled
     assert dict(baggage.get_all(ours)) == dict(baggage.get_all(theirs))
 
 
