@@ -108,6 +108,9 @@ def _root_ratio_bound(tracer: Any) -> int | None:
     return None
 
 
+_WRAPPING = threading.Lock()
+
+
 class _PresetTraceIds:
     """An SDK id generator that hands out, once, a trace id drawn before the span is started
     (so the sampler decides on the id the caller already judged), and otherwise asks the
@@ -295,9 +298,10 @@ class TracingObserver(Observer):
             tracer: Any = self.tracer  # the SDK's, if _root_ratio_bound finds its sampler
             bound = _root_ratio_bound(tracer)
             if bound is not None:
-                if not isinstance(tracer.id_generator, _PresetTraceIds):
-                    tracer.id_generator = _PresetTraceIds(tracer.id_generator)
-                self._root_ids = tracer.id_generator
+                with _WRAPPING:  # two first enqueues in two threads wrap it once
+                    if not isinstance(tracer.id_generator, _PresetTraceIds):
+                        tracer.id_generator = _PresetTraceIds(tracer.id_generator)
+                    self._root_ids = tracer.id_generator
             self._root_bound = -1 if bound is None else bound
         ids = self._root_ids
         if ids is None:
