@@ -92,6 +92,15 @@ async def test_get_result_times_out_with_timeout_error() -> None:
         assert (await oq.get_task(task_id)).status == "pending"  # and it is not lost
 
 
+@pytest.mark.parametrize("flag", ["metrics", "tracing"])
+def test_a_feature_flag_that_is_not_a_boolean_is_refused(flag: str) -> None:
+    # "yes please" is truthy: taken as it came, it would switch the feature on unasked.
+    with pytest.raises(ConfigError) as info:
+        OmniQ(project_name="p", backend_type="memory", **{flag: "yes please"})
+    assert f"field '{flag}' = 'yes please'" in str(info.value)
+    assert f"True, False or None (None: OMNIQ_{flag.upper()})" in str(info.value)
+
+
 def test_bad_options_are_config_errors() -> None:
     with OmniQ(project_name="p", backend_type="memory") as oq:
         with pytest.raises(ConfigError, match="max_retries"):

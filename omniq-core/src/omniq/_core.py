@@ -74,6 +74,10 @@ class AsyncOmniQ:
                  worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None,
                  secret_key: str | None = None, metrics: bool | None = None,
                  tracing: bool | None = None, **kwargs: Any) -> None:
+        for name, flag in (("metrics", metrics), ("tracing", tracing)):
+            if flag is not None and not isinstance(flag, bool):
+                raise ConfigError(f"invalid value for {name}", field=name, value=flag,
+                                  expected=f"True, False or None (None: OMNIQ_{name.upper()})")
         # Logging is the application's (or the CLI's) to configure, never the library's.
         self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
         self.worker_type = worker_type
