@@ -7,8 +7,11 @@ named."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import socket
+import subprocess
 import sys
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -450,6 +453,56 @@ async def test_a_root_sampler_only_the_sdk_can_run_is_asked_for_each_trace(
     provider.force_flush()
     assert root.asked == 4
     assert [s.name for s in exporter.get_finished_spans()] == ["omniq.enqueue"] * 2
+
+
+#: A worker process as an application runs one with tracing: its own SDK tracer provider (the
+#: same ratio sampler as the client's, spans written to a file), then ``omniq worker``.
+TRACED_WORKER = """
+import runpy, sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+provider = TracerProvider(sampler=sampling.ParentBased(sampling.TraceIdRatioBased(0.5)))
+out = open(sys.argv[1], "w", buffering=1)
+provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(
+    out=out, formatter=lambda s: f"{s.name} {s.context.trace_id:032x}\\n")))
+trace.set_tracer_provider(provider)
+sys.argv = ["omniq", "worker", "--url", sys.argv[2], "--project", "p", "--type", "async"]
+runpy.run_module("omniq", run_name="__main__")
+"""
+
+
+def test_a_trace_crosses_into_a_worker_process(
+        tmp_path: Path, exporter: InMemorySpanExporter) -> None:
+    # The client and the worker sample with the same ratio, each in its own process: the
+    # worker records its three spans for exactly the traces the client kept, in those traces.
+    url = f"sqlite:///{tmp_path}/x.db"
+    spans = tmp_path / "worker-spans.txt"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", TRACED_WORKER, str(spans), url],
+        env={**os.environ, "OMNIQ_TRACING": "true"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        provider = TracerProvider(
+            sampler=sampling.ParentBased(sampling.TraceIdRatioBased(0.5)))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        from omniq import OmniQ
+
+        with OmniQ(project_name="p", task_queue=url) as oq:
+            observe(oq.task_queue, TracingObserver(tracer_provider=provider))
+            task_ids = [oq.enqueue(_tasks.identity, n) for n in range(20)]
+            assert [oq.get_result(t, timeout=30) for t in task_ids] == list(range(20))
+            carried = [(oq.get_task(t).trace_context or {})["traceparent"] for t in task_ids]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, worker.communicate()[1]
+    kept = {header.split("-")[1] for header in carried if int(header[-2:], 16) & 1}
+    assert 0 < len(kept) < 20  # 2 ** -19 for either end by chance
+    assert {format(s.context.trace_id, "032x") for s in exporter.get_finished_spans()} == kept
+    recorded = [line.split() for line in spans.read_text().splitlines()]
+    assert sorted(recorded) == sorted([name, trace_id] for trace_id in kept for name in
+                                      ("omniq.claim", "omniq.execute", "omniq.complete"))
 
 
 @pytest.fixture
