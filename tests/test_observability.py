@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from omniq import AsyncOmniQ, TaskFailedError
+from omniq import AsyncOmniQ, OmniQ, TaskFailedError
 from omniq.exceptions import ConfigError, SignatureError
 from omniq.models import Task, TaskStatus, binding
 from omniq.observe import Observer, installed, observe
@@ -487,8 +487,6 @@ def test_a_trace_crosses_into_a_worker_process(
         provider = TracerProvider(
             sampler=sampling.ParentBased(sampling.TraceIdRatioBased(0.5)))
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-        from omniq import OmniQ
-
         with OmniQ(project_name="p", task_queue=url) as oq:
             observe(oq.task_queue, TracingObserver(tracer_provider=provider))
             task_ids = [oq.enqueue(_tasks.identity, n) for n in range(20)]
