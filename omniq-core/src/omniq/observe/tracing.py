@@ -176,6 +176,9 @@ class TracingObserver(Observer):
         self._skips_unsampled: bool | None = None  # _drops_unsampled_parents(self.tracer)
         self._root_bound: int | None = None  # _root_ratio_bound(self.tracer), or -1: none
         self._root_ids: _PresetTraceIds | None = None  # the tracer's ids, when bound >= 0
+        self._root_flags: Any = None  # the flags the SDK gives a root it drops (TraceFlags)
+        self._flags: dict[str, Any] = {}  # a traceparent's flags field -> its TraceFlags
+        self._empty = context.Context()
         self.tracer = trace.get_tracer("omniq", __version__, tracer_provider=tracer_provider)
 
     def _recording(self) -> bool:
@@ -239,13 +242,14 @@ class TracingObserver(Observer):
         either way)."""
         header = carried.get("traceparent") if len(carried) == 1 else None
         if isinstance(header, str) and _TRACEPARENT.fullmatch(header) and self._w3c_only():
-            trace_id, span_id, flags = \
-                int(header[3:35], 16), int(header[36:52], 16), int(header[53:], 16)
+            trace_id, span_id = int(header[3:35], 16), int(header[36:52], 16)
             if trace_id and span_id:  # all zeros: invalid, the propagator says so
                 trace = self._trace
+                flags = self._flags.get(header[53:])
+                if flags is None:  # at most 256 of them
+                    flags = self._flags[header[53:]] = trace.TraceFlags(int(header[53:], 16))
                 return trace.set_span_in_context(trace.NonRecordingSpan(trace.SpanContext(
-                    trace_id, span_id, is_remote=True, trace_flags=trace.TraceFlags(flags))),
-                    self._context.Context()), bool(flags & 0x01)
+                    trace_id, span_id, True, flags)), self._empty), flags.sampled
         context = self._propagate.extract(carried)
         return context, self._trace.get_current_span(context).get_span_context().trace_flags.sampled
 
@@ -259,7 +263,8 @@ class TracingObserver(Observer):
 
     def enqueuing(self) -> contextlib.AbstractContextManager[dict[str, str] | None]:
         carrier: dict[str, str] = {}
-        current = self._trace.get_current_span()
+        current_context = self._context.get_current()
+        current = self._trace.get_current_span(current_context)
         if not self._recording():
             if current.get_span_context().is_valid:
                 self._inject(carrier, current)  # the caller's context passes through
@@ -275,25 +280,26 @@ class TracingObserver(Observer):
                 # caller's span as its parent, where the dropped span's id would have been).
                 self._inject(carrier, current)
                 return _Within(self._context, None, carrier)
-        span = self._start_root() if not caller.is_valid else None
-        if span is None:
-            span = self.tracer.start_span("omniq.enqueue", kind=self._kind.PRODUCER)
+        root = self._draw_root() if not caller.is_valid else None
+        if root is not None and not root[2]:
+            return self._dropped_root(root[0], root[1], current_context)
+        span = self._start_kept_root(root[0]) if root is not None else \
+            self.tracer.start_span("omniq.enqueue", kind=self._kind.PRODUCER)
         if span.is_recording():
             return self._recorded(span, carrier)
         # Sampled out: the span is only a context to carry. It is still made current (the
         # plain attach), so spans started while enqueuing (an instrumented client library's)
         # follow the same decision, but without use_span's machinery, which is for spans that
         # record (exceptions, status, end).
-        within = self._trace.set_span_in_context(span)
+        within = self._trace.set_span_in_context(span, current_context)
         self._inject(carrier, span, within)
         return _Within(self._context, within, carrier)
 
-    def _start_root(self) -> Any:
-        """The enqueue span of a new trace, when the SDK's sampler decides roots by trace id
-        alone (``_root_ratio_bound``): the decision is taken here, and a dropped trace gets
-        its ids as the SDK would make them in a bare non-recording span, for a fraction of
-        what starting one through the SDK costs; a sampled trace is started by the SDK with
-        the trace id judged here. None for a sampler that only the SDK can run."""
+    def _draw_root(self) -> tuple[int, int, bool] | None:
+        """The ids of a new trace and whether it is sampled, when the SDK's sampler decides
+        roots by trace id alone (``_root_ratio_bound``): the decision is taken here, for a
+        fraction of what starting a span through the SDK costs, drawing the ids as the SDK
+        would. None for a sampler that only the SDK can run."""
         if self._root_bound is None:
             tracer: Any = self.tracer  # the SDK's, if _root_ratio_bound finds its sampler
             bound = _root_ratio_bound(tracer)
@@ -302,20 +308,37 @@ class TracingObserver(Observer):
                     if not isinstance(tracer.id_generator, _PresetTraceIds):
                         tracer.id_generator = _PresetTraceIds(tracer.id_generator)
                     self._root_ids = tracer.id_generator
+                    self._root_flags = self._trace.TraceFlags(self._root_ids.flags)
             self._root_bound = -1 if bound is None else bound
         ids = self._root_ids
         if ids is None:
             return None
         trace_id, span_id = ids.draw()
-        if trace_id & 0xFFFF_FFFF_FFFF_FFFF < self._root_bound:
-            ids.preset(trace_id)
-            try:
-                return self.tracer.start_span("omniq.enqueue", kind=self._kind.PRODUCER)
-            finally:
-                ids.preset(None)  # unused if the SDK made no span (a disabled tracer)
-        trace = self._trace
-        return trace.NonRecordingSpan(trace.SpanContext(
-            trace_id, span_id, is_remote=False, trace_flags=trace.TraceFlags(ids.flags)))
+        return trace_id, span_id, trace_id & 0xFFFF_FFFF_FFFF_FFFF < self._root_bound
+
+    def _start_kept_root(self, trace_id: int) -> Any:
+        """The enqueue span of a new trace judged sampled, started by the SDK on that id."""
+        ids: Any = self._root_ids
+        ids.preset(trace_id)
+        try:
+            return self.tracer.start_span("omniq.enqueue", kind=self._kind.PRODUCER)
+        finally:
+            ids.preset(None)  # unused if the SDK made no span (a disabled tracer)
+
+    def _dropped_root(self, trace_id: int, span_id: int,
+                      current: Any) -> contextlib.AbstractContextManager[dict[str, str] | None]:
+        """A new trace judged dropped: its ids in a bare non-recording span, made current
+        while enqueuing and carried, as the SDK would for the span it drops."""
+        trace, flags = self._trace, self._root_flags
+        span = trace.NonRecordingSpan(trace.SpanContext(trace_id, span_id, False, flags))
+        within = trace.set_span_in_context(span, current)
+        carrier: dict[str, str] = {}
+        if not current and self._w3c_only():  # an empty context: no baggage, no trace state
+            carrier["traceparent"] = "00-%032x-%016x-%02x" % (  # noqa: UP031
+                trace_id, span_id, flags)
+        else:
+            self._inject(carrier, span, within)
+        return _Within(self._context, within, carrier)
 
     @contextlib.contextmanager
     def _recorded(self, span: Any, carrier: dict[str, str]) -> Iterator[dict[str, str] | None]:
