@@ -101,6 +101,48 @@ def test_a_feature_flag_that_is_not_a_boolean_is_refused(flag: str) -> None:
     assert f"True, False or None (None: OMNIQ_{flag.upper()})" in str(info.value)
 
 
+@pytest.mark.parametrize(("backend_type", "settings", "expected"), [
+    ("redis", {"hots": "127.0.0.1"},
+     "unknown option 'hots' for the redis backend; field 'hots' = '127.0.0.1'; expected one of "
+     "client, db, host, key_prefix"),
+    ("redis", {"port": "six"}, "invalid value for option 'port' of the redis backend; "
+     "field 'port' = 'six'; expected an integer"),
+    ("nats", {"servrs": ["nats://127.0.0.1:4222"]}, "unknown option 'servrs' for the nats backend"),
+    ("memory", {"url": "memory://"},
+     "unknown option 'url' for the memory backend; field 'url' = 'memory://'; expected no options"),
+])
+def test_a_setting_the_backend_does_not_take_is_named(
+        backend_type: str, settings: dict[str, object], expected: str) -> None:
+    # These bundles hand their settings to each component they build: a setting none of them
+    # takes is refused by name, not met as a TypeError from deep inside a constructor.
+    with pytest.raises(ConfigError) as info:
+        OmniQ(project_name="p", backend_type=backend_type, **settings)
+    assert expected in str(info.value)
+    if "hots" in settings:
+        assert "did you mean 'host'" in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_a_url_alone_chooses_the_backend_by_its_scheme(
+        tmp_path, project_name: str, redis_url: str) -> None:
+    # As task_queue="sqlite:///..." and `omniq worker --url` do; not the memory default.
+    async with AsyncOmniQ(project_name=project_name, url=f"sqlite:///{tmp_path}/t.db") as oq:
+        task_id = await oq.enqueue(add_numbers, 1, 2)
+    assert (tmp_path / "t.db").exists()
+    async with AsyncOmniQ(project_name=project_name, backend_type="sqlite",
+                          url=f"sqlite:///{tmp_path}/t.db") as again:
+        assert (await again.get_task(task_id)).func_name.endswith("add_numbers")
+    with OmniQ(project_name=project_name, url=redis_url) as oq:
+        task_id = oq.enqueue(add_numbers, 1, 2)
+        assert type(oq.result_store).__name__ == "RedisResultStore"  # results there too
+    with OmniQ(project_name=project_name, backend_type="redis", url=redis_url) as again:
+        assert again.get_task(task_id).status == "pending"
+        assert again.delete_tasks([task_id]) == 1
+    with pytest.raises(PluginNotFoundError, match="no installed task queue type handles the "
+                                                  "URL 'kafka://x'; schemes handled: "):
+        OmniQ(project_name=project_name, url="kafka://x")
+
+
 def test_bad_options_are_config_errors() -> None:
     with OmniQ(project_name="p", backend_type="memory") as oq:
         with pytest.raises(ConfigError, match="max_retries"):

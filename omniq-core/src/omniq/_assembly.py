@@ -73,12 +73,34 @@ def _construct(cls: type, options: dict[str, Any], *, what: str, field_prefix: s
 _NOT_OPTIONS = ("project_name", "secret_key")
 
 
+def _check_component_settings(cls: Any, settings: dict[str, Any], *, what: str,
+                              field_prefix: str) -> None:
+    """Refuse a setting component class ``cls`` does not take: one of its parameters, or,
+    when it hands the rest on (``**component``), a field of its config struct."""
+    ignore = (*_NOT_OPTIONS, "queues")  # the bundle's own to pass
+    if not _passes_on(cls):
+        check_options(cls, settings, what=what, ignore=ignore, field_prefix=field_prefix)
+    elif cls.config_class is not None:
+        fields = cls.config_class.__struct_fields__
+        live = [name for name, p in inspect.signature(cls).parameters.items()  # a client=
+                if p.kind is not inspect.Parameter.VAR_KEYWORD
+                and name not in fields and name not in ignore]
+        check_options(cls.config_class, settings, what=what, ignore=ignore, also=live,
+                      field_prefix=field_prefix)
+
+
+def _passes_on(cls: type) -> bool:
+    """Whether ``cls`` takes any keyword (``**settings``), to hand on to other classes."""
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD
+               for p in inspect.signature(cls).parameters.values())
+
+
 def _accepted(cls: type, options: dict[str, Any]) -> dict[str, Any]:
     """Drop defaults (not user options) that this class does not take, e.g. ``queues`` for a
     result store; user options still reach ``from_dict``, which names any it rejects."""
-    params = inspect.signature(cls).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    if _passes_on(cls):
         return options
+    params = inspect.signature(cls).parameters
     return {k: v for k, v in options.items()
             if k in params or k not in ("queues", "secret_key")}
 
@@ -95,12 +117,17 @@ def backend(spec: Any, *, project_name: str, secret_key: str | None = None,
     if not isinstance(spec, str):
         return as_async(spec)
     try:
-        cls = plugins.resolve("backend", spec)
+        cls: Any = plugins.resolve("backend", spec)
     except LookupError:
         plugins.lookup("task_queue", spec)  # raises the install hint if nothing provides it
         return None
     check_options(cls, settings, what=f"the {spec} backend", ignore=_NOT_OPTIONS,
                   field_prefix=field_prefix)
+    if _passes_on(cls):  # every component it builds gets the settings: each must take them
+        for part in (cls.task_queue_class, cls.result_store_class, cls.event_store_class):
+            if part is not None:
+                _check_component_settings(part, settings, what=f"the {spec} backend",
+                                          field_prefix=field_prefix)
     options = {"project_name": project_name, **settings}
     if secret_key:
         options["secret_key"] = secret_key

@@ -65,7 +65,8 @@ class AsyncOmniQ:
         secret_key: Signing key (default ``OMNIQ_SECRET_KEY`` or the project's own key).
         metrics: Record Prometheus metrics (``prometheus-client``); default ``OMNIQ_METRICS``.
         tracing: Record OpenTelemetry spans (``opentelemetry-api``); default ``OMNIQ_TRACING``.
-        **kwargs: Connection settings for the backend (``url=``, ``host=``, ``base_dir=`` ...).
+        **kwargs: Connection settings for the backend (``url=``, ``host=``, ``base_dir=`` ...);
+            a ``url=`` without ``backend_type`` chooses the backend by its scheme.
     """
 
     def __init__(self, project_name: str | None = None, backend_type: str | None = None,
@@ -85,6 +86,10 @@ class AsyncOmniQ:
         _check_worker_options(worker_type, self.worker_config, "worker.config.")
         ident: dict[str, Any] = {"project_name": self.project_name, "secret_key": secret_key}
         defaults: dict[str, Any] = {"queues": list(queues)} if queues else {}
+        if task_queue is None and backend is None and backend_type is None and \
+                isinstance(kwargs.get("url"), str):
+            # A URL names its backend by its scheme, as task_queue= and --url do.
+            backend_type = plugins.split_type("task_queue", kwargs["url"])[0]
         if task_queue is None and backend is None and backend_type is None:
             task_queue = get_setting("TASK_QUEUE_URL")
             backend_type = None if task_queue else get_setting("TASK_QUEUE_TYPE")

@@ -35,7 +35,7 @@ def unknown_option(what: str, name: str, value: Any, choices: Iterable[str], *,
     choices = sorted(choices)
     return ConfigError(f"unknown option {name!r} for {what}", field=field or name,
                        value=redact_value(str(name), value), source=source,
-                       expected="one of " + ", ".join(choices),
+                       expected="one of " + ", ".join(choices) if choices else "no options",
                        hint=did_you_mean(name, choices) or None)
 
 
@@ -86,7 +86,9 @@ def _parameters(target: Callable[..., Any]) -> dict[str, inspect.Parameter] | No
 
 
 def _hints(target: Callable[..., Any]) -> dict[str, Any]:
-    function = target.__init__ if isinstance(target, type) else target  # type: ignore[misc]
+    # A config struct's fields are its class annotations (its __init__ is msgspec's, in C).
+    plain_class = isinstance(target, type) and not hasattr(target, "__struct_fields__")
+    function = target.__init__ if plain_class else target
     try:
         return typing.get_type_hints(function)
     except Exception:  # an annotation that does not resolve: no type checks, names still are
