@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 
 import pytest
@@ -143,13 +144,34 @@ async def test_a_url_alone_chooses_the_backend_by_its_scheme(
         OmniQ(project_name=project_name, url="kafka://x")
 
 
+def test_a_wait_that_is_not_a_duration_is_refused_and_a_timedelta_is_taken() -> None:
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        task_id = oq.enqueue(add_numbers, 1, 2)
+        for call, field in [(lambda: oq.get_result(task_id, timeout="10"), "timeout"),
+                            (lambda: oq.get_result(task_id, timeout=1, poll_interval="x"),
+                             "poll_interval"),
+                            (lambda: oq.get_result(schedule_id="s", timeout="x"), "timeout"),
+                            (lambda: oq.stop_worker(timeout="soon"), "timeout")]:
+            with pytest.raises(ConfigError, match=f"not a duration; field '{field}'"):
+                call()
+        with pytest.raises(TimeoutError, match="after 0.1 s"):
+            oq.get_result(task_id, timeout=dt.timedelta(seconds=0.1))
+        assert oq.get_task(task_id).status == "pending"
+
+
+def test_enqueue_many_without_an_iterable_is_refused_and_nothing_is_enqueued() -> None:
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(ConfigError, match="enqueue_many needs its items as an iterable; "
+                                              "field 'items' = 5"):
+            oq.enqueue_many(add_numbers, 5)
+        assert oq.list_tasks() == []
+
+
 def test_bad_options_are_config_errors() -> None:
     with OmniQ(project_name="p", backend_type="memory") as oq:
         with pytest.raises(ConfigError, match="max_retries"):
             oq.enqueue(add_numbers, 1, 2, max_retries=-1)
         with pytest.raises(ConfigError, match="naive"):
-            import datetime as dt
-
             oq.enqueue(add_numbers, 1, 2, run_at=dt.datetime(2030, 1, 1))
         with pytest.raises(ConfigError, match="cron"):
             oq.schedule(add_numbers, cron_expression="every tuesday")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from . import _assembly, plugins
 from ._results import wait_for_schedule_result, wait_for_value
 from ._sync import as_async
-from ._time import aware
+from ._time import aware, seconds
 from .config import (
     check_options,
     config_from_env,
@@ -343,10 +343,12 @@ class AsyncOmniQ:
             await self.result_store.delete(task_id)
         return await self.task_queue.requeue(task_id)
 
-    async def get_result(self, task_id: str | None = None, timeout: float | None = None,
-                         poll_interval: float = 0.1, *, schedule_id: str | None = None,
+    async def get_result(self, task_id: str | None = None,
+                         timeout: timedelta | float | None = None,
+                         poll_interval: timedelta | float = 0.1, *, schedule_id: str | None = None,
                          kind: Literal["latest", "all"] = "latest") -> Any:
-        """The value of a task, waiting up to ``timeout`` seconds (None: as long as it takes).
+        """The value of a task, waiting up to ``timeout`` (seconds or a timedelta; None: as long
+        as it takes).
 
         With ``schedule_id``, the values of that schedule's runs: ``kind="latest"`` (with a
         ``timeout``, waits up to that long for a first run; without one, None if none yet) or
@@ -358,6 +360,7 @@ class AsyncOmniQ:
             TaskNotFoundError: no such task.
             TaskTimeoutError: (a ``TimeoutError``) no result within ``timeout``.
         """
+        timeout = seconds(timeout, "timeout")  # a timedelta too; a string is refused
         if schedule_id is not None:
             await self.result_store.connect()
             if kind == "latest" and timeout is not None:
@@ -370,6 +373,7 @@ class AsyncOmniQ:
         if task_id is None:
             raise ConfigError("get_result needs a task_id or a schedule_id", field="task_id",
                               value=None)
+        poll_interval = seconds(poll_interval, "poll_interval") or 0.05
         await self.task_queue.connect()
         if self.result_store is not None:
             await self.result_store.connect()
@@ -444,8 +448,9 @@ class AsyncOmniQ:
         self._worker = worker
         return worker
 
-    async def stop_worker(self, timeout: float | None = None) -> None:
+    async def stop_worker(self, timeout: timedelta | float | None = None) -> None:
         """Stop the worker gracefully (running tasks get ``timeout`` seconds to finish)."""
+        timeout = seconds(timeout, "timeout")
         worker, self._worker = self._worker, None
         if worker is not None:
             await worker.stop(timeout)

@@ -201,6 +201,10 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         Each item is a tuple of positional arguments, a dict of keyword arguments, or a single
         argument. ``options`` apply to every task.
         """
+        if not isinstance(items, Iterable):
+            raise ConfigError("enqueue_many needs its items as an iterable", field="items",
+                              value=items, expected="a list (or other iterable) of argument "
+                              "tuples, keyword dicts or single arguments, one per task")
         if options:
             check_task_options(self.build_task, options)
         if self.observer is not None:

@@ -121,10 +121,10 @@ class OmniQMethods(SyncWrapper):
     async def get_events_async(self, task_id: str | None = None, *, schedule_id: str | None = None, type: EventType | str | None = None, since: Any = None, until: Any = None, limit: int = 1000) -> list[TaskEvent]:
         return rewrap(await run_on_sync_loop(self._async.get_events, task_id, schedule_id=schedule_id, type=type, since=since, until=until, limit=limit))
 
-    def get_result(self, task_id: str | None = None, timeout: float | None = None, poll_interval: float = 0.1, *, schedule_id: str | None = None, kind: Literal['latest', 'all'] = 'latest') -> Any:
+    def get_result(self, task_id: str | None = None, timeout: timedelta | float | None = None, poll_interval: timedelta | float = 0.1, *, schedule_id: str | None = None, kind: Literal['latest', 'all'] = 'latest') -> Any:
         return rewrap(run_sync(self._async.get_result, task_id, timeout, poll_interval, schedule_id=schedule_id, kind=kind))
 
-    async def get_result_async(self, task_id: str | None = None, timeout: float | None = None, poll_interval: float = 0.1, *, schedule_id: str | None = None, kind: Literal['latest', 'all'] = 'latest') -> Any:
+    async def get_result_async(self, task_id: str | None = None, timeout: timedelta | float | None = None, poll_interval: timedelta | float = 0.1, *, schedule_id: str | None = None, kind: Literal['latest', 'all'] = 'latest') -> Any:
         return rewrap(await run_on_sync_loop(self._async.get_result, task_id, timeout, poll_interval, schedule_id=schedule_id, kind=kind))
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
@@ -199,10 +199,10 @@ class OmniQMethods(SyncWrapper):
     async def start_worker_async(self, worker_type: str | None = None, worker_config: Mapping[str, Any] | None = None, **options: Any) -> Any:
         return rewrap(await run_on_sync_loop(self._async.start_worker, worker_type, worker_config, **options))
 
-    def stop_worker(self, timeout: float | None = None) -> None:
+    def stop_worker(self, timeout: timedelta | float | None = None) -> None:
         run_sync(self._async.stop_worker, timeout)
 
-    async def stop_worker_async(self, timeout: float | None = None) -> None:
+    async def stop_worker_async(self, timeout: timedelta | float | None = None) -> None:
         await run_on_sync_loop(self._async.stop_worker, timeout)
 
     def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
