@@ -69,6 +69,10 @@ async def completed_none_failed(oq: AsyncOmniQ, n: int) -> bool:
     return await completed(oq, n)
 
 
+async def settled(oq: AsyncOmniQ, n: int) -> bool:
+    return await statuses(oq) == {TaskStatus.COMPLETED: n}
+
+
 def summary(scenario: str, engine: str, verdict: Verdict, log: FaultLog, seconds: float,
             **more: Any) -> None:
     why = ", ".join(f"{n} {reason}" for reason, n in verdict.duplicates.items()) or "none"
@@ -107,9 +111,16 @@ async def test_sigkill_storm_loses_nothing(engine: Engine) -> None:
             except pytest.fail.Exception:
                 pytest.fail(f"not done after {PATIENCE} s: {await statuses(oq)}; "
                             f"{log.count('SIGKILL')} kills, {workers.restarts} restarts")
-        took = time.monotonic() - began
-        counts = await statuses(oq)
-        assert counts == {TaskStatus.COMPLETED: n}, counts
+            took = time.monotonic() - began
+            # Then every count is exact: nothing else stored, nothing left running. A worker
+            # killed between a task's write and its index's (the file backend keeps its index
+            # beside the record) leaves an entry that the live workers' next lease check
+            # drops once that lease has passed, as it would in service; so it is waited for.
+            try:
+                await eventually(lambda: settled(oq, n), timeout=4 * lease + 5, interval=0.2,
+                                 what="the counts to settle")
+            except pytest.fail.Exception:
+                pytest.fail(f"counts not {{COMPLETED: {n}}}: {await statuses(oq)}")
         most_lost = max(t.redeliveries for t in await oq.list_tasks(limit=n))
     verdict = check(read(engine.ledger), set(range(n)), log, lease=lease)
     summary("SIGKILL storm", engine.name, verdict, log, took, restarts=workers.restarts,
