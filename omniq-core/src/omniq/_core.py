@@ -373,12 +373,12 @@ class AsyncOmniQ:
         if task_id is None:
             raise ConfigError("get_result needs a task_id or a schedule_id", field="task_id",
                               value=None)
-        poll_interval = seconds(poll_interval, "poll_interval") or 0.05
+        poll = seconds(poll_interval, "poll_interval")
+        check = 0.05 if poll is None else min(poll, 0.05)  # the status at least every 50 ms
         await self.task_queue.connect()
         if self.result_store is not None:
             await self.result_store.connect()
-        return await wait_for_value(self.task_queue, self.result_store, task_id, timeout,
-                                    min(poll_interval, 0.05))
+        return await wait_for_value(self.task_queue, self.result_store, task_id, timeout, check)
 
     # -- schedules -----------------------------------------------------------------------------
     async def schedule(self, func: Callable[..., Any], *args: Any, **options: Any) -> str:
