@@ -87,6 +87,11 @@ MODES: dict[str, tuple[tuple[str, ...], Callable[[], list[Observer]]]] = {
 }
 
 
+def _providers(observers: list[Observer]) -> list[Any]:
+    """The SDK tracer providers the observers of a mode were given (to flush, to shut down)."""
+    return [p for o in observers if (p := getattr(o, "_provider", None)) is not None]
+
+
 #: A database of its own: ``bench/run.py`` refuses to run on one holding keys it did not write.
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
@@ -105,7 +110,7 @@ async def one_run(backend: str, mode: str, tasks: int, where: str) -> tuple[floa
     project = f"obsbench{uuid.uuid4().hex[:10]}"
     gc.collect()  # the garbage of the run before is not this run's
     observers = MODES[mode][1]()
-    providers = [p for o in observers if (p := getattr(o, "_provider", None)) is not None]
+    providers = _providers(observers)
     async with AsyncOmniQ(project_name=project, backend_type=backend, **options) as oq:
         for observer in observers:
             observe(oq.task_queue, observer)
@@ -154,7 +159,7 @@ def hook_cost(mode: str, rounds: int = 5000) -> tuple[float, float]:
     observer = found[0] if len(found) == 1 else Observers(found)
     queue = AsyncMemoryTaskQueue(project_name="hookcost")
     tasks = []
-    providers = [p for o in found if (p := getattr(o, "_provider", None)) is not None]
+    providers = _providers(found)
 
     def flush() -> None:  # spans queued for export are part of the cost
         for provider in providers:
@@ -208,6 +213,10 @@ async def main() -> None:
                 for mode in modes:  # interleaved, so drift in the machine hits every mode
                     figures.setdefault((backend, mode), []).append(
                         await one_run(backend, mode, args.tasks, where))
+    backends = args.backends.split(",")
+    # With observability off: enqueues /s, CPU µs an enqueue, tasks /s, CPU µs a task.
+    off = {b: [statistics.median(f[i] for f in figures[(b, "off")]) for i in range(4)]
+           for b in backends}
     print(f"{args.tasks} no-op tasks, async worker at concurrency 10, medians of "
           f"{args.repeats} runs" + (f"; skipped (package missing): {', '.join(skipped)}"
                                     if skipped else ""))
@@ -215,19 +224,14 @@ async def main() -> None:
     print("| backend | mode | enqueue /s | CPU µs per enqueue | vs off | processed /s "
           "| CPU µs per task | vs off |")
     print("|---|---|---|---|---|---|---|---|")
-    for backend in args.backends.split(","):
-        base = [statistics.median(f[i] for f in figures[(backend, "off")]) for i in range(4)]
+    for backend in backends:
+        base = off[backend]
         for mode in modes:
             enq, enq_cpu, drain, drain_cpu = (
                 statistics.median(f[i] for f in figures[(backend, mode)]) for i in range(4))
             print(f"| {backend} | {mode} | {enq:,.0f} | {enq_cpu:,.0f} "
                   f"| {100 * (enq_cpu / base[1] - 1):+.1f}% | {drain:,.0f} | {drain_cpu:,.0f} "
                   f"| {100 * (drain_cpu / base[3] - 1):+.1f}% |")
-    backends = args.backends.split(",")
-    off = {b: [statistics.median(f[i] for f in figures[(b, "off")]) for i in (1, 3)]
-           for b in backends}
-    rates = {b: [statistics.median(f[i] for f in figures[(b, "off")]) for i in (0, 2)]
-             for b in backends}
     print()
     print("The observers alone, per task (CPU µs), and as a share of each backend's CPU per "
           "task with observability off:")
@@ -242,7 +246,7 @@ async def main() -> None:
     medians = {mode: [statistics.median(c[i] for c in costs[mode]) for i in range(2)]
                for mode in modes[1:]}
     for mode, (client, worker) in medians.items():
-        shares = " | ".join(f"{100 * client / off[b][0]:.1f}% | {100 * worker / off[b][1]:.1f}%"
+        shares = " | ".join(f"{100 * client / off[b][1]:.1f}% | {100 * worker / off[b][3]:.1f}%"
                             for b in backends)
         print(f"| {mode} | {client:.1f} | {worker:.1f} | {shares} |")
     print()
@@ -259,7 +263,7 @@ async def main() -> None:
         return f"-{100 * added / (1 + added):.1f}%"
 
     for mode, (client, worker) in medians.items():
-        bounds = " | ".join(f"{most_lost(client, rates[b][0])} | {most_lost(worker, rates[b][1])}"
+        bounds = " | ".join(f"{most_lost(client, off[b][0])} | {most_lost(worker, off[b][2])}"
                             for b in backends)
         print(f"| {mode} | {bounds} |")
 
