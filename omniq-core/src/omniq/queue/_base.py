@@ -30,7 +30,7 @@ from ..models import (
 from ..models._worker import recent_window
 from ..observe import Observer, observers_from_settings
 from ._inspection import InspectionMixin
-from ._options import check_task_options
+from ._options import check_arguments, check_task_options
 from ._scheduling import SchedulingMixin
 from ._writer import GroupWriter, build_while_writing, can_overlap
 
@@ -122,6 +122,9 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
                               expected="a function or other callable")
         queue = self._queue_name(queue_name)
         kwargs = {**(func_args or {}), **(func_kwargs or {})}
+        check_arguments(func, args, kwargs, field="func_args" if kwargs else "args")
+        if callback is not None:
+            check_arguments(callback, (None,), callback_args or {}, field="callback_args")
         if not isinstance(priority, int) or isinstance(priority, bool):
             raise ConfigError("bad priority", field="priority", value=priority, expected="an int")
         now = now or utcnow()

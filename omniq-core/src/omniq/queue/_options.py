@@ -7,7 +7,8 @@ what was expected and the closest valid name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..config import check_options
@@ -31,4 +32,39 @@ def check_task_options(build_task: Callable[..., Any], options: Mapping[str, Any
                          "the function: enqueue(func, 2, 3)")
 
 
-__all__ = ["check_task_options"]
+# Calls known to bind, keyed by the function's id, the number of positional arguments and the
+# keyword names (whether a call binds depends on nothing else), so a function enqueued again
+# costs a dict lookup. The function is kept as the value: its id cannot be reused meanwhile.
+_fits: dict[tuple[int, int, tuple[str, ...]], Any] = {}
+_FITS_LIMIT = 4096
+
+
+def check_arguments(func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any],
+                    *, field: str = "func_args") -> None:
+    """Raise a ConfigError when ``func(*args, **kwargs)`` cannot bind to ``func``'s signature:
+    a misspelt or missing argument fails at enqueue, not in a worker later.
+
+    The message shows the call's shape and the signature, never the values (they may be
+    secrets). Callables without a signature (some builtins) are not checked.
+    """
+    key = (id(func), len(args), tuple(kwargs))
+    if _fits.get(key) is func:
+        return
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        name = getattr(func, "__name__", type(func).__name__)
+        shape = ", ".join(["..."] * len(args) + [f"{key}=..." for key in kwargs])
+        raise ConfigError(f"{name}() cannot take these arguments: {exc}", field=field,
+                          value=f"{name}({shape})",
+                          expected=f"arguments matching {name}{signature}") from None
+    if len(_fits) >= _FITS_LIMIT:
+        _fits.clear()
+    _fits[key] = func
+
+
+__all__ = ["check_arguments", "check_task_options"]
