@@ -88,9 +88,16 @@ async def test_get_result_of_unknown_id_raises_task_not_found() -> None:
 async def test_get_result_times_out_with_timeout_error() -> None:
     async with AsyncOmniQ(project_name="p", backend_type="memory") as oq:
         task_id = await oq.enqueue(add_numbers, 1, 2)  # no worker runs it
-        with pytest.raises(TimeoutError):
+        with pytest.raises(TimeoutError, match="in queue 'default', not taken yet: is a "
+                                               r"worker serving that queue\?"):
             await oq.get_result(task_id, timeout=0.2)
         assert (await oq.get_task(task_id)).status == "pending"  # and it is not lost
+        later = await oq.enqueue(add_numbers, 1, 2, run_in=3600)
+        with pytest.raises(TimeoutError, match=r"status pending, due at 20\d\d-"):
+            await oq.get_result(later, timeout=0.1)
+        child = await oq.enqueue(add_numbers, 1, 2, depends_on=[task_id])
+        with pytest.raises(TimeoutError, match="waiting: its dependencies"):
+            await oq.get_result(child, timeout=0.1)
 
 
 @pytest.mark.parametrize("flag", ["metrics", "tracing"])
@@ -183,3 +190,33 @@ def test_bad_options_are_config_errors() -> None:
             from omniq.queue import MemoryTaskQueue
 
             MemoryTaskQueue.from_dict({"queuez": ["a"]})
+
+
+def _login(user: str, password: str) -> str:
+    return user
+
+
+def test_arguments_that_do_not_fit_the_function_are_refused_at_enqueue() -> None:
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(ConfigError) as info:
+            oq.enqueue(_login, func_args={"user": "ann", "pasword": "s3cret"})
+        message = str(info.value)
+        assert "_login()" in message and "password" in message  # the signature
+        assert "pasword=..." in message and "s3cret" not in message  # the shape, no value
+        assert info.value.field == "func_args"
+        with pytest.raises(ConfigError, match="too many positional") as info:
+            oq.enqueue(add_numbers, 1, 2, 3)
+        assert info.value.field == "args"
+        with pytest.raises(ConfigError, match="callback_args"):
+            oq.enqueue(add_numbers, 1, 2, callback=_login, callback_args={"nope": 1})
+        with pytest.raises(ConfigError, match="cannot take"):
+            oq.schedule(_login, interval=60, func_args={"user": "ann"})
+        with pytest.raises(ConfigError, match="cannot take"):
+            oq.enqueue_many(add_numbers, [{"x": 1, "y": 2}, {"x": 1, "z": 2}])
+        assert oq.list_tasks() == [] and oq.list_schedules() == []
+        # What fits is taken, keyword or positional, and a signature-less builtin is not checked.
+        oq.enqueue(_login, "ann", "x")
+        oq.enqueue(_login, func_args={"user": "ann"}, func_kwargs={"password": "x"})
+        oq.enqueue(add_numbers, 1, 2, callback=_login, callback_args={"password": "x"})
+        oq.enqueue(max, 1, 2)
+        assert len(oq.list_tasks()) == 4

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._time import utcnow
 from .exceptions import (
     ConfigError,
     TaskCancelledError,
@@ -14,7 +15,7 @@ from .exceptions import (
     TaskNotFoundError,
     TaskTimeoutError,
 )
-from .models import ErrorInfo, TaskResult, TaskStatus
+from .models import RUNNABLE, ErrorInfo, Task, TaskResult, TaskStatus
 
 if TYPE_CHECKING:
     from .queue import AsyncTaskQueue
@@ -75,7 +76,21 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStore | None
             raise _failed(task_id, task.error)  # e.g. a poison pill: no result was written
         if deadline - anyio.current_time() <= 0:
             raise TaskTimeoutError(f"task {task_id} has no result after {timeout} s "
-                                   f"(status {task.status.value})")
+                                   f"({_where(task)})")
+
+
+def _where(task: Task) -> str:
+    """Where a task that has no result yet stands; for a runnable one not taken yet, the usual
+    reason: no worker serves its queue (or they are all busy)."""
+    status, queue = task.status.value, task.queue_name
+    if task.status == TaskStatus.WAITING:
+        return f"status {status}: its dependencies {task.depends_on} have not all completed"
+    if task.status not in RUNNABLE:
+        return f"status {status}"
+    if task.run_at > utcnow():
+        return f"status {status}, due at {task.run_at.isoformat(timespec='seconds')}"
+    return (f"status {status} in queue {queue!r}, not taken yet: is a worker serving that "
+            f"queue? e.g. start_worker(queues=[{queue!r}]) or omniq worker --queues {queue}")
 
 
 async def wait_for_schedule_result(results: AsyncResultStore, schedule_id: str,
