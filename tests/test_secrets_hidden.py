@@ -58,3 +58,20 @@ def test_postgres_connection_settings_hide_passwords(form: dict[str, Any]) -> No
     settings = settings_from(**options)
     for text in (repr(settings), str(settings)):
         assert SECRET not in text, text
+
+
+def test_task_and_schedule_reprs_show_no_argument() -> None:
+    from omniq import OmniQ
+    from seed_tasks import add_numbers
+
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        task = oq.get_task(oq.enqueue(add_numbers, "tok-" + SECRET, 1))
+        schedule = oq.get_schedule(oq.schedule(add_numbers, interval=60,
+                                               func_args={"x": SECRET, "y": 1}))
+    assert task is not None and schedule is not None
+    for struct in (task, schedule):
+        text = repr(struct)
+        assert SECRET not in text and "s3cr" not in text, text
+        assert f"payload=<{len(struct.payload)} bytes>" in text
+        assert f"id={struct.id!r}" in text and "func_name='seed_tasks:add_numbers'" in text
+        assert dict(struct.__rich_repr__())["payload"] == f"<{len(struct.payload)} bytes>"

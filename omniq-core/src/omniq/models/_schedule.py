@@ -8,6 +8,8 @@ from datetime import datetime
 
 import msgspec
 
+from ._task import fields_without_payload, repr_without_payload
+
 
 class ScheduleStatus(enum.StrEnum):
     ACTIVE = "active"
@@ -59,6 +61,9 @@ class Schedule(msgspec.Struct, kw_only=True):
     allow_overlap: bool = True
     last_task_id: str | None = None
     version: int = 0  # increased by every write; the compare-and-set token
+
+    __repr__ = repr_without_payload
+    __rich_repr__ = fields_without_payload
 
     @property
     def func(self) -> str:

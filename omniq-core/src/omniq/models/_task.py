@@ -42,6 +42,23 @@ class ErrorInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     traceback: str | None = None
 
 
+def fields_without_payload(struct: msgspec.Struct) -> list[tuple[str, Any]]:
+    """A struct's fields for ``repr``, its signed payload shown by size only: the payload holds
+    the call's arguments, which may be secrets (tokens, passwords), and its bytes say nothing
+    a reader of a log needs."""
+    shown = []
+    for name in struct.__struct_fields__:
+        value = getattr(struct, name)
+        shown.append((name, f"<{len(value)} bytes>" if name == "payload" else value))
+    return shown
+
+
+def repr_without_payload(struct: msgspec.Struct) -> str:
+    shown = ", ".join(f"{name}={value if name == 'payload' else repr(value)}"
+                      for name, value in fields_without_payload(struct))
+    return f"{type(struct).__name__}({shown})"
+
+
 class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One enqueued function call with its options and lifecycle state.
 
@@ -95,6 +112,9 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED
+
+    __repr__ = repr_without_payload
+    __rich_repr__ = fields_without_payload
 
     def __hash__(self) -> int:
         return hash(self.id)
