@@ -69,15 +69,6 @@ def lua_source(name: str) -> str:
     return lib + "\n" + (_LUA / f"{name}.lua").read_text(encoding="utf-8")
 
 
-class Scripts:
-    """The named scripts of one client, registered once (``SCRIPT LOAD`` on first call;
-    redis-py reloads them by itself after a server restart empties the script cache)."""
-
-    def __init__(self, client: Any, names: tuple[str, ...]) -> None:
-        for name in names:
-            setattr(self, name, client.register_script(lua_source(name)))
-
-
 class _ConnectFailed(Exception):
     """Connecting failed after redis-py's own retries: not worth retrying again."""
 
@@ -258,8 +249,7 @@ class RedisConnection:
 
     #: The Lua scripts (``lua/<name>.lua``) this component registers when it connects.
     script_names: tuple[str, ...] = ()
-    #: Set by the component base class (``AsyncTaskQueue`` and the rest) before
-    #: ``_init_connection`` runs.
+    #: Set by the component base class (``AsyncTaskQueue`` and the rest) in ``__init__``.
     project_name: str
 
     def __init__(
@@ -288,33 +278,6 @@ class RedisConnection:
         # AsyncEventStore) takes the project, the key and its own settings (`queues`).
         super().__init__(project_name=project_name, secret_key=secret_key,  # type: ignore[call-arg]
                          **component)
-        self._init_connection(
-            project_name=self.project_name, url=url, host=host, port=port, db=db,
-            username=username, password=password, ssl=ssl, client=client, sentinels=sentinels,
-            sentinel_master=sentinel_master, key_prefix=key_prefix,
-            socket_connect_timeout=socket_connect_timeout, socket_timeout=socket_timeout,
-            max_connections=max_connections, retries=retries)
-
-    def _init_connection(
-        self,
-        *,
-        project_name: str,
-        url: str | None,
-        host: str | None,
-        port: int | None,
-        db: int | None,
-        username: str | None,
-        password: str | None,
-        ssl: bool | None,
-        client: Any,
-        sentinels: Any,
-        sentinel_master: str | None,
-        key_prefix: str,
-        socket_connect_timeout: float | None,
-        socket_timeout: float | None,
-        max_connections: int | None,
-        retries: int,
-    ) -> None:
         if client is not None and not isinstance(client, aioredis.Redis):
             raise ConfigError("client must be a redis.asyncio.Redis", field="client",
                               value=type(client).__name__,
@@ -336,29 +299,28 @@ class RedisConnection:
         self._opts: dict[str, Any] = {"host": host, "port": port, "db": db,
                                       "username": username, "password": password, "ssl": ssl}
         self._given_client = client
-        self._sentinels = [tuple(s) for s in sentinels] if sentinels else None
+        self._sentinels = [(host, port) for host, port in sentinels] if sentinels else None
         self._sentinel_master = sentinel_master
         self._timeouts = (socket_connect_timeout, socket_timeout)
         self._max_connections = max_connections
         self._retries = retries
         #: Every key of this project starts with this (hash-tagged for Redis Cluster).
-        self.prefix = f"{key_prefix}:{{{project_name}}}:"
+        self.prefix = f"{key_prefix}:{{{self.project_name}}}:"
+        #: KEYS of every script call: the project's anchor key (routing only; see lua/lib.lua).
+        self._keys = [self.prefix + "anchor"]
         self.where = self._describe()
         self.errors = RedisErrors(self.where, self.prefix)
         self.client: Any = None
         self.lane: Any = None
         self._owns_client = False
-        self._scripts: Any = None
+        self._scripts: dict[str, Any] = {}
+        self._init_state()
+
+    def _init_state(self) -> None:
+        """Set up the component's own state; called once the connection settings are."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
-
-    async def _connect(self) -> None:
-        await self._open()
-        self._scripts = Scripts(self.client, self.script_names)
-
-    async def _close(self) -> None:
-        await self._shut()
 
     def _describe(self) -> str:
         if self._given_client is not None:
@@ -368,20 +330,18 @@ class RedisConnection:
         if self._sentinels:
             hosts = ",".join(f"{h}:{p}" for h, p in self._sentinels)
             return f"redis-sentinel://{hosts}/{self._sentinel_master}"
-        base = self._url or DEFAULT_URL
         o = self._opts
-        if any(o[k] is not None for k in ("host", "port", "username", "password", "ssl")) \
-                and self._url is None:
-            scheme = "rediss" if o["ssl"] else "redis"
-            auth = ""
-            if o["username"] or o["password"]:
-                auth = quote(o["username"] or "", safe="") + (
-                    ":" + quote(o["password"] or "", safe="") if o["password"] else "") + "@"
-            base = (f"{scheme}://{auth}{o['host'] or '127.0.0.1'}:{o['port'] or 6379}/"
-                    f"{o['db'] or 0}")
-        elif o["db"] is not None and self._url is not None:
-            base = f"{base} (db {o['db']})"
-        return redact_url(base)
+        if self._url is not None:
+            return redact_url(self._url if o["db"] is None else f"{self._url} (db {o['db']})")
+        if all(o[k] is None for k in ("host", "port", "username", "password", "ssl")):
+            return DEFAULT_URL
+        scheme = "rediss" if o["ssl"] else "redis"
+        auth = ""
+        if o["username"] or o["password"]:
+            auth = quote(o["username"] or "", safe="") + (
+                ":" + quote(o["password"] or "", safe="") if o["password"] else "") + "@"
+        return redact_url(f"{scheme}://{auth}{o['host'] or '127.0.0.1'}:{o['port'] or 6379}/"
+                          f"{o['db'] or 0}")
 
     def _client_kwargs(self) -> dict[str, Any]:
         connect_timeout, timeout = self._timeouts
@@ -417,21 +377,22 @@ class RedisConnection:
         given.setdefault("host", "127.0.0.1")
         return aioredis.Redis(**given, **kwargs)
 
-    async def _open(self) -> None:
-        """Create (or adopt) the client and check that the server answers."""
+    async def _connect(self) -> None:
+        """Create (or adopt) the client, check that the server answers and register the
+        scripts (a failure here is cleaned up by ``_close``, which ``connect`` then calls)."""
         if self._given_client is not None:
             self.client, self._owns_client = self._given_client, False
         else:
             self.client, self._owns_client = self._new_client(), True
         self.lane = Lane(self.client, self._retries)
-        try:
-            with self.errors:
-                await self.lane.execute("PING")
-        except BaseException:
-            await self._shut()
-            raise
+        with self.errors:
+            await self.lane.execute("PING")
+        # ``SCRIPT LOAD`` happens on first call; redis-py loads a script again by itself
+        # after a server restart empties the script cache.
+        self._scripts = {name: self.client.register_script(lua_source(name))
+                         for name in self.script_names}
 
-    async def _shut(self) -> None:
+    async def _close(self) -> None:
         lane, self.lane = self.lane, None
         if lane is not None:
             await lane.close()

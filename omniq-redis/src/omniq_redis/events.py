@@ -108,8 +108,7 @@ class AsyncRedisEventStore(RedisConnection, AsyncEventStore):
         removed = 0
         while True:
             with self.errors:
-                n = int(await self.lane.script(self._scripts.events_purge,
-                                               [self.prefix + "anchor"],
+                n = int(await self.lane.script(self._scripts["events_purge"], self._keys,
                                                [self.prefix, to_us(before), PURGE_BATCH]))
             removed += n
             if n < PURGE_BATCH:

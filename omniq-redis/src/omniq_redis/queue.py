@@ -12,6 +12,7 @@ msgpack :class:`~omniq.models.WorkerInfo`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
@@ -48,6 +49,8 @@ _RUNNING = TaskStatus.RUNNING
 _SCRIPTS = ("add", "claim", "update", "renew", "swap", "delete", "sched_add", "sched_update",
             "sched_delete", "put")
 _ZERO, _ONE = ord("0"), ord("1")
+#: A task's hash fields, in the order ``_task`` takes them.
+_FIELDS = ("d", "s", "a", "w", "t", "l")
 #: Tasks per script call when enqueueing in bulk (bounds how long one call holds the server).
 ADD_CHUNK = 1000
 
@@ -68,15 +71,9 @@ def _lease_us(task: Task) -> str:
     return ""
 
 
-_EXPECTED: dict[frozenset[TaskStatus], str] = {}
-
-
-def _expected(statuses: Collection[TaskStatus]) -> str:
-    key = frozenset(statuses)
-    text = _EXPECTED.get(key)
-    if text is None:
-        text = _EXPECTED[key] = ",".join(sorted(TaskStatus(s).value for s in key))
-    return text
+@functools.cache
+def _expected(statuses: frozenset[TaskStatus]) -> str:
+    return ",".join(sorted(TaskStatus(s).value for s in statuses))
 
 
 class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
@@ -100,24 +97,21 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
     pushes_work = True
     script_names = _SCRIPTS
 
-    def _init_connection(self, **settings: Any) -> None:
-        # Called by RedisConnection.__init__; the queue's own state follows the settings.
-        super()._init_connection(**settings)
-        self._keys = [self.prefix + "anchor"]
+    def _init_state(self) -> None:
         # Earliest delayed eta (us) seen by the last claim on a list of queues: an idle
         # worker wakes up for it without being told.
         self._next_eta: dict[tuple[str, ...], int | None] = {}
         self._waiter: Lane | None = None  # the connection idle claims block on
 
-    async def _shut(self) -> None:
+    async def _close(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
             await waiter.close()
-        await super()._shut()
+        await super()._close()
 
     async def _run(self, script: str, args: list[Any]) -> Any:
         with self.errors:
-            return await self.lane.script(getattr(self._scripts, script), self._keys, args)
+            return await self.lane.script(self._scripts[script], self._keys, args)
 
     # -- decoding ------------------------------------------------------------------------------
     @staticmethod
@@ -143,7 +137,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         with self.errors:
             async with self.client.pipeline(transaction=False) as pipe:
                 for task_id in names:
-                    pipe.hmget(t + task_id, "d", "s", "a", "w", "t", "l")
+                    pipe.hmget(t + task_id, *_FIELDS)
                 rows = await pipe.execute()
         return [self._task(i, *row) for i, row in zip(names, rows, strict=True)
                 if row[0] is not None]
@@ -185,7 +179,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
             # drops the claim queued behind the pop (were the pop served in that instant, the
             # claimed tasks come back when their lease expires, as a crashed worker's do).
             self._waiter = Lane(self.client, self._retries)
-        script = self._scripts.claim
+        script = self._scripts["claim"]
         claim = ("EVALSHA", script.sha, 1, *self._keys, self.prefix, "", round(lease * 1e6),
                  worker_id, limit, *queues)
         with self.errors:
@@ -226,27 +220,19 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
     async def get_task(self, task_id: str) -> Task | None:
         await self.connect()
         with self.errors:
-            row = await self.lane.execute("HMGET", self.prefix + "t:" + task_id, "d", "s", "a",
-                                          "w", "t", "l")
+            row = await self.lane.execute("HMGET", self.prefix + "t:" + task_id, *_FIELDS)
         return None if row[0] is None else self._task(task_id, *row)
 
     async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
                           expect_attempts: int | None = None) -> bool:
-        return (await self._update([(task, expect_status, expect_attempts)]))[0] > 0
-
-    async def _update(
-        self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]]
-    ) -> list[int]:
-        """0 = refused, 1 = written, 2 = written and the task has dependents."""
-        if not updates:
-            return []
         await self.connect()
-        return _codes(await self._run("update", self._update_args(updates)))
+        args = self._update_args([(task, expect_status, expect_attempts)])
+        return _codes(await self._run("update", args))[0] > 0
 
     def _update_args(self, updates: Sequence[tuple[Task, Collection[TaskStatus], int | None]]
                      ) -> list[Any]:
         blobs = [_encode(u[0]) for u in updates]
-        meta = [(t.id, _expected(expect), "" if attempts is None else str(attempts),
+        meta = [(t.id, _expected(frozenset(expect)), "" if attempts is None else str(attempts),
                  t.status.value, t.attempts, t.queue_name, t.priority, _member(t), _lease_us(t),
                  len(blob)) for (t, expect, attempts), blob in zip(updates, blobs, strict=True)]
         return [self.prefix, to_us(utcnow()), _encode(meta), b"".join(blobs)]
@@ -260,13 +246,13 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         if not updates:
             return []
         await self.connect()
-        calls = [(self._scripts.update, self._update_args(
+        calls = [(self._scripts["update"], self._update_args(
             [(task, (_RUNNING,), attempt) for task, attempt in updates]))]
         items = [(r, (task.status.value, attempt))
                  for (task, attempt), r in zip(updates, results or (), strict=False) if r]
         if items:
-            calls.append((self._scripts.put, put_args(self.prefix, [r for r, _ in items],
-                                                      [landed for _, landed in items])))
+            calls.append((self._scripts["put"], put_args(self.prefix, [r for r, _ in items],
+                                                         [landed for _, landed in items])))
         with self.errors:
             replies = await self.lane.scripts(self._keys, *calls)
         return [Finished(code) for code in _codes(replies[0])]
@@ -292,8 +278,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
         await self.connect()
         while True:
             with self.errors:
-                row = await self.lane.execute("HMGET", self.prefix + "t:" + task_id, "d", "s",
-                                              "a", "w", "t", "l")
+                row = await self.lane.execute("HMGET", self.prefix + "t:" + task_id, *_FIELDS)
             if row[0] is None or row[1] != b"running" or int(row[2]) != attempts:
                 return None
             new = change(self._task(task_id, *row))
@@ -342,11 +327,7 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
                 sizes = iter(await pipe.execute())
         counts: dict[str, dict[TaskStatus, int]] = {}
         for queue in queues:
-            held: dict[TaskStatus, int] = {}
-            for status in TaskStatus:
-                size = int(next(sizes))
-                if size:
-                    held[status] = size
+            held = {status: size for status in TaskStatus if (size := int(next(sizes)))}
             if held:
                 counts[queue] = held
         return counts

@@ -59,11 +59,8 @@ class AsyncRedisResultStore(RedisConnection, AsyncResultStore):
     config_class = RedisResultStoreConfig
     script_names = ("put",)
 
-    def _init_connection(self, **settings: Any) -> None:
-        # Called by RedisConnection.__init__; the store's own state follows the settings.
-        super()._init_connection(**settings)
+    def _init_state(self) -> None:
         self._channel = self.prefix + "done"
-        self._keys = [self.prefix + "anchor"]
         self._waiters: dict[str, set[_Waiter]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed: asyncio.Event | None = None
@@ -79,7 +76,7 @@ class AsyncRedisResultStore(RedisConnection, AsyncResultStore):
         if listener is not None:
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
-        await self._shut()
+        await super()._close()
 
     # -- writing -------------------------------------------------------------------------------
     async def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None,
@@ -93,7 +90,7 @@ class AsyncRedisResultStore(RedisConnection, AsyncResultStore):
             return
         await self.connect()
         with self.errors:
-            await self.lane.script(self._scripts.put, self._keys, put_args(self.prefix, items))
+            await self.lane.script(self._scripts["put"], self._keys, put_args(self.prefix, items))
 
     # -- reading -------------------------------------------------------------------------------
     async def get_blob(self, task_id: str) -> bytes | None:
