@@ -85,6 +85,7 @@ def test_url_parts_reach_the_client() -> None:
     assert (kwargs["host"], kwargs["port"], kwargs["db"], kwargs["password"]) == \
         ("h", 1234, 2, "pw")
     assert keywords.where == "rediss://:***@h:1234/2"
+    assert AsyncRedisTaskQueue(db=2).where == "redis://127.0.0.1:6379/2"  # db alone shows
 
 
 def test_bad_connection_options_are_config_errors() -> None:
@@ -107,6 +108,18 @@ async def test_a_given_client_is_used_and_left_open(raw: aioredis.Redis,
         assert queue.client is raw
     assert await raw.ping()
     assert await raw.exists(f"omniq:{{{project_name}}}:x:*") == 1
+
+
+@pytest.mark.anyio
+async def test_a_given_client_and_key_prefix_reach_the_default_result_store(
+        raw: aioredis.Redis, project_name: str) -> None:
+    queue = AsyncRedisTaskQueue(client=raw, project_name=project_name, key_prefix="app1",
+                                retries=5)
+    store = queue.default_result_store()
+    assert store.client is None and store.prefix == queue.prefix == f"app1:{{{project_name}}}:"
+    assert queue.writes_results_for(store)  # the finish writes the result in the same call
+    async with store:
+        assert store.client is raw
 
 
 @pytest.mark.anyio

@@ -333,7 +333,7 @@ class RedisConnection:
         o = self._opts
         if self._url is not None:
             return redact_url(self._url if o["db"] is None else f"{self._url} (db {o['db']})")
-        if all(o[k] is None for k in ("host", "port", "username", "password", "ssl")):
+        if all(value is None for value in o.values()):
             return DEFAULT_URL
         scheme = "rediss" if o["ssl"] else "redis"
         auth = ""

@@ -468,14 +468,16 @@ class AsyncRedisTaskQueue(RedisConnection, AsyncTaskQueue):
                                        secret_key=self._secret_key, **self._settings())
 
     def _settings(self) -> dict[str, Any]:
+        # The key prefix goes along with a client of the user's too: results stay under it
+        # (and are written in the same script call as the finish).
+        shared = {"key_prefix": self.prefix.split(":{", 1)[0], "retries": self._retries}
         if self._given_client is not None:
-            return {"client": self._given_client}
+            return {"client": self._given_client, **shared}
         return {"url": self._url, **{k: v for k, v in self._opts.items() if v is not None},
                 "sentinels": self._sentinels, "sentinel_master": self._sentinel_master,
-                "key_prefix": self.prefix.split(":{", 1)[0],
                 "socket_connect_timeout": self._timeouts[0],
                 "socket_timeout": self._timeouts[1], "max_connections": self._max_connections,
-                "retries": self._retries}
+                **shared}
 
 
 class RedisTaskQueue(TaskQueue, twin_of=AsyncRedisTaskQueue):
