@@ -14,13 +14,16 @@ from ._engine import (
     settings_from,
     statements,
 )
-
-#: Pool sizes and timeout used when none are given.
-DEFAULT_MIN_SIZE, DEFAULT_MAX_SIZE, DEFAULT_CONNECT_TIMEOUT = 1, 10, 10.0
+from ._listener import OnPayload
+from ._wakeups import QueueWakeups, ResultWaiters
 
 
 class PostgresComponent:
-    """Mixin of the PostgreSQL components (used after ``AsyncComponent.__init__`` ran)."""
+    """Mixin of the PostgreSQL components, before their component base class in the MRO.
+
+    Its constructor is the result and event stores' (the queue's adds ``queues``); the
+    arguments are documented on :class:`~omniq_postgres.AsyncPostgresTaskQueue`.
+    """
 
     #: The ``sql/*.sql`` files holding this component's statements (``self.sql[name]``).
     statement_files: ClassVar[tuple[str, ...]] = ()
@@ -28,38 +31,31 @@ class PostgresComponent:
     component: ClassVar[str] = ""
     project_name: str
     _connected: bool
+    #: The NOTIFY channel and handler subscribed by the first wait, dropped on close.
+    _subscribed: tuple[str, OnPayload] | None = None
 
-    def _init_connection(
-        self,
-        *,
-        url: str | None,
-        dsn: str | None,
-        host: str | None,
-        port: int | None,
-        username: str | None,
-        password: str | None,
-        database: str | None,
-        schema: str | None,
-        pool: Any,
-        min_size: int | None,
-        max_size: int | None,
-        connect_timeout: float | None,
-        auto_migrate: bool,
-        server_settings: Mapping[str, str] | None,
-    ) -> None:
+    def __init__(self, *, project_name: str | None = None, url: str | None = None,
+                 dsn: str | None = None, host: str | None = None, port: int | None = None,
+                 username: str | None = None, password: str | None = None,
+                 database: str | None = None, schema: str | None = None, pool: Any = None,
+                 min_size: int | None = None, max_size: int | None = None,
+                 connect_timeout: float | None = None, auto_migrate: bool = True,
+                 server_settings: Mapping[str, str] | None = None,
+                 secret_key: str | None = None) -> None:
+        super().__init__(project_name=project_name, secret_key=secret_key)  # type: ignore[call-arg]
+        self._init_connection(url=url, dsn=dsn, host=host, port=port, username=username,
+                              password=password, database=database, schema=schema, pool=pool,
+                              min_size=min_size, max_size=max_size,
+                              connect_timeout=connect_timeout, auto_migrate=auto_migrate,
+                              server_settings=server_settings)
+
+    def _init_connection(self, *, schema: str | None, pool: Any, auto_migrate: bool,
+                         **connection: Any) -> None:
+        """Check and keep the connection arguments (``connection``: :func:`settings_from`'s)."""
         #: The arguments again, to build a sibling component on the same server.
-        self._connection_args = dict(
-            url=url, dsn=dsn, host=host, port=port, username=username, password=password,
-            database=database, schema=schema, pool=pool, min_size=min_size, max_size=max_size,
-            connect_timeout=connect_timeout, auto_migrate=auto_migrate,
-            server_settings=server_settings)
-        self._settings = settings_from(
-            url=url, dsn=dsn, host=host, port=port, username=username, password=password,
-            database=database,
-            min_size=DEFAULT_MIN_SIZE if min_size is None else min_size,
-            max_size=DEFAULT_MAX_SIZE if max_size is None else max_size,
-            connect_timeout=connect_timeout or DEFAULT_CONNECT_TIMEOUT,
-            server_settings=server_settings)
+        self._connection_args = dict(connection, schema=schema, pool=pool,
+                                     auto_migrate=auto_migrate)
+        self._settings = settings_from(**connection)
         self._pool = pool
         self._auto_migrate = auto_migrate
         #: The PostgreSQL schema holding this project's tables.
@@ -88,7 +84,10 @@ class PostgresComponent:
     async def _close(self) -> None:
         engine, self._engine = self._engine, None
         if engine is not None:
+            if self._subscribed is not None:
+                engine.listener.unsubscribe(*self._subscribed)
             await engine.release()
+        self._subscribed = None
 
     async def _db(self) -> Engine:
         """The engine, connecting on first use."""
@@ -96,6 +95,16 @@ class PostgresComponent:
             await self.connect()  # type: ignore[attr-defined]
         assert self._engine is not None
         return self._engine
+
+    async def _listen(self, suffix: str, handler: QueueWakeups | ResultWaiters) -> Engine:
+        """The engine, with ``handler`` (``on_payload``, ``on_reset``) subscribed to this
+        schema's ``suffix`` channel from the first call until close."""
+        db = await self._db()
+        if self._subscribed is None:
+            channel = self._channel(suffix)
+            await db.listener.subscribe(channel, handler.on_payload, handler.on_reset)
+            self._subscribed = (channel, handler.on_payload)
+        return db
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.dsn} schema={self.schema!r}>"

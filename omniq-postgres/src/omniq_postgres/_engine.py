@@ -16,7 +16,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -58,16 +58,16 @@ SESSION = {
 class ConnectionSettings:
     """What :func:`asyncpg.create_pool` gets; ``key`` tells engines apart."""
 
-    dsn: str | None = None
-    host: str | None = None
-    port: int | None = None
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    database: str | None = None
-    min_size: int = 1
-    max_size: int = 10
-    connect_timeout: float = 10.0
-    server_settings: tuple[tuple[str, str], ...] = ()
+    dsn: str | None
+    host: str | None
+    port: int | None
+    user: str | None
+    password: str | None
+    database: str | None
+    min_size: int
+    max_size: int
+    connect_timeout: float
+    server_settings: tuple[tuple[str, str], ...]
 
     def connect_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"timeout": self.connect_timeout,
@@ -77,10 +77,8 @@ class ConnectionSettings:
                 kwargs[name] = getattr(self, name)
         return kwargs
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # str() too: the display hides the password
         return f"ConnectionSettings({self.display})"
-
-    __str__ = __repr__
 
     @property
     def display(self) -> str:
@@ -96,9 +94,11 @@ class ConnectionSettings:
 
 def settings_from(*, url: str | None, dsn: str | None, host: str | None, port: int | None,
                   username: str | None, password: str | None, database: str | None,
-                  min_size: int, max_size: int, connect_timeout: float,
+                  min_size: int | None, max_size: int | None, connect_timeout: float | None,
                   server_settings: Mapping[str, str] | None) -> ConnectionSettings:
-    """Check the constructor's connection arguments and bundle them."""
+    """Check the constructor's connection arguments and bundle them (None: the default)."""
+    min_size = 1 if min_size is None else min_size
+    max_size = 10 if max_size is None else max_size
     if url is not None and dsn is not None and url != dsn:
         raise ConfigError("give url or dsn, not both", field="dsn", value=redact_url(dsn))
     dsn = url if url is not None else dsn
@@ -115,7 +115,7 @@ def settings_from(*, url: str | None, dsn: str | None, host: str | None, port: i
         raise ConfigError("bad pool sizes", field="max_size", value=(min_size, max_size),
                           expected="0 <= min_size <= max_size, max_size >= 1")
     return ConnectionSettings(dsn, host, port, username, password, database, min_size, max_size,
-                              float(connect_timeout),
+                              float(connect_timeout or 10.0),
                               tuple(sorted((server_settings or {}).items())))
 
 

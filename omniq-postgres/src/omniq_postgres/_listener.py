@@ -104,21 +104,16 @@ class Listener:
             self._reset_all()
             return
 
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.remove_termination_listener(self._lost)
-                for channel in self._subs:  # a pool's connection goes back without them
-                    await conn.remove_listener(channel, self._dispatch)
-                await self._engine.drop_connection(conn)
-            except Exception:  # already broken; nothing left to release
-                pass
-
     async def close(self) -> None:
         self._closed = True
         if self._reconnecting is not None:
             self._reconnecting.cancel()
         async with self._lock:
-            await self._drop()
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with contextlib.suppress(Exception):  # already broken: nothing to release
+                    conn.remove_termination_listener(self._lost)
+                    for channel in self._subs:  # a pool's connection goes back without them
+                        await conn.remove_listener(channel, self._dispatch)
+                    await self._engine.drop_connection(conn)
         self._subs.clear()

@@ -19,19 +19,42 @@ from omniq.etas import Etas
 
 
 class _Waiter:
-    """One ``wait`` call: woken for work, or to recompute its deadline (a new eta)."""
+    """One wait: its wake-up, whether it was for work (a queue's) or only to recompute its
+    deadline (a new eta), and the result if the NOTIFY carried it (a task id's)."""
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
         self.work = False
+        self.blob: bytes | None = None
 
 
-class QueueWakeups:
+class _Waiters:
+    """The waits in progress, under the keys (queues, task ids) they are woken for."""
+
     def __init__(self) -> None:
+        self._waiters: dict[str, set[_Waiter]] = {}
+
+    def add(self, *keys: str) -> _Waiter:
+        waiter = _Waiter()
+        for key in keys:
+            self._waiters.setdefault(key, set()).add(waiter)
+        return waiter
+
+    def remove(self, waiter: _Waiter, *keys: str) -> None:
+        for key in keys:
+            waiting = self._waiters.get(key)
+            if waiting is not None:
+                waiting.discard(waiter)
+                if not waiting:
+                    del self._waiters[key]
+
+
+class QueueWakeups(_Waiters):
+    def __init__(self) -> None:
+        super().__init__()
         self.generation: defaultdict[str, int] = defaultdict(int)
         self._seen: dict[str, int] = {}
         self._etas = Etas()
-        self._waiters: dict[str, set[_Waiter]] = {}
 
     def on_payload(self, payload: str) -> None:
         queue, _, eta = payload.partition(" ")
@@ -68,9 +91,7 @@ class QueueWakeups:
         if any(self.generation[q] != self._seen.get(q, self.generation[q]) for q in queues):
             return  # woken since the last claim began: look again at once
         deadline = time.monotonic() + timeout
-        waiter = _Waiter()
-        for queue in queues:
-            self._waiters.setdefault(queue, set()).add(waiter)
+        waiter = self.add(*queues)
         try:
             while not waiter.work:
                 limit = deadline - time.monotonic()
@@ -85,26 +106,10 @@ class QueueWakeups:
                 except TimeoutError:
                     return
         finally:
-            for queue in queues:
-                waiting = self._waiters.get(queue)
-                if waiting is not None:
-                    waiting.discard(waiter)
-                    if not waiting:
-                        del self._waiters[queue]
+            self.remove(waiter, *queues)
 
 
-class ResultWaiter:
-    """One ``wait_blob`` call: its wake-up, and the result if the NOTIFY carried it."""
-
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-        self.blob: bytes | None = None
-
-
-class ResultWaiters:
-    def __init__(self) -> None:
-        self._waiters: dict[str, set[ResultWaiter]] = {}
-
+class ResultWaiters(_Waiters):
     def on_payload(self, payload: str) -> None:
         for entry in payload.split(","):
             task_id, _, inline = entry.partition(" ")
@@ -119,15 +124,3 @@ class ResultWaiters:
         for waiters in list(self._waiters.values()):
             for waiter in waiters:
                 waiter.event.set()
-
-    def add(self, task_id: str) -> ResultWaiter:
-        waiter = ResultWaiter()
-        self._waiters.setdefault(task_id, set()).add(waiter)
-        return waiter
-
-    def remove(self, task_id: str, waiter: ResultWaiter) -> None:
-        waiters = self._waiters.get(task_id)
-        if waiters is not None:
-            waiters.discard(waiter)
-            if not waiters:
-                del self._waiters[task_id]

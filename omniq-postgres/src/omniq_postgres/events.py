@@ -3,9 +3,8 @@ pickled) beside indexed columns (``sql/events.sql``), so any SQL client can quer
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import msgspec
 from omniq.models import EventType, TaskEvent
@@ -26,21 +25,6 @@ class AsyncPostgresEventStore(PostgresComponent, AsyncEventStore):
     config_class = PostgresEventStoreConfig
     component = "events"
     statement_files = ("events.sql",)
-
-    def __init__(self, *, project_name: str | None = None, url: str | None = None,
-                 dsn: str | None = None, host: str | None = None, port: int | None = None,
-                 username: str | None = None, password: str | None = None,
-                 database: str | None = None, schema: str | None = None, pool: Any = None,
-                 min_size: int | None = None, max_size: int | None = None,
-                 connect_timeout: float | None = None, auto_migrate: bool = True,
-                 server_settings: Mapping[str, str] | None = None,
-                 secret_key: str | None = None) -> None:
-        super().__init__(project_name=project_name, secret_key=secret_key)
-        self._init_connection(url=url, dsn=dsn, host=host, port=port, username=username,
-                              password=password, database=database, schema=schema, pool=pool,
-                              min_size=min_size, max_size=max_size,
-                              connect_timeout=connect_timeout, auto_migrate=auto_migrate,
-                              server_settings=server_settings)
 
     async def append(self, events: Sequence[TaskEvent]) -> None:
         if not events:

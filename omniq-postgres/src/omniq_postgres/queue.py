@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,7 +40,7 @@ from omniq.sync import TaskQueue
 
 from ._base import PostgresComponent
 from ._config import PostgresTaskQueueConfig
-from ._engine import quote_ident
+from ._engine import qualify
 from ._wakeups import QueueWakeups
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -55,6 +55,17 @@ _childless: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
 #: Inside ``finish_tasks``: commit without waiting for the WAL flush (see there).
 _lazy: contextvars.ContextVar[bool] = contextvars.ContextVar("omniq_postgres_lazy",
                                                                default=False)
+
+
+def _wake_payloads(tasks: Iterable[Task]) -> list[str]:
+    """The task channel's payloads for these tasks (see ``_wakeups.py``): the earliest eta of
+    the runnable ones, per queue."""
+    wake: dict[str, float] = {}
+    for task in tasks:
+        if task.status in RUNNABLE:
+            eta = task.run_at.timestamp()
+            wake[task.queue_name] = min(wake.get(task.queue_name, eta), eta)
+    return [f"{q} {eta!r}" for q, eta in wake.items()]
 
 
 def _task(row: Any) -> Task:
@@ -100,14 +111,15 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
                  max_size: int | None = None, connect_timeout: float | None = None,
                  auto_migrate: bool = True, server_settings: Mapping[str, str] | None = None,
                  secret_key: str | None = None) -> None:
-        super().__init__(project_name=project_name, queues=queues, secret_key=secret_key)
+        # Not PostgresComponent.__init__: its signature has no queues.
+        AsyncTaskQueue.__init__(self, project_name=project_name, queues=queues,
+                                secret_key=secret_key)
         self._init_connection(url=url, dsn=dsn, host=host, port=port, username=username,
                               password=password, database=database, schema=schema, pool=pool,
                               min_size=min_size, max_size=max_size,
                               connect_timeout=connect_timeout, auto_migrate=auto_migrate,
                               server_settings=server_settings)
         self._wakeups = QueueWakeups()
-        self._listening = False
         self._uncertain: dict[str, bytes] = {}
 
     def default_result_store(self) -> Any:
@@ -118,24 +130,14 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
                                           secret_key=self._secret_key,
                                           **self._connection_args)
 
-    async def _close(self) -> None:
-        if self._listening and self._engine is not None:
-            self._engine.listener.unsubscribe(self._channel("t"), self._wakeups.on_payload)
-        self._listening = False
-        await super()._close()
-
     # -- tasks ---------------------------------------------------------------------------------
     async def add_tasks(self, tasks: Sequence[Task]) -> list[bool]:
         if not tasks:
             return []
         db = await self._db()
-        wake: dict[str, float] = {}
         parents: list[str] = []
         children: list[str] = []
         for task in tasks:
-            if task.status in RUNNABLE:
-                eta = task.run_at.timestamp()
-                wake[task.queue_name] = min(wake.get(task.queue_name, eta), eta)
             for parent in task.depends_on:
                 parents.append(parent)
                 children.append(task.id)
@@ -143,8 +145,7 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
             self.sql["add_tasks"], [t.id for t in tasks], [t.queue_name for t in tasks],
             [t.status.value for t in tasks], [t.priority for t in tasks],
             [t.run_at.timestamp() for t in tasks], [_encode(t) for t in tasks], parents,
-            children, self._channel("t"), [f"{q} {eta!r}" for q, eta in wake.items()],
-            self.project_name)
+            children, self._channel("t"), _wake_payloads(tasks), self.project_name)
         inserted = set(row["ids"])
         result = []
         for task in tasks:  # a duplicate id within the batch is inserted once
@@ -217,36 +218,28 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
                   and self._uncertain.get(updates[i][0].id) == _encode(updates[i][0])]
         if missed:  # an earlier try of these very writes may have committed unacknowledged
             tasks = [updates[i][0] for i in missed]
-            found = set(await (await self._db()).fetch(
+            found = {r[0] for r in await (await self._db()).fetch(
                 self.sql["already_written"], [t.id for t in tasks], [_encode(t) for t in tasks],
-                [t.status.value for t in tasks], [t.attempts for t in tasks]))
-            found_ids = {r[0] for r in found}
+                [t.status.value for t in tasks], [t.attempts for t in tasks])}
             for i in missed:
-                ok[i] = updates[i][0].id in found_ids
+                ok[i] = updates[i][0].id in found
         for task, _, _ in updates:
             self._uncertain.pop(task.id, None)
         return ok
 
     async def _write(self, name: str, updates: Sequence[_Update]) -> set[str]:
         db = await self._db()
-        rows: list[tuple[Any, ...]] = []
-        wake: dict[str, float] = {}
-        for task, expect, attempts in updates:
-            final = task.status in FINISHED
-            rows.append((task.id, task.status.value, ",".join(TaskStatus(s).value for s in expect),
-                         attempts, task.queue_name, task.priority, task.run_at.timestamp(),
-                         task.attempts, task.worker_id, epoch(task.started_at),
-                         epoch(task.lease_expires_at), epoch(task.finished_at), _encode(task),
-                         final))
-            if task.status in RUNNABLE:
-                eta = task.run_at.timestamp()
-                wake[task.queue_name] = min(wake.get(task.queue_name, eta), eta)
+        rows = [(task.id, task.status.value, ",".join(TaskStatus(s).value for s in expect),
+                 attempts, task.queue_name, task.priority, task.run_at.timestamp(), task.attempts,
+                 task.worker_id, epoch(task.started_at), epoch(task.lease_expires_at),
+                 epoch(task.finished_at), _encode(task), task.status in FINISHED)
+                for task, expect, attempts in updates]
         columns = [list(c) for c in zip(*rows, strict=True)]
         try:
             lazy = _lazy.get()
             _lazy.set(False)  # only the attempts themselves; what follows from them is flushed
             row = await db.fetchrow(self.sql[name], *columns, self._channel("t"),
-                                    [f"{q} {eta!r}" for q, eta in wake.items()],
+                                    _wake_payloads(u[0] for u in updates),
                                     self.project_name, "off" if lazy else "on")
         except BackendUnavailableError:
             if len(self._uncertain) > _MAX_UNCERTAIN:
@@ -297,8 +290,8 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
             where.append(f"status = '{status.value}'")  # planner use the partial indexes
             tables = ["omniq_tasks_done" if status in FINISHED else "omniq_tasks"]
         cond = " AND ".join(where) or "TRUE"
-        schema = quote_ident(self.schema)
-        return " UNION ALL ".join(f"SELECT {what} FROM {schema}.{t} WHERE {cond}" for t in tables)
+        return qualify(" UNION ALL ".join(f"SELECT {what} FROM {t} WHERE {cond}" for t in tables),
+                       self.schema)
 
     async def list_tasks(self, *, queue_name: str | None = None,
                          status: TaskStatus | None = None, limit: int = 100,
@@ -329,8 +322,7 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
             args.append(after)
             where.append(f"id {cmp} ${len(args)}")
         statuses = [TaskStatus(status)] if status is not None else list(TaskStatus)
-        schema = quote_ident(self.schema)
-        hot, done = f"{schema}.omniq_tasks", f"{schema}.omniq_tasks_done"
+        hot, done = "omniq_tasks", "omniq_tasks_done"
 
         def part(table: str, conds: list[str]) -> str:
             cond = " AND ".join(conds) or "TRUE"
@@ -355,15 +347,14 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
                 f"queue > qs.queue) FROM qs WHERE qs.queue IS NOT NULL) "
                 f"SELECT x.* FROM qs CROSS JOIN LATERAL ({inner}) x WHERE qs.queue IS NOT NULL")
         union = " UNION ALL ".join(f"SELECT * FROM ({p}) p{i}" for i, p in enumerate(parts))
-        sql = f"SELECT {_ROW} FROM ({union}) x ORDER BY {order} LIMIT $1"
+        sql = qualify(f"SELECT {_ROW} FROM ({union}) x ORDER BY {order} LIMIT $1", self.schema)
         rows = await (await self._db()).fetch(sql, *args)
         return [_task(r) for r in rows]
 
     async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
-        schema = quote_ident(self.schema)
-        sql = " UNION ALL ".join(f"SELECT queue, status, count(*) FROM {schema}.{table} "
-                                 "GROUP BY queue, status"
-                                 for table in ("omniq_tasks", "omniq_tasks_done"))
+        sql = qualify(" UNION ALL ".join(
+            f"SELECT queue, status, count(*) FROM {table} GROUP BY queue, status"
+            for table in ("omniq_tasks", "omniq_tasks_done")), self.schema)
         counts: dict[str, dict[TaskStatus, int]] = {}
         for queue, status, n in await (await self._db()).fetch(sql):
             counts.setdefault(queue, {})[_STATUS[status]] = int(n)
@@ -400,11 +391,8 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
         import anyio
 
         try:
-            if not self._listening:
-                db = await self._db()
-                await db.listener.subscribe(self._channel("t"), self._wakeups.on_payload,
-                                            self._wakeups.on_reset)
-                self._listening = True
+            if self._subscribed is None:
+                db = await self._listen("t", self._wakeups)
                 # Learn the delayed tasks enqueued before we listened; anything that arrived
                 # in between is found by looking again now.
                 etas = await db.fetch(self.sql["next_etas"], list(queues), time.time())

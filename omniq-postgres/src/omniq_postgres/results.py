@@ -11,7 +11,7 @@ import base64
 import contextlib
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,28 +61,10 @@ class AsyncPostgresResultStore(PostgresComponent, AsyncResultStore):
     statement_files = ("results.sql",)
     component = "results"
 
-    def __init__(self, *, project_name: str | None = None, url: str | None = None,
-                 dsn: str | None = None, host: str | None = None, port: int | None = None,
-                 username: str | None = None, password: str | None = None,
-                 database: str | None = None, schema: str | None = None, pool: Any = None,
-                 min_size: int | None = None, max_size: int | None = None,
-                 connect_timeout: float | None = None, auto_migrate: bool = True,
-                 server_settings: Mapping[str, str] | None = None,
-                 secret_key: str | None = None) -> None:
-        super().__init__(project_name=project_name, secret_key=secret_key)
-        self._init_connection(url=url, dsn=dsn, host=host, port=port, username=username,
-                              password=password, database=database, schema=schema, pool=pool,
-                              min_size=min_size, max_size=max_size,
-                              connect_timeout=connect_timeout, auto_migrate=auto_migrate,
-                              server_settings=server_settings)
+    def _init_connection(self, **connection: Any) -> None:
+        # Called by PostgresComponent.__init__, the constructor of this store.
+        super()._init_connection(**connection)
         self._waiters = ResultWaiters()
-        self._listening = False
-
-    async def _close(self) -> None:
-        if self._listening and self._engine is not None:
-            self._engine.listener.unsubscribe(self._channel("r"), self._waiters.on_payload)
-        self._listening = False
-        await super()._close()
 
     async def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None,
                        schedule_id: str | None, finished_at: datetime) -> None:
@@ -106,11 +88,7 @@ class AsyncPostgresResultStore(PostgresComponent, AsyncResultStore):
 
     async def wait_blob(self, task_id: str, timeout: float, poll_interval: float) -> bytes | None:
         """Wait on NOTIFY for the result (``poll_interval`` is not needed here)."""
-        db = await self._db()
-        if not self._listening:
-            await db.listener.subscribe(self._channel("r"), self._waiters.on_payload,
-                                        self._waiters.on_reset)
-            self._listening = True
+        await self._listen("r", self._waiters)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         waiter = self._waiters.add(task_id)
@@ -124,7 +102,7 @@ class AsyncPostgresResultStore(PostgresComponent, AsyncResultStore):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.event.wait(), min(remaining, _RECHECK))
         finally:
-            self._waiters.remove(task_id, waiter)
+            self._waiters.remove(waiter, task_id)
 
     async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
         sql = self.sql["latest_schedule_result" if latest_only else "schedule_results"]
