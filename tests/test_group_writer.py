@@ -101,5 +101,5 @@ async def test_a_bulk_enqueue_with_an_argument_to_pickle_is_built_whole_first(
         tmp_path: Path) -> None:
     async with CountingQueue(project_name="p", database_path=tmp_path / "q.db") as queue:
         items = [(i,) for i in range(1500)] + [(object(),)]  # may fail: nothing stored then
-        await queue.enqueue_many(noop, items)
+        await queue.enqueue_many(len, items)
         assert queue.batches == [1501]
