@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from omniq.config import get_setting
 from omniq.exceptions import ConfigError
@@ -32,12 +34,10 @@ def resolve_path(project: str, *, url: str | None, database_path: str | os.PathL
                               expected="sqlite:///path.db, sqlite:////abs/path.db or "
                                        "sqlite:///:memory:")
         rest = url[len("sqlite://"):].split("?", 1)[0]
-        if rest in ("", "/"):
-            return MEMORY
-        if not rest.startswith("/"):
+        if rest and not rest.startswith("/"):
             raise ConfigError("sqlite URL has a host part", field="url", value=url,
                               expected="three slashes: sqlite:///path.db")
-        database_path = rest[1:]
+        database_path = rest[1:]  # empty (sqlite:// or sqlite:///): in memory, as below
     if database_path is not None:
         text = os.fspath(database_path)
         if text in (MEMORY, ""):
@@ -58,18 +58,16 @@ async def acquire(path: str, busy_timeout: float) -> Database:
     """The open database at ``path``, opening it if this process has not yet."""
     key = (os.getpid(), path)  # a forked child must not reuse its parent's connection
     with _registry_lock:
-        db = _registry.get(key)
-        opener = db is None
-        if db is None:
-            db = _registry[key] = Database(path, busy_timeout)
+        if opener := key not in _registry:
+            _registry[key] = Database(path, busy_timeout)
+        db = _registry[key]
         db.users += 1
     if opener:
         try:
             await db.open()
         except BaseException as exc:
-            with _registry_lock:
-                if _registry.get(key) is db:
-                    del _registry[key]
+            with _registry_lock:  # still ours: its other users wait for ready
+                del _registry[key]
             db.ready.set_exception(exc)
             raise
         db.ready.set_result(None)
@@ -147,3 +145,11 @@ class SQLiteConnected:
             await self.connect()  # type: ignore[attr-defined]
         assert self._db is not None
         return self._db
+
+    async def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return await (await self._database()).fetchall(sql, params)
+
+    async def _execute(self, sql: str, params: Sequence[Any], *, heavy: bool = False) -> int:
+        """One statement in its own write transaction; how many rows it changed."""
+        db = await self._database()
+        return (await db.write(sqlite3.Connection.execute, sql, params, heavy=heavy)).rowcount

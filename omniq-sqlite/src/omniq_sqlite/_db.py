@@ -15,6 +15,7 @@ not SQLite (or is corrupt), or a schema newer than this release, is refused unto
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import random
 import sqlite3
@@ -53,10 +54,6 @@ def _code(exc: BaseException) -> int:
     return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
 
 
-def _is_busy(exc: BaseException) -> bool:
-    return _code(exc) in _BUSY
-
-
 def translate(exc: BaseException, where: str) -> Exception:
     """A driver error as an OmniQ error naming the database."""
     code = _code(exc)
@@ -78,14 +75,8 @@ def transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T
     # retries), so a transaction that read first can never fail later on a snapshot another
     # process made stale.
     conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn, *args)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return result
+    with conn:  # COMMIT; ROLLBACK on any exception, and when the COMMIT fails
+        return fn(conn, *args)
 
 
 class Database:
@@ -100,12 +91,13 @@ class Database:
 
     def __init__(self, path: str, busy_timeout: float) -> None:
         self.path = path
-        self.where = "an in-memory database" if path == MEMORY else path
+        self.is_memory = path == MEMORY
+        self.where = "an in-memory database" if self.is_memory else path
         self.busy_timeout = busy_timeout
         self.signal = Signal()
         #: Etas of delayed tasks this process wrote, by (project, queue).
         self.etas = Etas()
-        self.wake = None if path == MEMORY else WakeChannel(path, self.signal.notify)
+        self.wake = None if self.is_memory else WakeChannel(path, self.signal.notify)
         self.users = 0
         self.ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._conn: aiosqlite.Connection | None = None
@@ -114,11 +106,6 @@ class Database:
         self._schemas: set[str] = set()
         self._commits = 0
         self._checkpointing = False
-        self._checkpointer: sqlite3.Connection | None = None
-
-    @property
-    def is_memory(self) -> bool:
-        return self.path == MEMORY
 
     # -- wake-ups ------------------------------------------------------------------------------
     def notify(self, keys: Iterable[tuple[str, ...]]) -> None:
@@ -170,7 +157,7 @@ class Database:
             conn._thread.daemon = True
             self._conn = await conn
             self._raw = self._conn._conn
-            await self._call(self._check_and_configure, heavy=True)
+            await self.run(self._check_and_configure, heavy=True)
         except BaseException as exc:
             await self.close()
             if isinstance(exc, sqlite3.Error | ValueError):
@@ -201,40 +188,35 @@ class Database:
         if conn is None:
             return
 
-        def detach(_raw: object = None) -> None:
+        def detach() -> None:
             with self._lock:  # never close under an inline user
                 self._raw = None
 
         try:
-            if self._raw is not None:
-                await conn._execute(detach)
-            await conn.close()
-        except Exception:  # already broken; nothing more to release
-            pass
+            with contextlib.suppress(Exception):  # already broken; nothing more to release
+                if self._raw is not None:
+                    await conn._execute(detach)
+                await conn.close()
         finally:
             self._conn, self._raw = None, None
-            checkpointer, self._checkpointer = self._checkpointer, None
-            if checkpointer is not None and not self._checkpointing:
-                checkpointer.close()
 
     # -- running work ----------------------------------------------------------------------
-    async def _call(self, fn: Callable[..., T], *args: Any, heavy: bool = False) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, heavy: bool = False) -> T:
+        """Run ``fn(conn, *args)`` (autocommit: ``fn`` opens any transaction it needs)."""
         raw, conn = self._raw, self._conn
         if raw is None or conn is None:
             raise BackendUnavailableError(f"SQLite database {self.where} is closed")
-        if not heavy and self._lock.acquire(blocking=False):
-            try:
-                if self._raw is not None:
-                    return fn(raw, *args)
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
-                    raise translate(exc, self.where) from exc
-                # Locked by another process: wait for it in the thread, not on the loop.
-            except (sqlite3.Error, ValueError) as exc:
-                raise translate(exc, self.where) from exc
-            finally:
-                self._lock.release()
         try:
+            if not heavy and self._lock.acquire(blocking=False):
+                try:
+                    if self._raw is not None:
+                        return fn(raw, *args)
+                except sqlite3.OperationalError as exc:
+                    if _code(exc) not in _BUSY:
+                        raise
+                    # Locked by another process: wait for it in the thread, not on the loop.
+                finally:
+                    self._lock.release()
             return await conn._execute(self._in_thread, fn, args)
         except (sqlite3.Error, ValueError) as exc:
             raise translate(exc, self.where) from exc
@@ -244,13 +226,12 @@ class Database:
         delay = 0.0001
         while True:
             with self._lock:
-                raw = self._raw
-                if raw is None:
+                if self._raw is None:
                     raise BackendUnavailableError(f"SQLite database {self.where} is closed")
                 try:
-                    return fn(raw, *args)
+                    return fn(self._raw, *args)
                 except sqlite3.OperationalError as exc:
-                    if not _is_busy(exc) or time.monotonic() >= deadline:
+                    if _code(exc) not in _BUSY or time.monotonic() >= deadline:
                         raise
             # Other processes hold the lock for ~0.1 ms per transaction: look again soon, with
             # jitter so two waiters do not retry in step. The connection lock is released
@@ -258,14 +239,10 @@ class Database:
             time.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 1.5, 0.005)
 
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` (autocommit reads)."""
-        return await self._call(fn, *args)
-
     async def write(self, fn: Callable[..., T], *args: Any, heavy: bool = False) -> T:
         """Run ``fn(conn, *args)`` in one ``BEGIN IMMEDIATE`` transaction; ``heavy`` work
         (large batches) goes to the connection's thread so the event loop stays free."""
-        result = await self._call(transaction, fn, *args, heavy=heavy)
+        result = await self.run(transaction, fn, *args, heavy=heavy)
         if not self.is_memory:
             self._wrote(heavy)
         return result
@@ -281,37 +258,32 @@ class Database:
     def _checkpoint(self) -> None:
         """A PASSIVE checkpoint from a second connection: readers and writers go on meanwhile."""
         try:
-            if self._checkpointer is None:
-                self._checkpointer = sqlite3.connect(self.path, isolation_level=None,
-                                                     check_same_thread=False, timeout=0)
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as exc:  # busy or closing: the next round will do it
+            # Opened for each checkpoint (one in CHECKPOINT_EVERY commits): nothing to close
+            # when the database closes.
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=0)
+            with contextlib.closing(conn):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # busy: the next round will do it
             logger.debug("checkpoint of %s skipped: %s", self.where, exc)
         finally:
-            if self._conn is None and self._checkpointer is not None:  # closed meanwhile
-                self._checkpointer.close()
-                self._checkpointer = None
             self._checkpointing = False
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        return await self._call(_fetchall, sql, tuple(params))
+        return await self.run(_fetchall, sql, tuple(params))
 
-    async def execute(self, sql: str, params: Sequence[Any], *, heavy: bool = False) -> int:
-        """One statement in its own write transaction; how many rows it changed."""
-        return await self.write(_rowcount, sql, params, heavy=heavy)
-
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """One statement per row, in one write transaction."""
-        await self.write(sqlite3.Connection.executemany, sql, rows, heavy=len(rows) > HEAVY)
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """One statement per row, in one write transaction; how many rows they changed."""
+        heavy = len(rows) > HEAVY
+        return (await self.write(sqlite3.Connection.executemany, sql, rows, heavy=heavy)).rowcount
 
     async def data_version(self) -> int:
         """Changes whenever another connection (another process) commits to the file."""
-        return await self._call(_data_version)
+        return int((await self.fetchall("PRAGMA data_version"))[0][0])
 
     async def ensure_schema(self, component: str) -> None:
         """Create or upgrade ``component``'s tables (all steps in one transaction)."""
         if component not in self._schemas:
-            await self._call(_migrate, component, self.where, heavy=True)
+            await self.run(_migrate, component, self.where, heavy=True)
             self._schemas.add(component)
 
 
@@ -319,28 +291,19 @@ def _fetchall(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> li
     return conn.execute(sql, params).fetchall()
 
 
-def _rowcount(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
-    return conn.execute(sql, params).rowcount
-
-
-def _data_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA data_version").fetchone()[0])
-
-
 def _migrate(conn: sqlite3.Connection, component: str, where: str) -> None:
     def steps(conn: sqlite3.Connection) -> list[tuple[int, list[str]]]:
-        stored = _sql.stored_versions(conn).get(component)
-        return _sql.migration_steps(component, stored, where)
+        return _sql.migration_steps(component, _sql.stored_versions(conn).get(component), where)
 
     if not steps(conn):
         return  # up to date: nothing written
 
     def upgrade(conn: sqlite3.Connection) -> None:
-        conn.execute(_sql.VERSION_SQL["create_table"])
+        conn.execute(_sql.SQL["create_version_table"])
         # Again under the write lock: another process may have upgraded it meanwhile.
         for version, statements in steps(conn):
             for statement in statements:
                 conn.execute(statement)
-            conn.execute(_sql.VERSION_SQL["set_version"], (component, version))
+            conn.execute(_sql.SQL["set_version"], (component, version))
 
     transaction(conn, upgrade)

@@ -22,16 +22,14 @@ class Listener:
     def set(self) -> None:
         """Mark notified and wake the waiter (call on the listener's loop)."""
         self.notified = True
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(True)
+        _resolve(self._waiter, True)
 
     async def wait(self, timeout: float) -> bool:
         """True if notified (since the last :meth:`clear`), False on timeout."""
         if self.notified:
             return True
         waiter = self._waiter = self.loop.create_future()
-        timer = self.loop.call_later(timeout, _expire, waiter)
+        timer = self.loop.call_later(timeout, _resolve, waiter, False)
         try:
             return await waiter
         finally:
@@ -50,9 +48,9 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _expire(waiter: asyncio.Future[bool]) -> None:
-    if not waiter.done():
-        waiter.set_result(False)
+def _resolve(waiter: asyncio.Future[bool] | None, value: bool) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(value)
 
 
 class Signal:
@@ -72,11 +70,10 @@ class Signal:
     def forget(self, listener: Listener) -> None:
         with self._lock:
             for key in listener.keys:
-                waiting = self._listeners.get(key)
-                if waiting is not None:
-                    waiting.discard(listener)
-                    if not waiting:
-                        del self._listeners[key]
+                waiting = self._listeners.get(key, set())
+                waiting.discard(listener)
+                if not waiting:
+                    self._listeners.pop(key, None)
 
     def notify(self, keys: Iterable[Hashable]) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 from omniq.clock import to_epoch
 from omniq.exceptions import BackendError
-from omniq.models import Task, TaskStatus, WorkerInfo
+from omniq.models import Task
 
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 _encode = msgspec.msgpack.encode
@@ -55,16 +55,13 @@ def marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-#: Every named statement of the components' files (the names are unique across them).
+#: Every named statement of our files (the names are unique across them).
 SQL = {name: sql for file in ("tasks.sql", "schedules.sql", "workers.sql", "results.sql",
-                               "events.sql")
+                               "events.sql", "schema_version.sql")
        for name, sql in statements(file).items()}
 
 
 # -- schema versions ------------------------------------------------------------------------------
-
-VERSION_SQL = statements("schema_version.sql")
-
 
 def _steps(component: str) -> dict[int, list[str]]:
     steps: dict[int, list[str]] = {}
@@ -84,7 +81,7 @@ def stored_versions(conn: sqlite3.Connection) -> dict[str, int]:
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
                     "AND name='omniq_schema_version'").fetchone() is None:
         return {}
-    return {component: int(v) for component, v in conn.execute(VERSION_SQL["all_versions"])}
+    return {component: int(v) for component, v in conn.execute(SQL["all_versions"])}
 
 
 def migration_steps(component: str, stored: int | None,
@@ -97,17 +94,17 @@ def migration_steps(component: str, stored: int | None,
         raise BackendError(f"the {component} schema in {where} is version {current}, newer "
                            f"than this omniq-sqlite understands (version {target}); upgrade "
                            "omniq-sqlite to open it. Nothing was written.")
-    steps = MIGRATIONS[component]
-    return [(v, steps[v]) for v in range(current + 1, target + 1)]
+    return sorted((v, step) for v, step in MIGRATIONS[component].items() if v > current)
 
 
 # -- parameters ---------------------------------------------------------------------------------
 
-def where(project: str, *conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
-    """A ``{where}`` slot: ``project = ?`` and each ``("column op ?", value)`` given a value."""
+def where(sql: str, project: str, *conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """``sql`` with its ``{where}`` slot filled (``project = ?`` and each ``("column op ?",
+    value)`` given a value), and the parameters that takes."""
     given = [(condition, value) for condition, value in conditions if value is not None]
-    return (" AND ".join(["project = ?", *(c for c, _ in given)]),
-            [project, *(value for _, value in given)])
+    clause = " AND ".join(["project = ?", *(c for c, _ in given)])
+    return sql.replace("{where}", clause), [project, *(value for _, value in given)]
 
 
 def with_ids(name: str, n: int) -> str:
@@ -115,17 +112,11 @@ def with_ids(name: str, n: int) -> str:
     return SQL[name].replace("{ids}", marks(n))
 
 
-def with_rows(name: str, n: int, width: int) -> str:
-    """Statement ``name`` with its ``{rows}`` slot made for ``n`` rows of ``width`` values."""
-    row = f"({marks(width)})"
-    return SQL[name].replace("{rows}", ", ".join([row] * n))
-
-
 def task_row(project: str, task: Task) -> tuple[Any, ...]:
-    """Parameters of ``insert_task`` for ``task``."""
-    return (project, task.id, task.queue_name, task.status.value, task.priority,
-            task.run_at.timestamp(), to_epoch(task.lease_expires_at), task.attempts,
-            _encode(task))
+    """Parameters of ``insert_task`` for ``task``: the columns copied from it, ``data``, then
+    ``project`` and ``id``; ``update_task`` takes them in the same order."""
+    return (task.queue_name, task.status.value, task.priority, task.run_at.timestamp(),
+            to_epoch(task.lease_expires_at), task.attempts, _encode(task), project, task.id)
 
 
 def update_task(project: str, task: Task, expect_status: Sequence[str],
@@ -134,28 +125,8 @@ def update_task(project: str, task: Task, expect_status: Sequence[str],
     order)."""
     sql = (SQL["update_task"].replace("{statuses}", marks(len(expect_status)))
            .replace("{attempts}", "" if expect_attempts is None else " AND attempts = ?"))
-    params: tuple[Any, ...] = (
-        task.queue_name, task.status.value, task.priority, task.run_at.timestamp(),
-        to_epoch(task.lease_expires_at), task.attempts, _encode(task), project, task.id,
-        *expect_status)
+    params = (*task_row(project, task), *expect_status)
     return sql, params if expect_attempts is None else (*params, expect_attempts)
-
-
-def page_tasks(project: str, *, queue_name: str | None, status: TaskStatus | None,
-               after: str | None, descending: bool, limit: int) -> tuple[str, list[Any]]:
-    """``page_tasks`` and its parameters (a queue without a status is read one status at a
-    time by the caller, so each query walks one index range in id order)."""
-    clause, params = where(project, ("queue = ?", queue_name),
-                           ("status = ?", None if status is None else TaskStatus(status).value),
-                           ("id < ?" if descending else "id > ?", after))
-    sql = (SQL["page_tasks"].replace("{where}", clause)
-           .replace("{order}", "id DESC" if descending else "id"))
-    return sql, [*params, limit]
-
-
-def worker_row(project: str, worker: WorkerInfo) -> tuple[Any, ...]:
-    """Parameters of ``put_worker``."""
-    return (project, worker.id, worker.last_heartbeat.timestamp(), _encode(worker))
 
 
 def result_row(project: str, task_id: str, blob: bytes, expires_at: datetime | None,

@@ -55,19 +55,16 @@ def kind_of(key: Key) -> str:
 
 def encode(keys: Iterable[Key]) -> list[bytes]:
     """Keys as datagrams of at most ~32 kB each."""
-    out: list[bytes] = []
-    chunk: list[str] = []
+    chunks: list[list[str]] = [[]]
     size = 0
     for key in keys:
         text = _PART_SEP.join(key)
-        if chunk and size + len(text) > _MAX_DATAGRAM:
-            out.append(_KEY_SEP.join(chunk).encode())
-            chunk, size = [], 0
-        chunk.append(text)
+        if chunks[-1] and size + len(text) > _MAX_DATAGRAM:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(text)
         size += len(text) + 1
-    if chunk:
-        out.append(_KEY_SEP.join(chunk).encode())
-    return out
+    return [_KEY_SEP.join(chunk).encode() for chunk in chunks if chunk]
 
 
 def decode(datagram: bytes) -> list[Key]:
@@ -97,10 +94,8 @@ class WakeChannel:
         """Make sure this process's socket of ``kind`` is bound and read (``add_reader``) by
         the waiter's running event loop, which a datagram then wakes directly; if that loop
         has since stopped, the next waiter's loop takes over."""
-        if self._broken or self._closed:
-            return
         entry = self._receivers.get(kind)
-        if entry is not None and entry[1].is_running():
+        if self._broken or self._closed or (entry is not None and entry[1].is_running()):
             return
         loop = asyncio.get_running_loop()
         with self._lock:
@@ -145,9 +140,7 @@ class WakeChannel:
         while True:
             try:
                 datagram = receiver.recv(65536)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:  # closed
+            except OSError:  # drained (BlockingIOError), or closed
                 break
             if datagram:
                 keys.extend(decode(datagram))
@@ -185,12 +178,12 @@ class WakeChannel:
     def _send_loop(self) -> None:
         try:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sock.setblocking(False)
         except OSError as exc:
             logger.info("no cross-process wake-ups (%s); polling", exc)
             self._broken = True  # nothing is queued for this thread any more
             return
-        try:
+        with sock:
+            sock.setblocking(False)
             while True:
                 batch = self._outbox.get()
                 keys: dict[Key, None] = {}
@@ -205,13 +198,9 @@ class WakeChannel:
                     self._send(sock, keys)
                 if batch is None:  # closed
                     return
-        finally:
-            sock.close()
 
     def _send(self, sock: socket.socket, keys: dict[Key, None]) -> None:
-        peers = self._current_peers()
-        for kind in ("w", "r"):
-            targets = peers[kind]
+        for kind, targets in self._current_peers().items():
             if not targets:
                 continue
             for datagram in encode(k for k in keys if kind_of(k) == kind):
@@ -254,11 +243,11 @@ class WakeChannel:
             self._outbox.put(None)
         for sock, loop in receivers:
             if loop.is_running() and running_loop() is not loop:
-                try:  # that loop's thread unregisters the socket, then closes it
+                # That loop's thread unregisters the socket, then closes it (unless the loop
+                # has closed meanwhile).
+                with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(_drop, loop, sock)
                     continue
-                except RuntimeError:  # closed meanwhile
-                    pass
             _drop(loop, sock)
         for path in own:
             with contextlib.suppress(OSError):

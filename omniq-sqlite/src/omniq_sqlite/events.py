@@ -40,19 +40,18 @@ class AsyncSQLiteEventStore(SQLiteConnected, AsyncEventStore):
     async def query(self, *, task_id: str | None = None, schedule_id: str | None = None,
                     type: EventType | str | None = None, since: datetime | None = None,
                     until: datetime | None = None, limit: int = 1000) -> list[TaskEvent]:
-        clause, params = where(
-            self.project_name, ("task_id = ?", task_id), ("schedule_id = ?", schedule_id),
+        sql, params = where(
+            SQL["select_events"], self.project_name,
+            ("task_id = ?", task_id), ("schedule_id = ?", schedule_id),
             ("type = ?", None if type is None else EventType(type).value),
             ("ts >= ?", None if since is None else since.timestamp()),
             ("ts <= ?", None if until is None else until.timestamp()))
-        rows = await (await self._database()).fetchall(
-            SQL["select_events"].replace("{where}", clause), [*params, limit])
+        rows = await self._fetchall(sql, [*params, limit])
         return [_decode(r[0]) for r in rows]
 
     async def purge(self, before: datetime) -> int:
-        db = await self._database()
-        return await db.execute(SQL["purge_events"], (self.project_name, before.timestamp()),
-                                heavy=True)
+        return await self._execute(SQL["purge_events"], (self.project_name, before.timestamp()),
+                                   heavy=True)
 
 
 class SQLiteEventStore(EventStore, twin_of=AsyncSQLiteEventStore):

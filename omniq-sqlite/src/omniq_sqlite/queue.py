@@ -79,15 +79,14 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
     def _wake(self, tasks: Sequence[Task]) -> None:
         """Wake idle workers of the queues that got runnable tasks, and tell this process's
         waiters when delayed ones come due (other processes find those by polling)."""
-        queues = {t.queue_name for t in tasks if t.status in RUNNABLE}
-        if not queues or self._db is None:
+        runnable = [t for t in tasks if t.status in RUNNABLE]
+        if not runnable or self._db is None:
             return
         now = time.time()
-        for task in tasks:
-            eta = task.run_at.timestamp()
-            if task.status in RUNNABLE and eta > now:
+        for task in runnable:
+            if (eta := task.run_at.timestamp()) > now:
                 self._db.etas.add((self.project_name, task.queue_name), eta)
-        self._db.notify((self.project_name, q) for q in queues)
+        self._db.notify({(self.project_name, t.queue_name) for t in runnable})
 
     # -- tasks ---------------------------------------------------------------------------------
     async def add_tasks(self, tasks: Sequence[Task]) -> list[bool]:
@@ -105,12 +104,11 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
             return []
         db = await self._database()
         expires = now + timedelta(seconds=lease)
-        return await db.read(_claim, self.project_name, list(queues), worker_id, now, expires,
-                             limit)
+        return await db.run(_claim, self.project_name, list(queues), worker_id, now, expires,
+                            limit)
 
     async def get_task(self, task_id: str) -> Task | None:
-        db = await self._database()
-        rows = await db.fetchall(SQL["get_task"], (self.project_name, task_id))
+        rows = await self._fetchall(SQL["get_task"], (self.project_name, task_id))
         return decode_task(*rows[0]) if rows else None
 
     async def update_task(self, task: Task, *, expect_status: Collection[TaskStatus],
@@ -172,9 +170,8 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
     async def list_tasks(self, *, queue_name: str | None = None,
                          status: TaskStatus | None = None, limit: int = 100,
                          offset: int = 0) -> list[Task]:
-        clause, params = self._filter(queue_name, status)
-        rows = await (await self._database()).fetchall(
-            SQL["list_tasks"].replace("{where}", clause), [*params, limit, offset])
+        sql, params = self._filter(SQL["list_tasks"], queue_name, status)
+        rows = await self._fetchall(sql, [*params, limit, offset])
         return [decode_task(*r) for r in rows]
 
     async def page_tasks(self, *, queue_name: str | None = None,
@@ -182,43 +179,40 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                          descending: bool = False, limit: int = 100) -> list[Task]:
         if limit <= 0:
             return []
-        db = await self._database()
         # A queue alone: one index range per status (omniq_tasks_queue_status), merged.
         statuses = list(TaskStatus) if queue_name is not None and status is None else [status]
-        queries = [_sql.page_tasks(self.project_name, queue_name=queue_name, status=s,
-                                   after=after, descending=descending, limit=limit)
-                   for s in statuses]
-        rows = await db.read(_fetch_merged, queries, descending, limit)
+        sql = SQL["page_tasks"].replace("{order}", "id DESC" if descending else "id")
+        after_id = ("id < ?" if descending else "id > ?", after)
+        queries = [self._filter(sql, queue_name, s, after_id) for s in statuses]
+        db = await self._database()
+        rows = await db.run(_fetch_merged, queries, descending, limit)
         return [decode_task(*r) for r in rows]
 
     async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
-        db = await self._database()
         counts: dict[str, dict[TaskStatus, int]] = {}
-        for queue, status, n in await db.fetchall(SQL["task_counts"], (self.project_name,)):
+        for queue, status, n in await self._fetchall(SQL["task_counts"], (self.project_name,)):
             counts.setdefault(queue, {})[TaskStatus(status)] = n
         return counts
 
     async def count_tasks(self, *, queue_name: str | None = None,
                           status: TaskStatus | None = None) -> int:
-        clause, params = self._filter(queue_name, status)
-        rows = await (await self._database()).fetchall(
-            SQL["count_tasks"].replace("{where}", clause), params)
+        sql, params = self._filter(SQL["count_tasks"], queue_name, status)
+        rows = await self._fetchall(sql, params)
         return int(rows[0][0])
 
-    def _filter(self, queue_name: str | None, status: TaskStatus | None
-                ) -> tuple[str, list[Any]]:
-        return _sql.where(self.project_name, ("queue = ?", queue_name),
-                          ("status = ?", None if status is None else TaskStatus(status).value))
+    def _filter(self, sql: str, queue_name: str | None, status: TaskStatus | None,
+                *more: tuple[str, Any]) -> tuple[str, list[Any]]:
+        return _sql.where(sql, self.project_name, ("queue = ?", queue_name),
+                          ("status = ?", None if status is None else TaskStatus(status).value),
+                          *more)
 
     async def expired_leases(self, now: datetime, limit: int = 100) -> list[Task]:
-        db = await self._database()
-        rows = await db.fetchall(SQL["expired_leases"],
-                                 (self.project_name, now.timestamp(), limit))
+        rows = await self._fetchall(SQL["expired_leases"],
+                                    (self.project_name, now.timestamp(), limit))
         return [decode_task(*r) for r in rows]
 
     async def dependents(self, task_id: str) -> list[Task]:
-        db = await self._database()
-        rows = await db.fetchall(SQL["dependents"], (self.project_name, task_id))
+        rows = await self._fetchall(SQL["dependents"], (self.project_name, task_id))
         return [decode_task(*r) for r in rows]
 
     async def delete_tasks(self, task_ids: Sequence[str]) -> int:
@@ -246,7 +240,7 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
                 sooner = db.etas.next(keys)
                 if sooner is not None and sooner < until:
                     return "sooner"  # a task delayed meanwhile comes due first: re-plan
-                if await db.read(_has_work, self.project_name, names, time.time()):
+                if await db.run(_has_work, self.project_name, names, time.time()):
                     return "work"
                 return None
 
@@ -255,56 +249,48 @@ class AsyncSQLiteTaskQueue(SQLiteConnected, AsyncTaskQueue):
 
     # -- schedules -----------------------------------------------------------------------------
     async def add_schedule(self, schedule: Schedule) -> bool:
-        db = await self._database()
-        return await db.execute(SQL["insert_schedule"], (
+        return await self._execute(SQL["insert_schedule"], (
             self.project_name, schedule.id, schedule.status.value,
             to_epoch(schedule.next_run_at), schedule.version, _encode(schedule))) == 1
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
-        db = await self._database()
-        rows = await db.fetchall(SQL["get_schedule"], (self.project_name, schedule_id))
+        rows = await self._fetchall(SQL["get_schedule"], (self.project_name, schedule_id))
         return _schedule.decode(rows[0][0]) if rows else None
 
     async def list_schedules(self, *, status: ScheduleStatus | None = None) -> list[Schedule]:
-        db = await self._database()
-        if status is None:
-            rows = await db.fetchall(SQL["list_schedules"], (self.project_name,))
-        else:
-            rows = await db.fetchall(SQL["list_schedules_by_status"],
-                                     (self.project_name, ScheduleStatus(status).value))
+        sql, params = _sql.where(SQL["list_schedules"], self.project_name, (
+            "status = ?", None if status is None else ScheduleStatus(status).value))
+        rows = await self._fetchall(sql, params)
         return [_schedule.decode(r[0]) for r in rows]
 
     async def update_schedule(self, schedule: Schedule, *, expect_version: int) -> bool:
-        db = await self._database()
-        return await db.execute(SQL["update_schedule"], (
+        return await self._execute(SQL["update_schedule"], (
             schedule.status.value, to_epoch(schedule.next_run_at), schedule.version,
             _encode(schedule), self.project_name, schedule.id, expect_version)) == 1
 
     async def delete_schedule(self, schedule_id: str) -> bool:
-        db = await self._database()
-        return await db.execute(SQL["delete_schedule"], (self.project_name, schedule_id)) == 1
+        return await self._execute(SQL["delete_schedule"], (self.project_name, schedule_id)) == 1
 
     async def due_schedules(self, now: datetime, limit: int = 100) -> list[Schedule]:
-        db = await self._database()
-        rows = await db.fetchall(SQL["due_schedules"],
-                                 (self.project_name, now.timestamp(), limit))
+        rows = await self._fetchall(SQL["due_schedules"],
+                                    (self.project_name, now.timestamp(), limit))
         return [_schedule.decode(r[0]) for r in rows]
 
     # -- the worker registry -------------------------------------------------------------------
     async def put_worker(self, worker: WorkerInfo) -> None:
-        db = await self._database()
-        await db.execute(SQL["put_worker"], _sql.worker_row(self.project_name, worker))
+        await self._execute(SQL["put_worker"], (self.project_name, worker.id,
+                                                worker.last_heartbeat.timestamp(), _encode(worker)))
 
     async def list_workers(self) -> list[WorkerInfo]:
-        db = await self._database()
-        rows = await db.fetchall(SQL["list_workers"], (self.project_name,))
+        rows = await self._fetchall(SQL["list_workers"], (self.project_name,))
         return decode_workers(r[0] for r in rows)
 
     async def delete_workers(self, worker_ids: Sequence[str]) -> int:
         if not worker_ids:
             return 0
         db = await self._database()
-        return await db.write(_delete_workers, self.project_name, list(worker_ids))
+        return await db.executemany(SQL["delete_worker"],
+                                    [(self.project_name, i) for i in worker_ids])
 
 
 # -- what runs in the connection's thread ----------------------------------------------------------
@@ -322,10 +308,9 @@ def _insert_tasks(conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
 
 def _fetch_merged(conn: sqlite3.Connection, queries: list[tuple[str, list[Any]]],
                   descending: bool, limit: int) -> list[tuple[bytes, str]]:
-    """The first ``limit`` rows, in id order, of queries each already in that order."""
-    if len(queries) == 1:
-        return conn.execute(*queries[0]).fetchall()
-    rows = [row for sql, params in queries for row in conn.execute(sql, params)]
+    """The first ``limit`` rows, in id order, of queries each already in that order (each
+    query is given ``limit`` as its last parameter)."""
+    rows = [row for sql, params in queries for row in conn.execute(sql, [*params, limit])]
     return sorted(rows, key=lambda row: row[1], reverse=descending)[:limit]
 
 
@@ -342,14 +327,13 @@ def _claim(conn: sqlite3.Connection, project: str, queues: list[str], worker_id:
     def claim(conn: sqlite3.Connection) -> list[Task]:
         claimed: list[Task] = []
         for queue in queues:
-            found = []
-            for data, task_id, attempts, in_queue in conn.execute(SQL["claim"], (
-                    expires.timestamp(), project, project, queue, now.timestamp(),
-                    limit - len(claimed))).fetchall():
-                # The queue the row was found in: a stand-in for an unreadable record has none.
-                found.append(replace(decode_task(data, task_id), queue_name=in_queue,
-                                     status=TaskStatus.RUNNING, attempts=attempts,
-                                     worker_id=worker_id, started_at=now, lease_expires_at=expires))
+            rows = conn.execute(SQL["claim"], (expires.timestamp(), project, project, queue,
+                                               now.timestamp(), limit - len(claimed))).fetchall()
+            # The queue the row was found in: a stand-in for an unreadable record has none.
+            found = [replace(decode_task(data, task_id), queue_name=in_queue,
+                             status=TaskStatus.RUNNING, attempts=attempts, worker_id=worker_id,
+                             started_at=now, lease_expires_at=expires)
+                     for data, task_id, attempts, in_queue in rows]
             claimed += sorted(found, key=lambda t: (-t.priority, t.run_at, t.id))
             if len(claimed) >= limit:
                 break
@@ -382,20 +366,17 @@ def _renew_leases(conn: sqlite3.Connection, project: str,
         written = []
         for task_id, attempts, expires_at in chunk:
             task = stored.get(task_id)
-            if task is not None and task.status == TaskStatus.RUNNING \
-                    and task.attempts == attempts:
-                held = task.lease_expires_at
-                task = msgspec.structs.replace(
-                    task, lease_expires_at=expires_at if held is None else max(held, expires_at))
+            if task is not None and task.status == TaskStatus.RUNNING and task.attempts == attempts:
+                held = task.lease_expires_at or expires_at
+                task = replace(task, lease_expires_at=max(held, expires_at))
                 written.append(task)
             else:
                 task = None
             renewed.append(task)
         if written:
-            conn.execute(_sql.with_rows("set_leases", len(written), 3),
-                         (*(value for task in written for value in (
-                             task.id, to_epoch(task.lease_expires_at),
-                             msgspec.msgpack.encode(task))), project))
+            sql = SQL["set_leases"].replace("{rows}", ", ".join(["(?, ?, ?)"] * len(written)))
+            conn.execute(sql, (*(value for task in written for value in (
+                task.id, to_epoch(task.lease_expires_at), _encode(task))), project))
     return renewed
 
 
@@ -414,10 +395,6 @@ def _update_tasks(conn: sqlite3.Connection, statements: list[tuple[str, tuple[An
         parents.update(r[0] for r in conn.execute(_sql.with_ids("parents_among", len(chunk)),
                                                   (project, *chunk)))
     return oks, parents
-
-
-def _delete_workers(conn: sqlite3.Connection, project: str, ids: list[str]) -> int:
-    return sum(conn.execute(SQL["delete_worker"], (project, i)).rowcount for i in ids)
 
 
 def _delete_tasks(conn: sqlite3.Connection, project: str, ids: list[str]) -> int:

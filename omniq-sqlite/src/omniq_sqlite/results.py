@@ -40,8 +40,7 @@ class AsyncSQLiteResultStore(SQLiteConnected, AsyncResultStore):
         db.notify((self.project_name, "result", r.task_id) for r in records)
 
     async def get_blob(self, task_id: str) -> bytes | None:
-        db = await self._database()
-        rows = await db.fetchall(SQL["get_result"], (self.project_name, task_id, time.time()))
+        rows = await self._fetchall(SQL["get_result"], (self.project_name, task_id, time.time()))
         return bytes(rows[0][0]) if rows else None
 
     async def wait_blob(self, task_id: str, timeout: float, poll_interval: float) -> bytes | None:
@@ -52,20 +51,17 @@ class AsyncSQLiteResultStore(SQLiteConnected, AsyncResultStore):
                              lambda: self.get_blob(task_id), max_poll=poll_interval)
 
     async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
-        db = await self._database()
         sql = SQL["latest_schedule_result" if latest_only else "schedule_results"]
-        rows = await db.fetchall(sql, (self.project_name, schedule_id, time.time()))
+        rows = await self._fetchall(sql, (self.project_name, schedule_id, time.time()))
         return [bytes(r[0]) for r in rows]
 
     async def delete_blob(self, task_id: str) -> bool:
-        db = await self._database()
-        return await db.execute(SQL["delete_result"], (self.project_name, task_id)) > 0
+        return await self._execute(SQL["delete_result"], (self.project_name, task_id)) > 0
 
     async def purge_expired(self, now: datetime) -> int:
-        db = await self._database()
         # Possibly many rows: from the connection's thread, so the loop is not held up.
-        return await db.execute(SQL["purge_results"], (self.project_name, now.timestamp()),
-                                heavy=True)
+        return await self._execute(SQL["purge_results"], (self.project_name, now.timestamp()),
+                                   heavy=True)
 
 
 class SQLiteResultStore(ResultStore, twin_of=AsyncSQLiteResultStore):

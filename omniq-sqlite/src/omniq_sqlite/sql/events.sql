@@ -2,7 +2,8 @@
 -- holds the event as JSON (never pickled).
 
 -- name: insert_event
--- Parameters: event_row(). An event whose id exists is left as it is.
+-- Parameters: project, id, type, ts, task id, schedule id, body. An event whose id exists
+-- is left as it is.
 INSERT INTO omniq_events (project, id, type, ts, task_id, schedule_id, body)
 VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (project, id) DO NOTHING

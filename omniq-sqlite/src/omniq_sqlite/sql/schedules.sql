@@ -3,7 +3,8 @@
 -- together with the columns copied from it; `version` is the compare-and-set counter.
 
 -- name: insert_schedule
--- Parameters: schedule_row(). A schedule whose id exists is left as it is.
+-- Parameters: project, id, status, next_run_at, version, data. A schedule whose id exists
+-- is left as it is.
 INSERT INTO omniq_schedules (project, id, status, next_run_at, version, data)
 VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (project, id) DO NOTHING
@@ -12,10 +13,8 @@ ON CONFLICT (project, id) DO NOTHING
 SELECT data FROM omniq_schedules WHERE project = ? AND id = ?
 
 -- name: list_schedules
-SELECT data FROM omniq_schedules WHERE project = ? ORDER BY id
-
--- name: list_schedules_by_status
-SELECT data FROM omniq_schedules WHERE project = ? AND status = ? ORDER BY id
+-- {where}: "project = ?" and the status filter if given. Parameters: theirs.
+SELECT data FROM omniq_schedules WHERE {where} ORDER BY id
 
 -- name: update_schedule
 -- Compare-and-set. Parameters: status, next_run_at, version, data, project, id,

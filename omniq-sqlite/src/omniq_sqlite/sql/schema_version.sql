@@ -2,7 +2,7 @@
 -- "results", "events") holding the version of that component's tables in this file, so a
 -- database holding only results is versioned too. Touches omniq_schema_version only.
 
--- name: create_table
+-- name: create_version_table
 CREATE TABLE IF NOT EXISTS omniq_schema_version (
     component TEXT PRIMARY KEY,
     version INTEGER NOT NULL

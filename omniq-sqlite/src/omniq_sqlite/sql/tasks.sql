@@ -5,8 +5,8 @@
 
 -- name: insert_task
 -- Parameters: task_row(). A task whose id exists is left as it is.
-INSERT INTO omniq_tasks (project, id, queue, status, priority, run_at, lease_expires_at,
-                         attempts, data)
+INSERT INTO omniq_tasks (queue, status, priority, run_at, lease_expires_at, attempts, data,
+                         project, id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (project, id) DO NOTHING
 
@@ -19,9 +19,9 @@ ON CONFLICT (project, parent_id, child_id) DO NOTHING
 SELECT data, id FROM omniq_tasks WHERE project = ? AND id = ?
 
 -- name: update_task
--- A fenced write. Parameters: update_task_params(): the SET values, project, id, the
--- expected statuses ({statuses}: one `?` each), then the expected attempts when
--- {attempts} is filled with " AND attempts = ?".
+-- A fenced write. Parameters: task_row() (the SET values, project, id), the expected
+-- statuses ({statuses}: one `?` each), then the expected attempts when {attempts} is
+-- filled with " AND attempts = ?".
 UPDATE omniq_tasks SET queue = ?, status = ?, priority = ?, run_at = ?, lease_expires_at = ?,
                        attempts = ?, data = ?
 WHERE project = ? AND id = ? AND status IN ({statuses}){attempts}
