@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import socket
 
 import pytest
@@ -219,4 +220,17 @@ def test_arguments_that_do_not_fit_the_function_are_refused_at_enqueue() -> None
         oq.enqueue(_login, func_args={"user": "ann"}, func_kwargs={"password": "x"})
         oq.enqueue(add_numbers, 1, 2, callback=_login, callback_args={"password": "x"})
         oq.enqueue(max, 1, 2)
-        assert len(oq.list_tasks()) == 4
+        oq.enqueue(_with_session, "ann")  # the decorator supplies `session`
+        assert len(oq.list_tasks()) == 5
+
+
+def _supplies_session(func):  # type: ignore[no-untyped-def]
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return func("session", *args, **kwargs)
+    return wrapper
+
+
+@_supplies_session
+def _with_session(session: str, user: str) -> str:
+    return user

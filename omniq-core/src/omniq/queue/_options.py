@@ -45,13 +45,15 @@ def check_arguments(func: Callable[..., Any], args: Sequence[Any], kwargs: Mappi
     a misspelt or missing argument fails at enqueue, not in a worker later.
 
     The message shows the call's shape and the signature, never the values (they may be
-    secrets). Callables without a signature (some builtins) are not checked.
+    secrets). Callables without a signature (some builtins) are not checked, and a decorated
+    function is checked against its wrapper's signature, not the one ``functools.wraps``
+    copied: a decorator may supply arguments itself (a database session, a client).
     """
     key = (id(func), len(args), tuple(kwargs))
     if _fits.get(key) is func:
         return
     try:
-        signature = inspect.signature(func)
+        signature = inspect.signature(func, follow_wrapped=False)
     except (TypeError, ValueError):
         return
     try:
