@@ -60,7 +60,7 @@ def check_arguments(func: Callable[..., Any], args: Sequence[Any], kwargs: Mappi
         signature.bind(*args, **kwargs)
     except TypeError as exc:
         name = getattr(func, "__name__", type(func).__name__)
-        shape = ", ".join(["..."] * len(args) + [f"{key}=..." for key in kwargs])
+        shape = ", ".join(["..."] * len(args) + [f"{keyword}=..." for keyword in kwargs])
         raise ConfigError(f"{name}() cannot take these arguments: {exc}", field=field,
                           value=f"{name}({shape})",
                           expected=f"arguments matching {name}{signature}") from None
