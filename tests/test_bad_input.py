@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import socket
 
+import anyio
 import pytest
 from omniq import (
     AsyncOmniQ,
@@ -234,3 +235,17 @@ def _supplies_session(func):  # type: ignore[no-untyped-def]
 @_supplies_session
 def _with_session(session: str, user: str) -> str:
     return user
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+async def test_get_result_of_an_expired_result_says_so_at_once(backend: str, tmp_path) -> None:
+    settings = {"base_dir": str(tmp_path)} if backend == "sqlite" else {}
+    async with AsyncOmniQ(project_name="p", backend_type=backend, **settings) as oq:
+        await oq.start_worker(worker_type="async")
+        task_id = await oq.enqueue(add_numbers, 1, 2, result_ttl=0.2)
+        assert await oq.get_result(task_id, timeout=10) == 3
+        await oq.stop_worker()
+        await anyio.sleep(0.3)
+        with anyio.fail_after(5), pytest.raises(TaskNotFoundError, match="has expired"):
+            await oq.get_result(task_id)  # no timeout: it must not wait for ever

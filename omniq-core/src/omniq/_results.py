@@ -69,6 +69,8 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStore | None
                                      task.error.message if task.error else None)
         if task.status == TaskStatus.COMPLETED and not task.store_result:
             return None
+        if task.status == TaskStatus.COMPLETED and (why := _result_expired(task)):
+            raise TaskNotFoundError(f"the result of task {task_id} has expired: {why}")
         if task.status == TaskStatus.FAILED:
             result = await results.get(task_id)  # written just after the task, normally
             if result is not None:
@@ -77,6 +79,15 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStore | None
         if deadline - anyio.current_time() <= 0:
             raise TaskTimeoutError(f"task {task_id} has no result after {timeout} s "
                                    f"({_where(task)})")
+
+
+def _result_expired(task: Task) -> str | None:
+    """Why a completed task's result is past its ``result_ttl`` (no wait can bring it any
+    more), or None while it may still be read."""
+    finished, ttl = task.finished_at, task.result_ttl
+    if finished is None or ttl is None or (utcnow() - finished).total_seconds() < ttl:
+        return None
+    return f"the task completed at {finished.isoformat(timespec='seconds')} with result_ttl {ttl} s"
 
 
 def _where(task: Task) -> str:

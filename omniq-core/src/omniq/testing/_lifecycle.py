@@ -266,7 +266,8 @@ class LifecycleTests(KitBase):
     @pytest.mark.anyio
     async def test_result_ttl_expires_the_result(self, omniq: Any) -> None:
         async with running_worker(omniq, "async"):
-            task_id = await omniq.enqueue(_tasks.identity, "brief", result_ttl=1.0)
+            # Long enough for a slow store's waiter to read it before it expires.
+            task_id = await omniq.enqueue(_tasks.identity, "brief", result_ttl=3.0)
             kept = await omniq.enqueue(_tasks.identity, "kept")
             assert await omniq.get_result(task_id, timeout=15) == "brief"
             assert await omniq.get_result(kept, timeout=15) == "kept"
