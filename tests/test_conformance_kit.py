@@ -130,3 +130,14 @@ def test_kit_workers_take_a_plugins_worker_settings(tmp_path: Path) -> None:
     output = run_kit(tmp_path, {"test_slow_store.py": SLOW_STORE_TESTS}, "-k",
                      "test_kit_workers_take_the_plugins_settings")
     assert "1 passed" in output, output
+
+
+def test_the_kits_worker_tasks_load_without_pytest_or_hypothesis() -> None:
+    """A process-pool child imports ``omniq.testing._tasks`` to run a kit task; the kit itself
+    (pytest, hypothesis: about a second of CPU) is imported only when one of its names is used."""
+    probe = ("import sys, omniq.testing._tasks, omniq.testing; "
+             "print(sorted(m for m in ('pytest', 'hypothesis') if m in sys.modules)); "
+             "omniq.testing.ConformanceTests; print('pytest' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.split() == ["[]", "True"]

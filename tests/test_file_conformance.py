@@ -105,9 +105,9 @@ class _EmulatedObjectStore(FileKit):
 
     #: Fewer random sequences than the kit's 25: the queue's logic runs them all on the local
     #: directory and memory://, and here each step is several requests to a one-process
-    #: emulator (S3's 25 took 108 s of the suite on a slow machine); 8 still drive the store's
-    #: conditional writes through every operation.
-    model_settings = settings(FileKit.model_settings, max_examples=8)
+    #: emulator (S3's 25 took 108 s of the suite on a slow machine, 8 took 50 s); 5 sequences
+    #: of 30 steps still drive the store's conditional writes through every operation.
+    model_settings = settings(FileKit.model_settings, max_examples=5)
 
     @pytest.fixture(params=["async"])
     def worker_type(self, request: pytest.FixtureRequest) -> str:
@@ -125,16 +125,21 @@ class _EmulatedObjectStore(FileKit):
         # between heartbeats, and the worker's own maintenance requeued its running task.
         return {"lease": 3.0}
 
+    #: A quarter of the kit's sizes (every test still runs): the claim races, the bulk enqueue
+    #: and the large event batch are thousands of requests to the emulator at full size.
+    volume = 0.25
+
     @pytest.mark.anyio
-    async def test_enqueue_many_of_1000_tasks_in_one_call_is_quick(self, task_queue: Any) -> None:
-        """1,000 tasks are about 3,000 requests to an object store, here an emulator on this
-        machine (moto is one Python process): 5 s on an idle machine, 12 s on a busy one, over
-        the kit's 10 s bound. So here the bound is the emulator's, not the store's: one call
-        stores all 1,000, within 60 s."""
-        with anyio.fail_after(60):
-            ids = await task_queue.enqueue_many(identity, range(1000), queue_name="bulk")
-        assert len(ids) == len(set(ids)) == 1000
-        assert await task_queue.count_tasks(queue_name="bulk", status=TaskStatus.PENDING) == 1000
+    async def test_enqueue_many_in_one_call_is_quick(self, task_queue: Any) -> None:
+        """250 tasks are about 750 requests to an object store, here an emulator on this
+        machine (moto is one Python process; 15 ms a request on Azurite here): the kit's
+        bound, 2.5 s, is the store's, not the emulator's. Here one call stores all 250 within
+        30 s."""
+        n = self.sized(1000)
+        with anyio.fail_after(30):
+            ids = await task_queue.enqueue_many(identity, range(n), queue_name="bulk")
+        assert len(ids) == len(set(ids)) == n
+        assert await task_queue.count_tasks(queue_name="bulk", status=TaskStatus.PENDING) == n
 
 
 class TestFileConformanceS3(_EmulatedObjectStore):

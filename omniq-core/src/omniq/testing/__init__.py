@@ -89,36 +89,30 @@ twins), :class:`WorkerRegistryTests` (the records workers keep of themselves) an
 
 from __future__ import annotations
 
-from ._atomicity import ClaimAtomicityTests, QueueFactory
-from ._events import EventStoreTests
-from ._fixtures import KIT_SECRET, STORE_SCOPES
-from ._inspection import InspectionTests
-from ._lifecycle import LifecycleTests
-from ._model import QueueMachine, TaskQueueModelTests
-from ._packaging import PackagingTests
-from ._queue import TaskQueueTests
-from ._registry import WorkerRegistryTests
-from ._results import ResultStoreTests
-from ._scheduling import SchedulingTests
-from ._support import FAST_WORKER, eventually, running_worker
-from ._worker import WorkerTests
+from typing import TYPE_CHECKING, Any
 
-
-class ConformanceTests(
-    TaskQueueTests,
-    LifecycleTests,
-    SchedulingTests,
-    ResultStoreTests,
-    EventStoreTests,
-    WorkerTests,
-    TaskQueueModelTests,
-    ClaimAtomicityTests,
-    PackagingTests,
-    WorkerRegistryTests,
-    InspectionTests,
-):
-    """Every contract at once: what a full backend (queue, results, events) must pass."""
-
+if TYPE_CHECKING:
+    from ._conformance import (
+        FAST_WORKER,
+        KIT_SECRET,
+        STORE_SCOPES,
+        ClaimAtomicityTests,
+        ConformanceTests,
+        EventStoreTests,
+        InspectionTests,
+        LifecycleTests,
+        PackagingTests,
+        QueueFactory,
+        QueueMachine,
+        ResultStoreTests,
+        SchedulingTests,
+        TaskQueueModelTests,
+        TaskQueueTests,
+        WorkerRegistryTests,
+        WorkerTests,
+        eventually,
+        running_worker,
+    )
 
 __all__ = [
     "FAST_WORKER",
@@ -141,3 +135,14 @@ __all__ = [
     "eventually",
     "running_worker",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The kit is imported on first use of one of its names: its worker tasks live in this
+    package (``omniq.testing._tasks``), and a process-pool child that imports them should not
+    pay for pytest and hypothesis (about a second of CPU per child)."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _conformance
+
+    return getattr(_conformance, name)

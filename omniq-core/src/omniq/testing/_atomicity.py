@@ -29,6 +29,7 @@ from ._fixtures import STORE_SCOPES
 from ._support import KitBase, moment
 
 QUEUE = "kit-race"
+#: Tasks of a race at ``volume`` 1.
 TASKS = 150
 INSTANCES = 4
 CLAIMERS_PER_INSTANCE = 3
@@ -74,8 +75,8 @@ def check_each_claimed_once(claimed: Sequence[str], ids: Sequence[str], across: 
     assert set(counts) <= set(ids), "claim returned tasks that were never enqueued"
 
 
-async def _enqueue_race(queue: Any) -> list[str]:
-    return list(await queue.enqueue_many(_tasks.identity, range(TASKS), queue_name=QUEUE))
+async def _enqueue_race(queue: Any, tasks: int) -> list[str]:
+    return list(await queue.enqueue_many(_tasks.identity, range(tasks), queue_name=QUEUE))
 
 
 async def _claim_all(queue: Any, worker_id: str, now: datetime, limit: int) -> list[str]:
@@ -149,7 +150,7 @@ class ClaimAtomicityTests(KitBase):
             queues = [await stack.enter_async_context(task_queue_factory())
                       for _ in range(INSTANCES)]
             # Kept open meanwhile: a store that lives in the process may end with its last client.
-            ids = await _enqueue_race(queues[0])
+            ids = await _enqueue_race(queues[0], self.sized(TASKS))
             now = moment()
             with anyio.fail_after(60):
                 async with anyio.create_task_group() as tg:
@@ -168,7 +169,7 @@ class ClaimAtomicityTests(KitBase):
                         f"({exc}): return a module-level class or function, or a "
                         "functools.partial of one, with picklable arguments")
         async with task_queue_factory() as queue:
-            ids = await _enqueue_race(queue)
+            ids = await _enqueue_race(queue, self.sized(TASKS))
         claimed = await anyio.to_thread.run_sync(_claim_in_processes, task_queue_factory,
                                                  moment())
         check_each_claimed_once(claimed, ids, f"{PROCESSES} processes")

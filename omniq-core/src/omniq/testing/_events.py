@@ -108,12 +108,12 @@ class EventStoreTests(KitBase):
 
     @pytest.mark.anyio
     async def test_a_large_batch(self, event_store: Any) -> None:
-        task_id, t0 = new_id(), moment()
+        task_id, t0, size = new_id(), moment(), self.sized(1000)
         batch = [event(EventType.PROGRESS, t0 + timedelta(milliseconds=i), task_id=task_id,
-                       data={"i": i}) for i in range(1000)]
+                       data={"i": i}) for i in range(size)]
         await event_store.append(batch)
         found = await event_store.query(task_id=task_id, limit=5000)
-        assert [e.data["i"] for e in found] == list(range(1000))
+        assert [e.data["i"] for e in found] == list(range(size))
 
     @pytest.mark.anyio
     async def test_purge_removes_events_older_than_retention(self, event_store: Any) -> None:

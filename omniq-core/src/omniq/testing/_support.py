@@ -43,6 +43,17 @@ WAIT = 15.0
 class KitBase(KitFixtures):
     """Base of every kit class: its fixtures (see :mod:`omniq.testing._fixtures`)."""
 
+    #: The share of their default sizes used by the tests that move hundreds of tasks or
+    #: events (the claim races, a large event batch). 1 runs the kit as written; a plugin whose
+    #: store costs several requests per task to a slow endpoint (an emulator on the test
+    #: machine, a remote object store) may lower it to keep its run short.
+    volume: float = 1.0
+
+    def sized(self, default: int) -> int:
+        """``default`` scaled by :attr:`volume`, never below 40 (or ``default`` if smaller):
+        a race keeps tasks enough for its claimers to collide."""
+        return max(min(default, 40), round(default * self.volume))
+
 
 async def eventually(check: Callable[[], Any], *, timeout: float = WAIT,
                      interval: float = 0.02, what: str = "condition") -> Any:
