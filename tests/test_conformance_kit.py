@@ -141,3 +141,16 @@ def test_the_kits_worker_tasks_load_without_pytest_or_hypothesis() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.split() == ["[]", "True"]
+
+
+def test_the_kit_without_pytest_says_what_to_install() -> None:
+    probe = ("import sys; sys.modules['hypothesis'] = None\n"
+             "try:\n    from omniq.testing import ConformanceTests\n"
+             "except ModuleNotFoundError as exc:\n    print(exc.name, '|', exc)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    name, message = done.stdout.strip().split(" | ")
+    assert name == "hypothesis"
+    assert message == ("omniq.testing needs hypothesis, which is not installed: the kit runs "
+                       "under pytest, anyio, hypothesis; install them: "
+                       "pip install pytest anyio hypothesis")

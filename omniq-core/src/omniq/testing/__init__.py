@@ -114,6 +114,9 @@ if TYPE_CHECKING:
         running_worker,
     )
 
+#: What the kit imports beyond the core.
+_NEEDS = ("pytest", "anyio", "hypothesis")
+
 __all__ = [
     "FAST_WORKER",
     "KIT_SECRET",
@@ -143,6 +146,13 @@ def __getattr__(name: str) -> Any:
     pay for pytest and hypothesis (about a second of CPU per child)."""
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import _conformance
-
+    try:
+        from . import _conformance
+    except ModuleNotFoundError as exc:
+        if exc.name not in _NEEDS:
+            raise
+        raise ModuleNotFoundError(
+            f"omniq.testing needs {exc.name}, which is not installed: the kit runs under "
+            f"{', '.join(_NEEDS)}; install them: pip install {' '.join(_NEEDS)}",
+            name=exc.name) from exc
     return getattr(_conformance, name)
