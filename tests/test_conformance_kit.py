@@ -154,3 +154,10 @@ def test_the_kit_without_pytest_says_what_to_install() -> None:
     assert message == ("omniq.testing needs hypothesis, which is not installed: the kit runs "
                        "under pytest, anyio, hypothesis; install them: "
                        "pip install pytest anyio hypothesis")
+
+
+def test_every_public_name_of_the_kit_resolves() -> None:
+    import omniq.testing as kit
+
+    missing = [name for name in kit.__all__ if not hasattr(kit, name)]
+    assert missing == [], f"listed in omniq.testing.__all__ but not found: {missing}"
