@@ -44,9 +44,9 @@ class KitBase(KitFixtures):
     """Base of every kit class: its fixtures (see :mod:`omniq.testing._fixtures`)."""
 
     #: The share of their default sizes used by the tests that move hundreds of tasks or
-    #: events (the claim races, a large event batch). 1 runs the kit as written; a plugin whose
-    #: store costs several requests per task to a slow endpoint (an emulator on the test
-    #: machine, a remote object store) may lower it to keep its run short.
+    #: events (the claim races, the bulk enqueue, a large event batch). 1 runs the kit as
+    #: written; a plugin whose store costs several requests per task to a slow endpoint (an
+    #: emulator on the test machine, a remote object store) may lower it to keep its run short.
     volume: float = 1.0
 
     def sized(self, default: int) -> int:
