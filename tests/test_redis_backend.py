@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import msgspec
@@ -17,8 +18,13 @@ import redis.asyncio as aioredis
 from omniq import AsyncOmniQ, OmniQ
 from omniq._sync import as_async
 from omniq._time import utcnow
-from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError
-from omniq.models import RedisTaskQueueConfig, TaskStatus
+from omniq.exceptions import (
+    BackendError,
+    BackendUnavailableError,
+    ConfigError,
+    TaskTimeoutError,
+)
+from omniq.models import RedisTaskQueueConfig, TaskResult, TaskStatus
 from omniq.queue import RedisTaskQueue
 from omniq.testing import _tasks
 from omniq_redis import (
@@ -317,6 +323,34 @@ async def test_results_expire_natively(redis_url: str, project_name: str,
         assert 3_590_000 < await raw.pttl(prefix + "hour") <= 3_600_000
         assert await raw.exists(prefix + "gone") == 0
         assert await store.purge_expired(now) == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("clean")
+async def test_a_remembered_announcement_is_not_handed_out_after_its_expiry(
+        redis_url: str, project_name: str) -> None:
+    # The store remembers announced results for a few seconds, so a waiter that comes just
+    # after the announcement needs no round trip; a result_ttl shorter than that memory must
+    # still hold: once expired, the result is gone to every reader.
+    async with AsyncRedisResultStore(project_name=project_name, url=redis_url) as store:
+        finished = utcnow()
+        result = TaskResult(task_id="t1", status=TaskStatus.COMPLETED, result=7,
+                            finished_at=finished, expires_at=finished + timedelta(seconds=0.3))
+        values: list[Any] = []
+
+        async def wait() -> None:
+            values.append((await store.wait("t1", 5.0)).result)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait)
+            assert await store._ensure_listener()
+            await store.set(result)
+        assert values == [7]
+        await anyio.sleep(0.4)
+        assert "t1" in store._recent  # still remembered, and not handed out:
+        with pytest.raises(TaskTimeoutError):
+            await store.wait("t1", 0.2)
+        assert await store.get("t1") is None
 
 
 # -- the layout pays off: cost flat in depth, batches -------------------------------------------

@@ -39,6 +39,17 @@ class AsyncResultStore(AsyncComponent, ResultStoreContract):
         stored.result = self.serializer.load_value(stored.result)
         return stored
 
+    def _unexpired(self, blob: bytes | None) -> TaskResult | None:
+        """``blob`` decoded, or None when there is none or it is past its ``expires_at``: an
+        engine may hand out a result a moment after its expiry (a cache, a pending purge), and
+        a caller must never see one."""
+        if blob is None:
+            return None
+        result = self.decode(blob)
+        if result.expires_at is not None and result.expires_at <= utcnow():
+            return None
+        return result
+
     async def set(self, result: TaskResult) -> None:
         """Store a result (the worker calls this)."""
         await self.connect()
@@ -52,25 +63,24 @@ class AsyncResultStore(AsyncComponent, ResultStoreContract):
     async def get(self, task_id: str) -> TaskResult | None:
         """The result of ``task_id``, or None if it has none (yet, or any more)."""
         await self.connect()
-        blob = await self.get_blob(task_id)
-        return None if blob is None else self.decode(blob)
+        return self._unexpired(await self.get_blob(task_id))
 
     async def wait(self, task_id: str, timeout: float | None = None,
                    poll_interval: float = 0.05) -> TaskResult:
         """Wait for the result of ``task_id``; raises ``TaskTimeoutError`` after ``timeout``."""
         await self.connect()
-        blob = await self.wait_blob(task_id, float("inf") if timeout is None else timeout,
-                                    poll_interval)
-        if blob is None:
+        result = self._unexpired(await self.wait_blob(
+            task_id, float("inf") if timeout is None else timeout, poll_interval))
+        if result is None:
             raise TaskTimeoutError(f"no result for task {task_id} within {timeout} s")
-        return self.decode(blob)
+        return result
 
     async def get_schedule_results(
         self, schedule_id: str, kind: Literal["latest", "all"] = "latest"
     ) -> TaskResult | list[TaskResult] | None:
         await self.connect()
         blobs = await self.schedule_blobs(schedule_id, latest_only=kind == "latest")
-        results = [self.decode(b) for b in blobs]
+        results = [r for r in map(self._unexpired, blobs) if r is not None]
         if kind == "latest":
             return results[-1] if results else None
         return results
