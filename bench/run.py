@@ -365,6 +365,13 @@ def main() -> int:
     )
     parser.add_argument("--output", default=BENCH, help="where RESULTS.md and results/ go")
     args = parser.parse_args()
+    # Its workers start in other directories: a relative path (.venv/bin/python) must not
+    # change meaning there.
+    found = shutil.which(args.omniq_python)
+    if found is None:
+        parser.error(f"--omniq-python {args.omniq_python}: no such interpreter (give a path "
+                     "to a python with omniq installed, e.g. .venv/bin/python)")
+    args.omniq_python = os.path.abspath(found)
     if args.quick:
         args.tasks, args.depth_large, args.repeats = 1_000, 10_000, 1
 
