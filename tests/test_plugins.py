@@ -8,8 +8,10 @@ core's memory queue or workers to exist: the built-ins are checked as registry d
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import logging
+import subprocess
 import sys
 import textwrap
 import threading
@@ -163,6 +165,36 @@ def test_class_module_is_imported_only_when_resolved(make_dist: MakeDist) -> Non
     assert f"{pkg}.queue" not in sys.modules
     plugins.resolve("task_queue", "fakeq")
     assert f"{pkg}.queue" in sys.modules
+
+
+OUR_PACKAGES = ["omniq_sqlite", "omniq_postgres", "omniq_redis", "omniq_nats", "omniq_fsspec",
+                "omniq_dashboard"]
+
+
+def test_loading_our_plugins_imports_none_of_their_classes_or_drivers() -> None:
+    # Each entry point module sits in its plugin's package, so the registry runs every
+    # package's __init__: a program on the memory backend must not pay for the others.
+    code = textwrap.dedent("""
+        import sys
+        from omniq import OmniQ
+        OmniQ(project_name="light")
+        print(sorted(m for m in sys.modules if m.partition(".")[0] in
+                     {"redis", "nats", "aiohttp", "asyncpg", "fsspec", "starlette"}
+                     or m.endswith((".queue", ".backend", ".app")) and m.startswith("omniq_")))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+    assert {t.distribution for t in plugins.available()} >= {"omniq-sqlite", "omniq-redis"}
+
+
+@pytest.mark.parametrize("package", OUR_PACKAGES)
+def test_every_public_name_of_our_plugin_packages_resolves(package: str) -> None:
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        module.Nope  # noqa: B018
 
 
 @pytest.mark.usefixtures("without_our_plugins")

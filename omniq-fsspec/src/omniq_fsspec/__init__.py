@@ -11,10 +11,17 @@ in ``memory://``, conditional writes on S3 and Azure (``If-None-Match`` / ``If-M
 ``docs/user_guide/backends/file.qmd``.
 """
 
-from .backend import AsyncFileBackend, FileBackend, FileBackendConfig
-from .events import AsyncFileEventStore, FileEventStore, FileEventStoreConfig
-from .queue import AsyncFileTaskQueue, FileTaskQueue, FileTaskQueueConfig
-from .results import AsyncFileResultStore, FileResultStore, FileResultStoreConfig
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from omniq.plugins import lazy_exports
+
+if TYPE_CHECKING:
+    from .backend import AsyncFileBackend, FileBackend, FileBackendConfig
+    from .events import AsyncFileEventStore, FileEventStore, FileEventStoreConfig
+    from .queue import AsyncFileTaskQueue, FileTaskQueue, FileTaskQueueConfig
+    from .results import AsyncFileResultStore, FileResultStore, FileResultStoreConfig
 
 __all__ = [
     "AsyncFileBackend",
@@ -30,3 +37,12 @@ __all__ = [
     "FileTaskQueue",
     "FileTaskQueueConfig",
 ]
+
+# The registry imports this package to reach its entry point module: the names import on
+# first use, so a program on another backend never loads this one.
+__getattr__ = lazy_exports(__name__, {
+    ".backend": ["AsyncFileBackend", "FileBackend", "FileBackendConfig"],
+    ".events": ["AsyncFileEventStore", "FileEventStore", "FileEventStoreConfig"],
+    ".queue": ["AsyncFileTaskQueue", "FileTaskQueue", "FileTaskQueueConfig"],
+    ".results": ["AsyncFileResultStore", "FileResultStore", "FileResultStoreConfig"],
+})

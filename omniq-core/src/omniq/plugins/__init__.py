@@ -15,6 +15,7 @@ classes are imported only when resolved::
 from __future__ import annotations
 
 from omniq.plugins._hookspecs import KINDS, Register, hookimpl, hookspec
+from omniq.plugins._lazy import lazy_exports
 from omniq.plugins._lookup import (
     available,
     find_export,
@@ -26,4 +27,4 @@ from omniq.plugins._lookup import (
 from omniq.plugins._registry import PluginType, reset
 
 __all__ = ["KINDS", "PluginType", "Register", "available", "find_export", "hookimpl", "hookspec",
-           "lookup", "reset", "resolve", "resolve_url", "split_type"]
+           "lazy_exports", "lookup", "reset", "resolve", "resolve_url", "split_type"]
