@@ -163,6 +163,10 @@ def test_a_wait_that_is_not_a_duration_is_refused_and_a_timedelta_is_taken() -> 
                             (lambda: oq.stop_worker(timeout="soon"), "timeout")]:
             with pytest.raises(ConfigError, match=f"not a duration; field '{field}'"):
                 call()
+        with pytest.raises(ConfigError, match=r"field 'result_ttl' = '5m'; expected a "
+                                              r"timedelta or a number of seconds, e\.g\. "
+                                              r"timedelta\(minutes=5\) or 300"):
+            oq.enqueue(add_numbers, 1, 2, result_ttl="5m")
         with pytest.raises(TimeoutError, match="after 0.1 s"):
             oq.get_result(task_id, timeout=dt.timedelta(seconds=0.1))
         assert oq.get_task(task_id).status == "pending"

@@ -30,7 +30,8 @@ def seconds(value: timedelta | float | int | None, field: str) -> float | None:
         result = float(value)
     else:
         raise ConfigError(
-            "not a duration", field=field, value=value, expected="a timedelta or seconds"
+            "not a duration", field=field, value=value,
+            expected="a timedelta or a number of seconds, e.g. timedelta(minutes=5) or 300"
         )
     if result < 0:
         raise ConfigError("negative duration", field=field, value=value, expected=">= 0 seconds")
