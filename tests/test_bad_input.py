@@ -198,6 +198,34 @@ def test_bad_options_are_config_errors() -> None:
             MemoryTaskQueue.from_dict({"queuez": ["a"]})
 
 
+@pytest.mark.parametrize(("expression", "problem"), [
+    ("61 * * * *", "its minute field '61' is not valid (values 0-59)"),
+    ("0 9 * * mon-fry", "its day-of-week field 'mon-fry' is not valid"),
+    ("*/0 * * * *", "its minute field '*/0' is not valid"),
+    ("0 9 * *", "4 fields instead of five"),
+    ("0 9 * * * 30", "6 fields instead of five"),  # croniter would read 30 as seconds
+    ("@reboot", "unknown @ name"),
+    ("0 0 31 4 *", "no date matches it, so it would never fire"),  # April 31st
+    (9, "expected a string"),
+])
+def test_a_bad_cron_expression_is_refused_naming_what_is_wrong(expression: object,
+                                                               problem: str) -> None:
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(ConfigError) as info:
+            oq.schedule(add_numbers, 1, 2, cron_expression=expression)
+        assert str(info.value).startswith(f"invalid cron expression: {problem}")
+        assert info.value.field == "cron_expression"
+        assert "e.g. '0 9 * * 1-5'" in str(info.value)
+        assert oq.list_schedules() == []
+
+
+def test_the_cron_forms_croniter_documents_are_accepted() -> None:
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        for expression in ("@daily", "0 9 * * MON-FRI", "0 0 L * *", "0 0 * * 5#3", "0 9 * * 7"):
+            schedule_id = oq.schedule(add_numbers, 1, 2, cron_expression=expression)
+            assert oq.get_schedule(schedule_id).next_run_at is not None
+
+
 def _login(user: str, password: str) -> str:
     return user
 

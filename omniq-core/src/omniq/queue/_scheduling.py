@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from .._ids import derived_id, new_id
 from .._time import after, aware, seconds, utcnow
@@ -78,6 +78,46 @@ def _second_of_repeated(moment: datetime, zone: ZoneInfo, after_time: datetime) 
     return first <= after_time
 
 
+_CRON_FIELDS = (("minute", "0-59"), ("hour", "0-23"), ("day-of-month", "1-31 or L"),
+                ("month", "1-12 or jan-dec"), ("day-of-week", "0-7 or sun-sat"))
+_CRON_EXPECTED = ("five fields, minute hour day-of-month month day-of-week, e.g. '0 9 * * 1-5' "
+                  "(09:00 on weekdays), or @hourly, @daily, @weekly, @monthly, @yearly")
+
+
+def _check_cron(expression: object, timezone: str) -> None:
+    """Refuse, naming the part at fault, a cron expression croniter would reject or one that
+    matches no date at all (``0 0 31 4 *``)."""
+    problem = (_cron_problem(expression, timezone) if isinstance(expression, str)
+               else "expected a string")
+    if problem is not None:
+        raise ConfigError(f"invalid cron expression: {problem}", field="cron_expression",
+                          value=expression, expected=_CRON_EXPECTED)
+
+
+def _cron_problem(expression: str, timezone: str) -> str | None:
+    # Only the standard five fields: croniter reads a sixth field as seconds *last*, where
+    # other schedulers put seconds first, so a six-field expression could silently mean
+    # something else (sub-minute runs take ``interval``).
+    if expression.strip().startswith("@"):
+        if not croniter.is_valid(expression):
+            return "unknown @ name"
+    else:
+        fields = expression.split()
+        if len(fields) != 5:
+            return f"{len(fields)} field{'s' if len(fields) != 1 else ''} instead of five"
+        for index, (name, allowed) in enumerate(_CRON_FIELDS):
+            alone = " ".join(fields[index] if i == index else "*" for i in range(5))
+            if not croniter.is_valid(alone):
+                return f"its {name} field {fields[index]!r} is not valid (values {allowed})"
+        if not croniter.is_valid(expression):
+            return "croniter refuses it"
+    try:
+        croniter(expression, utcnow().astimezone(_zone(timezone))).get_next(datetime)
+    except CroniterBadDateError:
+        return "no date matches it, so it would never fire"
+    return None
+
+
 class SchedulingMixin:
     """Schedule management for :class:`AsyncTaskQueue`."""
 
@@ -111,11 +151,8 @@ class SchedulingMixin:
         if kind == ScheduleType.INTERVAL and not interval_s:
             raise ConfigError("interval must be positive", field="interval", value=interval,
                               expected="a timedelta or seconds > 0")
-        if kind == ScheduleType.CRON and not (
-            isinstance(cron_expression, str) and croniter.is_valid(cron_expression)
-        ):
-            raise ConfigError("invalid cron expression", field="cron_expression",
-                              value=cron_expression, expected="five fields, e.g. '0 9 * * *'")
+        if kind == ScheduleType.CRON:
+            _check_cron(cron_expression, timezone)
         if max_runs is not None and (not isinstance(max_runs, int) or max_runs < 1):
             raise ConfigError("bad max_runs", field="max_runs", value=max_runs,
                               expected="an int >= 1 or None")
