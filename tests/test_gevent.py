@@ -9,6 +9,7 @@ last, so no other test runs patched.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
@@ -257,6 +258,29 @@ def test_python_m_omniq_gevent_patches_before_the_drivers_import_ssl(redis_url: 
         assert worker.stdout is not None
         line = worker.stdout.readline()
         assert "(gevent, 100 slots)" in line, (line, worker.stderr and worker.stderr.read())
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=WAIT)
+    assert worker.returncode == 0, err
+    assert "MonkeyPatchWarning" not in err
+
+
+def test_the_omniq_command_runs_a_gevent_worker_under_python_m_omniq_gevent(
+        tmp_path: Path) -> None:
+    # `omniq worker` has imported ssl and the driver before it knows the worker type; it runs
+    # itself again (same process id) under `python -m omniq_gevent`, which patches first.
+    command = Path(sys.executable).with_name("omniq")
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    worker = subprocess.Popen(
+        [str(command), "worker", "--type", "gevent", "--url", url, "--project", "g"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONWARNINGS": "error::RuntimeWarning"})
+    try:
+        assert worker.stdout is not None
+        line = worker.stdout.readline()
+        assert "(gevent, 100 slots)" in line, (line, worker.stderr and worker.stderr.read())
+        cmdline = Path(f"/proc/{worker.pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[1:5] == [b"-m", b"omniq_gevent", b"worker", b"--type"], cmdline
     finally:
         worker.send_signal(signal.SIGTERM)
         _, err = worker.communicate(timeout=WAIT)

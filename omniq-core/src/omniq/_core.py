@@ -438,8 +438,7 @@ class AsyncOmniQ:
         if self._worker is not None:
             raise ConfigError("a worker is already running; stop_worker() first",
                               field="worker_type", value=worker_type)
-        kind = worker_type or self.worker_type or get_setting("DEFAULT_WORKER")
-        cls = plugins.resolve("worker", kind)
+        kind, cls = self._worker_class(worker_type)
         config = {**self.worker_config, **(worker_config or {}), **options}
         check_options(cls, config, what=f"the {kind} worker", ignore=_WORKER_ARGS)
         await self.connect()
@@ -447,6 +446,11 @@ class AsyncOmniQ:
         await worker.start()
         self._worker = worker
         return worker
+
+    def _worker_class(self, worker_type: str | None) -> tuple[str, type]:
+        """The worker type :meth:`start_worker` would start, and its class."""
+        kind = worker_type or self.worker_type or get_setting("DEFAULT_WORKER")
+        return kind, plugins.resolve("worker", kind)
 
     async def stop_worker(self, timeout: timedelta | float | None = None) -> None:
         """Stop the worker gracefully (running tasks get ``timeout`` seconds to finish)."""

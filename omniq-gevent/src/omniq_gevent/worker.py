@@ -54,6 +54,7 @@ class AsyncGeventWorker(AsyncWorkerBase):
     """
 
     worker_type = "gevent"
+    command_module = "omniq_gevent"  # ``omniq worker --type gevent`` patches first through it
 
     def _default_concurrency(self) -> int:
         return int(get_setting("GEVENT_WORKERS"))

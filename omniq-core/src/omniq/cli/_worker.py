@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from typing import Any
 
 import click
@@ -22,6 +24,24 @@ def served(queues: list[str]) -> list[str]:
     """The queues a CLI worker serves: those listed, then ``default`` unless listed, so a task
     enqueued without a queue_name is never stranded (docs/user_guide/queues.qmd)."""
     return queues if "default" in queues else [*queues, "default"]
+
+
+_RERUN = "OMNIQ_COMMAND_MODULE"  # set in the process run again, so it runs once
+
+
+def _rerun_under_command_module(worker_class: type) -> None:
+    """Replace this process by ``python -m <module> <the same arguments>`` when the worker type
+    names a ``command_module``: this process has imported ``ssl`` and the drivers already, too
+    late for what that module does first (gevent's monkey-patching)."""
+    module = getattr(worker_class, "command_module", None)
+    main_spec = getattr(sys.modules["__main__"], "__spec__", None)
+    if (module is None or os.environ.get(_RERUN) == module
+            or (main_spec is not None and main_spec.name.split(".")[0] == module)):
+        return
+    os.environ[_RERUN] = module
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]])
 
 
 @click.command()
@@ -57,6 +77,7 @@ async def _run(source: Source, queues: list[str], worker_type: str | None,
                metrics: dict[str, Any]) -> None:
     client = build_client(source, queues=served(queues)) if queues else build_client(source)
     refuse_memory(client, "a worker process")
+    _rerun_under_command_module(client._worker_class(worker_type)[1])
     options: dict[str, Any] = {"grace_period": grace, **metrics}
     if queues:
         options["queues"] = served(queues)

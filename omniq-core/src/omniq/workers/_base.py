@@ -19,7 +19,7 @@ import socket
 import traceback
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 
@@ -105,6 +105,10 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
 
     kind = "worker"
     worker_type = "base"
+    #: A module whose ``python -m`` form runs the ``omniq`` command with this worker type's
+    #: process set-up done before anything else is imported; ``omniq worker`` runs itself
+    #: again under it (gevent must monkey-patch before ``ssl`` and the drivers are imported).
+    command_module: ClassVar[str | None] = None
 
     def __init__(self, queue: Any = None, result_store: Any = None, event_store: Any = None, *,
                  task_queue: Any = None, queues: Sequence[str] | None = None,
