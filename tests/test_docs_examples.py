@@ -163,7 +163,11 @@ def environment(tmp_path: Path, variant: str) -> dict[str, str]:
 
 
 def run_python(block: Block, cwd: Path, env: dict[str, str]) -> None:
-    done = subprocess.run([sys.executable, "-c", block.code], cwd=cwd, env=env,
+    # From a file, as a reader would save and run it: a spawned child (the process_pool
+    # worker's) then imports it again, which code run by `python -c` would never show.
+    script = cwd / "docs_example.py"
+    script.write_text(block.code)
+    done = subprocess.run([sys.executable, script.name], cwd=cwd, env=env,
                           timeout=120, capture_output=True, text=True)
     assert done.returncode == 0, f"{block.where} failed:\n{done.stderr[-3000:]}"
     expected = expected_output(block.code)

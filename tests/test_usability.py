@@ -346,3 +346,27 @@ def test_cli_worker_serves_default_last_and_honours_log_level(tmp_path: Path) ->
     assert time.monotonic() - started < 30
     assert proc.stderr is not None
     assert re.search(r" INFO omniq", proc.stderr.read())  # --log-level was not reset
+
+
+def test_a_process_pool_started_outside_the_main_guard_fails_at_start_saying_so(
+        tmp_path: Path) -> None:
+    # Each spawned child imports the main module again: unguarded, it would enqueue once more
+    # and start a worker of its own in every child. The child is refused, the start fails.
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(f"""
+        from omniq import OmniQ
+        from seed_tasks import add_numbers
+
+        with OmniQ(project_name="unguarded", task_queue="sqlite:///{tmp_path / 'u.db'}") as oq:
+            oq.enqueue(add_numbers, 1, 2)
+            oq.start_worker(worker_type="process_pool", max_workers=2)
+    """))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            env=_env(), cwd=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert "ConfigError: OmniQ was used by code that runs again in every new process" \
+        in result.stderr  # the child's own traceback
+    assert "ConfigError: the process_pool worker's first process exited as it started" \
+        in result.stderr and 'if __name__ == "__main__":' in result.stderr
+    with OmniQ(project_name="unguarded", task_queue=f"sqlite:///{tmp_path / 'u.db'}") as oq:
+        assert [task.status for task in oq.list_tasks()] == ["pending"]  # enqueued once

@@ -4,6 +4,7 @@ the ``from_config`` / ``from_dict`` / ``from_config_file`` / ``from_backend`` co
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -58,6 +59,7 @@ class AsyncComponent:
     async def connect(self) -> None:
         if self._connected:
             return
+        _refuse_in_a_starting_child()
         if self._connect_lock is None:
             self._connect_lock = anyio.Lock()
         async with self._connect_lock:
@@ -129,3 +131,23 @@ def _check_parameters(cls: type, config: Mapping[str, Any], source: str | None) 
         raise ConfigError(f"unknown option(s) for {cls.__name__}: {', '.join(unknown)}",
                           field=unknown[0], value=config[unknown[0]], source=source,
                           expected=f"one of {', '.join(sorted(p for p in params if p != 'self'))}")
+
+
+def _refuse_in_a_starting_child() -> None:
+    """Refuse to connect while a new process re-runs the program's main module.
+
+    multiprocessing's ``spawn`` and ``forkserver`` start methods (the process_pool worker uses
+    spawn) import the main module again in every child, as ``__mp_main__``, so code outside
+    ``if __name__ == "__main__":`` runs once more per child: connecting there would enqueue the
+    program's tasks again and start a worker, and its children, in every child.
+    """
+    multiprocessing = sys.modules.get("multiprocessing")
+    # The flag multiprocessing itself checks before refusing to start a process this early.
+    if multiprocessing is not None and getattr(multiprocessing.current_process(),
+                                               "_inheriting", False):
+        raise ConfigError(
+            "OmniQ was used by code that runs again in every new process: multiprocessing's "
+            "spawn start method (the process_pool worker's) imports your main module in each "
+            "child it starts",
+            hint='put the code that enqueues tasks and starts workers under '
+                 '`if __name__ == "__main__":`')

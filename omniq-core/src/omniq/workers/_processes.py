@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ..config import get_setting
-from ..exceptions import OmniQError
+from ..exceptions import ConfigError, OmniQError
 from ..models import ErrorInfo, Task
 from ..serialization import Call, Keyring, Serializer
 from ..sync import Worker
@@ -56,6 +56,10 @@ class ChildTaskContext:
         return True
 
 
+def _ready() -> None:
+    """Run in a new child to see that it starts."""
+
+
 def _run_in_child(payload: bytes, task_id: str, attempt: int) -> tuple[bool, Any]:
     assert _child_serializer is not None
     call = _child_serializer.load_call(payload)
@@ -90,10 +94,26 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         context = multiprocessing.get_context("spawn")
         self._channel = context.SimpleQueue()
         self._pool = self._new_pool()
+        await self._start_a_child()
         self._reader = threading.Thread(target=self._read_channel,
                                         args=(asyncio.get_running_loop(),),
                                         name="omniq-process-channel", daemon=True)
         self._reader.start()
+
+    async def _start_a_child(self) -> None:
+        """Start one child now, so that a program whose children die as they start fails here,
+        saying why, rather than in every task it claims."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._pool, _ready)
+        except BrokenProcessPool as exc:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            raise ConfigError(
+                "the process_pool worker's first process exited as it started (its traceback "
+                "is on stderr)",
+                hint="each new process imports your main module again (the spawn start "
+                     "method): keep the code that enqueues tasks and starts workers under "
+                     '`if __name__ == "__main__":`, and make that module importable without '
+                     "side effects") from exc
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
