@@ -3,6 +3,8 @@ the ``from_config`` / ``from_dict`` / ``from_config_file`` / ``from_backend`` co
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import sys
 from collections.abc import Mapping
@@ -35,6 +37,7 @@ class AsyncComponent:
         self._serializer: Serializer | None = None
         self._connected = False
         self._connect_lock: anyio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop  # the one it connected in, once connected
 
     # -- signing -------------------------------------------------------------------------------
     @property
@@ -58,7 +61,9 @@ class AsyncComponent:
 
     async def connect(self) -> None:
         if self._connected:
-            return
+            if not self._loop.is_closed():
+                return
+            await self._forget_the_ended_loop()
         _refuse_in_a_starting_child()
         if self._connect_lock is None:
             self._connect_lock = anyio.Lock()
@@ -69,7 +74,22 @@ class AsyncComponent:
                 except BaseException:
                     await self._close()  # release whatever was opened before the failure
                     raise
+                self._loop = asyncio.get_running_loop()
                 self._connected = True
+
+    @property
+    def loop_ended(self) -> bool:
+        """Whether the event loop this component connected in has ended (its connections,
+        and a worker's tasks, ended with it)."""
+        return self._connected and self._loop.is_closed()
+
+    async def _forget_the_ended_loop(self) -> None:
+        """The event loop this component connected in has ended (``asyncio.run`` returned)
+        and it is used in another: its connections died with that loop. Release what can be
+        released, briefly, so that :meth:`connect` opens new ones in this loop."""
+        self._connected, self._connect_lock = False, None
+        with anyio.move_on_after(1), contextlib.suppress(Exception):
+            await self._close()
 
     async def close(self) -> None:
         if self._connected:

@@ -80,10 +80,12 @@ class EventLogger:
                               worker_id=self.worker_id, message=message, data=data))
 
     async def start(self) -> None:
-        """Start the background writer in the running loop (idempotent)."""
-        if self.store is None or self._task is not None:
+        """Start the background writer in the running loop (idempotent; started again in a
+        new loop when the one it ran in has ended)."""
+        if self.store is None or (self._task is not None
+                                  and not self._task.get_loop().is_closed()):
             return
-        self._wake = asyncio.Event()
+        self._wake, self._flushing = asyncio.Event(), asyncio.Lock()
         self._closing = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="omniq-events")
 

@@ -2,13 +2,15 @@
 
 The type name (fixture ``backend_type``) must be registered through an entry point in the group
 ``omniq`` for the task queue, result store, event store and backend bundle; the bundle must build
-the three components on the store ``backend_options`` names; and the sync twin of each class
+the three components on the store ``backend_options`` names; the sync twin of each class
 (``AsyncAcmeTaskQueue`` -> ``AcmeTaskQueue``, found by that public name) must work through the
-blocking API.
+blocking API; and a client on the components must work again in a new event loop after the one
+it connected in ended.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import re
 from typing import Any
@@ -18,10 +20,10 @@ import pytest
 
 from ..exceptions import PluginNotFoundError
 from ..models import EventType, TaskStatus
-from . import _tasks
+from . import _support, _tasks
 from ._events import event
 from ._results import result
-from ._support import KitBase, moment
+from ._support import WAIT, KitBase, moment
 
 KINDS = ("task_queue", "result_store", "event_store", "backend")
 
@@ -132,6 +134,45 @@ class PackagingTests(KitBase):
         # In a thread, as in a plain script: blocking calls must not run on an event loop.
         settings = {"project_name": project_name, **backend_options}
         await anyio.to_thread.run_sync(_use_sync_twins, backend_type, settings)
+
+    @pytest.mark.anyio
+    async def test_a_client_works_again_after_the_event_loop_it_connected_in_ended(
+            self, backend_type: str, backend_options: dict[str, Any], project_name: str) -> None:
+        # Connections opened in an ended loop cannot be used from another: the components
+        # must open new ones, and nothing they keep may stay bound to the old loop.
+        settings = {"project_name": project_name, **backend_options}
+        await anyio.to_thread.run_sync(_use_across_event_loops, backend_type, settings)
+
+
+def _use_across_event_loops(backend_type: str, settings: dict[str, Any]) -> None:
+    """Use one ``AsyncOmniQ`` in three ``asyncio.run`` calls in turn, leaving a worker running
+    when the second ends, as a script or a test framework with a loop per test does."""
+    from .. import AsyncOmniQ
+    from ._fixtures import _built
+
+    parts = {kind: _built(kind, backend_type, settings["project_name"],
+                          {k: v for k, v in settings.items() if k != "project_name"})
+             for kind in ("task_queue", "result_store", "event_store")}
+    oq = AsyncOmniQ(project_name=settings["project_name"], **parts)
+    first = asyncio.run(oq.enqueue(_tasks.add, 2, 3))
+
+    async def run_first() -> Any:
+        await oq.start_worker("async", **_support.FAST_WORKER)  # not stopped: it ends with the loop
+        return await oq.get_result(first, timeout=WAIT)
+
+    assert asyncio.run(run_first()) == 5, "the second event loop did not run the task"
+
+    async def run_second() -> None:
+        try:
+            second = await oq.enqueue(_tasks.add, 4, 5)
+            await oq.start_worker("async", **_support.FAST_WORKER)
+            assert await oq.get_result(second, timeout=WAIT) == 9
+            recorded = {e.type for e in await oq.get_events(first)}
+            assert EventType.ENQUEUED in recorded, recorded  # logged in the first loop
+        finally:
+            await oq.close()
+
+    asyncio.run(run_second())
 
 
 def _use_sync_twins(backend_type: str, settings: dict[str, Any]) -> None:
