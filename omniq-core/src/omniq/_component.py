@@ -78,7 +78,7 @@ class AsyncComponent:
                 self._connected = True
 
     @property
-    def loop_ended(self) -> bool:
+    def _loop_ended(self) -> bool:
         """Whether the event loop this component connected in has ended (its connections,
         and a worker's tasks, ended with it)."""
         return self._connected and self._loop.is_closed()

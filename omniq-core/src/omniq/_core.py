@@ -435,7 +435,7 @@ class AsyncOmniQ:
         Options (``max_workers``, ``queues``, ``lease`` ...) come from ``worker_config`` and
         keyword arguments, over the defaults given to the constructor.
         """
-        if self._worker is not None and self._worker.loop_ended:
+        if self._worker is not None and self._worker._loop_ended:
             await self.stop_worker()
         if self._worker is not None:
             raise ConfigError("a worker is already running; stop_worker() first",
@@ -459,7 +459,7 @@ class AsyncOmniQ:
         timeout = seconds(timeout, "timeout")
         worker, self._worker = self._worker, None
         if worker is not None:
-            if worker.loop_ended:  # it stopped with its loop; nothing of it can run any more
+            if worker._loop_ended:  # it stopped with its loop; nothing of it can run any more
                 logger.warning(
                     "worker %s was not stopped before the event loop it ran in ended: the "
                     "tasks it was running run again once their leases expire; call "
