@@ -192,6 +192,8 @@ def test_bad_options_are_config_errors() -> None:
             oq.schedule(add_numbers, interval=0)
         with pytest.raises(ConfigError, match="not callable"):
             oq.enqueue("add_numbers")
+        with pytest.raises(ConfigError, match="callback is not callable; field 'callback'"):
+            oq.enqueue(add_numbers, 1, 2, callback="notify")
         with pytest.raises(ConfigError, match="unknown option"):
             from omniq.queue import MemoryTaskQueue
 

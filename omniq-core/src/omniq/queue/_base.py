@@ -120,6 +120,9 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         if not callable(func):
             raise ConfigError("func is not callable", field="func", value=func,
                               expected="a function or other callable")
+        if callback is not None and not callable(callback):
+            raise ConfigError("callback is not callable", field="callback", value=callback,
+                              expected="a function or other callable, called with the result")
         queue = self._queue_name(queue_name)
         kwargs = {**(func_args or {}), **(func_kwargs or {})}
         check_arguments(func, args, kwargs, field="func_args" if kwargs else "args")
