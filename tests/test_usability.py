@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -370,3 +371,31 @@ def test_a_process_pool_started_outside_the_main_guard_fails_at_start_saying_so(
         in result.stderr and 'if __name__ == "__main__":' in result.stderr
     with OmniQ(project_name="unguarded", task_queue=f"sqlite:///{tmp_path / 'u.db'}") as oq:
         assert [task.status for task in oq.list_tasks()] == ["pending"]  # enqueued once
+
+
+def test_a_misspelt_environment_variable_is_named_with_the_one_meant(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from omniq.config import _loader
+
+    monkeypatch.setattr(_loader, "_warned_variables", set())
+    monkeypatch.setenv("OMNIQ_TASK_QUEUE_TPYE", "sqlite")
+    monkeypatch.setenv("OMNIQ_DEPLOYMENT_COLOUR", "blue")  # far from every name: not ours
+    with pytest.warns(UserWarning) as warned:
+        OmniQ(project_name="p")
+    assert [str(w.message) for w in warned] == [
+        "OMNIQ_TASK_QUEUE_TPYE is not a variable OmniQ reads, so it changes nothing; the "
+        "closest one is OMNIQ_TASK_QUEUE_TYPE (every variable: "
+        "docs/user_guide/configuration_reference.qmd)"]
+    assert warned[0].filename == __file__  # pointed at the caller, not at OmniQ's code
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        AsyncOmniQ(project_name="p")  # said once per process
+
+
+def test_the_omniq_command_logs_a_misspelt_environment_variable(tmp_path: Path) -> None:
+    result = _omniq("status", "--url", f"sqlite:///{tmp_path / 's.db'}", "--project", "s",
+                    cwd=tmp_path, OMNIQ_LOGLEVEL="DEBUG")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "OMNIQ_LOGLEVEL" in line]
+    assert len(lines) == 1 and " WARNING omniq.cli: OMNIQ_LOGLEVEL is not a variable OmniQ " \
+        "reads" in lines[0] and "closest one is OMNIQ_LOG_LEVEL" in lines[0], result.stderr

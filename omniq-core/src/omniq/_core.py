@@ -23,6 +23,7 @@ from .config import (
     redact_url,
     validate_name,
 )
+from .config._loader import warn_about_misspelt_variables
 from .events import EventLogger
 from .exceptions import ConfigError
 from .models import (
@@ -80,6 +81,7 @@ class AsyncOmniQ:
                 raise ConfigError(f"invalid value for {name}", field=name, value=flag,
                                   expected=f"True, False or None (None: OMNIQ_{name.upper()})")
         # Logging is the application's (or the CLI's) to configure, never the library's.
+        warn_about_misspelt_variables()
         self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
         self.worker_type = worker_type
         self.worker_config = dict(worker_config or {})

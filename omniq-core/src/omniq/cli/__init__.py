@@ -13,12 +13,14 @@ exports: ``@backend_options`` (``--config``, ``--url``, ``--backend-type``, ``--
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import click
 
 from .. import __version__, plugins
 from ..config import configure_logging
+from ..config._loader import misspelt_variables
 from ._app import Failure, Source, backend_options, build_client, run
 from ._dlq import dlq
 from ._events import events
@@ -41,6 +43,8 @@ def cli(log_level: str | None) -> None:
     """OmniQ task queue: run workers and inspect queues, tasks, schedules, events and dead
     letters on any backend."""
     configure_logging(level=log_level, add_handler=True)
+    for message in misspelt_variables():  # said here as a log line, not by the client
+        logging.getLogger("omniq.cli").warning(message)
 
 
 @cli.command("plugins")

@@ -7,8 +7,11 @@ line and column when YAML itself is malformed).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ import yaml
 
 from ..exceptions import ConfigError
 from ..models._config import ComponentConfig, OmniQConfig, WorkerConfig
-from ._env import ENV_PREFIX, convert_setting, parse_env_value
+from ._env import ENV_PREFIX, SPECS, convert_setting, parse_env_value
 from ._options import did_you_mean
 from ._validate import redact_value
 
@@ -196,6 +199,53 @@ _ENV_COMPONENTS = {
     "result_store": ("RESULT_STORAGE", "RESULT_STORE"),
     "event_store": ("EVENT_STORAGE", "EVENT_STORE"),
 }
+
+
+# Every variable name OmniQ reads (without the prefix), and the prefixes of those that carry
+# options (``OMNIQ_TASK_QUEUE_CONFIG_QUEUES``).
+_ENV_NAMES = (*SPECS, "WORKER_TYPE", "BACKEND_TYPE", "COMMAND_MODULE",
+              *(f"{spelling}_{part}" for spellings in _ENV_COMPONENTS.values()
+                for spelling in spellings for part in ("TYPE", "URL")))
+_ENV_OPTION_PREFIXES = ("WORKER_CONFIG_", *(f"{spelling}_CONFIG_"
+                                            for spellings in _ENV_COMPONENTS.values()
+                                            for spelling in spellings))
+_warned_variables: set[str] = set()
+
+
+def misspelt_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A message for each ``OMNIQ_*`` variable OmniQ does not read whose name is close to one
+    it does (``OMNIQ_TASK_QUEUE_TPYE``), each once per process: the setting it was meant for
+    would otherwise keep its default without a word. Names far from every variable of ours
+    are left alone (a deployment's own ``OMNIQ_*`` variables)."""
+    env = os.environ if environ is None else environ
+    messages = []
+    for var in env:
+        name = var[len(ENV_PREFIX):]
+        if (not var.startswith(ENV_PREFIX) or var in _warned_variables or name in _ENV_NAMES
+                or name.startswith(_ENV_OPTION_PREFIXES)):
+            continue
+        closest = difflib.get_close_matches(name, _ENV_NAMES, n=1, cutoff=0.6)
+        if closest:
+            _warned_variables.add(var)
+            messages.append(f"{var} is not a variable OmniQ reads, so it changes nothing; the "
+                            f"closest one is {ENV_PREFIX}{closest[0]} (every variable: "
+                            "docs/user_guide/configuration_reference.qmd)")
+    return messages
+
+
+def warn_about_misspelt_variables() -> None:
+    """:func:`misspelt_variables` as warnings, pointed at the caller's code."""
+    for message in misspelt_variables():
+        warnings.warn(message, UserWarning, stacklevel=_first_frame_outside_omniq())
+
+
+def _first_frame_outside_omniq() -> int:
+    """The ``stacklevel`` that points a warning at the caller's code, out of OmniQ's."""
+    package = str(Path(__file__).parents[1])
+    level, frame = 2, sys._getframe(2)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def config_from_env(
