@@ -399,3 +399,43 @@ def test_the_omniq_command_logs_a_misspelt_environment_variable(tmp_path: Path) 
     lines = [line for line in result.stderr.splitlines() if "OMNIQ_LOGLEVEL" in line]
     assert len(lines) == 1 and " WARNING omniq.cli: OMNIQ_LOGLEVEL is not a variable OmniQ " \
         "reads" in lines[0] and "closest one is OMNIQ_LOG_LEVEL" in lines[0], result.stderr
+
+
+_FORKED = """
+import os, sys
+from omniq import OmniQ
+from seed_tasks import add_numbers
+
+oq = OmniQ(project_name="forked", task_queue=sys.argv[1])
+oq.enqueue(add_numbers, 1, 2)
+child = os.fork()
+if child == 0:
+    try:
+        oq.enqueue(add_numbers, 3, 4)
+    except Exception as exc:
+        print(f"child: {type(exc).__name__}: {exc}", flush=True)
+    oq.close()  # must leave the parent's connections alone
+    os._exit(0)
+os.waitpid(child, 0)
+oq.enqueue(add_numbers, 5, 6)
+print("parent:", len(oq.list_tasks()), flush=True)
+oq.close()
+"""
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "redis", "postgres", "nats"])
+def test_a_client_connected_before_a_fork_is_refused_in_the_child_and_spares_the_parent(
+        engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = {"sqlite": lambda: f"sqlite:///{tmp_path / 'f.db'}",
+           "redis": lambda: request.getfixturevalue("redis_url"),
+           "postgres": lambda: request.getfixturevalue("postgres_dsn"),
+           "nats": lambda: request.getfixturevalue("nats_url")}[engine]()
+    script = tmp_path / "forked.py"
+    script.write_text(_FORKED.replace('"forked"', repr(request.getfixturevalue("project_name"))))
+    result = subprocess.run([sys.executable, str(script), url], capture_output=True, text=True,
+                            env=_env(), cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    child, parent = result.stdout.splitlines()
+    assert child.startswith("child: ConfigError: this Async") and "connected before the " \
+        "process forked" in child and "post_fork" in child
+    assert parent == "parent: 2"  # the child's close() cut none of the parent's connections

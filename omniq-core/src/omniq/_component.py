@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,7 @@ class AsyncComponent:
         self._connected = False
         self._connect_lock: anyio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop  # the one it connected in, once connected
+        self._forks = 0  # forks_so_far() when it connected
 
     # -- signing -------------------------------------------------------------------------------
     @property
@@ -61,8 +63,15 @@ class AsyncComponent:
 
     async def connect(self) -> None:
         if self._connected:
-            if not self._loop.is_closed():
+            if not self._loop.is_closed() and self._forks == forks_so_far():
                 return
+            if self._forked:
+                raise ConfigError(
+                    f"this {type(self).__name__} connected before the process forked (os.fork, "
+                    "gunicorn --preload, a multiprocessing 'fork' child): its connections are "
+                    "the parent's, and using them here would break the parent's too",
+                    hint="create the client in the child, after the fork (gunicorn: its "
+                         "post_fork hook, or no --preload), or close() it before forking")
             await self._forget_the_ended_loop()
         _refuse_in_a_starting_child()
         if self._connect_lock is None:
@@ -74,8 +83,13 @@ class AsyncComponent:
                 except BaseException:
                     await self._close()  # release whatever was opened before the failure
                     raise
-                self._loop = asyncio.get_running_loop()
+                self._loop, self._forks = asyncio.get_running_loop(), forks_so_far()
                 self._connected = True
+
+    @property
+    def _forked(self) -> bool:
+        """Whether this component connected in a parent of this (forked) process."""
+        return self._connected and self._forks != forks_so_far()
 
     @property
     def _loop_ended(self) -> bool:
@@ -93,8 +107,9 @@ class AsyncComponent:
 
     async def close(self) -> None:
         if self._connected:
-            self._connected = False
-            await self._close()
+            forked, self._connected = self._forked, False
+            if not forked:  # the parent's connections: closing them would close them for it
+                await self._close()
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -171,3 +186,20 @@ def _refuse_in_a_starting_child() -> None:
             "child it starts",
             hint='put the code that enqueues tasks and starts workers under '
                  '`if __name__ == "__main__":`')
+
+
+_forks = 0
+
+
+def forks_so_far() -> int:
+    """How many times this process, or one of its ancestors since OmniQ was imported, is the
+    child of a fork: what a component connected in compares with what it sees now."""
+    return _forks
+
+
+def _count_a_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_count_a_fork)

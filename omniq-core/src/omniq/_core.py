@@ -460,7 +460,7 @@ class AsyncOmniQ:
         """Stop the worker gracefully (running tasks get ``timeout`` seconds to finish)."""
         timeout = seconds(timeout, "timeout")
         worker, self._worker = self._worker, None
-        if worker is not None:
+        if worker is not None and not worker._forked:  # a forked parent's worker is its own
             if worker._loop_ended:  # it stopped with its loop; nothing of it can run any more
                 logger.warning(
                     "worker %s was not stopped before the event loop it ran in ended: the "

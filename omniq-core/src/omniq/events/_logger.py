@@ -12,6 +12,7 @@ from collections import deque
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .._component import forks_so_far
 from .._ids import new_id
 from .._time import utcnow
 from ..models import EventType, Task, TaskEvent
@@ -34,6 +35,7 @@ class EventLogger:
         self.flush_interval = flush_interval
         self._buffer: deque[TaskEvent] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._forks = 0  # forks_so_far() when the writer started
         self._wake: asyncio.Event | None = None
         self._closing = False
         # One flush at a time: a caller flushing to read its own events must wait for the
@@ -82,12 +84,12 @@ class EventLogger:
     async def start(self) -> None:
         """Start the background writer in the running loop (idempotent; started again in a
         new loop when the one it ran in has ended)."""
-        if self.store is None or (self._task is not None
-                                  and not self._task.get_loop().is_closed()):
+        if self.store is None or (self._task is not None and not self._writer_is_gone()):
             return
         self._wake, self._flushing = asyncio.Event(), asyncio.Lock()
         self._closing = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="omniq-events")
+        self._forks = forks_so_far()
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -111,8 +113,18 @@ class EventLogger:
                     self._buffer.extendleft(reversed(batch))
                     return
 
+    def _writer_is_gone(self) -> bool:
+        """Whether the writer's loop has ended, or was a parent's before this process forked
+        (nothing runs it here)."""
+        assert self._task is not None
+        return self._task.get_loop().is_closed() or self._forks != forks_so_far()
+
     async def stop(self) -> None:
         """Flush what is left and stop the background writer."""
+        if self._task is not None and self._writer_is_gone():
+            if self._forks != forks_so_far():
+                self._buffer.clear()  # the parent's events: it writes them
+            self._task = None
         if self._task is not None:
             # Ask the writer to finish rather than cancel it: a cancel landing inside
             # ``store.append`` would lose the batch it had taken off the buffer.
