@@ -116,6 +116,21 @@ class WorkerRegistryTests(KitBase):
         assert await omniq.list_workers() == []
 
     @pytest.mark.anyio
+    async def test_finished_tasks_are_counted_before_the_next_heartbeat(
+            self, omniq: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        # `omniq status` right after a burst of work must show it, not zeros until a heartbeat.
+        monkeypatch.setenv("OMNIQ_WORKER_HEARTBEAT", "60")
+        async with running_worker(omniq, "async"):
+            for i in range(2):
+                await omniq.get_result(await omniq.enqueue(_tasks.add, i, 1), timeout=15)
+
+            async def counted() -> WorkerInfo | None:
+                [now] = await omniq.list_workers()
+                return now if now.completed == 2 else None
+
+            await eventually(counted, timeout=5, what="the record to count 2 tasks within 5 s")
+
+    @pytest.mark.anyio
     async def test_a_record_not_refreshed_is_not_alive(self, task_queue: Any) -> None:
         now = moment()
         info = worker_info("w", heartbeat_interval=5.0, last_heartbeat=now - timedelta(seconds=16))

@@ -45,6 +45,9 @@ task_log = logging.getLogger("omniq.worker.tasks")
 RETRY_CAP = 3600.0  # seconds: the longest backoff between two attempts
 PURGE_INTERVAL = 60.0  # seconds between sweeps of expired results, old events and waiting tasks
 SWEEP_PAGE = 100  # waiting tasks looked at per sweep
+#: Seconds from a task finishing to the worker's registry record counting it (one small write
+#: per this many seconds at most while tasks keep finishing; the heartbeat otherwise).
+REGISTRY_DELAY = 0.5
 #: Seconds between looks for cancel requests of the tasks running here. Only while tasks run,
 #: and only when heartbeats (every third of the lease) come less often than this.
 CANCEL_CHECK_INTERVAL = 0.5
@@ -219,6 +222,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         await self._completer.start()
         self._registration = Registration(self.worker_id, self.worker_type, self.max_workers,
                                           self.queues, utcnow(), self.heartbeat_interval)
+        self._counted = asyncio.Event()  # tasks finished since the record was last stored
         await self._register()
         loop = asyncio.get_running_loop()
         self._main = loop.create_task(self._claim_loop(), name=f"omniq-worker-{self.worker_id}")
@@ -414,13 +418,19 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                            self.worker_id, exc)
 
     async def _registry_loop(self) -> None:
+        # Every heartbeat, and soon after tasks finish, so that `omniq status` shows tasks
+        # just done rather than a heartbeat later (at most REGISTRY_DELAY apart meanwhile).
         while True:
-            await nap(self.heartbeat_interval)
+            with anyio.move_on_after(self.heartbeat_interval):
+                await self._counted.wait()
+                await nap(min(REGISTRY_DELAY, self.heartbeat_interval))
+            self._counted.clear()
             await self._register()
 
     def _count(self, task: Task, *, ok: bool) -> None:
         if self._registration is not None:
             self._registration.finished(task.queue_name, utcnow(), ok=ok)
+            self._counted.set()
 
     async def _heartbeat_loop(self) -> None:
         # Rounds start every third of the lease, however long the last one took (a slow
