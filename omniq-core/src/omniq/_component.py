@@ -106,10 +106,13 @@ class AsyncComponent:
             await self._close()
 
     async def close(self) -> None:
-        if self._connected:
-            forked, self._connected = self._forked, False
-            if not forked:  # the parent's connections: closing them would close them for it
-                await self._close()
+        if self._forked:  # the parent's connections: closing them would close them for it
+            self._connected = False
+        elif self._loop_ended:  # nothing of them can be closed through the loop they used
+            await self._forget_the_ended_loop()
+        elif self._connected:
+            self._connected = False
+            await self._close()
 
     async def __aenter__(self) -> Self:
         await self.connect()

@@ -15,6 +15,8 @@ import functools
 import hashlib
 import logging
 import re
+import socket
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -306,6 +308,11 @@ class Engine:
         self.listener = Listener(self)
         self._ready: set[tuple[str, str]] = set()
         self._lock = asyncio.Lock()
+        self._loop = asyncio.get_running_loop()
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()  # those we opened
+
+    async def _opened(self, conn: Any) -> None:
+        self._connections.add(conn)
 
     async def start(self) -> None:
         async with self._lock:
@@ -313,13 +320,16 @@ class Engine:
                 with translating(self.display, self.settings.connect_timeout):
                     self.pool = await asyncpg.create_pool(
                         min_size=self.settings.min_size, max_size=self.settings.max_size,
-                        reset=_keep_session, **self.settings.connect_kwargs())
+                        reset=_keep_session, init=self._opened,
+                        **self.settings.connect_kwargs())
 
     async def new_connection(self) -> Any:
         """A connection outside the pool (for LISTEN); from the user's pool if we have one."""
         if not self.own_pool:
             return await self.pool.acquire()
-        return await asyncpg.connect(**self.settings.connect_kwargs())
+        conn = await asyncpg.connect(**self.settings.connect_kwargs())
+        await self._opened(conn)
+        return conn
 
     async def drop_connection(self, conn: Any) -> None:
         if not self.own_pool:
@@ -345,6 +355,9 @@ class Engine:
             return
         if _engines.get(self.key) is self:
             del _engines[self.key]
+        if self._loop.is_closed():
+            self._hang_up()
+            return
         await self.listener.close()
         if self.own_pool and self.pool is not None:
             pool, self.pool = self.pool, None
@@ -352,6 +365,19 @@ class Engine:
                 await asyncio.wait_for(pool.close(), 5)
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pool.terminate()
+
+    def _hang_up(self) -> None:
+        """End the server sessions of the connections this engine opened in an event loop
+        that has ended. They cannot be closed through that loop (asyncpg's ``terminate()``
+        fails there before it says goodbye), and the sessions would live on until this
+        process exits, a transaction the loop's end interrupted holding its locks. Shutting
+        the socket down makes PostgreSQL end the session and roll that transaction back."""
+        for conn in list(self._connections):
+            transport = getattr(conn, "_transport", None)  # asyncpg has no public accessor
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     # Queries, with driver errors translated at this boundary.
     async def _run(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:

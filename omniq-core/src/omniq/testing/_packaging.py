@@ -145,8 +145,9 @@ class PackagingTests(KitBase):
 
 
 def _use_across_event_loops(backend_type: str, settings: dict[str, Any]) -> None:
-    """Use one ``AsyncOmniQ`` in three ``asyncio.run`` calls in turn, leaving a worker running
-    when the second ends, as a script or a test framework with a loop per test does."""
+    """Use one ``AsyncOmniQ`` in several ``asyncio.run`` calls in turn, leaving a worker
+    running when the second ends and closing it in a loop of its own, as a script or a test
+    framework with a loop per test does."""
     from .. import AsyncOmniQ
     from ._fixtures import _built
 
@@ -173,6 +174,11 @@ def _use_across_event_loops(backend_type: str, settings: dict[str, Any]) -> None
             await oq.close()
 
     asyncio.run(run_second())
+    # Closed in a loop of its own after the one it used ended, as a module-level client is at
+    # shutdown or a test framework's fixture at teardown: nothing is left to close through
+    # the ended loop, and close() must not fail on it.
+    asyncio.run(oq.enqueue(_tasks.add, 1, 1))
+    asyncio.run(oq.close())
 
 
 def _use_sync_twins(backend_type: str, settings: dict[str, Any]) -> None:
