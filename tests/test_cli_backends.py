@@ -181,6 +181,11 @@ def test_every_inspection_command_on_a_live_project(url: str, project_name: str,
             assert omniq.json("events", "--type", "dead_letter")[0]["task_id"] == failed
             lines = omniq("events", "--task", done).stdout.splitlines()
             assert [ln.split()[2] for ln in lines] == ["ENQUEUED", "EXECUTING", "COMPLETE"]
+            paged = omniq("events", "--task", done, "--limit", "2")
+            assert "go on with --since" in paged.stderr and "the last one printed" in \
+                paged.stderr
+            none = omniq("events", "--task", "no-such-task")
+            assert none.stdout == "" and "No event found in this event store" in none.stderr
 
             # -- dead letters -------------------------------------------------------------
             assert [t["id"] for t in omniq.json("dlq", "list")["tasks"]] == [failed]

@@ -19,6 +19,7 @@ from omniq import AsyncOmniQ, OmniQ
 from omniq.models import ScheduleStatus, TaskStatus
 from omniq.testing import _tasks
 from omniq_dashboard import create_app
+from omniq_dashboard.charts import COLOURS
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -56,9 +57,13 @@ def token_of(html: str) -> str:
 
 
 async def test_every_page_shows_the_project(oq: AsyncOmniQ, browse: object) -> None:
+    async with browse(create_app(oq)) as http:
+        # Nothing stored yet: most often a wrong URL or project, which the overview says.
+        assert "Nothing is recorded for project" in (await http.get("/")).text
     ids = await populate(oq)
     async with browse(create_app(oq)) as http:
         pages = {path: await http.get(path) for path in PAGES}
+        assert "Nothing is recorded" not in pages["/"].text
         for path, response in pages.items():
             assert response.status_code == 200, (path, response.text[:500])
             assert oq.project_name in response.text
@@ -123,6 +128,15 @@ async def test_actions_pause_resume_and_requeue(oq: AsyncOmniQ, browse: object) 
                                 follow_redirects=True)
         assert "Nothing changed" in again.text
 
+        # A page shown before someone else deleted what it offers to act on: said so, not
+        # reported as the store failing.
+        await oq.remove_schedule(ids["schedule"])
+        for path, page in ((f"/schedules/{ids['schedule']}/resume", "/schedules"),
+                           ("/dead-letters/no-such-task/requeue", "/dead-letters")):
+            gone = await http.post(path, data={"token": token}, follow_redirects=True)
+            assert gone.status_code == 200 and gone.url.path == page, path
+            assert "it no longer exists" in gone.text, path
+
 
 async def test_task_lists_are_paged_newest_first_and_filtered(oq: AsyncOmniQ,
                                                                browse: object) -> None:
@@ -157,7 +171,9 @@ async def test_task_lists_are_paged_newest_first_and_filtered(oq: AsyncOmniQ,
         bad = await http.get("/tasks?status=bogus")
         assert bad.status_code == 400 and "unknown status 'bogus'" in html.unescape(bad.text)
         bad = await http.get("/tasks?since=yesterday")
-        assert bad.status_code == 400 and "2026-12-05T14:30" in bad.text
+        assert bad.status_code == 400 and "an age such as 90s, 15m, 2h, 7d" in bad.text
+        assert ids[119] in (await http.get("/tasks?since=1h")).text  # an age, as the CLI takes
+        assert "No tasks here." in (await http.get("/tasks?until=1h")).text
         bad_queue = await http.get("/tasks?queue=no%20spaces")
         assert bad_queue.status_code == 400 and "queue" in bad_queue.text
 
@@ -186,7 +202,10 @@ async def test_metrics_and_charts(oq: AsyncOmniQ, browse: object,
         finally:
             await oq.stop_worker()
         charts = (await http.get("/charts")).text
-        assert charts.count("<polyline") == 4  # completed, failed; p50, p95
+        throughput, run_time = charts.split('aria-label="Run time"')
+        for chart in (throughput, run_time):  # completed, failed; p50, p95: lines, or dots
+            drawn = re.findall(r'<(?:polyline|circle) (?:fill="none" )?\w+="(#\w+)"', chart)
+            assert set(drawn) == set(COLOURS[:2]), chart
         assert 'aria-label="Throughput"' in charts and 'aria-label="Run time"' in charts
         metrics = await http.get("/metrics")
         assert metrics.headers["content-type"].startswith("text/plain")
@@ -243,3 +262,16 @@ async def test_a_blocking_omniq_and_settings_are_accepted(
         assert (await http.get("/")).status_code == 200
     with pytest.raises(Exception, match="an AsyncOmniQ or OmniQ, an OmniQConfig or dict"):
         create_app(42)
+
+
+def test_a_chart_line_breaks_where_nothing_was_measured() -> None:
+    from omniq_dashboard.charts import line_chart  # noqa: PLC0415
+
+    # Run times while no task ran are missing: the line stops there rather than bridging the
+    # gap, and a lone value between gaps is a dot.
+    chart = line_chart("Run time", "seconds", [
+        ("p50", [(0, 0.1), (10, 0.2), (20, None), (30, None), (40, 0.3), (50, 0.1),
+                 (60, None), (70, 0.2)])], "nothing yet")
+    assert chart.count("<polyline") == 2 and chart.count("<circle") == 1
+    assert "nothing yet" in line_chart("Run time", "s", [("p50", [(0, 0.1), (10, None)])],
+                                       "nothing yet")

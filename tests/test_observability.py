@@ -154,8 +154,11 @@ async def test_prometheus_counts_and_times_tasks_by_queue_and_function(
     assert 0 < value("omniq_task_run_seconds_sum", add) < 5
 
     await oq.enqueue(_tasks.add, 0, 0, run_in=3600)
-    text = (await exposition(oq.task_queue, ["default"])).decode()
+    await oq.enqueue(_tasks.add, 0, 0, queue_name="unserved")  # a backlog nobody takes
+    text = (await exposition(oq.task_queue, ["default", "idle"])).decode()
     assert 'omniq_queue_depth{queue="default",status="pending"} 1.0' in text
+    assert 'omniq_queue_depth{queue="unserved",status="pending"} 1.0' in text
+    assert 'omniq_queue_depth{queue="idle",status="pending"} 0.0' in text  # named: zeros too
     assert 'omniq_queue_depth{queue="default",status="failed"} 1.0' in text
     assert 'omniq_queue_depth{queue="default",status="running"} 0.0' in text
     assert 'omniq_tasks_completed_total{function="omniq.testing._tasks:add",queue="default"} ' \
@@ -207,13 +210,18 @@ async def test_a_worker_serves_its_metrics_on_loopback_when_given_a_port(
     assert worker.metrics_address is None  # closed with the worker
 
 
-async def test_a_metrics_port_in_use_is_refused_with_its_number(oq: AsyncOmniQ) -> None:
+async def test_a_metrics_port_in_use_or_a_bad_host_is_refused_with_its_name(oq: AsyncOmniQ) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
             await oq.start_worker(worker_type="async", metrics_port=port, **FAST)
+    assert oq.worker is None
+    for host in ("nosuchhost.invalid", "127.0.0.1:9100", "192.0.2.1"):  # not an address of ours
+        with pytest.raises(ConfigError, match="metrics_host") as refused:
+            await oq.start_worker(worker_type="async", metrics_port=0, metrics_host=host, **FAST)
+        assert "an address of this machine, without a port" in str(refused.value), host
     assert oq.worker is None
     task_id = await oq.enqueue(_tasks.add, 1, 1)
     await asyncio.sleep(0.3)  # nothing was left running to take it
@@ -283,7 +291,12 @@ async def test_a_trace_runs_from_enqueue_into_the_task_code(
     assert enqueue.parent.span_id == request.get_span_context().span_id
     for name in ("omniq.claim", "omniq.execute", "omniq.complete"):
         assert spans[name].parent.span_id == enqueue.context.span_id, name
-        assert spans[name].attributes["omniq.task.id"] == task_id
+    for name in ("omniq.enqueue", "omniq.claim", "omniq.execute", "omniq.complete"):
+        attributes = spans[name].attributes
+        assert attributes["omniq.task.id"] == task_id, name
+        assert attributes["messaging.destination.name"] == "default", name
+        assert attributes["omniq.task.function"].endswith(":span_ids"), name
+        assert attributes["omniq.task.attempt"] == (0 if name == "omniq.enqueue" else 1), name
     assert {s.attributes.get("messaging.system") for n, s in spans.items()
             if n != "request"} == {"omniq"}
     # The task's own code ran inside the execute span.

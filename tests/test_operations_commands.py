@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -88,6 +89,21 @@ def test_omniq_dashboard_refuses_the_memory_backend() -> None:
                           text=True, env=env, timeout=60)
     assert done.returncode == 2
     assert "cannot see the in-process 'memory' backend" in done.stderr
+
+
+def test_omniq_dashboard_refuses_a_port_in_use_before_it_announces_itself(
+        tmp_path: Path, project_name: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "omniq", "dashboard", "--url",
+                               f"sqlite:///{tmp_path}/tasks.db", "--project", project_name,
+                               "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done  # a usage error, not 3 (the store unavailable)
+    assert done.stdout == ""  # nothing announced that is not served
+    assert f"cannot serve the dashboard on 127.0.0.1:{port}" in done.stderr
+    assert "another --port (0: any free port)" in done.stderr
 
 
 def test_omniq_worker_serves_metrics_on_the_port_it_is_given(tmp_path: Path,

@@ -19,8 +19,9 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from omniq import __version__ as omniq_version
+from omniq.clock import parse_moment
 from omniq.config import validate_name
-from omniq.exceptions import ConfigError, OmniQError
+from omniq.exceptions import BackendUnavailableError, ConfigError, OmniQError, TaskNotFoundError
 from omniq.models import DEAD, TaskStatus
 from omniq.observe.metrics import DEPTH_STATUSES, exposition
 from starlette.applications import Starlette
@@ -42,6 +43,7 @@ QUEUE_COLUMNS = (*DEPTH_STATUSES, TaskStatus.COMPLETED)
 MESSAGES = {
     "paused": "Schedule paused.", "resumed": "Schedule resumed.",
     "requeued": "Task requeued.", "unchanged": "Nothing changed (it had changed already).",
+    "gone": "Nothing changed: it no longer exists (deleted since the page was shown).",
 }
 
 
@@ -110,11 +112,9 @@ def _time(request: Request, name: str) -> datetime | None:
     if raw is None:
         return None
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise HTTPException(400, f"bad {name} {raw!r}: a date and time such as "
-                                 "2026-12-05T14:30 (UTC unless it says otherwise)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_moment(raw)
+    except ValueError as exc:
+        raise HTTPException(400, f"bad {name}: {exc}") from None
 
 
 #: The filters of the task lists, as query parameters.
@@ -165,7 +165,11 @@ def create_app(oq_or_settings: Any, actions: bool = False, *, queues: Sequence[s
         stats = await dash.source.queue_stats()
         first = {q: n for n, q in enumerate(dash.source.client.task_queue.queues)}
         stats.sort(key=lambda s: (s.queue == "default", first.get(s.queue, len(first)), s.queue))
-        return dash.page(request, "queues.html", stats=stats, columns=list(QUEUE_COLUMNS))
+        # Nothing at all: most often a mistyped URL or project (a SQLite file is even created).
+        empty = not any(any(s.counts.values()) for s in stats) \
+            and not await dash.source.workers()
+        return dash.page(request, "queues.html", stats=stats, columns=list(QUEUE_COLUMNS),
+                         empty=empty)
 
     async def tasks(request: Request) -> Response:
         await dash.ready()
@@ -196,10 +200,12 @@ def create_app(oq_or_settings: Any, actions: bool = False, *, queues: Sequence[s
         if change is None:
             raise HTTPException(404, f"no schedule action {verb!r}: pause or resume")
         await dash.ready()
-        done = "paused" if verb == "pause" else "resumed"
-        changed = await change(schedule_id)
-        return RedirectResponse(f"{request.url_for('schedules')}?done="
-                                f"{done if changed else 'unchanged'}", status_code=303)
+        try:
+            done = ("paused" if verb == "pause" else "resumed") \
+                if await change(schedule_id) else "unchanged"
+        except TaskNotFoundError:  # deleted since the page was shown (a schedule's is one)
+            done = "gone"
+        return RedirectResponse(f"{request.url_for('schedules')}?done={done}", status_code=303)
 
     async def dead_letters(request: Request) -> Response:
         await dash.ready()
@@ -209,9 +215,13 @@ def create_app(oq_or_settings: Any, actions: bool = False, *, queues: Sequence[s
     async def requeue(request: Request) -> Response:
         await dash.check_action(request)
         await dash.ready()
-        changed = await dash.source.requeue(request.path_params["task_id"])
-        return RedirectResponse(f"{request.url_for('dead_letters')}?done="
-                                f"{'requeued' if changed else 'unchanged'}", status_code=303)
+        try:
+            done = "requeued" if await dash.source.requeue(request.path_params["task_id"]) \
+                else "unchanged"
+        except TaskNotFoundError:  # purged since the page was shown
+            done = "gone"
+        return RedirectResponse(f"{request.url_for('dead_letters')}?done={done}",
+                                status_code=303)
 
     async def workers(request: Request) -> Response:
         await dash.ready()
@@ -226,8 +236,8 @@ def create_app(oq_or_settings: Any, actions: bool = False, *, queues: Sequence[s
             ("completed", [(p.at, p.completed_per_s) for p in points]),
             ("failed", [(p.at, p.failed_per_s) for p in points])], waiting)
         latency = line_chart("Run time", "seconds", [
-            ("p50", [(p.at, p.run_p50) for p in points if p.run_p50 is not None]),
-            ("p95", [(p.at, p.run_p95) for p in points if p.run_p95 is not None])],
+            ("p50", [(p.at, p.run_p50) for p in points]),
+            ("p95", [(p.at, p.run_p95) for p in points])],
             waiting if dash.source.has_events else
             "run times come from COMPLETE events: configure an event store to see them")
         return dash.page(request, "charts.html", throughput=throughput, latency=latency)
@@ -242,8 +252,12 @@ def create_app(oq_or_settings: Any, actions: bool = False, *, queues: Sequence[s
             code, detail = exc.status_code, exc.detail
         elif isinstance(exc, ConfigError):  # a bad filter, e.g. an invalid queue name
             code, detail = 400, str(exc)
-        else:
+        elif isinstance(exc, TaskNotFoundError):  # a schedule's too: a stale link
+            code, detail = 404, str(exc)
+        elif isinstance(exc, BackendUnavailableError):
             code, detail = 503, f"the store did not answer: {exc}"
+        else:  # another OmniQError: the store answered with an error
+            code, detail = 502, f"the store failed: {exc}"
         return dash.page(request, "error.html", status_code=code, code=code, detail=detail)
 
     @contextlib.asynccontextmanager

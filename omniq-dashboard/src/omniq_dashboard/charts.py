@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
@@ -29,11 +29,29 @@ def _number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def line_chart(title: str, unit: str, series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
+def _runs(points: Sequence[tuple[float, float | None]]) -> Iterator[list[tuple[float, float]]]:
+    """The stretches of points that have a value: a ``None`` (nothing to measure then, such
+    as a run time while no task ran) breaks the line rather than being bridged."""
+    run: list[tuple[float, float]] = []
+    for t, v in points:
+        if v is None:
+            if run:
+                yield run
+            run = []
+        else:
+            run.append((t, v))
+    if run:
+        yield run
+
+
+def line_chart(title: str, unit: str,
+               series: Sequence[tuple[str, Sequence[tuple[float, float | None]]]],
                empty: str) -> Markup:
-    """An SVG of each ``(label, [(epoch seconds, value), ...])``; ``empty`` when there are
-    fewer than two points to draw."""
-    drawn = [(label, points) for label, points in series if len(points) >= 2]
+    """An SVG of each ``(label, [(epoch seconds, value or None), ...])``, a line broken where
+    a value is ``None``; ``empty`` when no series has two values to draw."""
+    runs = {label: list(_runs(points)) for label, points in series}
+    drawn = [(label, [p for run in runs[label] for p in run]) for label, _ in series]
+    drawn = [(label, points) for label, points in drawn if len(points) >= 2]
     label = escape(title)
     if not drawn:
         return Markup(f'<figure class="chart"><figcaption>{label}</figcaption>'
@@ -59,10 +77,16 @@ def line_chart(title: str, unit: str, series: Sequence[tuple[str, Sequence[tuple
                  f'<text class="axis" x="{WIDTH - RIGHT}" y="{HEIGHT - 8}" text-anchor="end">'
                  f'{_clock(end)} UTC</text>')
     legend = []
-    for (name, points), colour in zip(drawn, COLOURS, strict=False):
-        path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                     f'points="{path}"/>')
+    for (name, _), colour in zip(drawn, COLOURS, strict=False):
+        for run in runs[name]:
+            if len(run) == 1:  # a lone value between gaps: a dot
+                (t, v), = run
+                parts.append(f'<circle fill="{colour}" r="2.5" cx="{x(t):.1f}" '
+                             f'cy="{y(v):.1f}"/>')
+                continue
+            path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in run)
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                         f'points="{path}"/>')
         legend.append(f'<span style="color:{colour}">&#9632;</span> {escape(name)}')
     parts.append("</svg>")
     return Markup(f'<figure class="chart"><figcaption>{label} <span class="muted">({escape(unit)})'

@@ -4,6 +4,9 @@ project with the same options as the built-in commands (``omniq.cli.backend_opti
 
 from __future__ import annotations
 
+import contextlib
+import socket
+
 import click
 from omniq.cli import Source, backend_options, build_client
 from omniq.exceptions import OmniQError
@@ -41,7 +44,24 @@ def dashboard(source: Source, queues: str | None, host: str, port: int,
                          queues=[q.strip() for q in (queues or "").split(",") if q.strip()])
     except OmniQError as exc:
         raise click.UsageError(str(exc)) from None
+    listening = _listen(host, port)
+    port = listening.getsockname()[1]
     mode = "actions allowed" if allow_actions else "read-only"
     click.echo(f"omniq dashboard for project {client.project_name} on http://{host}:{port}/ "
                f"({mode}); Ctrl-C stops it")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn raises Ctrl-C again once stopped
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a port in use or a wrong host is a usage
+    error before anything is announced (uvicorn would log it and exit 3, which means the
+    store is unavailable)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise click.UsageError(
+            f"cannot serve the dashboard on {host}:{port}: {exc.strerror or exc}; choose "
+            "another --port (0: any free port), or a --host that is an address of this "
+            "machine") from None

@@ -66,10 +66,8 @@ class Source:
         await self._call(self.client, "close")
 
     # -- reads ---------------------------------------------------------------------------------
-    async def count_tasks(self, *, queue_name: str | None = None,
-                          status: TaskStatus | None = None) -> int:
-        return int(await self._call(self.client.task_queue, "count_tasks",
-                                    queue_name=queue_name, status=status))
+    async def task_counts(self) -> dict[str, dict[TaskStatus, int]]:
+        return dict(await self._call(self.client, "task_counts"))
 
     async def find_tasks(self, **filters: Any) -> Any:
         """A :class:`~omniq.models.TaskPage`, newest first (``find_tasks``' filters)."""

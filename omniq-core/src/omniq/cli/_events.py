@@ -88,7 +88,15 @@ def events(source: Source, task_id: str | None, schedule_id: str | None, type_: 
         show(found)
         if len(found) == limit and not follow:
             note(f"Stopped at --limit {limit}: more events may follow; go on with "
-                 f"--since {found[-1].timestamp.isoformat()}")
+                 f"--since {found[-1].timestamp.isoformat()} (it starts with the events of "
+                 "that instant, so with the last one printed here)")
+        if not found and not follow:
+            # Most often the events are recorded in another store than the one read here.
+            note(f"No event found in this event store "
+                 f"({type(client.event_store).__name__.removeprefix('Async')}). Events are "
+                 "recorded where the app and its workers are configured to record them: if "
+                 "that is elsewhere, point this command there (--config, --app, or "
+                 "OMNIQ_EVENT_STORAGE_TYPE / OMNIQ_EVENT_STORAGE_URL).")
         if stop is None:
             return
         # Events reach the store in batches, a little after their time: each look goes back

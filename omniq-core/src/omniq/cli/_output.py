@@ -7,13 +7,14 @@ from __future__ import annotations
 import enum
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 import msgspec
 
 from .._time import utcnow
+from ..clock import parse_moment
 from ..models import Task
 
 _json = msgspec.json.Encoder(enc_hook=repr)
@@ -117,30 +118,18 @@ def note(message: str) -> None:
 
 
 class TimeParam(click.ParamType):
-    """A time on the command line: ``2026-12-05T10:00:00+01:00``, ``2026-12-05 10:00`` (no
-    offset: UTC), or how long ago: ``90s``, ``15m``, ``2h``, ``7d``."""
+    """A time on the command line, as :func:`omniq.clock.parse_moment` reads it."""
 
     name = "time"
-    _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
-        text = str(value).strip()
-        unit = self._UNITS.get(text[-1:].lower())
-        if unit is not None:
-            try:
-                return utcnow() - timedelta(seconds=float(text[:-1]) * unit)
-            except ValueError:
-                pass
         try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{text!r} is not a time: give an ISO time such as 2026-12-05T10:00:00Z "
-                      "or '2026-12-05 10:00' (UTC), or an age such as 90s, 15m, 2h, 7d",
-                      param, ctx)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            return parse_moment(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 TIME = TimeParam()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import errno
 import itertools
 import logging
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -170,15 +172,19 @@ class PrometheusObserver(Observer):
 
 
 async def queue_depths(queue: Any, queues: Sequence[str]) -> dict[tuple[str, str], int]:
-    """``{(queue, status): count}`` through the task queue's counts (one call per pair)."""
-    return {(name, status.value): await queue.count_tasks(queue_name=name, status=status)
-            for name in queues for status in DEPTH_STATUSES}
+    """``{(queue, status): count}`` for ``queues`` (zeros included) and for every other queue
+    holding tasks: a backlog in a queue no worker serves is what an alert is for. One call to
+    the store's ``task_counts``."""
+    counts = await queue.task_counts()
+    names = dict.fromkeys([*queues, *sorted(counts)])
+    return {(name, status.value): counts.get(name, {}).get(status, 0)
+            for name in names for status in DEPTH_STATUSES}
 
 
 async def exposition(queue: Any, queues: Sequence[str], registry: Any = None) -> bytes:
     """The Prometheus text format: the metrics of ``registry`` (default: that of the
     :class:`PrometheusObserver` on ``queue``, else the default one) and ``omniq_queue_depth``
-    of ``queues``, counted now."""
+    of ``queues`` and of every queue holding tasks, counted now."""
     prom = _prometheus()
     if registry is None:
         registry = next((o.registry for o in installed(queue)
@@ -224,6 +230,12 @@ async def serve(queue: Any, queues: Sequence[str], host: str, port: int) -> asyn
     try:
         server = await asyncio.start_server(answer, host, port)
     except OSError as exc:
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError(f"cannot serve metrics on {host!r}: {exc.strerror or exc}",
+                              field="metrics_host", value=host,
+                              expected="an address of this machine, without a port: 127.0.0.1 "
+                                       "(the default), 0.0.0.0 (every interface) or a name "
+                                       "that resolves to one") from None
         raise ConfigError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}",
                           field="metrics_port", value=port,
                           expected="a free port (0: any free port), or no metrics_port") from None

@@ -43,6 +43,13 @@ def _traceparent(trace_id: int, span_id: int, flags: int) -> str:
     return "00-%032x-%016x-%02x" % (trace_id, span_id, flags)  # noqa: UP031
 
 
+def _attributes(task: Task) -> dict[str, Any]:
+    """What every span of one task says of it."""
+    return {"messaging.system": "omniq", "messaging.destination.name": task.queue_name,
+            "omniq.task.id": task.id, "omniq.task.function": task.func_name,
+            "omniq.task.attempt": task.attempts}
+
+
 def _ns(moment: datetime) -> int:
     return int(moment.timestamp() * 1e9)
 
@@ -355,11 +362,11 @@ class TracingObserver(Observer):
     def enqueued(self, tasks: Sequence[Task], inserted: Sequence[bool]) -> None:
         span = self._trace.get_current_span()
         if span.is_recording() and tasks:
-            span.set_attributes({"messaging.system": "omniq",
-                                 "messaging.destination.name": tasks[0].queue_name,
-                                 "messaging.batch.message_count": len(tasks),
-                                 "omniq.task.id": tasks[0].id,
-                                 "omniq.task.function": tasks[0].func_name})
+            # One span for a whole enqueue_many: the ids are on each task's own spans.
+            span.set_attributes(_attributes(tasks[0]) if len(tasks) == 1 else {
+                "messaging.system": "omniq", "messaging.batch.message_count": len(tasks),
+                "messaging.destination.name": tasks[0].queue_name,
+                "omniq.task.function": tasks[0].func_name})
 
     def claimed(self, tasks: Sequence[Task]) -> None:
         if not self._recording():
@@ -373,7 +380,7 @@ class TracingObserver(Observer):
             now = time.time_ns()
             span = self.tracer.start_span(
                 "omniq.claim", context=parent, kind=self._kind.CONSUMER,
-                attributes={"messaging.system": "omniq", "omniq.task.id": task.id},
+                attributes=_attributes(task),
                 start_time=_ns(task.started_at) if task.started_at else now)
             span.end(end_time=now)
 
@@ -392,10 +399,7 @@ class TracingObserver(Observer):
         # the code sees what else it carries (baggage) as well as the span.
         with _Within(self._context, parent), self.tracer.start_as_current_span(
                 "omniq.execute", context=parent, kind=self._kind.CONSUMER,
-                attributes={"messaging.system": "omniq",
-                            "messaging.destination.name": task.queue_name,
-                            "omniq.task.id": task.id, "omniq.task.function": task.func_name,
-                            "omniq.task.attempt": task.attempts}):
+                attributes=_attributes(task)):
             yield
 
     def finished(self, task: Task, handed_over: datetime | None) -> None:
@@ -408,8 +412,7 @@ class TracingObserver(Observer):
         now = time.time_ns()
         span = self.tracer.start_span(
             "omniq.complete", context=parent, start_time=_ns(handed_over) if handed_over
-            else now, attributes={"messaging.system": "omniq", "omniq.task.id": task.id,
-                                  "omniq.task.status": task.status.value})
+            else now, attributes={**_attributes(task), "omniq.task.status": task.status.value})
         if task.status in (TaskStatus.FAILED, TaskStatus.RETRYING) and task.error is not None:
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR,
                                                f"{task.error.type}: {task.error.message}"))
