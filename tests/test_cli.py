@@ -21,6 +21,7 @@ from local_server import free_port
 from omniq import OmniQ
 from omniq.cli import cli
 from omniq.models import TaskStatus, WorkerInfo
+from omniq.testing import _tasks
 
 TESTS = Path(__file__).parent
 
@@ -67,6 +68,41 @@ def test_worker_stops_gracefully_on_sigterm(tmp_path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_second_signal_stops_the_worker_at_once(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path}/tasks.db"
+    with OmniQ(project_name="again", task_queue=url) as oq:
+        task_id = oq.enqueue(_tasks.wait_for_cancel, str(tmp_path / "task"))
+    # A process pool whose child runs a task that ignores cancellation past a long grace.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omniq", "worker", "--url", url, "--project", "again", "--type",
+         "process_pool", "--concurrency", "1", "--grace", "600"],
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "task.pid").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "the task never started"
+            time.sleep(0.05)
+        child = int((tmp_path / "task.pid").read_text())
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert proc.poll() is None  # the first: waiting for the task, up to --grace
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 1
+        stderr = proc.stderr.read()
+        assert "a second Ctrl-C or SIGTERM stops at once" in stderr
+        assert "second signal: stopping now" in stderr
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child}").exists() and "zombie" not in \
+                Path(f"/proc/{child}/status").read_text():
+            assert time.monotonic() < deadline, "the pool's child runs on"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with OmniQ(project_name="again", task_queue=url) as oq:  # left to its lease, not lost
+        assert oq.get_task(task_id).status == TaskStatus.RUNNING
 
 
 def test_worker_script_finds_task_modules_in_its_current_directory(tmp_path, monkeypatch) -> None:

@@ -19,7 +19,7 @@ from omniq import AsyncOmniQ, OmniQ
 from omniq.models import ScheduleStatus, TaskStatus
 from omniq.testing import _tasks
 from omniq_dashboard import create_app
-from omniq_dashboard.charts import COLOURS
+from omniq_dashboard.charts import COLOURS, line_chart
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -265,8 +265,6 @@ async def test_a_blocking_omniq_and_settings_are_accepted(
 
 
 def test_a_chart_line_breaks_where_nothing_was_measured() -> None:
-    from omniq_dashboard.charts import line_chart  # noqa: PLC0415
-
     # Run times while no task ran are missing: the line stops there rather than bridging the
     # gap, and a lone value between gaps is a dot.
     chart = line_chart("Run time", "seconds", [

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from omniq import AsyncOmniQ, CancelOutcome, TaskCancelledError, TaskFailedError
 from omniq.models import Task, TaskStatus
@@ -113,6 +114,38 @@ async def test_start_and_stop_lines_say_what_the_worker_serves(
     assert f"project {project_name}" in line and "queues high, low, default" in line
     assert f"worker type {worker_type}" in line and "concurrency 3" in line
     assert f"worker type {worker_type}" in stop.getMessage()
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (exited, or a zombie not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+@pytest.mark.parametrize("worker_type", ["async", "thread_pool", "process_pool"])
+async def test_a_task_past_the_grace_period_is_put_back_with_a_warning(
+        omniq: AsyncOmniQ, worker_type: str, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="omniq.worker")
+    marks = tmp_path / "task"  # it writes task.pid, then runs until cancelled or killed
+    pid_file = tmp_path / "task.pid"
+    task_id = await omniq.enqueue(_tasks.wait_for_cancel, str(marks))
+    await omniq.start_worker(worker_type, max_workers=1, **FAST)
+    with anyio.fail_after(20):
+        while not pid_file.exists():
+            await asyncio.sleep(0.05)
+    await omniq.stop_worker(timeout=0.5)
+    [warning] = [r for r in caplog.records if "grace period" in r.getMessage()]
+    assert warning.levelno == logging.WARNING and task_id in warning.getMessage()
+    assert "put back" in warning.getMessage()
+    assert (await omniq.get_task(task_id)).status == TaskStatus.PENDING
+    if worker_type == "process_pool":  # its child is killed, not left running on
+        pid = int(pid_file.read_text())
+        with anyio.fail_after(10):
+            while not _gone(pid):
+                await asyncio.sleep(0.05)
 
 
 async def test_start_line_hides_the_password_of_the_backend_url(

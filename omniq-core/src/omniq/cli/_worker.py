@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -96,5 +97,20 @@ async def _run(source: Source, queues: list[str], worker_type: str | None,
                + (f"; metrics on http://{served_metrics[0]}:{served_metrics[1]}/metrics"
                   if served_metrics else "") + "; Ctrl-C stops it")
     await stop.wait()
-    logger.warning("stopping gracefully (grace %.0f s)", grace)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stop_now)
+    logger.warning("stopping gracefully (grace %.0f s); a second Ctrl-C or SIGTERM stops at "
+                   "once", grace)
     await client.close()
+
+
+def _stop_now() -> None:
+    """The second signal: stop without waiting for anything (a task that ignores its
+    cancellation, a store that does not answer), as one expects of a second Ctrl-C. Whatever
+    still runs is neither finished nor put back: it runs again once its lease expires."""
+    logger.warning("second signal: stopping now; the tasks still running here run again "
+                   "once their leases expire")
+    for child in multiprocessing.active_children():  # a process pool's: they would run on
+        child.kill()
+    logging.shutdown()
+    os._exit(1)

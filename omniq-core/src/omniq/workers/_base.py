@@ -28,6 +28,7 @@ from .._ids import new_id
 from .._sync import as_async
 from .._time import utcnow
 from ..config import get_setting
+from ..contract import ResultRecord
 from ..events import EventLogger
 from ..exceptions import ConfigError, SerializationError, TaskCancelledError, TaskTimeoutError
 from ..models import UNREADABLE, ErrorInfo, EventType, Task, TaskResult, TaskStatus, binding
@@ -282,6 +283,10 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             for task_id in list(self._running):
                 task, ctx, handler = self._running[task_id]
                 if handler in pending:
+                    task_log.warning("task %s (%s, queue %s, attempt %d) still running after "
+                                     "the grace period of %g s: stopped and put back; it will "
+                                     "run again from the start", task.id, task.func_name,
+                                     task.queue_name, task.attempts, self.grace_period)
                     ctx._cancelled.set()
                     handler.cancel()
             if pending:
@@ -644,7 +649,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         if not self._executing:
             self._idle.set()
 
-    async def _complete(self, task: Task, attempt: int, result: TaskResult | None) -> bool:
+    async def _complete(self, task: Task, attempt: int, result: ResultRecord | None) -> bool:
         """Hand a finished attempt to the completer, freeing its slot; True if it landed."""
         self._free_slot(task.id)
         assert self._completer is not None
@@ -722,6 +727,13 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         except Exception as exc:
             await self._failed(ctx.task, error_info(exc), started)
             return
+        except BaseException as exc:
+            # SystemExit (sys.exit in the task), KeyboardInterrupt, another BaseException:
+            # raised by the task's code (signals reach the worker through its own handlers),
+            # so they end the task, not the worker, which would otherwise die without a word
+            # and take every task it held along, again at each redelivery.
+            await self._failed(ctx.task, error_info(exc), started)
+            return
         finally:
             _current.reset(token)
         await self._succeeded(ctx.task, call, value, started)
@@ -736,7 +748,12 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
     async def _succeeded(self, task: Task, call: Call, value: Any, started: Any) -> None:
         now = utcnow()
         done = self.queue.completed(task, now)
-        result = self._result(done, started, now, value=value) if task.store_result else None
+        try:
+            result = self._result(done, started, now, value=value) if task.store_result else None
+        except Exception as exc:  # a value that cannot be stored (a generator, a socket...)
+            await self._finish_failed(task, ErrorInfo(type(exc).__qualname__, "its return "
+                                                      f"value cannot be stored: {exc}"), started)
+            return  # dead-lettered at once: running it again would return the same kind
         if await self._complete(done, task.attempts, result):
             self._count(done, ok=True)
             task_log.debug("task %s (%s, queue %s, attempt %d) completed in %.3f s", task.id,
@@ -782,15 +799,17 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
                 self.events.task_event(EventType.DEAD_LETTER, gone)
 
     def _result(self, task: Task, started: Any, now: Any, *, value: Any = None,
-                error: ErrorInfo | None = None) -> TaskResult | None:
+                error: ErrorInfo | None = None) -> ResultRecord | None:
+        """The outcome as the result store keeps it, encoded here, where a value that cannot
+        be encoded fails its task rather than the writes of the tasks batched with it."""
         if self.result_store is None:
             return None
-        return TaskResult(
+        return self.result_store.record(TaskResult(
             task_id=task.id, status=task.status, result=value, error=error,
             attempts=task.attempts, started_at=started, finished_at=now,
             expires_at=now + timedelta(seconds=task.result_ttl) if task.result_ttl else None,
             schedule_id=task.schedule_id, worker_id=self.worker_id,
-        )
+        ))
 
     async def _callback(self, task: Task, call: Call, value: Any) -> None:
         """Run the callback with the result; its failure never fails the task."""

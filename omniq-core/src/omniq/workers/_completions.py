@@ -12,7 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from ..models import Task, TaskResult
+from ..contract import ResultRecord
+from ..models import Task
 
 if TYPE_CHECKING:
     from ..queue import AsyncTaskQueue
@@ -22,7 +23,7 @@ logger = logging.getLogger("omniq.worker")
 MAX_BATCH = 500
 _T = TypeVar("_T")
 
-_Item = tuple[Task, int, TaskResult | None, asyncio.Future[bool]]
+_Item = tuple[Task, int, ResultRecord | None, asyncio.Future[bool]]
 
 
 class Completer:
@@ -34,8 +35,9 @@ class Completer:
     async def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._run(), name="omniq-completer")
 
-    async def submit(self, task: Task, attempt: int, result: TaskResult | None) -> bool:
-        """Write ``task`` (fenced by ``attempt``) and then ``result``; True if it was current.
+    async def submit(self, task: Task, attempt: int, result: ResultRecord | None) -> bool:
+        """Write ``task`` (fenced by ``attempt``) and then ``result`` (encoded by the result
+        store's ``record``); True if it was current.
         After :meth:`stop` nothing is written (False): the task runs again after its lease."""
         if self._writer is None:
             logger.warning("task %s finished after its worker stopped; it will run again "
@@ -55,7 +57,14 @@ class Completer:
                     break
                 item = self._pending.get_nowait()
             if batch:
-                await self._write(batch)
+                try:
+                    await self._write(batch)
+                except Exception as exc:  # never seen; but a writer that died would hang
+                    # every later completion, so its handlers hear of it and it goes on.
+                    logger.exception("could not write %d completions", len(batch))
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
             if item is None:  # stop(): everything submitted before it is written
                 return
 
@@ -65,9 +74,8 @@ class Completer:
         store = self.results
         if store is not None and self.queue.writes_results_for(store) \
                 and any(r is not None for _, _, r, _ in batch):
-            records = [None if r is None else store.record(r) for _, _, r, _ in batch]
             try:
-                self._resolve(batch, await self.queue.finish(updates, records))
+                self._resolve(batch, await self.queue.finish(updates, [r for _, _, r, _ in batch]))
                 return
             except Exception as exc:
                 # Part may have landed: the way below looks at what did (as a retry).
@@ -88,7 +96,7 @@ class Completer:
         if results and store is not None:
             # Retried on its own: retrying ``finish`` after it succeeded would be fenced off
             # (the tasks are no longer RUNNING) and the results would be dropped.
-            await self._retrying(lambda: store.set_many(results), "results", len(results))
+            await self._retrying(lambda: store.put_blobs(results), "results", len(results))
         self._resolve(batch, oks)
 
     @staticmethod

@@ -56,6 +56,14 @@ class ChildTaskContext:
         return True
 
 
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's processes, whatever they run, and shut it down."""
+    # The executor keeps them in a private mapping; there is no public way to stop a job.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _ready() -> None:
     """Run in a new child to see that it starts."""
 
@@ -139,16 +147,16 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
             await self._extend(ctx, value)
 
     async def stop_pool(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # What still runs in a child outlived the grace period and was put back: left alone
+        # it would run on, and this process could not exit (the pool is joined at exit).
+        _kill(self._pool)
         self._channel.put(None)
 
     async def cancel_running(self, task_id: str) -> str:
         # A pool cannot kill one job: kill its processes and start a fresh pool; the other
         # tasks it ran see BrokenProcessPool and are resubmitted by execute().
         pool, self._pool = self._pool, self._new_pool()
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _kill(pool)
         return "its process was killed"
 
     async def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:

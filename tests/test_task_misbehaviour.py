@@ -1,0 +1,94 @@
+"""What a task's own code can do wrong ends that task, never its worker: a return value that
+cannot be stored, ``sys.exit()``, ``KeyboardInterrupt`` or another ``BaseException`` raised
+inside it. Each fails (or dead-letters) the task with its reason, and the same worker runs the
+next task: on engines that write a result with its task's completion (SQLite, Redis) and on
+those that write it apart (memory, PostgreSQL), and in every core worker type."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omniq import AsyncOmniQ, TaskFailedError
+from omniq.models import TaskStatus
+from omniq.testing import _tasks
+
+pytestmark = pytest.mark.anyio
+FAST = {"lease": 30.0, "poll_interval": 0.05, "maintenance_interval": 0.05}
+
+
+class Unusual(BaseException):
+    """Neither an Exception nor an exit: still the task's own failure."""
+
+
+def returns_a_generator() -> Any:
+    return (i for i in range(3))
+
+
+def exits() -> None:
+    sys.exit("bad config")
+
+
+def interrupted() -> None:
+    raise KeyboardInterrupt
+
+
+def unusual() -> None:
+    raise Unusual("odd")
+
+
+async def exits_async() -> None:
+    sys.exit(3)
+
+
+MISBEHAVIOURS = [(returns_a_generator, "SerializationError", "its return value cannot be "
+                  "stored"), (exits, "SystemExit", "bad config"),
+                 (interrupted, "KeyboardInterrupt", ""), (unusual, "Unusual", "odd"),
+                 (exits_async, "SystemExit", "3")]
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis", "postgres"])
+async def oq(request: pytest.FixtureRequest, project_name: str,
+             tmp_path: Path) -> AsyncIterator[AsyncOmniQ]:
+    url = {"memory": None, "sqlite": f"sqlite:///{tmp_path}/tasks.db",
+           "redis": request.getfixturevalue("redis_url") if request.param == "redis" else None,
+           "postgres": request.getfixturevalue("postgres_dsn")
+           if request.param == "postgres" else None}[request.param]
+    options = {"backend_type": "memory"} if url is None else {"url": url}
+    async with AsyncOmniQ(project_name=project_name, **options) as client:
+        yield client
+
+
+async def test_a_misbehaving_task_fails_alone_and_the_worker_goes_on(oq: AsyncOmniQ) -> None:
+    await oq.start_worker(worker_type="async", max_workers=4, **FAST)
+    try:
+        for func, error_type, message in MISBEHAVIOURS:
+            task_id = await oq.enqueue(func, max_retries=0)
+            with pytest.raises(TaskFailedError) as failed:
+                await oq.get_result(task_id, timeout=10)
+            assert failed.value.exc_type == error_type, func.__name__
+            assert message in failed.value.message, func.__name__
+            assert (await oq.get_task(task_id)).status == TaskStatus.FAILED
+            # The same worker, still alive, runs the next task.
+            assert await oq.get_result(await oq.enqueue(_tasks.add, 2, 3), timeout=10) == 5
+        assert oq.worker is not None and oq.worker.is_running
+    finally:
+        await oq.stop_worker()
+
+
+@pytest.mark.parametrize("worker_type", ["thread_pool", "process_pool"])
+async def test_in_threads_and_processes_too(project_name: str, worker_type: str) -> None:
+    async with AsyncOmniQ(project_name=project_name, backend_type="memory") as oq:
+        await oq.start_worker(worker_type=worker_type, max_workers=2, **FAST)
+        try:
+            for func, error_type, _ in MISBEHAVIOURS[:4]:
+                task_id = await oq.enqueue(func, max_retries=0)
+                with pytest.raises(TaskFailedError) as failed:
+                    await oq.get_result(task_id, timeout=20)
+                assert failed.value.exc_type == error_type, func.__name__
+            assert await oq.get_result(await oq.enqueue(_tasks.add, 1, 1), timeout=20) == 2
+        finally:
+            await oq.stop_worker()
