@@ -134,6 +134,25 @@ def test_worker_with_a_bad_app_reports_a_clear_error(tmp_path) -> None:
     assert "module:attribute" in result.stderr
 
 
+def test_an_app_that_is_not_a_client_and_two_backends_are_usage_errors(tmp_path) -> None:
+    (tmp_path / "notoq.py").write_text("x = 5\ndef add(a, b):\n    return a + b\n")
+    for argv, said in [
+            (["worker", "--app", "notoq:x"], "names an object of type int, not an OmniQ client"),
+            (["status", "--app", "os:path"], "names an object of type module"),
+            (["worker", "--app", "notoq:add"], "names add(a, b), which needs arguments"),
+            (["status", "--url", "sqlite:///a.db", "--backend-type", "redis"],
+             "--url and --backend-type each choose the backend; give one"),
+            (["worker", "--config", "omniq.yaml", "--url", "sqlite:///a.db"],
+             "--config and --url each choose the backend"),
+            (["status", "--app", "notoq:x", "--project", "other"],
+             "--project cannot change the project of the --app client")]:
+        result = subprocess.run([sys.executable, "-m", "omniq", *argv], capture_output=True,
+                                text=True, cwd=tmp_path, env=_env(), timeout=60)
+        assert result.returncode == 2, (argv, result.stderr)
+        assert said in result.stderr and "Traceback" not in result.stderr, argv
+    assert not (tmp_path / "a.db").exists()  # refused before anything was opened
+
+
 # -- exit codes ------------------------------------------------------------------------------
 
 def _invoke(*argv: str, input: str | None = None) -> Result:

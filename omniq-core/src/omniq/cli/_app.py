@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -137,9 +138,26 @@ def load_app(spec: str) -> Any:
                           value=spec, expected="module:attribute naming an OmniQ object",
                           hint=did_you_mean(attr, [n for n in dir(module) if not n.startswith("_")])
                           or None) from None
+    expected = "module:attribute naming an OmniQ or AsyncOmniQ (or a function that takes no " \
+               "arguments and returns one), e.g. myapp.tasks:oq"
     if callable(obj) and not hasattr(obj, "enqueue"):
+        try:
+            inspect.signature(obj).bind()
+        except TypeError:
+            raise ConfigError(f"--app {spec} names {getattr(obj, '__qualname__', obj)}"
+                              f"{inspect.signature(obj)}, which needs arguments",
+                              field="--app", value=spec, expected=expected) from None
+        except ValueError:  # no signature to read (a builtin): call it and see
+            pass
         obj = obj()
-    return as_async(obj)
+    from .._core import AsyncOmniQ
+
+    client = as_async(obj)
+    if not isinstance(client, AsyncOmniQ):
+        raise ConfigError(f"--app {spec} names an object of type {type(obj).__name__}, not "
+                          "an OmniQ client",
+                          field="--app", value=spec, expected=expected)
+    return client
 
 
 def build_client(source: Source, *, events_beside: bool = False,
@@ -153,6 +171,7 @@ def build_client(source: Source, *, events_beside: bool = False,
     """
     from .._core import AsyncOmniQ
 
+    _refuse_two_backends(source)
     if source.app:
         return load_app(source.app)
     if source.project:
@@ -168,6 +187,23 @@ def build_client(source: Source, *, events_beside: bool = False,
     if any(name.startswith("OMNIQ_") for name in os.environ):
         return AsyncOmniQ.from_config(config_from_env(), **options)
     return AsyncOmniQ(**options)
+
+
+def _refuse_two_backends(source: Source) -> None:
+    """One place names the backend: of two, one would be ignored without a word, and a worker
+    would serve another store or project than the one its command line shows."""
+    given = [option for option, value in (("--app", source.app), ("--config", source.config),
+                                          ("--url", source.url),
+                                          ("--backend-type", source.backend_type)) if value]
+    if len(given) > 1:
+        raise ConfigError(f"{' and '.join(given)} each choose the backend; give one",
+                          field=given[1], value=getattr(source, given[1][2:].replace("-", "_")),
+                          expected="one of --app, --config, --url or "
+                                                   "--backend-type")
+    if source.app and source.project:
+        raise ConfigError("--project cannot change the project of the --app client",
+                          field="--project", value=source.project,
+                          expected="no --project with --app: the client names its project")
 
 
 def _event_store_at(url: str) -> str | None:
