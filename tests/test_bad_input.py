@@ -132,6 +132,21 @@ def test_a_setting_the_backend_does_not_take_is_named(
         assert "did you mean 'host'" in str(info.value)
 
 
+@pytest.mark.parametrize(("options", "meant"), [
+    ({"backend_type": "sqlite", "queue": ["a"]}, "queues"),
+    ({"backend_typ": "sqlite"}, "backend_type"),
+    ({"projectname": "x"}, "project_name"),
+    ({"backend_type": "redis", "event_stor": "redis"}, "event_store"),
+])
+def test_a_misspelt_parameter_of_omniq_itself_is_named(options: dict[str, object],
+                                                       meant: str) -> None:
+    # Unknown keywords go on to the backend; one close to OmniQ's own is that one misspelt.
+    with pytest.raises(ConfigError) as info:
+        OmniQ(project_name="p", **options)
+    assert f"did you mean {meant!r}?" in str(info.value)
+    assert "for OmniQ or its backend" in str(info.value) and "(the backend's)" in str(info.value)
+
+
 @pytest.mark.anyio
 async def test_a_url_alone_chooses_the_backend_by_its_scheme(
         tmp_path, project_name: str, redis_url: str) -> None:
@@ -178,6 +193,9 @@ def test_enqueue_many_without_an_iterable_is_refused_and_nothing_is_enqueued() -
                                               "field 'items' = 5"):
             oq.enqueue_many(add_numbers, 5)
         assert oq.list_tasks() == []
+        with pytest.raises(ConfigError, match="unknown task status; field 'status' = 'done'; "
+                                              "expected one of pending, "):
+            oq.list_tasks(status="done")
 
 
 def test_bad_options_are_config_errors() -> None:
@@ -186,6 +204,16 @@ def test_bad_options_are_config_errors() -> None:
             oq.enqueue(add_numbers, 1, 2, max_retries=-1)
         with pytest.raises(ConfigError, match="naive"):
             oq.enqueue(add_numbers, 1, 2, run_at=dt.datetime(2030, 1, 1))
+        with pytest.raises(ConfigError, match="run_at must be a datetime; field 'run_at'"):
+            oq.enqueue(add_numbers, 1, 2, run_at="2030-01-01T00:00:00Z")
+        # One string where a list is expected would be taken letter by letter.
+        for name in ("tags", "depends_on"):
+            with pytest.raises(ConfigError, match=f"{name} must be a list of strings"):
+                oq.enqueue(add_numbers, 1, 2, **{name: "images"})
+        assert oq.list_tasks() == []
+        with pytest.raises(ConfigError, match="unknown task status; field 'status' = 'done'; "
+                                              "expected one of pending, "):
+            oq.list_tasks(status="done")
         with pytest.raises(ConfigError, match="cron"):
             oq.schedule(add_numbers, cron_expression="every tuesday")
         with pytest.raises(ConfigError, match="interval"):
@@ -194,6 +222,9 @@ def test_bad_options_are_config_errors() -> None:
             oq.enqueue("add_numbers")
         with pytest.raises(ConfigError, match="callback is not callable; field 'callback'"):
             oq.enqueue(add_numbers, 1, 2, callback="notify")
+    # Queue names as one string: separated by commas, as OMNIQ_QUEUES and --queues take them.
+    with OmniQ(project_name="p", backend_type="memory", queues="high, low") as oq:
+        assert oq.task_queue.queues == ["high", "low", "default"]
         with pytest.raises(ConfigError, match="unknown option"):
             from omniq.queue import MemoryTaskQueue
 

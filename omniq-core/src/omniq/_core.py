@@ -3,8 +3,10 @@ an optional in-process worker. ``OmniQ`` is its sync twin (built in ``omniq/__in
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -16,6 +18,7 @@ from ._time import aware, seconds
 from .config import (
     check_options,
     config_from_env,
+    did_you_mean,
     get_setting,
     load_config_file,
     locate_error,
@@ -87,7 +90,9 @@ class AsyncOmniQ:
         self.worker_config = dict(worker_config or {})
         _check_worker_options(worker_type, self.worker_config, "worker.config.")
         ident: dict[str, Any] = {"project_name": self.project_name, "secret_key": secret_key}
-        defaults: dict[str, Any] = {"queues": list(queues)} if queues else {}
+        # A string is names separated by commas, as OMNIQ_QUEUES and --queues take them.
+        defaults: dict[str, Any] = {
+            "queues": queues if isinstance(queues, str) else list(queues)} if queues else {}
         if task_queue is None and backend is None and backend_type is None and \
                 isinstance(kwargs.get("url"), str):
             # A URL names its backend by its scheme, as task_queue= and --url do.
@@ -99,23 +104,24 @@ class AsyncOmniQ:
                         "OMNIQ_TASK_QUEUE_TYPE, or the default); pass backend_type= or "
                         "task_queue= to choose one", redact_url(task_queue) if task_queue
                         else f"the {backend_type!r} backend")
-        self.backend = _assembly.backend(backend if backend is not None else backend_type,
-                                         **ident, **kwargs)
-        if task_queue is None and self.backend is None and backend_type is not None:
-            task_queue = {"type": backend_type, "config": kwargs}
-            # No bundle class: backend_type still means every component of that type.
-            if result_store is None and _has_type("result_store", backend_type):
-                result_store = {"type": backend_type, "config": kwargs}
-        elif kwargs and self.backend is None:
-            raise ConfigError(f"unexpected argument(s) {sorted(kwargs)}", field=next(iter(kwargs)),
-                              value=next(iter(kwargs.values())),
-                              expected="backend settings together with backend_type")
-        self._ident = ident
-        self.task_queue: AsyncTaskQueue
-        if task_queue is None:
-            self.task_queue = self.backend.create_task_queue(**defaults)
-        else:
-            self.task_queue = _assembly.component("task_queue", task_queue, **ident, **defaults)
+        with _naming_our_own_parameters(kwargs):
+            self.backend = _assembly.backend(backend if backend is not None else backend_type,
+                                             **ident, **kwargs)
+            if task_queue is None and self.backend is None and backend_type is not None:
+                task_queue = {"type": backend_type, "config": kwargs}
+                # No bundle class: backend_type still means every component of that type.
+                if result_store is None and _has_type("result_store", backend_type):
+                    result_store = {"type": backend_type, "config": kwargs}
+            elif kwargs and self.backend is None:
+                raise ConfigError(f"unexpected argument(s) {sorted(kwargs)}",
+                                  field=next(iter(kwargs)), value=next(iter(kwargs.values())),
+                                  expected="backend settings together with backend_type")
+            self._ident = ident
+            self.task_queue: AsyncTaskQueue
+            if task_queue is None:
+                self.task_queue = self.backend.create_task_queue(**defaults)
+            else:
+                self.task_queue = _assembly.component("task_queue", task_queue, **ident, **defaults)
         self.result_store: AsyncResultStore = self._result_store(result_store)
         if event_store is None:
             event_store = get_setting("EVENT_STORAGE_URL") or get_setting("EVENT_STORAGE_TYPE")
@@ -278,7 +284,7 @@ class AsyncOmniQ:
                          = None, limit: int = 100, offset: int = 0) -> list[Task]:
         await self.task_queue.connect()
         return await self.task_queue.list_tasks(
-            queue_name=queue_name, status=TaskStatus(status) if status else None, limit=limit,
+            queue_name=queue_name, status=_status(status), limit=limit,
             offset=offset)
 
     async def find_tasks(self, queue_name: str | None = None,
@@ -296,7 +302,7 @@ class AsyncOmniQ:
         tasks may come back short, with ``next_after`` set to go on.
         """
         await self.task_queue.connect()
-        query = TaskFilter(queue_name=queue_name, status=TaskStatus(status) if status else None,
+        query = TaskFilter(queue_name=queue_name, status=_status(status),
                            name=name, tag=tag, since=aware(since, "since") if since else None,
                            until=aware(until, "until") if until else None)
         return await self.task_queue.find_tasks(query, limit=limit, after=after,
@@ -484,6 +490,36 @@ def _has_type(kind: str, type_name: str) -> bool:
 
 
 # What start_worker passes itself: never a user's worker option.
+def _status(value: TaskStatus | str | None) -> TaskStatus | None:
+    if not value:
+        return None
+    try:
+        return TaskStatus(value)
+    except ValueError:
+        raise ConfigError("unknown task status", field="status", value=value,
+                          expected="one of " + ", ".join(s.value for s in TaskStatus),
+                          hint=did_you_mean(str(value), [s.value for s in TaskStatus])
+                          or None) from None
+
+
+@contextlib.contextmanager
+def _naming_our_own_parameters(kwargs: Mapping[str, Any]) -> Iterator[None]:
+    """A keyword meant for OmniQ but misspelt (``queue`` for ``queues``) goes on to the
+    backend, whose error lists only the backend's options: name the one of ours it resembles."""
+    try:
+        yield
+    except ConfigError as exc:
+        own = [n for n in inspect.signature(AsyncOmniQ).parameters if n != "kwargs"]
+        hint = did_you_mean(exc.field, own) if exc.field is not None and exc.field in kwargs \
+            else ""
+        if not hint:
+            raise
+        raise ConfigError(f"unknown option {exc.field!r} for OmniQ or its backend",
+                          field=exc.field, value=exc.value, hint=hint,
+                          expected=f"one of OmniQ's ({', '.join(own)}), or {exc.expected} "
+                                   "(the backend's)") from None
+
+
 _WORKER_ARGS = ("queue", "result_store", "event_store", "task_queue")
 
 

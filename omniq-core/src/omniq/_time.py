@@ -10,6 +10,10 @@ from .exceptions import ConfigError
 
 def aware(moment: datetime, field: str = "time") -> datetime:
     """``moment`` in UTC. A naive datetime is refused: its meaning depends on the machine."""
+    if not isinstance(moment, datetime):
+        raise ConfigError(f"{field} must be a datetime", field=field, value=moment,
+                          expected="a timezone-aware datetime, e.g. datetime(2030, 1, 1, "
+                                   "tzinfo=UTC) or datetime.fromisoformat('2030-01-01T00:00Z')")
     if moment.tzinfo is None:
         raise ConfigError(
             "naive datetime given",

@@ -16,6 +16,8 @@ from ..exceptions import ConfigError
 
 # Options holding the keyword arguments of a call: a mapping of names to values.
 _MAPPINGS = ("func_args", "func_kwargs", "callback_args")
+# Options holding several strings: one string there would be taken letter by letter.
+_LISTS = {"tags": "tags=['images']", "depends_on": "depends_on=[parent_id]"}
 # Parameters of build_task that enqueue fills in itself.
 _INTERNAL = ("func", "now", "schedule_id")
 
@@ -30,6 +32,11 @@ def check_task_options(build_task: Callable[..., Any], options: Mapping[str, Any
                 f"{name} must be a mapping of keyword arguments", field=name, value=value,
                 expected="a dict such as {'x': 2, 'y': 3}; pass positional arguments after "
                          "the function: enqueue(func, 2, 3)")
+    for name, example in _LISTS.items():
+        value = options.get(name)
+        if isinstance(value, str | bytes):
+            raise ConfigError(f"{name} must be a list of strings, not one string", field=name,
+                              value=value, expected=f"a list, even of one: {example}")
 
 
 # Calls known to bind, keyed by the function's id, the number of positional arguments and the
