@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from omniq import AsyncOmniQ, ConfigError, OmniQ, PluginNotFoundError, plugins
+from omniq.models import EventType
 from seed_tasks import add_numbers, sync_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -439,3 +440,37 @@ def test_a_client_connected_before_a_fork_is_refused_in_the_child_and_spares_the
     assert child.startswith("child: ConfigError: this Async") and "connected before the " \
         "process forked" in child and "post_fork" in child
     assert parent == "parent: 2"  # the child's close() cut none of the parent's connections
+
+
+_NEVER_CLOSED = """
+import asyncio, sys
+from omniq import AsyncOmniQ, OmniQ
+
+url, blocking = sys.argv[1], sys.argv[2] == "blocking"
+if blocking:  # a module-level client, as in many scripts: never closed
+    oq = OmniQ(project_name=PROJECT, task_queue=url, event_store=url)
+    print(oq.enqueue(print, "hi"))
+else:
+    oq = AsyncOmniQ(project_name=PROJECT, task_queue=url, event_store=url)
+    print(asyncio.run(oq.enqueue(print, "hi")))
+"""
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "redis", "postgres", "nats"])
+@pytest.mark.parametrize("client", ["blocking", "async"])
+def test_events_of_a_client_never_closed_are_written_when_the_program_ends(
+        engine: str, client: str, tmp_path: Path, project_name: str,
+        request: pytest.FixtureRequest) -> None:
+    url = {"sqlite": lambda: f"sqlite:///{tmp_path / 'e.db'}",
+           "redis": lambda: request.getfixturevalue("redis_url"),
+           "postgres": lambda: request.getfixturevalue("postgres_dsn"),
+           "nats": lambda: request.getfixturevalue("nats_url")}[engine]()
+    script = tmp_path / "never_closed.py"
+    script.write_text(_NEVER_CLOSED.replace("PROJECT", repr(project_name)))
+    result = subprocess.run([sys.executable, "-W", "error::ResourceWarning", str(script), url,
+                             client], capture_output=True, text=True, env=_env(), cwd=tmp_path,
+                            timeout=60)
+    assert result.returncode == 0 and "could not write" not in result.stderr, result.stderr
+    task_id = result.stdout.strip()
+    with OmniQ(project_name=project_name, task_queue=url, event_store=url) as oq:
+        assert [e.type for e in oq.get_events(task_id)] == [EventType.ENQUEUED]

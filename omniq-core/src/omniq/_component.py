@@ -91,6 +91,9 @@ class AsyncComponent:
         """Whether this component connected in a parent of this (forked) process."""
         return self._connected and self._forks != forks_so_far()
 
+    def _connected_in(self, loop: asyncio.AbstractEventLoop) -> bool:
+        return self._connected and self._loop is loop
+
     @property
     def _loop_ended(self) -> bool:
         """Whether the event loop this component connected in has ended (its connections,

@@ -3,9 +3,12 @@ an optional in-process worker. ``OmniQ`` is its sync twin (built in ``omniq/__in
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import contextlib
 import inspect
 import logging
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -134,6 +137,8 @@ class AsyncOmniQ:
                     type(part).__name__, part.project_name, self.project_name,
                     part.project_name)
         self.events = EventLogger(self.event_store)
+        if self.event_store is not None:
+            _not_closed.add(self)
         self.task_queue.event_logger = self.events
         if metrics or tracing:  # None: the settings, which the task queue applied itself
             enable(self.task_queue, metrics=bool(metrics), tracing=bool(tracing))
@@ -244,6 +249,7 @@ class AsyncOmniQ:
 
     async def close(self) -> None:
         """Stop the worker if one runs, flush events, close every component."""
+        _not_closed.discard(self)
         if self._worker is not None:
             await self.stop_worker()
         await self.events.stop()
@@ -490,6 +496,43 @@ def _has_type(kind: str, type_name: str) -> bool:
 
 
 # What start_worker passes itself: never a user's worker option.
+#: Clients with an event store not closed yet: what they still buffer at exit is written then.
+_not_closed: weakref.WeakSet[AsyncOmniQ] = weakref.WeakSet()
+#: Seconds the program's exit waits for each client's buffered events to be written.
+EXIT_FLUSH_TIMEOUT = 5.0
+
+
+def _write_events_left_at_exit() -> None:
+    """Write the events a client still buffers when the program ends without ``close()``
+    (a module-level client, as in many scripts): the last ones would otherwise be lost."""
+    from . import _sync
+
+    for client in list(_not_closed):
+        if not client.events.buffered or client.event_store is None:
+            continue
+        store, sync = client.event_store, _sync.current_runner()
+        try:
+            if sync is not None and store._connected_in(sync.loop):  # a blocking OmniQ's
+                sync.call(asyncio.wait_for(_write_events(client.events, store, close=False),
+                                           EXIT_FLUSH_TIMEOUT))
+            else:
+                asyncio.run(asyncio.wait_for(_write_events(client.events, store, close=True),
+                                             EXIT_FLUSH_TIMEOUT))
+        except Exception as exc:
+            logger.warning("could not write %d events at exit (call close() on the client "
+                           "to write them sooner): %s", client.events.buffered, exc)
+
+
+async def _write_events(events: EventLogger, store: AsyncEventStore, *, close: bool) -> None:
+    await store.connect()  # again in this loop if the one it used has ended
+    await events.flush()
+    if close:
+        await store.close()
+
+
+atexit.register(_write_events_left_at_exit)
+
+
 def _status(value: TaskStatus | str | None) -> TaskStatus | None:
     if not value:
         return None

@@ -339,6 +339,11 @@ def runner() -> Runner:
     return _runner
 
 
+def current_runner() -> Runner | None:
+    """The process's sync loop if one was made (none is made here)."""
+    return _runner
+
+
 def _forget_runner() -> None:
     # A forked child has none of the parent's threads: it starts a loop of its own.
     global _runner

@@ -46,6 +46,11 @@ class EventLogger:
     def enabled(self) -> bool:
         return self.store is not None
 
+    @property
+    def buffered(self) -> int:
+        """How many events wait to be written."""
+        return len(self._buffer)
+
     def record(self, event: TaskEvent) -> None:
         if self.store is None:
             return
