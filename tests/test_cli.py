@@ -161,6 +161,11 @@ def _invoke(*argv: str, input: str | None = None) -> Result:
 
 def test_usage_errors_exit_2_with_what_was_expected(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/x.db"
+    for argv in (["events", "--url", url], ["tasks", "list", "--url", url]):
+        reversed_range = _invoke(*argv, "--since", "2h", "--until", "3h")
+        assert reversed_range.exit_code == 2 and "is after --until" in reversed_range.stderr
+    no_queue = _invoke("worker", "--url", url, "--queues", ",,")
+    assert no_queue.exit_code == 2 and "',,' names no queue" in no_queue.stderr
     bad_time = _invoke("tasks", "list", "--url", url, "--since", "yesterday-ish")
     assert bad_time.exit_code == 2 and "15m, 2h, 7d" in bad_time.stderr
     assert _invoke("tasks", "list", "--url", url, "--status", "sleeping").exit_code == 2

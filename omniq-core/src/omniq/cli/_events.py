@@ -14,7 +14,7 @@ import click
 from .._time import utcnow
 from ..models import EventType, TaskEvent
 from ._app import Failure, Source, backend_options, run, with_client
-from ._output import TIME, echo_json, echo_json_line, json_option, note
+from ._output import TIME, check_time_range, echo_json, echo_json_line, json_option, note
 
 if TYPE_CHECKING:
     from .._core import AsyncOmniQ
@@ -65,6 +65,7 @@ def events(source: Source, task_id: str | None, schedule_id: str | None, type_: 
     """Lifecycle events, oldest first: ENQUEUED, EXECUTING, COMPLETE, ERROR, RETRY,
     DEAD_LETTER, SCHEDULE_* and the rest (needs an event store: events are recorded only
     where one is configured)."""
+    check_time_range(since, until)
     if since is None and task_id is None and schedule_id is None:
         since = utcnow() - DEFAULT_WINDOW
     kind = EventType(type_.upper()) if type_ else None

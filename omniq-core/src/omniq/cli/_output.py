@@ -135,5 +135,14 @@ class TimeParam(click.ParamType):
 TIME = TimeParam()
 
 
+def check_time_range(since: datetime | None, until: datetime | None) -> None:
+    """--since after --until finds nothing: say so rather than print an empty answer."""
+    if since is not None and until is not None and since > until:
+        raise click.BadParameter(f"--since ({since.isoformat()}) is after --until "
+                                 f"({until.isoformat()}): nothing is in that range; with ages, "
+                                 "the larger one goes to --since (--since 3h --until 2h)",
+                                 param_hint="'--since' / '--until'")
+
+
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()

@@ -11,7 +11,7 @@ import msgspec
 from ..exceptions import OmniQError
 from ..models import DEAD, CancelOutcome, Task, TaskPage, TaskStatus
 from ._app import FAILED, Failure, Source, backend_options, run
-from ._output import TIME, echo_json, json_option, note, plain, table, when
+from ._output import TIME, check_time_range, echo_json, json_option, note, plain, table, when
 
 if TYPE_CHECKING:
     from .._core import AsyncOmniQ
@@ -44,6 +44,7 @@ def list_tasks(source: Source, queue: str | None, status: str | None, name: str 
                tag: str | None, since: datetime | None, until: datetime | None, limit: int,
                after: str | None, oldest_first: bool, as_json: bool) -> None:
     """Tasks, newest first, filtered by queue, state, name, tag and enqueue time."""
+    check_time_range(since, until)
 
     async def read(client: AsyncOmniQ) -> TaskPage:
         return await client.find_tasks(queue, status, name=name, tag=tag, since=since,

@@ -18,7 +18,11 @@ logger = logging.getLogger("omniq.cli")
 
 
 def _queue_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str]:
-    return [q.strip() for q in (value or "").split(",") if q.strip()]
+    names = [q.strip() for q in (value or "").split(",") if q.strip()]
+    if value is not None and not names:
+        raise click.BadParameter(f"{value!r} names no queue: give names separated by commas, "
+                                 "e.g. --queues high,low", ctx, param)
+    return names
 
 
 def served(queues: list[str]) -> list[str]:

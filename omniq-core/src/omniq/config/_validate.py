@@ -43,7 +43,7 @@ def validate_name(kind: str, value: str) -> str:
 
 
 #: What :func:`validate_task_id` accepts, in words.
-TASK_ID_RULE = "a string without control characters (no newline, tab or NUL)"
+TASK_ID_RULE = "a non-empty string without control characters (no newline, tab or NUL)"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -57,7 +57,7 @@ def validate_task_id(value: str) -> str:
     Raises:
         ConfigError: ``value`` is not a string, or holds a control character.
     """
-    if not isinstance(value, str) or _CONTROL_RE.search(value):
+    if not isinstance(value, str) or not value or _CONTROL_RE.search(value):
         raise ConfigError("invalid task_id", field="task_id", value=value,
                           expected=TASK_ID_RULE)
     return value

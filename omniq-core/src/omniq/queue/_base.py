@@ -128,6 +128,10 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         check_arguments(func, args, kwargs, field="func_args" if kwargs else "args")
         if callback is not None:
             check_arguments(callback, (None,), callback_args or {}, field="callback_args")
+        elif callback_args:
+            raise ConfigError("callback_args without a callback", field="callback_args",
+                              value=callback_args, expected="callback= too (it is called with "
+                              "the result and these keyword arguments), or no callback_args")
         if not isinstance(priority, int) or isinstance(priority, bool):
             raise ConfigError("bad priority", field="priority", value=priority, expected="an int")
         now = now or utcnow()
@@ -151,7 +155,7 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
                                "result_ttl")
         parents = list(dict.fromkeys(depends_on or ()))
         deliveries = max_deliveries or defaults["MAX_DELIVERIES"]
-        task_id = validate_task_id(task_id) if task_id else new_id()
+        task_id = new_id() if task_id is None else validate_task_id(task_id)
         labels, trace = list(tags or ()), trace_context or None
         func_name, payload = self.serializer.dump_call(
             func, tuple(args), kwargs, callback=callback, callback_args=callback_args,

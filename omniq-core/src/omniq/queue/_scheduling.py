@@ -157,7 +157,17 @@ class SchedulingMixin:
             raise ConfigError("bad max_runs", field="max_runs", value=max_runs,
                               expected="an int >= 1 or None")
         _zone(timezone)
+        if timezone != "UTC" and kind != ScheduleType.CRON:
+            raise ConfigError("timezone applies to cron schedules only", field="timezone",
+                              value=timezone, expected="no timezone: an interval or run_at "
+                              "schedule counts in instants (run_at carries its own offset)")
         now = utcnow()
+        if end_at is not None:
+            end = aware(end_at, "end_at")
+            if end <= max(now, aware(start_at, "start_at") if start_at else now):
+                raise ConfigError("end_at is not after start_at and now: the schedule would "
+                                  "never fire", field="end_at", value=end_at,
+                                  expected="a time after start_at (if given) and after now")
         # The template task carries the signed call and the options every fire copies.
         template = self.build_task(
             func, *args, func_args=func_args, func_kwargs=func_kwargs, queue_name=queue_name,

@@ -132,7 +132,8 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             else queue.default_result_store()
         self.event_store = as_async(event_store)
         self.queues = list(queues) if queues else list(queue.queues)
-        self.max_workers = int(max_workers or self._default_concurrency())
+        self.max_workers = int(self._default_concurrency() if max_workers is None
+                               else max_workers)
         if self.max_workers < 1:
             raise ConfigError("max_workers must be >= 1", field="max_workers", value=max_workers)
         self.lease = float(lease or get_setting("LEASE_SECONDS"))
