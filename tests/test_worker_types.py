@@ -113,6 +113,7 @@ async def test_start_and_stop_lines_say_what_the_worker_serves(
     assert "backend sqlite" in line and str(tmp_path / "q.db") in line
     assert f"project {project_name}" in line and "queues high, low, default" in line
     assert f"worker type {worker_type}" in line and "concurrency 3" in line
+    assert "events off (no event store configured)" in line
     assert f"worker type {worker_type}" in stop.getMessage()
 
 

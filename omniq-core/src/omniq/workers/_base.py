@@ -234,10 +234,12 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         if self.lease / 3 > CANCEL_CHECK_INTERVAL:  # heartbeats alone would notice too late
             self._helpers.append(loop.create_task(self._cancel_watch_loop(),
                                                   name="omniq-cancel-watch"))
+        events = "events off (no event store configured)" if self.events.store is None \
+            else f"events to {backend_label(self.events.store)}"
         logger.info("worker %s started: backend %s at %s, project %s, queues %s, "
-                    "worker type %s, concurrency %d", self.worker_id, backend_label(self.queue),
-                    location_of(self.queue), self.project_name, ", ".join(self.queues),
-                    self.worker_type, self.max_workers)
+                    "worker type %s, concurrency %d, %s", self.worker_id,
+                    backend_label(self.queue), location_of(self.queue), self.project_name,
+                    ", ".join(self.queues), self.worker_type, self.max_workers, events)
 
     async def start(self) -> None:
         """Start working in the background of the running event loop."""

@@ -8,11 +8,13 @@ from typing import Any
 from ..config import redact_url
 
 
-def backend_label(queue: Any) -> str:
-    """``sqlite``, ``postgres``, ``redis``, ``memory``...: the queue's class name, shortened."""
-    name = type(queue).__name__
-    name = name.removeprefix("Async").removesuffix("TaskQueue")
-    return name.lower() or type(queue).__name__
+def backend_label(component: Any) -> str:
+    """``sqlite``, ``postgres``, ``redis``, ``memory``...: a queue's or store's class name,
+    shortened."""
+    name = type(component).__name__.removeprefix("Async")
+    for kind in ("TaskQueue", "EventStore", "ResultStore"):
+        name = name.removesuffix(kind)
+    return name.lower() or type(component).__name__
 
 
 def location_of(queue: Any) -> str:
