@@ -62,7 +62,9 @@ def plugins_command(as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--backend", default=None, help="sqlite (default if installed) or memory.")
+@click.option("--backend", default=None,
+              help="A backend type, its settings from the environment: sqlite (the default "
+                   "if installed), memory, or another installed one (redis, postgres...).")
 @click.option("--tasks", "count", type=click.IntRange(1, 1000), default=5, show_default=True)
 def demo(backend: str | None, count: int) -> None:
     """Enqueue a few tasks, run them on a worker, print the results."""
