@@ -209,6 +209,10 @@ def test_enqueue_many_without_an_iterable_is_refused_and_nothing_is_enqueued() -
         with pytest.raises(ConfigError, match="timezone applies to cron schedules only"):
             oq.schedule(add_numbers, interval=60, timezone="Europe/Paris")
         assert oq.list_tasks() == [] and oq.list_schedules() == []
+        with pytest.raises(ConfigError, match="a task_id or a schedule_id, not both"):
+            oq.get_result("a-task", schedule_id="a-schedule")
+        with pytest.raises(ConfigError, match="unknown kind of schedule results"):
+            oq.get_result(schedule_id="a-schedule", kind="first")
 
 
 def test_bad_options_are_config_errors() -> None:
@@ -240,6 +244,10 @@ def test_bad_options_are_config_errors() -> None:
         with pytest.raises(ConfigError, match="timezone applies to cron schedules only"):
             oq.schedule(add_numbers, interval=60, timezone="Europe/Paris")
         assert oq.list_tasks() == [] and oq.list_schedules() == []
+        with pytest.raises(ConfigError, match="a task_id or a schedule_id, not both"):
+            oq.get_result("a-task", schedule_id="a-schedule")
+        with pytest.raises(ConfigError, match="unknown kind of schedule results"):
+            oq.get_result(schedule_id="a-schedule", kind="first")
         with pytest.raises(ConfigError, match="cron"):
             oq.schedule(add_numbers, cron_expression="every tuesday")
         with pytest.raises(ConfigError, match="interval"):
@@ -307,6 +315,10 @@ def test_arguments_that_do_not_fit_the_function_are_refused_at_enqueue() -> None
         with pytest.raises(ConfigError, match="cannot take"):
             oq.enqueue_many(add_numbers, [{"x": 1, "y": 2}, {"x": 1, "z": 2}])
         assert oq.list_tasks() == [] and oq.list_schedules() == []
+        with pytest.raises(ConfigError, match="a task_id or a schedule_id, not both"):
+            oq.get_result("a-task", schedule_id="a-schedule")
+        with pytest.raises(ConfigError, match="unknown kind of schedule results"):
+            oq.get_result(schedule_id="a-schedule", kind="first")
         # What fits is taken, keyword or positional, and a signature-less builtin is not checked.
         oq.enqueue(_login, "ann", "x")
         oq.enqueue(_login, func_args={"user": "ann"}, func_kwargs={"password": "x"})

@@ -375,6 +375,13 @@ class AsyncOmniQ:
             TaskTimeoutError: (a ``TimeoutError``) no result within ``timeout``.
         """
         timeout = seconds(timeout, "timeout")  # a timedelta too; a string is refused
+        if task_id is not None and schedule_id is not None:
+            raise ConfigError("get_result takes a task_id or a schedule_id, not both",
+                              field="schedule_id", value=schedule_id,
+                              expected="one of them: a task's value, or a schedule's runs'")
+        if kind not in ("latest", "all"):
+            raise ConfigError("unknown kind of schedule results", field="kind", value=kind,
+                              expected="'latest' (the last run's value) or 'all' (a list)")
         if schedule_id is not None:
             await self.result_store.connect()
             if kind == "latest" and timeout is not None:
