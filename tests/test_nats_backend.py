@@ -15,7 +15,7 @@ import anyio
 import nats
 import pytest
 from nats_server import NATSServer
-from omniq import AsyncOmniQ, OmniQ
+from omniq import AsyncOmniQ, OmniQ, TaskFailedError
 from omniq.backend import NATSBackend
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError
 from omniq.models import EventType, NATSTaskQueueConfig, TaskEvent, TaskStatus
@@ -116,6 +116,34 @@ async def test_unreadable_tls_files_are_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="TLS files") as caught:
         await queue.connect()
     assert caught.value.field == "tls_ca_file"
+
+
+@pytest.mark.anyio
+async def test_data_over_the_servers_max_payload_is_refused_with_its_size(
+        nats_url: str, project: str) -> None:
+    # The server takes 1 MB messages by default: a larger argument is refused at enqueue,
+    # before anything is stored; a larger result dead-letters its task, and the worker goes
+    # on (the write was refused and retried for ever, holding every later completion).
+    async with AsyncOmniQ(project_name=project, backend_type="nats", url=nats_url) as oq:
+        with pytest.raises(ConfigError, match=r"bytes encoded, more than the [\d,]+ this NATS "
+                                              "server takes") as refused:
+            await oq.enqueue_many(_tasks.identity, [("small",), ("z" * 2_000_000,)])
+        assert "raise max_payload" in str(refused.value)
+        assert await oq.task_queue.count_tasks() == 0
+        await oq.start_worker(worker_type="async", max_workers=2, poll_interval=0.05)
+        try:
+            big = await oq.enqueue(_tasks.identity, "z" * 600_000)
+            with pytest.raises(TaskFailedError, match="its return value cannot be stored: it "
+                                                      "is [\\d,]+ bytes encoded"):
+                await oq.get_result(await oq.enqueue(_repeat, "z", 2_000_000), timeout=20)
+            assert await oq.get_result(big, timeout=20) == "z" * 600_000
+            assert await oq.get_result(await oq.enqueue(_tasks.add, 2, 2), timeout=20) == 4
+        finally:
+            await oq.stop_worker()
+
+
+def _repeat(text: str, times: int) -> str:
+    return text * times
 
 
 @pytest.mark.anyio

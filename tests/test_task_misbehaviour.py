@@ -2,18 +2,24 @@
 cannot be stored, ``sys.exit()``, ``KeyboardInterrupt`` or another ``BaseException`` raised
 inside it. Each fails (or dead-letters) the task with its reason, and the same worker runs the
 next task: on engines that write a result with its task's completion (SQLite, Redis) and on
-those that write it apart (memory, PostgreSQL), and in every core worker type."""
+those that write it apart (memory, PostgreSQL), and in every core worker type. A result the
+store refuses is given up alone, with an ERROR, and later tasks complete."""
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from omniq import AsyncOmniQ, TaskFailedError
+from omniq.contract import ResultRecord
+from omniq.exceptions import BackendError
 from omniq.models import TaskStatus
+from omniq.storage.memory import AsyncMemoryResultStore
 from omniq.testing import _tasks
 
 pytestmark = pytest.mark.anyio
@@ -90,5 +96,33 @@ async def test_in_threads_and_processes_too(project_name: str, worker_type: str)
                     await oq.get_result(task_id, timeout=20)
                 assert failed.value.exc_type == error_type, func.__name__
             assert await oq.get_result(await oq.enqueue(_tasks.add, 1, 1), timeout=20) == 2
+        finally:
+            await oq.stop_worker()
+
+
+class RefusingResultStore(AsyncMemoryResultStore):
+    """Refuses results that say "refuse me", as an engine refuses one it cannot take."""
+
+    async def put_blobs(self, records: Sequence[ResultRecord]) -> None:
+        if any(b"refuse me" in r.blob for r in records):
+            raise BackendError("the store refuses this result")
+        await super().put_blobs(records)
+
+
+async def test_a_result_the_store_refuses_is_given_up_and_later_tasks_complete(
+        project_name: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="omniq.worker")
+    store = RefusingResultStore(project_name=project_name)
+    async with AsyncOmniQ(project_name=project_name, backend_type="memory",
+                          result_store=store) as oq:
+        await oq.start_worker(worker_type="async", max_workers=2, **FAST)
+        try:
+            refused = await oq.enqueue(_tasks.identity, "refuse me")
+            assert await oq.get_result(await oq.enqueue(_tasks.add, 1, 2), timeout=20) == 3
+            with anyio.fail_after(20):
+                while "gave up" not in caplog.text:
+                    await anyio.sleep(0.05)
+            assert refused in caplog.text and "the store refuses this result" in caplog.text
+            assert (await oq.get_task(refused)).status == TaskStatus.COMPLETED
         finally:
             await oq.stop_worker()

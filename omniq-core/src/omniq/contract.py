@@ -340,6 +340,11 @@ class ResultStoreContract(abc.ABC):
     was not handed by it.
     """
 
+    #: The largest blob :meth:`put_blob` stores, in bytes, once connected (``None``: no limit
+    #: worth checking). A worker fails a task whose result is larger, saying so, rather than
+    #: learning it from a write the store refuses.
+    blob_size_limit: int | None = None
+
     @abc.abstractmethod
     async def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None,
                        schedule_id: str | None, finished_at: datetime) -> None:

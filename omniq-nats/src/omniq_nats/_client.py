@@ -43,6 +43,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _SAFE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 _SCHEMES = ("nats", "tls", "ws", "wss")
+#: Bytes of a message's max_payload kept for what is not the stored blob.
+RECORD_ROOM = 4096
 
 
 def to_us(moment: datetime) -> int:
@@ -333,6 +335,11 @@ class NATSConnection:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
+
+    def payload_limit(self) -> int:
+        """The largest message this server takes (its ``max_payload``), less room for the
+        subject, headers and the record's own fields."""
+        return int(self.nc.max_payload) - RECORD_ROOM
 
     def connection_settings(self) -> dict[str, Any]:
         """The keywords that reach the same servers (for sibling components)."""

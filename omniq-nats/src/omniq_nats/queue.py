@@ -23,7 +23,7 @@ import msgspec
 import nats.js.errors
 from omniq.clock import utcnow
 from omniq.contract import Finished, ResultRecord
-from omniq.exceptions import BackendUnavailableError
+from omniq.exceptions import BackendUnavailableError, ConfigError
 from omniq.models import (
     Schedule,
     ScheduleStatus,
@@ -214,10 +214,11 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
         await self.connect()
         assert self.requests is not None
         inserted: list[bool] = []
+        encoded = [(task, _task_key(task.id), _encode(task)) for task in tasks]
+        self._refuse_oversized(encoded)  # before any is stored: all of them, or none
         with self.errors:
             for start in range(0, len(tasks), ADD_CONCURRENCY):
-                chunk = [(task, _task_key(task.id), _encode(task))
-                         for task in tasks[start:start + ADD_CONCURRENCY]]
+                chunk = encoded[start:start + ADD_CONCURRENCY]
                 done = await self.requests.put_many(
                     [(self._prefix + key, value, 0) for _, key, value in chunk])
                 for (task, key, value), revision in zip(chunk, done, strict=True):
@@ -233,6 +234,17 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
                         self._mirror.apply_task(revision, task)
                     inserted.append(True)
         return inserted
+
+    def _refuse_oversized(self, chunk: Sequence[tuple[Task, str, bytes]]) -> None:
+        limit = self.payload_limit()
+        for task, _, value in chunk:
+            if len(value) > limit:
+                raise ConfigError(
+                    f"task {task.id} ({task.func_name}) is {len(value):,} bytes encoded, more "
+                    f"than the {limit:,} this NATS server takes in a message (its max_payload, "
+                    "less room for the record)", field="args", value=f"{len(value):,} bytes",
+                    expected="pass a reference to the data (a path, a URL, a key) rather than "
+                             "the data, or raise max_payload in the server's configuration")
 
     async def claim(self, queues: Sequence[str], *, worker_id: str, lease: float,
                     now: datetime, limit: int = 1) -> list[Task]:

@@ -753,6 +753,12 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         done = self.queue.completed(task, now)
         try:
             result = self._result(done, started, now, value=value) if task.store_result else None
+            limit = self.result_store.blob_size_limit if self.result_store else None
+            if result is not None and limit is not None and len(result.blob) > limit:
+                raise SerializationError(
+                    f"it is {len(result.blob):,} bytes encoded, more than the {limit:,} the "
+                    "result store takes; return a reference to the data (a path, a URL, a "
+                    "key) rather than the data, or raise the store's limit")
         except Exception as exc:  # a value that cannot be stored (a generator, a socket...)
             await self._finish_failed(task, ErrorInfo(type(exc).__qualname__, "its return "
                                                       f"value cannot be stored: {exc}"), started)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from ..contract import ResultRecord
+from ..exceptions import BackendUnavailableError, OmniQError
 from ..models import Task
 
 if TYPE_CHECKING:
@@ -21,9 +22,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("omniq.worker")
 MAX_BATCH = 500
+#: How many times a write the store refused (not an outage) is tried before it is given up.
+REFUSALS = 5
 _T = TypeVar("_T")
 
 _Item = tuple[Task, int, ResultRecord | None, asyncio.Future[bool]]
+
+
+def _transient(exc: Exception) -> bool:
+    """An outage, which passes (a connection lost, a timeout), rather than a refusal."""
+    return isinstance(exc, BackendUnavailableError | OSError | TimeoutError) \
+        or not isinstance(exc, OmniQError)
 
 
 class Completer:
@@ -96,8 +105,21 @@ class Completer:
         if results and store is not None:
             # Retried on its own: retrying ``finish`` after it succeeded would be fenced off
             # (the tasks are no longer RUNNING) and the results would be dropped.
-            await self._retrying(lambda: store.put_blobs(results), "results", len(results))
+            await self._put(store, results)
         self._resolve(batch, oks)
+
+    async def _put(self, store: AsyncResultStore, results: list[ResultRecord]) -> None:
+        """Write ``results``; what the store keeps refusing is written one by one, so that
+        one it cannot take (too large for it) is the only one given up."""
+        try:
+            await self._retrying(lambda: store.put_blobs(results), "results", len(results))
+        except Exception as exc:  # refused again and again: the tasks are done regardless
+            if len(results) > 1:
+                for record in results:
+                    await self._put(store, [record])
+                return
+            logger.error("the result store refused the result of completed task %s (%s); "
+                         "gave up", results[0].task_id, exc)
 
     @staticmethod
     def _resolve(batch: list[_Item], oks: list[bool]) -> None:
@@ -112,12 +134,18 @@ class Completer:
 
     @staticmethod
     async def _retrying(write: Callable[[], Awaitable[_T]], what: str, count: int) -> _T:
-        """Store down: keep the batch and retry, never drop it."""
-        delay = 0.05
+        """Store down: keep the batch and retry, never drop it. An error that is not an
+        outage (the store answered no) is tried :data:`REFUSALS` times, then raised: retried
+        for ever it would hold every later completion behind it."""
+        delay, refused = 0.05, 0
         while True:
             try:
                 return await write()
             except Exception as exc:
+                if not _transient(exc):
+                    refused += 1
+                    if refused >= REFUSALS:
+                        raise
                 logger.warning("could not write %d %s (%s); retrying", count, what, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
