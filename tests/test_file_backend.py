@@ -24,10 +24,11 @@ import anyio
 import pytest
 from azurite import CONTAINER, azure_options, azurite_server
 from fake_gcs import gcs_options, gcs_server
+from local_server import free_port
 from moto_s3 import BUCKET, moto_server, s3_options
 from msgspec.structs import replace
 from omniq import AsyncOmniQ, OmniQ
-from omniq.exceptions import ConfigError
+from omniq.exceptions import BackendUnavailableError, ConfigError
 from omniq.models import EventType, TaskEvent, TaskStatus
 from omniq_fsspec import (
     AsyncFileEventStore,
@@ -548,6 +549,37 @@ async def test_s3_layout_and_conditional_claims(s3_endpoint: str, project_name: 
                await b.claim(["default"], worker_id="b", lease=30, now=now)]
         assert sorted(len(g) for g in got) == [0, 1]
         assert fs.ls(f"{root}/running", detail=False)
+
+
+@pytest.mark.anyio
+async def test_s3_settings_that_cannot_work_are_named(s3_endpoint: str,
+                                                     project_name: str) -> None:
+    """A missing bucket, an option s3fs does not take, or a local path that is a file: each a
+    ConfigError naming what to change (they were s3fs's and botocore's own errors); an
+    endpoint that does not answer is the store unavailable."""
+    good = s3_options(s3_endpoint)
+    cases = [("s3://no-such-bucket-here/x", good, ConfigError,
+              "the bucket 'no-such-bucket-here' of s3://no-such-bucket-here/x/"),
+             (f"s3://{BUCKET}/x", {**good, "nonsense_option": 1}, ConfigError,
+              "storage_options holds an option S3FileSystem does not take"),
+             (f"s3://{BUCKET}/x", {**good, "endpoint_url": f"http://127.0.0.1:{free_port()}",
+                                   "config_kwargs": {"retries": {"max_attempts": 1},
+                                                     "connect_timeout": 1}},
+              BackendUnavailableError, "failed")]
+    for url, options, error, said in cases:
+        queue = AsyncFileTaskQueue(project_name=project_name, url=url, storage_options=options)
+        with pytest.raises(error) as raised:
+            await queue.enqueue(double, 2)
+        assert said in str(raised.value), url
+        await queue.close()
+
+
+def test_a_local_base_dir_that_is_a_file_is_named(tmp_path: Path, project_name: str) -> None:
+    (tmp_path / "afile").write_text("not a directory")
+    with pytest.raises(ConfigError, match="afile is a file: the file backend keeps its tasks "
+                                          "in a directory; field 'base_dir'"):
+        OmniQ(project_name=project_name, backend_type="file",
+              base_dir=str(tmp_path / "afile")).enqueue(double, 2)
 
 
 # -- Azure layout ----------------------------------------------------------------------------------

@@ -64,7 +64,35 @@ class ObjectStore(Store):
         except Exception as exc:
             if self._unavailable(exc):
                 raise BackendUnavailableError(f"a call to {self.url} failed: {exc}") from exc
+            refused = self._refused(exc)
+            if refused is not None:
+                raise refused from exc
             raise
+
+    def _refused(self, exc: BaseException) -> ConfigError | None:
+        """A refusal that a setting causes, said with the setting to change (the calls treat
+        a missing object as absent, so a FileNotFoundError here is the bucket's)."""
+        name = type(exc).__name__
+        if isinstance(exc, FileNotFoundError):
+            return ConfigError(f"the bucket {self.bucket!r} of {self.url} does not exist "
+                               f"({exc})", field="base_dir", value=self.url,
+                               expected="an existing bucket (or container): create it, or "
+                                        "correct the name")
+        if isinstance(exc, PermissionError) or name in ("NoCredentialsError",
+                                                         "PartialCredentialsError"):
+            return ConfigError(f"{self.url} refused the credentials: {exc}",
+                               field="storage_options", value="(not shown)",
+                               expected="credentials allowed to read and write there "
+                                        "(storage_options, or the provider's environment "
+                                        "variables or profile)")
+        if name == "ParamValidationError":
+            return ConfigError(f"{self.url} is not a valid address: {exc}", field="base_dir",
+                               value=self.url, expected="a bucket name the provider accepts")
+        if isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc):
+            return ConfigError(f"storage_options holds an option {type(self.fs).__name__} "
+                               f"does not take: {exc}", field="storage_options",
+                               value="(not shown)", expected="the filesystem's own options")
+        return None
 
     @abc.abstractmethod
     async def _read(self, key: str) -> tuple[bytes, Any] | None:

@@ -11,6 +11,10 @@ from typing import Any
 
 from ._objects import ABSENT, ObjectStore, missing_package
 
+#: botocore's errors for an endpoint that does not answer (they are not OSErrors).
+_UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
+                "ConnectionClosedError"}
+
 
 def _condition_failed(exc: BaseException) -> bool:
     """Whether S3 refused a conditional write (412, or 409 for a concurrent one)."""
@@ -42,7 +46,8 @@ class S3Store(ObjectStore):
         self._locate("s3", bucket, prefix)
 
     def _unavailable(self, exc: BaseException) -> bool:
-        return super()._unavailable(exc) and not _condition_failed(exc)
+        unreachable = {c.__name__ for c in type(exc).__mro__} & _UNREACHABLE
+        return (super()._unavailable(exc) or bool(unreachable)) and not _condition_failed(exc)
 
     async def _s3(self, method: str, **kwargs: Any) -> Any:
         return await self.fs._call_s3(method, Bucket=self.bucket, **kwargs)

@@ -194,6 +194,13 @@ class LocalStore(Store):
 
     def __init__(self, root: str) -> None:
         self.root = self.local_root = os.path.abspath(root)
+        existing = self.root
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise ConfigError(f"{existing} is a file: the file backend keeps its tasks in a "
+                              "directory", field="base_dir", value=existing,
+                              expected="a directory, or a path where one can be created")
         self._threads = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._fds: dict[int, int] = {}
         self._pid = os.getpid()
