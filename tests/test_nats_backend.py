@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib.util
 import threading
 import time
 from collections.abc import Iterator
@@ -92,6 +93,25 @@ def test_bad_connection_options_are_config_errors() -> None:
         AsyncNATSTaskQueue(servers=[4222])  # type: ignore[list-item]
     with pytest.raises(ConfigError, match="client"):
         AsyncNATSTaskQueue(client=object())
+    with pytest.raises(ConfigError, match="a NATS URL with a bad port.*from 1 to 65535"):
+        AsyncNATSTaskQueue(url="nats://127.0.0.1:99999")
+
+
+@pytest.mark.anyio
+async def test_credentials_without_nkeys_and_each_tls_file_are_named(tmp_path: Path) -> None:
+    if importlib.util.find_spec("nkeys") is None:  # nats-py needs it to sign; not installed
+        queue = AsyncNATSTaskQueue(project_name="p", user_credentials=str(tmp_path / "a.creds"))
+        with pytest.raises(ConfigError, match="user_credentials needs the nkeys package.*"
+                                              "pip install nkeys"):
+            await queue.connect()
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate")
+    queue = AsyncNATSTaskQueue(project_name="p", servers=["tls://127.0.0.1:4222"],
+                               tls_ca_file=str(ca), tls_cert_file=str(tmp_path / "c.pem"),
+                               tls_key_file=str(tmp_path / "c.key"))
+    with pytest.raises(ConfigError) as caught:  # the CA, the first read, is the one at fault
+        await queue.connect()
+    assert caught.value.field == "tls_ca_file" and str(ca) in str(caught.value)
 
 
 def test_credentials_and_tls_files_pass_through_to_sibling_components() -> None:
@@ -113,7 +133,7 @@ def test_credentials_and_tls_files_pass_through_to_sibling_components() -> None:
 async def test_unreadable_tls_files_are_a_config_error(tmp_path: Path) -> None:
     queue = AsyncNATSTaskQueue(project_name="p", servers=["tls://127.0.0.1:4222"],
                                tls_ca_file=str(tmp_path / "missing-ca.pem"))
-    with pytest.raises(ConfigError, match="TLS files") as caught:
+    with pytest.raises(ConfigError, match="cannot load the TLS file .*missing-ca.pem") as caught:
         await queue.connect()
     assert caught.value.field == "tls_ca_file"
 

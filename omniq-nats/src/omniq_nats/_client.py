@@ -19,9 +19,11 @@ the servers with their passwords hidden.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import re
 import ssl
+import urllib.parse
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -250,7 +252,29 @@ def _server_list(url: str | None, servers: str | Sequence[str] | None) -> list[s
         if server.split("://", 1)[0].lower() not in _SCHEMES or "://" not in server:
             raise ConfigError("not a NATS URL", field="servers", value=redact_url(server),
                               expected="nats://host:port (or tls://, ws://, wss://)")
+        try:
+            urllib.parse.urlsplit(server).port  # noqa: B018 (reading it checks it)
+        except ValueError as exc:
+            raise ConfigError(f"a NATS URL with a bad port: {exc}", field="servers",
+                              value=redact_url(server),
+                              expected="nats://host:port with a port from 1 to 65535") from None
     return given or [DEFAULT_URL]
+
+
+def _need_nkeys_for(auth: dict[str, Any]) -> None:
+    """nats-py signs with a credentials or seed file through the ``nkeys`` package, which it
+    does not install: say so here rather than let it fail inside the connection."""
+    given = [name for name in ("user_credentials", "nkeys_seed") if auth.get(name)]
+    if given and importlib.util.find_spec("nkeys") is None:
+        raise ConfigError(f"{given[0]} needs the nkeys package, which is not installed",
+                          field=given[0], value=auth[given[0]],
+                          expected="pip install nkeys (nats-py signs with it)")
+
+
+def _unreadable(field: str, path: str | None, exc: Exception) -> ConfigError:
+    return ConfigError(f"cannot load the TLS file {path}: {getattr(exc, 'strerror', None) or exc}",
+                       field=field, value=path,
+                       expected="a readable PEM file (CA bundle, certificate or key)")
 
 
 class NATSConnection:
@@ -360,13 +384,16 @@ class NATSConnection:
             return None
         try:
             context = ssl.create_default_context(cafile=ca)
-            if cert:
-                context.load_cert_chain(cert, key)
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load the TLS files: {exc}", field="tls_ca_file"
-                              if ca and not cert else "tls_cert_file", value=ca or cert,
-                              expected="readable PEM files (CA bundle, certificate, key)"
-                              ) from exc
+            raise _unreadable("tls_ca_file", ca, exc) from exc
+        if cert:
+            try:
+                context.load_cert_chain(cert, key)
+            except (OSError, ssl.SSLError) as exc:
+                at_fault = "tls_key_file" if key and getattr(exc, "filename", None) == key \
+                    else "tls_cert_file"
+                raise _unreadable(at_fault, key if at_fault == "tls_key_file" else cert,
+                                  exc) from exc
         return context
 
     async def _open(self) -> None:
@@ -374,6 +401,7 @@ class NATSConnection:
             self.nc = self._given_client
         else:
             options: dict[str, Any] = {k: v for k, v in self._auth.items() if v is not None}
+            _need_nkeys_for(options)
             tls = self._tls_context()
             if tls is not None:
                 options["tls"] = tls
