@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -693,3 +694,15 @@ def test_an_object_store_without_its_client_package_names_the_extra(
     message = str(caught.value)
     assert f"needs the {module} package" in message
     assert f"omniq-fsspec[{extra}]" in message and "omniq[" not in message
+
+
+@pytest.mark.anyio
+async def test_the_start_line_names_the_directory_served(
+        tmp_path: Path, project_name: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="omniq.worker")
+    async with AsyncOmniQ(project_name=project_name, backend_type="file",
+                          base_dir=str(tmp_path)) as oq:
+        await oq.start_worker(worker_type="async", poll_interval=0.05)
+        await oq.stop_worker()
+    [start] = [r.getMessage() for r in caplog.records if " started: " in r.getMessage()]
+    assert f"backend file at {tmp_path}" in start, start  # it said "in this process"

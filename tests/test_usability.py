@@ -326,6 +326,9 @@ def test_worker_refuses_the_in_process_memory_backend(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "memory" in result.stderr and "--url" in result.stderr
     assert "OMNIQ_TASK_QUEUE_TYPE" in result.stderr and "Traceback" not in result.stderr
+    # The file backend on fsspec's memory filesystem is this process's alone too.
+    result = _omniq("worker", "--url", "memory://somewhere", cwd=tmp_path)
+    assert result.returncode == 2 and "a memory:// URL" in result.stderr
 
 
 def test_cli_worker_serves_default_last_and_honours_log_level(tmp_path: Path) -> None:

@@ -238,10 +238,13 @@ def refuse_memory(client: AsyncOmniQ, what: str) -> None:
     """The in-process memory backend holds nothing another process could see."""
     from ..queue.memory import AsyncMemoryTaskQueue
 
-    if isinstance(client.task_queue, AsyncMemoryTaskQueue):
+    # A store in this process's memory, whichever backend keeps it (memory://: fsspec's).
+    in_memory = str(getattr(client.task_queue, "location", "")).startswith("memory://")
+    if isinstance(client.task_queue, AsyncMemoryTaskQueue) or in_memory:
         raise ConfigError(
-            f"{what} cannot use the in-process 'memory' backend: no other process sees its "
-            "tasks", field="backend", value="memory",
+            f"{what} cannot use a store in this process's memory (the 'memory' backend, a "
+            "memory:// URL): no other process sees its tasks", field="backend",
+            value=getattr(client.task_queue, "location", "memory"),
             expected="a shared backend, chosen with --url (e.g. sqlite:///tasks.db or "
                      "redis://127.0.0.1:6379/0), --backend-type, --config FILE, --app "
                      "MODULE:ATTR, or OMNIQ_TASK_QUEUE_TYPE / OMNIQ_TASK_QUEUE_URL in the "

@@ -19,7 +19,7 @@ def backend_label(component: Any) -> str:
 
 def location_of(queue: Any) -> str:
     """Where ``queue`` keeps its tasks, for logs: a URL, DSN or path, passwords hidden."""
-    for attribute in ("dsn", "url", "where", "database_path"):
+    for attribute in ("dsn", "url", "where", "database_path", "location"):
         value = getattr(queue, attribute, None)
         if isinstance(value, str) and value:
             return redact_url(value)
