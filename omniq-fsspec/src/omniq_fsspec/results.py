@@ -25,6 +25,11 @@ from ._keys import micros, safe_name, tail
 from ._located import FileLocated
 from ._stores import Store
 
+#: The longest pause between two looks of a result waiter on an object store (seconds).
+REMOTE_POLL_MAX = 0.5
+#: How many waits' pauses are remembered (a wait is a caller's waits for one result).
+MAX_TRACKED_WAITS = 10_000
+
 
 class _Stored(msgspec.Struct, array_like=True):
     blob: bytes
@@ -56,6 +61,10 @@ class AsyncFileResultStore(FileLocated, AsyncResultStore):
 
     config_class = FileResultStoreConfig
 
+    async def _connect(self) -> None:
+        await super()._connect()
+        self._poll_delays: dict[str, float] = {}  # task id: the pause its waiter reached
+
     async def put_blob(self, task_id: str, blob: bytes, *, expires_at: datetime | None,
                        schedule_id: str | None, finished_at: datetime) -> None:
         await self._run(_put, [ResultRecord(task_id, blob, expires_at, schedule_id,
@@ -69,15 +78,30 @@ class AsyncFileResultStore(FileLocated, AsyncResultStore):
         return await self._run(_get, safe_name(task_id), utcnow())
 
     async def wait_blob(self, task_id: str, timeout: float, poll_interval: float) -> bytes | None:
-        """Polls every ``poll_interval``; always looks once, even with ``timeout=0`` (a read
-        runs in a worker thread, which a zero timeout would otherwise cancel first)."""
-        blob = await self.get_blob(task_id)
-        if blob is not None or timeout <= 0:
-            return blob
-        with anyio.move_on_after(timeout):
-            while blob is None:
-                await anyio.sleep(poll_interval)
-                blob = await self.get_blob(task_id)
+        """Polls every ``poll_interval``; on an object store, where each look is a request,
+        ever less often, up to :data:`REMOTE_POLL_MAX`, across the waits of one caller (many
+        waiters polling fast would take the threads, and the store's answers, that this
+        process's own worker needs). Always looks once, even with ``timeout=0`` (a read runs
+        in a worker thread, which a zero timeout would otherwise cancel first)."""
+        if self._store is None:
+            await self.connect()
+        remote = self._store is not None and self._store.parallel > 1
+        delay = self._poll_delays.get(task_id, poll_interval) if remote else poll_interval
+        blob = await self.get_blob(task_id) if delay <= poll_interval or timeout <= 0 else None
+        if blob is None and timeout > 0:
+            with anyio.move_on_after(timeout):
+                while blob is None:
+                    await anyio.sleep(min(delay, timeout))
+                    blob = await self.get_blob(task_id)
+                    if remote:
+                        delay = min(delay * 1.5, max(poll_interval, REMOTE_POLL_MAX))
+        if remote:
+            if len(self._poll_delays) > MAX_TRACKED_WAITS:
+                self._poll_delays.clear()  # waits given up long ago; the rest start over
+            if blob is None:
+                self._poll_delays[task_id] = delay
+            else:
+                self._poll_delays.pop(task_id, None)
         return blob
 
     async def schedule_blobs(self, schedule_id: str, *, latest_only: bool) -> list[bytes]:
