@@ -193,26 +193,6 @@ def test_enqueue_many_without_an_iterable_is_refused_and_nothing_is_enqueued() -
                                               "field 'items' = 5"):
             oq.enqueue_many(add_numbers, 5)
         assert oq.list_tasks() == []
-        with pytest.raises(ConfigError, match="unknown task status; field 'status' = 'done'; "
-                                              "expected one of pending, "):
-            oq.list_tasks(status="done")
-        with pytest.raises(ConfigError, match="callback_args without a callback"):
-            oq.enqueue(add_numbers, 1, 2, callback_args={"to": "me"})
-        with pytest.raises(ConfigError, match="invalid task_id; field 'task_id' = ''"):
-            oq.enqueue(add_numbers, 1, 2, task_id="")
-        now = dt.datetime.now(dt.UTC)
-        with pytest.raises(ConfigError, match="end_at is not after start_at and now"):
-            oq.schedule(add_numbers, interval=60, end_at=now - dt.timedelta(hours=1))
-        with pytest.raises(ConfigError, match="end_at is not after start_at and now"):
-            oq.schedule(add_numbers, interval=60, start_at=now + dt.timedelta(hours=2),
-                        end_at=now + dt.timedelta(hours=1))
-        with pytest.raises(ConfigError, match="timezone applies to cron schedules only"):
-            oq.schedule(add_numbers, interval=60, timezone="Europe/Paris")
-        assert oq.list_tasks() == [] and oq.list_schedules() == []
-        with pytest.raises(ConfigError, match="a task_id or a schedule_id, not both"):
-            oq.get_result("a-task", schedule_id="a-schedule")
-        with pytest.raises(ConfigError, match="unknown kind of schedule results"):
-            oq.get_result(schedule_id="a-schedule", kind="first")
 
 
 def test_bad_options_are_config_errors() -> None:
