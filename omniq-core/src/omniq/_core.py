@@ -502,7 +502,6 @@ def _has_type(kind: str, type_name: str) -> bool:
     return True
 
 
-# What start_worker passes itself: never a user's worker option.
 #: Clients with an event store not closed yet: what they still buffer at exit is written then.
 _not_closed: weakref.WeakSet[AsyncOmniQ] = weakref.WeakSet()
 #: Seconds the program's exit waits for each client's buffered events to be written.
@@ -570,6 +569,7 @@ def _naming_our_own_parameters(kwargs: Mapping[str, Any]) -> Iterator[None]:
                                    "(the backend's)") from None
 
 
+# What start_worker passes itself: never a user's worker option.
 _WORKER_ARGS = ("queue", "result_store", "event_store", "task_queue")
 
 

@@ -198,8 +198,7 @@ def _refuse_two_backends(source: Source) -> None:
     if len(given) > 1:
         raise ConfigError(f"{' and '.join(given)} each choose the backend; give one",
                           field=given[1], value=getattr(source, given[1][2:].replace("-", "_")),
-                          expected="one of --app, --config, --url or "
-                                                   "--backend-type")
+                          expected="one of --app, --config, --url or --backend-type")
     if source.app and source.project:
         raise ConfigError("--project cannot change the project of the --app client",
                           field="--project", value=source.project,
