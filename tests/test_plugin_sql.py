@@ -63,7 +63,7 @@ def test_sql_plugins_never_import_each_other(package: str) -> None:
 
 
 def test_clock_converts_instants_both_ways() -> None:
-    assert omniq.clock.__all__ == ["from_epoch", "to_epoch", "utcnow"]
+    assert omniq.clock.__all__ == ["from_epoch", "parse_moment", "to_epoch", "utcnow"]
     now = omniq.clock.utcnow()
     assert now.tzinfo is UTC
     moment = datetime(2026, 12, 5, 21, 30, 0, 250_000, tzinfo=timezone(timedelta(hours=2)))
@@ -72,6 +72,17 @@ def test_clock_converts_instants_both_ways() -> None:
     back = omniq.clock.from_epoch(seconds)
     assert back == moment and back is not None and back.tzinfo is UTC
     assert omniq.clock.to_epoch(None) is None and omniq.clock.from_epoch(None) is None
+
+
+def test_clock_reads_times_as_people_write_them() -> None:
+    parse = omniq.clock.parse_moment
+    assert parse("2026-12-05 10:00") == datetime(2026, 12, 5, 10, tzinfo=UTC)  # no offset: UTC
+    assert parse("2026-12-05T10:00:00+01:00") == datetime(2026, 12, 5, 9, tzinfo=UTC)
+    ago = omniq.clock.utcnow() - parse("90s")
+    assert timedelta(seconds=89) < ago < timedelta(seconds=92)
+    assert timedelta(days=2) < omniq.clock.utcnow() - parse("2.5d") < timedelta(days=3)
+    with pytest.raises(ValueError, match="'yesterday' is not a time: .* 15m, 2h, 7d"):
+        parse("yesterday")
 
 
 def test_etas_give_the_earliest_still_ahead() -> None:
