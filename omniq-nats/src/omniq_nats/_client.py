@@ -360,7 +360,7 @@ class NATSConnection:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
 
-    def payload_limit(self) -> int:
+    def _payload_limit(self) -> int:
         """The largest message this server takes (its ``max_payload``), less room for the
         subject, headers and the record's own fields."""
         return int(self.nc.max_payload) - RECORD_ROOM

@@ -236,7 +236,7 @@ class AsyncNATSTaskQueue(NATSConnection, AsyncTaskQueue):
         return inserted
 
     def _refuse_oversized(self, chunk: Sequence[tuple[Task, str, bytes]]) -> None:
-        limit = self.payload_limit()
+        limit = self._payload_limit()
         for task, _, value in chunk:
             if len(value) > limit:
                 raise ConfigError(

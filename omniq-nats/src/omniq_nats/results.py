@@ -64,7 +64,7 @@ class AsyncNATSResultStore(NATSConnection, AsyncResultStore):
     async def _connect(self) -> None:
         await self._open()
         self._kv = await self._key_value(self.bucket, ttl=self._max_age)
-        self.blob_size_limit = self.payload_limit()
+        self.blob_size_limit = self._payload_limit()
 
     async def _close(self) -> None:
         await self._shut()
