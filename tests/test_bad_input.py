@@ -16,6 +16,7 @@ from omniq import (
     SerializationError,
     TaskNotFoundError,
 )
+from omniq.storage.memory import AsyncMemoryResultStore
 from seed_tasks import add_numbers
 
 
@@ -100,6 +101,25 @@ async def test_get_result_times_out_with_timeout_error() -> None:
         child = await oq.enqueue(add_numbers, 1, 2, depends_on=[task_id])
         with pytest.raises(TimeoutError, match="waiting: its dependencies"):
             await oq.get_result(child, timeout=0.1)
+
+
+class _Unanswering(AsyncMemoryResultStore):
+    """A store gone quiet: each read waits as a driver does for its own timeout (NATS: 5 s)."""
+
+    async def wait_blob(self, task_id: str, timeout: float, poll_interval: float) -> None:
+        await anyio.sleep(30)
+
+
+@pytest.mark.anyio
+async def test_get_result_keeps_its_timeout_when_the_store_stops_answering() -> None:
+    async with AsyncOmniQ(project_name="p", backend_type="memory",
+                          result_store=_Unanswering(project_name="p")) as oq:
+        task_id = await oq.enqueue(add_numbers, 1, 2)
+        started = anyio.current_time()
+        with pytest.raises(TimeoutError, match="no result after 0.5 s \\(the store did not "
+                                               "answer in time\\)"):
+            await oq.get_result(task_id, timeout=0.5)
+        assert anyio.current_time() - started < 1.5
 
 
 @pytest.mark.parametrize("flag", ["metrics", "tracing"])

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 #: ``FIRST_STATUS_CHECK`` seconds and then ever less often, up to ``STATUS_CHECK``.
 FIRST_STATUS_CHECK = 0.05
 STATUS_CHECK = 1.0
+#: Seconds past its timeout a wait may take to say where the task stands, before it is cut.
+TIMEOUT_OVERRUN = 0.25
 
 
 def unwrap(task_id: str, result: TaskResult) -> Any:
@@ -47,6 +49,18 @@ async def wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStore | None
                          poll_interval: float = 0.05) -> Any:
     """The value of ``task_id``, waiting up to ``timeout`` seconds (None: no limit); raises as
     ``AsyncOmniQ.get_result`` says."""
+    if timeout is None:
+        return await _wait_for_value(queue, results, task_id, None, poll_interval)
+    # A store that stops answering must not hold the caller past its timeout: a call in
+    # flight would otherwise wait for the driver's own timeout (NATS: request_timeout).
+    with anyio.move_on_after(timeout + TIMEOUT_OVERRUN):
+        return await _wait_for_value(queue, results, task_id, timeout, poll_interval)
+    raise TaskTimeoutError(f"task {task_id} has no result after {timeout} s (the store did "
+                           "not answer in time)")
+
+
+async def _wait_for_value(queue: AsyncTaskQueue, results: AsyncResultStore | None,
+                          task_id: str, timeout: float | None, poll_interval: float) -> Any:
     if results is None:
         raise ConfigError("no result store configured", field="result_store", value=None,
                           expected="a result store to read results from")
