@@ -244,6 +244,8 @@ def test_bad_options_are_config_errors() -> None:
         with pytest.raises(ConfigError, match="timezone applies to cron schedules only"):
             oq.schedule(add_numbers, interval=60, timezone="Europe/Paris")
         assert oq.list_tasks() == [] and oq.list_schedules() == []
+        # 0 is no limit for ttl as it is for result_ttl and timeout, not "expired at once".
+        assert oq.get_task(oq.enqueue(add_numbers, 1, 2, ttl=0)).expires_at is None
         with pytest.raises(ConfigError, match="a task_id or a schedule_id, not both"):
             oq.get_result("a-task", schedule_id="a-schedule")
         with pytest.raises(ConfigError, match="unknown kind of schedule results"):
@@ -315,10 +317,6 @@ def test_arguments_that_do_not_fit_the_function_are_refused_at_enqueue() -> None
         with pytest.raises(ConfigError, match="cannot take"):
             oq.enqueue_many(add_numbers, [{"x": 1, "y": 2}, {"x": 1, "z": 2}])
         assert oq.list_tasks() == [] and oq.list_schedules() == []
-        with pytest.raises(ConfigError, match="a task_id or a schedule_id, not both"):
-            oq.get_result("a-task", schedule_id="a-schedule")
-        with pytest.raises(ConfigError, match="unknown kind of schedule results"):
-            oq.get_result(schedule_id="a-schedule", kind="first")
         # What fits is taken, keyword or positional, and a signature-less builtin is not checked.
         oq.enqueue(_login, "ann", "x")
         oq.enqueue(_login, func_args={"user": "ann"}, func_kwargs={"password": "x"})

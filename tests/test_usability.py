@@ -427,13 +427,18 @@ oq.close()
 """
 
 
+def _url_of(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The URL of a server engine's test instance, or of a SQLite file in ``tmp_path``."""
+    if engine == "sqlite":
+        return f"sqlite:///{tmp_path / 'tasks.db'}"
+    return str(request.getfixturevalue({"redis": "redis_url", "postgres": "postgres_dsn",
+                                        "nats": "nats_url"}[engine]))
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "redis", "postgres", "nats"])
 def test_a_client_connected_before_a_fork_is_refused_in_the_child_and_spares_the_parent(
         engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    url = {"sqlite": lambda: f"sqlite:///{tmp_path / 'f.db'}",
-           "redis": lambda: request.getfixturevalue("redis_url"),
-           "postgres": lambda: request.getfixturevalue("postgres_dsn"),
-           "nats": lambda: request.getfixturevalue("nats_url")}[engine]()
+    url = _url_of(engine, tmp_path, request)
     script = tmp_path / "forked.py"
     script.write_text(_FORKED.replace('"forked"', repr(request.getfixturevalue("project_name"))))
     result = subprocess.run([sys.executable, str(script), url], capture_output=True, text=True,
@@ -464,10 +469,7 @@ else:
 def test_events_of_a_client_never_closed_are_written_when_the_program_ends(
         engine: str, client: str, tmp_path: Path, project_name: str,
         request: pytest.FixtureRequest) -> None:
-    url = {"sqlite": lambda: f"sqlite:///{tmp_path / 'e.db'}",
-           "redis": lambda: request.getfixturevalue("redis_url"),
-           "postgres": lambda: request.getfixturevalue("postgres_dsn"),
-           "nats": lambda: request.getfixturevalue("nats_url")}[engine]()
+    url = _url_of(engine, tmp_path, request)
     script = tmp_path / "never_closed.py"
     script.write_text(_NEVER_CLOSED.replace("PROJECT", repr(project_name)))
     result = subprocess.run([sys.executable, "-W", "error::ResourceWarning", str(script), url,

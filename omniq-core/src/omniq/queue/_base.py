@@ -140,7 +140,8 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         eta = aware(run_at, "run_at") if run_at is not None else now
         if run_in is not None:
             eta = now + timedelta(seconds=seconds(run_in, "run_in") or 0.0)
-        ttl_s = seconds(ttl if ttl is not None else self._defaults["TASK_TTL"], "ttl")
+        # 0 means no limit, as it does for result_ttl and timeout (not "expired at once").
+        ttl_s = seconds(ttl if ttl is not None else self._defaults["TASK_TTL"], "ttl") or None
         if max_retries is None:
             max_retries = self._defaults["RETRY_ATTEMPTS"]
         if not isinstance(max_retries, int) or max_retries < 0:

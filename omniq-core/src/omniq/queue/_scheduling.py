@@ -184,7 +184,7 @@ class SchedulingMixin:
             start_at=aware(start_at, "start_at") if start_at else None,
             end_at=aware(end_at, "end_at") if end_at else None, max_runs=max_runs,
             created_at=now, queue_name=template.queue_name, name=name, description=description,
-            tags=list(tags or ()), priority=priority, ttl=seconds(ttl, "ttl"),
+            tags=list(tags or ()), priority=priority, ttl=seconds(ttl, "ttl") or None,
             result_ttl=template.result_ttl, max_retries=template.max_retries,
             retry_delay=template.retry_delay, timeout=template.timeout,
             store_result=store_result, allow_overlap=allow_overlap,

@@ -727,14 +727,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             await self._finish_failed(ctx.task, ErrorInfo("Cancelled", exc.reason or str(exc)),
                                       started, status=TaskStatus.CANCELLED)
             return
-        except Exception as exc:
-            await self._failed(ctx.task, error_info(exc), started)
-            return
         except BaseException as exc:
-            # SystemExit (sys.exit in the task), KeyboardInterrupt, another BaseException:
-            # raised by the task's code (signals reach the worker through its own handlers),
-            # so they end the task, not the worker, which would otherwise die without a word
-            # and take every task it held along, again at each redelivery.
+            # SystemExit (sys.exit in the task) and KeyboardInterrupt too: raised by the
+            # task's code (signals reach the worker through its own handlers), they end the
+            # task, not the worker, which would otherwise die without a word and take every
+            # task it held along, again at each redelivery.
             await self._failed(ctx.task, error_info(exc), started)
             return
         finally:
