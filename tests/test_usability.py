@@ -479,3 +479,23 @@ def test_events_of_a_client_never_closed_are_written_when_the_program_ends(
     task_id = result.stdout.strip()
     with OmniQ(project_name=project_name, task_queue=url, event_store=url) as oq:
         assert [e.type for e in oq.get_events(task_id)] == [EventType.ENQUEUED]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "redis", "postgres", "nats"])
+def test_a_store_named_by_the_queues_engine_uses_the_queues_connection(
+        engine: str, tmp_path: Path, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # result_store: redis beside task_queue: redis://host/5 (and OMNIQ_EVENT_STORAGE_TYPE
+    # beside omniq worker --url) went to the engine's default location: another database.
+    from omniq.workers._labels import location_of
+
+    url = _url_of(engine, tmp_path, request)
+    if engine == "redis":
+        url = url.rsplit("/", 1)[0] + "/5"
+    monkeypatch.setenv("OMNIQ_EVENT_STORAGE_TYPE", engine)
+    for oq in (AsyncOmniQ(project_name="p", task_queue=url, result_store=engine),
+               AsyncOmniQ.from_config({"project_name": "p", "task_queue": {"url": url},
+                                       "result_store": engine})):
+        where = location_of(oq.task_queue)
+        assert location_of(oq.result_store) == where
+        assert oq.event_store is not None and location_of(oq.event_store) == where

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+import msgspec
+
 from . import _assembly, plugins
 from ._results import wait_for_schedule_result, wait_for_value
 from ._sync import as_async
@@ -120,6 +122,7 @@ class AsyncOmniQ:
                                   field=next(iter(kwargs)), value=next(iter(kwargs.values())),
                                   expected="backend settings together with backend_type")
             self._ident = ident
+            self._queue_url = _url_of(task_queue if task_queue is not None else kwargs)
             self.task_queue: AsyncTaskQueue
             if task_queue is None:
                 self.task_queue = self.backend.create_task_queue(**defaults)
@@ -145,11 +148,17 @@ class AsyncOmniQ:
         self._worker: Any = None
 
     def _component(self, kind: str, spec: Any) -> Any:
-        """A store from ``spec``; the bare type name of our backend means "the backend's own",
-        so it shares the backend's connection settings."""
+        """A store from ``spec``. The bare type name of the task queue's engine means that
+        engine where the tasks are, with the same connection: the backend's own store, or
+        the task queue's URL (``result_store: redis`` beside ``task_queue:
+        redis://host/5``), not the engine's default location."""
         if self.backend is not None and isinstance(spec, str) and _has_type("backend", spec) \
                 and plugins.resolve("backend", spec) is type(self.backend):
             return getattr(self.backend, f"create_{kind}")()
+        if isinstance(spec, str) and self._queue_url is not None \
+                and plugins.split_type(kind, spec)[1] is None \
+                and plugins.split_type(kind, spec)[0] == _type_of(self._queue_url):
+            spec = self._queue_url
         return _assembly.component(kind, spec, **self._ident)
 
     def _result_store(self, spec: Any) -> Any:
@@ -537,6 +546,26 @@ async def _write_events(events: EventLogger, store: AsyncEventStore, *, close: b
 
 
 atexit.register(_write_events_left_at_exit)
+
+
+def _url_of(spec: Any) -> str | None:
+    """The URL a task queue spec (a URL, a mapping or struct with ``url`` or ``config.url``,
+    or the constructor's backend settings) connects to; None for an object or a bare type."""
+    if isinstance(spec, msgspec.Struct):
+        spec = {f: getattr(spec, f) for f in spec.__struct_fields__}
+    if isinstance(spec, str):
+        return spec if plugins.split_type("task_queue", spec)[1] is not None else None
+    if isinstance(spec, Mapping):
+        url = spec.get("url") or (spec.get("config") or {}).get("url")
+        return url if isinstance(url, str) else None
+    return None
+
+
+def _type_of(url: str) -> str | None:
+    try:
+        return plugins.split_type("task_queue", url)[0]
+    except LookupError:
+        return None
 
 
 def _status(value: TaskStatus | str | None) -> TaskStatus | None:
