@@ -92,6 +92,13 @@ def test_url_parts_reach_the_client() -> None:
         ("h", 1234, 2, "pw")
     assert keywords.where == "rediss://:***@h:1234/2"
     assert AsyncRedisTaskQueue(db=2).where == "redis://127.0.0.1:6379/2"  # db alone shows
+    # Keywords override the URL's parts (redis-py's from_url would let the URL win).
+    both = AsyncRedisTaskQueue(url="redis://alice:s3cret@cache.example:6380/0", db=3,
+                               password="other", ssl=True)
+    pool = both._new_client().connection_pool
+    assert (pool.connection_kwargs["db"], pool.connection_kwargs["password"]) == (3, "other")
+    assert pool.connection_kwargs["host"] == "cache.example"  # the URL's, where not given
+    assert pool.connection_class.__name__ == "SSLConnection"
 
 
 def test_bad_connection_options_are_config_errors() -> None:

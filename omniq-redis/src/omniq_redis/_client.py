@@ -372,8 +372,17 @@ class RedisConnection:
                                 **{k: v for k, v in given.items() if k != "host"
                                    and k != "port"}, **kwargs)
             return sentinel.master_for(str(self._sentinel_master))
+        if self._url is not None and not given:
+            return aioredis.from_url(self._url, **kwargs)
         if self._url is not None:
-            return aioredis.from_url(self._url, **given, **kwargs)
+            # The keywords override the URL's parts, as documented: redis-py's from_url would
+            # let the URL win (db=3 beside redis://host/0 went to database 0).
+            from redis.asyncio.connection import ConnectionPool, SSLConnection, parse_url
+
+            options = {**parse_url(self._url), **given}
+            if options.pop("ssl", False):
+                options["connection_class"] = SSLConnection
+            return aioredis.Redis.from_pool(ConnectionPool(**options, **kwargs))
         given.setdefault("host", "127.0.0.1")
         return aioredis.Redis(**given, **kwargs)
 
