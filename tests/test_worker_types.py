@@ -117,6 +117,17 @@ async def test_start_and_stop_lines_say_what_the_worker_serves(
     assert f"worker type {worker_type}" in stop.getMessage()
 
 
+async def test_a_worker_given_queues_serves_default_after_them(omniq: AsyncOmniQ) -> None:
+    # A task enqueued without a queue name is never stranded (it stayed pending for ever).
+    worker = await omniq.start_worker("async", queues=["high"], **FAST)
+    assert worker.queues == ["high", "default"]
+    assert await omniq.get_result(await omniq.enqueue(_tasks.add, 1, 2), timeout=10) == 3
+    await omniq.stop_worker()
+    worker = await omniq.start_worker("async", queues="default, high", **FAST)
+    assert worker.queues == ["default", "high"]  # listed: where it was put
+    await omniq.stop_worker()
+
+
 def _gone(pid: int) -> bool:
     """Whether process ``pid`` has ended (exited, or a zombie not yet reaped)."""
     try:

@@ -33,6 +33,7 @@ from ..events import EventLogger
 from ..exceptions import ConfigError, SerializationError, TaskCancelledError, TaskTimeoutError
 from ..models import UNREADABLE, ErrorInfo, EventType, Task, TaskResult, TaskStatus, binding
 from ..observe import enable
+from ..queue._base import DEFAULT_QUEUE
 from ..serialization import Call
 from ._completions import Completer
 from ._context import TaskContext, _current
@@ -131,7 +132,11 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         self.result_store = as_async(result_store) if result_store is not None \
             else queue.default_result_store()
         self.event_store = as_async(event_store)
-        self.queues = list(queues) if queues else list(queue.queues)
+        if isinstance(queues, str):  # names separated by commas, as OMNIQ_QUEUES takes them
+            queues = [q.strip() for q in queues.split(",") if q.strip()]
+        names = list(queues) if queues else list(queue.queues)
+        # Then ``default`` unless listed: a task enqueued without a queue is never stranded.
+        self.queues = names if DEFAULT_QUEUE in names else [*names, DEFAULT_QUEUE]
         self.max_workers = int(self._default_concurrency() if max_workers is None
                                else max_workers)
         if self.max_workers < 1:
