@@ -13,7 +13,9 @@ from omniq import (
     ConfigError,
     OmniQ,
     PluginNotFoundError,
+    ScheduleNotFoundError,
     SerializationError,
+    TaskFailedError,
     TaskNotFoundError,
 )
 from omniq.storage.memory import AsyncMemoryResultStore
@@ -101,6 +103,31 @@ async def test_get_result_times_out_with_timeout_error() -> None:
         child = await oq.enqueue(add_numbers, 1, 2, depends_on=[task_id])
         with pytest.raises(TimeoutError, match="waiting: its dependencies"):
             await oq.get_result(child, timeout=0.1)
+
+
+@pytest.mark.anyio
+async def test_a_schedules_failed_run_is_an_error_and_an_unknown_schedule_is_named() -> None:
+    # A failed run was given as None, like a run that returned None.
+    async with AsyncOmniQ(project_name="p", backend_type="memory") as oq:
+        schedule_id = await oq.schedule(fail_with, "no stock", interval=0.05, max_runs=2,
+                                        max_retries=0)
+        await oq.start_worker(worker_type="async", poll_interval=0.02,
+                              maintenance_interval=0.02)
+        try:
+            with pytest.raises(TaskFailedError, match="ValueError: no stock"):
+                await oq.get_result(schedule_id=schedule_id, timeout=10)
+            with anyio.fail_after(10):
+                while len(runs := await oq.get_result(schedule_id=schedule_id, kind="all")) < 2:
+                    await anyio.sleep(0.05)
+            assert all(isinstance(run, TaskFailedError) for run in runs)
+            with pytest.raises(ScheduleNotFoundError, match="no schedule with id 'nope'"):
+                await oq.get_result(schedule_id="nope", timeout=0.2)
+        finally:
+            await oq.stop_worker()
+
+
+def fail_with(message: str) -> None:
+    raise ValueError(message)
 
 
 class _Unanswering(AsyncMemoryResultStore):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import msgspec
 
 from . import _assembly, plugins
-from ._results import wait_for_schedule_result, wait_for_value
+from ._results import outcome, unwrap, wait_for_schedule_result, wait_for_value
 from ._sync import as_async
 from ._time import aware, seconds
 from .config import (
@@ -33,7 +33,7 @@ from .config import (
 )
 from .config._loader import warn_about_misspelt_variables
 from .events import EventLogger
-from .exceptions import ConfigError
+from .exceptions import ConfigError, ScheduleNotFoundError, TaskTimeoutError
 from .models import (
     DEAD,
     CancelOutcome,
@@ -374,8 +374,9 @@ class AsyncOmniQ:
         as it takes).
 
         With ``schedule_id``, the values of that schedule's runs: ``kind="latest"`` (with a
-        ``timeout``, waits up to that long for a first run; without one, None if none yet) or
-        ``kind="all"`` (a list, oldest first).
+        ``timeout``, waits up to that long for a first run; without one, None if none yet;
+        a failed run raises, as a task's does) or ``kind="all"`` (a list, oldest first, in
+        which a failed run is its ``TaskFailedError``, returned, not raised).
 
         Raises:
             TaskFailedError: the task failed; carries the remote type, message, traceback.
@@ -392,14 +393,7 @@ class AsyncOmniQ:
             raise ConfigError("unknown kind of schedule results", field="kind", value=kind,
                               expected="'latest' (the last run's value) or 'all' (a list)")
         if schedule_id is not None:
-            await self.result_store.connect()
-            if kind == "latest" and timeout is not None:
-                return (await wait_for_schedule_result(self.result_store, schedule_id,
-                                                       timeout)).result
-            found = await self.result_store.get_schedule_results(schedule_id, kind)
-            if isinstance(found, list):  # kind="all"
-                return [r.result for r in found]
-            return None if found is None else found.result
+            return await self._schedule_result(schedule_id, timeout, kind)
         if task_id is None:
             raise ConfigError("get_result needs a task_id or a schedule_id", field="task_id",
                               value=None)
@@ -409,6 +403,24 @@ class AsyncOmniQ:
         if self.result_store is not None:
             await self.result_store.connect()
         return await wait_for_value(self.task_queue, self.result_store, task_id, timeout, check)
+
+    async def _schedule_result(self, schedule_id: str, timeout: float | None,
+                               kind: Literal["latest", "all"]) -> Any:
+        await self.result_store.connect()
+        if kind == "latest" and timeout is not None:
+            try:
+                run = await wait_for_schedule_result(self.result_store, schedule_id, timeout)
+            except TaskTimeoutError:
+                await self.task_queue.connect()
+                if await self.task_queue.get_schedule(schedule_id) is None:
+                    raise ScheduleNotFoundError(f"no schedule with id {schedule_id!r} in "
+                                                f"project {self.project_name!r}") from None
+                raise
+            return unwrap(run.task_id, run)
+        found = await self.result_store.get_schedule_results(schedule_id, kind)
+        if isinstance(found, list):  # kind="all": a failed run is its error, not raised
+            return [outcome(r) for r in found]
+        return None if found is None else unwrap(found.task_id, found)
 
     # -- schedules -----------------------------------------------------------------------------
     async def schedule(self, func: Callable[..., Any], *args: Any, **options: Any) -> str:

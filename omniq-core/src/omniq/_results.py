@@ -38,6 +38,14 @@ def unwrap(task_id: str, result: TaskResult) -> Any:
                              result.error.message if result.error else None)
 
 
+def outcome(result: TaskResult) -> Any:
+    """The value of a finished run, or the error it ended with, returned rather than raised."""
+    try:
+        return unwrap(result.task_id, result)
+    except (TaskFailedError, TaskCancelledError) as exc:
+        return exc
+
+
 def _failed(task_id: str, error: ErrorInfo | None) -> TaskFailedError:
     if error is None:
         return TaskFailedError(task_id, "Error", "")
