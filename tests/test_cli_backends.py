@@ -120,7 +120,7 @@ def test_every_inspection_command_on_a_live_project(url: str, project_name: str,
             assert queues["low"]["oldest_waiting"] is None  # the pending one is not due yet
             [worker] = state["workers"]
             assert worker["alive"] and worker["worker_type"] == "thread_pool"
-            assert worker["concurrency"] == 2 and worker["queues"] == ["high", "low"]
+            assert worker["concurrency"] == 2 and worker["queues"] == ["high", "low", "default"]
             assert worker["completed"] == 1 and worker["heartbeat_age"] < 5
             people = omniq("status").stdout
             assert "QUEUE" in people and "high" in people and "thread_pool" in people

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from omniq import OmniQ
 from omniq.config import (
     Settings,
     config_from_env,
@@ -514,8 +515,26 @@ def test_overrides_replace_top_level_keys_and_merge_worker_config(tmp_path: Path
     )
     assert config.worker == WorkerConfig(type="async")
 
-    with pytest.raises(ConfigError, match="unknown configuration key 'wroker'"):
+    with pytest.raises(ConfigError, match="unknown keyword argument 'wroker'") as refused:
         load_config_file(path, wroker={"type": "async"})
+    assert refused.value.source is None  # the caller's mistake: the file is not blamed
+    assert "did you mean 'worker'?" in str(refused.value)
+
+
+def test_a_keyword_overrides_what_the_file_says_of_the_same_thing(tmp_path: Path) -> None:
+    # The file's task queue names its queues and its engine: queues= and backend_type= win
+    # (they were dropped for the file's); the file giving queues twice is refused.
+    path = write(tmp_path, "project_name: p\ntask_queue: {type: sqlite, config: "
+                           "{queues: [high, low], base_dir: data}}\n")
+    with OmniQ.from_config_file(path, queues=["x"]) as oq:
+        assert oq.task_queue.queues == ["x", "default"]
+    with OmniQ.from_config_file(path, backend_type="memory") as oq:
+        assert type(oq.task_queue).__name__ == "MemoryTaskQueue"
+    twice = write(tmp_path, "project_name: p\nqueues: [urgent]\ntask_queue: {type: sqlite, "
+                            "config: {queues: [high]}}\n", "twice.yaml")
+    with pytest.raises(ConfigError, match="queues are given twice") as refused:
+        OmniQ.from_config_file(twice)
+    assert refused.value.source == f"{twice}, line 2"
 
 
 def test_malformed_yaml_names_the_file_line_and_column(tmp_path: Path) -> None:

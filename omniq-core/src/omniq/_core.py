@@ -187,6 +187,11 @@ class AsyncOmniQ:
             "worker_config": dict(worker.config) if worker else None,
         }
         queue = config.task_queue
+        if config.queues and queue is not None and "queues" in queue.config:
+            raise ConfigError("queues are given twice: at the top level and in "
+                              "task_queue.config", field="queues", value=config.queues,
+                              expected="the queues in one place, the top level or the "
+                                       "task queue's config")
         if queue is not None and queue.type and not queue.url and not config.backend_type \
                 and _has_type("backend", queue.type):
             # `task_queue: {type: sqlite, config: {...}}` alone: the same engine for all three.

@@ -67,6 +67,7 @@ def load_config_file(
     the file and, where it can, the line.
     """
     source = os.fspath(path)
+    check_override_keys(overrides)
     data = read_yaml_mapping(source)
     if env_vars:
         data = substitute_env(data, source=source)
@@ -139,11 +140,14 @@ def apply_overrides(
     """``data`` with top-level keys replaced and ``worker_type``/``worker_config`` applied;
     values may be config structs (``task_queue=TaskQueueConfig(...)``) or plain builtins."""
     result = {ALIASES.get(key, key): value for key, value in data.items()}
+    check_override_keys(overrides)
     for key, value in overrides.items():
         if isinstance(value, msgspec.Struct):
             value = msgspec.to_builtins(value)
+        key = ALIASES.get(key, key)
         if key not in ("worker_type", "worker_config"):
-            result[ALIASES.get(key, key)] = value
+            result[key] = value
+            _give_way(result, key)
             continue
         worker = result.get("worker")
         if isinstance(worker, WorkerConfig):
@@ -158,6 +162,33 @@ def apply_overrides(
                               source=source)
         result["worker"] = worker
     return result
+
+
+def check_override_keys(overrides: Mapping[str, Any]) -> None:
+    """Refuse a keyword that is not a key of a configuration: the caller's mistake, not the
+    file's (so the error names no file)."""
+    known = {*OmniQConfig.__struct_fields__, *ALIASES, "worker_type", "worker_config"}
+    for key, value in overrides.items():
+        if key not in known:
+            raise ConfigError(f"unknown keyword argument {key!r}", field=key,
+                              value=redact_value(key, value),
+                              expected="one of " + ", ".join(sorted(known)) + " (a worker's "
+                                       "options go in worker_config={...})",
+                              hint=did_you_mean(key, known) or None)
+
+
+def _give_way(config: dict[str, Any], overridden: str) -> None:
+    """Drop what in the file a keyword overrides through another key: the file's task queue
+    when the keyword chooses the engine (``backend_type=``), its backend type when it names
+    the task queue, and the task queue's own ``queues`` when it gives the queues."""
+    if overridden == "backend_type":
+        config.pop("task_queue", None)
+    elif overridden == "task_queue":
+        config.pop("backend_type", None)
+    elif overridden == "queues" and isinstance(queue := config.get("task_queue"), Mapping) \
+            and isinstance(queue.get("config"), Mapping) and "queues" in queue["config"]:
+        config["task_queue"] = {**queue, "config": {
+            k: v for k, v in queue["config"].items() if k != "queues"}}
 
 
 def substitute_env(
