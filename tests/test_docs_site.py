@@ -127,3 +127,19 @@ def test_every_page_loads_with_working_links_images_and_diagrams(site: Path,
             problems.append(f"{page.relative_to(site)}: not in the navigation (_quarto.yml)")
     assert not problems, "\n".join(problems)
     print(f"{len(pages)} pages checked in {time.monotonic() - started:.1f} s")
+
+
+def test_the_configuration_reference_describes_every_option() -> None:
+    # Arguments documented together ("host, port, db: ...") and the stores' and bundles'
+    # options (documented once, on their engine's task queue) had empty rows.
+    sys.path.insert(0, str(REPO / "docs"))
+    try:
+        from _build.configuration import reference
+    finally:
+        sys.path.remove(str(REPO / "docs"))
+    text = reference()
+    rows = [line for line in text.splitlines() if line.startswith("| `")
+            and "#options" not in line]
+    assert rows and not [row for row in rows if row.rstrip().endswith("|  |")]
+    assert "| `db` | `None` | The same, as separate keywords (they override the URL's " \
+           "parts). |" in text

@@ -23,7 +23,8 @@ from omniq.config import _env, _loader, settings
 from omniq.models import ComponentConfig, OmniQConfig, WorkerConfig
 
 _COMMENT_RE = re.compile(r"^((?:#:.*\n)+)([A-Z_]+):", re.M)
-_ARG_RE = re.compile(r"^    (\*{0,2}\w+)(?: \([^)]*\))?: (.*)$")
+# One argument (``name (type): text``) or several sharing a text (``host, port: text``).
+_ARG_RE = re.compile(r"^    (\*{0,2}\w+(?:, \*{0,2}\w+)*)(?: \([^)]*\))?: (.*)$")
 
 #: Variables ``config_from_env`` reads besides ``OMNIQ_<SETTING>``, and what each does.
 #: ``<C>`` is ``TASK_QUEUE``, ``RESULT_STORAGE`` (or ``RESULT_STORE``), ``EVENT_STORAGE`` (or
@@ -157,6 +158,7 @@ def options_section() -> list[str]:
             "event_store"}
     kinds = {"task_queue": "Task queues", "result_store": "Result stores",
              "event_store": "Event stores", "backend": "Backend bundles", "worker": "Workers"}
+    queue_types = {t.name for t in plugins.available() if t.kind == "task_queue"}
     for kind, heading in kinds.items():
         lines += [f"### {heading} {{#options-{kind.replace('_', '-')}}}", ""]
         for found in plugins.available():
@@ -171,6 +173,11 @@ def options_section() -> list[str]:
                       + (f" URL schemes: {', '.join(f'`{s}://`' for s in found.schemes)}."
                          if found.schemes else ""), ""]
             described = docstring_args(cls)
+            if kind != "task_queue" and found.name in queue_types:
+                # Stores and bundles of an engine take its task queue's connection options,
+                # documented once, on the task queue.
+                described = {**docstring_args(plugins.resolve("task_queue", found.name)),
+                             **described}
             params = [p for p in inspect.signature(cls).parameters.values()
                       if p.name not in skip and p.kind is not p.VAR_KEYWORD]
             if not params:
@@ -198,17 +205,18 @@ def docstring_args(cls: type, section: str = "Args") -> dict[str, str]:
 
 def _section_items(doc: str, section: str) -> dict[str, str]:
     items: dict[str, str] = {}
-    inside, current = False, None
+    inside, current = False, []
     for line in inspect.cleandoc(doc).splitlines():
         if line.strip() == f"{section}:":
             inside = True
         elif inside and line and not line.startswith(" "):
             inside = False
         elif inside and (match := _ARG_RE.match(line)):
-            current = match[1].lstrip("*")
-            items[current] = match[2]
+            current = [name.strip().lstrip("*") for name in match[1].split(",")]
+            items.update(dict.fromkeys(current, match[2]))
         elif inside and current and line.startswith("        "):
-            items[current] += " " + line.strip()
+            for name in current:
+                items[name] += " " + line.strip()
     return items
 
 

@@ -85,7 +85,8 @@ class AsyncPostgresTaskQueue(PostgresComponent, AsyncTaskQueue):
     Args:
         project_name: Namespace (the schema ``omniq_<project_name>``).
         queues: Queue names in priority order (first served first).
-        url: ``postgresql://user:password@host:port/database`` (``dsn`` is an alias).
+        url, dsn: ``postgresql://user:password@host:port/database`` (two names for one
+            setting).
         host, port, username, password, database: Connection parameters, overriding the
             URL's. Unset ones come from the ``PG*`` environment variables and libpq's defaults
             (``localhost:5432``, database = user name).

@@ -68,7 +68,8 @@ TASK_TIMEOUT: float | None = None
 TASK_TTL: float | None = None
 #: Retries after the first failed attempt.
 RETRY_ATTEMPTS: int = 0
-#: Seconds before the first retry (later ones back off exponentially).
+#: The base of the retry backoff: retry n (from 0) waits this times 2**n, capped at an hour,
+#: times a random factor in [0.5, 1] (so the first retry comes after half to all of it).
 RETRY_DELAY: float = 1.0
 #: Seconds a result is kept; None = kept until deleted.
 RESULT_TTL: float | None = None

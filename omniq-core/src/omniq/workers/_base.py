@@ -106,6 +106,9 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
             ``metrics_address``); default ``OMNIQ_METRICS_PORT``, None: off.
         metrics_host: The address metrics are served on (default ``OMNIQ_METRICS_HOST``,
             127.0.0.1).
+        batch_size: The most tasks one claim takes (never more than free slots).
+        worker_id: This worker's id in the registry and in events (default:
+            ``host:pid:random``).
     """
 
     kind = "worker"
