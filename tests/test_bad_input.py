@@ -288,6 +288,10 @@ def test_bad_options_are_config_errors() -> None:
     # Queue names as one string: separated by commas, as OMNIQ_QUEUES and --queues take them.
     with OmniQ(project_name="p", backend_type="memory", queues="high, low") as oq:
         assert oq.task_queue.queues == ["high", "low", "default"]
+    with pytest.MonkeyPatch.context() as env:  # OMNIQ_QUEUES, read as every setting is
+        env.setenv("OMNIQ_QUEUES", "zz,default")
+        assert OmniQ(project_name="p", backend_type="memory").task_queue.queues == \
+            ["zz", "default"]
         with pytest.raises(ConfigError, match="unknown option"):
             from omniq.queue import MemoryTaskQueue
 

@@ -67,6 +67,8 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
     def __init__(self, *, project_name: str | None = None, queues: Sequence[str] | None = None,
                  secret_key: str | None = None) -> None:
         super().__init__(project_name=project_name, secret_key=secret_key)
+        if queues is None and (setting := get_setting("QUEUES")) != [DEFAULT_QUEUE]:
+            queues = setting  # OMNIQ_QUEUES; its default declares nothing (any queue goes)
         if isinstance(queues, str):
             queues = [q.strip() for q in queues.split(",") if q.strip()]
         names = [validate_name("queue", q) for q in (queues or [])]

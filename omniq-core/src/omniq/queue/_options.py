@@ -30,8 +30,10 @@ def check_task_options(build_task: Callable[..., Any], options: Mapping[str, Any
         if value is not None and not isinstance(value, Mapping):
             raise ConfigError(
                 f"{name} must be a mapping of keyword arguments", field=name, value=value,
-                expected="a dict such as {'x': 2, 'y': 3}; pass positional arguments after "
-                         "the function: enqueue(func, 2, 3)")
+                expected="a dict such as {'x': 2, 'y': 3}; " + (
+                    "the callback gets the result first, then these by name"
+                    if name == "callback_args" else
+                    "pass positional arguments after the function: enqueue(func, 2, 3)"))
     for name, example in _LISTS.items():
         value = options.get(name)
         if isinstance(value, str | bytes):
