@@ -521,6 +521,16 @@ def test_overrides_replace_top_level_keys_and_merge_worker_config(tmp_path: Path
     assert "did you mean 'worker'?" in str(refused.value)
 
 
+def test_a_misspelt_worker_type_is_refused_when_the_file_is_read(tmp_path: Path) -> None:
+    # It loaded, then failed only at start_worker, naming neither file nor line.
+    path = write(tmp_path, "project_name: p\nworker:\n  type: thread_pol\n")
+    with pytest.raises(ConfigError, match="unknown worker type; field 'worker.type' = "
+                                          "'thread_pol'") as refused:
+        OmniQ.from_config_file(path)
+    assert refused.value.source == f"{path}, line 3"
+    assert "did you mean 'thread_pool'?" in str(refused.value)
+
+
 def test_a_keyword_overrides_what_the_file_says_of_the_same_thing(tmp_path: Path) -> None:
     # The file's task queue names its queues and its engine: queues= and backend_type= win
     # (they were dropped for the file's); the file giving queues twice is refused.

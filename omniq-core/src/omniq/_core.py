@@ -50,6 +50,7 @@ from .models import (
     WorkerInfo,
 )
 from .observe import enable
+from .plugins._hints import install_hint
 
 if TYPE_CHECKING:
     from .queue import AsyncTaskQueue
@@ -621,12 +622,20 @@ _WORKER_ARGS = ("queue", "result_store", "event_store", "task_queue")
 
 def _check_worker_options(worker_type: str | None, config: Mapping[str, Any],
                           field_prefix: str) -> None:
-    """Refuse a misspelled or ill-typed worker option when the client is built, not when a
-    worker starts (an unknown worker type is left for start_worker to report)."""
+    """Refuse a misspelled or ill-typed worker option, or a misspelt worker type, when the
+    client is built, not when a worker starts. A type not installed here is left for
+    start_worker to report: a client that only enqueues may not have the workers' plugins."""
     kind = worker_type or get_setting("DEFAULT_WORKER")
     try:
         cls = plugins.resolve("worker", kind)
-    except LookupError:
+    except LookupError as exc:
+        installed = [t.name for t in plugins.available() if t.kind == "worker"]
+        if worker_type and install_hint("worker", kind) is None \
+                and (hint := did_you_mean(kind, installed)):
+            raise ConfigError("unknown worker type", field=field_prefix.replace(".config.",
+                              ".type") if field_prefix else "worker_type", value=kind,
+                              expected="one of " + ", ".join(sorted(installed)),
+                              hint=hint) from exc
         return
     check_options(cls, config, what=f"the {kind} worker", field_prefix=field_prefix,
                   ignore=_WORKER_ARGS)
