@@ -110,6 +110,11 @@ def test_bad_connection_options_are_config_errors() -> None:
         AsyncRedisTaskQueue(client=redis.Redis())
     with pytest.raises(ConfigError, match="sentinel_master"):
         AsyncRedisTaskQueue(sentinels=[("127.0.0.1", 26379)])
+    # Beside a URL too (a TypeError from the component base, with no name meant).
+    with pytest.raises(ConfigError, match="unknown option 'hots' for AsyncRedisTaskQueue.*"
+                                          "did you mean 'host'"):
+        OmniQ.from_config({"project_name": "r", "task_queue": {
+            "type": "redis", "url": "redis://127.0.0.1:6379/0", "config": {"hots": "x"}}})
 
 
 @pytest.mark.anyio

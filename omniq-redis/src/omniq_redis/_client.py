@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import hiredis
 import redis.asyncio as aioredis
-from omniq.config import redact_url
+from omniq.config import did_you_mean, redact_url
 from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError, OmniQError
 from redis import exceptions as rex
 from redis.asyncio.retry import Retry
@@ -171,6 +171,21 @@ class Lane:
 
 
 # -- errors --------------------------------------------------------------------------------------
+def _refuse_unknown(cls: type, base_init: Any, component: dict[str, Any]) -> None:
+    """A keyword neither this class nor its component base takes: named here, with the one
+    meant, rather than as Python's TypeError from the base (``**component`` passes them on,
+    so the options check that reads the signature cannot see them)."""
+    taken = set(inspect.signature(base_init).parameters)
+    unknown = sorted(set(component) - taken)
+    if unknown:
+        own = {n for n in inspect.signature(cls).parameters if n != "component"}
+        choices = sorted((own | taken) - {"self", "project_name", "secret_key"})
+        raise ConfigError(f"unknown option {unknown[0]!r} for {cls.__name__}",
+                          field=unknown[0], value=component[unknown[0]],
+                          expected="one of " + ", ".join(choices),
+                          hint=did_you_mean(unknown[0], choices) or None)
+
+
 def translate(exc: BaseException, where: str, prefix: str) -> Exception:
     """The OmniQ error for a redis-py (or socket) exception."""
     text = str(exc)
@@ -276,6 +291,7 @@ class RedisConnection:
     ) -> None:
         # The component base that follows in the MRO (AsyncTaskQueue, AsyncResultStore,
         # AsyncEventStore) takes the project, the key and its own settings (`queues`).
+        _refuse_unknown(type(self), super().__init__, component)
         super().__init__(project_name=project_name, secret_key=secret_key,  # type: ignore[call-arg]
                          **component)
         if client is not None and not isinstance(client, aioredis.Redis):
