@@ -521,6 +521,15 @@ def test_overrides_replace_top_level_keys_and_merge_worker_config(tmp_path: Path
     assert "did you mean 'worker'?" in str(refused.value)
 
 
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    # YAML keeps the last and drops the first without a word.
+    path = write(tmp_path, "project_name: p\nworker: {type: async}\nworker: {type: "
+                           "thread_pool}\n")
+    with pytest.raises(ConfigError, match="line 3, column 1: the key 'worker' is given "
+                                          "twice in one mapping"):
+        OmniQ.from_config_file(path)
+
+
 def test_a_misspelt_worker_type_is_refused_when_the_file_is_read(tmp_path: Path) -> None:
     # It loaded, then failed only at start_worker, naming neither file nor line.
     path = write(tmp_path, "project_name: p\nworker:\n  type: thread_pol\n")
