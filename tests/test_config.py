@@ -474,6 +474,16 @@ def test_env_substitution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     }
 
 
+@pytest.mark.parametrize("placeholder", ["${NOCOLON-default}", "${A:-${B:-nested}}",
+                                         "${}", "${1ST}"])
+def test_a_placeholder_of_another_form_is_refused(placeholder: str, tmp_path: Path) -> None:
+    # Left as text, it made a directory named after it.
+    path = write(tmp_path, f"task_queue:\n  config:\n    base_dir: '{placeholder}'\n")
+    with pytest.raises(ConfigError, match="unsupported placeholder.*expected \\$\\{VAR\\} "
+                                          "or \\$\\{VAR:-default\\}"):
+        load_config_file(path, env_vars=True)
+
+
 def test_placeholders_are_left_alone_without_env_vars(tmp_path: Path) -> None:
     path = write(tmp_path, "task_queue:\n  url: redis://${REDIS_HOST}\n")
     config = load_config_file(path, env_vars=False)

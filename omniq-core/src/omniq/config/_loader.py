@@ -32,7 +32,8 @@ _KNOWN = tuple(OmniQConfig.__struct_fields__)
 _A_MAPPING = "a mapping of " + ", ".join(_KNOWN)
 
 # ${VAR} or ${VAR:-default}; "$${" is a literal "${".
-_PLACEHOLDER_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# "$${" (a literal "${"), "${VAR}" or "${VAR:-default}", or any other "${...}" (refused).
+_PLACEHOLDER_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?")
 _ERROR_RE = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`(?: in `(?P<outer>[^`]*)`)?)?$")
 _PATH_TOKEN_RE = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
@@ -228,6 +229,11 @@ def substitute_env(
         if match.group(0) == "$${":
             return "${"
         name, default = match.group(1), match.group(2)
+        if name is None or (default is not None and "${" in default):
+            raise ConfigError(f"unsupported placeholder {match.group(0)!r}", field=path,
+                              value=match.group(0), source=source,
+                              expected="${VAR} or ${VAR:-default} (not nested); $${ for a "
+                                       "literal ${")
         found = env.get(name)
         if found is not None and (found or default is None):  # set, if only to "" (no default)
             return found
