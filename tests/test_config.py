@@ -667,6 +667,16 @@ def test_from_env_worker_type_wins_and_none_turns_a_component_off() -> None:
     assert config.event_store is None
 
 
+def test_a_bad_component_option_from_the_environment_names_its_variable(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OMNIQ_TASK_QUEUE_TYPE", "sqlite")
+    monkeypatch.setenv("OMNIQ_TASK_QUEUE_CONFIG_BASE_DIR", str(tmp_path))
+    monkeypatch.setenv("OMNIQ_TASK_QUEUE_CONFIG_BUSY_TIMEOUT", "abc")
+    with pytest.raises(ConfigError, match="field 'OMNIQ_TASK_QUEUE_CONFIG_BUSY_TIMEOUT' = "
+                                          "'abc'; expected a number; in environment"):
+        OmniQ.from_env()
+
+
 def test_from_env_with_nothing_set_is_the_default_config() -> None:
     assert config_from_env(environ={}) == OmniQConfig()
 

@@ -233,9 +233,13 @@ class AsyncOmniQ:
             raise locate_error(exc, config_path) from None
 
     @classmethod
-    def from_env(cls, prefix: str = "OMNIQ_") -> Self:
-        """Build from ``OMNIQ_*`` environment variables."""
-        return cls.from_config(config_from_env(prefix))
+    def from_env(cls, prefix: str = "OMNIQ_", **overrides: Any) -> Self:
+        """Build from ``OMNIQ_*`` environment variables; keyword arguments override them. An
+        invalid value is a ConfigError naming its variable."""
+        try:
+            return cls.from_config(config_from_env(prefix), **overrides)
+        except ConfigError as exc:
+            raise _as_variable(exc, prefix) from None
 
     @classmethod
     def from_backend(cls, backend: Any, result_store_backend: Any = None,
@@ -564,6 +568,19 @@ async def _write_events(events: EventLogger, store: AsyncEventStore, *, close: b
 
 
 atexit.register(_write_events_left_at_exit)
+
+
+def _as_variable(exc: ConfigError, prefix: str) -> ConfigError:
+    """``exc`` naming the environment variable its field came from (a component's option,
+    ``task_queue.config.busy_timeout``, is ``OMNIQ_TASK_QUEUE_CONFIG_BUSY_TIMEOUT``)."""
+    component, _, option = (exc.field or "").partition(".config.")
+    if not option or component not in ("task_queue", "result_store", "event_store", "worker"):
+        return exc
+    name = {"result_store": "RESULT_STORAGE", "event_store": "EVENT_STORAGE"}.get(
+        component, component.upper())
+    return ConfigError(exc.message, field=f"{prefix}{name}_CONFIG_{option.upper()}",
+                       value=exc.value, expected=exc.expected, source="environment",
+                       hint=exc.hint)
 
 
 def _url_of(spec: Any) -> str | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .._sync import as_async
-from ..config import config_from_env, did_you_mean
+from ..config import did_you_mean
 from ..exceptions import (
     BackendError,
     BackendUnavailableError,
@@ -185,7 +185,7 @@ def build_client(source: Source, *, events_beside: bool = False,
         events = _event_store_of(source.backend_type) if events_beside else None
         return AsyncOmniQ(backend_type=source.backend_type, event_store=events, **options)
     if any(name.startswith("OMNIQ_") for name in os.environ):
-        return AsyncOmniQ.from_config(config_from_env(), **options)
+        return AsyncOmniQ.from_env(**options)
     return AsyncOmniQ(**options)
 
 

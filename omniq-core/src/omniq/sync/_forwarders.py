@@ -112,8 +112,8 @@ class OmniQMethods(SyncWrapper):
         return cls._construct('from_dict', config, **overrides)
 
     @classmethod
-    def from_env(cls, prefix: str = 'OMNIQ_') -> Self:
-        return cls._construct('from_env', prefix)
+    def from_env(cls, prefix: str = 'OMNIQ_', **overrides: Any) -> Self:
+        return cls._construct('from_env', prefix, **overrides)
 
     def get_events(self, task_id: str | None = None, *, schedule_id: str | None = None, type: EventType | str | None = None, since: Any = None, until: Any = None, limit: int = 1000) -> list[TaskEvent]:
         return rewrap(run_sync(self._async.get_events, task_id, schedule_id=schedule_id, type=type, since=since, until=until, limit=limit))
