@@ -25,12 +25,6 @@ def _queue_list(ctx: click.Context, param: click.Parameter, value: str | None) -
     return names
 
 
-def served(queues: list[str]) -> list[str]:
-    """The queues a CLI worker serves: those listed, then ``default`` unless listed, so a task
-    enqueued without a queue_name is never stranded (docs/user_guide/queues.qmd)."""
-    return queues if "default" in queues else [*queues, "default"]
-
-
 _RERUN = "OMNIQ_COMMAND_MODULE"  # set in the process run again, so it runs once
 
 
@@ -80,12 +74,13 @@ def worker(source: Source, queues: list[str], worker_type: str | None,
 async def _run(source: Source, queues: list[str], worker_type: str | None,
                concurrency: int | None, lease: float | None, grace: float,
                metrics: dict[str, Any]) -> None:
-    client = build_client(source, queues=served(queues)) if queues else build_client(source)
+    # The queues given, then default unless listed (the task queue and the worker add it).
+    client = build_client(source, queues=queues) if queues else build_client(source)
     refuse_memory(client, "a worker process")
     _rerun_under_command_module(client._worker_class(worker_type)[1])
     options: dict[str, Any] = {"grace_period": grace, **metrics}
     if queues:
-        options["queues"] = served(queues)
+        options["queues"] = queues
     if concurrency:
         options["max_workers"] = concurrency
     if lease:
