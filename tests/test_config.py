@@ -351,6 +351,7 @@ def test_seed_storage_spellings_are_normalized_and_shorthands_accepted() -> None
     assert config.result_store == ResultStoreConfig(type="sqlite")
     assert config.event_store == EventStoreConfig(url="postgresql://localhost/test")
     assert config.task_queue == TaskQueueConfig(type="redis")
+    assert parse_config({"worker": "thread_pool"}).worker == WorkerConfig(type="thread_pool")
     with pytest.raises(ConfigError, match="given twice"):
         parse_config({"result_store": {"type": "a"}, "result_storage": {"type": "b"}})
 
@@ -905,3 +906,16 @@ def test_configure_logging_rejects_bad_levels_and_adds_one_handler_on_request() 
 def test_msgspec_is_what_validates() -> None:
     # The config structs stay plain msgspec structs other code can convert with.
     assert msgspec.convert({"type": "sqlite"}, TaskQueueConfig) == TaskQueueConfig(type="sqlite")
+
+
+def test_max_workers_below_one_is_refused_at_load_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "omniq.yaml"
+    path.write_text("project_name: p\nworker:\n  type: thread_pool\n  config:\n"
+                    "    max_workers: 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config_file(path)
+    assert info.value.field == "$.worker.config.max_workers" and info.value.value == 0
+    assert "line 5" in str(info.value) and ">= 1" in str(info.value)
+    # A placeholder is the worker's to convert when it starts.
+    path.write_text("worker: {type: thread_pool, config: {max_workers: '${W:-4}'}}\n")
+    assert load_config_file(path).worker.config == {"max_workers": "4"}

@@ -75,3 +75,25 @@ def test_task_and_schedule_reprs_show_no_argument() -> None:
         assert f"payload=<{len(struct.payload)} bytes>" in text
         assert f"id={struct.id!r}" in text and "func_name='seed_tasks:add_numbers'" in text
         assert dict(struct.__rich_repr__())["payload"] == f"<{len(struct.payload)} bytes>"
+
+
+@pytest.mark.parametrize("url", [f"redis://app:{SECRET}@127.0.0.1:6379/0",
+                                 f"nats://app:{SECRET}@127.0.0.1:4222",
+                                 f"postgresql://app:{SECRET}@127.0.0.1:5432/test"])
+def test_client_repr_shows_where_each_store_is_without_the_password(url: str) -> None:
+    from omniq import OmniQ
+
+    oq = OmniQ(project_name="repr_probe", task_queue=url)  # not connected: nothing is opened
+    text = repr(oq)
+    assert SECRET not in text and "s3cr" not in text, text
+    assert "project='repr_probe'" in text and "event_store=None" in text
+    assert text.count("127.0.0.1") == 2, text  # the task queue and its result store
+
+
+def test_component_repr_names_its_location(tmp_path: Any) -> None:
+    from omniq import OmniQ
+
+    oq = OmniQ(project_name="repr_probe", backend_type="sqlite",
+               url=f"sqlite:///{tmp_path}/r.db")
+    assert f"{tmp_path}/r.db project='repr_probe'" in repr(oq.task_queue)
+    assert "in this process" in repr(OmniQ(project_name="p", backend_type="memory").task_queue)

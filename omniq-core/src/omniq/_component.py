@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Self
 import anyio
 import msgspec
 
-from .config import get_setting, validate_name
+from .config import get_setting, redact_url, validate_name
 from .exceptions import ConfigError
 from .serialization import Keyring, Serializer
 
@@ -40,6 +40,9 @@ class AsyncComponent:
         self._connect_lock: anyio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop  # the one it connected in, once connected
         self._forks = 0  # forks_so_far() when it connected
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {location_of(self)} project={self.project_name!r}>"
 
     # -- signing -------------------------------------------------------------------------------
     @property
@@ -209,3 +212,13 @@ def _count_a_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_count_a_fork)
+
+
+def location_of(component: Any) -> str:
+    """Where ``component`` keeps its data, for logs and reprs: a URL, DSN or path, passwords
+    hidden."""
+    for attribute in ("dsn", "url", "where", "database_path", "location"):
+        value = getattr(component, attribute, None)
+        if isinstance(value, str) and value:
+            return redact_url(value)
+    return "in this process"

@@ -148,6 +148,11 @@ class AsyncOmniQ:
             enable(self.task_queue, metrics=bool(metrics), tracing=bool(tracing))
         self._worker: Any = None
 
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} project={self.project_name!r} "
+                f"task_queue={self.task_queue!r} result_store={self.result_store!r} "
+                f"event_store={self.event_store!r}>")
+
     def _component(self, kind: str, spec: Any) -> Any:
         """A store from ``spec``. The bare type name of the task queue's engine means that
         engine where the tasks are, with the same connection: the backend's own store, or

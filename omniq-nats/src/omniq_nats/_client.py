@@ -357,9 +357,6 @@ class NATSConnection:
     def _init_component(self) -> None:
         """The component's own state, set up once the settings are known."""
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
-
     def _payload_limit(self) -> int:
         """The largest message this server takes (its ``max_payload``), less room for the
         subject, headers and the record's own fields."""

@@ -335,9 +335,6 @@ class RedisConnection:
     def _init_state(self) -> None:
         """Set up the component's own state; called once the connection settings are."""
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.where} project={self.project_name!r}>"
-
     def _describe(self) -> str:
         if self._given_client is not None:
             kw = self._given_client.connection_pool.connection_kwargs

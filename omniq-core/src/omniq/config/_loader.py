@@ -407,6 +407,8 @@ def _normalize(data: Mapping[str, Any], source: str | None) -> dict[str, Any]:
         if field in _COMPONENTS and isinstance(value, str):
             # Shorthand: "task_queue: sqlite" names the type, "task_queue: redis://h" the URL.
             value = {"url": value} if ":" in value or "/" in value else {"type": value}
+        elif field == "worker" and isinstance(value, str):
+            value = {"type": value}  # the same shorthand: "worker: thread_pool"
         if isinstance(value, msgspec.Struct):
             value = msgspec.to_builtins(value)
         result[field] = value

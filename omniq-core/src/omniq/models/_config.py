@@ -92,6 +92,12 @@ class WorkerConfig(ConfigStruct, kw_only=True):
 
     def __post_init__(self) -> None:
         _check_type_name("type", self.type)
+        # Refused here, at load, rather than at start_worker: a worker is often started long
+        # after its file was read. A string ("${WORKERS}") is the worker's to convert.
+        max_workers = self.config.get("max_workers")
+        if isinstance(max_workers, int) and not isinstance(max_workers, bool) and max_workers < 1:
+            raise ConfigError("max_workers must be >= 1", field="config.max_workers",
+                              value=max_workers, expected="a positive number of workers")
 
 
 class OmniQConfig(ConfigStruct, kw_only=True):

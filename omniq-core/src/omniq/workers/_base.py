@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import anyio
 
-from .._component import AsyncComponent
+from .._component import AsyncComponent, location_of
 from .._ids import new_id
 from .._sync import as_async
 from .._time import utcnow
@@ -37,7 +37,7 @@ from ..queue._base import DEFAULT_QUEUE
 from ..serialization import Call
 from ._completions import Completer
 from ._context import TaskContext, _current
-from ._labels import backend_label, location_of
+from ._labels import backend_label
 from ._registry import PRUNE_AFTER, Registration
 
 logger = logging.getLogger("omniq.worker")

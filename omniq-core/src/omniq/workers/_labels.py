@@ -1,11 +1,8 @@
-"""How a worker names its backend in its start line: a short type and a location without
-passwords."""
+"""How a worker names its backend in its start line: a short type name."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from ..config import redact_url
 
 
 def backend_label(component: Any) -> str:
@@ -15,12 +12,3 @@ def backend_label(component: Any) -> str:
     for kind in ("TaskQueue", "EventStore", "ResultStore"):
         name = name.removesuffix(kind)
     return name.lower() or type(component).__name__
-
-
-def location_of(queue: Any) -> str:
-    """Where ``queue`` keeps its tasks, for logs: a URL, DSN or path, passwords hidden."""
-    for attribute in ("dsn", "url", "where", "database_path", "location"):
-        value = getattr(queue, attribute, None)
-        if isinstance(value, str) and value:
-            return redact_url(value)
-    return "in this process"
