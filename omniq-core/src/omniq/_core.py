@@ -460,7 +460,11 @@ class AsyncOmniQ:
         return await self.task_queue.resume_schedule(schedule_id)
 
     async def remove_schedule(self, schedule_id: str) -> bool:
-        """Delete a schedule (no more fires) and record SCHEDULE_DELETED."""
+        """Delete a schedule (no more fires) and record SCHEDULE_DELETED.
+
+        Returns False, as ``cancel`` does, when no schedule has that id (it may have been
+        deleted already); ``pause_schedule`` and ``resume_schedule`` raise
+        :class:`ScheduleNotFoundError` instead, as a pause of nothing is a mistake."""
         return await self.task_queue.remove_schedule(schedule_id)
 
     # -- events --------------------------------------------------------------------------------
