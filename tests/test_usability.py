@@ -487,7 +487,7 @@ def test_a_store_named_by_the_queues_engine_uses_the_queues_connection(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # result_store: redis beside task_queue: redis://host/5 (and OMNIQ_EVENT_STORAGE_TYPE
     # beside omniq worker --url) went to the engine's default location: another database.
-    from omniq.workers._labels import location_of
+    from omniq._component import location_of
 
     url = _url_of(engine, tmp_path, request)
     if engine == "redis":
