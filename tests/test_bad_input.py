@@ -242,6 +242,23 @@ def test_enqueue_many_without_an_iterable_is_refused_and_nothing_is_enqueued() -
         assert oq.list_tasks() == []
 
 
+@pytest.mark.parametrize(("option", "advice"), [
+    ({"args": (1, 2)}, "pass positional arguments after the function: enqueue(func, 2, 3)"),
+    ({"kwargs": {"x": 1}}, "use func_kwargs="),
+    ({"queue": "high"}, "use queue_name='high'"),
+    ({"countdown": 5}, "use run_in=seconds"),
+    ({"job_id": "a"}, "use task_id="),
+])
+def test_celery_and_rq_option_names_are_answered_with_omniqs(option: dict[str, object],
+                                                            advice: str) -> None:
+    # The closest spelling would be wrong advice here ("args": did you mean 'tags'?).
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(ConfigError) as info:
+            oq.enqueue(add_numbers, 1, 2, **option)
+        assert advice in str(info.value) and "did you mean" not in str(info.value)
+        assert oq.list_tasks() == []
+
+
 def test_bad_options_are_config_errors() -> None:
     with OmniQ(project_name="p", backend_type="memory") as oq:
         with pytest.raises(ConfigError, match="max_retries"):

@@ -20,10 +20,30 @@ _MAPPINGS = ("func_args", "func_kwargs", "callback_args")
 _LISTS = {"tags": "tags=['images']", "depends_on": "depends_on=[parent_id]"}
 # Parameters of build_task that enqueue fills in itself.
 _INTERNAL = ("func", "now", "schedule_id")
+# Options of Celery's apply_async and RQ's enqueue, and how OmniQ says the same: a user coming
+# from them types these first, and the closest spelling ("args" -> "tags") would mislead.
+_PEER_NAMES = {
+    "args": "pass positional arguments after the function: enqueue(func, 2, 3)",
+    "kwargs": "use func_kwargs={'x': 2} (or func_args=)",
+    "queue": "use queue_name='high'",
+    "countdown": "use run_in=seconds (or a timedelta)",
+    "eta": "use run_at=a timezone-aware datetime",
+    "expires": "use ttl=seconds (a task not started by then expires)",
+    "job_id": "use task_id='...'",
+    "job_timeout": "use timeout=seconds",
+    "retry": "use max_retries=3 and retry_delay=seconds",
+    "retries": "use max_retries=3",
+    "at_front": "use priority=10 (higher runs first within its queue)",
+    "link": "use callback=func (it gets the result)",
+    "on_success": "use callback=func (it gets the result)",
+}
 
 
 def check_task_options(build_task: Callable[..., Any], options: Mapping[str, Any]) -> None:
     """Raise a ConfigError for an option ``build_task`` does not take or a malformed value."""
+    for name in options.keys() & _PEER_NAMES.keys():
+        raise ConfigError(f"unknown option {name!r} for enqueue", field=name,
+                          value=options[name], hint=_PEER_NAMES[name])
     check_options(build_task, options, what="enqueue", ignore=_INTERNAL)
     for name in _MAPPINGS:
         value = options.get(name)
