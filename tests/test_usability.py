@@ -314,6 +314,47 @@ def _omniq(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str
                           text=True, cwd=cwd, env=_env(**env), timeout=60)
 
 
+_LOGS_A_WARNING = """
+import logging, sys
+logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+from omniq import OmniQ
+from omniq.queue import MemoryTaskQueue
+if sys.argv[1:] == ["app-says-info"]:  # the program's own setting, after its imports
+    logging.getLogger("omniq").setLevel(logging.INFO)
+OmniQ(project_name="other", task_queue=MemoryTaskQueue())  # warns: the queue's project differs
+print("built")
+"""
+
+
+@pytest.mark.parametrize(("variables", "argument", "logged"), [
+    ({}, "", True),
+    ({"OMNIQ_DISABLE_LOGGING": "1"}, "", False),
+    ({"OMNIQ_LOG_LEVEL": "ERROR"}, "", False),
+    ({"OMNIQ_COMPONENT_LOG_LEVELS": '{"omniq": "DISABLED"}'}, "", False),
+    ({"OMNIQ_LOG_LEVEL": "ERROR"}, "app-says-info", True),
+])
+def test_logging_variables_set_the_library_levels_and_the_program_has_the_last_word(
+        tmp_path: Path, variables: dict[str, str], argument: str, logged: bool) -> None:
+    script = tmp_path / "logs.py"
+    script.write_text(_LOGS_A_WARNING)
+    result = subprocess.run([sys.executable, str(script), *([argument] if argument else [])],
+                            capture_output=True, text=True, env=_env(**variables), timeout=60)
+    assert result.returncode == 0 and result.stdout == "built\n", result.stderr
+    assert ("WARNING omniq: AsyncMemoryResultStore uses project" in result.stderr) is logged
+
+
+@pytest.mark.parametrize(("variable", "value"), [("OMNIQ_LOG_LEVEL", "LOUD"),
+                                                 ("OMNIQ_COMPONENT_LOG_LEVELS", "not json")])
+def test_an_invalid_logging_variable_is_named_when_a_client_is_built(
+        tmp_path: Path, variable: str, value: str) -> None:
+    script = tmp_path / "logs.py"
+    script.write_text(_LOGS_A_WARNING)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            env=_env(**{variable: value}), timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"ConfigError: invalid value for environment variable {variable}" in result.stderr
+
+
 def test_worker_with_an_app_module_that_does_not_exist(tmp_path: Path) -> None:
     result = _omniq("worker", "--app", "nosuchmod:oq", cwd=tmp_path)
     assert result.returncode == 2

@@ -32,6 +32,7 @@ from .config import (
     validate_name,
 )
 from .config._loader import warn_about_misspelt_variables
+from .config._logging import check_logging_environment
 from .events import EventLogger
 from .exceptions import ConfigError, ScheduleNotFoundError, TaskTimeoutError
 from .models import (
@@ -91,6 +92,7 @@ class AsyncOmniQ:
                                   expected=f"True, False or None (None: OMNIQ_{name.upper()})")
         # Logging is the application's (or the CLI's) to configure, never the library's.
         warn_about_misspelt_variables()
+        check_logging_environment()
         self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
         self.worker_type = worker_type
         self.worker_config = dict(worker_config or {})

@@ -4,16 +4,22 @@ OmniQ logs through ``logging.getLogger("omniq....")`` and, as a library should, 
 handler but a :class:`logging.NullHandler` on ``omniq`` (so nothing is printed unless the
 application configures logging) and never touches the root logger. Task events are a
 separate thing (event stores).
+
+The levels the environment asks for (``OMNIQ_LOG_LEVEL``, ``OMNIQ_DISABLE_LOGGING``,
+``OMNIQ_COMPONENT_LOG_LEVELS``) are applied once, when OmniQ is imported and only if one of them
+is set: so they work in any program, and the program's own logging configuration, made after
+its imports, still has the last word.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Mapping
 
 from ..exceptions import ConfigError
-from ._env import LEVEL_NAMES, get_setting, parse_level
+from ._env import ENV_PREFIX, LEVEL_NAMES, get_setting, parse_level
 
 ROOT_LOGGER = "omniq"
 #: Above CRITICAL: what "DISABLED" sets, so nothing at any level passes.
@@ -94,3 +100,27 @@ def _level(field: str, value: str | int) -> int:
     if isinstance(parsed, int):
         return parsed
     return DISABLED_LEVEL if parsed == "DISABLED" else logging.getLevelName(parsed)
+
+
+_LOGGING_SETTINGS = ("LOG_LEVEL", "DISABLE_LOGGING", "COMPONENT_LOG_LEVELS")
+
+
+def check_logging_environment() -> None:
+    """A ConfigError naming the variable when a logging variable of the environment is
+    invalid (``OMNIQ_LOG_LEVEL=LOUD``); called where a client is built."""
+    for name in _LOGGING_SETTINGS:
+        get_setting(name)
+
+
+def _apply_the_environment() -> None:
+    given = [name for name in _LOGGING_SETTINGS if os.environ.get(ENV_PREFIX + name, "").strip()]
+    if not given:
+        return
+    try:
+        # Without OMNIQ_LOG_LEVEL the ``omniq`` logger keeps inheriting its level (NOTSET).
+        configure_logging(level=None if "LOG_LEVEL" in given else logging.NOTSET)
+    except ConfigError:
+        pass  # an import does not fail: the first client built raises it, naming the variable
+
+
+_apply_the_environment()

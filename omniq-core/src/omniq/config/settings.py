@@ -23,7 +23,8 @@ BASE_DIR: str = ".omniq"
 
 # -- library logging (task events are a separate thing) --------------------------------------
 #: Level of the ``omniq`` loggers: DEBUG, INFO, WARNING, ERROR, CRITICAL or DISABLED. Applied
-#: by the ``omniq`` command and ``configure_logging()``; the library alone never sets levels.
+#: by the ``omniq`` command and ``configure_logging()``, and, from ``OMNIQ_LOG_LEVEL`` (as the
+#: two below from theirs), when OmniQ is imported; set in code, it takes a call of those two.
 LOG_LEVEL: str = "WARNING"
 #: True silences every ``omniq`` logger, whatever the levels say.
 DISABLE_LOGGING: bool = False
