@@ -45,3 +45,8 @@ def process_task(task_name, priority):
 
 def scheduled_task(name):
     return f"Hello, {name}!"
+
+
+def slow_square(x):
+    time.sleep(0.6)
+    return x * x

@@ -491,6 +491,55 @@ def test_a_client_connected_before_a_fork_is_refused_in_the_child_and_spares_the
     assert parent == "parent: 2"  # the child's close() cut none of the parent's connections
 
 
+_ENDS_WITHOUT_STOP = """
+import sys, time
+from omniq import OmniQ
+from omniq.queue import SQLiteTaskQueue
+from omniq.storage import SQLiteEventStorage
+from omniq.workers import ThreadPoolWorker, ProcessPoolWorker
+from seed_tasks import slow_square
+
+if __name__ == "__main__":
+    kind, base = sys.argv[1], sys.argv[2]
+    if kind == "client":  # seed form: a module-level client, never stopped or closed
+        oq = OmniQ(project_name="ends", backend_type="sqlite", base_dir=base,
+                   event_store="sqlite")
+        oq.start_worker(worker_type="thread_pool", max_workers=2)
+        queue = oq
+    else:  # seed 001, "Working with Multiple Queues": a worker started and never stopped
+        queue = SQLiteTaskQueue(project_name="ends", base_dir=base)
+        events = SQLiteEventStorage(project_name="ends", base_dir=base)
+        worker = {"thread_pool": ThreadPoolWorker, "process_pool": ProcessPoolWorker}[kind](
+            queue=queue, event_store=events, max_workers=2)
+        worker.start()
+    for n in range(3):
+        queue.enqueue(slow_square, n)
+    time.sleep(0.3)
+"""
+
+
+@pytest.mark.parametrize("kind", ["client", "thread_pool", "process_pool"])
+def test_a_program_that_ends_without_stopping_its_worker_stops_it_gracefully(
+        kind: str, tmp_path: Path) -> None:
+    # The worker's threads are daemons: without the stop at exit its running tasks stayed
+    # "running" until their lease ran out, then ran again, and its last events were lost.
+    script = tmp_path / "ends.py"
+    script.write_text(_ENDS_WITHOUT_STOP)
+    result = subprocess.run([sys.executable, str(script), kind, str(tmp_path)],
+                            capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=90)
+    assert result.returncode == 0, result.stderr
+    with OmniQ(project_name="ends", backend_type="sqlite", base_dir=str(tmp_path),
+               event_store="sqlite") as oq:
+        tasks = oq.list_tasks()
+        statuses = sorted(task.status.value for task in tasks)
+        assert statuses == ["completed", "completed", "pending"], statuses
+        for task in tasks:
+            types = [event.type for event in oq.get_events(task.id)]
+            if task.status.value == "completed":
+                assert task.attempts == 1 and types[-1] == "COMPLETE", types
+                assert oq.get_result(task.id, timeout=1) in (0, 1, 4)
+
+
 _NEVER_CLOSED = """
 import asyncio, sys
 from omniq import AsyncOmniQ, OmniQ

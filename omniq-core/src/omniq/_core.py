@@ -52,6 +52,7 @@ from .models import (
 )
 from .observe import enable
 from .plugins._hints import install_hint
+from .workers._at_exit import stop_running_workers
 
 if TYPE_CHECKING:
     from .queue import AsyncTaskQueue
@@ -550,11 +551,13 @@ _not_closed: weakref.WeakSet[AsyncOmniQ] = weakref.WeakSet()
 EXIT_FLUSH_TIMEOUT = 5.0
 
 
-def _write_events_left_at_exit() -> None:
-    """Write the events a client still buffers when the program ends without ``close()``
-    (a module-level client, as in many scripts): the last ones would otherwise be lost."""
+def _finish_at_exit() -> None:
+    """Stop the workers still running when the program ends, then write the events a client
+    still buffers without ``close()`` (a module-level client, as in many scripts): the last
+    ones would otherwise be lost."""
     from . import _sync
 
+    stop_running_workers()
     for client in list(_not_closed):
         if not client.events.buffered or client.event_store is None:
             continue
@@ -578,7 +581,7 @@ async def _write_events(events: EventLogger, store: AsyncEventStore, *, close: b
         await store.close()
 
 
-atexit.register(_write_events_left_at_exit)
+atexit.register(_finish_at_exit)
 
 
 def _as_variable(exc: ConfigError, prefix: str) -> ConfigError:

@@ -35,12 +35,14 @@ from ..models import UNREADABLE, ErrorInfo, EventType, Task, TaskResult, TaskSta
 from ..observe import enable
 from ..queue._base import DEFAULT_QUEUE
 from ..serialization import Call
+from . import _at_exit
 from ._completions import Completer
 from ._context import TaskContext, _current
 from ._labels import backend_label
 from ._registry import PRUNE_AFTER, Registration
 
 logger = logging.getLogger("omniq.worker")
+
 #: What happens to each task: claims and completions at DEBUG, retries, expiries, timeouts and
 #: cancellations at INFO, dead letters and poison pills at WARNING.
 task_log = logging.getLogger("omniq.worker.tasks")
@@ -53,6 +55,11 @@ REGISTRY_DELAY = 0.5
 #: Seconds between looks for cancel requests of the tasks running here. Only while tasks run,
 #: and only when heartbeats (every third of the lease) come less often than this.
 CANCEL_CHECK_INTERVAL = 0.5
+
+
+class PoolClosed(Exception):
+    """Raised by ``execute`` when the pool that runs tasks takes no more (the interpreter is
+    exiting and shut it down): the task is given back unstarted, not failed."""
 
 
 async def nap(seconds: float) -> None:
@@ -236,6 +243,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         await self._register()
         loop = asyncio.get_running_loop()
         self._main = loop.create_task(self._claim_loop(), name=f"omniq-worker-{self.worker_id}")
+        _at_exit.running.add(self)
         self._helpers = [loop.create_task(self._heartbeat_loop(), name="omniq-heartbeat"),
                          loop.create_task(self._maintenance_loop(), name="omniq-maintenance"),
                          loop.create_task(self._registry_loop(), name="omniq-registry")]
@@ -282,6 +290,7 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         return self._main is not None and not self._main.done()
 
     async def _close(self) -> None:
+        _at_exit.running.discard(self)
         self._stopping = True
         if self._slot_freed is not None:
             self._slot_freed.set()
@@ -734,6 +743,10 @@ class AsyncWorkerBase(AsyncComponent, abc.ABC):
         except TaskCancelledError as exc:
             await self._finish_failed(ctx.task, ErrorInfo("Cancelled", exc.reason or str(exc)),
                                       started, status=TaskStatus.CANCELLED)
+            return
+        except PoolClosed:
+            self._stopping = True  # claim nothing more: the stop at exit follows
+            await self.queue.release(ctx.task)
             return
         except BaseException as exc:
             # SystemExit (sys.exit in the task) and KeyboardInterrupt too: raised by the

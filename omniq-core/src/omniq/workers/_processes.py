@@ -21,7 +21,7 @@ from ..exceptions import ConfigError, OmniQError
 from ..models import ErrorInfo, Task
 from ..serialization import Call, Keyring, Serializer
 from ..sync import Worker
-from ._base import AsyncWorkerBase, error_info
+from ._base import AsyncWorkerBase, PoolClosed, error_info
 from ._context import TaskContext, _current
 from ._threads import run_call
 
@@ -170,6 +170,12 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
             except BrokenProcessPool:
                 if pool is self._pool:  # not replaced by cancel_running: rebuild it ourselves
                     self._pool = self._new_pool()
+            except RuntimeError as exc:
+                # concurrent.futures shuts its pools down when the main thread ends, before
+                # the stop at exit: a task claimed in between goes back, it did not fail.
+                if str(exc).startswith("cannot schedule new futures"):
+                    raise PoolClosed(str(exc)) from exc
+                raise
         else:
             raise RuntimeError("process pool kept breaking while running this task")
         if not ok:
