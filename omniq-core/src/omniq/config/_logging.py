@@ -13,6 +13,7 @@ its imports, still has the last word.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -116,11 +117,10 @@ def _apply_the_environment() -> None:
     given = [name for name in _LOGGING_SETTINGS if os.environ.get(ENV_PREFIX + name, "").strip()]
     if not given:
         return
-    try:
+    # An import does not fail: the first client built raises the error, naming the variable.
+    with contextlib.suppress(ConfigError):
         # Without OMNIQ_LOG_LEVEL the ``omniq`` logger keeps inheriting its level (NOTSET).
         configure_logging(level=None if "LOG_LEVEL" in given else logging.NOTSET)
-    except ConfigError:
-        pass  # an import does not fail: the first client built raises it, naming the variable
 
 
 _apply_the_environment()
