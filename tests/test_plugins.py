@@ -380,6 +380,32 @@ def test_broken_entry_point_is_logged_and_skipped(
     assert record.exc_info is not None and record.exc_info[0] is ModuleNotFoundError
 
 
+def test_a_type_not_found_names_the_plugin_that_failed_to_import(make_dist: MakeDist) -> None:
+    # The type asked for may be the broken plugin's: "not installed" alone would mislead.
+    make_dist("omniq-broken", {"plugin.py": "import omniq_missing_dependency_xyz\n"},
+              version="0.3")
+    with pytest.raises(PluginNotFoundError) as info:
+        plugins.resolve("task_queue", "brokenq")
+    assert "note: omniq-broken 0.3 (entry point omniq-broken-ep = " in str(info.value)
+    assert "failed to import (ModuleNotFoundError: No module named " \
+           "'omniq_missing_dependency_xyz')" in str(info.value)
+
+
+def test_a_type_not_found_names_an_entry_point_in_another_group(tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    info = tmp_path / "omniq_astray-1.0.dist-info"
+    info.mkdir()
+    info.joinpath("METADATA").write_text("Metadata-Version: 2.1\nName: omniq-astray\n"
+                                         "Version: 1.0\n")
+    info.joinpath("entry_points.txt").write_text("[omniq.plugins]\nastray = omniq_astray.p\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    with pytest.raises(PluginNotFoundError) as error:
+        plugins.resolve("task_queue", "astray")
+    assert "omniq-astray declares astray = omniq_astray.p in the entry point group " \
+           "'omniq.plugins', which OmniQ does not read (it reads 'omniq')" in str(error.value)
+
+
 def test_same_name_from_two_distributions_is_an_error_naming_both(make_dist: MakeDist) -> None:
     fake_queue(make_dist, "omniq-first")
     fake_queue(make_dist, "omniq-second")

@@ -17,7 +17,13 @@ from omniq._aliases import canonical
 from omniq.exceptions import ConfigError, PluginNotFoundError
 from omniq.plugins._hints import OUR_DISTRIBUTIONS, export_hint, install_hint, scheme_of
 from omniq.plugins._hookspecs import KINDS
-from omniq.plugins._registry import PluginType, get_registry, kind_label, normalize_name
+from omniq.plugins._registry import (
+    PluginType,
+    get_registry,
+    kind_label,
+    misplaced_entry_points,
+    normalize_name,
+)
 
 
 def _check_kind(kind: str) -> None:
@@ -79,8 +85,16 @@ def lookup(kind: str, name: str) -> PluginType:
         guess = f"did you mean {close!r}? " if close and not install_hint(kind, name) else ""
         raise PluginNotFoundError(
             f"unknown {label} type {name!r}; {guess}installed {label} types: {installed}; {hint}"
+            + _plugins_that_may_be_meant(registry)
         )
     return t
+
+
+def _plugins_that_may_be_meant(registry: Any) -> str:
+    """The installed plugins that failed to load, or declared their entry point in the wrong
+    group: a type not found may be one of theirs."""
+    problems = [*registry.broken, *misplaced_entry_points()]
+    return "".join(f"; note: {problem}" for problem in problems)
 
 
 def _closest(name: str, names: list[str]) -> str | None:
@@ -116,6 +130,7 @@ def _lookup_url(kind: str, url: str) -> PluginType:
     raise PluginNotFoundError(
         f"no installed {label} type handles the URL {redact_url(url)!r}; "
         f"schemes handled: {', '.join(schemes) or 'none'}; {hint}"
+        + _plugins_that_may_be_meant(registry)
     )
 
 

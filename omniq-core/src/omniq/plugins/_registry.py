@@ -86,7 +86,11 @@ class _Registry:
     """The immutable index built from every plugin's registrations (in registration order,
     each with the plugin it came from)."""
 
-    def __init__(self, registered: Sequence[tuple[PluginType, _Origin]]) -> None:
+    def __init__(self, registered: Sequence[tuple[PluginType, _Origin]],
+                 broken: Sequence[str] = ()) -> None:
+        #: The plugins whose entry point failed to import, each with its error, for the
+        #: message of a type not found (the type asked for may be one of theirs).
+        self.broken = tuple(broken)
         origins = {id(t): origin for t, origin in registered}
         self.types = sorted((t for t, _ in registered),
                             key=lambda t: (KINDS.index(t.kind), t.name))
@@ -130,6 +134,25 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
     return list(importlib.metadata.entry_points(group=PROJECT_NAME))
 
 
+#: The entry point groups OmniQ reads: plugins, and the ``omniq`` command's subcommands.
+_GROUPS_READ = (PROJECT_NAME, "omniq.commands")
+
+
+def misplaced_entry_points() -> list[str]:
+    """Entry points in a group that looks meant for OmniQ but is not ``omniq``
+    (``omniq.plugins``, ``omniq_backends``): they are never read, and a plugin declared there
+    looks installed yet provides nothing."""
+    found = []
+    for dist in importlib.metadata.distributions():
+        for ep in dist.entry_points:
+            group = ep.group.lower()
+            if group.startswith(PROJECT_NAME) and group not in _GROUPS_READ:
+                found.append(f"{dist.name} declares {ep.name} = {ep.value} in the entry point "
+                             f"group {ep.group!r}, which OmniQ does not read (it reads "
+                             f"{PROJECT_NAME!r})")
+    return found
+
+
 def _core_version() -> str:
     try:
         return importlib.metadata.version(CORE_DISTRIBUTION)
@@ -150,6 +173,7 @@ def _load() -> _Registry:
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(OmniQHookSpecs)
     origins: dict[str, _Origin] = {}
+    broken: list[str] = []
 
     core = importlib.import_module(CORE_MODULE)
     core_name = f"{CORE_DISTRIBUTION}:core"
@@ -166,10 +190,12 @@ def _load() -> _Registry:
         origin = _Origin(dist_name, version, f"{ep.name} = {ep.value}")
         try:
             plugin = ep.load()
-        except Exception:
-            # Logged, not raised: a plugin whose import fails (a missing dependency, a broken
-            # install) must not take down the core and every other plugin with it.
+        except Exception as exc:
+            # Logged and remembered, not raised: a plugin whose import fails (a missing
+            # dependency, a broken install) must not take down the core and every other
+            # plugin with it. A lookup that finds no type names it.
             logger.warning("OmniQ plugin %s failed to import and is skipped", origin, exc_info=True)
+            broken.append(f"{origin} failed to import ({type(exc).__name__}: {exc})")
             continue
         if pm.is_registered(plugin):
             continue
@@ -188,7 +214,7 @@ def _load() -> _Registry:
             except Exception as exc:
                 raise ConfigError(f"plugin failed in {HOOK_OF_KIND[kind]}: {exc!r}",
                                   source=str(origin)) from exc
-    return _Registry(registered)
+    return _Registry(registered, broken)
 
 
 def _make_register(kind: str, origin: _Origin,
