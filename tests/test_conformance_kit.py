@@ -101,6 +101,40 @@ def test_kit_says_which_fixture_a_plugin_must_provide(tmp_path: Path) -> None:
     assert "2 errors" in output, output
 
 
+MISCOUNTING_TESTS = """
+    import pytest
+    from omniq.backend.memory import AsyncMemoryTaskQueue
+    from omniq.testing import TaskQueueTests
+
+
+    class MiscountingQueue(AsyncMemoryTaskQueue):
+        async def count_tasks(self, *args, **kwargs):
+            return str(await super().count_tasks(*args, **kwargs))
+
+
+    class TestMiscounting(TaskQueueTests):
+        @pytest.fixture
+        def backend_type(self):
+            return "memory"
+
+        @pytest.fixture
+        def backend_options(self):
+            return {}
+
+        @pytest.fixture
+        async def task_queue(self, project_name):
+            async with MiscountingQueue(project_name=project_name) as queue:
+                yield queue
+"""
+
+
+def test_a_failed_kit_check_shows_its_values(tmp_path: Path) -> None:
+    # pytest rewrites the asserts of the modules it collects; the kit's are registered too.
+    output = run_kit(tmp_path, {"test_miscounting.py": MISCOUNTING_TESTS}, "-k", "count")
+    assert "AssertionError: assert '7' == 7" in output, output
+    assert "PytestAssertRewriteWarning" not in output, output
+
+
 SLOW_STORE_TESTS = """
     import pytest
     from omniq.testing import ConformanceTests, running_worker
