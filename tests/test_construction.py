@@ -15,6 +15,7 @@ from omniq import (
     TaskQueue,
 )
 from omniq.backend import MemoryBackend
+from omniq.exceptions import ConfigError
 from omniq.models import MemoryTaskQueueConfig, OmniQConfig, TaskQueueConfig
 from omniq.queue import MemoryTaskQueue
 from omniq.queue.memory import AsyncMemoryTaskQueue
@@ -48,6 +49,23 @@ def test_omniq_from_config_object_dict_and_env(monkeypatch) -> None:
     oq = OmniQ.from_env()
     assert oq.project_name == "from_env"
     assert oq.task_queue.queues == ["high", "medium", "low", "default"]
+
+
+def test_backend_type_gives_its_engine_to_components_given_only_options(
+        tmp_path, monkeypatch) -> None:
+    # OMNIQ_BACKEND_TYPE beside OMNIQ_TASK_QUEUE_CONFIG_*: "needs a type or a url" before.
+    monkeypatch.setenv("OMNIQ_BACKEND_TYPE", "sqlite")
+    monkeypatch.setenv("OMNIQ_TASK_QUEUE_CONFIG_BASE_DIR", str(tmp_path / "tasks"))
+    with OmniQ.from_env(project_name="typed") as oq:
+        assert str(tmp_path / "tasks" / "typed.db") in repr(oq.task_queue)
+        assert str(tmp_path / "tasks" / "typed.db") in repr(oq.result_store)
+    config = {"backend_type": "sqlite", "result_store": {"config": {"base_dir": str(tmp_path)}}}
+    with OmniQ.from_dict(config, project_name="typed") as oq:
+        assert f"{tmp_path}/typed.db" in repr(oq.result_store)
+    # With no type anywhere, the options would be dropped without a word.
+    with pytest.raises(ConfigError, match="result_store has options but no type; field "
+                                          "'result_store.config' = \\['base_dir'\\]"):
+        OmniQ.from_dict({"task_queue": "sqlite", "result_store": {"config": {"base_dir": "x"}}})
 
 
 def test_from_config_file_with_overrides(tmp_path) -> None:

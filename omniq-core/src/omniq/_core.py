@@ -201,8 +201,9 @@ class AsyncOmniQ:
                               "task_queue.config", field="queues", value=config.queues,
                               expected="the queues in one place, the top level or the "
                                        "task queue's config")
-        if queue is not None and queue.type and not queue.url and not config.backend_type \
-                and _has_type("backend", queue.type):
+        queue = _typed_by_backend("task_queue", queue, config.backend_type)
+        if queue is not None and queue.type and not queue.url \
+                and config.backend_type in (None, queue.type) and _has_type("backend", queue.type):
             # `task_queue: {type: sqlite, config: {...}}` alone: the same engine for all three.
             check_options(plugins.resolve("backend", queue.type), queue.config,
                           what=f"the {queue.type} backend", field_prefix="task_queue.config.",
@@ -212,7 +213,7 @@ class AsyncOmniQ:
         elif queue is not None:
             options["task_queue"] = queue
         for name in ("result_store", "event_store"):
-            spec = getattr(config, name)
+            spec = _typed_by_backend(name, getattr(config, name), config.backend_type)
             if spec is not None and (spec.type or spec.url):
                 # A bare type is a name (the backend's own store when it names the backend).
                 options[name] = spec.type if not (spec.url or spec.config) else spec
@@ -543,6 +544,19 @@ def _has_type(kind: str, type_name: str) -> bool:
     except LookupError:
         return False
     return True
+
+
+def _typed_by_backend(name: str, spec: Any, backend_type: str | None) -> Any:
+    """A component given only options (``OMNIQ_TASK_QUEUE_CONFIG_BASE_DIR`` beside
+    ``OMNIQ_BACKEND_TYPE``) is of the backend's type; with no type anywhere, its options
+    would be dropped without a word, so that is an error."""
+    if spec is None or spec.type or spec.url or not spec.config:
+        return spec
+    if backend_type is None:
+        raise ConfigError(f"{name} has options but no type", field=f"{name}.config",
+                          value=sorted(spec.config), expected="a type or a url beside them, "
+                          "or backend_type naming the engine of every component")
+    return msgspec.structs.replace(spec, type=backend_type)
 
 
 #: Clients with an event store not closed yet: what they still buffer at exit is written then.
