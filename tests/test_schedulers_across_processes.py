@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 from omniq import OmniQ
 from seed_tasks import scheduled_task
@@ -62,3 +63,58 @@ def test_three_scheduler_processes_fire_each_run_once(store_url: str, project_na
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+# -- races between schedulers, played out step by step -----------------------------------------
+@pytest.mark.anyio
+async def test_a_fire_one_scheduler_skipped_is_not_stored_by_another() -> None:
+    # allow_overlap=False: scheduler A skips the fire (the last run still going) and advances
+    # the schedule; scheduler B read the same version, saw the last run finished meanwhile and
+    # fires. B loses the version check: its task must not exist, or it runs uncounted, beside
+    # the next run.
+    from omniq import AsyncOmniQ
+    from omniq.models import TaskStatus
+
+    async with AsyncOmniQ(project_name="race", backend_type="memory") as oq:
+        queue = oq.task_queue
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+        schedule_id = await oq.schedule(scheduled_task, "x", interval=1, allow_overlap=False,
+                                        start_at=start)
+        [first] = await queue.fire_due_schedules()
+        [running] = await queue.claim(["default"], worker_id="w", lease=30,
+                                      now=dt.datetime.now(dt.UTC))
+        stale = await queue.get_schedule(schedule_id)  # its next fire is due
+        queue.due_schedules = lambda now: _returning([stale])  # both schedulers read it
+        assert await queue.fire_due_schedules() == []  # A: skipped, the last run goes on
+        done = msgspec.structs.replace(running, status=TaskStatus.COMPLETED,
+                                       finished_at=dt.datetime.now(dt.UTC))
+        assert await queue.update_task(done, expect_status={TaskStatus.RUNNING})
+        assert await queue.fire_due_schedules() == []  # B: fires, and loses to A
+        assert [task.id for task in await queue.list_tasks()] == [first]
+
+
+@pytest.mark.anyio
+async def test_a_schedule_read_after_another_scheduler_advanced_or_paused_it_is_not_fired(
+) -> None:
+    # A store that reads its due index and its records apart can return a record advanced
+    # (next fire not due) or paused in between: firing it stored the next fire early, and a
+    # pause made after that could not stop it.
+    from omniq import AsyncOmniQ
+
+    async with AsyncOmniQ(project_name="race", backend_type="memory") as oq:
+        queue = oq.task_queue
+        schedule_id = await oq.schedule(scheduled_task, "x", cron_expression="* * * * *")
+        ahead = await queue.get_schedule(schedule_id)
+        assert ahead.next_run_at > dt.datetime.now(dt.UTC)
+        queue.due_schedules = lambda now: _returning([ahead])
+        assert await queue.fire_due_schedules() == []
+        await oq.pause_schedule(schedule_id)
+        paused = msgspec.structs.replace(await queue.get_schedule(schedule_id),
+                                         next_run_at=dt.datetime.now(dt.UTC))
+        queue.due_schedules = lambda now: _returning([paused])
+        assert await queue.fire_due_schedules() == []
+        assert await queue.list_tasks() == []
+
+
+async def _returning(value: object) -> object:
+    return value

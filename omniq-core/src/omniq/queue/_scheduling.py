@@ -240,6 +240,12 @@ class SchedulingMixin:
         now = now or utcnow()
         fired = []
         for sched in await self.due_schedules(now):
+            # Checked again here: a store that reads its index and the records apart can hand
+            # back a record another scheduler advanced (or paused) in between, whose next fire
+            # is not due; firing it would store that fire early, beyond a pause's reach.
+            if sched.status != ScheduleStatus.ACTIVE or sched.next_run_at is None \
+                    or sched.next_run_at > now:
+                continue
             task_id = await self._fire(sched, now)
             if task_id:
                 fired.append(task_id)
@@ -253,7 +259,13 @@ class SchedulingMixin:
         if not sched.allow_overlap and sched.last_task_id:
             last = await self.get_task(sched.last_task_id)
             skip = last is not None and not last.is_finished
-        if not skip:
+        # Schedulers racing for one fire store the same task id, so the task can be stored
+        # before the schedule is advanced: if this process dies in between, the fire is still
+        # stored. Not when overlap is refused: one scheduler may skip the fire (the last run
+        # still going) while another stores it, and a task stored by the loser would run
+        # uncounted, beside the run it should wait for. There the schedule is advanced first.
+        add_first = not skip and sched.allow_overlap
+        if add_first:
             await self.add_tasks([self._task_of_fire(sched, task_id, fire_time, now)])
         runs = sched.run_count + (0 if skip else 1)
         nxt = None if sched.max_runs and runs >= sched.max_runs else next_fire(
@@ -265,6 +277,8 @@ class SchedulingMixin:
         )
         if not await self.update_schedule(new, expect_version=sched.version):
             return None  # another scheduler advanced it; the task (same id) exists once
+        if not skip and not add_first:
+            await self.add_tasks([self._task_of_fire(sched, task_id, fire_time, now)])
         if not skip:
             self._emit_schedule(EventType.SCHEDULE_FIRED, new, task_id=task_id)
         return None if skip else task_id
