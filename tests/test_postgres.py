@@ -345,16 +345,65 @@ async def test_version_1_is_the_schema_shipped_before(
     assert await _schema_of(postgres_dsn, schema) == SCHEMA_V1
 
 
-async def test_version_2_of_the_tasks_adds_the_worker_registry(
+async def test_versions_2_and_3_of_the_tasks_add_the_worker_registry_and_the_task_ids(
         postgres_dsn: str, project_name: str, cleanup: Callable[[str], str]) -> None:
     schema = f"omniq_{cleanup(project_name)}"
     async with AsyncPostgresTaskQueue(project_name=project_name, url=postgres_dsn):
         pass
-    assert await _versions(postgres_dsn, schema) == {"tasks": 2}
+    assert await _versions(postgres_dsn, schema) == {"tasks": 3}
     found = await _schema_of(postgres_dsn, schema)
     assert "omniq_workers(id text not null, last_heartbeat double precision not null, data " \
            "bytea not null)" in found
     assert "CREATE UNIQUE INDEX omniq_workers_pkey ON omniq_workers USING btree (id)" in found
+    assert "omniq_task_ids(id text not null)" in found
+    assert "CREATE UNIQUE INDEX omniq_task_ids_pkey ON omniq_task_ids USING btree (id)" in found
+
+
+async def test_version_3_takes_in_the_ids_of_the_tasks_already_stored(
+        postgres_dsn: str, project_name: str, cleanup: Callable[[str], str]) -> None:
+    schema = f"omniq_{cleanup(project_name)}"
+    async with AsyncOmniQ(project_name=project_name, task_queue=postgres_dsn) as oq:
+        stored = await oq.enqueue(_tasks.noop, task_id="stored-before")
+    conn = await asyncpg.connect(postgres_dsn)
+    try:  # back to version 2, with a task stored
+        await conn.execute(f'DROP TABLE "{schema}".omniq_task_ids')
+        await conn.execute(f'UPDATE "{schema}".omniq_schema_version SET version = 2 '
+                           "WHERE component = 'tasks'")
+    finally:
+        await conn.close()
+    async with AsyncOmniQ(project_name=project_name, task_queue=postgres_dsn) as oq:
+        assert await oq.enqueue(_tasks.noop, task_id="stored-before") == stored
+        assert len(await oq.list_tasks()) == 1
+
+
+async def test_an_enqueue_racing_the_completion_of_the_same_id_stores_it_once(
+        postgres_dsn: str, project_name: str, cleanup: Callable[[str], str]) -> None:
+    # The completion moves the row from omniq_tasks to omniq_tasks_done. An enqueue of that id
+    # in between used to find it in neither table (the done row not committed yet, then the
+    # live row gone) and store it again: the task ran twice.
+    schema = f"omniq_{cleanup(project_name)}"
+    async with AsyncOmniQ(project_name=project_name, task_queue=postgres_dsn) as oq:
+        task_id = await oq.enqueue(_tasks.noop, task_id="once")
+        mover = await asyncpg.connect(postgres_dsn)
+        try:
+            move = mover.transaction()
+            await move.start()
+            await mover.execute(
+                f'INSERT INTO "{schema}".omniq_tasks_done (id, queue, status, priority, run_at, '
+                "attempts, finished_at, data) SELECT id, queue, 'completed', priority, run_at, "
+                f'1, 0, data FROM "{schema}".omniq_tasks WHERE id = $1', task_id)
+            await mover.execute(f'DELETE FROM "{schema}".omniq_tasks WHERE id = $1', task_id)
+            again = asyncio.ensure_future(oq.enqueue(_tasks.noop, task_id="once"))
+            await asyncio.sleep(0.3)  # the enqueue runs while the move is not committed
+            await move.commit()
+            assert await again == task_id
+            rows = await mover.fetchval(
+                f'SELECT (SELECT count(*) FROM "{schema}".omniq_tasks WHERE id = $1) + '
+                f'(SELECT count(*) FROM "{schema}".omniq_tasks_done WHERE id = $1)', task_id)
+        finally:
+            await mover.close()
+        assert rows == 1
+        assert (await oq.get_task(task_id)).status.value == "completed"
 
 
 async def test_an_older_schema_is_upgraded_in_one_transaction(

@@ -195,7 +195,7 @@ def translating(display: str, timeout: float | None = None) -> Iterator[None]:
 # -- SQL: files and migrations ---------------------------------------------------------------------
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 # Every table of a project; statements name them bare and get them qualified with its schema.
-_TABLES = re.compile(r"\b(omniq_(?:tasks_done|tasks|task_deps|schedules|workers|results|"
+_TABLES = re.compile(r"\b(omniq_(?:tasks_done|tasks|task_deps|task_ids|schedules|workers|results|"
                      r"events|schema_version))\b")
 
 
@@ -284,7 +284,7 @@ async def migrate(conn: Any, schema: str, component: str, auto_migrate: bool,
                     f"{type(exc).__name__}: {exc}. Rolled back: they are still at version "
                     f"{version}.") from exc
             await conn.execute(statements(_VERSION, schema)["set_version"], component, number)
-        if version:
+        if 0 < version < latest:  # not when another process migrated them while we waited
             logger.info("%s tables of %s migrated from version %d to %d", component, where,
                         version, latest)
 

@@ -1,21 +1,33 @@
 -- The task queue's statements (omniq_postgres.queue), one per "-- name:" block; schedules
 -- have theirs in schedules.sql. They touch omniq_tasks (unfinished tasks), omniq_tasks_done
--- (finished ones) and omniq_task_deps, qualified with the project's schema when loaded. Times
--- are float8 epoch seconds. Task rows are read as (data, status, attempts, worker_id,
--- started_at, lease_expires_at, id): those columns win over the msgpack Task in data, because a
--- claim and a lease extension change only them (the id lets a damaged record be handed out).
+-- (finished ones), omniq_task_ids (the ids of both) and omniq_task_deps, qualified with the
+-- project's schema when loaded. Times are float8 epoch seconds. Task rows are read as (data,
+-- status, attempts, worker_id, started_at, lease_expires_at, id): those columns win over the
+-- msgpack Task in data, because a claim and a lease extension change only them (the id lets a
+-- damaged record be handed out).
 
 -- name: add_tasks
--- Insert the tasks whose id is new in both tables ($1..$6), index their dependencies ($7
--- parents of $8 children, in project $11), and NOTIFY channel $9 with the payloads $10
--- ('queue eta'). Returns the inserted ids.
-WITH new AS (
+-- Insert the tasks ($1..$6) whose id omniq_task_ids does not hold yet (its key decides, so a
+-- task that finishes meanwhile cannot be let in again), index their dependencies ($7 parents
+-- of $8 children, in project $11), and NOTIFY channel $9 with the payloads $10 ('queue eta').
+-- Returns the inserted ids. When every id is new (the usual case) the rows go in without
+-- pairing them with the ids let in: that pairing is a nested loop (the pool's sessions turn
+-- hash joins off), quadratic in a batch of 1,000, so it is left to batches with a known id.
+WITH fresh AS (
+    INSERT INTO omniq_task_ids (id) SELECT unnest($1::text[])
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), all_new AS (
+    SELECT count(*) = cardinality($1::text[]) AS yes FROM fresh
+), given AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::float8[], $6::bytea[])
         AS n(id, queue, status, priority, run_at, data)
-    WHERE NOT EXISTS (SELECT 1 FROM omniq_tasks_done d WHERE d.id = n.id)
 ), ins AS (
     INSERT INTO omniq_tasks (id, queue, status, priority, run_at, attempts, data)
-    SELECT id, queue, status, priority, run_at, 0, data FROM new
+    SELECT id, queue, status, priority, run_at, 0, data FROM given, all_new WHERE all_new.yes
+    UNION ALL
+    SELECT id, queue, status, priority, run_at, 0, data FROM given, all_new
+    WHERE NOT all_new.yes AND id IN (SELECT id FROM fresh)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 ), deps AS (
@@ -196,6 +208,7 @@ SELECT data, status, attempts, worker_id, started_at, lease_expires_at, id FROM 
 -- name: delete_tasks
 WITH a AS (DELETE FROM omniq_tasks WHERE id = ANY ($1::text[]) RETURNING id),
      b AS (DELETE FROM omniq_tasks_done WHERE id = ANY ($1::text[]) RETURNING id),
+     i AS (DELETE FROM omniq_task_ids WHERE id = ANY ($1::text[])),
      d AS (DELETE FROM omniq_task_deps WHERE project = $2 AND (parent_id = ANY ($1::text[])
                                                              OR child_id = ANY ($1::text[])))
 SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)
@@ -203,6 +216,7 @@ SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)
 -- name: purge_finished
 -- Remove tasks that finished before $1, and their dependency edges (project $2).
 WITH b AS (DELETE FROM omniq_tasks_done WHERE finished_at < $1 RETURNING id),
+     i AS (DELETE FROM omniq_task_ids WHERE id IN (SELECT id FROM b)),
      d AS (DELETE FROM omniq_task_deps WHERE project = $2 AND child_id IN (SELECT id FROM b))
 SELECT count(*) FROM b
 
