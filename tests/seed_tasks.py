@@ -50,3 +50,12 @@ def scheduled_task(name):
 def slow_square(x):
     time.sleep(0.6)
     return x * x
+
+
+def record_pid_and_sleep(path, seconds):
+    """Write this process's id to ``path``, then sleep (a task whose child a test can watch)."""
+    import os
+    from pathlib import Path
+
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(seconds)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from omniq import AsyncOmniQ, ConfigError, OmniQ, PluginNotFoundError, plugins
 from omniq.models import EventType
-from seed_tasks import add_numbers, sync_task
+from seed_tasks import add_numbers, record_pid_and_sleep, sync_task
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).parent
@@ -538,6 +538,43 @@ def test_a_program_that_ends_without_stopping_its_worker_stops_it_gracefully(
             if task.status.value == "completed":
                 assert task.attempts == 1 and types[-1] == "COMPLETE", types
                 assert oq.get_result(task.id, timeout=1) in (0, 1, 4)
+
+
+def test_a_process_pool_child_ends_when_its_worker_is_killed(tmp_path: Path) -> None:
+    # SIGKILL gives the worker no chance to stop its pool: the child ran its task on, beside
+    # the run that replaced it after the lease, and never exited.
+    database = f"sqlite:///{tmp_path / 'orphans.db'}"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "omniq", "worker", "--url", database, "--project", "orphans",
+         "--type", "process_pool", "--concurrency", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path)
+    pid_file = tmp_path / "child.pid"
+    try:
+        with OmniQ(project_name="orphans", task_queue=database) as oq:
+            oq.enqueue(record_pid_and_sleep, str(pid_file), 60)
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline and worker.poll() is None, worker.stderr
+            time.sleep(0.1)
+        child = int(pid_file.read_text())
+    finally:
+        worker.kill()
+        worker.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while _alive(child):
+        assert time.monotonic() < deadline, f"child {child} still runs its task"
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not reaped yet) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
 
 
 _NEVER_CLOSED = """

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -29,10 +31,25 @@ _child_serializer: Serializer | None = None
 _child_channel: Any = None
 
 
+#: Seconds between a child's looks at whether its worker process is still there.
+ORPHAN_CHECK_INTERVAL = 0.5
+
+
 def _init_child(keyring: Keyring, channel: Any) -> None:
     global _child_serializer, _child_channel
     _child_serializer = Serializer(keyring)
     _child_channel = channel
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True,
+                     name="omniq-orphan-watch").start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """End this child once its worker process is gone (killed with SIGKILL, say, which gives
+    it no chance to stop the pool): left alone, the task it runs would go on beside the run
+    that replaces it once its lease expires, and the child would never exit."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_INTERVAL)
+    os._exit(1)
 
 
 class ChildTaskContext:
