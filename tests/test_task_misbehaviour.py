@@ -8,7 +8,9 @@ store refuses is given up alone, with an ERROR, and later tasks complete."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,47 @@ async def test_in_threads_and_processes_too(project_name: str, worker_type: str)
                 with pytest.raises(TaskFailedError) as failed:
                     await oq.get_result(task_id, timeout=20)
                 assert failed.value.exc_type == error_type, func.__name__
+            assert await oq.get_result(await oq.enqueue(_tasks.add, 1, 1), timeout=20) == 2
+        finally:
+            await oq.stop_worker()
+
+
+def starts_then_sleeps(ledger: str, seconds: float) -> str:
+    with open(ledger, "a") as file:
+        file.write("start\n")
+    time.sleep(seconds)
+    return "done"
+
+
+def dies_hard() -> None:
+    os._exit(7)
+
+
+async def test_a_process_pool_task_that_dies_or_is_cancelled_takes_no_bystander(
+        project_name: str, tmp_path: Path) -> None:
+    # A pool cannot kill one of its jobs: killing it for a cancel (or a timeout), or a task's
+    # process dying, broke the whole pool, and the tasks beside it started over from the
+    # beginning, without a word.
+    async with AsyncOmniQ(project_name=project_name, backend_type="memory") as oq:
+        await oq.start_worker(worker_type="process_pool", max_workers=3, **FAST)
+        try:
+            bystander_ledger, victim_ledger = tmp_path / "bystander", tmp_path / "victim"
+            bystander = await oq.enqueue(starts_then_sleeps, str(bystander_ledger), 3.0)
+            victim = await oq.enqueue(starts_then_sleeps, str(victim_ledger), 60.0)
+            with anyio.fail_after(20):
+                while not (bystander_ledger.exists() and victim_ledger.exists()):
+                    await anyio.sleep(0.05)
+            pill = await oq.enqueue(dies_hard, max_retries=0)
+            with pytest.raises(TaskFailedError) as failed:
+                await oq.get_result(pill, timeout=20)
+            assert failed.value.exc_type == "ProcessExitedError"
+            assert "the tasks beside it ran on" in failed.value.message
+            await oq.cancel(victim)
+            with anyio.fail_after(20):
+                while (await oq.get_task(victim)).status != TaskStatus.CANCELLED:
+                    await anyio.sleep(0.05)
+            assert await oq.get_result(bystander, timeout=20) == "done"
+            assert bystander_ledger.read_text() == "start\n"  # it ran once, never restarted
             assert await oq.get_result(await oq.enqueue(_tasks.add, 1, 1), timeout=20) == 2
         finally:
             await oq.stop_worker()

@@ -1,10 +1,12 @@
 """The ``process_pool`` worker: tasks run in child processes, verified there again.
 
 A child receives the signed payload, checks it with the project's keyring, runs the call
-(coroutines on their own loop) and sends back the signed value or the error as data. A task
-past its timeout, or cancelled, is killed: the pool is rebuilt and the other tasks it was
-running are resubmitted. In a child, ``current_task()`` sends progress and lease extensions to
-the parent over a queue (cancellation kills the child, so its ``cancelled`` never turns true).
+(coroutines on their own loop) and sends back the signed value or the error as data. Each of
+the ``max_workers`` slots is a pool of one process, so a task past its timeout, or cancelled,
+is killed alone, and a task whose process dies (``os._exit``, a crash, the OOM killer) fails
+alone: the tasks beside it run on. In a child, ``current_task()`` sends progress and lease
+extensions to the parent over a queue (cancellation kills the child, so its ``cancelled``
+never turns true).
 """
 
 from __future__ import annotations
@@ -106,8 +108,12 @@ class RemoteTaskError(OmniQError):
         super().__init__(f"{info.type}: {info.message}")
 
 
+class ProcessExitedError(OmniQError):
+    """The process running a task exited before the task returned."""
+
+
 class AsyncProcessPoolWorker(AsyncWorkerBase):
-    """Runs ``max_workers`` tasks at once in a pool of processes (CPU-bound work)."""
+    """Runs ``max_workers`` tasks at once, each in a process of its own (CPU-bound work)."""
 
     worker_type = "process_pool"
 
@@ -118,7 +124,10 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         # spawn: forking a process that runs an event loop and threads is not safe.
         context = multiprocessing.get_context("spawn")
         self._channel = context.SimpleQueue()
-        self._pool = self._new_pool()
+        self._free_slots: asyncio.Queue[ProcessPoolExecutor] = asyncio.Queue()
+        self._slots: dict[str, ProcessPoolExecutor] = {}  # task id -> the slot running it
+        for _ in range(self.max_workers):
+            self._free_slots.put_nowait(self._new_slot())
         await self._start_a_child()
         self._reader = threading.Thread(target=self._read_channel,
                                         args=(asyncio.get_running_loop(),),
@@ -128,10 +137,12 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
     async def _start_a_child(self) -> None:
         """Start one child now, so that a program whose children die as they start fails here,
         saying why, rather than in every task it claims."""
+        slot = self._free_slots.get_nowait()
         try:
-            await asyncio.get_running_loop().run_in_executor(self._pool, _ready)
+            await asyncio.get_running_loop().run_in_executor(slot, _ready)
         except BrokenProcessPool as exc:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            for pool in (slot, *self._drain_free_slots()):
+                pool.shutdown(wait=False, cancel_futures=True)
             raise ConfigError(
                 "the process_pool worker's first process exited as it started (its traceback "
                 "is on stderr)",
@@ -139,11 +150,18 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
                      "method): keep the code that enqueues tasks and starts workers under "
                      '`if __name__ == "__main__":`, and make that module importable without '
                      "side effects") from exc
+        self._free_slots.put_nowait(slot)
 
-    def _new_pool(self) -> ProcessPoolExecutor:
+    def _new_slot(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            self.max_workers, mp_context=multiprocessing.get_context("spawn"),
+            1, mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_child, initargs=(self.serializer.keyring, self._channel))
+
+    def _drain_free_slots(self) -> list[ProcessPoolExecutor]:
+        slots = []
+        while not self._free_slots.empty():
+            slots.append(self._free_slots.get_nowait())
+        return slots
 
     def _read_channel(self, loop: asyncio.AbstractEventLoop) -> None:
         """Relay progress and lease extensions from children to the worker's loop."""
@@ -166,35 +184,43 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
     async def stop_pool(self) -> None:
         # What still runs in a child outlived the grace period and was put back: left alone
         # it would run on, and this process could not exit (the pool is joined at exit).
-        _kill(self._pool)
+        for slot in [*self._slots.values(), *self._drain_free_slots()]:
+            _kill(slot)
         self._channel.put(None)
 
     async def cancel_running(self, task_id: str) -> str:
-        # A pool cannot kill one job: kill its processes and start a fresh pool; the other
-        # tasks it ran see BrokenProcessPool and are resubmitted by execute().
-        pool, self._pool = self._pool, self._new_pool()
-        _kill(pool)
+        slot = self._slots.get(task_id)
+        if slot is not None:
+            _kill(slot)  # execute() puts a fresh one in its place
         return "its process was killed"
 
     async def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
-        loop = asyncio.get_running_loop()
-        for _ in range(3):
-            pool = self._pool
-            try:
-                ok, value = await loop.run_in_executor(pool, _run_in_child, task.payload,
-                                                       task.id, task.attempts)
-                break
-            except BrokenProcessPool:
-                if pool is self._pool:  # not replaced by cancel_running: rebuild it ourselves
-                    self._pool = self._new_pool()
-            except RuntimeError as exc:
-                # concurrent.futures shuts its pools down when the main thread ends, before
-                # the stop at exit: a task claimed in between goes back, it did not fail.
-                if str(exc).startswith("cannot schedule new futures"):
-                    raise PoolClosed(str(exc)) from exc
-                raise
-        else:
-            raise RuntimeError("process pool kept breaking while running this task")
+        slot = await self._free_slots.get()
+        self._slots[task.id] = slot
+        try:
+            ok, value = await asyncio.get_running_loop().run_in_executor(
+                slot, _run_in_child, task.payload, task.id, task.attempts)
+        except asyncio.CancelledError:
+            # A timeout, a cancel request, or a stop past its grace period: the task's code
+            # stops with its process, and a fresh one takes the slot.
+            _kill(slot)
+            slot = self._new_slot()
+            raise
+        except BrokenProcessPool:
+            slot = self._new_slot()
+            raise ProcessExitedError(
+                "the process running this task exited before the task returned (os._exit, a "
+                "crash, or killed: by the system when out of memory, say); the tasks beside "
+                "it ran on") from None
+        except RuntimeError as exc:
+            # concurrent.futures shuts its pools down when the main thread ends, before
+            # the stop at exit: a task claimed in between goes back, it did not fail.
+            if str(exc).startswith("cannot schedule new futures"):
+                raise PoolClosed(str(exc)) from exc
+            raise
+        finally:
+            del self._slots[task.id]
+            self._free_slots.put_nowait(slot)
         if not ok:
             raise RemoteTaskError(value)
         return self.serializer.load_value(value)
