@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from msgspec.structs import replace
 from omniq.clock import utcnow
 from omniq.events import EventLogger
-from omniq.exceptions import TaskFailedError
+from omniq.exceptions import BackendUnavailableError, TaskFailedError
 from omniq.models import EventType, TaskEvent, TaskStatus
 from omniq.queue.memory import AsyncMemoryTaskQueue
 from omniq.storage.memory import AsyncMemoryEventStore, AsyncMemoryResultStore
@@ -162,6 +163,44 @@ async def test_event_logger_stop_and_flush_wait_for_the_batch_being_written(
             await getattr(events, call)()
         assert [e.schedule_id for e in await store.get_events()] == ["s1"]
         await events.stop()
+
+
+class DownEvents(AsyncMemoryEventStore):
+    """An event store that is down until ``up`` is set."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.up, self.tries = False, 0
+
+    async def append(self, events: Sequence[TaskEvent]) -> None:
+        self.tries += 1
+        if not self.up:
+            raise BackendUnavailableError("event store down")
+        await super().append(events)
+
+
+async def test_an_event_store_outage_is_logged_once_and_tried_ever_less_often(
+        project_name: str, caplog: pytest.LogCaptureFixture) -> None:
+    # Each try logged a WARNING with a whole traceback, about every 0.1 s (300 lines in 4 s).
+    store = DownEvents(project_name=project_name)
+    async with store:
+        events = EventLogger(store, flush_interval=0.01)
+        await events.start()
+        with caplog.at_level(logging.DEBUG, logger="omniq.events"):
+            events.schedule_event(EventType.SCHEDULE_CREATED, "s1")
+            await anyio.sleep(1.0)
+            assert 3 <= store.tries <= 9  # 0.01 s, doubling: not 100 tries in a second
+            store.up = True
+            with anyio.fail_after(10):
+                while not await store.query():
+                    await anyio.sleep(0.05)
+        await events.stop()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        "could not write 1 events (BackendUnavailableError: event store down); they are kept "
+        "and written when the event store answers",
+        "event store answers again: writing the events kept"]
+    assert all(r.exc_info is None for r in warnings)
 
 
 class SlowResults(AsyncMemoryResultStore):

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("omniq.events")
 MAX_BUFFER = 100_000
+#: The longest wait, in seconds, between two tries to write events while the store fails.
+RETRY_CAP = 5.0
 
 
 class EventLogger:
@@ -38,6 +40,7 @@ class EventLogger:
         self._forks = 0  # forks_so_far() when the writer started
         self._wake: asyncio.Event | None = None
         self._closing = False
+        self._failures = 0  # writes failed in a row
         # One flush at a time: a caller flushing to read its own events must wait for the
         # batch the background writer has already taken off the buffer.
         self._flushing = asyncio.Lock()
@@ -58,7 +61,8 @@ class EventLogger:
             logger.warning("event buffer full (%d); dropping the oldest event", MAX_BUFFER)
             self._buffer.popleft()
         self._buffer.append(event)
-        if self._wake is not None and len(self._buffer) >= self.batch_size:
+        if self._wake is not None and len(self._buffer) >= self.batch_size \
+                and not self._failures:  # a failing store is tried at the writer's pace
             self._wake.set()
 
     def task_event(self, type_: EventType, task: Task, *, message: str | None = None,
@@ -99,8 +103,10 @@ class EventLogger:
     async def _run(self) -> None:
         assert self._wake is not None
         while not self._closing:
+            # While the store fails, tries come less often, up to every RETRY_CAP seconds.
+            wait = min(RETRY_CAP, self.flush_interval * 2 ** self._failures)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             await self.flush()
 
@@ -112,11 +118,17 @@ class EventLogger:
                                                                     len(self._buffer)))]
                 try:
                     await self.store.append(batch)
-                except Exception:  # events must never fail tasks
-                    logger.warning("could not write %d events; will retry", len(batch),
-                                   exc_info=True)
+                except Exception as exc:  # events must never fail tasks
                     self._buffer.extendleft(reversed(batch))
+                    self._failures += 1
+                    # Once per outage, not at every try: the worker logs the outage too.
+                    log = logger.warning if self._failures == 1 else logger.debug
+                    log("could not write %d events (%s: %s); they are kept and written when "
+                        "the event store answers", len(self._buffer), type(exc).__name__, exc)
                     return
+                if self._failures:
+                    self._failures = 0
+                    logger.warning("event store answers again: writing the events kept")
 
     def _writer_is_gone(self) -> bool:
         """Whether the writer's loop has ended, or was a parent's before this process forked
