@@ -16,6 +16,7 @@ from omniq.exceptions import BackendUnavailableError, TaskFailedError
 from omniq.models import EventType, TaskEvent, TaskStatus
 from omniq.queue.memory import AsyncMemoryTaskQueue
 from omniq.storage.memory import AsyncMemoryEventStore, AsyncMemoryResultStore
+from omniq.testing import _tasks
 from omniq.workers._asyncio import AsyncioWorker
 
 pytestmark = pytest.mark.anyio
@@ -497,3 +498,18 @@ async def test_requeue_event_comes_first_when_a_worker_runs_the_task_before_the_
         assert await queue.requeue(task_id)
         assert await events_once_run(worker, events, task_id) == [
             EventType.REQUEUED, EventType.EXECUTING, EventType.COMPLETE]
+
+
+async def test_a_child_settled_after_its_parent_died_names_that_parent(project_name: str) -> None:
+    # The sweep's message was "a parent failed or was cancelled", whichever parent it was.
+    from omniq import AsyncOmniQ
+
+    async with AsyncOmniQ(project_name=project_name, backend_type="memory") as oq:
+        ok = await oq.enqueue(_tasks.add, 1, 2)
+        doomed = await oq.enqueue(_tasks.add, 1, 2)
+        assert await oq.cancel(doomed)
+        child = await oq.enqueue(_tasks.add, 3, 4, depends_on=[ok, doomed])
+        await oq.task_queue.settle_waiting()
+        task = await oq.get_task(child)
+        assert task.status == TaskStatus.CANCELLED
+        assert task.error.message == f"parent {doomed} cancelled"

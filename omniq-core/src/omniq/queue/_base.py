@@ -450,8 +450,11 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
     async def _settle_waiting(self, child: Task) -> None:
         parents = [await self.get_task(p) for p in child.depends_on]
         statuses = {p.status if p else TaskStatus.CANCELLED for p in parents}
-        if statuses & DEAD:
-            await self._cancel_child(child, "a parent failed or was cancelled")
+        dead = [f"parent {parent_id} {parent.status.value if parent else 'was deleted'}"
+                for parent_id, parent in zip(child.depends_on, parents, strict=True)
+                if parent is None or parent.status in DEAD]
+        if dead:
+            await self._cancel_child(child, dead[0])
         elif statuses == {TaskStatus.COMPLETED}:
             ready, releasing = replace(child, status=TaskStatus.PENDING), utcnow()
             if await self.update_task(ready, expect_status={TaskStatus.WAITING}):
