@@ -37,6 +37,8 @@ oq.enqueue_typo(double, 1)
 queue = SQLiteTaskQueue(project_name="p")
 reveal_type(queue.count_tasks())
 queue.count_taskz()
+from omniq.queue import SQLiteTaskQueue as ThroughTheFacade  # found at run time: Any
+reveal_type(ThroughTheFacade(project_name="p").count_tasks())
 """
 
 
@@ -59,6 +61,7 @@ def test_mypy_sees_the_methods_of_omniq_and_of_a_plugin_twin(tmp_path: Path) -> 
     assert 'snippet.py:12: error: "OmniQ" has no attribute "enqueue_typo"' in out, out
     assert 'snippet.py:14: note: Revealed type is "int"' in out, out
     assert 'snippet.py:15: error: "SQLiteTaskQueue" has no attribute "count_taskz"' in out, out
+    assert 'snippet.py:17: note: Revealed type is "Any"' in out, out  # not "object": usable
     assert "Found 2 errors in 1 file" in out, out
 
 

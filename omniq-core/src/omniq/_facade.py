@@ -20,7 +20,7 @@ from omniq.exceptions import PluginNotFoundError
 _CLASS_NAME_RE = re.compile(r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\Z")
 
 
-def facade_getattr(module_name: str, namespace: dict[str, Any]) -> Callable[[str], object]:
+def facade_getattr(module_name: str, namespace: dict[str, Any]) -> Callable[[str], Any]:
     """A PEP 562 ``__getattr__`` for the module ``module_name`` (``namespace``: its globals,
     where each resolved class is cached) that returns the class an installed plugin exports.
 
@@ -30,7 +30,9 @@ def facade_getattr(module_name: str, namespace: dict[str, Any]) -> Callable[[str
     an AttributeError.
     """
 
-    def __getattr__(name: str) -> object:
+    # Any, not object: a type checker cannot know what the registry finds at run time, and
+    # ``object`` made every use of an imported class an error ("object" not callable).
+    def __getattr__(name: str) -> Any:
         if not _CLASS_NAME_RE.match(name):
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         # Imported here: the facades are imported by the core itself, before the registry.
