@@ -64,7 +64,7 @@ def test_mypy_sees_the_methods_of_omniq_and_of_a_plugin_twin(tmp_path: Path) -> 
     assert 'snippet.py:14: note: Revealed type is "int"' in out, out
     assert 'snippet.py:15: error: "SQLiteTaskQueue" has no attribute "count_taskz"' in out, out
     assert 'snippet.py:17: note: Revealed type is "Any"' in out, out  # not "object": usable
-    assert 'snippet.py:19: note: Revealed type is "builtins.float"' in out, out
+    assert 'snippet.py:19: note: Revealed type is "float"' in out, out
     assert "Found 2 errors in 1 file" in out, out
 
 
