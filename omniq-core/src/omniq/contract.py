@@ -231,7 +231,8 @@ class TaskQueueContract(abc.ABC):
         """Store ``change(stored)`` in place of the stored task if it is still ``running``
         attempt ``attempts``; returns what was stored, or None. *Optional*, but the default
         reads then writes fenced, so a write landing in between (a cancel request) is lost:
-        engines make it atomic (a transaction, or compare-and-set on the stored blob)."""
+        engines make it atomic (a transaction, or compare-and-set on the stored blob), and
+        the kit's ``ClaimAtomicityTests`` fail the default on a store instances share."""
         stored = await self.get_task(task_id)
         if stored is None or stored.status != TaskStatus.RUNNING or stored.attempts != attempts:
             return None

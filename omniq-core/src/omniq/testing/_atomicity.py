@@ -9,6 +9,7 @@ spawned ones, let them claim the same tasks at once, and check each task was cla
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import pickle
 import queue as queue_module
@@ -22,12 +23,14 @@ from datetime import datetime
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 
 from . import _tasks
 from ._fixtures import STORE_SCOPES
 from ._support import KitBase, moment
 
+_replace = msgspec.structs.replace
 QUEUE = "kit-race"
 #: Tasks of a race at ``volume`` 1.
 TASKS = 150
@@ -173,6 +176,46 @@ class ClaimAtomicityTests(KitBase):
         claimed = await anyio.to_thread.run_sync(_claim_in_processes, task_queue_factory,
                                                  moment())
         check_each_claimed_once(claimed, ids, f"{PROCESSES} processes")
+
+    @pytest.mark.anyio
+    async def test_modify_running_loses_no_write_landing_between_its_read_and_its_write(
+            self, task_queue_factory: Callable[[], Any], store_scope: str) -> None:
+        # The contract's default reads, calls ``change``, then writes fenced on status and
+        # attempt only: a cancel request another worker stores in between is overwritten.
+        _skip_unless_shared(store_scope, "process")
+        async with task_queue_factory() as queue:
+            await queue.add_tasks([queue.build_task(_tasks.add, 1, 2, queue_name=QUEUE)])
+            [task] = await queue.claim([QUEUE], worker_id="kit", lease=60, now=moment())
+            competitor = threading.Thread(target=_request_cancel,
+                                          args=(task_queue_factory, task.id, task.attempts))
+
+            def change(stored: Any) -> Any:
+                if not competitor.is_alive() and competitor.ident is None:
+                    competitor.start()
+                    # Landed in the meantime, or (an engine that locks the task while
+                    # ``change`` runs) waiting for this write: then it lands after it.
+                    competitor.join(timeout=1.0)
+                return _replace(stored, progress={"kit": "progress"})
+
+            assert await queue.modify_running(task.id, task.attempts, change) is not None
+            await anyio.to_thread.run_sync(competitor.join, 30.0)
+            stored = await queue.get_task(task.id)
+        assert stored.progress == {"kit": "progress"}, "modify_running's own change was lost"
+        assert stored.cancel_requested, (
+            "a cancel request stored by another instance while modify_running was between its "
+            "read and its write was overwritten: make modify_running atomic (a transaction, "
+            "or a compare-and-set on the stored record that reads again and calls change again "
+            "when it fails)")
+
+
+def _request_cancel(factory: Callable[[], Any], task_id: str, attempts: int) -> None:
+    """Store a cancel request through an instance of its own, on a loop of its own."""
+    async def request() -> None:
+        async with factory() as other:
+            await other.modify_running(task_id, attempts,
+                                       lambda t: _replace(t, cancel_requested=True))
+
+    asyncio.run(request())
 
 
 def _skip_unless_shared(store_scope: str, needed: str) -> None:
