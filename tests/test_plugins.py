@@ -486,3 +486,44 @@ def test_plugins_load_once_and_reset_reloads(make_dist: MakeDist) -> None:
     plugins.reset()
     plugins.available()
     assert len(calls) == 2
+
+
+BUNDLE_PLUGIN = """
+    from omniq.plugins import hookimpl
+
+    @hookimpl
+    def omniq_register_backends(register):
+        register("bundled", "{pkg}.backend:AsyncBundledBackend")
+"""
+
+BUNDLE_MODULE = """
+    from omniq.backend import AsyncBackend
+    from omniq.queue.memory import AsyncMemoryTaskQueue
+    from omniq.storage.memory import AsyncMemoryEventStore, AsyncMemoryResultStore
+
+
+    class AsyncBundledBackend(AsyncBackend):  # no __init__: **settings, as the plugin page's
+        task_queue_class = AsyncMemoryTaskQueue
+        result_store_class = AsyncMemoryResultStore
+        event_store_class = AsyncMemoryEventStore
+"""
+
+
+def test_a_bundle_passing_its_settings_on_has_them_checked_with_their_line(
+        make_dist: MakeDist, tmp_path: Path) -> None:
+    # Its **settings took anything: a typo was caught by a component later, named as a
+    # top-level option of OmniQ, with no line.
+    from omniq import OmniQ
+
+    make_dist("omniq-bundled", {"plugin.py": BUNDLE_PLUGIN, "backend.py": BUNDLE_MODULE})
+    config = tmp_path / "omniq.yaml"
+    config.write_text("project_name: p\ntask_queue:\n  type: bundled\n  config:\n"
+                      "    queus: [a]\n")
+    with pytest.raises(ConfigError) as info:
+        OmniQ.from_config_file(config)
+    assert info.value.field == "task_queue.config.queus"
+    assert "line 5" in str(info.value) and "did you mean 'queues'?" in str(info.value)
+    config.write_text("project_name: p\ntask_queue:\n  type: bundled\n  config:\n"
+                      "    queues: [a]\n")
+    with OmniQ.from_config_file(config) as oq:
+        assert oq.task_queue.queues == ["a", "default"]
