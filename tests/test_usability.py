@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from omniq import AsyncOmniQ, ConfigError, OmniQ, PluginNotFoundError, plugins
 from omniq.models import EventType
+from omniq.testing._support import pid_alive
 from seed_tasks import add_numbers, record_pid_and_sleep, sync_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -561,20 +562,9 @@ def test_a_process_pool_child_ends_when_its_worker_is_killed(tmp_path: Path) -> 
         worker.kill()
         worker.communicate(timeout=30)
     deadline = time.monotonic() + 10
-    while _alive(child):
+    while pid_alive(child):
         assert time.monotonic() < deadline, f"child {child} still runs its task"
         time.sleep(0.1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (exited, not reaped yet) counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 _NEVER_CLOSED = """
