@@ -92,7 +92,8 @@ class AsyncOmniQ:
             if flag is not None and not isinstance(flag, bool):
                 raise ConfigError(f"invalid value for {name}", field=name, value=flag,
                                   expected=f"True, False or None (None: OMNIQ_{name.upper()})")
-        # Logging is the application's (or the CLI's) to configure, never the library's.
+        # Logger levels come from the environment at import, the application or the CLI;
+        # never from here (a second client would reset what the application set).
         warn_about_misspelt_variables()
         check_logging_environment()
         self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
