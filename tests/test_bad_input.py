@@ -259,6 +259,37 @@ def test_celery_and_rq_option_names_are_answered_with_omniqs(option: dict[str, o
         assert oq.list_tasks() == []
 
 
+def test_a_functions_own_arguments_given_as_options_are_named() -> None:
+    def send(to, timeout):  # noqa: ANN001, ANN202
+        return to
+
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(ConfigError, match=r"x, y: parameters of add_numbers\(\), not of "
+                                              r"enqueue.*func_kwargs=\{'x': \.\.\., 'y'"):
+            oq.enqueue(add_numbers, x=1, y=2)  # RQ's way
+        with pytest.raises(ConfigError) as info:  # timeout= is the task's option
+            oq.enqueue(send, "a", timeout=5)
+        assert "missing a required argument: 'timeout'" in str(info.value)
+        assert "pass the function's timeout as func_kwargs={'timeout': ...}" in str(info.value)
+        with pytest.raises(ConfigError, match="enqueue_many gives each task an id of its own"):
+            oq.enqueue_many(add_numbers, [(1, 2), (3, 4)], task_id="same")
+        with pytest.raises(ConfigError, match=r"one string as its items.*\['abc'\]"):
+            oq.enqueue_many(len, "abc")
+        assert oq.list_tasks() == []
+
+
+@pytest.mark.parametrize("option", [{"timeout": float("inf")}, {"result_ttl": 1e12},
+                                    {"ttl": float("nan")}, {"run_in": 1e12},
+                                    {"priority": 10**30}])
+def test_durations_and_priorities_out_of_range_are_refused(option: dict[str, object]) -> None:
+    # Accepted before, they broke the task in the worker (a date past 9999, an int of
+    # infinity), which then stayed running for ever.
+    with OmniQ(project_name="p", backend_type="memory") as oq:
+        with pytest.raises(ConfigError, match="out of range|bad priority"):
+            oq.enqueue(add_numbers, 1, 2, **option)
+        assert oq.list_tasks() == []
+
+
 def test_bad_options_are_config_errors() -> None:
     with OmniQ(project_name="p", backend_type="memory") as oq:
         with pytest.raises(ConfigError, match="max_retries"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from .clock import utcnow as utcnow  # public in omniq.clock; imported from here by the core
@@ -24,6 +25,10 @@ def aware(moment: datetime, field: str = "time") -> datetime:
     return moment.astimezone(UTC)
 
 
+#: The longest duration a task option takes (100 years, in seconds).
+LONGEST_DURATION = 100 * 365.25 * 86400
+
+
 def seconds(value: timedelta | float | int | None, field: str) -> float | None:
     """A duration as float seconds; accepts timedelta or a number. Negative is an error."""
     if value is None:
@@ -39,6 +44,12 @@ def seconds(value: timedelta | float | int | None, field: str) -> float | None:
         )
     if result < 0:
         raise ConfigError("negative duration", field=field, value=value, expected=">= 0 seconds")
+    if not math.isfinite(result) or result > LONGEST_DURATION:
+        # inf, nan or 1e12 s would be accepted here and break the task later (a date past
+        # year 9999, an int of infinity), leaving it running for ever.
+        raise ConfigError("duration out of range", field=field, value=value,
+                          expected=f"a finite number of seconds, at most {LONGEST_DURATION:.0f} "
+                                   "(100 years)")
     return result
 
 

@@ -30,7 +30,7 @@ from ..models import (
 from ..models._worker import recent_window
 from ..observe import Observer, observers_from_settings
 from ._inspection import InspectionMixin
-from ._options import check_arguments, check_task_options
+from ._options import check_arguments, check_task_options, explain_missing_argument
 from ._scheduling import SchedulingMixin
 from ._writer import GroupWriter, build_while_writing, can_overlap
 
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("omniq.queue")
 replace = msgspec.structs.replace
 DEFAULT_QUEUE = "default"
+#: The largest priority, either way (a 32-bit int).
+PRIORITY_LIMIT = 2**31 - 1
 
 
 class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueueContract):
@@ -134,8 +136,11 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
             raise ConfigError("callback_args without a callback", field="callback_args",
                               value=callback_args, expected="callback= too (it is called with "
                               "the result and these keyword arguments), or no callback_args")
-        if not isinstance(priority, int) or isinstance(priority, bool):
-            raise ConfigError("bad priority", field="priority", value=priority, expected="an int")
+        if not isinstance(priority, int) or isinstance(priority, bool) \
+                or not -PRIORITY_LIMIT <= priority <= PRIORITY_LIMIT:
+            # Bounded: every engine stores it in 32 bits (PostgreSQL's int column).
+            raise ConfigError("bad priority", field="priority", value=priority,
+                              expected=f"an int from {-PRIORITY_LIMIT} to {PRIORITY_LIMIT}")
         now = now or utcnow()
         if run_at is not None and run_in is not None:
             raise ConfigError("give run_at or run_in, not both", field="run_in", value=run_in)
@@ -196,12 +201,16 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         cannot be reached (the task is then not stored; retrying with the same id is safe).
         """
         if options:
-            check_task_options(self.build_task, options)
-        if self.observer is not None:
-            with self.observer.enqueuing() as carried:
-                return (await self.enqueue_tasks([self.build_task(
-                    func, *args, **{"trace_context": carried, **options})]))[0]
-        return (await self.enqueue_tasks([self.build_task(func, *args, **options)]))[0]
+            check_task_options(self.build_task, options, func)
+        try:
+            if self.observer is not None:
+                with self.observer.enqueuing() as carried:
+                    task = self.build_task(func, *args, **{"trace_context": carried, **options})
+            else:
+                task = self.build_task(func, *args, **options)
+        except ConfigError as exc:
+            raise explain_missing_argument(exc, options) from None
+        return (await self.enqueue_tasks([task]))[0]
 
     async def enqueue_many(
         self,
@@ -214,12 +223,21 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         Each item is a tuple of positional arguments, a dict of keyword arguments, or a single
         argument. ``options`` apply to every task.
         """
+        if isinstance(items, str | bytes):  # it would make a task per character
+            raise ConfigError("enqueue_many got one string as its items", field="items",
+                              value=items, expected=f"a list of items, one per task: "
+                              f"[{items!r}] for one task with that argument")
         if not isinstance(items, Iterable):
             raise ConfigError("enqueue_many needs its items as an iterable", field="items",
                               value=items, expected="a list (or other iterable) of argument "
                               "tuples, keyword dicts or single arguments, one per task")
+        if "task_id" in options:
+            raise ConfigError("enqueue_many gives each task an id of its own", field="task_id",
+                              value=options["task_id"], expected="no task_id: one id for every "
+                              "item stored only the first; to choose ids, enqueue each task "
+                              "with enqueue(..., task_id=...)")
         if options:
-            check_task_options(self.build_task, options)
+            check_task_options(self.build_task, options, func)
         if self.observer is not None:
             with self.observer.enqueuing() as carried:
                 return await self._enqueue_items(func, items, {"trace_context": carried,

@@ -8,6 +8,7 @@ what was expected and the closest valid name.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -39,11 +40,14 @@ _PEER_NAMES = {
 }
 
 
-def check_task_options(build_task: Callable[..., Any], options: Mapping[str, Any]) -> None:
-    """Raise a ConfigError for an option ``build_task`` does not take or a malformed value."""
+def check_task_options(build_task: Callable[..., Any], options: Mapping[str, Any],
+                       func: Callable[..., Any] | None = None) -> None:
+    """Raise a ConfigError for an option ``build_task`` does not take or a malformed value
+    (``func``: the function enqueued, whose own parameters a stray option may be)."""
     for name in options.keys() & _PEER_NAMES.keys():
         raise ConfigError(f"unknown option {name!r} for enqueue", field=name,
                           value=options[name], hint=_PEER_NAMES[name])
+    _refuse_arguments_given_as_options(build_task, options, func)
     check_options(build_task, options, what="enqueue", ignore=_INTERNAL)
     for name in _MAPPINGS:
         value = options.get(name)
@@ -59,6 +63,42 @@ def check_task_options(build_task: Callable[..., Any], options: Mapping[str, Any
         if isinstance(value, str | bytes):
             raise ConfigError(f"{name} must be a list of strings, not one string", field=name,
                               value=value, expected=f"a list, even of one: {example}")
+
+
+def _refuse_arguments_given_as_options(build_task: Callable[..., Any],
+                                       options: Mapping[str, Any],
+                                       func: Callable[..., Any] | None) -> None:
+    """``enqueue(add, x=1, y=2)`` (RQ's way): the function's own arguments among the options,
+    named as such, with the form that passes them."""
+    if func is None:
+        return
+    try:
+        taken = inspect.signature(build_task).parameters
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return
+    stray = [name for name in options if name not in taken and name in params]
+    if stray:
+        name = getattr(func, "__name__", type(func).__name__)
+        given = ", ".join(f"{key!r}: ..." for key in stray)
+        what = "a parameter" if len(stray) == 1 else "parameters"
+        raise ConfigError(f"{', '.join(stray)}: {what} of {name}(), not of enqueue",
+                          field=stray[0], value=f"{name}(...)",
+                          hint=f"pass the function's keyword arguments as func_kwargs={{{given}}}"
+                               " (or positionally, after the function)")
+
+
+def explain_missing_argument(exc: ConfigError, options: Mapping[str, Any]) -> ConfigError:
+    """``exc`` with a hint when the function misses a required argument that was given as an
+    enqueue option of the same name (``enqueue(send, "a", timeout=5)`` for
+    ``send(to, timeout)``: ``timeout=`` is the task's)."""
+    missing = re.search(r"missing a required argument: '(\w+)'", exc.message)
+    if exc.hint or missing is None or missing[1] not in options:
+        return exc
+    name = missing[1]
+    return ConfigError(exc.message, field=exc.field, value=exc.value, expected=exc.expected,
+                       hint=f"{name}= is enqueue's own option (the task's {name}); pass the "
+                            f"function's {name} as func_kwargs={{{name!r}: ...}}")
 
 
 # Calls known to bind, keyed by the function's id, the number of positional arguments and the
@@ -98,4 +138,4 @@ def check_arguments(func: Callable[..., Any], args: Sequence[Any], kwargs: Mappi
     _fits[key] = func
 
 
-__all__ = ["check_arguments", "check_task_options"]
+__all__ = ["check_arguments", "check_task_options", "explain_missing_argument"]
