@@ -290,6 +290,25 @@ def test_durations_and_priorities_out_of_range_are_refused(option: dict[str, obj
         assert oq.list_tasks() == []
 
 
+@pytest.mark.parametrize(("url", "error"), [
+    ("redis://:pw@127.0.0.1:bad/0", "bad port in the URL"),
+    ("postgresql://postgres@127.0.0.1:99999/test", "bad port in the URL"),
+    ("redis://127.0.0.1:6379/abc", "the database in a Redis URL is a number"),
+    ("redis:/127.0.0.1:6379", "not a Redis URL"),
+])
+def test_a_malformed_url_is_refused_when_the_client_is_built(url: str, error: str) -> None:
+    # A bad port was the driver's ValueError at the first call; "/abc" went to database 0.
+    with pytest.raises(ConfigError, match=error):
+        OmniQ(project_name="p", task_queue=url)
+
+
+@pytest.mark.parametrize("key", ["", "  ", ",", 12345678])
+def test_an_empty_or_non_string_secret_key_is_refused(key: object) -> None:
+    # "" was taken as unset: each machine then signed with its own generated key.
+    with pytest.raises(ConfigError, match="secret_key must be a non-empty string"):
+        OmniQ(project_name="p", backend_type="memory", secret_key=key)
+
+
 def test_bad_options_are_config_errors() -> None:
     with OmniQ(project_name="p", backend_type="memory") as oq:
         with pytest.raises(ConfigError, match="max_retries"):

@@ -97,3 +97,22 @@ def test_component_repr_names_its_location(tmp_path: Any) -> None:
                url=f"sqlite:///{tmp_path}/r.db")
     assert f"{tmp_path}/r.db project='repr_probe'" in repr(oq.task_queue)
     assert "in this process" in repr(OmniQ(project_name="p", backend_type="memory").task_queue)
+
+
+def test_error_messages_hide_secrets_whoever_raised_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omniq import OmniQ
+    from omniq.exceptions import ConfigError
+
+    # A misspelt password option, a URL of another engine's scheme, a URL missing its "://".
+    with pytest.raises(ConfigError) as info:
+        OmniQ(project_name="p", backend_type="redis", pasword=SECRET)
+    assert "did you mean 'password'?" in str(info.value) and SECRET not in str(info.value)
+    monkeypatch.setenv("OMNIQ_TASK_QUEUE_TYPE", "sqlite")
+    monkeypatch.setenv("OMNIQ_TASK_QUEUE_URL", f"redis://:{SECRET}@127.0.0.1:6379/0")
+    with pytest.raises(ConfigError, match="not an sqlite URL") as info:
+        OmniQ.from_env()
+    assert SECRET not in str(info.value)
+    with pytest.raises(ConfigError, match="looks like a postgresql URL without its '://'") as info:
+        OmniQ(project_name="p", task_queue=f"postgresql//app:{SECRET}@127.0.0.1/test")
+    assert SECRET not in str(info.value) and "app:***@" in str(info.value)
+    assert info.value.value != f"postgresql//app:{SECRET}@127.0.0.1/test"  # no directory made

@@ -447,6 +447,8 @@ async def test_no_password_in_logs_errors_or_reprs(
     if form not in forms:
         pytest.skip(f"{kind} takes no {form}")
     caplog.set_level(logging.DEBUG)
+    # And on "omniq" itself: an in-process `omniq` command of an earlier test set its level.
+    caplog.set_level(logging.DEBUG, logger="omniq")
     texts: list[str] = []
     async with forms[form]() as oq:  # a live server, the password right (or not asked)
         await oq.start_worker("async", max_workers=2)

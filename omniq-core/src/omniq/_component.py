@@ -34,7 +34,7 @@ class AsyncComponent:
 
     def __init__(self, *, project_name: str | None = None, secret_key: str | None = None) -> None:
         self.project_name = validate_name("project", project_name or get_setting("PROJECT_NAME"))
-        self._secret_key = secret_key
+        self._secret_key = checked_secret_key(secret_key)
         self._serializer: Serializer | None = None
         self._connected = False
         self._connect_lock: anyio.Lock | None = None
@@ -222,3 +222,19 @@ def location_of(component: Any) -> str:
         if isinstance(value, str) and value:
             return redact_url(value)
     return "in this process"
+
+
+def checked_secret_key(secret_key: Any) -> str | None:
+    """``secret_key`` if it is one (None: the environment's or this machine's key). An empty
+    one given on purpose is refused: taken as unset, it signed with each machine's own key,
+    and tasks failed their signature on every other machine (a template that rendered
+    ``secret_key: ${SECRET:-}`` with SECRET unset, say)."""
+    if secret_key is None:
+        return None
+    if not isinstance(secret_key, str) or not any(k.strip() for k in secret_key.split(",")):
+        raise ConfigError("secret_key must be a non-empty string", field="secret_key",
+                          value=secret_key, expected="the project's signing key, the same on "
+                          "every client and worker (several, comma-separated, rotate: the "
+                          "first signs); leave it out for OMNIQ_SECRET_KEY, else this "
+                          "machine's generated key")
+    return secret_key

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import msgspec
 
 from . import _assembly, plugins
+from ._component import checked_secret_key
 from ._results import outcome, unwrap, wait_for_schedule_result, wait_for_value
 from ._sync import as_async
 from ._time import aware, seconds
@@ -100,7 +101,8 @@ class AsyncOmniQ:
         self.worker_type = worker_type
         self.worker_config = dict(worker_config or {})
         _check_worker_options(worker_type, self.worker_config, "worker.config.")
-        ident: dict[str, Any] = {"project_name": self.project_name, "secret_key": secret_key}
+        ident: dict[str, Any] = {"project_name": self.project_name,
+                                 "secret_key": checked_secret_key(secret_key)}
         # A string is names separated by commas, as OMNIQ_QUEUES and --queues take them.
         defaults: dict[str, Any] = {
             "queues": queues if isinstance(queues, str) else list(queues)} if queues else {}

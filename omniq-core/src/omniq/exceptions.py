@@ -26,7 +26,7 @@ class ConfigError(OmniQError, ValueError):
         self.field, self.value, self.expected, self.source = field, value, expected, source
         parts = [message]
         if field is not None:
-            parts.append(f"field {field!r} = {value!r}")
+            parts.append(f"field {field!r} = {_shown(field, value)!r}")
         if expected is not None:
             parts.append(f"expected {expected}")
         if source is not None:
@@ -34,6 +34,16 @@ class ConfigError(OmniQError, ValueError):
         if hint:
             parts.append(hint)
         super().__init__("; ".join(parts))
+
+
+def _shown(field: str, value: object) -> object:
+    """``value`` as a message may show it: a secret's hidden, a URL's password too, whoever
+    raised the error (the ``value`` attribute keeps it whole)."""
+    try:
+        from .config._validate import redact_value
+    except ImportError:  # omniq.config itself being imported: nothing secret there yet
+        return value
+    return redact_value(field.rsplit(".", 1)[-1], value)
 
 
 class PluginNotFoundError(OmniQError, LookupError):

@@ -17,12 +17,13 @@ import asyncio
 import importlib.resources
 import inspect
 import logging
+import re
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import hiredis
 import redis.asyncio as aioredis
@@ -31,6 +32,9 @@ from omniq.exceptions import BackendError, BackendUnavailableError, ConfigError,
 from redis import exceptions as rex
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+
+#: The path of a redis:// URL: none, or the database number.
+_DB_PATH_RE = re.compile(r"/?\d*")
 
 logger = logging.getLogger("omniq.redis")
 
@@ -304,6 +308,11 @@ class RedisConnection:
         if url is not None and url.split("://", 1)[0].lower() not in ("redis", "rediss", "unix"):
             raise ConfigError("not a Redis URL", field="url", value=redact_url(url),
                               expected="redis://, rediss:// or unix://")
+        if url is not None and not url.lower().startswith("unix:") \
+                and not _DB_PATH_RE.fullmatch(urlsplit(url).path):
+            # redis-py reads "/abc" as no database at all: the tasks went to database 0.
+            raise ConfigError("the database in a Redis URL is a number", field="url",
+                              value=redact_url(url), expected="redis://host:port/<0, 1, 2...>")
         if sentinels and not sentinel_master:
             raise ConfigError("sentinels need sentinel_master", field="sentinel_master",
                               value=None, expected="the Sentinel service name, e.g. 'mymaster'")

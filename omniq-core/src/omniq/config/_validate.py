@@ -8,6 +8,7 @@ printed or raised (see docs/user_guide/security.qmd).
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -24,6 +25,10 @@ _TYPE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 REDACTED = "***"
 # Over-matching costs nothing (a value hidden in a message); under-matching leaks a secret.
 _SENSITIVE_RE = re.compile(r"pass|pwd|secret|token|key|credential|auth|sig", re.IGNORECASE)
+_SECRET_WORDS = ("password", "passphrase", "passwd", "secret", "token", "credentials",
+                 "credential")
+# "user:password@" in text that is not a URL (a scheme without its "://", say).
+_USERINFO_RE = re.compile(r"(?P<user>(?:^|[/\s])[^:/@\s]*):(?P<pw>[^@\s/]+)@")
 # "password=..." pairs outside a URL: libpq DSNs, connection strings, storage options.
 _KV_SECRET_RE = re.compile(
     r"(?P<key>[\w.-]*(?:pass|pwd|secret|token|key|credential|sig)[\w.-]*)"
@@ -71,8 +76,13 @@ def validate_type_name(kind: str, value: str) -> str:
 
 
 def is_sensitive(key: str) -> bool:
-    """Whether a setting or option name probably holds a secret (password, token, key)."""
-    return bool(_SENSITIVE_RE.search(key))
+    """Whether a setting or option name probably holds a secret (password, token, key), or
+    is a misspelling of one (``pasword``: its value is shown in the error that names it)."""
+    if _SENSITIVE_RE.search(key):
+        return True
+    words = re.split(r"[^a-z]+", key.lower())
+    return any(difflib.get_close_matches(word, _SECRET_WORDS, n=1, cutoff=0.75)
+               for word in words if len(word) >= 4)
 
 
 def redact_value(key: str, value: Any) -> Any:
@@ -91,7 +101,7 @@ def redact_url(url: str) -> str:
     ``pass``, ``token``, ``sig``, ``credential``) and a non-URL DSN's ``password=...`` pairs
     replaced by ``***``: ``postgresql://app:***@db:5432/x?sslpassword=***``."""
     if "://" not in url:
-        return _KV_SECRET_RE.sub(_hide_pair, url)
+        return _USERINFO_RE.sub(rf"\g<user>:{REDACTED}@", _KV_SECRET_RE.sub(_hide_pair, url))
     scheme, sep, rest = url.partition("://")
     # The authority ends at the first '/', '?' or '#'; a password may hold '@', so the
     # user-info ends at the *last* '@' of the authority.

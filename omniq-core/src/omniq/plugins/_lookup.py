@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
+import urllib.parse
 from typing import Any
 
 from omniq._aliases import canonical
@@ -114,6 +115,10 @@ def _lookup_url(kind: str, url: str) -> PluginType:
     _check_kind(kind)
     registry = get_registry()
     scheme = scheme_of(url)
+    if scheme == "file":
+        _refuse_a_url_missing_its_slashes(kind, url, registry)
+    else:
+        _refuse_a_bad_port(url)
     # "postgresql+asyncpg" falls back to "postgresql".
     for candidate in (scheme, scheme.partition("+")[0]):
         t = registry.by_scheme.get((kind, candidate))
@@ -132,6 +137,41 @@ def _lookup_url(kind: str, url: str) -> PluginType:
         f"schemes handled: {', '.join(schemes) or 'none'}; {hint}"
         + _plugins_that_may_be_meant(registry)
     )
+
+
+_BROKEN_URL_RE = re.compile(r"([A-Za-z][\w+.-]*)(//|:/(?!/)|:(?=[^/\\]))")
+
+
+def _refuse_a_url_missing_its_slashes(kind: str, url: str, registry: Any) -> None:
+    """``postgresql//user:pw@host/db`` or ``redis:/host`` would otherwise be a file path: a
+    directory named after the URL, password included, and tasks no server sees."""
+    found = _BROKEN_URL_RE.match(url)
+    if found is None or len(found[1]) == 1:  # C:\x, a Windows path
+        return
+    scheme = found[1].lower()
+    if scheme != "file" and (kind, scheme) in registry.by_scheme:
+        from omniq.config import redact_url
+
+        raise ConfigError(f"this looks like a {scheme} URL without its '://'",
+                          field="url", value=redact_url(url),
+                          expected=f"{scheme}://..., or a path that does not start with "
+                                   f"{found[0]!r}")
+
+
+def _refuse_a_bad_port(url: str) -> None:
+    """``redis://host:bad/0`` or ``:99999``: refused here, naming the URL, rather than as the
+    driver's ValueError or OverflowError at the first call."""
+    parts = urllib.parse.urlsplit(url)
+    if "," in parts.netloc:  # several hosts (libpq's host1:5432,host2:5433): the driver's
+        return
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        from omniq.config import redact_url
+
+        raise ConfigError(f"bad port in the URL: {exc}", field="url", value=redact_url(url),
+                          expected="a port from 1 to 65535 (or none, for the default)"
+                          ) from None
 
 
 def resolve_url(kind: str, url: str) -> type:
