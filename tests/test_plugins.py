@@ -522,7 +522,7 @@ def test_a_bundle_passing_its_settings_on_has_them_checked_with_their_line(
     with pytest.raises(ConfigError) as info:
         OmniQ.from_config_file(config)
     assert info.value.field == "task_queue.config.queus"
-    assert "line 5" in str(info.value) and "did you mean 'queues'?" in str(info.value)
+    assert "line 5" in str(info.value) and "the bundled backend" in str(info.value)
     config.write_text("project_name: p\ntask_queue:\n  type: bundled\n  config:\n"
                       "    queues: [a]\n")
     with OmniQ.from_config_file(config) as oq:

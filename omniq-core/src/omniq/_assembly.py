@@ -105,6 +105,19 @@ def _accepted(cls: type, options: dict[str, Any]) -> dict[str, Any]:
             if k in params or k not in ("queues", "secret_key")}
 
 
+def check_backend_settings(cls: Any, spec: str, settings: dict[str, Any], *,
+                           field_prefix: str = "") -> None:
+    """Refuse a setting the backend bundle ``cls`` (type name ``spec``) does not take, or, when
+    it hands them all on (``**settings``), one that a component it builds does not take."""
+    check_options(cls, settings, what=f"the {spec} backend", ignore=_NOT_OPTIONS,
+                  field_prefix=field_prefix)
+    if _passes_on(cls):  # every component it builds gets the settings: each must take them
+        for part in (cls.task_queue_class, cls.result_store_class, cls.event_store_class):
+            if part is not None:
+                _check_component_settings(part, settings, what=f"the {spec} backend",
+                                          field_prefix=field_prefix)
+
+
 def backend(spec: Any, *, project_name: str, secret_key: str | None = None,
             field_prefix: str = "", **settings: Any) -> Any:
     """A backend bundle from an object or a type name (None if the type has no bundle).
@@ -121,13 +134,7 @@ def backend(spec: Any, *, project_name: str, secret_key: str | None = None,
     except LookupError:
         plugins.lookup("task_queue", spec)  # raises the install hint if nothing provides it
         return None
-    check_options(cls, settings, what=f"the {spec} backend", ignore=_NOT_OPTIONS,
-                  field_prefix=field_prefix)
-    if _passes_on(cls):  # every component it builds gets the settings: each must take them
-        for part in (cls.task_queue_class, cls.result_store_class, cls.event_store_class):
-            if part is not None:
-                _check_component_settings(part, settings, what=f"the {spec} backend",
-                                          field_prefix=field_prefix)
+    check_backend_settings(cls, spec, settings, field_prefix=field_prefix)
     options = {"project_name": project_name, **settings}
     if secret_key:
         options["secret_key"] = secret_key

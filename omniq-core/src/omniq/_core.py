@@ -34,7 +34,6 @@ from .config import (
 )
 from .config._loader import warn_about_misspelt_variables
 from .config._logging import check_logging_environment
-from .config._options import unknown_option
 from .events import EventLogger
 from .exceptions import ConfigError, ScheduleNotFoundError, TaskTimeoutError
 from .models import (
@@ -209,11 +208,10 @@ class AsyncOmniQ:
         if queue is not None and queue.type and not queue.url \
                 and config.backend_type in (None, queue.type) and _has_type("backend", queue.type):
             # `task_queue: {type: sqlite, config: {...}}` alone: the same engine for all three.
-            backend = plugins.resolve("backend", queue.type)
-            what = f"the {queue.type} backend"
-            check_options(backend, queue.config, what=what, field_prefix="task_queue.config.",
-                          ignore=("project_name", "secret_key"), also=("queues",))
-            _check_passed_on(backend, queue.config, what)
+            _assembly.check_backend_settings(
+                plugins.resolve("backend", queue.type), queue.type,
+                {k: v for k, v in queue.config.items() if k != "queues"},
+                field_prefix="task_queue.config.")
             options["backend_type"] = queue.type
             options.update(queue.config)
         elif queue is not None:
@@ -550,23 +548,6 @@ def _has_type(kind: str, type_name: str) -> bool:
     except LookupError:
         return False
     return True
-
-
-def _check_passed_on(backend: type, options: Mapping[str, Any], what: str) -> None:
-    """A bundle that takes ``**settings`` (the plugin page's form) takes what its components
-    take: checked here, so a misspelt option is named with its field, and so its line."""
-    accepted = getattr(backend, "passed_on_options", lambda: None)()
-    if accepted is None or not _takes_any(backend):
-        return
-    for name, value in options.items():
-        if name not in accepted and name != "queues":
-            raise unknown_option(what, name, value, {*accepted, "queues"},
-                                 field=f"task_queue.config.{name}")
-
-
-def _takes_any(target: type) -> bool:
-    return any(p.kind is inspect.Parameter.VAR_KEYWORD
-               for p in inspect.signature(target).parameters.values())
 
 
 def _typed_by_backend(name: str, spec: Any, backend_type: str | None) -> Any:

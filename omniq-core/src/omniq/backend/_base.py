@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 
 from .._component import AsyncComponent
@@ -36,22 +35,6 @@ class AsyncBackend(AsyncComponent):
         if self._secret_key:
             kwargs.setdefault("secret_key", self._secret_key)
         return cls(**kwargs)
-
-    @classmethod
-    def passed_on_options(cls) -> frozenset[str] | None:
-        """The settings a bundle that takes ``**settings`` passes on and some component of it
-        takes (each component gets them all: one that takes an option the others do not
-        must take ``**kwargs``); None when a component takes any."""
-        names: set[str] = set()
-        for component in (cls.task_queue_class, cls.result_store_class, cls.event_store_class):
-            if component is None:
-                continue
-            params = inspect.signature(component).parameters.values()
-            if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-                return None
-            names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD,
-                                                            p.KEYWORD_ONLY)}
-        return frozenset(names - {"self", "project_name", "secret_key"})
 
     def create_task_queue(self, **overrides: Any) -> Any:
         """A new task queue on this backend (``queues=`` and other options as overrides)."""
