@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -139,6 +140,71 @@ async def test_a_process_pool_task_that_dies_or_is_cancelled_takes_no_bystander(
             assert await oq.get_result(bystander, timeout=20) == "done"
             assert bystander_ledger.read_text() == "start\n"  # it ran once, never restarted
             assert await oq.get_result(await oq.enqueue(_tasks.add, 1, 1), timeout=20) == 2
+        finally:
+            await oq.stop_worker()
+
+
+def reports_progress_until_killed() -> None:
+    from omniq import current_task
+
+    task, step = current_task(), 0
+    while True:
+        task.set_progress({"step": step})
+        step += 1
+
+
+def reports_once_and_sleeps(pid_file: str, seconds: float) -> str:
+    from omniq import current_task
+
+    Path(pid_file).write_text(str(os.getpid()))
+    current_task().set_progress({"started": True})
+    current_task().extend_lease(30)
+    time.sleep(seconds)
+    return "done"
+
+
+async def test_process_pool_children_killed_mid_report_or_interrupted_take_nothing_along(
+        project_name: str, tmp_path: Path) -> None:
+    # The children shared one queue to report progress: one killed while writing to it kept
+    # its lock, and every later report, and the worker's stop, hung for good. A Ctrl-C, which
+    # reaches the whole process group, ended the running tasks as failed (KeyboardInterrupt).
+    async with AsyncOmniQ(project_name=project_name, backend_type="memory") as oq:
+        await oq.start_worker(worker_type="process_pool", max_workers=2, **FAST)
+        try:
+            for _ in range(6):  # each cancel kills a child in the middle of its reports
+                reporter = await oq.enqueue(reports_progress_until_killed)
+                await anyio.sleep(0.3)
+                await oq.cancel(reporter)
+                with anyio.fail_after(20):
+                    while (await oq.get_task(reporter)).status != TaskStatus.CANCELLED:
+                        await anyio.sleep(0.05)
+            pid_file = tmp_path / "child.pid"
+            probe = await oq.enqueue(reports_once_and_sleeps, str(pid_file), 1.0)
+            with anyio.fail_after(20):
+                while not pid_file.exists() or not pid_file.read_text():
+                    await anyio.sleep(0.05)
+            os.kill(int(pid_file.read_text()), signal.SIGINT)  # as a terminal's Ctrl-C does
+            assert await oq.get_result(probe, timeout=20) == "done"
+            assert (await oq.get_task(probe)).progress == {"started": True}
+        finally:
+            with anyio.fail_after(30):
+                await oq.stop_worker()
+
+
+async def test_a_process_pool_child_dead_while_idle_fails_no_task(project_name: str) -> None:
+    # The next task on its slot failed at once with ProcessExitedError, never having run.
+    async with AsyncOmniQ(project_name=project_name, backend_type="memory") as oq:
+        worker = await oq.start_worker(worker_type="process_pool", max_workers=2, **FAST)
+        try:
+            assert await oq.get_result(await oq.enqueue(_tasks.add, 1, 1), timeout=20) == 2
+            children = [process for slot in list(worker._free_slots._queue)
+                        for process in (slot.pool._processes or {}).values()]
+            assert children
+            for child in children:
+                child.kill()
+                child.join(5)
+            ids = [await oq.enqueue(_tasks.add, n, 1, max_retries=0) for n in range(4)]
+            assert [await oq.get_result(i, timeout=20) for i in ids] == [1, 2, 3, 4]
         finally:
             await oq.stop_worker()
 

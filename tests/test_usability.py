@@ -567,6 +567,37 @@ def test_a_process_pool_child_ends_when_its_worker_is_killed(tmp_path: Path) -> 
         time.sleep(0.1)
 
 
+_ENDS_WITH_A_LONG_PROCESS_TASK = """
+import sys, time
+from omniq.queue import SQLiteTaskQueue
+from omniq.workers import ProcessPoolWorker
+from seed_tasks import record_pid_and_sleep
+
+if __name__ == "__main__":
+    queue = SQLiteTaskQueue(project_name="long", base_dir=sys.argv[1])
+    ProcessPoolWorker(queue=queue, max_workers=1, grace_period=1).start()
+    queue.enqueue(record_pid_and_sleep, sys.argv[1] + "/child.pid", 60)
+    time.sleep(2)
+"""
+
+
+def test_a_process_pool_worker_left_running_keeps_the_exit_to_its_grace_period(
+        tmp_path: Path) -> None:
+    # concurrent.futures waits for its pools' jobs before any atexit handler: the exit took
+    # as long as the task (60 s here), whatever the grace period.
+    script = tmp_path / "long.py"
+    script.write_text(_ENDS_WITH_A_LONG_PROCESS_TASK)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
+                            text=True, env=_env(), cwd=tmp_path, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 20
+    with OmniQ(project_name="long", backend_type="sqlite", base_dir=str(tmp_path)) as oq:
+        [task] = oq.list_tasks()
+        assert task.status.value == "pending"  # put back, to run again
+    assert not pid_alive(int((tmp_path / "child.pid").read_text()))
+
+
 _NEVER_CLOSED = """
 import asyncio, sys
 from omniq import AsyncOmniQ, OmniQ

@@ -21,12 +21,15 @@ running: weakref.WeakSet[Any] = weakref.WeakSet()
 STOP_MARGIN = 15.0
 
 
-def stop_running_workers() -> None:
-    """Stop every worker still running, each within its grace period; called at exit."""
+def stop_running_workers(kind: type | None = None) -> None:
+    """Stop every worker still running (of ``kind`` only, when given), each within its grace
+    period; called at exit."""
     from .. import _sync
 
     sync = _sync.current_runner()
     for worker in list(running):
+        if kind is not None and not isinstance(worker, kind):
+            continue
         if worker._loop_ended:  # asyncio.run() returned: the worker ended with its loop
             continue
         logger.info("worker %s still running as the program ends: stopping it (running "

@@ -12,8 +12,11 @@ never turns true).
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +28,7 @@ from ..exceptions import ConfigError, OmniQError
 from ..models import ErrorInfo, Task
 from ..serialization import Call, Keyring, Serializer
 from ..sync import Worker
+from ._at_exit import stop_running_workers
 from ._base import AsyncWorkerBase, PoolClosed, error_info
 from ._context import TaskContext, _current
 from ._threads import run_call
@@ -41,6 +45,9 @@ def _init_child(keyring: Keyring, channel: Any) -> None:
     global _child_serializer, _child_channel
     _child_serializer = Serializer(keyring)
     _child_channel = channel
+    # Ctrl-C in a terminal reaches the whole process group: the worker stops its children
+    # itself, after their grace period; here it would end the task as a KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True,
                      name="omniq-orphan-watch").start()
 
@@ -67,12 +74,39 @@ class ChildTaskContext:
     # Both return once the request is on its way to the parent, which applies it (fenced, as
     # from any other worker type); a child cannot wait on the parent's loop.
     def set_progress(self, progress: Any) -> bool:
-        _child_channel.put(("progress", self.task_id, progress))
+        _child_channel.send(("progress", self.task_id, progress))
         return True
 
     def extend_lease(self, seconds: float) -> bool:
-        _child_channel.put(("extend", self.task_id, seconds))
+        _child_channel.send(("extend", self.task_id, seconds))
         return True
+
+
+class _Slot:
+    """One of the worker's ``max_workers`` places to run a task: a pool of one process, and
+    the pipe that process alone writes progress and lease extensions to. Nothing is shared
+    between slots, so a process killed mid-write breaks only its own pipe, which goes with it
+    (a queue shared by all would keep its lock held for good)."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.reader, writer = context.Pipe(duplex=False)
+        self._writer: Any = writer  # this process's copy, until the child has its own
+        self.pool = ProcessPoolExecutor(1, mp_context=context, initializer=_init_child,
+                                        initargs=(keyring, writer))
+
+    def started(self) -> None:
+        """The child is running (a submit starts it): closing this process's copy of the
+        pipe's end lets the reader see the end of it when the child dies."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    @property
+    def broken(self) -> bool:
+        """Whether its process died while it was idle (killed by the system, say)."""
+        processes = getattr(self.pool, "_processes", None) or {}
+        return any(not process.is_alive() for process in processes.values())
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:
@@ -121,15 +155,17 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         return int(get_setting("PROCESS_WORKERS") or 1)
 
     async def start_pool(self) -> None:
+        self._free_slots: asyncio.Queue[_Slot] = asyncio.Queue()
+        self._slots: dict[str, _Slot] = {}  # task id -> the slot running it
+        self._readers: set[Any] = set()  # the pipes of the live slots
+        self._retired: list[Any] = []  # pipes of replaced slots, for the reader to close
+        self._channel_lock = threading.Lock()
         # spawn: forking a process that runs an event loop and threads is not safe.
-        context = multiprocessing.get_context("spawn")
-        self._channel = context.SimpleQueue()
-        self._free_slots: asyncio.Queue[ProcessPoolExecutor] = asyncio.Queue()
-        self._slots: dict[str, ProcessPoolExecutor] = {}  # task id -> the slot running it
+        self._wake_read, self._wake_write = multiprocessing.get_context("spawn").Pipe(False)
         for _ in range(self.max_workers):
             self._free_slots.put_nowait(self._new_slot())
         await self._start_a_child()
-        self._reader = threading.Thread(target=self._read_channel,
+        self._reader = threading.Thread(target=self._read_channels,
                                         args=(asyncio.get_running_loop(),),
                                         name="omniq-process-channel", daemon=True)
         self._reader.start()
@@ -139,10 +175,12 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         saying why, rather than in every task it claims."""
         slot = self._free_slots.get_nowait()
         try:
-            await asyncio.get_running_loop().run_in_executor(slot, _ready)
+            future = asyncio.get_running_loop().run_in_executor(slot.pool, _ready)
+            slot.started()
+            await future
         except BrokenProcessPool as exc:
-            for pool in (slot, *self._drain_free_slots()):
-                pool.shutdown(wait=False, cancel_futures=True)
+            for each in (slot, *self._drain_free_slots()):
+                each.pool.shutdown(wait=False, cancel_futures=True)
             raise ConfigError(
                 "the process_pool worker's first process exited as it started (its traceback "
                 "is on stderr)",
@@ -152,24 +190,48 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
                      "side effects") from exc
         self._free_slots.put_nowait(slot)
 
-    def _new_slot(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_child, initargs=(self.serializer.keyring, self._channel))
+    def _new_slot(self) -> _Slot:
+        slot = _Slot(self.serializer.keyring)
+        with self._channel_lock:
+            self._readers.add(slot.reader)
+        return slot
 
-    def _drain_free_slots(self) -> list[ProcessPoolExecutor]:
+    def _replace(self, slot: _Slot) -> _Slot:
+        """A fresh slot for one whose process was killed or died; its pipe goes."""
+        _kill(slot.pool)
+        with self._channel_lock:
+            self._readers.discard(slot.reader)
+            self._retired.append(slot.reader)
+        self._wake_write.send(None)
+        return self._new_slot()
+
+    def _drain_free_slots(self) -> list[_Slot]:
         slots = []
         while not self._free_slots.empty():
             slots.append(self._free_slots.get_nowait())
         return slots
 
-    def _read_channel(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _read_channels(self, loop: asyncio.AbstractEventLoop) -> None:
         """Relay progress and lease extensions from children to the worker's loop."""
         while True:
-            message = self._channel.get()
-            if message is None:
-                return
-            asyncio.run_coroutine_threadsafe(self._apply(*message), loop)
+            with self._channel_lock:
+                for retired in self._retired:
+                    retired.close()
+                self._retired.clear()
+                readers = [*self._readers, self._wake_read]
+            for ready in multiprocessing.connection.wait(readers):
+                pipe: Any = ready  # a Connection: only Connections are waited on
+                try:
+                    message = pipe.recv()
+                except (EOFError, OSError):  # its child is gone
+                    with self._channel_lock:
+                        self._readers.discard(pipe)
+                    continue
+                if pipe is self._wake_read:
+                    if message == "stop":
+                        return
+                    continue  # the slots changed: wait on the new set
+                asyncio.run_coroutine_threadsafe(self._apply(*message), loop)
 
     async def _apply(self, kind: str, task_id: str, value: Any) -> None:
         entry = self._running.get(task_id)
@@ -185,29 +247,32 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         # What still runs in a child outlived the grace period and was put back: left alone
         # it would run on, and this process could not exit (the pool is joined at exit).
         for slot in [*self._slots.values(), *self._drain_free_slots()]:
-            _kill(slot)
-        self._channel.put(None)
+            _kill(slot.pool)
+        self._wake_write.send("stop")
 
     async def cancel_running(self, task_id: str) -> str:
         slot = self._slots.get(task_id)
         if slot is not None:
-            _kill(slot)  # execute() puts a fresh one in its place
+            _kill(slot.pool)  # execute() puts a fresh one in its place
         return "its process was killed"
 
     async def execute(self, call: Call, task: Task, ctx: TaskContext) -> Any:
         slot = await self._free_slots.get()
+        if slot.broken:  # died while idle: this task must not be charged with its death
+            slot = self._replace(slot)
         self._slots[task.id] = slot
         try:
-            ok, value = await asyncio.get_running_loop().run_in_executor(
-                slot, _run_in_child, task.payload, task.id, task.attempts)
+            future = asyncio.get_running_loop().run_in_executor(
+                slot.pool, _run_in_child, task.payload, task.id, task.attempts)
+            slot.started()
+            ok, value = await future
         except asyncio.CancelledError:
             # A timeout, a cancel request, or a stop past its grace period: the task's code
             # stops with its process, and a fresh one takes the slot.
-            _kill(slot)
-            slot = self._new_slot()
+            slot = self._replace(slot)
             raise
         except BrokenProcessPool:
-            slot = self._new_slot()
+            slot = self._replace(slot)
             raise ProcessExitedError(
                 "the process running this task exited before the task returned (os._exit, a "
                 "crash, or killed: by the system when out of memory, say); the tasks beside "
@@ -228,3 +293,13 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
 
 class ProcessPoolWorker(Worker, twin_of=AsyncProcessPoolWorker):
     """Blocking twin of :class:`AsyncProcessPoolWorker`."""
+
+
+# When the main thread ends, concurrent.futures waits for every job of its pools, before any
+# atexit handler: a process-pool worker still running would hold the exit for as long as its
+# tasks run, whatever its grace period. So it is stopped first, from the same (private, but
+# concurrent.futures' own) hook; registered later, it runs earlier.
+_register_before_pools_join = getattr(threading, "_register_atexit", None)
+if _register_before_pools_join is not None:
+    _register_before_pools_join(functools.partial(stop_running_workers,
+                                                  AsyncProcessPoolWorker))
