@@ -309,6 +309,24 @@ def test_an_empty_or_non_string_secret_key_is_refused(key: object) -> None:
         OmniQ(project_name="p", backend_type="memory", secret_key=key)
 
 
+@pytest.mark.parametrize(("option", "advice"), [
+    ({"broker": "redis://127.0.0.1:6379/0"}, "task_queue='redis://...'"),
+    ({"result_backend": "redis://127.0.0.1:6379/1"}, "result_store='redis://...'"),
+    ({"name": "shop"}, "project_name="),
+])
+def test_celery_and_rq_constructor_settings_are_answered_with_omniqs(
+        option: dict[str, object], advice: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        OmniQ(project_name="p", **option)
+    assert advice in str(info.value) and "did you mean" not in str(info.value)
+
+
+def test_a_backend_given_as_a_url_is_the_bundle_of_that_url(redis_url: str) -> None:
+    with OmniQ(project_name="p", backend=redis_url) as oq:  # was "unknown task queue type"
+        assert type(oq.task_queue).__name__ == "RedisTaskQueue"
+        assert redis_url.rsplit("/", 1)[0] in repr(oq.task_queue)
+
+
 def test_bad_options_are_config_errors() -> None:
     with OmniQ(project_name="p", backend_type="memory") as oq:
         with pytest.raises(ConfigError, match="max_retries"):

@@ -69,7 +69,8 @@ class AsyncOmniQ:
         project_name: Namespace for this project's tasks, results and keys.
         backend_type: Type name of the engine for every component (``"memory"``,
             ``"sqlite"``, ``"postgres"``, ``"redis"``, ...); defaults to ``TASK_QUEUE_TYPE``.
-        backend: A backend bundle object instead of a type name.
+        backend: A backend bundle object instead of a type name, or the URL of one
+            (``backend="redis://host/1"`` is ``url="redis://host/1"``).
         task_queue, result_store, event_store: Components, type names, URLs or
             ``{type, url, config}`` mappings; each overrides what the backend would build.
             Without an event store (and no ``EVENT_STORAGE_TYPE``), events are off.
@@ -105,6 +106,10 @@ class AsyncOmniQ:
         # A string is names separated by commas, as OMNIQ_QUEUES and --queues take them.
         defaults: dict[str, Any] = {
             "queues": queues if isinstance(queues, str) else list(queues)} if queues else {}
+        if isinstance(backend, str) and "://" in backend and "url" not in kwargs:
+            # backend="redis://..." (Celery's word for where results go, and ours for the
+            # engine of every component): the URL of the bundle.
+            backend, kwargs["url"] = None, backend
         if task_queue is None and backend is None and backend_type is None and \
                 isinstance(kwargs.get("url"), str):
             # A URL names its backend by its scheme, as task_queue= and --url do.
@@ -647,6 +652,20 @@ def _status(value: TaskStatus | str | None) -> TaskStatus | None:
                           or None) from None
 
 
+# What Celery's and RQ's constructors call some settings, and how OmniQ says it: the closest
+# spelling of ours would mislead ("result_backend": did you mean 'backend'?).
+_PEER_SETTINGS = {
+    "broker": "where tasks wait is the task queue: task_queue='redis://...' (or backend_type= "
+              "and url=)",
+    "broker_url": "where tasks wait is the task queue: task_queue='redis://...'",
+    "connection": "give the engine's URL: task_queue='redis://...' (or backend_type='redis', "
+                  "client=your_redis_client)",
+    "result_backend": "results go to the result store: result_store='redis://...'",
+    "name": "a project is named with project_name=",
+    "main": "a project is named with project_name=",
+}
+
+
 @contextlib.contextmanager
 def _naming_our_own_parameters(kwargs: Mapping[str, Any]) -> Iterator[None]:
     """A keyword meant for OmniQ but misspelt (``queue`` for ``queues``) goes on to the
@@ -655,8 +674,9 @@ def _naming_our_own_parameters(kwargs: Mapping[str, Any]) -> Iterator[None]:
         yield
     except ConfigError as exc:
         own = [n for n in inspect.signature(AsyncOmniQ).parameters if n != "kwargs"]
-        hint = did_you_mean(exc.field, own) if exc.field is not None and exc.field in kwargs \
-            else ""
+        if exc.field is None or exc.field not in kwargs:
+            raise
+        hint = _PEER_SETTINGS.get(exc.field) or did_you_mean(exc.field, own)
         if not hint:
             raise
         raise ConfigError(f"unknown option {exc.field!r} for OmniQ or its backend",
