@@ -116,7 +116,8 @@ SPECS: dict[str, _Spec] = {
     "LOG_LEVEL": _Spec(_level, _LEVELS),
     "DISABLE_LOGGING": _Spec(_bool, "a boolean: 1/0, true/false, yes/no or on/off"),
     "COMPONENT_LOG_LEVELS": _Spec(
-        _levels, 'a JSON object of logger name to level, e.g. {"omniq.worker": "DEBUG"}'
+        _levels, 'a JSON object of logger name to level (' + ", ".join(LEVEL_NAMES)
+        + '), e.g. {"omniq.worker": "DEBUG"}'
     ),
     "TASK_QUEUE_TYPE": _Spec(_type_name, _TYPE),
     "TASK_QUEUE_URL": _Spec(str, _URL, nullable=True),
