@@ -356,6 +356,13 @@ def test_an_invalid_logging_variable_is_named_when_a_client_is_built(
     assert f"ConfigError: invalid value for environment variable {variable}" in result.stderr
 
 
+def test_worker_takes_log_level_after_the_command_as_celery_does(tmp_path: Path) -> None:
+    result = _omniq("worker", "--url", f"sqlite:///{tmp_path / 'w.db'}", "--project", "w",
+                    "--log-level", "LOUD", cwd=tmp_path)
+    assert result.returncode == 2 and "Invalid value for --log-level" in result.stderr
+    assert "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, DISABLED" in result.stderr
+
+
 def test_worker_with_an_app_module_that_does_not_exist(tmp_path: Path) -> None:
     result = _omniq("worker", "--app", "nosuchmod:oq", cwd=tmp_path)
     assert result.returncode == 2

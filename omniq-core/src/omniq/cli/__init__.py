@@ -38,7 +38,8 @@ __all__ = ["COMMANDS_GROUP", "Failure", "Source", "backend_options", "build_clie
 @click.group(cls=OmniQGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="omniq", message="%(prog)s %(version)s")
 @click.option("--log-level", metavar="LEVEL",
-              help="DEBUG, INFO, WARNING or ERROR (default: OMNIQ_LOG_LEVEL, else WARNING).")
+              help="DEBUG, INFO, WARNING, ERROR, CRITICAL or DISABLED (default: "
+                   "OMNIQ_LOG_LEVEL, else WARNING).")
 def cli(log_level: str | None) -> None:
     """OmniQ task queue: run workers and inspect queues, tasks, schedules, events and dead
     letters on any backend."""

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from ..config import configure_logging
+from ..exceptions import ConfigError
 from ._app import Source, backend_options, build_client, import_from_cwd, refuse_memory
 
 logger = logging.getLogger("omniq.cli")
@@ -60,11 +62,18 @@ def _rerun_under_command_module(worker_class: type) -> None:
                    "prometheus-client).")
 @click.option("--metrics-host", metavar="ADDRESS",
               help="Address the metrics are served on (default 127.0.0.1).")
+@click.option("--log-level", metavar="LEVEL",
+              help="As omniq --log-level, given after worker (where Celery takes it).")
 def worker(source: Source, queues: list[str], worker_type: str | None,
            concurrency: int | None, lease: float | None, grace: float,
-           metrics_port: int | None, metrics_host: str | None) -> None:
+           metrics_port: int | None, metrics_host: str | None, log_level: str | None) -> None:
     """Run a worker until SIGTERM or SIGINT, then stop gracefully: claim nothing more, let
     running tasks finish within --grace seconds, put the rest back."""
+    if log_level is not None:
+        try:
+            configure_logging(level=log_level, add_handler=True)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--log-level") from None
     import_from_cwd()  # task functions are imported by name: the user's modules beside us
     metrics = {"metrics_port": metrics_port, "metrics_host": metrics_host}
     asyncio.run(_run(source, queues, worker_type, concurrency, lease, grace,
