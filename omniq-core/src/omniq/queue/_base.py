@@ -202,15 +202,18 @@ class AsyncTaskQueue(SchedulingMixin, InspectionMixin, AsyncComponent, TaskQueue
         """
         if options:
             check_task_options(self.build_task, options, func)
+        if self.observer is not None:
+            with self.observer.enqueuing() as carried:  # the write too is the enqueue's span
+                task = self._task_of(func, args, {"trace_context": carried, **options})
+                return (await self.enqueue_tasks([task]))[0]
+        return (await self.enqueue_tasks([self._task_of(func, args, options)]))[0]
+
+    def _task_of(self, func: Callable[..., Any], args: tuple[Any, ...],
+                 options: dict[str, Any]) -> Task:
         try:
-            if self.observer is not None:
-                with self.observer.enqueuing() as carried:
-                    task = self.build_task(func, *args, **{"trace_context": carried, **options})
-            else:
-                task = self.build_task(func, *args, **options)
+            return self.build_task(func, *args, **options)
         except ConfigError as exc:
             raise explain_missing_argument(exc, options) from None
-        return (await self.enqueue_tasks([task]))[0]
 
     async def enqueue_many(
         self,
