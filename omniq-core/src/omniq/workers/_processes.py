@@ -94,6 +94,11 @@ class _Slot:
         self._writer: Any = writer  # this process's copy, until the child has its own
         self.pool = ProcessPoolExecutor(1, mp_context=context, initializer=_init_child,
                                         initargs=(keyring, writer))
+        # The child starts now, not with the first task, whose timeout would count the
+        # child's start (a second or so on a loaded machine). Resolves once it runs.
+        self.ready = asyncio.get_running_loop().run_in_executor(self.pool, _ready)
+        self.ready.add_done_callback(_consume)  # killed before it ran: no warning
+        self.started()
 
     def started(self) -> None:
         """The child is running (a submit starts it): closing this process's copy of the
@@ -107,6 +112,11 @@ class _Slot:
         """Whether its process died while it was idle (killed by the system, say)."""
         processes = getattr(self.pool, "_processes", None) or {}
         return any(not process.is_alive() for process in processes.values())
+
+
+def _consume(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:
@@ -162,25 +172,23 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
         self._channel_lock = threading.Lock()
         # spawn: forking a process that runs an event loop and threads is not safe.
         self._wake_read, self._wake_write = multiprocessing.get_context("spawn").Pipe(False)
-        for _ in range(self.max_workers):
-            self._free_slots.put_nowait(self._new_slot())
-        await self._start_a_child()
+        slots = [self._new_slot() for _ in range(self.max_workers)]
+        await self._started(slots)
+        for slot in slots:
+            self._free_slots.put_nowait(slot)
         self._reader = threading.Thread(target=self._read_channels,
                                         args=(asyncio.get_running_loop(),),
                                         name="omniq-process-channel", daemon=True)
         self._reader.start()
 
-    async def _start_a_child(self) -> None:
-        """Start one child now, so that a program whose children die as they start fails here,
-        saying why, rather than in every task it claims."""
-        slot = self._free_slots.get_nowait()
+    async def _started(self, slots: list[_Slot]) -> None:
+        """Wait for the first children, so that a program whose children die as they start
+        fails here, saying why, rather than in every task it claims."""
         try:
-            future = asyncio.get_running_loop().run_in_executor(slot.pool, _ready)
-            slot.started()
-            await future
+            await asyncio.gather(*(slot.ready for slot in slots))
         except BrokenProcessPool as exc:
-            for each in (slot, *self._drain_free_slots()):
-                each.pool.shutdown(wait=False, cancel_futures=True)
+            for slot in slots:
+                slot.pool.shutdown(wait=False, cancel_futures=True)
             raise ConfigError(
                 "the process_pool worker's first process exited as it started (its traceback "
                 "is on stderr)",
@@ -188,7 +196,6 @@ class AsyncProcessPoolWorker(AsyncWorkerBase):
                      "method): keep the code that enqueues tasks and starts workers under "
                      '`if __name__ == "__main__":`, and make that module importable without '
                      "side effects") from exc
-        self._free_slots.put_nowait(slot)
 
     def _new_slot(self) -> _Slot:
         slot = _Slot(self.serializer.keyring)
