@@ -257,7 +257,9 @@ async def test_a_frozen_workers_late_completion_is_refused(engine: Engine) -> No
 
 # -- poison pills with bystanders ---------------------------------------------------------------
 async def test_a_poison_pill_takes_no_bystander(engine: Engine) -> None:
-    lease, deliveries, bystanders = 1.0, 3, (16 if FULL else 4)
+    # 2 s: on a loaded machine a starved worker overran a 1 s lease now and then, and the
+    # run that replaced its attempt looked like an unexplained second run.
+    lease, deliveries, bystanders = 2.0, 3, (16 if FULL else 4)
     ledger = str(engine.ledger)
     log = FaultLog()
     async with engine.client() as oq:
